@@ -1,0 +1,44 @@
+/* gameday: one multi-call binary; the first argument names the role. */
+#include "cli/roles.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} roles[] = {
+    {"play", gd_cmd_play, "start a whole game: server, teams, customers, status line"},
+    {"server", gd_cmd_server, "run the control plane (API, scoreboard, launcher, billing)"},
+    {"edge", gd_cmd_edge, "run one load balancer / CDN process"},
+    {"instance", gd_cmd_instance, "run one built-in service instance (unicorn)"},
+    {"loadgen", gd_cmd_loadgen, "run one team's customers"},
+    {"ctl", gd_cmd_ctl, "talk to a running game's API"},
+    {"hash", gd_cmd_hash, "print the hash the unicorn service answers for a key"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: gameday <command> [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        fprintf(f, "  %-9s %s\n", roles[i].name, roles[i].help);
+    fprintf(f, "\n'gameday <command> --help' tells more. See doc/cli.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (!strcmp(argv[1], roles[i].name)) return roles[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "gameday: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,30 @@
+/* The game clock: game = (mono_now - epoch) * speed, in seconds since the game began.
+ * Every process of one game shares the speed and the epoch (CLOCK_MONOTONIC is
+ * system-wide on Linux), passed as GAMEDAY_SPEED and GAMEDAY_EPOCH_NS. All durations
+ * in scenario files are game time; convert with gd_clock_game_ms_to_wall_ms(). */
+#ifndef GD_CLOCK_H
+#define GD_CLOCK_H
+
+#include <stdint.h>
+
+/** Sets this process's game clock. epoch_ns is a CLOCK_MONOTONIC time (game t = 0). */
+void gd_clock_set(double speed, uint64_t epoch_ns);
+/** Reads GAMEDAY_SPEED and GAMEDAY_EPOCH_NS; 0 if both were present and valid. */
+int gd_clock_from_env(void);
+/** Exports the clock as GAMEDAY_SPEED / GAMEDAY_EPOCH_NS for child processes. */
+void gd_clock_to_env(void);
+int gd_clock_is_set(void);
+double gd_clock_speed(void);
+uint64_t gd_clock_epoch_ns(void);
+/** CLOCK_MONOTONIC in nanoseconds. */
+uint64_t gd_clock_mono_ns(void);
+/** Game seconds since the game began (may be negative before the epoch). */
+double gd_clock_now(void);
+/** Game seconds at a given monotonic time. */
+double gd_clock_game_at(uint64_t mono_ns);
+/** Converts a game duration (ms) to wall milliseconds, at least 1 for a non-zero input. */
+uint64_t gd_clock_wall_ms(double game_ms);
+/** Converts a wall duration (ns) to game milliseconds. */
+double gd_clock_game_ms(uint64_t wall_ns);
+
+#endif

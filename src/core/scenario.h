@@ -1,0 +1,78 @@
+/* A scenario: story, runbook, duration, traffic, scoring, billing, chaos events and
+ * the starting architecture, loaded and fully validated from YAML. */
+#ifndef GD_SCENARIO_H
+#define GD_SCENARIO_H
+
+#include "core/conf.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Outcomes of one customer request, as scored. */
+enum gd_outcome { GD_OK_ANSWER = 0, GD_ERROR = 1, GD_TIMEOUT = 2, GD_WRONG = 3 };
+
+typedef struct gd_rate_point {
+    double at;   /* game seconds */
+    double rps;  /* game requests per second from here */
+    int ramp;    /* 1: rate ramps linearly from the previous point to this one */
+} gd_rate_point;
+
+typedef struct gd_surge {
+    double at, duration, multiplier;
+} gd_surge;
+
+typedef struct gd_event {
+    double at;          /* game seconds */
+    char *action;       /* terminate_random | terminate | scale | message */
+    char *target;       /* e.g. "asg/web", "instance/legacy-batch", NULL */
+    char *principal;    /* who acts, e.g. "chaos-monkey" */
+    char *message;      /* text shown on the scoreboard, may be NULL */
+    int count;          /* terminate_random: how many; scale: desired */
+} gd_event;
+
+typedef struct gd_scenario {
+    char *path;
+    char *name, *title, *story, *runbook;
+    double duration;      /* game seconds */
+    double speed;         /* default speed */
+    uint64_t seed;
+    int teams;            /* default number of teams */
+    char *service;        /* built-in service the customers call: "unicorn" */
+    char *salt;           /* unicorn hash salt */
+    uint32_t key_space;   /* keys are "k<rank>" for rank in 1..key_space */
+    double zipf;          /* Zipf exponent of key popularity */
+    double client_timeout;/* game seconds */
+    gd_rate_point *rate;
+    int nrate;
+    gd_surge *surges;
+    int nsurges;
+    struct {
+        double success_max, success_min, error, timeout, wrong;
+    } scoring;
+    struct {
+        double multiplier;        /* applied to list prices so that cost bites */
+        double points_per_dollar; /* ledger points charged per billed dollar */
+        double interval;          /* game seconds between charges (60) */
+        double minimum;           /* minimum billed seconds per instance (60) */
+        json_t *prices;           /* {"t3.micro": 0.0104, ...} $/hour, "clb": per LB-hour */
+    } billing;
+    gd_event *events;
+    int nevents;
+    char *endpoint;       /* name of the resource customers reach (architecture.endpoint) */
+    json_t *resources;    /* array of {"type","name","spec"} in file order, defaults filled */
+    gd_conf *conf;
+} gd_scenario;
+
+/** Loads and validates a scenario. Every problem is added to errs as
+ *  "file:line:col: what is wrong (allowed: ...)"; on any error returns GD_EINVAL and
+ *  *out stays NULL. */
+int gd_scenario_load(const char *path, gd_scenario **out, gd_errs *errs);
+void gd_scenario_free(gd_scenario *s);
+/** Customer rate (game requests per second) at game time t, surges included. */
+double gd_scenario_rate(const gd_scenario *s, double t);
+/** Points for one request: success earns max(success_min, success_max*(1-latency/timeout)). */
+double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s);
+/** List price in $/hour of an instance type or resource kind; -1 when unknown. */
+double gd_scenario_price(const gd_scenario *s, const char *kind);
+
+#endif
