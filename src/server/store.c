@@ -1,0 +1,742 @@
+/* The control plane's durable state: teams, resources, audit log, score ledger and a
+ * key/value table in one SQLite database (WAL). Every statement is prepared once at
+ * open and reset after each use; user values are only ever bound, never spliced. */
+#include "server/store.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/schema.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Prepared statements, by role. The RES_LIST ones are 8 variants picked by a bit mask
+ * (1: team filter, 2: type filter, 4: include deleted) so that each can use an index. */
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_TEAM_PUT,
+    ST_TEAMS,
+    ST_TEAM_BY_TOKEN,
+    ST_RES_CREATE,
+    ST_RES_SET_SPEC,
+    ST_RES_SET_STATUS,
+    ST_RES_DELETE,
+    ST_RES_GET_ID,
+    ST_RES_GET_ID_TEAM,
+    ST_RES_GET_NAME,
+    ST_AUDIT_ADD,
+    ST_AUDIT_LIST,
+    ST_AUDIT_LIST_NEWEST,
+    ST_LEDGER_ADD,
+    ST_SCORE_TEAM,
+    ST_SCORE_ALL,
+    ST_SCORE_BETWEEN_TEAM,
+    ST_SCORE_BETWEEN_ALL,
+    ST_LEDGER_LIST,
+    ST_LEDGER_LIST_NEWEST,
+    ST_KV_SET,
+    ST_KV_DEL,
+    ST_KV_GET,
+    ST_RES_LIST0,
+    ST_N = ST_RES_LIST0 + 8
+};
+
+#define RES_COLS "id, team, type, name, spec, status, created, updated, deleted"
+#define AUDIT_COLS                                                                                 \
+    "seq, time, wall, team, principal, source_ip, event_name, request, response, error_code"
+#define LEDGER_COLS "seq, time, team, source, points, reason"
+
+static const char *const sql_text[ST_RES_LIST0] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_TEAM_PUT] = "INSERT INTO teams (id, name, token) VALUES (?1, ?2, ?3) "
+                    "ON CONFLICT(id) DO UPDATE SET name = excluded.name, token = excluded.token",
+    [ST_TEAMS] = "SELECT id, name, token FROM teams ORDER BY id",
+    [ST_TEAM_BY_TOKEN] = "SELECT id FROM teams WHERE token = ?1",
+    [ST_RES_CREATE] = "INSERT INTO resources (id, team, type, name, spec, status, created, "
+                      "updated, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0)",
+    [ST_RES_SET_SPEC] =
+        "UPDATE resources SET spec = ?2, updated = ?3 WHERE id = ?1 AND deleted = 0",
+    [ST_RES_SET_STATUS] = "UPDATE resources SET status = ?2, updated = ?3 WHERE id = ?1",
+    [ST_RES_DELETE] = "UPDATE resources SET deleted = 1, deleted_at = ?2, updated = ?2 "
+                      "WHERE id = ?1 AND deleted = 0",
+    [ST_RES_GET_ID] = "SELECT " RES_COLS " FROM resources WHERE id = ?1",
+    [ST_RES_GET_ID_TEAM] = "SELECT " RES_COLS " FROM resources WHERE id = ?1 AND team = ?2",
+    [ST_RES_GET_NAME] =
+        "SELECT " RES_COLS " FROM resources WHERE team = ?1 AND name = ?2 AND deleted = 0",
+    [ST_AUDIT_ADD] = "INSERT INTO audit (time, wall, team, principal, source_ip, event_name, "
+                     "request, response, error_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?2 AND (?1 = 0 OR team = ?1) "
+                      "ORDER BY seq LIMIT ?3",
+    [ST_AUDIT_LIST_NEWEST] = "SELECT * FROM (SELECT " AUDIT_COLS " FROM audit WHERE seq > ?2 AND "
+                             "(?1 = 0 OR team = ?1) ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
+    [ST_LEDGER_ADD] =
+        "INSERT INTO ledger (time, team, source, points, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SCORE_TEAM] = "SELECT total(points) FROM ledger WHERE team = ?1",
+    [ST_SCORE_ALL] = "SELECT total(points) FROM ledger",
+    [ST_SCORE_BETWEEN_TEAM] =
+        "SELECT total(points) FROM ledger WHERE team = ?1 AND time >= ?2 AND time < ?3",
+    [ST_SCORE_BETWEEN_ALL] = "SELECT total(points) FROM ledger WHERE time >= ?2 AND time < ?3",
+    [ST_LEDGER_LIST] = "SELECT " LEDGER_COLS " FROM ledger WHERE seq > ?2 AND "
+                       "(?1 = 0 OR team = ?1) ORDER BY seq LIMIT ?3",
+    [ST_LEDGER_LIST_NEWEST] = "SELECT * FROM (SELECT " LEDGER_COLS " FROM ledger WHERE seq > ?2 "
+                              "AND (?1 = 0 OR team = ?1) ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
+    [ST_KV_SET] = "INSERT INTO kv (key, value) VALUES (?1, ?2) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+    [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS teams (id INTEGER PRIMARY KEY, name TEXT, token TEXT UNIQUE);"
+    "CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, team INTEGER, type TEXT,"
+    " name TEXT, spec TEXT, status TEXT, created REAL, updated REAL,"
+    " deleted INTEGER NOT NULL DEFAULT 0, deleted_at REAL);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS resources_live_name ON resources (team, name)"
+    " WHERE deleted = 0;"
+    "CREATE INDEX IF NOT EXISTS resources_team_type ON resources (team, type);"
+    "CREATE INDEX IF NOT EXISTS resources_type ON resources (type);"
+    "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL,"
+    " wall TEXT, team INTEGER, principal TEXT, source_ip TEXT, event_name TEXT,"
+    " request TEXT, response TEXT, error_code TEXT);"
+    "CREATE INDEX IF NOT EXISTS audit_team ON audit (team, seq);"
+    "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL,"
+    " team INTEGER, source TEXT, points REAL, reason TEXT);"
+    "CREATE INDEX IF NOT EXISTS ledger_team_time ON ledger (team, time, points);"
+    "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);"
+    "PRAGMA user_version = 1;";
+
+#define ID_ATTEMPTS 8
+#define JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
+
+struct gd_store {
+    sqlite3 *db;
+    int depth; /* gd_store_begin nesting */
+    sqlite3_stmt *st[ST_N];
+};
+
+/* Logs the connection's last error for op and returns GD_EDB. */
+static int db_fail(gd_store *s, const char *op)
+{
+    gd_error("db_error", "op=%s msg=%s", op, gd_log_q(sqlite3_errmsg(s->db)));
+    return GD_EDB;
+}
+
+/* Returns a statement to its unused state: no row pending, no values bound. */
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows and resets it. A constraint violation is
+ * GD_EEXIST (not logged); any other failure is logged as GD_EDB. */
+static int run(gd_store *s, sqlite3_stmt *st, const char *op)
+{
+    int rc = sqlite3_step(st);
+    int err = 0;
+    if (rc == SQLITE_ROW) rc = SQLITE_DONE; /* e.g. PRAGMA results: ignore */
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+        err = GD_EEXIST;
+    else if (rc != SQLITE_DONE)
+        err = db_fail(s, op);
+    done(st);
+    return err;
+}
+
+/* JSON text of a value for binding: small documents stay on the stack. */
+struct jtext {
+    char stack[1024];
+    char *heap;
+    const char *p;
+    size_t n;
+};
+
+/* Serializes j (NULL -> dflt, which may itself be NULL for SQL NULL). 0 or GD_EINVAL. */
+static int jtext_make(struct jtext *t, const json_t *j, const char *dflt)
+{
+    t->heap = NULL;
+    if (j == NULL) {
+        t->p = dflt;
+        t->n = dflt ? strlen(dflt) : 0;
+        return 0;
+    }
+    size_t n = json_dumpb(j, t->stack, sizeof t->stack, JSON_FLAGS);
+    if (n == 0) return GD_EINVAL;
+    if (n > sizeof t->stack) {
+        t->heap = gd_malloc(n);
+        if (json_dumpb(j, t->heap, n, JSON_FLAGS) != n) {
+            gd_free(t->heap);
+            t->heap = NULL;
+            return GD_EINVAL;
+        }
+        t->p = t->heap;
+    } else {
+        t->p = t->stack;
+    }
+    t->n = n;
+    return 0;
+}
+
+static void jtext_free(struct jtext *t)
+{
+    gd_free(t->heap);
+    t->heap = NULL;
+}
+
+static int bind_jtext(sqlite3_stmt *st, int i, const struct jtext *t)
+{
+    if (t->p == NULL) return sqlite3_bind_null(st, i);
+    return sqlite3_bind_text64(st, i, t->p, t->n, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static int bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+    return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC); /* NULL binds SQL NULL */
+}
+
+/* A JSON string for a text column, or null for SQL NULL (or text that is not UTF-8). */
+static json_t *col_str(sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    json_t *j = v ? json_stringn(v, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+    return j ? j : json_null();
+}
+
+/* The parsed JSON held by a text column; absent or unparsable gives dflt (a new
+ * empty object when want_object, else null). */
+static json_t *col_json(sqlite3_stmt *st, int i, int want_object)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    json_t *j = NULL;
+    if (v) j = json_loadb(v, (size_t)sqlite3_column_bytes(st, i), JSON_DECODE_ANY, NULL);
+    if (j == NULL) j = want_object ? json_object() : json_null();
+    return j;
+}
+
+/* The row of a RES_COLS select as a resource object. */
+static json_t *res_row(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", col_str(st, 0));
+    json_object_set_new(o, "team", json_integer(sqlite3_column_int(st, 1)));
+    json_object_set_new(o, "type", col_str(st, 2));
+    json_object_set_new(o, "name", col_str(st, 3));
+    json_object_set_new(o, "spec", col_json(st, 4, 1));
+    json_object_set_new(o, "status", col_json(st, 5, 1));
+    json_object_set_new(o, "created", json_real(sqlite3_column_double(st, 6)));
+    json_object_set_new(o, "updated", json_real(sqlite3_column_double(st, 7)));
+    json_object_set_new(o, "deleted", json_boolean(sqlite3_column_int(st, 8)));
+    return o;
+}
+
+static json_t *audit_row(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "seq", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(o, "eventTime", json_real(sqlite3_column_double(st, 1)));
+    json_object_set_new(o, "eventWall", col_str(st, 2));
+    json_object_set_new(o, "team", json_integer(sqlite3_column_int(st, 3)));
+    json_object_set_new(o, "principal", col_str(st, 4));
+    json_object_set_new(o, "sourceIP", col_str(st, 5));
+    json_object_set_new(o, "eventName", col_str(st, 6));
+    json_object_set_new(o, "requestParameters", col_json(st, 7, 0));
+    json_object_set_new(o, "responseElements", col_json(st, 8, 0));
+    json_object_set_new(o, "errorCode", col_str(st, 9));
+    return o;
+}
+
+static json_t *ledger_row(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "seq", json_integer(sqlite3_column_int64(st, 0)));
+    json_object_set_new(o, "time", json_real(sqlite3_column_double(st, 1)));
+    json_object_set_new(o, "team", json_integer(sqlite3_column_int(st, 2)));
+    json_object_set_new(o, "source", col_str(st, 3));
+    json_object_set_new(o, "points", json_real(sqlite3_column_double(st, 4)));
+    json_object_set_new(o, "reason", col_str(st, 5));
+    return o;
+}
+
+/* Steps a bound select to its end, collecting rows into a new array; resets the
+ * statement. NULL (logged) on a database error. */
+static json_t *collect(gd_store *s, sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *),
+                       const char *op)
+{
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) json_array_append_new(arr, row(st));
+    if (rc != SQLITE_DONE) {
+        db_fail(s, op);
+        json_decref(arr);
+        arr = NULL;
+    }
+    done(st);
+    return arr;
+}
+
+/* Binds (team, since, limit) for the list statements and picks the forward or the
+ * newest-first variant. limit 0 means no limit. */
+static sqlite3_stmt *bind_range(gd_store *s, int fwd, int newest, int team, int64_t since,
+                                int limit)
+{
+    sqlite3_stmt *st = s->st[limit < 0 ? newest : fwd];
+    sqlite3_int64 lim = limit < 0 ? -(sqlite3_int64)limit : limit > 0 ? limit : -1;
+    if (sqlite3_bind_int(st, 1, team) || sqlite3_bind_int64(st, 2, since) ||
+        sqlite3_bind_int64(st, 3, lim)) {
+        done(st);
+        return NULL;
+    }
+    return st;
+}
+
+/* Writes the current UTC wall time as ISO-8601 with milliseconds into buf[32]. */
+static void wall_iso(char buf[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000));
+}
+
+/* 32 random bits from the kernel (getrandom, else /dev/urandom, else the clock). */
+static uint32_t random32(void)
+{
+    uint32_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v) return v;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, &v, sizeof v);
+        close(fd);
+        if (n == (ssize_t)sizeof v) return v;
+    }
+    static uint32_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u ^ ++counter * 40503u;
+}
+
+static int prepare(gd_store *s, int i, const char *sql)
+{
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK)
+        return db_fail(s, "prepare");
+    return 0;
+}
+
+static int prepare_all(gd_store *s)
+{
+    for (int i = 0; i < ST_RES_LIST0; i++)
+        if (prepare(s, i, sql_text[i])) return GD_EDB;
+    for (int m = 0; m < 8; m++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT " RES_COLS " FROM resources WHERE 1%s%s%s ORDER BY rowid",
+                 (m & 1) ? " AND team = ?1" : "", (m & 2) ? " AND type = ?2" : "",
+                 (m & 4) ? "" : " AND deleted = 0");
+        if (prepare(s, ST_RES_LIST0 + m, sql)) return GD_EDB;
+    }
+    return 0;
+}
+
+int gd_store_open(const char *path, gd_store **out)
+{
+    if (out) *out = NULL;
+    if (path == NULL || out == NULL) return GD_EINVAL;
+    gd_store *s = gd_calloc(1, sizeof *s);
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        if (s->db)
+            db_fail(s, "open");
+        else
+            gd_error("db_error", "op=open msg=%s", gd_log_q(sqlite3_errstr(rc)));
+        gd_store_close(s);
+        return GD_EDB;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 2000);
+    char *msg = NULL;
+    if (sqlite3_exec(s->db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                     "PRAGMA foreign_keys=ON;",
+                     NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        gd_error("db_error", "op=open_schema path=%s msg=%s", gd_log_q(path),
+                 gd_log_q(msg ? msg : sqlite3_errmsg(s->db)));
+        sqlite3_free(msg);
+        gd_store_close(s);
+        return GD_EDB;
+    }
+    if (prepare_all(s)) {
+        gd_store_close(s);
+        return GD_EDB;
+    }
+    *out = s;
+    return 0;
+}
+
+void gd_store_close(gd_store *s)
+{
+    if (s == NULL) return;
+    if (s->depth > 0 && s->st[ST_COMMIT]) {
+        gd_warn("store_close_in_transaction", "depth=%d", s->depth);
+        s->depth = 1;
+        gd_store_commit(s);
+    }
+    for (int i = 0; i < ST_N; i++) sqlite3_finalize(s->st[i]);
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK) db_fail(s, "close");
+    gd_free(s);
+}
+
+int gd_store_begin(gd_store *s)
+{
+    if (s == NULL) return GD_EINVAL;
+    if (s->depth == 0) {
+        int err = run(s, s->st[ST_BEGIN], "begin");
+        if (err) return err == GD_EEXIST ? GD_EDB : err;
+    }
+    s->depth++;
+    return 0;
+}
+
+int gd_store_commit(gd_store *s)
+{
+    if (s == NULL || s->depth <= 0) return GD_EINVAL;
+    if (--s->depth > 0) return 0;
+    int err = run(s, s->st[ST_COMMIT], "commit");
+    if (err) {
+        /* A failed COMMIT may leave the transaction open: end it, losing its writes. */
+        if (!sqlite3_get_autocommit(s->db)) run(s, s->st[ST_ROLLBACK], "rollback");
+        return GD_EDB;
+    }
+    return 0;
+}
+
+/* ---- teams ---- */
+
+int gd_store_team_put(gd_store *s, int team, const char *name, const char *token)
+{
+    if (s == NULL || team < 1 || team > 254) return GD_EINVAL;
+    sqlite3_stmt *st = s->st[ST_TEAM_PUT];
+    if (sqlite3_bind_int(st, 1, team) || bind_str(st, 2, name) || bind_str(st, 3, token)) {
+        done(st);
+        return db_fail(s, "team_put");
+    }
+    return run(s, st, "team_put");
+}
+
+static json_t *team_row(sqlite3_stmt *st)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer(sqlite3_column_int(st, 0)));
+    json_object_set_new(o, "name", col_str(st, 1));
+    json_object_set_new(o, "token", col_str(st, 2));
+    return o;
+}
+
+json_t *gd_store_teams(gd_store *s)
+{
+    if (s == NULL) return NULL;
+    return collect(s, s->st[ST_TEAMS], team_row, "teams");
+}
+
+int gd_store_team_by_token(gd_store *s, const char *token)
+{
+    if (s == NULL || token == NULL || *token == 0) return 0;
+    sqlite3_stmt *st = s->st[ST_TEAM_BY_TOKEN];
+    int team = 0;
+    if (bind_str(st, 1, token) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            team = sqlite3_column_int(st, 0);
+        else if (rc != SQLITE_DONE)
+            db_fail(s, "team_by_token");
+    }
+    done(st);
+    return team;
+}
+
+/* ---- resources ---- */
+
+int gd_store_res_create(gd_store *s, int team, const char *type, const char *name,
+                        const json_t *spec, const json_t *status, double now, char id_out[40])
+{
+    if (id_out) id_out[0] = 0;
+    if (s == NULL || type == NULL || *type == 0 || name == NULL || *name == 0) return GD_EINVAL;
+    const char *prefix = gd_schema_id_prefix(type);
+    if (prefix == NULL || *prefix == 0) prefix = "r";
+    if (strlen(prefix) > 30) return GD_EINVAL; /* "<prefix>-xxxxxxxx" must fit in 40 */
+    struct jtext jspec, jstatus;
+    if (jtext_make(&jspec, spec, "{}")) return GD_EINVAL;
+    if (jtext_make(&jstatus, status, "{}")) {
+        jtext_free(&jspec);
+        return GD_EINVAL;
+    }
+    sqlite3_stmt *st = s->st[ST_RES_CREATE];
+    char id[40];
+    int err = GD_EDB;
+    for (int attempt = 0; attempt < ID_ATTEMPTS; attempt++) {
+        snprintf(id, sizeof id, "%s-%08x", prefix, random32());
+        if (bind_str(st, 1, id) || sqlite3_bind_int(st, 2, team) || bind_str(st, 3, type) ||
+            bind_str(st, 4, name) || bind_jtext(st, 5, &jspec) || bind_jtext(st, 6, &jstatus) ||
+            sqlite3_bind_double(st, 7, now)) {
+            err = db_fail(s, "res_create");
+            done(st);
+            break;
+        }
+        int rc = sqlite3_step(st);
+        done(st);
+        if (rc == SQLITE_DONE) {
+            err = 0;
+            break;
+        }
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) continue; /* id collision: draw again */
+        if (rc == SQLITE_CONSTRAINT_UNIQUE)
+            err = GD_EEXIST;
+        else
+            err = db_fail(s, "res_create");
+        break;
+    }
+    jtext_free(&jspec);
+    jtext_free(&jstatus);
+    if (err == 0 && id_out) memcpy(id_out, id, strlen(id) + 1);
+    return err;
+}
+
+/* Sets one JSON column (spec or status) of resource id through statement idx. */
+static int res_set(gd_store *s, int idx, const char *id, const json_t *v, double now,
+                   const char *op)
+{
+    if (s == NULL || id == NULL) return GD_EINVAL;
+    struct jtext t;
+    if (jtext_make(&t, v, "{}")) return GD_EINVAL;
+    sqlite3_stmt *st = s->st[idx];
+    int err;
+    if (bind_str(st, 1, id) || bind_jtext(st, 2, &t) || sqlite3_bind_double(st, 3, now)) {
+        done(st);
+        err = db_fail(s, op);
+    } else {
+        err = run(s, st, op);
+        if (err == 0 && sqlite3_changes(s->db) == 0) err = GD_ENOENT;
+    }
+    jtext_free(&t);
+    return err;
+}
+
+int gd_store_res_set_spec(gd_store *s, const char *id, const json_t *spec, double now)
+{
+    return res_set(s, ST_RES_SET_SPEC, id, spec, now, "res_set_spec");
+}
+
+int gd_store_res_set_status(gd_store *s, const char *id, const json_t *status, double now)
+{
+    return res_set(s, ST_RES_SET_STATUS, id, status, now, "res_set_status");
+}
+
+int gd_store_res_delete(gd_store *s, const char *id, double now)
+{
+    if (s == NULL || id == NULL) return GD_EINVAL;
+    sqlite3_stmt *st = s->st[ST_RES_DELETE];
+    if (bind_str(st, 1, id) || sqlite3_bind_double(st, 2, now)) {
+        done(st);
+        return db_fail(s, "res_delete");
+    }
+    int err = run(s, st, "res_delete");
+    if (err == 0 && sqlite3_changes(s->db) == 0) err = GD_ENOENT;
+    return err;
+}
+
+/* The first row of a bound RES_COLS select as an object, or NULL; resets st. */
+static json_t *res_one(gd_store *s, sqlite3_stmt *st)
+{
+    json_t *o = NULL;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        o = res_row(st);
+    else if (rc != SQLITE_DONE)
+        db_fail(s, "res_get");
+    done(st);
+    return o;
+}
+
+json_t *gd_store_res_get(gd_store *s, int team, const char *id_or_name)
+{
+    if (s == NULL || id_or_name == NULL) return NULL;
+    sqlite3_stmt *st;
+    if (team == 0) {
+        st = s->st[ST_RES_GET_ID];
+        if (bind_str(st, 1, id_or_name)) goto fail;
+        return res_one(s, st);
+    }
+    st = s->st[ST_RES_GET_ID_TEAM];
+    if (bind_str(st, 1, id_or_name) || sqlite3_bind_int(st, 2, team)) goto fail;
+    json_t *o = res_one(s, st);
+    if (o) return o;
+    st = s->st[ST_RES_GET_NAME];
+    if (sqlite3_bind_int(st, 1, team) || bind_str(st, 2, id_or_name)) goto fail;
+    return res_one(s, st);
+fail:
+    done(st);
+    db_fail(s, "res_get");
+    return NULL;
+}
+
+json_t *gd_store_res_list(gd_store *s, int team, const char *type, int include_deleted)
+{
+    if (s == NULL) return NULL;
+    int m = (team != 0 ? 1 : 0) | (type != NULL ? 2 : 0) | (include_deleted ? 4 : 0);
+    sqlite3_stmt *st = s->st[ST_RES_LIST0 + m];
+    if (((m & 1) && sqlite3_bind_int(st, 1, team)) || ((m & 2) && bind_str(st, 2, type))) {
+        done(st);
+        db_fail(s, "res_list");
+        return NULL;
+    }
+    return collect(s, st, res_row, "res_list");
+}
+
+/* ---- audit ---- */
+
+int gd_store_audit(gd_store *s, double game_t, int team, const char *principal,
+                   const char *source_ip, const char *event_name, const json_t *request,
+                   const json_t *response, const char *error_code)
+{
+    if (s == NULL) return GD_EINVAL;
+    struct jtext req, resp;
+    if (jtext_make(&req, request, NULL)) return GD_EINVAL;
+    if (jtext_make(&resp, response, NULL)) {
+        jtext_free(&req);
+        return GD_EINVAL;
+    }
+    char wall[32];
+    wall_iso(wall);
+    sqlite3_stmt *st = s->st[ST_AUDIT_ADD];
+    int err;
+    if (sqlite3_bind_double(st, 1, game_t) || bind_str(st, 2, wall) ||
+        sqlite3_bind_int(st, 3, team) || bind_str(st, 4, principal) || bind_str(st, 5, source_ip) ||
+        bind_str(st, 6, event_name) || bind_jtext(st, 7, &req) || bind_jtext(st, 8, &resp) ||
+        bind_str(st, 9, error_code)) {
+        done(st);
+        err = db_fail(s, "audit");
+    } else {
+        err = run(s, st, "audit");
+    }
+    jtext_free(&req);
+    jtext_free(&resp);
+    return err;
+}
+
+json_t *gd_store_audit_list(gd_store *s, int team, int64_t since, int limit)
+{
+    if (s == NULL) return NULL;
+    sqlite3_stmt *st = bind_range(s, ST_AUDIT_LIST, ST_AUDIT_LIST_NEWEST, team, since, limit);
+    if (st == NULL) {
+        db_fail(s, "audit_list");
+        return NULL;
+    }
+    return collect(s, st, audit_row, "audit_list");
+}
+
+/* ---- score ledger ---- */
+
+int gd_store_ledger_add(gd_store *s, double game_t, int team, const char *source, double points,
+                        const char *reason)
+{
+    if (s == NULL) return GD_EINVAL;
+    sqlite3_stmt *st = s->st[ST_LEDGER_ADD];
+    if (sqlite3_bind_double(st, 1, game_t) || sqlite3_bind_int(st, 2, team) ||
+        bind_str(st, 3, source) || sqlite3_bind_double(st, 4, points) || bind_str(st, 5, reason)) {
+        done(st);
+        return db_fail(s, "ledger_add");
+    }
+    return run(s, st, "ledger_add");
+}
+
+/* Runs a bound "SELECT total(...)" and returns its value (0 on error, logged). */
+static double sum(gd_store *s, sqlite3_stmt *st, const char *op)
+{
+    double v = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        v = sqlite3_column_double(st, 0);
+    else
+        db_fail(s, op);
+    done(st);
+    return v;
+}
+
+double gd_store_score(gd_store *s, int team)
+{
+    if (s == NULL) return 0;
+    sqlite3_stmt *st = s->st[team ? ST_SCORE_TEAM : ST_SCORE_ALL];
+    if (team && sqlite3_bind_int(st, 1, team)) {
+        done(st);
+        db_fail(s, "score");
+        return 0;
+    }
+    return sum(s, st, "score");
+}
+
+double gd_store_score_between(gd_store *s, int team, double t0, double t1)
+{
+    if (s == NULL) return 0;
+    sqlite3_stmt *st = s->st[team ? ST_SCORE_BETWEEN_TEAM : ST_SCORE_BETWEEN_ALL];
+    if ((team && sqlite3_bind_int(st, 1, team)) || sqlite3_bind_double(st, 2, t0) ||
+        sqlite3_bind_double(st, 3, t1)) {
+        done(st);
+        db_fail(s, "score_between");
+        return 0;
+    }
+    return sum(s, st, "score_between");
+}
+
+json_t *gd_store_ledger_list(gd_store *s, int team, int64_t since, int limit)
+{
+    if (s == NULL) return NULL;
+    sqlite3_stmt *st = bind_range(s, ST_LEDGER_LIST, ST_LEDGER_LIST_NEWEST, team, since, limit);
+    if (st == NULL) {
+        db_fail(s, "ledger_list");
+        return NULL;
+    }
+    return collect(s, st, ledger_row, "ledger_list");
+}
+
+/* ---- key/value ---- */
+
+int gd_store_kv_set(gd_store *s, const char *key, const char *value)
+{
+    if (s == NULL || key == NULL) return GD_EINVAL;
+    sqlite3_stmt *st = s->st[value ? ST_KV_SET : ST_KV_DEL];
+    if (bind_str(st, 1, key) || (value && bind_str(st, 2, value))) {
+        done(st);
+        return db_fail(s, "kv_set");
+    }
+    return run(s, st, "kv_set");
+}
+
+char *gd_store_kv_get(gd_store *s, const char *key)
+{
+    if (s == NULL || key == NULL) return NULL;
+    sqlite3_stmt *st = s->st[ST_KV_GET];
+    char *v = NULL;
+    if (bind_str(st, 1, key) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(st, 0);
+            if (t) v = gd_strndup(t, (size_t)sqlite3_column_bytes(st, 0));
+        } else if (rc != SQLITE_DONE) {
+            db_fail(s, "kv_get");
+        }
+    } else {
+        db_fail(s, "kv_get");
+    }
+    done(st);
+    return v;
+}
