@@ -35,6 +35,10 @@ const char *gd_conf_file(const gd_conf *c);
  *  the document (or c == NULL) writes fallback (e.g. a JSON path) or "?". Returns buf. */
 const char *gd_conf_where(const gd_conf *c, const json_t *node, const char *fallback, char *buf,
                           size_t n);
+/** Like gd_conf_where, for the key `key` of the mapping `obj` of this document
+ *  (where the key itself was written). Returns buf. */
+const char *gd_conf_where_key(const gd_conf *c, const json_t *obj, const char *key,
+                              const char *fallback, char *buf, size_t n);
 void gd_conf_free(gd_conf *c);
 
 /** Parses a game-time duration: "250ms", "4s", "20m", "4h", "1h30m", "2d", or a bare

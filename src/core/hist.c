@@ -1,5 +1,5 @@
-/* Log-linear latency histogram: values 0..31 have a bucket each, every power of two
- * above is split into 32 equal sub-buckets. Fixed array, nothing allocated in add. */
+/* Log-linear latency histogram: values 0..127 have a bucket each, every power of two
+ * above is split into 128 equal sub-buckets. Fixed array, nothing allocated in add. */
 #include "core/hist.h"
 #include "core/err.h"
 
@@ -7,11 +7,11 @@
 #include <string.h>
 
 /* Sub-buckets per power of two is 2^SUB_BITS. */
-#define SUB_BITS 5
+#define SUB_BITS 7
 /* The highest exponent with buckets of its own; larger values go to the last bucket. */
 #define MAX_EXP (GD_HIST_NBUCKETS / GD_HIST_SUB + SUB_BITS - 2)
 
-/* The bucket index of v. For v >= 32 with highest set bit e, the bucket is the e-th
+/* The bucket index of v. For v >= 128 with highest set bit e, the bucket is the e-th
  * power-of-two group and the next SUB_BITS bits pick the sub-bucket. */
 static unsigned bucket_of(uint64_t v)
 {

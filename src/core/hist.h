@@ -1,5 +1,5 @@
-/* Latency histogram: log-linear buckets (32 sub-buckets per power of two, so about
- * 3% relative error), values are unsigned integers (gameday uses game milliseconds
+/* Latency histogram: log-linear buckets (128 sub-buckets per power of two, so under
+ * 1% relative error), values are unsigned integers (gameday uses game milliseconds
  * times 1000, i.e. game microseconds). Fixed size, no allocation: safe in hot paths. */
 #ifndef GD_HIST_H
 #define GD_HIST_H
@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#define GD_HIST_SUB 32
+#define GD_HIST_SUB 128
 #define GD_HIST_NBUCKETS (GD_HIST_SUB * 42)
 
 typedef struct gd_hist {

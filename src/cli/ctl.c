@@ -1,0 +1,345 @@
+/* `gameday ctl`: look around and act on a running game through its API. Tables for
+ * people, --json for scripts. Finds the game from --api/--token, GAMEDAY_API and
+ * GAMEDAY_TOKEN, or the newest var/<game>/game.json (the first team's token). */
+#include "cli/http_client.h"
+#include "cli/roles.h"
+#include "core/hash.h"
+#include "core/mem.h"
+#include "core/scenario.h"
+
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *S(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "-";
+}
+
+static double N(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+static void hms(double s, char *out, size_t n)
+{
+    long t = (long)s;
+    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+static int usage(int rc)
+{
+    fprintf(rc ? stderr : stdout,
+            "usage: gameday ctl [--api URL] [--token T] [--game DIR] [--json] COMMAND\n"
+            "commands:\n"
+            "  status                     game clock, rate, latency, score, bill\n"
+            "  instances                  instances, their address, state and health\n"
+            "  resources [TYPE]           every resource (vpc, subnet, launch_template, asg, clb...)\n"
+            "  get NAME|ID                one resource, spec and status\n"
+            "  scale ASG N                set an autoscaling group's desired capacity\n"
+            "  terminate ID|NAME [--force]  terminate an instance (--force: SIGKILL)\n"
+            "  create TYPE NAME [k=v...]  create a resource (values are JSON or plain strings)\n"
+            "  update NAME k=v [k=v...]   change fields of a resource's spec\n"
+            "  delete NAME|ID             delete a resource (an instance is terminated)\n"
+            "  score                      the team's score\n"
+            "  events                     score events: time, source, points, reason\n"
+            "  audit                      the audit log: who did what\n");
+    return rc;
+}
+
+/* Finds api and token from flags, the environment, or the newest game.json. */
+static int locate(const char **api, const char **token, const char *gamedir, char *apibuf,
+                  char *tokbuf)
+{
+    if (!*api) *api = getenv("GAMEDAY_API");
+    if (!*token) *token = getenv("GAMEDAY_TOKEN");
+    if (*api && *token) return 0;
+    char path[4096] = "";
+    if (gamedir) {
+        snprintf(path, sizeof path, "%s/game.json", gamedir);
+    } else {
+        glob_t gl;
+        if (glob("var/*/game.json", 0, NULL, &gl) == 0) {
+            time_t best = 0;
+            for (size_t i = 0; i < gl.gl_pathc; i++) {
+                struct stat st;
+                if (stat(gl.gl_pathv[i], &st) == 0 && st.st_mtime >= best) {
+                    best = st.st_mtime;
+                    snprintf(path, sizeof path, "%s", gl.gl_pathv[i]);
+                }
+            }
+            globfree(&gl);
+        }
+    }
+    json_t *g = path[0] ? json_load_file(path, 0, NULL) : NULL;
+    if (!g) {
+        fprintf(stderr, "gameday ctl: no game found: start one with 'gameday play', or give "
+                        "--api URL --token T (or GAMEDAY_API, GAMEDAY_TOKEN)\n");
+        return -1;
+    }
+    if (!*api) {
+        snprintf(apibuf, 128, "%s", S(g, "api"));
+        *api = apibuf;
+    }
+    if (!*token) {
+        snprintf(tokbuf, 128, "%s", S(json_array_get(json_object_get(g, "teams"), 0), "token"));
+        *token = tokbuf;
+    }
+    json_decref(g);
+    return 0;
+}
+
+/* Turns k=v arguments into a JSON object; values parse as JSON when they can. */
+static json_t *kv_args(int argc, char **argv)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq) {
+            fprintf(stderr, "gameday ctl: '%s': expected field=value\n", argv[i]);
+            json_decref(o);
+            return NULL;
+        }
+        *eq = 0;
+        json_t *v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+        if (!v) v = json_string(eq + 1);
+        json_object_set_new(o, argv[i], v);
+        *eq = '=';
+    }
+    return o;
+}
+
+static int show_error(json_t *j, long status)
+{
+    json_t *e = json_object_get(j, "error");
+    if (status == 0) {
+        fprintf(stderr, "gameday ctl: the server did not answer (is the game running?)\n");
+        return 1;
+    }
+    fprintf(stderr, "gameday ctl: %ld %s: %s\n", status, S(e, "code"), S(e, "message"));
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(e, "errors"), i, m)
+        if (i > 0 || json_array_size(json_object_get(e, "errors")) > 1)
+            fprintf(stderr, "  %s\n", json_string_value(m));
+    return 1;
+}
+
+static void print_instances(json_t *list)
+{
+    printf("%-13s %-22s %-16s %-10s %-13s %-10s %-12s %s\n", "ID", "NAME", "ADDRESS", "TYPE",
+           "STATE", "AZ", "HEALTH", "REASON");
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        json_t *st = json_object_get(r, "status");
+        char addr[40];
+        snprintf(addr, sizeof addr, "%s:%d", S(st, "ip"), (int)N(st, "port"));
+        printf("%-13s %-22s %-16s %-10s %-13s %-10s %-12s %s\n", S(r, "id"), S(r, "name"), addr,
+               S(st, "instance_type"), S(st, "state"), S(st, "az"), S(st, "health"),
+               json_object_get(st, "reason") ? S(st, "reason") : "");
+    }
+}
+
+static void print_resources(json_t *list)
+{
+    printf("%-16s %-16s %-18s %s\n", "ID", "TYPE", "NAME", "SPEC");
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        char *spec = json_dumps(json_object_get(r, "spec"), JSON_COMPACT | JSON_SORT_KEYS);
+        printf("%-16s %-16s %-18s %s\n", S(r, "id"), S(r, "type"), S(r, "name"), spec ? spec : "");
+        free(spec);
+    }
+}
+
+static void print_events(json_t *list)
+{
+    printf("%-9s %-14s %10s  %s\n", "TIME", "SOURCE", "POINTS", "REASON");
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        char t[32];
+        hms(N(r, "time"), t, sizeof t);
+        printf("%-9s %-14s %+10.1f  %s\n", t, S(r, "source"), N(r, "points"), S(r, "reason"));
+    }
+}
+
+static void print_audit(json_t *list)
+{
+    printf("%-9s %-14s %-22s %-26s %s\n", "TIME", "PRINCIPAL", "EVENT", "ERROR", "REQUEST");
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        char t[32];
+        hms(N(r, "eventTime"), t, sizeof t);
+        char *req = json_dumps(json_object_get(r, "requestParameters"), JSON_COMPACT);
+        printf("%-9s %-14s %-22s %-26s %s\n", t, S(r, "principal"), S(r, "eventName"),
+               json_is_string(json_object_get(r, "errorCode")) ? S(r, "errorCode") : "-",
+               req ? req : "");
+        free(req);
+    }
+}
+
+int gd_cmd_ctl(int argc, char **argv)
+{
+    const char *api = NULL, *token = NULL, *gamedir = NULL;
+    int as_json = 0, i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "--json")) as_json = 1;
+        else if (!strcmp(argv[i], "--help")) return usage(0);
+        else if (i + 1 < argc && !strcmp(argv[i], "--api")) api = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--token")) token = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--game")) gamedir = argv[++i];
+        else return usage(2);
+    }
+    if (i >= argc) return usage(2);
+    const char *cmd = argv[i++];
+    /* --json may also follow the command. */
+    int nargs = 0;
+    char *args[32];
+    for (; i < argc && nargs < 32; i++) {
+        if (!strcmp(argv[i], "--json")) as_json = 1;
+        else args[nargs++] = argv[i];
+    }
+    char apibuf[128], tokbuf[128];
+    if (locate(&api, &token, gamedir, apibuf, tokbuf) < 0) return 1;
+    const char *method = "GET";
+    char path[512];
+    json_t *body = NULL;
+    enum { RAW, INSTANCES, RESOURCES, EVENTS, AUDIT, STATUS, SCORE } kind = RAW;
+    if (!strcmp(cmd, "status")) {
+        snprintf(path, sizeof path, "/api/v1/status");
+        kind = STATUS;
+    } else if (!strcmp(cmd, "instances")) {
+        snprintf(path, sizeof path, "/api/v1/instances");
+        kind = INSTANCES;
+    } else if (!strcmp(cmd, "resources")) {
+        snprintf(path, sizeof path, "/api/v1/resources%s%s", nargs ? "?type=" : "",
+                 nargs ? args[0] : "");
+        kind = RESOURCES;
+    } else if (!strcmp(cmd, "get") && nargs == 1) {
+        snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
+    } else if (!strcmp(cmd, "scale") && nargs == 2) {
+        char *end;
+        long n = strtol(args[1], &end, 10);
+        if (*end || n < 0) {
+            fprintf(stderr, "gameday ctl: scale: '%s' is not a count\n", args[1]);
+            return 2;
+        }
+        method = "POST";
+        snprintf(path, sizeof path, "/api/v1/asgs/%s/scale", args[0]);
+        body = json_pack("{s:i}", "desired", (int)n);
+    } else if (!strcmp(cmd, "terminate") && nargs >= 1) {
+        method = "POST";
+        snprintf(path, sizeof path, "/api/v1/instances/%s/terminate", args[0]);
+        body = json_pack("{s:b}", "force", nargs > 1 && !strcmp(args[1], "--force"));
+    } else if (!strcmp(cmd, "create") && nargs >= 2) {
+        json_t *spec = kv_args(nargs - 2, args + 2);
+        if (!spec) return 2;
+        method = "POST";
+        snprintf(path, sizeof path, "/api/v1/resources");
+        body = json_pack("{s:s,s:s,s:o}", "type", args[0], "name", args[1], "spec", spec);
+    } else if (!strcmp(cmd, "update") && nargs >= 2) {
+        json_t *spec = kv_args(nargs - 1, args + 1);
+        if (!spec) return 2;
+        method = "PATCH";
+        snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
+        body = json_pack("{s:o}", "spec", spec);
+    } else if (!strcmp(cmd, "delete") && nargs == 1) {
+        method = "DELETE";
+        snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
+    } else if (!strcmp(cmd, "score")) {
+        snprintf(path, sizeof path, "/api/v1/score");
+        kind = SCORE;
+    } else if (!strcmp(cmd, "events")) {
+        snprintf(path, sizeof path, "/api/v1/score/events?limit=-100");
+        kind = EVENTS;
+    } else if (!strcmp(cmd, "audit")) {
+        snprintf(path, sizeof path, "/api/v1/audit?limit=-200");
+        kind = AUDIT;
+    } else {
+        return usage(2);
+    }
+    long status = 0;
+    json_t *j = gd_cli_call(method, api, path, token, body, &status);
+    json_decref(body);
+    if (status < 200 || status >= 300) {
+        int rc = show_error(j, status);
+        json_decref(j);
+        return rc;
+    }
+    if (as_json || kind == RAW) {
+        char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", s ? s : "null");
+        free(s);
+    } else if (kind == INSTANCES) {
+        print_instances(j);
+    } else if (kind == RESOURCES) {
+        print_resources(j);
+    } else if (kind == EVENTS) {
+        print_events(j);
+    } else if (kind == AUDIT) {
+        print_audit(j);
+    } else if (kind == SCORE) {
+        printf("team-%lld score %.1f\n", (long long)json_integer_value(json_object_get(j, "team")),
+               N(j, "score"));
+    } else if (kind == STATUS) {
+        char c[32], d[32];
+        hms(N(j, "clock"), c, sizeof c);
+        hms(N(j, "duration"), d, sizeof d);
+        printf("%s  %s / %s  x%g  %s\n", S(j, "title"), c, d, N(j, "speed"), S(j, "state"));
+        size_t k;
+        json_t *t;
+        json_array_foreach(json_object_get(j, "teams"), k, t)
+            printf("team-%lld  endpoint %s  rps %.1f  p50 %.0f ms  p99 %.0f ms  ok %lld  errors %lld"
+                   "  timeouts %lld  wrong %lld  score %.0f  spent $%.2f  instances %lld\n",
+                   (long long)json_integer_value(json_object_get(t, "id")), S(t, "endpoint"),
+                   N(t, "rps"), N(t, "p50_ms"), N(t, "p99_ms"),
+                   (long long)json_integer_value(json_object_get(t, "ok")),
+                   (long long)json_integer_value(json_object_get(t, "errors")),
+                   (long long)json_integer_value(json_object_get(t, "timeouts")),
+                   (long long)json_integer_value(json_object_get(t, "wrong")), N(t, "score"),
+                   N(t, "cost_usd"), (long long)json_integer_value(json_object_get(t, "instances")));
+    }
+    json_decref(j);
+    return 0;
+}
+
+int gd_cmd_hash(int argc, char **argv)
+{
+    const char *key = NULL, *scen = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--scenario") && i + 1 < argc) scen = argv[++i];
+        else if (!strcmp(argv[i], "--help")) {
+            printf("usage: gameday hash KEY [--scenario FILE]\nPrints the hash the unicorn "
+                   "service answers for KEY: SHA-256 of \"<salt>:<KEY>\",\nthe salt from the "
+                   "scenario (default scenarios/unicorn-rentals.yaml).\n");
+            return 0;
+        } else if (!key) key = argv[i];
+        else {
+            fprintf(stderr, "usage: gameday hash KEY [--scenario FILE]\n");
+            return 2;
+        }
+    }
+    if (!key) {
+        fprintf(stderr, "usage: gameday hash KEY [--scenario FILE]\n");
+        return 2;
+    }
+    if (!scen) scen = "scenarios/unicorn-rentals.yaml";
+    gd_errs errs = {0};
+    gd_scenario *sc;
+    if (gd_scenario_load(scen, &sc, &errs) < 0) {
+        for (int i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
+        gd_errs_free(&errs);
+        return 1;
+    }
+    char h[65];
+    gd_hash_key(sc->salt, key, strlen(key), h);
+    printf("%s\n", h);
+    gd_scenario_free(sc);
+    return 0;
+}

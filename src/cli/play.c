@@ -1,0 +1,348 @@
+/* `gameday play`: the one command a newcomer runs. Checks the scenario, starts the
+ * server (which starts the teams' clouds and customers), prints where to look, a
+ * status line every second, restarts the server if it dies, and at the end (or on
+ * Ctrl-C) writes result.json and stops every process it started. */
+#include "cli/http_client.h"
+#include "cli/roles.h"
+#include "core/conf.h"
+#include "core/mem.h"
+#include "core/scenario.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    interrupted = 1;
+}
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void hms(double s, char *out, size_t n)
+{
+    long t = (long)s;
+    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+}
+
+static pid_t start_server(const char *exe, char **args, const char *dir)
+{
+    char log[PATH_MAX + 32];
+    snprintf(log, sizeof log, "%s/logs/server.log", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int nul = open("/dev/null", O_RDONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (nul >= 0) dup2(nul, 0);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        execv(exe, args);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Stops everything in our process group but ourselves, then reaps. */
+static void stop_all(void)
+{
+    signal(SIGTERM, SIG_IGN);
+    kill(0, SIGTERM);
+    double until = mono() + 3;
+    for (;;) {
+        pid_t p = waitpid(-1, NULL, WNOHANG);
+        if (p < 0 && errno == ECHILD) break;
+        if (p == 0) {
+            if (mono() > until) break;
+            usleep(20000);
+        }
+    }
+    /* Stragglers of our group: SIGKILL, found through /proc. */
+    pid_t me = getpid(), grp = getpgrp();
+    for (int round = 0; round < 2; round++) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d)) != NULL) {
+            pid_t pid = (pid_t)atoi(e->d_name);
+            if (pid > 1 && pid != me && getpgid(pid) == grp) kill(pid, SIGKILL);
+        }
+        if (d) closedir(d);
+        usleep(50000);
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+    }
+}
+
+static int usage(int rc)
+{
+    fprintf(rc ? stderr : stdout,
+            "usage: gameday play [SCENARIO] [--speed N] [--duration D] [--port P] [--teams N]\n"
+            "         [--headless] [--out DIR]\n"
+            "Starts a whole game (default scenario: scenarios/unicorn-rentals.yaml) and prints\n"
+            "the scoreboard URL, the team token and the public endpoint, then a status line\n"
+            "every second. At the end, or on Ctrl-C, writes DIR/result.json (DIR defaults to\n"
+            "var/<scenario name>) and stops every process it started.\n");
+    return rc;
+}
+
+int gd_cmd_play(int argc, char **argv)
+{
+    const char *scen = NULL, *speed = NULL, *dur = NULL, *out = NULL, *teams = NULL;
+    int port = 8080, headless = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(0);
+        if (!strcmp(a, "--headless")) {
+            headless = 1;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (scen) return usage(2);
+            scen = a;
+            continue;
+        }
+        if (!v) return usage(2);
+        if (!strcmp(a, "--speed")) speed = v;
+        else if (!strcmp(a, "--duration")) dur = v;
+        else if (!strcmp(a, "--port")) port = atoi(v);
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--teams")) teams = v;
+        else return usage(2);
+        i++;
+    }
+    if (!scen) scen = "scenarios/unicorn-rentals.yaml";
+    /* Check everything before starting anything. */
+    gd_errs errs = {0};
+    gd_scenario *sc = NULL;
+    if (gd_scenario_load(scen, &sc, &errs) < 0) {
+        for (int i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
+        fprintf(stderr, "gameday play: %d error%s in %s; nothing was started\n", errs.n,
+                errs.n == 1 ? "" : "s", scen);
+        gd_errs_free(&errs);
+        return 1;
+    }
+    double duration = sc->duration, sp = sc->speed;
+    if (dur && gd_duration_parse(dur, &duration) < 0) {
+        fprintf(stderr, "gameday play: --duration '%s': not a duration (e.g. 20m, 4h, 90s)\n", dur);
+        return 2;
+    }
+    if (speed && (sp = atof(speed)) <= 0) {
+        fprintf(stderr, "gameday play: --speed '%s': must be a number > 0\n", speed);
+        return 2;
+    }
+    if (port < 1024 || port > 65535) {
+        fprintf(stderr, "gameday play: --port must be in 1024..65535\n");
+        return 2;
+    }
+    char dir[PATH_MAX];
+    if (out) snprintf(dir, sizeof dir, "%s", out);
+    else snprintf(dir, sizeof dir, "var/%s", sc->name);
+    char path[PATH_MAX + 64];
+    mkdir("var", 0755);
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "gameday play: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/logs", dir);
+    mkdir(path, 0755);
+    /* A new game in a folder that held one: keep the old state aside. */
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    if (access(path, F_OK) == 0) {
+        char old[PATH_MAX + 96];
+        snprintf(old, sizeof old, "%s/state.db.%ld", dir, (long)time(NULL));
+        rename(path, old);
+        snprintf(path, sizeof path, "%s/state.db-wal", dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/state.db-shm", dir);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    unlink(path);
+
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return 1;
+    exe[n] = 0;
+    setpgid(0, 0);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    char sport[16], sspeed[32], sdur[32];
+    snprintf(sport, sizeof sport, "%d", port);
+    snprintf(sspeed, sizeof sspeed, "%.17g", sp);
+    snprintf(sdur, sizeof sdur, "%.3f", duration);
+    char *args[20];
+    int na = 0;
+    args[na++] = exe;
+    args[na++] = "server";
+    args[na++] = "--scenario";
+    args[na++] = (char *)scen;
+    args[na++] = "--dir";
+    args[na++] = dir;
+    args[na++] = "--port";
+    args[na++] = sport;
+    args[na++] = "--speed";
+    args[na++] = sspeed;
+    args[na++] = "--duration";
+    args[na++] = sdur;
+    if (teams) {
+        args[na++] = "--teams";
+        args[na++] = (char *)teams;
+    }
+    args[na] = NULL;
+    char *resume_args[] = {exe, "server", "--dir", dir, "--port", sport, NULL};
+
+    char api[64];
+    snprintf(api, sizeof api, "http://127.0.0.1:%d", port);
+    pid_t server = start_server(exe, args, dir);
+    /* Wait until the API answers (or the server gives up). */
+    double t0 = mono();
+    int ready = 0;
+    while (!interrupted && mono() - t0 < 15) {
+        int status;
+        if (waitpid(server, &status, WNOHANG) == server) break;
+        json_t *h = gd_cli_get(api, "/api/v1/status", NULL, NULL);
+        if (h) {
+            json_decref(h);
+            ready = 1;
+            break;
+        }
+        usleep(50000);
+    }
+    if (!ready) {
+        fprintf(stderr, "gameday play: the server did not start; its log (%s/logs/server.log):\n",
+                dir);
+        char cmd[PATH_MAX + 64];
+        snprintf(cmd, sizeof cmd, "tail -n 20 '%s/logs/server.log' >&2", dir);
+        if (system(cmd) != 0) {
+        }
+        stop_all();
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/game.json", dir);
+    json_t *game = json_load_file(path, 0, NULL);
+    json_t *st = gd_cli_get(api, "/api/v1/status", NULL, NULL);
+    const char *token = json_string_value(json_object_get(json_array_get(json_object_get(game, "teams"), 0), "token"));
+    const char *ep = json_string_value(json_object_get(json_array_get(json_object_get(st, "teams"), 0), "endpoint"));
+    char dh[32];
+    hms(duration, dh, sizeof dh);
+    printf("gameday: %s, %s of game time at x%g (about %.0f s of wall time)\n",
+           sc->title ? sc->title : sc->name, dh, sp, duration / sp);
+    printf("scoreboard: %s/\n", api);
+    printf("token: %s\n", token ? token : "?");
+    printf("endpoint: http://%s/\n", ep && *ep ? ep : "(none yet)");
+    printf("state: %s (game.json has every team's token and the admin token)\n", dir);
+    printf("runbook: the 'runbook' section of %s; try: %s ctl instances\n", scen, "gameday");
+    printf("note: instances are real processes; only their CPU time is emulated (a request holds "
+           "one of the instance's slots for its service time on a timer).\n");
+    fflush(stdout);
+    json_decref(st);
+
+    int restarts = 0;
+    double next = mono();
+    const char *end_state = "ended";
+    for (;;) {
+        if (interrupted) {
+            end_state = "interrupted";
+            break;
+        }
+        int status;
+        if (waitpid(server, &status, WNOHANG) == server) {
+            fprintf(stderr, "gameday play: the server exited (%s %d); restarting it\n",
+                    WIFSIGNALED(status) ? "signal" : "status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+            if (++restarts > 5) {
+                fprintf(stderr, "gameday play: the server keeps dying; giving up\n");
+                end_state = "failed";
+                break;
+            }
+            server = start_server(exe, resume_args, dir);
+        }
+        /* Orphans (reparented to us) are reaped here. */
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+        double now = mono();
+        if (now < next) {
+            usleep((useconds_t)((next - now) * 1e6 > 100000 ? 100000 : (next - now) * 1e6));
+            continue;
+        }
+        next += 1.0;
+        json_t *s = gd_cli_get(api, "/api/v1/status", NULL, NULL);
+        if (!s) continue;
+        const char *state = json_string_value(json_object_get(s, "state"));
+        char ch[32];
+        hms(json_number_value(json_object_get(s, "clock")), ch, sizeof ch);
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(s, "teams"), i, t) {
+            printf("%s%s team-%lld  rps %.1f  p50 %.0f ms  p99 %.0f ms  errors %lld  "
+                   "score %.0f  spent $%.2f  instances %lld\n",
+                   headless ? "" : "", ch, (long long)json_integer_value(json_object_get(t, "id")),
+                   json_number_value(json_object_get(t, "rps")),
+                   json_number_value(json_object_get(t, "p50_ms")),
+                   json_number_value(json_object_get(t, "p99_ms")),
+                   (long long)(json_integer_value(json_object_get(t, "errors")) +
+                               json_integer_value(json_object_get(t, "timeouts")) +
+                               json_integer_value(json_object_get(t, "wrong"))),
+                   json_number_value(json_object_get(t, "score")),
+                   json_number_value(json_object_get(t, "cost_usd")),
+                   (long long)json_integer_value(json_object_get(t, "instances")));
+        }
+        fflush(stdout);
+        int ended = state && !strcmp(state, "ended");
+        json_decref(s);
+        if (ended) break;
+    }
+    json_t *res = gd_cli_get(api, "/api/v1/result", NULL, NULL);
+    int rc = 0;
+    if (res) {
+        json_object_set_new(res, "state", json_string(end_state));
+        snprintf(path, sizeof path, "%s/result.json", dir);
+        json_dump_file(res, path, JSON_INDENT(2));
+        json_t *rq = json_object_get(res, "requests");
+        printf("result: score %.0f  ok %lld  error %lld  timeout %lld  wrong %lld  p50 %.0f ms  "
+               "p99 %.0f ms  cost $%.2f\n",
+               json_number_value(json_object_get(res, "score")),
+               (long long)json_integer_value(json_object_get(rq, "ok")),
+               (long long)json_integer_value(json_object_get(rq, "error")),
+               (long long)json_integer_value(json_object_get(rq, "timeout")),
+               (long long)json_integer_value(json_object_get(rq, "wrong")),
+               json_number_value(json_object_get(json_object_get(res, "latency_ms"), "p50")),
+               json_number_value(json_object_get(json_object_get(res, "latency_ms"), "p99")),
+               json_number_value(json_object_get(res, "cost_usd")));
+        printf("result.json: %s\n", path);
+        json_decref(res);
+    } else {
+        fprintf(stderr, "gameday play: could not read the result from the server\n");
+        rc = 1;
+    }
+    fflush(stdout);
+    json_decref(game);
+    gd_scenario_free(sc);
+    stop_all();
+    return strcmp(end_state, "failed") ? rc : 1;
+}

@@ -1,0 +1,100 @@
+/* HTTP/1.1 server on libuv + http-parser: keep-alive, pipelined requests answered in
+ * order (responses to one read go out in one write), bounded buffers, idle timeout.
+ * A handler answers at once or later (gd_http_respond* may be called from any later
+ * callback); while a request is unanswered the connection reads nothing more. */
+#ifndef GD_HTTP_H
+#define GD_HTTP_H
+
+#include "core/buf.h"
+
+#include <http_parser.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define GD_HTTP_MAX_HEADERS 64
+#define GD_HTTP_MAX_HEAD (32 * 1024)   /* request line + headers */
+#define GD_HTTP_MAX_BODY (1024 * 1024) /* request body */
+
+typedef struct gd_http_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} gd_http_header;
+
+/* One parsed request. Pointers stay valid until the request is answered. */
+typedef struct gd_http_req {
+    int method; /* enum http_method */
+    const char *url;
+    size_t url_len;
+    const char *path; /* url without the query */
+    size_t path_len;
+    const char *query; /* after '?', NULL if none */
+    size_t query_len;
+    gd_http_header headers[GD_HTTP_MAX_HEADERS];
+    int nheaders;
+    const char *body;
+    size_t body_len;
+    int keep_alive;
+    int http_minor;
+} gd_http_req;
+
+typedef struct gd_http_conn gd_http_conn;
+typedef struct gd_http_server gd_http_server;
+typedef void (*gd_http_handler)(gd_http_conn *c, gd_http_req *req, void *ud);
+
+struct gd_http_server {
+    uint32_t magic;
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    uv_timer_t sweep;
+    gd_http_handler handler;
+    void *ud;
+    gd_http_conn *conns; /* all open connections (doubly linked) */
+    uint64_t idle_ms;    /* wall ms a connection may idle between requests */
+    int nconns, max_conns;
+    int listening, closing;
+    uint64_t accepted, requests, bad_requests;
+    void (*on_closed)(gd_http_server *s);
+};
+
+/** Prepares a server; nothing listens yet. idle timeout 60 s wall, 10000 connections. */
+void gd_http_server_init(gd_http_server *s, uv_loop_t *loop, gd_http_handler h, void *ud);
+/** Listens on ip:port (ip must be in 127.0.0.0/8 unless allow_any). 0, or GD_EEXIST
+ *  when the address is in use, GD_EINVAL when the address is not local. */
+int gd_http_server_listen(gd_http_server *s, const char *ip, int port);
+/** Stops listening and closes every connection; on_closed (may be NULL) runs when done. */
+void gd_http_server_close(gd_http_server *s, void (*on_closed)(gd_http_server *s));
+
+/** Answers the connection's current request. extra_headers is "" or NULL or lines
+ *  each ending in "\r\n". Safe to call after the client went away (then it only
+ *  releases the request). Call exactly once per request. */
+void gd_http_respond(gd_http_conn *c, int status, const char *extra_headers, const char *ctype,
+                     const void *body, size_t len);
+/** Answers with a JSON body (takes ownership of j). */
+void gd_http_respond_json(gd_http_conn *c, int status, json_t *j);
+/** Answers {"error":{"code":code,"message":msg}} with the status. */
+void gd_http_respond_error(gd_http_conn *c, int status, const char *code, const char *msg);
+/** Sends bytes already formatted as a whole HTTP response (status line to body). */
+void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep_alive);
+
+/** The client's address ("127.1.0.4") and numeric form (host order). */
+const char *gd_http_conn_peer(const gd_http_conn *c);
+uint32_t gd_http_conn_peer_ip(const gd_http_conn *c);
+/** Per-connection user pointer, for handlers that answer later. */
+void gd_http_conn_set_data(gd_http_conn *c, void *data);
+void *gd_http_conn_data(const gd_http_conn *c);
+
+/** Finds a header (case-insensitive); NULL if absent, else its value and length. */
+const char *gd_http_header_get(const gd_http_header *h, int n, const char *name, size_t *len);
+/** Finds a query parameter and URL-decodes it into out (NUL-terminated). Returns its
+ *  length, or -1 if absent, or GD_ETOOBIG if it does not fit. */
+int gd_http_query_get(const char *query, size_t qlen, const char *name, char *out, size_t outlen);
+/** Standard reason phrase ("OK", "Service Unavailable"). */
+const char *gd_http_reason(int status);
+/** Appends a percent-encoded copy of s (query-value safe) to b. */
+int gd_http_urlencode(gd_buf *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,46 @@
+/* HTTP/1.1 client on libuv + http-parser: a keep-alive connection pool per origin,
+ * requests given as ready-made bytes, deadlines checked by one sweep timer per pool
+ * (no timer per request), one quiet retry when a reused connection turns out closed.
+ * Callbacks run from the loop, never from inside gd_httpc_request. */
+#ifndef GD_HTTPC_H
+#define GD_HTTPC_H
+
+#include "core/http.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct gd_httpc_resp {
+    int status;
+    const char *body; /* NUL-terminated */
+    size_t body_len;
+    gd_http_header headers[GD_HTTP_MAX_HEADERS];
+    int nheaders;
+    uint64_t first_byte_ns; /* monotonic time of the first response byte */
+} gd_httpc_resp;
+
+/* err is 0 with resp set, or GD_ECONNREFUSED, GD_ECONNRESET, GD_ETIMEDOUT, GD_EPROTO,
+ * GD_EFULL (pool queue full), GD_ECLOSED (pool closed). resp is valid during the call. */
+typedef void (*gd_httpc_cb)(void *ud, int err, const gd_httpc_resp *resp);
+
+typedef struct gd_httpc_pool gd_httpc_pool;
+
+/** A pool to ip:port (host order ip) that opens up to max_conns connections; further
+ *  requests wait in a queue of up to max_queue. */
+gd_httpc_pool *gd_httpc_pool_new(uv_loop_t *loop, uint32_t ip, int port, int max_conns,
+                                 int max_queue);
+/** Binds outgoing connections to a source address (host order; 0 = any). */
+void gd_httpc_pool_set_source(gd_httpc_pool *p, uint32_t src_ip);
+/** Closes every connection; pending requests get GD_ECLOSED; memory is freed once
+ *  the last handle has closed. */
+void gd_httpc_pool_close(gd_httpc_pool *p);
+/** Sends req (a whole request: request line, headers, body; copied) and calls cb
+ *  once with the answer or an error. timeout_ms is wall time from now to the full
+ *  answer (0 = none). Returns 0, or GD_EFULL/GD_ECLOSED without calling cb. */
+int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
+                     gd_httpc_cb cb, void *ud);
+/** Connections open and requests in flight or queued. */
+int gd_httpc_pool_conns(const gd_httpc_pool *p);
+int gd_httpc_pool_inflight(const gd_httpc_pool *p);
+
+#endif

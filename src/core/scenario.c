@@ -1,0 +1,993 @@
+/* Scenario files: loads the YAML, validates every section (collecting all errors with
+ * file:line:col), checks the starting architecture (names, references, subnet CIDRs)
+ * and answers the game's questions: customer rate at t, points per request, prices. */
+#include "core/scenario.h"
+
+#include "core/addr.h"
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/schema.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- a small table-driven reader for the scenario's own sections ------------------- */
+
+enum skind {
+    S_STR,  /* char *, gd_strdup'd */
+    S_NAME, /* char *, [a-z0-9-]{1,64} */
+    S_NUM,  /* double in [lo, hi] */
+    S_INT,  /* int in [lo, hi] */
+    S_U32,  /* uint32_t in [lo, hi] */
+    S_U64,  /* uint64_t in [lo, hi] */
+    S_DUR,  /* double seconds in [lo, hi] */
+    S_BOOL, /* int 0/1 */
+    S_ENUM, /* char *, one of enums */
+    S_SUB,  /* a nested section read by code: only listed as an allowed key */
+};
+
+struct sfield {
+    const char *key;
+    enum skind kind;
+    int required;
+    const char *def; /* default, written as in YAML ("10s", "1", "chaos-monkey"); NULL none */
+    double lo, hi;
+    size_t off; /* offset of the destination in the struct being filled */
+    const char *const *enums;
+};
+
+#define END                                                                                        \
+    {                                                                                              \
+        .key = NULL                                                                                \
+    }
+#define OFF(T, m) offsetof(T, m)
+
+struct sctx {
+    gd_conf *conf;
+    gd_errs *errs;
+    int n;
+};
+
+/* Where to point for a problem with key `key` of `parent` whose value is `node`. */
+static const char *where(struct sctx *x, json_t *parent, const char *key, json_t *node, char *buf,
+                         size_t n)
+{
+    if (node && *gd_conf_where(x->conf, node, "", buf, n)) return buf;
+    if (parent && key && *gd_conf_where_key(x->conf, parent, key, "", buf, n)) return buf;
+    if (parent && *gd_conf_where(x->conf, parent, "", buf, n)) return buf;
+    snprintf(buf, n, "%s:1:1", gd_conf_file(x->conf));
+    return buf;
+}
+
+static void serr(struct sctx *x, json_t *parent, const char *key, json_t *node, const char *path,
+                 const char *allow, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* Adds "<where>: field '<path>': <what> (allowed: <allow>)". */
+static void serr(struct sctx *x, json_t *parent, const char *key, json_t *node, const char *path,
+                 const char *allow, const char *fmt, ...)
+{
+    char w[512], what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    where(x, parent, key, node, w, sizeof w);
+    gd_errs_add(x->errs, "%s: field '%s': %s (allowed: %s)", w, path, what, allow);
+    x->n++;
+}
+
+/* Adds "<where>: <type> '<name>': field '<path>': <what> (allowed: <allow>)". */
+static void rerr(struct sctx *x, const char *type, const char *name, json_t *parent,
+                 const char *key, json_t *node, const char *path, const char *allow,
+                 const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+
+static void rerr(struct sctx *x, const char *type, const char *name, json_t *parent,
+                 const char *key, json_t *node, const char *path, const char *allow,
+                 const char *fmt, ...)
+{
+    char w[512], what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    where(x, parent, key, node, w, sizeof w);
+    gd_errs_add(x->errs, "%s: %s '%s': field '%s': %s (allowed: %s)", w, type, name, path, what,
+                allow);
+    x->n++;
+}
+
+static char *fmt_dur(double s, char *buf, size_t n)
+{
+    long long ms = llround(s * 1000);
+    static const struct {
+        const char *u;
+        long long ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+    size_t off = 0;
+    if (ms == 0) {
+        snprintf(buf, n, "0s");
+        return buf;
+    }
+    buf[0] = 0;
+    if (ms < 0) {
+        off += (size_t)snprintf(buf, n, "-");
+        ms = -ms;
+    }
+    for (int i = 0; i < 5 && off < n; i++)
+        if (ms >= units[i].ms) {
+            off += (size_t)snprintf(buf + off, n - off, "%lld%s", ms / units[i].ms, units[i].u);
+            ms %= units[i].ms;
+        }
+    return buf;
+}
+
+static char *fmt_val(const json_t *v, char *buf, size_t n)
+{
+    char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    if (d == NULL)
+        snprintf(buf, n, "?");
+    else if (strlen(d) > 40)
+        snprintf(buf, n, "%.37s...", d);
+    else
+        snprintf(buf, n, "%s", d);
+    free(d);
+    return buf;
+}
+
+static void join(const char *const *items, char *buf, size_t n)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (int i = 0; items[i] && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", items[i]);
+}
+
+static void join_keys(const struct sfield *f, char *buf, size_t n)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (int i = 0; f[i].key && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", f[i].key);
+}
+
+static void allowed(const struct sfield *f, char *buf, size_t n)
+{
+    char a[32], b[32];
+    switch (f->kind) {
+    case S_STR:
+        snprintf(buf, n, "text");
+        break;
+    case S_NAME:
+        snprintf(buf, n, "[a-z0-9-], 1..64 characters");
+        break;
+    case S_NUM:
+    case S_INT:
+    case S_U32:
+    case S_U64:
+        snprintf(buf, n, "%.15g..%.15g", f->lo, f->hi);
+        break;
+    case S_DUR:
+        snprintf(buf, n, "%s..%s", fmt_dur(f->lo, a, sizeof a), fmt_dur(f->hi, b, sizeof b));
+        break;
+    case S_BOOL:
+        snprintf(buf, n, "true, false");
+        break;
+    case S_ENUM:
+        join(f->enums, buf, n);
+        break;
+    case S_SUB:
+        snprintf(buf, n, "a mapping");
+        break;
+    }
+}
+
+static int valid_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > max) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Reads one value (v may be a default built from f->def) into base + f->off. */
+static void read_value(struct sctx *x, const struct sfield *f, json_t *obj, json_t *v,
+                       const char *path, void *base)
+{
+    char allow[256], vb[64], a[32];
+    char *dst = (char *)base + f->off;
+    allowed(f, allow, sizeof allow);
+    switch (f->kind) {
+    case S_STR:
+    case S_NAME:
+    case S_ENUM: {
+        if (!json_is_string(v)) {
+            serr(x, obj, f->key, v, path, allow, "expected text, got %s", fmt_val(v, vb, 64));
+            return;
+        }
+        const char *s = json_string_value(v);
+        if (f->kind == S_NAME && !valid_name(s, 64)) {
+            serr(x, obj, f->key, v, path, allow, "%s is not a valid name", fmt_val(v, vb, 64));
+            return;
+        }
+        if (f->kind == S_ENUM) {
+            int ok = 0;
+            for (int i = 0; f->enums[i]; i++) ok |= strcmp(f->enums[i], s) == 0;
+            if (!ok) {
+                serr(x, obj, f->key, v, path, allow, "%s is not one of the allowed values",
+                     fmt_val(v, vb, 64));
+                return;
+            }
+        }
+        gd_free(*(char **)dst);
+        *(char **)dst = gd_strdup(s);
+        return;
+    }
+    case S_NUM:
+    case S_INT:
+    case S_U32:
+    case S_U64: {
+        int intish = f->kind != S_NUM;
+        if (intish ? !json_is_integer(v) : !json_is_number(v)) {
+            serr(x, obj, f->key, v, path, allow, "expected %s, got %s",
+                 intish ? "an integer" : "a number", fmt_val(v, vb, 64));
+            return;
+        }
+        double d = json_number_value(v);
+        if (d < f->lo || d > f->hi) {
+            serr(x, obj, f->key, v, path, allow, "%s is out of range", fmt_val(v, vb, 64));
+            return;
+        }
+        if (f->kind == S_NUM) *(double *)dst = d;
+        if (f->kind == S_INT) *(int *)dst = (int)json_integer_value(v);
+        if (f->kind == S_U32) *(uint32_t *)dst = (uint32_t)json_integer_value(v);
+        if (f->kind == S_U64) *(uint64_t *)dst = (uint64_t)json_integer_value(v);
+        return;
+    }
+    case S_DUR: {
+        double s;
+        if (gd_duration_json(v, &s) != 0) {
+            serr(x, obj, f->key, v, path, allow, "%s is not a duration (like 30s, 5m, 1h30m)",
+                 fmt_val(v, vb, 64));
+            return;
+        }
+        if (s < f->lo || s > f->hi) {
+            serr(x, obj, f->key, v, path, allow, "%s is out of range", fmt_dur(s, a, sizeof a));
+            return;
+        }
+        *(double *)dst = s;
+        return;
+    }
+    case S_BOOL:
+        if (!json_is_boolean(v)) {
+            serr(x, obj, f->key, v, path, allow, "expected true or false, got %s",
+                 fmt_val(v, vb, 64));
+            return;
+        }
+        *(int *)dst = json_is_true(v);
+        return;
+    case S_SUB:
+        return;
+    }
+}
+
+/* A default written as in YAML, as a JSON value. */
+static json_t *default_json(const struct sfield *f)
+{
+    switch (f->kind) {
+    case S_NUM:
+    case S_INT:
+    case S_U32:
+    case S_U64: {
+        double d = strtod(f->def, NULL);
+        return f->kind == S_NUM ? json_real(d) : json_integer((json_int_t)d);
+    }
+    case S_BOOL:
+        return json_boolean(strcmp(f->def, "true") == 0);
+    default:
+        return json_string(f->def);
+    }
+}
+
+/* Reads the mapping obj (at path, may be NULL when absent) into base following
+ * fields: unknown keys, missing required keys and bad values are errors; absent
+ * optional keys take their default. Returns obj when it is a mapping, else NULL. */
+static json_t *read_section(struct sctx *x, json_t *parent, const char *pkey, json_t *obj,
+                            const char *path, const struct sfield *fields, void *base)
+{
+    char p[256], allow[512], vb[64];
+    if (obj != NULL && !json_is_object(obj) && !json_is_null(obj)) {
+        join_keys(fields, allow, sizeof allow);
+        serr(x, parent, pkey, obj, path, allow, "expected a mapping, got %s",
+             fmt_val(obj, vb, sizeof vb));
+        return NULL;
+    }
+    if (json_is_null(obj)) obj = NULL;
+    if (obj) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(obj, k, v)
+        {
+            int known = 0;
+            for (int i = 0; fields[i].key; i++) known |= strcmp(fields[i].key, k) == 0;
+            if (known) continue;
+            snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", k);
+            join_keys(fields, allow, sizeof allow);
+            char w[512];
+            if (*gd_conf_where_key(x->conf, obj, k, "", w, sizeof w))
+                serr(x, obj, k, NULL, p, allow, "unknown field");
+            else
+                serr(x, obj, k, v, p, allow, "unknown field");
+        }
+    }
+    for (int i = 0; fields[i].key; i++) {
+        const struct sfield *f = &fields[i];
+        snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", f->key);
+        json_t *v = obj ? json_object_get(obj, f->key) : NULL;
+        if (json_is_null(v)) v = NULL;
+        if (f->kind == S_SUB && (v != NULL || !f->required)) continue;
+        if (v == NULL && f->required) {
+            allowed(f, allow, sizeof allow);
+            serr(x, obj ? obj : parent, NULL, NULL, p, allow, "missing");
+            continue;
+        }
+        if (v == NULL && f->def == NULL) continue;
+        if (v == NULL) {
+            json_t *d = default_json(f);
+            read_value(x, f, obj, d, p, base);
+            json_decref(d);
+        } else {
+            read_value(x, f, obj, v, p, base);
+        }
+    }
+    return obj;
+}
+
+/* ---- sections ---------------------------------------------------------------------------- */
+
+static const char *const service_kinds[] = {"unicorn", NULL};
+static const char *const actions[] = {"terminate_random", "terminate", "scale", "message", NULL};
+
+static const struct sfield top_fields[] = {
+    {"name", S_NAME, 1, NULL, 0, 0, OFF(gd_scenario, name), NULL},
+    {"title", S_STR, 0, NULL, 0, 0, OFF(gd_scenario, title), NULL},
+    {"story", S_STR, 0, "", 0, 0, OFF(gd_scenario, story), NULL},
+    {"runbook", S_STR, 0, "", 0, 0, OFF(gd_scenario, runbook), NULL},
+    {"duration", S_DUR, 1, NULL, 60, 7 * 86400, OFF(gd_scenario, duration), NULL},
+    {"speed", S_NUM, 0, "1", 0.1, 10000, OFF(gd_scenario, speed), NULL},
+    {"seed", S_U64, 0, "1", 0, 9.2e18, OFF(gd_scenario, seed), NULL},
+    {"teams", S_INT, 0, "1", 1, 16, OFF(gd_scenario, teams), NULL},
+    {"service", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"traffic", S_SUB, 1, NULL, 0, 0, 0, NULL},
+    {"scoring", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"billing", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"events", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"architecture", S_SUB, 1, NULL, 0, 0, 0, NULL},
+    END,
+};
+
+static const struct sfield service_fields[] = {
+    {"kind", S_ENUM, 0, "unicorn", 0, 0, OFF(gd_scenario, service), service_kinds},
+    {"salt", S_STR, 0, NULL, 0, 0, OFF(gd_scenario, salt), NULL},
+    END,
+};
+
+static const struct sfield traffic_fields[] = {
+    {"keys", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"client_timeout", S_DUR, 0, "10s", 0.1, 600, OFF(gd_scenario, client_timeout), NULL},
+    {"rate", S_SUB, 1, NULL, 0, 0, 0, NULL},
+    {"surges", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    END,
+};
+
+static const struct sfield keys_fields[] = {
+    {"space", S_U32, 0, "10000", 1, 10000000, OFF(gd_scenario, key_space), NULL},
+    {"zipf", S_NUM, 0, "1.0", 0, 5, OFF(gd_scenario, zipf), NULL},
+    END,
+};
+
+static const struct sfield rate_fields[] = {
+    {"at", S_DUR, 1, NULL, 0, 7 * 86400, OFF(gd_rate_point, at), NULL},
+    {"rps", S_NUM, 1, NULL, 0, 1e6, OFF(gd_rate_point, rps), NULL},
+    {"ramp", S_BOOL, 0, "false", 0, 0, OFF(gd_rate_point, ramp), NULL},
+    END,
+};
+
+static const struct sfield surge_fields[] = {
+    {"at", S_DUR, 1, NULL, 0, 7 * 86400, OFF(gd_surge, at), NULL},
+    {"for", S_DUR, 1, NULL, 0.001, 7 * 86400, OFF(gd_surge, duration), NULL},
+    {"x", S_NUM, 1, NULL, 0, 100, OFF(gd_surge, multiplier), NULL},
+    END,
+};
+
+static const struct sfield scoring_fields[] = {
+    {"success_max", S_NUM, 0, "10", 0, 1e6, OFF(gd_scenario, scoring.success_max), NULL},
+    {"success_min", S_NUM, 0, "0.1", 0, 1e6, OFF(gd_scenario, scoring.success_min), NULL},
+    {"error", S_NUM, 0, "-5", -1e6, 1e6, OFF(gd_scenario, scoring.error), NULL},
+    {"timeout", S_NUM, 0, "-5", -1e6, 1e6, OFF(gd_scenario, scoring.timeout), NULL},
+    {"wrong", S_NUM, 0, "-20", -1e6, 1e6, OFF(gd_scenario, scoring.wrong), NULL},
+    END,
+};
+
+static const struct sfield billing_fields[] = {
+    {"multiplier", S_NUM, 0, "1", 0, 1e6, OFF(gd_scenario, billing.multiplier), NULL},
+    {"points_per_dollar", S_NUM, 0, "100", 0, 1e9, OFF(gd_scenario, billing.points_per_dollar),
+     NULL},
+    {"interval", S_DUR, 0, "60s", 1, 86400, OFF(gd_scenario, billing.interval), NULL},
+    {"minimum", S_DUR, 0, "60s", 0, 86400, OFF(gd_scenario, billing.minimum), NULL},
+    {"prices", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    END,
+};
+
+static const struct sfield event_fields[] = {
+    {"at", S_DUR, 1, NULL, 0, 7 * 86400, OFF(gd_event, at), NULL},
+    {"action", S_ENUM, 1, NULL, 0, 0, OFF(gd_event, action), actions},
+    {"target", S_STR, 0, NULL, 0, 0, OFF(gd_event, target), NULL},
+    {"count", S_INT, 0, "1", 0, 1000, OFF(gd_event, count), NULL},
+    {"principal", S_NAME, 0, "chaos-monkey", 0, 0, OFF(gd_event, principal), NULL},
+    {"message", S_STR, 0, NULL, 0, 0, OFF(gd_event, message), NULL},
+    END,
+};
+
+static const struct sfield arch_fields[] = {
+    {"endpoint", S_NAME, 1, NULL, 0, 0, OFF(gd_scenario, endpoint), NULL},
+    {"resources", S_SUB, 1, NULL, 0, 0, 0, NULL},
+    END,
+};
+
+/* Built-in list prices, $/hour (AWS us-east-1). */
+static const struct {
+    const char *kind;
+    double price;
+} default_prices[] = {
+    {"t3.micro", 0.0104}, {"t3.small", 0.0208}, {"t3.medium", 0.0416},
+    {"m5.large", 0.096},  {"m5.xlarge", 0.192}, {"c5.large", 0.085},
+    {"c5.xlarge", 0.17},  {"clb", 0.025},       {"alb", 0.0225},
+};
+
+/* A list of mappings at obj[key]: returns the array (or NULL if absent/invalid). */
+static json_t *get_list(struct sctx *x, json_t *obj, const char *key, const char *path,
+                        int required, const char *allow)
+{
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    char vb[64];
+    if (v == NULL || json_is_null(v)) {
+        if (required) serr(x, obj, NULL, NULL, path, allow, "missing");
+        return NULL;
+    }
+    if (!json_is_array(v)) {
+        serr(x, obj, key, v, path, allow, "expected a list, got %s", fmt_val(v, vb, sizeof vb));
+        return NULL;
+    }
+    if (required && json_array_size(v) == 0) {
+        serr(x, obj, key, v, path, allow, "the list is empty");
+        return NULL;
+    }
+    return v;
+}
+
+static void read_traffic(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    json_t *tr = json_object_get(root, "traffic");
+    if (tr == NULL || json_is_null(tr)) return; /* reported as missing by the top reader */
+    tr = read_section(x, root, "traffic", tr, "traffic", traffic_fields, s);
+    if (tr == NULL) return;
+    read_section(x, tr, "keys", json_object_get(tr, "keys"), "traffic.keys", keys_fields, s);
+
+    char p[128], a[32], b[32];
+    json_t *rate = get_list(x, tr, "rate", "traffic.rate", 1,
+                            "a list of {at, rps, ramp}, the first at 0, 'at' increasing");
+    if (rate) {
+        size_t i;
+        json_t *it;
+        double last = -1; /* the previous point's time, -1 before the first or if unread */
+        s->rate = gd_calloc(json_array_size(rate), sizeof(gd_rate_point));
+        json_array_foreach(rate, i, it)
+        {
+            snprintf(p, sizeof p, "traffic.rate[%zu]", i);
+            gd_rate_point *r = &s->rate[s->nrate++];
+            r->at = -1;
+            int n0 = x->n;
+            if (read_section(x, rate, NULL, it, p, rate_fields, r) == NULL) {
+                if (x->n == n0)
+                    serr(x, rate, NULL, it, p, "a mapping {at, rps, ramp}", "missing point");
+                last = -1;
+                continue;
+            }
+            if (r->at < 0) { /* 'at' was missing or bad: already reported */
+                last = -1;
+                continue;
+            }
+            json_t *at = json_object_get(it, "at");
+            snprintf(p, sizeof p, "traffic.rate[%zu].at", i);
+            if (i == 0 && r->at != 0)
+                serr(x, it, "at", at, p, "0s", "the first point must be at 0s, not %s",
+                     fmt_dur(r->at, a, sizeof a));
+            else if (i > 0 && last >= 0 && r->at <= last)
+                serr(x, it, "at", at, p, "a time after the previous point",
+                     "%s is not after the previous point (%s)", fmt_dur(r->at, a, sizeof a),
+                     fmt_dur(last, b, sizeof b));
+            else if (s->duration > 0 && r->at > s->duration)
+                serr(x, it, "at", at, p, "0s..duration", "%s is after the end of the game (%s)",
+                     fmt_dur(r->at, a, sizeof a), fmt_dur(s->duration, b, sizeof b));
+            last = r->at;
+        }
+    }
+
+    json_t *surges = get_list(x, tr, "surges", "traffic.surges", 0, "a list of {at, for, x}");
+    if (surges && json_array_size(surges) > 0) {
+        size_t i;
+        json_t *it;
+        s->surges = gd_calloc(json_array_size(surges), sizeof(gd_surge));
+        json_array_foreach(surges, i, it)
+        {
+            snprintf(p, sizeof p, "traffic.surges[%zu]", i);
+            gd_surge *g = &s->surges[s->nsurges];
+            int n0 = x->n;
+            if (read_section(x, surges, NULL, it, p, surge_fields, g) == NULL && x->n == n0)
+                serr(x, surges, NULL, it, p, "a mapping {at, for, x}", "missing surge");
+            if (x->n != n0) continue;
+            snprintf(p, sizeof p, "traffic.surges[%zu].at", i);
+            if (s->duration > 0 && g->at >= s->duration)
+                serr(x, it, "at", json_object_get(it, "at"), p, "0s..duration",
+                     "%s is after the end of the game (%s)", fmt_dur(g->at, a, sizeof a),
+                     fmt_dur(s->duration, b, sizeof b));
+            else
+                s->nsurges++;
+        }
+    }
+}
+
+static void read_billing(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    s->billing.prices = json_object();
+    for (size_t i = 0; i < sizeof default_prices / sizeof default_prices[0]; i++)
+        json_object_set_new(s->billing.prices, default_prices[i].kind,
+                            json_real(default_prices[i].price));
+    json_t *bl = read_section(x, root, "billing", json_object_get(root, "billing"), "billing",
+                              billing_fields, s);
+    if (bl == NULL) return;
+    json_t *pr = json_object_get(bl, "prices");
+    if (pr == NULL || json_is_null(pr)) return;
+    char p[160], vb[64];
+    if (!json_is_object(pr)) {
+        serr(x, bl, "prices", pr, "billing.prices", "a mapping of kind: $/hour",
+             "expected a mapping, got %s", fmt_val(pr, vb, sizeof vb));
+        return;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(pr, k, v)
+    {
+        snprintf(p, sizeof p, "billing.prices.%s", k);
+        if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e6)
+            serr(x, pr, k, v, p, "a price in $/hour, 0..1000000", "%s is not a price",
+                 fmt_val(v, vb, sizeof vb));
+        else
+            json_object_set_new(s->billing.prices, k, json_real(json_number_value(v)));
+    }
+}
+
+/* ---- the architecture -------------------------------------------------------------------- */
+
+/* Which fields of which type name which other type. */
+static const struct {
+    const char *type, *field, *target;
+} refs[] = {
+    {"subnet", "vpc", "vpc"},         {"instance", "launch_template", "launch_template"},
+    {"instance", "subnet", "subnet"}, {"asg", "launch_template", "launch_template"},
+    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "clb"},
+    {"clb", "subnets", "subnet"},     {"clb", "instances", "instance"},
+};
+
+static json_t *find_resource(json_t *resources, const char *type, const char *name)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(resources, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "type")), type) == 0 &&
+            strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* "main, other" — the names of every resource of a type, for "allowed:". */
+static void names_of(json_t *resources, const char *type, char *buf, size_t n)
+{
+    size_t i, off = 0;
+    json_t *r;
+    buf[0] = 0;
+    json_array_foreach(resources, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "type")), type) != 0 || off >= n) continue;
+        off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? ", " : "",
+                                json_string_value(json_object_get(r, "name")));
+    }
+    if (off == 0) snprintf(buf, n, "no %s is defined", type);
+}
+
+static void check_ref(struct sctx *x, json_t *resources, json_t *r, const char *field,
+                      const char *target, json_t *parent, json_t *node, const char *path)
+{
+    if (!json_is_string(node)) return;
+    const char *name = json_string_value(node);
+    if (find_resource(resources, target, name)) return;
+    char allow[512];
+    names_of(resources, target, allow, sizeof allow);
+    rerr(x, json_string_value(json_object_get(r, "type")),
+         json_string_value(json_object_get(r, "name")), parent, field, node, path, allow,
+         "no %s named '%s'", target, name);
+}
+
+static void check_subnets(struct sctx *x, json_t *resources)
+{
+    size_t i, j;
+    json_t *r, *q;
+    char a[24], b[24];
+    /* VPCs must not overlap each other */
+    json_array_foreach(resources, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "type")), "vpc") != 0) continue;
+        json_t *spec = json_object_get(r, "spec"), *cv = json_object_get(spec, "cidr");
+        gd_cidr c, d;
+        if (gd_cidr_parse(json_string_value(cv), 1, &c) != 0) continue;
+        for (j = 0; j < i; j++) {
+            q = json_array_get(resources, j);
+            if (strcmp(json_string_value(json_object_get(q, "type")), "vpc") != 0) continue;
+            json_t *qv = json_object_get(json_object_get(q, "spec"), "cidr");
+            if (gd_cidr_parse(json_string_value(qv), 1, &d) != 0 || !gd_cidr_overlaps(c, d))
+                continue;
+            rerr(x, "vpc", json_string_value(json_object_get(r, "name")), spec, "cidr", cv, "cidr",
+                 "a block that overlaps no other vpc", "%s overlaps vpc '%s' (%s)",
+                 gd_cidr_format(c, a), json_string_value(json_object_get(q, "name")),
+                 gd_cidr_format(d, b));
+        }
+    }
+    /* Subnets lie inside their VPC and do not overlap each other */
+    json_array_foreach(resources, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "type")), "subnet") != 0) continue;
+        const char *name = json_string_value(json_object_get(r, "name"));
+        json_t *spec = json_object_get(r, "spec"), *cv = json_object_get(spec, "cidr");
+        gd_cidr c, v, d;
+        if (gd_cidr_parse(json_string_value(cv), 1, &c) != 0) continue;
+        const char *vpcname = json_string_value(json_object_get(spec, "vpc"));
+        json_t *vpc = vpcname ? find_resource(resources, "vpc", vpcname) : NULL;
+        json_t *vc = vpc ? json_object_get(json_object_get(vpc, "spec"), "cidr") : NULL;
+        if (vc && gd_cidr_parse(json_string_value(vc), 1, &v) == 0 && !gd_cidr_contains(v, c)) {
+            char allow[64];
+            snprintf(allow, sizeof allow, "a block inside %s", json_string_value(vc));
+            rerr(x, "subnet", name, spec, "cidr", cv, "cidr", allow,
+                 "%s is not inside vpc '%s' (%s)", json_string_value(cv), vpcname,
+                 json_string_value(vc));
+            continue;
+        }
+        for (j = 0; j < i; j++) {
+            q = json_array_get(resources, j);
+            if (strcmp(json_string_value(json_object_get(q, "type")), "subnet") != 0) continue;
+            json_t *qv = json_object_get(json_object_get(q, "spec"), "cidr");
+            if (gd_cidr_parse(json_string_value(qv), 1, &d) != 0 || !gd_cidr_overlaps(c, d))
+                continue;
+            rerr(x, "subnet", name, spec, "cidr", cv, "cidr",
+                 "a block that overlaps no other subnet", "%s overlaps subnet '%s' (%s)",
+                 json_string_value(cv), json_string_value(json_object_get(q, "name")),
+                 json_string_value(qv));
+        }
+    }
+}
+
+static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    s->resources = json_array();
+    json_t *arch = json_object_get(root, "architecture");
+    if (arch == NULL || json_is_null(arch)) return; /* reported as missing */
+    arch = read_section(x, root, "architecture", arch, "architecture", arch_fields, s);
+    if (arch == NULL) return;
+    json_t *list = get_list(x, arch, "resources", "architecture.resources", 1,
+                            "a list of {type, name, ...fields of that type}");
+    char p[128], allow[512], vb[64];
+    if (list) {
+        size_t i;
+        json_t *it;
+        const char *const *types = gd_schema_types();
+        json_array_foreach(list, i, it)
+        {
+            snprintf(p, sizeof p, "architecture.resources[%zu]", i);
+            if (!json_is_object(it)) {
+                serr(x, list, NULL, it, p, "a mapping {type, name, ...}",
+                     "expected a mapping, got %s", fmt_val(it, vb, sizeof vb));
+                continue;
+            }
+            json_t *tv = json_object_get(it, "type"), *nv = json_object_get(it, "name");
+            int ok = 1;
+            char pt[160];
+            snprintf(pt, sizeof pt, "%s.type", p);
+            join(types, allow, sizeof allow);
+            if (tv == NULL) {
+                serr(x, it, NULL, NULL, pt, allow, "missing");
+                ok = 0;
+            } else if (!json_is_string(tv) || !gd_schema_known(json_string_value(tv))) {
+                serr(x, it, "type", tv, pt, allow, "%s is not a resource type",
+                     fmt_val(tv, vb, sizeof vb));
+                ok = 0;
+            }
+            snprintf(pt, sizeof pt, "%s.name", p);
+            if (nv == NULL) {
+                serr(x, it, NULL, NULL, pt, "[a-z0-9-], 1..48 characters", "missing");
+                ok = 0;
+            } else if (!json_is_string(nv) || !valid_name(json_string_value(nv), 48)) {
+                serr(x, it, "name", nv, pt, "[a-z0-9-], 1..48 characters", "%s is not a valid name",
+                     fmt_val(nv, vb, sizeof vb));
+                ok = 0;
+            } else {
+                json_t *prev;
+                size_t k;
+                json_array_foreach(s->resources, k, prev)
+                {
+                    /* names are unique per type, as in AWS: launch template "web"
+                     * and Auto Scaling group "web" are two things */
+                    if (ok &&
+                        strcmp(json_string_value(json_object_get(prev, "name")),
+                               json_string_value(nv)) == 0 &&
+                        strcmp(json_string_value(json_object_get(prev, "type")),
+                               json_string_value(tv)) == 0) {
+                        char w[256];
+                        gd_conf_where(x->conf, json_object_get(prev, "spec"), "?", w, sizeof w);
+                        serr(x, it, "name", nv, pt, "a name used once per type",
+                             "%s '%s' is already defined (at %s)", json_string_value(tv),
+                             json_string_value(nv), w);
+                        ok = 0;
+                        break;
+                    }
+                }
+            }
+            if (!ok) continue;
+            json_t *r = json_object();
+            json_object_set(r, "type", tv);
+            json_object_set(r, "name", nv);
+            json_object_del(it, "type");
+            json_object_del(it, "name");
+            if (gd_schema_check(json_string_value(tv), json_string_value(nv), it, x->conf, p,
+                                x->errs) > 0)
+                x->n++;
+            json_object_set(r, "spec", it);
+            json_array_append_new(s->resources, r);
+        }
+    }
+    /* references, only between resources that were read */
+    size_t i;
+    json_t *r;
+    json_array_foreach(s->resources, i, r)
+    {
+        const char *type = json_string_value(json_object_get(r, "type"));
+        json_t *spec = json_object_get(r, "spec");
+        for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+            if (strcmp(refs[k].type, type) != 0) continue;
+            json_t *v = json_object_get(spec, refs[k].field);
+            if (json_is_array(v)) {
+                size_t j;
+                json_t *e;
+                json_array_foreach(v, j, e)
+                {
+                    snprintf(p, sizeof p, "%s[%zu]", refs[k].field, j);
+                    check_ref(x, s->resources, r, refs[k].field, refs[k].target, v, e, p);
+                }
+            } else {
+                check_ref(x, s->resources, r, refs[k].field, refs[k].target, spec, v,
+                          refs[k].field);
+            }
+        }
+    }
+    check_subnets(x, s->resources);
+    if (s->endpoint && !find_resource(s->resources, "clb", s->endpoint)) {
+        names_of(s->resources, "clb", allow, sizeof allow);
+        json_t *ev = json_object_get(arch, "endpoint");
+        serr(x, arch, "endpoint", ev, "architecture.endpoint", allow, "no clb named '%s'",
+             s->endpoint);
+    }
+}
+
+static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    json_t *list = get_list(x, root, "events", "events", 0,
+                            "a list of {at, action, target, count, principal, message}");
+    if (list == NULL || json_array_size(list) == 0) return;
+    s->events = gd_calloc(json_array_size(list), sizeof(gd_event));
+    char p[128], a[32], b[32], allow[512];
+    size_t i;
+    json_t *it;
+    json_array_foreach(list, i, it)
+    {
+        snprintf(p, sizeof p, "events[%zu]", i);
+        gd_event *e = &s->events[s->nevents++]; /* kept even when bad: freed with the rest */
+        int n0 = x->n;
+        if (read_section(x, list, NULL, it, p, event_fields, e) == NULL) {
+            if (x->n == n0)
+                serr(x, list, NULL, it, p, "a mapping {at, action, ...}", "missing event");
+            continue;
+        }
+        if (x->n != n0) continue;
+        char pf[160];
+        if (s->duration > 0 && e->at > s->duration) {
+            snprintf(pf, sizeof pf, "%s.at", p);
+            serr(x, it, "at", json_object_get(it, "at"), pf, "0s..duration",
+                 "%s is after the end of the game (%s)", fmt_dur(e->at, a, sizeof a),
+                 fmt_dur(s->duration, b, sizeof b));
+        }
+        int is_msg = strcmp(e->action, "message") == 0;
+        snprintf(pf, sizeof pf, "%s.message", p);
+        if (is_msg && e->message == NULL)
+            serr(x, it, NULL, NULL, pf, "the text to show", "missing");
+        snprintf(pf, sizeof pf, "%s.target", p);
+        json_t *tv = json_object_get(it, "target");
+        if (e->target == NULL) {
+            if (!is_msg) serr(x, it, NULL, NULL, pf, "TYPE/NAME, e.g. asg/web", "missing");
+            continue;
+        }
+        const char *slash = strchr(e->target, '/');
+        char type[64];
+        if (slash == NULL || (size_t)(slash - e->target) >= sizeof type) {
+            serr(x, it, "target", tv, pf, "TYPE/NAME, e.g. asg/web", "'%s' is not TYPE/NAME",
+                 e->target);
+            continue;
+        }
+        memcpy(type, e->target, (size_t)(slash - e->target));
+        type[slash - e->target] = 0;
+        if (!gd_schema_known(type)) {
+            join(gd_schema_types(), allow, sizeof allow);
+            serr(x, it, "target", tv, pf, allow, "'%s' is not a resource type", type);
+        } else if (!find_resource(s->resources, type, slash + 1)) {
+            names_of(s->resources, type, allow, sizeof allow);
+            serr(x, it, "target", tv, pf, allow, "no %s named '%s'", type, slash + 1);
+        }
+    }
+}
+
+/* Orders messages by their "file:line:col" so they read top to bottom. */
+static long msg_pos(const char *m, size_t flen)
+{
+    if (strlen(m) <= flen || m[flen] != ':') return 0;
+    char *end;
+    long line = strtol(m + flen + 1, &end, 10);
+    long col = *end == ':' ? strtol(end + 1, NULL, 10) : 0;
+    return line * 100000 + col;
+}
+
+static void sort_errors(gd_errs *errs, int from, size_t flen)
+{
+    for (int i = from + 1; i < errs->n; i++) { /* insertion sort: stable, lists are short */
+        char *m = errs->msgs[i];
+        long k = msg_pos(m, flen);
+        int j = i - 1;
+        while (j >= from && msg_pos(errs->msgs[j], flen) > k) {
+            errs->msgs[j + 1] = errs->msgs[j];
+            j--;
+        }
+        errs->msgs[j + 1] = m;
+    }
+}
+
+static int cmp_event(const void *a, const void *b)
+{
+    const gd_event *x = a, *y = b;
+    if (x->at != y->at) return x->at < y->at ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+int gd_scenario_load(const char *path, gd_scenario **out, gd_errs *errs)
+{
+    *out = NULL;
+    gd_conf *conf;
+    int rc = gd_conf_load_file(path, &conf, errs);
+    if (rc != 0) return rc;
+    int from = errs->n;
+    struct sctx x = {.conf = conf, .errs = errs};
+    gd_scenario *s = gd_calloc(1, sizeof *s);
+    s->path = gd_strdup(path);
+    s->conf = conf;
+    json_t *root = gd_conf_root(conf);
+    if (!json_is_object(root)) {
+        char vb[64];
+        serr(&x, NULL, NULL, root, "", "a mapping with name, duration, traffic, architecture",
+             "the document must be a mapping, got %s", fmt_val(root, vb, sizeof vb));
+        gd_scenario_free(s);
+        return GD_EINVAL;
+    }
+    read_section(&x, NULL, NULL, root, "", top_fields, s);
+    if (s->title == NULL && s->name) s->title = gd_strdup(s->name);
+    read_section(&x, root, "service", json_object_get(root, "service"), "service", service_fields,
+                 s);
+    if (s->salt == NULL && s->name) s->salt = gd_strdup(s->name);
+    read_traffic(&x, s, root);
+    json_t *sc = read_section(&x, root, "scoring", json_object_get(root, "scoring"), "scoring",
+                              scoring_fields, s);
+    if (s->scoring.success_min > s->scoring.success_max) {
+        char allow[64];
+        snprintf(allow, sizeof allow, "0..%.15g (success_max)", s->scoring.success_max);
+        serr(&x, sc ? sc : root, "success_min", sc ? json_object_get(sc, "success_min") : NULL,
+             "scoring.success_min", allow, "%.15g is above success_max", s->scoring.success_min);
+    }
+    read_billing(&x, s, root);
+    read_architecture(&x, s, root);
+    read_events(&x, s, root);
+    if (x.n > 0 || errs->n > from) {
+        sort_errors(errs, from, strlen(path));
+        gd_scenario_free(s);
+        return GD_EINVAL;
+    }
+    if (s->nevents > 1) qsort(s->events, (size_t)s->nevents, sizeof(gd_event), cmp_event);
+    *out = s;
+    return 0;
+}
+
+void gd_scenario_free(gd_scenario *s)
+{
+    if (s == NULL) return;
+    gd_free(s->path);
+    gd_free(s->name);
+    gd_free(s->title);
+    gd_free(s->story);
+    gd_free(s->runbook);
+    gd_free(s->service);
+    gd_free(s->salt);
+    gd_free(s->rate);
+    gd_free(s->surges);
+    for (int i = 0; i < s->nevents; i++) {
+        gd_free(s->events[i].action);
+        gd_free(s->events[i].target);
+        gd_free(s->events[i].principal);
+        gd_free(s->events[i].message);
+    }
+    gd_free(s->events);
+    gd_free(s->endpoint);
+    json_decref(s->billing.prices);
+    json_decref(s->resources);
+    gd_conf_free(s->conf);
+    gd_free(s);
+}
+
+double gd_scenario_rate(const gd_scenario *s, double t)
+{
+    if (s == NULL || s->nrate == 0) return 0;
+    int i = 0;
+    while (i + 1 < s->nrate && s->rate[i + 1].at <= t) i++;
+    double r = s->rate[i].rps;
+    if (i + 1 < s->nrate && s->rate[i + 1].ramp && t > s->rate[i].at) {
+        const gd_rate_point *a = &s->rate[i], *b = &s->rate[i + 1];
+        r = a->rps + (b->rps - a->rps) * (t - a->at) / (b->at - a->at);
+    }
+    for (int k = 0; k < s->nsurges; k++)
+        if (t >= s->surges[k].at && t < s->surges[k].at + s->surges[k].duration)
+            r *= s->surges[k].multiplier;
+    return r;
+}
+
+double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s)
+{
+    switch (o) {
+    case GD_OK_ANSWER: {
+        double p = s->scoring.success_max * (1 - latency_s / s->client_timeout);
+        return p > s->scoring.success_min ? p : s->scoring.success_min;
+    }
+    case GD_ERROR:
+        return s->scoring.error;
+    case GD_TIMEOUT:
+        return s->scoring.timeout;
+    case GD_WRONG:
+        return s->scoring.wrong;
+    }
+    return 0;
+}
+
+double gd_scenario_price(const gd_scenario *s, const char *kind)
+{
+    json_t *v = kind ? json_object_get(s->billing.prices, kind) : NULL;
+    return json_is_number(v) ? json_number_value(v) : -1;
+}

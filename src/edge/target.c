@@ -1,0 +1,99 @@
+/* Edge targets: pools, active health checks with thresholds in game time. */
+#include "edge/target.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TARGET_MAGIC 0x54475254u
+
+static void hc_done(void *ud, int err, const gd_httpc_resp *resp)
+{
+    gd_target *t = ud;
+    t->hc_running = 0;
+    if (t->magic != TARGET_MAGIC || t->draining) return;
+    int ok = err == 0 && resp->status == 200;
+    if (ok) {
+        t->hc_ok++;
+        t->fail_streak = 0;
+        t->ok_streak++;
+        if (!t->healthy && t->ok_streak >= t->hc->healthy_threshold) {
+            t->healthy = 1;
+            gd_info("target_healthy", "target=%s addr=%s checks=%d", t->id, t->addr, t->ok_streak);
+        }
+    } else {
+        t->hc_fail++;
+        t->ok_streak = 0;
+        t->fail_streak++;
+        if (t->healthy && t->fail_streak >= t->hc->unhealthy_threshold) {
+            t->healthy = 0;
+            gd_warn("target_unhealthy", "target=%s addr=%s reason=%s", t->id, t->addr,
+                    err ? gd_strerror(err) : "status");
+        }
+    }
+}
+
+static void hc_tick(uv_timer_t *tm)
+{
+    gd_target *t = tm->data;
+    if (t->hc_running) return;
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-health-check\r\n\r\n",
+                     t->hc->path, t->addr);
+    if (gd_httpc_request(t->hc_pool, req, (size_t)n, gd_clock_wall_ms(t->hc->timeout * 1000),
+                         hc_done, t) == 0)
+        t->hc_running = 1;
+}
+
+gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port, int healthy,
+                         const gd_hc_conf *hc)
+{
+    gd_target *t = gd_calloc(1, sizeof *t);
+    t->magic = TARGET_MAGIC;
+    snprintf(t->id, sizeof t->id, "%s", id);
+    t->ip = ip;
+    t->port = port;
+    snprintf(t->addr, sizeof t->addr, "%u.%u.%u.%u:%d", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
+             ip & 255, port);
+    t->healthy = healthy;
+    t->hc = hc;
+    t->pool = gd_httpc_pool_new(loop, ip, port, 512, 4096);
+    t->hc_pool = gd_httpc_pool_new(loop, ip, hc->port ? hc->port : port, 1, 4);
+    uv_timer_init(loop, &t->hc_timer);
+    t->hc_timer.data = t;
+    gd_target_hc_restart(t);
+    return t;
+}
+
+void gd_target_hc_restart(gd_target *t)
+{
+    uint64_t every = gd_clock_wall_ms(t->hc->interval * 1000);
+    uv_timer_start(&t->hc_timer, hc_tick, 0, every ? every : 1);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    gd_target *t = h->data;
+    t->magic = 0;
+    gd_free(t);
+}
+
+void gd_target_free(gd_target *t)
+{
+    gd_httpc_pool_close(t->pool);
+    gd_httpc_pool_close(t->hc_pool);
+    uv_close((uv_handle_t *)&t->hc_timer, on_timer_closed);
+}
+
+json_t *gd_target_json(const gd_target *t)
+{
+    return json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I}", "id", t->id, "addr", t->addr, "state",
+                     t->draining ? "draining" : t->healthy ? "InService" : "OutOfService",
+                     "inflight", t->inflight, "requests", (json_int_t)t->requests, "errors",
+                     (json_int_t)t->errors, "health_ok", (json_int_t)t->hc_ok, "health_fail",
+                     (json_int_t)t->hc_fail);
+}

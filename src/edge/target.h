@@ -1,0 +1,51 @@
+/* The edge's targets: one backend each (id, address), its connection pool, its
+ * health as seen by active checks, and its counters. A target removed from the
+ * configuration drains: it takes no new requests and is freed when idle. */
+#ifndef GD_EDGE_TARGET_H
+#define GD_EDGE_TARGET_H
+
+#include "core/httpc.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct gd_hc_conf {
+    char path[256];
+    int port;               /* 0: the target's own port */
+    double interval;        /* game seconds */
+    double timeout;         /* game seconds */
+    int healthy_threshold;
+    int unhealthy_threshold;
+} gd_hc_conf;
+
+typedef struct gd_target {
+    uint32_t magic;
+    char id[48];
+    char addr[32];
+    uint32_t ip;
+    int port;
+    int healthy;        /* in service */
+    int ok_streak, fail_streak;
+    int draining;       /* removed from the config; freed when inflight reaches 0 */
+    int inflight;
+    gd_httpc_pool *pool;    /* traffic */
+    gd_httpc_pool *hc_pool; /* health checks */
+    uv_timer_t hc_timer;
+    int hc_running;
+    const gd_hc_conf *hc;   /* owned by the edge, replaced on config change */
+    uint64_t requests, errors, hc_ok, hc_fail;
+    struct gd_target *next;
+} gd_target;
+
+/** Creates a target and starts its health checks (first one at once). */
+gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port, int healthy,
+                         const gd_hc_conf *hc);
+/** Restarts the health-check timer after the check settings changed. */
+void gd_target_hc_restart(gd_target *t);
+/** Stops health checks and traffic; the memory goes once every handle has closed. */
+void gd_target_free(gd_target *t);
+/** {"id","addr","state":"InService"|"OutOfService"|"draining","inflight",...} */
+json_t *gd_target_json(const gd_target *t);
+
+#endif

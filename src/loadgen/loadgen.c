@@ -1,0 +1,381 @@
+/* `gameday loadgen`: one team's customers. Open loop: requests leave on a Poisson
+ * schedule at the scenario's rate whether or not earlier ones returned, latency counts
+ * from the scheduled time, every answer's hash is checked, and the results go to the
+ * server once a wall second as a report it turns into score. */
+#include "cli/roles.h"
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/hist.h"
+#include "core/httpc.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/promtext.h"
+#include "core/rand.h"
+#include "core/scenario.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TICK_MS 1
+#define MAX_PENDING_REPORTS 3600
+
+struct window {
+    uint64_t n[4]; /* by gd_outcome */
+    double points;
+    gd_hist hist; /* latency of answered requests, game microseconds */
+};
+
+struct report {
+    struct report *next;
+    char *body;
+    size_t len;
+};
+
+static struct {
+    uv_loop_t *loop;
+    gd_scenario *sc;
+    int team;
+    double rate_override; /* > 0: constant game rps instead of the scenario's */
+    double duration;
+    gd_rand rnd;
+    gd_zipf zipf;
+    double next_at; /* game seconds of the next arrival */
+    gd_httpc_pool *pool;
+    char endpoint[32];
+    gd_httpc_pool *server;
+    char server_addr[32];
+    const char *token;
+    uv_timer_t tick, report_timer;
+    struct window w;
+    double w_start;
+    uint64_t seq;
+    struct report *rq_head, *rq_tail;
+    int rq_len, report_inflight;
+    uint64_t total[4], sent, inflight;
+    int stopping, done;
+    gd_http_server metrics;
+} L;
+
+struct call {
+    uint64_t sched_ns; /* monotonic time the request was due */
+    uint32_t rank;
+};
+
+/* ---- customers ---- */
+
+static void record(enum gd_outcome o, double latency_s)
+{
+    L.w.n[o]++;
+    L.total[o]++;
+    L.w.points += gd_scenario_points(L.sc, o, latency_s);
+    if (o == GD_OK_ANSWER) gd_hist_add(&L.w.hist, (uint64_t)(latency_s * 1e6));
+}
+
+static int check_answer(const gd_httpc_resp *resp, uint32_t rank)
+{
+    char key[16];
+    int kl = snprintf(key, sizeof key, "k%u", rank);
+    char want[65];
+    gd_hash_key(L.sc->salt, key, (size_t)kl, want);
+    json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+    const char *h = json_string_value(json_object_get(j, "hash"));
+    const char *k = json_string_value(json_object_get(j, "key"));
+    int ok = h && k && !strcmp(h, want) && !strcmp(k, key);
+    json_decref(j);
+    return ok;
+}
+
+static void on_answer(void *ud, int err, const gd_httpc_resp *resp)
+{
+    struct call *c = ud;
+    L.inflight--;
+    double lat = gd_clock_game_ms(uv_hrtime() - c->sched_ns) / 1000.0;
+    if (err == GD_ETIMEDOUT || (!err && lat > L.sc->client_timeout)) record(GD_TIMEOUT, lat);
+    else if (err) record(GD_ERROR, lat);
+    else if (resp->status != 200) record(GD_ERROR, lat);
+    else record(check_answer(resp, c->rank) ? GD_OK_ANSWER : GD_WRONG, lat);
+    gd_free(c);
+}
+
+static void send_one(uint64_t sched_ns)
+{
+    struct call *c = gd_malloc(sizeof *c);
+    c->sched_ns = sched_ns;
+    c->rank = gd_zipf_next(&L.zipf, &L.rnd);
+    L.sent++;
+    if (!L.pool) {
+        gd_free(c);
+        record(GD_ERROR, 0);
+        return;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req,
+                     "GET /?key=k%u HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-customer\r\n\r\n",
+                     c->rank, L.endpoint);
+    uint64_t now = uv_hrtime();
+    double left_ms = L.sc->client_timeout * 1000.0 / gd_clock_speed() -
+                     (double)(now - sched_ns) / 1e6;
+    if (left_ms < 1) left_ms = 1;
+    L.inflight++;
+    if (gd_httpc_request(L.pool, req, (size_t)n, (uint64_t)left_ms, on_answer, c) < 0) {
+        L.inflight--;
+        gd_free(c);
+        record(GD_ERROR, 0);
+    }
+}
+
+static double rate_at(double t)
+{
+    return L.rate_override > 0 ? L.rate_override : gd_scenario_rate(L.sc, t);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    if (L.stopping) return;
+    uint64_t now_ns = uv_hrtime();
+    double now = gd_clock_game_at(now_ns);
+    if (now >= L.duration) {
+        L.stopping = 1;
+        uv_timer_stop(&L.tick);
+        gd_info("customers_done", "sent=%llu", (unsigned long long)L.sent);
+        return;
+    }
+    /* Every arrival due by now goes out, stamped with its own due time. */
+    int burst = 0;
+    while (L.next_at <= now && burst < 100000) {
+        double r = rate_at(L.next_at);
+        if (r <= 0) {
+            L.next_at = (double)((long)L.next_at + 1);
+            continue;
+        }
+        double due = L.next_at;
+        if (due >= 0) {
+            uint64_t due_ns = gd_clock_epoch_ns() + (uint64_t)(due / gd_clock_speed() * 1e9);
+            send_one(due_ns);
+            burst++;
+        }
+        L.next_at += gd_rand_exp(&L.rnd, r);
+    }
+}
+
+/* ---- reports ---- */
+
+static void report_send(void);
+
+static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
+{
+    L.report_inflight = 0;
+    if (err || resp->status >= 500) {
+        return; /* kept; retried on the next timer */
+    }
+    struct report *r = L.rq_head;
+    if (r) {
+        L.rq_head = r->next;
+        if (!L.rq_head) L.rq_tail = NULL;
+        L.rq_len--;
+        gd_free(r->body);
+        gd_free(r);
+    }
+    if (resp->status >= 400) {
+        gd_warn("report_refused", "status=%d body=%s", resp->status, gd_log_q(resp->body));
+    } else {
+        json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+        const char *ep = json_string_value(json_object_get(j, "endpoint"));
+        if (ep && strcmp(ep, L.endpoint) != 0) {
+            uint32_t ip;
+            int port;
+            if (L.pool) gd_httpc_pool_close(L.pool);
+            L.pool = NULL;
+            snprintf(L.endpoint, sizeof L.endpoint, "%s", ep);
+            if (gd_hostport_parse(ep, &ip, &port) == 0)
+                L.pool = gd_httpc_pool_new(L.loop, ip, port, 4096, 65536);
+            gd_info("endpoint", "addr=%s", *ep ? ep : "-");
+        }
+        json_decref(j);
+    }
+    if (L.rq_head) report_send();
+    else if (L.done) uv_stop(L.loop);
+}
+
+static void report_send(void)
+{
+    if (L.report_inflight || !L.rq_head || !L.server) return;
+    gd_buf b;
+    gd_buf_init(&b, 1 << 22);
+    gd_buf_printf(&b,
+                  "POST /api/v1/internal/report HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                  L.server_addr, L.token, L.rq_head->len);
+    gd_buf_append(&b, L.rq_head->body, L.rq_head->len);
+    if (gd_httpc_request(L.server, b.data, b.len, 5000, on_report_answer, NULL) == 0)
+        L.report_inflight = 1;
+    gd_buf_free(&b);
+}
+
+static void report_make(double t1)
+{
+    json_t *j = json_pack("{s:i,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:o}", "team", L.team, "seq",
+                          (json_int_t)++L.seq, "t0", L.w_start, "t1", t1, "ok",
+                          (json_int_t)L.w.n[GD_OK_ANSWER], "error", (json_int_t)L.w.n[GD_ERROR],
+                          "timeout", (json_int_t)L.w.n[GD_TIMEOUT], "wrong",
+                          (json_int_t)L.w.n[GD_WRONG], "points", L.w.points, "sent",
+                          (json_int_t)L.sent, "inflight", (json_int_t)L.inflight, "hist",
+                          gd_hist_to_json(&L.w.hist));
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    struct report *r = gd_calloc(1, sizeof *r);
+    r->body = gd_strdup(s);
+    r->len = strlen(s);
+    free(s);
+    if (L.rq_tail) L.rq_tail->next = r;
+    else L.rq_head = r;
+    L.rq_tail = r;
+    L.rq_len++;
+    if (L.rq_len > MAX_PENDING_REPORTS) gd_warn("reports_backlog", "pending=%d", L.rq_len);
+    memset(&L.w, 0, sizeof L.w);
+    L.w_start = t1;
+}
+
+static void on_report_timer(uv_timer_t *t)
+{
+    double now = gd_clock_now();
+    if (L.stopping && L.inflight == 0 && !L.done) {
+        report_make(now);
+        L.done = 1;
+        uv_timer_stop(&L.report_timer);
+        uv_timer_start(&L.report_timer, on_report_timer, 1000, 1000);
+    } else if (!L.done) {
+        report_make(now);
+    }
+    if (L.done && !L.rq_head) {
+        uv_stop(L.loop);
+        return;
+    }
+    report_send();
+}
+
+/* ---- metrics ---- */
+
+static void on_metrics(gd_http_conn *c, gd_http_req *req, void *ud)
+{
+    static const char *names[] = {"ok", "error", "timeout", "wrong"};
+    gd_buf b;
+    gd_buf_init(&b, 1 << 20);
+    gd_prom_head(&b, "gameday_loadgen_requests_total", "counter", "Customer requests by outcome");
+    for (int i = 0; i < 4; i++) {
+        char l[64];
+        snprintf(l, sizeof l, "team=\"%d\",outcome=\"%s\"", L.team, names[i]);
+        gd_prom_sample(&b, "gameday_loadgen_requests_total", l, (double)L.total[i]);
+    }
+    char l[32];
+    snprintf(l, sizeof l, "team=\"%d\"", L.team);
+    gd_prom_head(&b, "gameday_loadgen_inflight", "gauge", "Requests sent and not answered");
+    gd_prom_sample(&b, "gameday_loadgen_inflight", l, (double)L.inflight);
+    gd_prom_head(&b, "gameday_loadgen_pending_reports", "gauge", "Reports the server has not taken");
+    gd_prom_sample(&b, "gameday_loadgen_pending_reports", l, L.rq_len);
+    gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
+    gd_buf_free(&b);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    gd_info("stopping", "signal=%d sent=%llu", signum, (unsigned long long)L.sent);
+    fflush(stderr);
+    _exit(0);
+}
+
+static int usage(int rc)
+{
+    fprintf(rc ? stderr : stdout,
+            "usage: gameday loadgen --scenario FILE --team N --server IP:PORT [--endpoint IP:PORT]\n"
+            "         [--rate RPS] [--duration D] [--metrics IP:PORT]\n"
+            "The token comes from GAMEDAY_INTERNAL_TOKEN, the clock from GAMEDAY_SPEED and\n"
+            "GAMEDAY_EPOCH_NS. --rate replaces the scenario's rate by a constant (game rps).\n");
+    return rc;
+}
+
+int gd_cmd_loadgen(int argc, char **argv)
+{
+    const char *scen = NULL, *server = NULL, *endpoint = NULL, *maddr = NULL, *dur = NULL;
+    L.team = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help")) return usage(0);
+        if (!v) return usage(2);
+        if (!strcmp(a, "--scenario")) scen = v;
+        else if (!strcmp(a, "--team")) L.team = atoi(v);
+        else if (!strcmp(a, "--server")) server = v;
+        else if (!strcmp(a, "--endpoint")) endpoint = v;
+        else if (!strcmp(a, "--rate")) L.rate_override = atof(v);
+        else if (!strcmp(a, "--duration")) dur = v;
+        else if (!strcmp(a, "--metrics")) maddr = v;
+        else return usage(2);
+        i++;
+    }
+    if (!scen) return usage(2);
+    gd_log_init("loadgen");
+    if (gd_clock_from_env() < 0) gd_clock_set(1.0, gd_clock_mono_ns());
+    signal(SIGPIPE, SIG_IGN);
+    gd_errs errs = {0};
+    if (gd_scenario_load(scen, &L.sc, &errs) < 0) {
+        for (int i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
+        gd_errs_free(&errs);
+        return 1;
+    }
+    L.duration = L.sc->duration;
+    if (dur && gd_duration_parse(dur, &L.duration) < 0) {
+        fprintf(stderr, "gameday loadgen: --duration: not a duration (e.g. 20m, 4h)\n");
+        return 2;
+    }
+    L.loop = uv_default_loop();
+    L.token = getenv("GAMEDAY_INTERNAL_TOKEN");
+    if (!L.token) L.token = "";
+    /* Same seed for every team: every team gets the same customers. */
+    gd_rand_seed(&L.rnd, L.sc->seed);
+    if (gd_zipf_init(&L.zipf, L.sc->key_space, L.sc->zipf) < 0) return 1;
+    uint32_t ip;
+    int port;
+    if (endpoint && *endpoint) {
+        if (gd_hostport_parse(endpoint, &ip, &port) < 0) return usage(2);
+        snprintf(L.endpoint, sizeof L.endpoint, "%s", endpoint);
+        L.pool = gd_httpc_pool_new(L.loop, ip, port, 4096, 65536);
+    }
+    if (server) {
+        if (gd_hostport_parse(server, &ip, &port) < 0) return usage(2);
+        snprintf(L.server_addr, sizeof L.server_addr, "%s", server);
+        L.server = gd_httpc_pool_new(L.loop, ip, port, 1, 16);
+    }
+    if (maddr) {
+        char ipb[16];
+        if (gd_hostport_parse(maddr, &ip, &port) < 0) return usage(2);
+        gd_http_server_init(&L.metrics, L.loop, on_metrics, NULL);
+        if (gd_http_server_listen(&L.metrics, gd_ip_format(ip, ipb), port) < 0)
+            gd_warn("metrics_listen_failed", "addr=%s", maddr);
+    }
+    double now = gd_clock_now();
+    L.next_at = now > 0 ? now : 0;
+    L.w_start = L.next_at;
+    uv_timer_init(L.loop, &L.tick);
+    uv_timer_start(&L.tick, on_tick, 0, TICK_MS);
+    uv_timer_init(L.loop, &L.report_timer);
+    uv_timer_start(&L.report_timer, on_report_timer, 1000, 1000);
+    uv_signal_t sigterm, sigint;
+    uv_signal_init(L.loop, &sigterm);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_init(L.loop, &sigint);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    gd_info("ready", "team=%d endpoint=%s server=%s duration=%.0f", L.team,
+            L.endpoint[0] ? L.endpoint : "-", server ? server : "-", L.duration);
+    uv_run(L.loop, UV_RUN_DEFAULT);
+    gd_info("done", "ok=%llu error=%llu timeout=%llu wrong=%llu",
+            (unsigned long long)L.total[0], (unsigned long long)L.total[1],
+            (unsigned long long)L.total[2], (unsigned long long)L.total[3]);
+    fflush(stderr);
+    _exit(0);
+}

@@ -1,0 +1,512 @@
+/* The HTTP/JSON API under /api/v1, the scoreboard page and /metrics. Reads of the
+ * scoreboard are public; everything else needs a bearer token (a team's, the admin's,
+ * or the internal one for loadgens), and every mutation is audited. */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/promtext.h"
+#include "core/schema.h"
+#include "core/webassets.h"
+#include "server/game.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct who {
+    int team;      /* the team acted on (0: none) */
+    int admin;     /* admin token: any team */
+    int internal;  /* loadgen token */
+    char principal[32];
+};
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static int seg_is(const char *p, size_t n, const char *s)
+{
+    return strlen(s) == n && !memcmp(p, s, n);
+}
+
+/* Splits "/api/v1/a/b/c" into up to 6 segments after the prefix. */
+static int split(const gd_http_req *req, const char **seg, size_t *len, int max)
+{
+    const char *p = req->path + 7, *end = req->path + req->path_len;
+    int n = 0;
+    while (p < end && n < max) {
+        if (*p == '/') p++;
+        const char *s = p;
+        while (p < end && *p != '/') p++;
+        if (p > s) {
+            seg[n] = s;
+            len[n] = (size_t)(p - s);
+            n++;
+        }
+    }
+    return n;
+}
+
+static int query_int(const gd_http_req *req, const char *name, int def)
+{
+    char v[32];
+    if (gd_http_query_get(req->query, req->query_len, name, v, sizeof v) <= 0) return def;
+    return atoi(v);
+}
+
+/* Who is asking: 0, or -1 after answering 401/403. */
+static int authenticate(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w)
+{
+    memset(w, 0, sizeof *w);
+    size_t n;
+    const char *a = gd_http_header_get(req->headers, req->nheaders, "authorization", &n);
+    if (!a || n < 8 || strncmp(a, "Bearer ", 7) != 0) {
+        gd_http_respond_error(c, 401, "MissingAuthenticationToken",
+                              "send Authorization: Bearer TOKEN (the team token printed by "
+                              "'gameday play', or in game.json)");
+        return -1;
+    }
+    char tok[80];
+    snprintf(tok, sizeof tok, "%.*s", (int)(n - 7 < 79 ? n - 7 : 79), a + 7);
+    if (!strcmp(tok, g->admin_token)) {
+        w->admin = 1;
+        w->team = query_int(req, "team", g->nteams == 1 ? 1 : 0);
+        snprintf(w->principal, sizeof w->principal, "admin");
+        return 0;
+    }
+    if (!strcmp(tok, g->internal_token)) {
+        w->internal = 1;
+        snprintf(w->principal, sizeof w->principal, "gameday");
+        return 0;
+    }
+    int team = gd_store_team_by_token(g->db, tok);
+    if (team <= 0) {
+        gd_http_respond_error(c, 403, "InvalidToken", "the token is not valid for this game");
+        return -1;
+    }
+    int asked = query_int(req, "team", team);
+    if (asked != team) {
+        gd_http_respond_error(c, 403, "AccessDenied", "a team token acts on its own team only");
+        return -1;
+    }
+    w->team = team;
+    snprintf(w->principal, sizeof w->principal, "team-%d", team);
+    return 0;
+}
+
+static json_t *body_json(gd_http_conn *c, gd_http_req *req)
+{
+    json_error_t je;
+    json_t *j = json_loadb(req->body, req->body_len, 0, &je);
+    if (!j || !json_is_object(j)) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "the body must be a JSON object (line %d column %d: %s)", je.line,
+                 je.column, j ? "not an object" : je.text);
+        json_decref(j);
+        gd_http_respond_error(c, 400, "InvalidJSON", msg);
+        return NULL;
+    }
+    return j;
+}
+
+static void respond_errs(gd_http_conn *c, const char *code, gd_errs *errs)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < errs->n; i++) json_array_append_new(list, json_string(errs->msgs[i]));
+    json_t *j = json_pack("{s:{s:s,s:s,s:o}}", "error", "code", code, "message",
+                          errs->n ? errs->msgs[0] : "invalid", "errors", list);
+    gd_http_respond_json(c, 400, j);
+}
+
+static int need_team(gd_http_conn *c, struct who *w)
+{
+    if (w->team > 0) return 0;
+    gd_http_respond_error(c, 400, "MissingTeam", "the admin token needs ?team=N here");
+    return -1;
+}
+
+/* ---- resources ---- */
+
+static void create_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w)
+{
+    if (need_team(c, w) < 0) return;
+    json_t *b = body_json(c, req);
+    if (!b) return;
+    const char *type = str(b, "type"), *name = str(b, "name");
+    json_t *spec = json_deep_copy(json_object_get(b, "spec"));
+    if (!spec) spec = json_object();
+    gd_errs errs = {0};
+    if (!gd_schema_known(type)) {
+        gd_errs_add(&errs, "type: '%s' is not a resource type (allowed: vpc, subnet, "
+                           "launch_template, instance, asg, clb)", type);
+    } else if (!*name) {
+        gd_errs_add(&errs, "name: missing (allowed: [a-z0-9-], 1..48 characters)");
+    } else {
+        gd_schema_check(type, name, spec, NULL, "spec", &errs);
+    }
+    const char *event = "CreateResource";
+    if (errs.n) {
+        gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), event, json_incref(b), NULL,
+                      "ValidationError");
+        respond_errs(c, "ValidationError", &errs);
+        gd_errs_free(&errs);
+        json_decref(spec);
+        json_decref(b);
+        return;
+    }
+    char id[40], err[256];
+    int r;
+    if (!strcmp(type, "instance")) {
+        r = gd_launcher_run_instance(g, w->team, name, str(spec, "launch_template"),
+                                     str(spec, "subnet"), NULL, 0, w->principal,
+                                     gd_http_conn_peer(c), id, err, sizeof err);
+        if (r < 0) {
+            gd_http_respond_error(c, r == GD_EEXIST ? 409 : 400,
+                                  r == GD_EFULL ? "InsufficientFreeAddressesInSubnet"
+                                                : "InvalidParameterValue",
+                                  err);
+            json_decref(spec);
+            json_decref(b);
+            return;
+        }
+    } else {
+        r = gd_store_res_create(g->db, w->team, type, name, spec, NULL, gd_game_now(g), id);
+        gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), event, json_incref(b),
+                      r == 0 ? json_pack("{s:s}", "id", id) : NULL,
+                      r == GD_EEXIST ? "AlreadyExists" : r < 0 ? "InternalError" : NULL);
+        if (r < 0) {
+            gd_http_respond_error(c, r == GD_EEXIST ? 409 : 500,
+                                  r == GD_EEXIST ? "AlreadyExists" : "InternalError",
+                                  r == GD_EEXIST ? "a resource of that name exists" : gd_strerror(r));
+            json_decref(spec);
+            json_decref(b);
+            return;
+        }
+    }
+    gd_launcher_reconcile(g);
+    gd_http_respond_json(c, 201, gd_store_res_get(g->db, w->team, id));
+    json_decref(spec);
+    json_decref(b);
+}
+
+static void update_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w,
+                            json_t *res, json_t *patch, const char *event)
+{
+    const char *type = str(res, "type"), *name = str(res, "name");
+    json_t *spec = json_deep_copy(json_object_get(res, "spec"));
+    json_object_update(spec, patch);
+    gd_errs errs = {0};
+    gd_schema_check(type, name, spec, NULL, "spec", &errs);
+    json_t *req_params = json_pack("{s:s,s:O}", "id", str(res, "id"), "spec", patch);
+    if (errs.n) {
+        gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), event, req_params, NULL,
+                      "ValidationError");
+        respond_errs(c, "ValidationError", &errs);
+        gd_errs_free(&errs);
+        json_decref(spec);
+        return;
+    }
+    int r = gd_store_res_set_spec(g->db, str(res, "id"), spec, gd_game_now(g));
+    gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), event, req_params,
+                  r == 0 ? json_pack("{s:O}", "spec", spec) : NULL, r < 0 ? "InternalError" : NULL);
+    json_decref(spec);
+    if (r < 0) {
+        gd_http_respond_error(c, 500, "InternalError", gd_strerror(r));
+        return;
+    }
+    gd_launcher_reconcile(g);
+    gd_http_respond_json(c, 200, gd_store_res_get(g->db, w->team, str(res, "id")));
+}
+
+static void delete_resource(gd_game *g, gd_http_conn *c, struct who *w, json_t *res)
+{
+    const char *id = str(res, "id");
+    if (!strcmp(str(res, "type"), "instance")) {
+        gd_launcher_terminate(g, w->team, id, 0, w->principal, gd_http_conn_peer(c), "terminated");
+        gd_http_respond_json(c, 200, gd_store_res_get(g->db, w->team, id));
+        return;
+    }
+    if (!strcmp(str(res, "type"), "asg")) {
+        /* Deleting a group terminates its instances (AWS: force delete). */
+        json_t *inst = gd_store_res_list(g->db, w->team, "instance", 0);
+        size_t i;
+        json_t *r;
+        json_array_foreach(inst, i, r) {
+            json_t *st = json_object_get(r, "status");
+            if (!strcmp(str(st, "asg"), str(res, "name")) && strcmp(str(st, "state"), "terminated"))
+                gd_launcher_terminate(g, w->team, str(r, "id"), 0, w->principal,
+                                      gd_http_conn_peer(c), "group deleted");
+        }
+        json_decref(inst);
+    }
+    int r = gd_store_res_delete(g->db, id, gd_game_now(g));
+    gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), "DeleteResource",
+                  json_pack("{s:s,s:s}", "id", id, "type", str(res, "type")), NULL,
+                  r < 0 ? "NotFound" : NULL);
+    gd_launcher_reconcile(g);
+    gd_http_respond_json(c, 200, json_pack("{s:s,s:b}", "id", id, "deleted", r == 0));
+}
+
+static void scale(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w, const char *name,
+                  size_t nl)
+{
+    char nm[64];
+    snprintf(nm, sizeof nm, "%.*s", (int)(nl < 63 ? nl : 63), name);
+    json_t *b = body_json(c, req);
+    if (!b) return;
+    json_t *asg = gd_store_res_get(g->db, w->team, nm);
+    json_t *d = json_object_get(b, "desired");
+    if (!asg || strcmp(str(asg, "type"), "asg") != 0) {
+        gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), "SetDesiredCapacity",
+                      json_incref(b), NULL, "ValidationError");
+        gd_http_respond_error(c, 404, "NotFound", "no autoscaling group of that name");
+    } else if (!json_is_integer(d)) {
+        gd_http_respond_error(c, 400, "ValidationError", "desired: must be an integer");
+    } else {
+        json_t *spec = json_object_get(asg, "spec");
+        json_int_t mn = json_integer_value(json_object_get(spec, "min"));
+        json_int_t mx = json_integer_value(json_object_get(spec, "max"));
+        json_int_t v = json_integer_value(d);
+        if (v < mn || v > mx) {
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "desired %lld is outside the group's min..max (%lld..%lld); change max first",
+                     (long long)v, (long long)mn, (long long)mx);
+            gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), "SetDesiredCapacity",
+                          json_incref(b), NULL, "ValidationError");
+            gd_http_respond_error(c, 400, "ValidationError", msg);
+        } else {
+            json_t *patch = json_pack("{s:I}", "desired", v);
+            update_resource(g, c, req, w, asg, patch, "SetDesiredCapacity");
+            json_decref(patch);
+        }
+    }
+    json_decref(asg);
+    json_decref(b);
+}
+
+static void terminate(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w,
+                      const char *id, size_t il)
+{
+    char iid[64];
+    snprintf(iid, sizeof iid, "%.*s", (int)(il < 63 ? il : 63), id);
+    json_t *b = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : NULL;
+    int force = json_is_true(json_object_get(b, "force"));
+    json_decref(b);
+    int r = gd_launcher_terminate(g, w->team, iid, force, w->principal, gd_http_conn_peer(c),
+                                  "terminated");
+    if (r < 0) {
+        gd_http_respond_error(c, 404, "InvalidInstanceID.NotFound", "no instance of that id or name");
+        return;
+    }
+    gd_http_respond_json(c, 200, gd_store_res_get(g->db, w->team, iid));
+}
+
+/* ---- metrics ---- */
+
+static void metrics(gd_game *g, gd_http_conn *c)
+{
+    gd_buf b;
+    gd_buf_init(&b, 1 << 22);
+    gd_prom_head(&b, "gameday_game_clock_seconds", "gauge", "Game time since the start");
+    gd_prom_sample(&b, "gameday_game_clock_seconds", "", gd_game_now(g));
+    gd_prom_head(&b, "gameday_score", "gauge", "Score (sum of the ledger)");
+    for (int t = 1; t <= g->nteams; t++) {
+        char l[32];
+        snprintf(l, sizeof l, "team=\"%d\"", t);
+        gd_prom_sample(&b, "gameday_score", l, gd_store_score(g->db, t));
+    }
+    gd_prom_head(&b, "gameday_customer_requests_total", "counter", "Customer requests by outcome");
+    static const char *names[] = {"ok", "error", "timeout", "wrong"};
+    for (int t = 1; t <= g->nteams; t++)
+        for (int k = 0; k < 4; k++) {
+            char l[64];
+            snprintf(l, sizeof l, "team=\"%d\",outcome=\"%s\"", t, names[k]);
+            gd_prom_sample(&b, "gameday_customer_requests_total", l, (double)g->teams[t].n[k]);
+        }
+    gd_prom_head(&b, "gameday_cost_dollars_total", "counter", "Billed dollars (with multiplier)");
+    for (int t = 1; t <= g->nteams; t++) {
+        char l[32];
+        snprintf(l, sizeof l, "team=\"%d\"", t);
+        gd_prom_sample(&b, "gameday_cost_dollars_total", l, g->teams[t].cost_usd);
+    }
+    int np = 0;
+    for (gd_proc *p = g->procs; p; p = p->next) np++;
+    gd_prom_head(&b, "gameday_processes", "gauge", "Child processes watched");
+    gd_prom_sample(&b, "gameday_processes", "", np);
+    gd_prom_head(&b, "gameday_api_requests_total", "counter", "API requests served");
+    gd_prom_sample(&b, "gameday_api_requests_total", "", (double)g->api.requests);
+    gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
+    gd_buf_free(&b);
+}
+
+/* ---- routing ---- */
+
+static void static_file(gd_http_conn *c, gd_http_req *req)
+{
+    const char *p = req->path;
+    size_t n = req->path_len;
+    if (n == 1) {
+        p = "/index.html";
+        n = 11;
+    }
+    for (const struct gd_web_asset *a = gd_web_assets; a->path; a++) {
+        if (strlen(a->path) == n && !memcmp(a->path, p, n)) {
+            gd_http_respond(c, 200, "Cache-Control: no-cache\r\n", a->content_type, a->data, a->len);
+            return;
+        }
+    }
+    gd_http_respond_error(c, 404, "NotFound", "no such page; the API lives under /api/v1");
+}
+
+static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
+{
+    gd_game *g = ud;
+    if (req->path_len < 7 || memcmp(req->path, "/api/v1", 7) != 0) {
+        if (req->path_len == 8 && !memcmp(req->path, "/metrics", 8)) metrics(g, c);
+        else static_file(c, req);
+        return;
+    }
+    const char *seg[6] = {0};
+    size_t len[6] = {0};
+    int ns = split(req, seg, len, 6);
+    int get = req->method == HTTP_GET, post = req->method == HTTP_POST;
+    /* Public reads. */
+    if (get && ns == 1 && seg_is(seg[0], len[0], "health")) {
+        gd_http_respond_json(c, 200, json_pack("{s:s}", "status", "ok"));
+        return;
+    }
+    if (get && ns == 1 && seg_is(seg[0], len[0], "game")) {
+        gd_http_respond_json(c, 200, gd_game_info(g));
+        return;
+    }
+    if (get && ns == 1 && seg_is(seg[0], len[0], "scoreboard")) {
+        gd_http_respond_json(c, 200, gd_game_scoreboard(g));
+        return;
+    }
+    if (get && ns == 1 && seg_is(seg[0], len[0], "status")) {
+        gd_http_respond_json(c, 200, gd_game_status(g));
+        return;
+    }
+    if (get && ns == 1 && seg_is(seg[0], len[0], "result")) {
+        gd_http_respond_json(c, 200, gd_game_result(g));
+        return;
+    }
+    if (get && ns >= 3 && seg_is(seg[0], len[0], "teams") && seg_is(seg[2], len[2], "score")) {
+        int t = atoi(seg[1]);
+        if (t < 1 || t > g->nteams) {
+            gd_http_respond_error(c, 404, "NotFound", "no such team");
+        } else if (ns == 3) {
+            gd_http_respond_json(c, 200,
+                                 json_pack("{s:i,s:f}", "team", t, "score", gd_store_score(g->db, t)));
+        } else {
+            gd_http_respond_json(c, 200, gd_store_ledger_list(g->db, t, query_int(req, "since", 0),
+                                                              query_int(req, "limit", 200)));
+        }
+        return;
+    }
+    struct who w;
+    if (authenticate(g, c, req, &w) < 0) return;
+    if (post && ns == 2 && seg_is(seg[0], len[0], "internal") && seg_is(seg[1], len[1], "report")) {
+        if (!w.internal && !w.admin) {
+            gd_http_respond_error(c, 403, "AccessDenied", "reports come from gameday's loadgens");
+            return;
+        }
+        json_t *b = body_json(c, req);
+        if (!b) return;
+        char err[200];
+        int r = gd_game_report(g, b, err, sizeof err);
+        int team = (int)json_integer_value(json_object_get(b, "team"));
+        json_decref(b);
+        if (r < 0) {
+            gd_http_respond_error(c, 400, "InvalidReport", err);
+            return;
+        }
+        char ep[48];
+        gd_game_endpoint(g, team, ep, sizeof ep);
+        gd_http_respond_json(c, 200, json_pack("{s:s}", "endpoint", ep));
+        return;
+    }
+    if (w.internal) {
+        gd_http_respond_error(c, 403, "AccessDenied", "the internal token only sends reports");
+        return;
+    }
+    const char *what = ns ? seg[0] : "";
+    size_t wl = ns ? len[0] : 0;
+    if (get && ns == 1 && seg_is(what, wl, "teams")) {
+        json_t *teams = gd_store_teams(g->db);
+        size_t i;
+        json_t *t;
+        json_array_foreach(teams, i, t) json_object_del(t, "token");
+        gd_http_respond_json(c, 200, teams);
+    } else if (get && ns == 1 && seg_is(what, wl, "score")) {
+        if (need_team(c, &w) < 0) return;
+        gd_http_respond_json(c, 200, json_pack("{s:i,s:f}", "team", w.team, "score",
+                                               gd_store_score(g->db, w.team)));
+    } else if (get && ns == 2 && seg_is(what, wl, "score") && seg_is(seg[1], len[1], "events")) {
+        gd_http_respond_json(c, 200, gd_store_ledger_list(g->db, w.team, query_int(req, "since", 0),
+                                                          query_int(req, "limit", 200)));
+    } else if (get && ns == 1 && seg_is(what, wl, "audit")) {
+        gd_http_respond_json(c, 200, gd_store_audit_list(g->db, w.team, query_int(req, "since", 0),
+                                                         query_int(req, "limit", 500)));
+    } else if (get && ns == 1 && seg_is(what, wl, "instances")) {
+        gd_http_respond_json(c, 200, gd_launcher_instances(g, w.team));
+    } else if (post && ns == 3 && seg_is(what, wl, "instances") &&
+               seg_is(seg[2], len[2], "terminate")) {
+        if (need_team(c, &w) < 0) return;
+        terminate(g, c, req, &w, seg[1], len[1]);
+    } else if (post && ns == 3 && seg_is(what, wl, "asgs") && seg_is(seg[2], len[2], "scale")) {
+        if (need_team(c, &w) < 0) return;
+        scale(g, c, req, &w, seg[1], len[1]);
+    } else if (get && ns == 1 && seg_is(what, wl, "resources")) {
+        char type[32] = "";
+        gd_http_query_get(req->query, req->query_len, "type", type, sizeof type);
+        gd_http_respond_json(c, 200, gd_store_res_list(g->db, w.team, type[0] ? type : NULL, 0));
+    } else if (post && ns == 1 && seg_is(what, wl, "resources")) {
+        create_resource(g, c, req, &w);
+    } else if (ns == 2 && seg_is(what, wl, "resources")) {
+        char id[64];
+        snprintf(id, sizeof id, "%.*s", (int)(len[1] < 63 ? len[1] : 63), seg[1]);
+        if (need_team(c, &w) < 0) return;
+        json_t *res = gd_store_res_get(g->db, w.team, id);
+        if (!res) {
+            gd_http_respond_error(c, 404, "NotFound", "no resource of that id or name");
+        } else if (get) {
+            gd_http_respond_json(c, 200, json_incref(res));
+        } else if (req->method == HTTP_PATCH || req->method == HTTP_PUT) {
+            json_t *b = body_json(c, req);
+            if (b) {
+                json_t *patch = json_object_get(b, "spec");
+                if (!json_is_object(patch)) {
+                    gd_http_respond_error(c, 400, "ValidationError",
+                                          "the body must be {\"spec\": {field: value, ...}}");
+                } else {
+                    update_resource(g, c, req, &w, res, patch, "UpdateResource");
+                }
+                json_decref(b);
+            }
+        } else if (req->method == HTTP_DELETE) {
+            delete_resource(g, c, &w, res);
+        } else {
+            gd_http_respond_error(c, 405, "MethodNotAllowed", "GET, PATCH or DELETE");
+        }
+        json_decref(res);
+    } else {
+        gd_http_respond_error(c, 404, "NotFound", "no such API path; see doc/api.md");
+    }
+}
+
+int gd_api_start(gd_game *g)
+{
+    gd_http_server_init(&g->api, g->loop, on_request, g);
+    int r = gd_http_server_listen(&g->api, g->host, g->port);
+    if (r < 0) {
+        gd_error("listen_failed", "addr=%s:%d err=%s", g->host, g->port, gd_strerror(r));
+        fprintf(stderr, "gameday server: cannot listen on %s:%d: %s\n", g->host, g->port,
+                r == GD_EEXIST ? "address in use (another game running? try --port)"
+                               : gd_strerror(r));
+    }
+    return r;
+}

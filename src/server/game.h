@@ -1,0 +1,126 @@
+/* The control plane's in-memory state and the operations every caller shares: the
+ * API (players), the autoscaler, chaos and the launcher all mutate resources through
+ * these functions, so that each mutation leaves exactly one audit record. */
+#ifndef GD_GAME_H
+#define GD_GAME_H
+
+#include "core/conf.h"
+#include "core/hist.h"
+#include "core/http.h"
+#include "core/httpc.h"
+#include "core/rand.h"
+#include "core/scenario.h"
+#include "server/store.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <uv.h>
+
+#define GD_MAX_TEAMS 16
+
+enum gd_proc_kind { GD_PROC_INSTANCE, GD_PROC_EDGE, GD_PROC_LOADGEN };
+
+/* A child process the server started (or found alive after a restart). */
+typedef struct gd_proc {
+    uint32_t magic;
+    enum gd_proc_kind kind;
+    int team;
+    char res_id[40];
+    int pid;
+    int adopted;        /* found alive after a restart: watched through a pidfd */
+    int killed;         /* we asked it to stop; its exit is not a crash */
+    char kill_reason[128];
+    uv_process_t proc;
+    uv_poll_t poll;
+    int pidfd;
+    struct gd_proc *next;
+} gd_proc;
+
+/* An edge (load balancer process) the server pushes configuration to. */
+typedef struct gd_edge_link {
+    char res_id[40];
+    gd_httpc_pool *admin;
+    char *pushed;      /* the last document the edge accepted */
+    int pushing;
+    json_t *stats;     /* the edge's last /stats answer */
+    int stats_inflight;
+    struct gd_edge_link *next;
+} gd_edge_link;
+
+typedef struct gd_team_stats {
+    uint64_t n[4];   /* cumulative by outcome */
+    gd_hist hist;    /* cumulative latency of answered requests */
+    uint64_t last_n[4];
+    gd_hist last_hist; /* the last report's window */
+    double last_span;  /* game seconds the last report covered */
+    int64_t last_seq;
+    double cost_usd;
+    int loadgen_done;
+} gd_team_stats;
+
+typedef struct gd_game {
+    uv_loop_t *loop;
+    gd_store *db;
+    gd_scenario *sc;
+    char dir[PATH_MAX];
+    char exe[PATH_MAX];
+    char host[16];
+    int port;
+    char admin_token[65], internal_token[65];
+    double duration;
+    int nteams;
+    int ended;     /* game clock passed the duration */
+    int finished;  /* ended and every loadgen reported its last */
+    double last_billing;
+    int next_event;
+    char message[512];
+    gd_http_server api;
+    uv_timer_t tick;
+    gd_proc *procs;
+    gd_edge_link *edges;
+    gd_team_stats teams[GD_MAX_TEAMS + 1];
+    gd_rand rnd;
+    int stopping;
+} gd_game;
+
+/* ---- game.c ---- */
+/** Game time now, in seconds. */
+double gd_game_now(const gd_game *g);
+/** Audits one mutation (principal: "team-1", "admin", "autoscaling", "chaos-monkey"...). */
+void gd_game_audit(gd_game *g, int team, const char *principal, const char *source_ip,
+                   const char *event, json_t *request, json_t *response, const char *error_code);
+/** Takes a loadgen report; 0 or GD_EINVAL with a message in err. */
+int gd_game_report(gd_game *g, json_t *report, char *err, size_t errlen);
+/** The team's endpoint "IP:PORT" (its architecture.endpoint resource), "" if none. */
+void gd_game_endpoint(gd_game *g, int team, char *out, size_t n);
+json_t *gd_game_scoreboard(gd_game *g);
+json_t *gd_game_status(gd_game *g);
+json_t *gd_game_result(gd_game *g);
+json_t *gd_game_info(gd_game *g);
+
+/* ---- launcher.c ---- */
+/** Runs every reconciler once: autoscaling groups, instance boots, edges, loadgens. */
+void gd_launcher_reconcile(gd_game *g);
+/** Creates an instance resource (pending; it boots after its launch template's boot
+ *  time). GD_EFULL with a message when its subnet has no free address. */
+int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
+                             const char *subnet, const char *asg, int booted, const char *principal,
+                             const char *source_ip, char id_out[40], char *err, size_t errlen);
+/** Terminates an instance: its process is stopped (SIGKILL when hard), its status
+ *  becomes terminated, the edges stop sending to it. Audited. */
+int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,
+                          const char *source_ip, const char *reason);
+/** Starts the processes of a team's loadgen. */
+void gd_launcher_start_loadgen(gd_game *g, int team);
+/** Finds processes from an earlier server life (after a restart) and watches them. */
+void gd_launcher_adopt(gd_game *g);
+/** Signals every child (SIGTERM) and forgets them. */
+void gd_launcher_stop_all(gd_game *g);
+/** Instances of a team (0 = all) with their health as the edges see it. */
+json_t *gd_launcher_instances(gd_game *g, int team);
+
+/* ---- api.c ---- */
+/** Starts the HTTP API and the scoreboard on host:port. */
+int gd_api_start(gd_game *g);
+
+#endif

@@ -1,0 +1,840 @@
+/* The launcher and its reconcilers: autoscaling groups toward their desired count,
+ * pending instances through their boot time into running processes, one edge
+ * process per load balancer with its configuration pushed, one loadgen per team.
+ * Children are watched through libuv (or a pidfd when adopted after a restart). */
+#include "core/addr.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/schema.h"
+#include "server/game.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define PROC_MAGIC 0x50524f43u
+#define EDGE_ADMIN_PORT 9901
+
+extern char **environ;
+
+static double num(json_t *o, const char *k, double def)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : def;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* ---- processes ---- */
+
+static void proc_unlink(gd_game *g, gd_proc *p)
+{
+    for (gd_proc **pp = &g->procs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+}
+
+static void proc_free_cb(uv_handle_t *h)
+{
+    gd_proc *p = h->data;
+    if (p->pidfd >= 0) close(p->pidfd);
+    p->magic = 0;
+    gd_free(p);
+}
+
+static gd_proc *proc_find(gd_game *g, const char *res_id, enum gd_proc_kind kind, int team)
+{
+    for (gd_proc *p = g->procs; p; p = p->next)
+        if (p->kind == kind && (res_id ? !strcmp(p->res_id, res_id) : p->team == team)) return p;
+    return NULL;
+}
+
+static void set_status_fields(gd_game *g, const char *id, json_t *fields)
+{
+    json_t *r = gd_store_res_get(g->db, 0, id);
+    if (!r) {
+        json_decref(fields);
+        return;
+    }
+    json_t *st = json_deep_copy(json_object_get(r, "status"));
+    if (!json_is_object(st)) {
+        json_decref(st);
+        st = json_object();
+    }
+    json_object_update(st, fields);
+    gd_store_res_set_status(g->db, id, st, gd_game_now(g));
+    json_decref(st);
+    json_decref(fields);
+    json_decref(r);
+}
+
+/* A child ended: record why, and let the reconcilers act. */
+static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
+{
+    char why[160];
+    if (p->killed) snprintf(why, sizeof why, "%s", p->kill_reason);
+    else if (sig) snprintf(why, sizeof why, "process killed by signal %d", sig);
+    else snprintf(why, sizeof why, "process exited with status %lld", (long long)status);
+    gd_info("process_exit", "kind=%d res=%s team=%d pid=%d status=%lld signal=%d expected=%d",
+            p->kind, p->res_id, p->team, p->pid, (long long)status, sig, p->killed);
+    if (p->kind == GD_PROC_INSTANCE) {
+        json_t *r = gd_store_res_get(g->db, 0, p->res_id);
+        const char *state = str(json_object_get(r, "status"), "state");
+        if (r && strcmp(state, "terminated") != 0) {
+            set_status_fields(g, p->res_id,
+                              json_pack("{s:s,s:f,s:s,s:i}", "state", "terminated",
+                                        "terminated_at", gd_game_now(g), "reason", why, "pid", 0));
+            gd_game_audit(g, p->team, "ec2", NULL, "InstanceStateChange",
+                          json_pack("{s:s}", "instanceId", p->res_id),
+                          json_pack("{s:s,s:s}", "state", "terminated", "reason", why), NULL);
+        }
+        json_decref(r);
+    } else if (p->kind == GD_PROC_EDGE) {
+        set_status_fields(g, p->res_id, json_pack("{s:i,s:s}", "pid", 0, "last_exit", why));
+        for (gd_edge_link *e = g->edges; e; e = e->next)
+            if (!strcmp(e->res_id, p->res_id)) {
+                gd_free(e->pushed);
+                e->pushed = NULL;
+            }
+    } else if (p->kind == GD_PROC_LOADGEN) {
+        if (status == 0 && !sig) g->teams[p->team].loadgen_done = 1;
+    }
+    proc_unlink(g, p);
+}
+
+static void on_exit_cb(uv_process_t *h, int64_t status, int sig)
+{
+    gd_proc *p = h->data;
+    gd_game *g = h->loop->data;
+    proc_exited(g, p, status, sig);
+    uv_close((uv_handle_t *)h, proc_free_cb);
+}
+
+static void on_pidfd(uv_poll_t *h, int status, int events)
+{
+    gd_proc *p = h->data;
+    gd_game *g = h->loop->data;
+    uv_poll_stop(h);
+    proc_exited(g, p, 0, 0);
+    uv_close((uv_handle_t *)h, proc_free_cb);
+}
+
+static gd_proc *spawn(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id,
+                      char **args, char **extra_env, const char *logname)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/logs/%s.log", g->dir, logname);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int n = 0, m = 0;
+    while (environ[n]) n++;
+    while (extra_env && extra_env[m]) m++;
+    char **env = gd_calloc((size_t)(n + m + 1), sizeof *env);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        /* Our own settings replace inherited ones of the same name. */
+        int dup = 0;
+        for (int j = 0; j < m; j++) {
+            const char *eq = strchr(extra_env[j], '=');
+            size_t kl = eq ? (size_t)(eq - extra_env[j] + 1) : 0;
+            if (kl && !strncmp(environ[i], extra_env[j], kl)) dup = 1;
+        }
+        if (!dup) env[k++] = environ[i];
+    }
+    for (int j = 0; j < m; j++) env[k++] = extra_env[j];
+    env[k] = NULL;
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = fd >= 0 ? UV_INHERIT_FD : UV_IGNORE;
+    stdio[1].data.fd = fd;
+    stdio[2] = stdio[1];
+    gd_proc *p = gd_calloc(1, sizeof *p);
+    p->magic = PROC_MAGIC;
+    p->kind = kind;
+    p->team = team;
+    p->pidfd = -1;
+    snprintf(p->res_id, sizeof p->res_id, "%s", res_id ? res_id : "");
+    uv_process_options_t o = {0};
+    o.file = args[0];
+    o.args = args;
+    o.env = env;
+    o.exit_cb = on_exit_cb;
+    o.stdio = stdio;
+    o.stdio_count = 3;
+    p->proc.data = p;
+    int r = uv_spawn(g->loop, &p->proc, &o);
+    gd_free(env);
+    if (fd >= 0) close(fd);
+    if (r < 0) {
+        gd_error("spawn_failed", "cmd=%s err=%s", args[0], uv_strerror(r));
+        uv_close((uv_handle_t *)&p->proc, proc_free_cb);
+        return NULL;
+    }
+    p->pid = p->proc.pid;
+    p->next = g->procs;
+    g->procs = p;
+    gd_info("spawned", "kind=%d res=%s team=%d pid=%d cmd=%s", kind, p->res_id, team, p->pid,
+            args[0]);
+    return p;
+}
+
+static void clock_env(char *speed, char *epoch, size_t n)
+{
+    snprintf(speed, n, "GAMEDAY_SPEED=%.17g", gd_clock_speed());
+    snprintf(epoch, n, "GAMEDAY_EPOCH_NS=%llu", (unsigned long long)gd_clock_epoch_ns());
+}
+
+/* ---- addresses ---- */
+
+static int subnet_of(gd_game *g, int team, const char *name, gd_cidr *c, json_t **out)
+{
+    json_t *s = gd_store_res_get(g->db, team, name);
+    if (!s || strcmp(str(s, "type"), "subnet") != 0) {
+        json_decref(s);
+        return GD_ENOENT;
+    }
+    if (gd_cidr_parse(str(json_object_get(s, "spec"), "cidr"), team, c) < 0) {
+        json_decref(s);
+        return GD_EINVAL;
+    }
+    if (out) *out = s;
+    else json_decref(s);
+    return 0;
+}
+
+static int ip_in_use(json_t *list, uint32_t ip)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        json_t *st = json_object_get(r, "status");
+        uint32_t used;
+        if (!strcmp(str(st, "state"), "terminated")) continue;
+        if (gd_ip_parse(str(st, "ip"), &used) == 0 && used == ip) return 1;
+    }
+    return 0;
+}
+
+/* The first free usable address of a subnet, as AWS hands them out. */
+static int alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char *err, size_t n)
+{
+    gd_cidr c;
+    if (subnet_of(g, team, subnet, &c, NULL) < 0) {
+        snprintf(err, n, "subnet '%s' does not exist", subnet);
+        return GD_ENOENT;
+    }
+    json_t *inst = gd_store_res_list(g->db, team, "instance", 0);
+    json_t *lbs = gd_store_res_list(g->db, team, "clb", 0);
+    int r = GD_EFULL;
+    for (uint32_t i = 0; i < gd_cidr_usable(c); i++) {
+        uint32_t cand;
+        gd_cidr_host(c, i, &cand);
+        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand)) {
+            *ip = cand;
+            r = 0;
+            break;
+        }
+    }
+    json_decref(inst);
+    json_decref(lbs);
+    if (r < 0) {
+        char cb[24];
+        snprintf(err, n,
+                 "InsufficientFreeAddressesInSubnet: subnet '%s' (%s) has no free address "
+                 "(%u usable)",
+                 subnet, gd_cidr_format(c, cb), gd_cidr_usable(c));
+    }
+    return r;
+}
+
+/* ---- instances ---- */
+
+int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
+                             const char *subnet, const char *asg, int booted, const char *principal,
+                             const char *source_ip, char id_out[40], char *err, size_t errlen)
+{
+    json_t *req = json_pack("{s:s,s:s,s:s?}", "launchTemplate", lt_name, "subnet", subnet,
+                            "autoScalingGroup", asg);
+    json_t *lt = gd_store_res_get(g->db, team, lt_name);
+    json_t *sn = NULL;
+    gd_cidr c;
+    int r = 0;
+    if (!lt || strcmp(str(lt, "type"), "launch_template") != 0) {
+        snprintf(err, errlen, "launch template '%s' does not exist", lt_name);
+        r = GD_ENOENT;
+    } else if (subnet_of(g, team, subnet, &c, &sn) < 0) {
+        snprintf(err, errlen, "subnet '%s' does not exist", subnet);
+        r = GD_ENOENT;
+    }
+    uint32_t ip = 0;
+    if (r == 0) r = alloc_ip(g, team, subnet, &ip, err, errlen);
+    if (r < 0) {
+        gd_game_audit(g, team, principal, source_ip, "RunInstances", req,
+                      json_pack("{s:s}", "message", err),
+                      r == GD_EFULL ? "InsufficientFreeAddressesInSubnet" : "InvalidParameterValue");
+        json_decref(lt);
+        json_decref(sn);
+        return r;
+    }
+    json_t *lts = json_object_get(lt, "spec");
+    double now = gd_game_now(g);
+    char ipb[16], gen[64];
+    gd_ip_format(ip, ipb);
+    snprintf(gen, sizeof gen, "%s-%08x", asg ? asg : lt_name, (unsigned)gd_rand_u64(&g->rnd));
+    if (!name) name = gen;
+    json_t *spec = json_pack("{s:s,s:s,s:s}", "launch_template", lt_name, "subnet", subnet,
+                             "instance_type", str(lts, "instance_type"));
+    json_t *status = json_pack(
+        "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", "pending", "ip", ipb, "port",
+        (int)num(lts, "port", 8000), "subnet", subnet, "az",
+        str(json_object_get(sn, "spec"), "az"), "asg", asg, "launched_at", now, "boot_until",
+        booted ? now : now + num(lts, "boot_time", 60), "initial", booted, "billed_until", now);
+    json_object_set(status, "instance_type", json_object_get(spec, "instance_type"));
+    char id[40];
+    r = gd_store_res_create(g->db, team, "instance", name, spec, status, now, id);
+    if (r == 0) {
+        if (id_out) snprintf(id_out, 40, "%s", id);
+        gd_game_audit(g, team, principal, source_ip, "RunInstances", req,
+                      json_pack("{s:s,s:s,s:s}", "instanceId", id, "name", name, "privateIp", ipb),
+                      NULL);
+        gd_info("instance_pending", "team=%d id=%s ip=%s by=%s", team, id, ipb, principal);
+    } else {
+        snprintf(err, errlen, "could not record the instance: %s", gd_strerror(r));
+        json_decref(req);
+    }
+    json_decref(spec);
+    json_decref(status);
+    json_decref(lt);
+    json_decref(sn);
+    return r;
+}
+
+int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,
+                          const char *source_ip, const char *reason)
+{
+    json_t *r = gd_store_res_get(g->db, team, id);
+    if (!r || strcmp(str(r, "type"), "instance") != 0) {
+        gd_game_audit(g, team, principal, source_ip, "TerminateInstances",
+                      json_pack("{s:s}", "instanceId", id), NULL, "InvalidInstanceID.NotFound");
+        json_decref(r);
+        return GD_ENOENT;
+    }
+    const char *rid = str(r, "id");
+    json_t *st = json_object_get(r, "status");
+    const char *prev = str(st, "state");
+    char why[160];
+    snprintf(why, sizeof why, "%s by %s", reason ? reason : "terminated", principal);
+    if (strcmp(prev, "terminated") != 0) {
+        gd_proc *p = proc_find(g, rid, GD_PROC_INSTANCE, 0);
+        if (p) {
+            p->killed = 1;
+            snprintf(p->kill_reason, sizeof p->kill_reason, "%s", why);
+            kill(p->pid, hard ? SIGKILL : SIGTERM);
+        }
+        set_status_fields(g, rid,
+                          json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
+                                    gd_game_now(g), "reason", why));
+    }
+    gd_game_audit(g, (int)json_integer_value(json_object_get(r, "team")), principal, source_ip,
+                  "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", rid, "force", hard),
+                  json_pack("{s:s,s:s,s:s}", "instanceId", rid, "previousState", prev,
+                            "currentState", "terminated"),
+                  NULL);
+    gd_info("instance_terminated", "id=%s by=%s hard=%d", rid, principal, hard);
+    json_decref(r);
+    gd_launcher_reconcile(g); /* the edges stop sending to it now */
+    return 0;
+}
+
+static void boot(gd_game *g, json_t *inst)
+{
+    int team = (int)json_integer_value(json_object_get(inst, "team"));
+    const char *id = str(inst, "id");
+    json_t *st = json_object_get(inst, "status");
+    json_t *lt = gd_store_res_get(g->db, team, str(json_object_get(inst, "spec"), "launch_template"));
+    json_t *lts = json_object_get(lt, "spec");
+    char addr[64], e_addr[96], e_id[80], e_salt[160], e_slots[48], e_queue[48], e_svc[64];
+    char e_speed[64], e_epoch[64], e_port[48];
+    snprintf(addr, sizeof addr, "%s:%d", str(st, "ip"), (int)num(st, "port", 8000));
+    snprintf(e_addr, sizeof e_addr, "GAMEDAY_ADDR=%s", addr);
+    snprintf(e_port, sizeof e_port, "PORT=%d", (int)num(st, "port", 8000));
+    snprintf(e_id, sizeof e_id, "GAMEDAY_INSTANCE_ID=%s", id);
+    snprintf(e_salt, sizeof e_salt, "GAMEDAY_SALT=%s", g->sc->salt);
+    snprintf(e_slots, sizeof e_slots, "GAMEDAY_SLOTS=%d", (int)num(lts, "slots", 5));
+    snprintf(e_queue, sizeof e_queue, "GAMEDAY_QUEUE=%d", (int)num(lts, "queue", 32));
+    snprintf(e_svc, sizeof e_svc, "GAMEDAY_SERVICE_MS=%.0f", num(lts, "service_time", 4) * 1000);
+    clock_env(e_speed, e_epoch, sizeof e_speed);
+    char *env[] = {e_addr, e_port, e_id, e_salt, e_slots, e_queue, e_svc, e_speed, e_epoch, NULL};
+    json_t *cmd = json_object_get(lts, "command");
+    char *args[64];
+    int na = 0;
+    char svc[32];
+    if (json_is_array(cmd) && json_array_size(cmd) > 0) {
+        size_t i;
+        json_t *a;
+        json_array_foreach(cmd, i, a) if (na < 63) args[na++] = (char *)json_string_value(a);
+    } else {
+        snprintf(svc, sizeof svc, "%s", lt ? str(lts, "service") : "unicorn");
+        args[na++] = g->exe;
+        args[na++] = "instance";
+        args[na++] = svc[0] ? svc : "unicorn";
+    }
+    args[na] = NULL;
+    gd_proc *p = spawn(g, GD_PROC_INSTANCE, team, id, args, env, id);
+    if (p) {
+        set_status_fields(g, id,
+                          json_pack("{s:s,s:i,s:f}", "state", "running", "pid", p->pid,
+                                    "running_at", gd_game_now(g)));
+    } else {
+        set_status_fields(g, id,
+                          json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
+                                    gd_game_now(g), "reason", "the instance command failed to start"));
+    }
+    json_decref(lt);
+}
+
+/* ---- autoscaling groups ---- */
+
+static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
+{
+    int team = (int)json_integer_value(json_object_get(asg, "team"));
+    const char *name = str(asg, "name");
+    json_t *spec = json_object_get(asg, "spec");
+    int desired = (int)num(spec, "desired", 0);
+    json_t *mine = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(instances, i, r) {
+        json_t *st = json_object_get(r, "status");
+        if ((int)json_integer_value(json_object_get(r, "team")) == team &&
+            !strcmp(str(st, "asg"), name) && strcmp(str(st, "state"), "terminated") != 0)
+            json_array_append(mine, r);
+    }
+    int have = (int)json_array_size(mine);
+    double now = gd_game_now(g);
+    json_t *ast = json_object_get(asg, "status");
+    if (have < desired && now >= num(ast, "retry_at", 0)) {
+        json_t *subnets = json_object_get(spec, "subnets");
+        for (int k = have; k < desired; k++) {
+            /* Spread over the group's subnets: the one with fewest of ours first. */
+            const char *best = NULL;
+            int best_n = 1 << 30;
+            size_t si;
+            json_t *sj;
+            json_array_foreach(subnets, si, sj) {
+                int cnt = 0;
+                size_t mi;
+                json_t *m;
+                json_array_foreach(mine, mi, m) cnt +=
+                    !strcmp(str(json_object_get(m, "status"), "subnet"), json_string_value(sj));
+                if (cnt < best_n) {
+                    best_n = cnt;
+                    best = json_string_value(sj);
+                }
+            }
+            char err[256], id[40];
+            int rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"), best, name, 0,
+                                              "autoscaling", NULL, id, err, sizeof err);
+            if (rc == GD_EFULL && json_array_size(subnets) > 1) {
+                /* Try the other subnets before giving up. */
+                json_array_foreach(subnets, si, sj) {
+                    if (!strcmp(json_string_value(sj), best)) continue;
+                    rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"),
+                                                  json_string_value(sj), name, 0, "autoscaling",
+                                                  NULL, id, err, sizeof err);
+                    if (rc == 0) break;
+                }
+            }
+            if (rc < 0) {
+                gd_warn("asg_launch_failed", "team=%d asg=%s err=%s", team, name, gd_log_q(err));
+                set_status_fields(g, str(asg, "id"),
+                                  json_pack("{s:s,s:f}", "last_error", err, "retry_at", now + 30));
+                break;
+            }
+            json_t *inst = gd_store_res_get(g->db, team, id);
+            if (inst) json_array_append_new(mine, inst);
+        }
+    } else if (have > desired) {
+        /* Scale in: the newest instances go first. */
+        for (int k = have - 1; k >= desired; k--) {
+            json_t *m = json_array_get(mine, (size_t)k);
+            gd_launcher_terminate(g, team, str(m, "id"), 0, "autoscaling", NULL, "scale-in");
+        }
+    }
+    json_decref(mine);
+}
+
+/* ---- edges ---- */
+
+static gd_edge_link *edge_link(gd_game *g, const char *res_id)
+{
+    for (gd_edge_link *e = g->edges; e; e = e->next)
+        if (!strcmp(e->res_id, res_id)) return e;
+    return NULL;
+}
+
+static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *asgs)
+{
+    int team = (int)json_integer_value(json_object_get(lb, "team"));
+    const char *name = str(lb, "name");
+    json_t *spec = json_object_get(lb, "spec"), *st = json_object_get(lb, "status");
+    json_t *hc = json_object_get(spec, "health_check");
+    int iport = (int)num(spec, "instance_port", 8000);
+    json_t *targets = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(instances, i, r) {
+        if ((int)json_integer_value(json_object_get(r, "team")) != team) continue;
+        json_t *ist = json_object_get(r, "status");
+        if (strcmp(str(ist, "state"), "running") != 0) continue;
+        int reg = 0;
+        size_t k;
+        json_t *x;
+        json_array_foreach(json_object_get(spec, "instances"), k, x) {
+            const char *n = json_string_value(x);
+            if (n && (!strcmp(n, str(r, "name")) || !strcmp(n, str(r, "id")))) reg = 1;
+        }
+        json_array_foreach(asgs, k, x) {
+            if ((int)json_integer_value(json_object_get(x, "team")) != team ||
+                strcmp(str(x, "name"), str(ist, "asg")) != 0)
+                continue;
+            size_t q;
+            json_t *lbn;
+            json_array_foreach(json_object_get(json_object_get(x, "spec"), "load_balancers"), q,
+                               lbn) if (json_string_value(lbn) && !strcmp(json_string_value(lbn), name)) reg = 1;
+        }
+        if (!reg) continue;
+        char addr[40];
+        snprintf(addr, sizeof addr, "%s:%d", str(ist, "ip"), iport);
+        json_array_append_new(targets, json_pack("{s:s,s:s,s:b}", "id", str(r, "id"), "addr", addr,
+                                                 "healthy", json_is_true(json_object_get(ist, "initial"))));
+    }
+    char listen[40];
+    snprintf(listen, sizeof listen, "%s:%d", str(st, "ip"), (int)num(spec, "port", 8080));
+    return json_pack("{s:s,s:s,s:s,s:s,s:f,s:{s:s,s:i,s:f,s:f,s:i,s:i},s:o}", "mode", "clb", "id",
+                     str(lb, "id"), "name", name, "listen", listen, "idle_timeout",
+                     num(spec, "idle_timeout", 60), "health_check", "path",
+                     hc ? str(hc, "path") : "/health", "port", iport, "interval",
+                     num(hc, "interval", 30), "timeout", num(hc, "timeout", 5),
+                     "healthy_threshold", (int)num(hc, "healthy_threshold", 10),
+                     "unhealthy_threshold", (int)num(hc, "unhealthy_threshold", 2), "targets",
+                     targets);
+}
+
+struct push {
+    gd_edge_link *e;
+    char *doc;
+};
+
+static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
+{
+    struct push *p = ud;
+    p->e->pushing = 0;
+    if (!err && resp->status == 200) {
+        gd_free(p->e->pushed);
+        p->e->pushed = p->doc;
+        gd_debug("edge_config_pushed", "lb=%s", p->e->res_id);
+    } else {
+        if (!err) gd_warn("edge_config_refused", "lb=%s status=%d body=%s", p->e->res_id,
+                          resp->status, gd_log_q(resp->body));
+        gd_free(p->doc);
+    }
+    gd_free(p);
+}
+
+static void on_stats(void *ud, int err, const gd_httpc_resp *resp)
+{
+    gd_edge_link *e = ud;
+    e->stats_inflight = 0;
+    if (err || resp->status != 200) return;
+    json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+    if (j) {
+        json_decref(e->stats);
+        e->stats = j;
+    }
+}
+
+static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs)
+{
+    int team = (int)json_integer_value(json_object_get(lb, "team"));
+    const char *id = str(lb, "id");
+    json_t *spec = json_object_get(lb, "spec"), *st = json_object_get(lb, "status");
+    if (!*str(st, "ip")) {
+        uint32_t ip;
+        char err[256], ipb[16];
+        const char *subnet = json_string_value(json_array_get(json_object_get(spec, "subnets"), 0));
+        if (!subnet || alloc_ip(g, team, subnet, &ip, err, sizeof err) < 0) {
+            set_status_fields(g, id, json_pack("{s:s,s:s}", "state", "failed", "last_error",
+                                                subnet ? err : "no subnet"));
+            return;
+        }
+        gd_ip_format(ip, ipb);
+        char dns[128];
+        snprintf(dns, sizeof dns, "%s-%d.elb.gameday.internal", str(lb, "name"), team);
+        set_status_fields(g, id, json_pack("{s:s,s:s,s:i,s:s}", "state", "active", "ip", ipb,
+                                            "port", (int)num(spec, "port", 8080), "dns_name", dns));
+        return; /* picked up on the next pass with its address */
+    }
+    gd_edge_link *e = edge_link(g, id);
+    uint32_t ip;
+    gd_ip_parse(str(st, "ip"), &ip);
+    if (!e) {
+        e = gd_calloc(1, sizeof *e);
+        snprintf(e->res_id, sizeof e->res_id, "%s", id);
+        e->admin = gd_httpc_pool_new(g->loop, ip, EDGE_ADMIN_PORT, 1, 8);
+        e->next = g->edges;
+        g->edges = e;
+    }
+    if (!proc_find(g, id, GD_PROC_EDGE, 0)) {
+        char admin[48], e_tok[128], e_speed[64], e_epoch[64];
+        snprintf(admin, sizeof admin, "%s:%d", str(st, "ip"), EDGE_ADMIN_PORT);
+        snprintf(e_tok, sizeof e_tok, "GAMEDAY_ADMIN_TOKEN=%s", g->internal_token);
+        clock_env(e_speed, e_epoch, sizeof e_speed);
+        char *env[] = {e_tok, e_speed, e_epoch, NULL};
+        char *args[] = {g->exe, "edge", "--admin", admin, NULL};
+        gd_proc *p = spawn(g, GD_PROC_EDGE, team, id, args, env, id);
+        gd_free(e->pushed);
+        e->pushed = NULL;
+        if (p) set_status_fields(g, id, json_pack("{s:i,s:s}", "pid", p->pid, "admin", admin));
+    }
+    json_t *doc = edge_config(g, lb, instances, asgs);
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (!e->pushing && (!e->pushed || strcmp(e->pushed, s) != 0)) {
+        size_t len = strlen(s);
+        char *req = gd_sprintf("PUT /config HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer %s\r\n"
+                               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                               g->internal_token, len);
+        size_t hl = strlen(req);
+        char *full = gd_malloc(hl + len);
+        memcpy(full, req, hl);
+        memcpy(full + hl, s, len);
+        struct push *p = gd_malloc(sizeof *p);
+        p->e = e;
+        p->doc = gd_strdup(s);
+        if (gd_httpc_request(e->admin, full, hl + len, 2000, on_pushed, p) == 0) e->pushing = 1;
+        else {
+            gd_free(p->doc);
+            gd_free(p);
+        }
+        gd_free(req);
+        gd_free(full);
+    }
+    free(s);
+    if (!e->stats_inflight) {
+        static const char q[] = "GET /stats HTTP/1.1\r\nHost: edge\r\n\r\n";
+        if (gd_httpc_request(e->admin, q, sizeof q - 1, 2000, on_stats, e) == 0)
+            e->stats_inflight = 1;
+    }
+}
+
+/* ---- loadgens ---- */
+
+void gd_launcher_start_loadgen(gd_game *g, int team)
+{
+    if (proc_find(g, NULL, GD_PROC_LOADGEN, team)) return;
+    char steam[16], server[48], endpoint[48], dur[32], e_tok[128], e_speed[64], e_epoch[64];
+    char logname[32];
+    snprintf(steam, sizeof steam, "%d", team);
+    snprintf(server, sizeof server, "%s:%d", g->host, g->port);
+    gd_game_endpoint(g, team, endpoint, sizeof endpoint);
+    snprintf(dur, sizeof dur, "%.3f", g->duration);
+    snprintf(e_tok, sizeof e_tok, "GAMEDAY_INTERNAL_TOKEN=%s", g->internal_token);
+    snprintf(logname, sizeof logname, "loadgen-%d", team);
+    clock_env(e_speed, e_epoch, sizeof e_speed);
+    char *env[] = {e_tok, e_speed, e_epoch, NULL};
+    char *args[] = {g->exe,     "loadgen",  "--scenario", g->sc->path, "--team", steam, "--server",
+                    server,     "--endpoint", endpoint,   "--duration", dur,     NULL};
+    gd_proc *p = spawn(g, GD_PROC_LOADGEN, team, NULL, args, env, logname);
+    if (p) {
+        char key[32], val[16];
+        snprintf(key, sizeof key, "loadgen_pid_%d", team);
+        snprintf(val, sizeof val, "%d", p->pid);
+        gd_store_kv_set(g->db, key, val);
+    }
+}
+
+/* ---- reconcile ---- */
+
+/* Customers arrive once the team's endpoint serves: its edge took its first config. */
+static int endpoint_ready(gd_game *g, int team)
+{
+    char key[32];
+    snprintf(key, sizeof key, "endpoint_%d", team);
+    char *name = gd_store_kv_get(g->db, key);
+    json_t *r = name ? gd_store_res_get(g->db, team, name) : NULL;
+    gd_free(name);
+    int ready = 1;
+    if (r && !strcmp(str(r, "type"), "clb")) {
+        gd_edge_link *e = edge_link(g, str(r, "id"));
+        ready = e && e->pushed;
+    }
+    json_decref(r);
+    return ready;
+}
+
+void gd_launcher_reconcile(gd_game *g)
+{
+    if (g->stopping) return;
+    double now = gd_game_now(g);
+    json_t *asgs = gd_store_res_list(g->db, 0, "asg", 0);
+    json_t *instances = gd_store_res_list(g->db, 0, "instance", 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(asgs, i, r) reconcile_asg(g, r, instances);
+    json_decref(instances);
+    instances = gd_store_res_list(g->db, 0, "instance", 0);
+    json_array_foreach(instances, i, r) {
+        json_t *st = json_object_get(r, "status");
+        const char *state = str(st, "state");
+        if (!strcmp(state, "pending") && now >= num(st, "boot_until", 0)) {
+            boot(g, r);
+        } else if (!strcmp(state, "running") && !proc_find(g, str(r, "id"), GD_PROC_INSTANCE, 0)) {
+            set_status_fields(g, str(r, "id"),
+                              json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
+                                        now, "reason", "the process was lost"));
+        }
+    }
+    json_decref(instances);
+    instances = gd_store_res_list(g->db, 0, "instance", 0);
+    json_t *lbs = gd_store_res_list(g->db, 0, "clb", 0);
+    json_array_foreach(lbs, i, r) reconcile_lb(g, r, instances, asgs);
+    /* Edges of deleted load balancers stop. */
+    for (gd_edge_link **pp = &g->edges; *pp;) {
+        gd_edge_link *e = *pp;
+        int live = 0;
+        json_array_foreach(lbs, i, r) live |= !strcmp(str(r, "id"), e->res_id);
+        if (!live) {
+            gd_proc *p = proc_find(g, e->res_id, GD_PROC_EDGE, 0);
+            if (p) {
+                p->killed = 1;
+                snprintf(p->kill_reason, sizeof p->kill_reason, "load balancer deleted");
+                kill(p->pid, SIGTERM);
+            }
+            *pp = e->next;
+            gd_httpc_pool_close(e->admin);
+            gd_free(e->pushed);
+            json_decref(e->stats);
+            gd_free(e);
+        } else {
+            pp = &e->next;
+        }
+    }
+    json_decref(lbs);
+    json_decref(instances);
+    json_decref(asgs);
+    if (!g->ended)
+        for (int t = 1; t <= g->nteams; t++)
+            if (!g->teams[t].loadgen_done && endpoint_ready(g, t)) gd_launcher_start_loadgen(g, t);
+}
+
+/* ---- restart ---- */
+
+static int pid_is_ours(int pid, const char *want)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    for (ssize_t i = 0; i < n; i++)
+        if (!buf[i]) buf[i] = ' ';
+    buf[n] = 0;
+    return strstr(buf, want) != NULL;
+}
+
+static void adopt(gd_game *g, enum gd_proc_kind kind, int team, const char *id, int pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0) return;
+    gd_proc *p = gd_calloc(1, sizeof *p);
+    p->magic = PROC_MAGIC;
+    p->kind = kind;
+    p->team = team;
+    p->pid = pid;
+    p->adopted = 1;
+    p->pidfd = fd;
+    snprintf(p->res_id, sizeof p->res_id, "%s", id ? id : "");
+    uv_poll_init(g->loop, &p->poll, fd);
+    p->poll.data = p;
+    uv_poll_start(&p->poll, UV_READABLE, on_pidfd);
+    p->next = g->procs;
+    g->procs = p;
+    gd_info("adopted", "kind=%d res=%s team=%d pid=%d", kind, p->res_id, team, pid);
+}
+
+void gd_launcher_adopt(gd_game *g)
+{
+    json_t *list = gd_store_res_list(g->db, 0, NULL, 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        const char *type = str(r, "type");
+        json_t *st = json_object_get(r, "status");
+        int pid = (int)num(st, "pid", 0);
+        int team = (int)json_integer_value(json_object_get(r, "team"));
+        if (pid <= 0) continue;
+        if (!strcmp(type, "instance") && !strcmp(str(st, "state"), "running")) {
+            if (kill(pid, 0) == 0 && pid_is_ours(pid, str(r, "id"))) adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
+            else if (kill(pid, 0) == 0 && pid_is_ours(pid, "")) adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
+        } else if (!strcmp(type, "clb")) {
+            char want[64];
+            snprintf(want, sizeof want, "edge --admin %s", str(st, "admin"));
+            if (kill(pid, 0) == 0 && pid_is_ours(pid, want)) adopt(g, GD_PROC_EDGE, team, str(r, "id"), pid);
+        }
+    }
+    json_decref(list);
+    for (int t = 1; t <= g->nteams; t++) {
+        char key[32];
+        snprintf(key, sizeof key, "loadgen_pid_%d", t);
+        char *v = gd_store_kv_get(g->db, key);
+        int pid = v ? atoi(v) : 0;
+        gd_free(v);
+        char want[64];
+        snprintf(want, sizeof want, "loadgen --scenario");
+        if (pid > 0 && kill(pid, 0) == 0 && pid_is_ours(pid, want))
+            adopt(g, GD_PROC_LOADGEN, t, NULL, pid);
+    }
+}
+
+void gd_launcher_stop_all(gd_game *g)
+{
+    g->stopping = 1;
+    for (gd_proc *p = g->procs; p; p = p->next) {
+        p->killed = 1;
+        snprintf(p->kill_reason, sizeof p->kill_reason, "game stopped");
+        kill(p->pid, SIGTERM);
+    }
+}
+
+json_t *gd_launcher_instances(gd_game *g, int team)
+{
+    json_t *list = gd_store_res_list(g->db, team, "instance", 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        const char *health = "-";
+        for (gd_edge_link *e = g->edges; e; e = e->next) {
+            size_t k;
+            json_t *t;
+            json_array_foreach(json_object_get(e->stats, "targets"), k, t)
+                if (!strcmp(str(t, "id"), str(r, "id"))) health = str(t, "state");
+        }
+        json_object_set_new(json_object_get(r, "status"), "health", json_string(health));
+    }
+    return list;
+}

@@ -1,0 +1,83 @@
+/* `gameday instance <service>`: one instance process. Everything it needs comes from
+ * the launcher as GAMEDAY_* environment variables (or the equivalent flags). */
+#include "cli/roles.h"
+#include "core/addr.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "services/unicorn.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    gd_info("stopping", "signal=%d", signum);
+    fflush(stderr);
+    _exit(0);
+}
+
+static const char *opt(int argc, char **argv, const char *flag, const char *env, const char *def)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], flag)) return argv[i + 1];
+    const char *e = getenv(env);
+    return e && *e ? e : def;
+}
+
+int gd_cmd_instance(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || argv[1][0] == '-') {
+        fprintf(argc < 2 ? stderr : stdout,
+                "usage: gameday instance unicorn [--addr IP:PORT] [--slots N] [--queue N]\n"
+                "         [--service-ms GAME_MS] [--salt S] [--id ID]\n"
+                "Defaults come from GAMEDAY_ADDR, GAMEDAY_SLOTS (5), GAMEDAY_QUEUE (32),\n"
+                "GAMEDAY_SERVICE_MS (4000), GAMEDAY_SALT, GAMEDAY_INSTANCE_ID; the game clock\n"
+                "from GAMEDAY_SPEED and GAMEDAY_EPOCH_NS (speed 1 when absent).\n");
+        return argc < 2 ? 2 : 0;
+    }
+    const char *service = argv[1];
+    gd_log_init("instance");
+    if (strcmp(service, "unicorn") != 0) {
+        fprintf(stderr, "gameday instance: unknown service '%s' (allowed: unicorn)\n", service);
+        return 2;
+    }
+    if (gd_clock_from_env() < 0) gd_clock_set(1.0, gd_clock_mono_ns());
+    const char *addr = opt(argc, argv, "--addr", "GAMEDAY_ADDR", NULL);
+    uint32_t ip;
+    int port;
+    if (!addr || gd_hostport_parse(addr, &ip, &port) < 0) {
+        fprintf(stderr, "gameday instance: --addr or GAMEDAY_ADDR must be IP:PORT in 127.0.0.0/8\n");
+        return 2;
+    }
+    gd_unicorn_conf conf = {
+        .id = opt(argc, argv, "--id", "GAMEDAY_INSTANCE_ID", "local"),
+        .salt = opt(argc, argv, "--salt", "GAMEDAY_SALT", "unicorn-rentals"),
+        .slots = atoi(opt(argc, argv, "--slots", "GAMEDAY_SLOTS", "5")),
+        .queue = atoi(opt(argc, argv, "--queue", "GAMEDAY_QUEUE", "32")),
+        .service_ms = atof(opt(argc, argv, "--service-ms", "GAMEDAY_SERVICE_MS", "4000")),
+    };
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_t *loop = uv_default_loop();
+    char ipbuf[16];
+    gd_ip_format(ip, ipbuf);
+    gd_unicorn *u;
+    int r = gd_unicorn_start(loop, &conf, ipbuf, port, &u);
+    if (r < 0) {
+        gd_error("listen_failed", "addr=%s err=%s", addr, gd_strerror(r));
+        return 1;
+    }
+    uv_signal_t sigterm, sigint;
+    uv_signal_init(loop, &sigterm);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_init(loop, &sigint);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    gd_info("ready", "service=unicorn id=%s addr=%s slots=%d queue=%d service_ms=%.0f speed=%g",
+            conf.id, addr, conf.slots, conf.queue, conf.service_ms, gd_clock_speed());
+    uv_run(loop, UV_RUN_DEFAULT);
+    return 0;
+}

@@ -1,0 +1,181 @@
+/* Unicorn.Rentals instance: slots, a FIFO queue and service-time timers in front of
+ * a SHA-256 answer. */
+#include "services/unicorn.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/promtext.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_KEY 1024
+
+struct job {
+    uv_timer_t timer;
+    gd_unicorn *u;
+    gd_http_conn *conn;
+    struct job *next; /* FIFO while queued */
+    uint64_t queued_at;
+    size_t keylen;
+    char key[];
+};
+
+struct gd_unicorn {
+    uv_loop_t *loop;
+    gd_http_server http;
+    gd_unicorn_conf conf;
+    char xid[128]; /* "X-Instance-Id: ...\r\n" */
+    int busy;
+    struct job *qhead, *qtail;
+    int qlen;
+    int timers;
+    uint64_t served, rejected, bad, health;
+};
+
+static void start_job(gd_unicorn *u, struct job *j);
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct job *j = h->data;
+    j->u->timers--;
+    gd_free(j);
+}
+
+static void answer(struct job *j)
+{
+    gd_unicorn *u = j->u;
+    char hash[65];
+    gd_hash_key(u->conf.salt, j->key, j->keylen, hash);
+    json_t *body = json_pack("{s:s%,s:s}", "key", j->key, j->keylen, "hash", hash);
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    gd_http_respond(j->conn, 200, u->xid, "application/json", s, strlen(s));
+    free(s);
+    u->served++;
+}
+
+static void on_service_done(uv_timer_t *t)
+{
+    struct job *j = t->data;
+    gd_unicorn *u = j->u;
+    answer(j);
+    u->busy--;
+    uv_close((uv_handle_t *)&j->timer, on_timer_closed);
+    /* The slot is free: the oldest waiting request takes it. */
+    if (u->qhead) {
+        struct job *n = u->qhead;
+        u->qhead = n->next;
+        if (!u->qhead) u->qtail = NULL;
+        u->qlen--;
+        start_job(u, n);
+    }
+}
+
+static void start_job(gd_unicorn *u, struct job *j)
+{
+    u->busy++;
+    uv_timer_start(&j->timer, on_service_done, gd_clock_wall_ms(u->conf.service_ms), 0);
+}
+
+static void metrics(gd_unicorn *u, gd_http_conn *c)
+{
+    gd_buf b;
+    gd_buf_init(&b, 1 << 20);
+    char l[160];
+    snprintf(l, sizeof l, "instance=\"%s\"", u->conf.id);
+    gd_prom_head(&b, "gameday_instance_slots", "gauge", "Slots (concurrent requests worked on)");
+    gd_prom_sample(&b, "gameday_instance_slots", l, u->conf.slots);
+    gd_prom_head(&b, "gameday_instance_busy_slots", "gauge", "Slots busy now");
+    gd_prom_sample(&b, "gameday_instance_busy_slots", l, u->busy);
+    gd_prom_head(&b, "gameday_instance_cpu_utilization", "gauge",
+                 "Emulated CPUUtilization: busy slots / slots (0..1)");
+    gd_prom_sample(&b, "gameday_instance_cpu_utilization", l, (double)u->busy / u->conf.slots);
+    gd_prom_head(&b, "gameday_instance_queue_depth", "gauge", "Requests waiting for a slot");
+    gd_prom_sample(&b, "gameday_instance_queue_depth", l, u->qlen);
+    gd_prom_head(&b, "gameday_instance_served_total", "counter", "Requests answered 200");
+    gd_prom_sample(&b, "gameday_instance_served_total", l, (double)u->served);
+    gd_prom_head(&b, "gameday_instance_rejected_total", "counter", "Requests refused 503 (queue full)");
+    gd_prom_sample(&b, "gameday_instance_rejected_total", l, (double)u->rejected);
+    gd_prom_head(&b, "gameday_instance_bad_requests_total", "counter", "Requests refused 400");
+    gd_prom_sample(&b, "gameday_instance_bad_requests_total", l, (double)u->bad);
+    gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
+    gd_buf_free(&b);
+}
+
+static int path_is(const gd_http_req *r, const char *p)
+{
+    size_t n = strlen(p);
+    return r->path_len == n && !memcmp(r->path, p, n);
+}
+
+static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
+{
+    gd_unicorn *u = ud;
+    if (path_is(req, "/health")) {
+        u->health++;
+        gd_http_respond(c, 200, u->xid, "text/plain", "ok\n", 3);
+        return;
+    }
+    if (path_is(req, "/metrics")) {
+        metrics(u, c);
+        return;
+    }
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        gd_http_respond_error(c, 405, "MethodNotAllowed", "only GET is served");
+        return;
+    }
+    char key[MAX_KEY];
+    int n = gd_http_query_get(req->query, req->query_len, "key", key, sizeof key);
+    if (n <= 0) {
+        u->bad++;
+        gd_http_respond_error(c, 400, n == GD_ETOOBIG ? "KeyTooLong" : "MissingKey",
+                              n == GD_ETOOBIG ? "the key query parameter is over 1023 bytes"
+                                              : "GET /?key=K: the key query parameter is required");
+        return;
+    }
+    if (u->busy >= u->conf.slots && u->qlen >= u->conf.queue) {
+        u->rejected++;
+        gd_http_respond_error(c, 503, "Overloaded", "all slots busy and the queue is full");
+        return;
+    }
+    struct job *j = gd_malloc(sizeof *j + (size_t)n + 1);
+    j->u = u;
+    j->conn = c;
+    j->next = NULL;
+    j->keylen = (size_t)n;
+    memcpy(j->key, key, (size_t)n + 1);
+    uv_timer_init(u->loop, &j->timer);
+    j->timer.data = j;
+    u->timers++;
+    if (u->busy < u->conf.slots) {
+        start_job(u, j);
+    } else {
+        if (u->qtail) u->qtail->next = j;
+        else u->qhead = j;
+        u->qtail = j;
+        u->qlen++;
+    }
+}
+
+int gd_unicorn_start(uv_loop_t *loop, const gd_unicorn_conf *conf, const char *ip, int port,
+                     gd_unicorn **out)
+{
+    gd_unicorn *u = gd_calloc(1, sizeof *u);
+    u->loop = loop;
+    u->conf = *conf;
+    if (u->conf.slots < 1) u->conf.slots = 1;
+    if (u->conf.queue < 0) u->conf.queue = 0;
+    snprintf(u->xid, sizeof u->xid, "X-Instance-Id: %s\r\n", conf->id ? conf->id : "local");
+    gd_http_server_init(&u->http, loop, on_request, u);
+    int r = gd_http_server_listen(&u->http, ip, port);
+    if (r < 0) {
+        gd_free(u);
+        return r;
+    }
+    *out = u;
+    return 0;
+}

@@ -1,0 +1,598 @@
+/* Unit tests for src/core/scenario.c: the default game loads clean, broken copies give
+ * every error with its file:line:col, defaults, rate interpolation, surges, points, prices. */
+#include <criterion/criterion.h>
+
+#include "core/err.h"
+#include "core/mem.h"
+#include "core/scenario.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_SCENARIO "scenarios/unicorn-rentals.yaml"
+
+static char tmp_path[64];
+
+static void write_tmp(const char *text)
+{
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/gd_scenario_XXXXXX.yaml");
+    int fd = mkstemps(tmp_path, 5);
+    cr_assert(fd >= 0);
+    size_t n = strlen(text);
+    cr_assert_eq(write(fd, text, n), (ssize_t)n);
+    close(fd);
+}
+
+static void rm_tmp(void)
+{
+    if (tmp_path[0]) unlink(tmp_path);
+    tmp_path[0] = 0;
+}
+
+static gd_scenario *load_ok_text(const char *text)
+{
+    write_tmp(text);
+    gd_scenario *s = NULL;
+    gd_errs e = {0};
+    int rc = gd_scenario_load(tmp_path, &s, &e);
+    char *j = gd_errs_join(&e);
+    cr_assert_eq(rc, 0, "load failed: %s", j);
+    cr_assert_eq(e.n, 0, "unexpected errors: %s", j);
+    gd_free(j);
+    gd_errs_free(&e);
+    rm_tmp();
+    return s;
+}
+
+/* Loads text that must fail; fills e (caller frees). The path stays in tmp_path. */
+static void load_bad_text(const char *text, gd_errs *e)
+{
+    write_tmp(text);
+    gd_scenario *s = (gd_scenario *)1;
+    int rc = gd_scenario_load(tmp_path, &s, e);
+    cr_assert_eq(rc, GD_EINVAL, "expected GD_EINVAL, got %d", rc);
+    cr_assert_null(s, "*out stays NULL on error");
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot open %s (tests run from the project root)", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+
+/* Replaces the first occurrence of from (which must exist) in *text. */
+static void replace(char **text, const char *from, const char *to)
+{
+    char *at = strstr(*text, from);
+    cr_assert_not_null(at, "'%s' not found in the scenario", from);
+    size_t pre = (size_t)(at - *text), fl = strlen(from), tl = strlen(to);
+    char *n = malloc(strlen(*text) - fl + tl + 1);
+    memcpy(n, *text, pre);
+    memcpy(n + pre, to, tl);
+    strcpy(n + pre + tl, at + fl);
+    free(*text);
+    *text = n;
+}
+
+/* The 1-based line and column of the first occurrence of needle in text, plus off. */
+static void pos_of(const char *text, const char *needle, int off, int *line, int *col)
+{
+    const char *at = strstr(text, needle);
+    cr_assert_not_null(at, "'%s' not found", needle);
+    at += off;
+    *line = 1;
+    const char *bol = text;
+    for (const char *p = text; p < at; p++)
+        if (*p == '\n') {
+            (*line)++;
+            bol = p + 1;
+        }
+    *col = (int)(at - bol) + 1;
+}
+
+/* Asserts that errs holds exactly want (same order). */
+static void assert_errs(const gd_errs *e, const char *const *want, int n)
+{
+    gd_errs copy = *e;
+    char *j = gd_errs_join(&copy);
+    cr_assert_eq(e->n, n, "want %d errors, got %d:\n%s", n, e->n, j);
+    for (int i = 0; i < n; i++) cr_assert_str_eq(e->msgs[i], want[i], "error %d of:\n%s", i, j);
+    gd_free(j);
+}
+
+Test(scenario, default_game_loads_clean)
+{
+    gd_scenario *s = NULL;
+    gd_errs e = {0};
+    int rc = gd_scenario_load(DEFAULT_SCENARIO, &s, &e);
+    char *j = gd_errs_join(&e);
+    cr_assert_eq(rc, 0, "errors: %s", j);
+    cr_assert_eq(e.n, 0, "errors: %s", j);
+    gd_free(j);
+    cr_assert_str_eq(s->path, DEFAULT_SCENARIO);
+    cr_assert_str_eq(s->name, "unicorn-rentals");
+    cr_assert_str_eq(s->title, "Unicorn.Rentals");
+    cr_assert(strstr(s->story, "GET /?key=K") != NULL);
+    cr_assert(strstr(s->runbook, "gameday ctl scale web N") != NULL);
+    cr_assert(strstr(s->runbook, "emulated") != NULL);
+    cr_assert_float_eq(s->duration, 4 * 3600.0, 1e-9);
+    cr_assert_float_eq(s->speed, 20.0, 1e-9);
+    cr_assert_eq(s->seed, 42u);
+    cr_assert_eq(s->teams, 1);
+    cr_assert_str_eq(s->service, "unicorn");
+    cr_assert_str_eq(s->salt, "unicorn-rentals");
+    cr_assert_eq(s->key_space, 20000u);
+    cr_assert_float_eq(s->zipf, 1.05, 1e-12);
+    cr_assert_float_eq(s->client_timeout, 10.0, 1e-12);
+    cr_assert_eq(s->nsurges, 2);
+    cr_assert_float_eq(s->scoring.success_max, 10.0, 1e-12);
+    cr_assert_float_eq(s->scoring.success_min, 0.1, 1e-12);
+    cr_assert_float_eq(s->scoring.error, -5.0, 1e-12);
+    cr_assert_float_eq(s->scoring.timeout, -5.0, 1e-12);
+    cr_assert_float_eq(s->scoring.wrong, -20.0, 1e-12);
+    cr_assert_float_eq(s->billing.multiplier, 1000.0, 1e-12);
+    cr_assert_float_eq(s->billing.points_per_dollar, 100.0, 1e-12);
+    cr_assert_float_eq(s->billing.interval, 60.0, 1e-12);
+    cr_assert_float_eq(s->billing.minimum, 60.0, 1e-12);
+    cr_assert_str_eq(s->endpoint, "web-lb");
+
+    /* chaos at 45m, 1h10m, 2h05m, 2h40m, 3h15m and the CEO at 1h, in time order */
+    double chaos[] = {2700, 4200, 7500, 9600, 11700};
+    int nc = 0, nceo = 0;
+    for (int i = 0; i < s->nevents; i++) {
+        gd_event *ev = &s->events[i];
+        if (i > 0) cr_assert(ev->at >= s->events[i - 1].at, "events are sorted by time");
+        if (strcmp(ev->action, "terminate_random") == 0) {
+            cr_assert(nc < 5);
+            cr_assert_float_eq(ev->at, chaos[nc], 1e-9, "chaos %d at %g, want %g", nc, ev->at,
+                               chaos[nc]);
+            cr_assert_str_eq(ev->target, "asg/web");
+            cr_assert_str_eq(ev->principal, "chaos-monkey");
+            cr_assert_eq(ev->count, 1);
+            nc++;
+        } else {
+            cr_assert_str_eq(ev->action, "message");
+            cr_assert_str_eq(ev->principal, "ceo");
+            cr_assert_not_null(ev->message);
+            if (nceo == 0) {
+                cr_assert_float_eq(ev->at, 3600.0, 1e-9);
+                cr_assert(strstr(ev->message, "cut the bill") != NULL);
+            }
+            nceo++;
+        }
+    }
+    cr_assert_eq(nc, 5);
+    cr_assert_eq(nceo, 2);
+
+    /* the starting architecture, defaults filled */
+    cr_assert_eq(json_array_size(s->resources), 8u);
+    const char *types[] = {"vpc", "subnet", "subnet",          "launch_template",
+                           "asg", "clb",    "launch_template", "instance"};
+    const char *names[] = {"main", "public-a", "private-a", "web",
+                           "web",  "web-lb",   "batch",     "legacy-batch"};
+    for (size_t i = 0; i < 8; i++) {
+        json_t *r = json_array_get(s->resources, i);
+        cr_assert_str_eq(json_string_value(json_object_get(r, "type")), types[i]);
+        cr_assert_str_eq(json_string_value(json_object_get(r, "name")), names[i]);
+        json_t *spec = json_object_get(r, "spec");
+        cr_assert(json_is_object(spec));
+        cr_assert_null(json_object_get(spec, "type"), "spec holds no type");
+        cr_assert_null(json_object_get(spec, "name"), "spec holds no name");
+    }
+    json_t *priv = json_object_get(json_array_get(s->resources, 2), "spec");
+    cr_assert_str_eq(json_string_value(json_object_get(priv, "cidr")), "127.T.1.0/28");
+    cr_assert(json_is_false(json_object_get(priv, "public")));
+    json_t *lt = json_object_get(json_array_get(s->resources, 3), "spec");
+    cr_assert_eq(json_integer_value(json_object_get(lt, "slots")), 5);
+    cr_assert_float_eq(json_number_value(json_object_get(lt, "service_time")), 4.0, 1e-12);
+    cr_assert_float_eq(json_number_value(json_object_get(lt, "boot_time")), 60.0, 1e-12);
+    json_t *asg = json_object_get(json_array_get(s->resources, 4), "spec");
+    cr_assert_eq(json_integer_value(json_object_get(asg, "desired")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(asg, "min")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(asg, "max")), 10);
+    cr_assert_float_eq(json_number_value(json_object_get(asg, "health_check_grace")), 300.0, 1e-12);
+    json_t *hc =
+        json_object_get(json_object_get(json_array_get(s->resources, 5), "spec"), "health_check");
+    cr_assert_eq(json_integer_value(json_object_get(hc, "healthy_threshold")), 10);
+    cr_assert_float_eq(json_number_value(json_object_get(hc, "interval")), 30.0, 1e-12);
+    json_t *batch = json_object_get(json_array_get(s->resources, 6), "spec");
+    cr_assert_str_eq(json_string_value(json_object_get(batch, "instance_type")), "m5.large");
+    gd_errs_free(&e);
+    gd_scenario_free(s);
+}
+
+Test(scenario, default_game_traffic_shape)
+{
+    gd_scenario *s = NULL;
+    gd_errs e = {0};
+    cr_assert_eq(gd_scenario_load(DEFAULT_SCENARIO, &s, &e), 0);
+    /* 3 instances x 5 slots / 4 s = 3.75 rps: the first 30 minutes stay at <= 2 rps */
+    for (double t = 0; t <= 1800; t += 1)
+        cr_assert(gd_scenario_rate(s, t) <= 2.0 + 1e-9, "rate at %gs is %g, want <= 2", t,
+                  gd_scenario_rate(s, t));
+    cr_assert_float_eq(gd_scenario_rate(s, 0), 1.5, 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 40 * 60), 3.0, 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 90 * 60), 5.0, 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 150 * 60), 7.0, 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 - 1), 7.0, 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600), 21.0, 1e-9, "surge x3 at 3h");
+    cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 + 20 * 60), 7.0, 1e-9, "surge over at 3h20m");
+    /* 1h50m: ramp 5 -> 7 between 1h30m and 2h30m is at 5 + 2*20/60, doubled */
+    cr_assert_float_eq(gd_scenario_rate(s, 110 * 60), 2 * (5 + 2.0 * 20 / 60), 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 120 * 60), 5 + 2.0 * 30 / 60, 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 4 * 3600), 7.0, 1e-9);
+    gd_scenario_free(s);
+}
+
+static const char *minimal = "name: tiny\n"
+                             "duration: 1h\n"
+                             "traffic:\n"
+                             "  rate:\n"
+                             "    - {at: 0, rps: 1}\n"
+                             "architecture:\n"
+                             "  endpoint: lb\n"
+                             "  resources:\n"
+                             "    - {type: vpc, name: main}\n"
+                             "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n"
+                             "    - {type: clb, name: lb, subnets: [a]}\n";
+
+Test(scenario, defaults_of_a_minimal_scenario)
+{
+    long before = gd_mem_live();
+    gd_scenario *s = load_ok_text(minimal);
+    cr_assert_str_eq(s->name, "tiny");
+    cr_assert_str_eq(s->title, "tiny", "title defaults to the name");
+    cr_assert_str_eq(s->story, "");
+    cr_assert_str_eq(s->runbook, "");
+    cr_assert_float_eq(s->speed, 1.0, 1e-12);
+    cr_assert_eq(s->seed, 1u);
+    cr_assert_eq(s->teams, 1);
+    cr_assert_str_eq(s->service, "unicorn");
+    cr_assert_str_eq(s->salt, "tiny", "salt defaults to the name");
+    cr_assert_eq(s->key_space, 10000u);
+    cr_assert_float_eq(s->zipf, 1.0, 1e-12);
+    cr_assert_float_eq(s->client_timeout, 10.0, 1e-12);
+    cr_assert_eq(s->nrate, 1);
+    cr_assert_eq(s->rate[0].ramp, 0);
+    cr_assert_eq(s->nsurges, 0);
+    cr_assert_eq(s->nevents, 0);
+    cr_assert_float_eq(s->scoring.success_max, 10.0, 1e-12);
+    cr_assert_float_eq(s->scoring.wrong, -20.0, 1e-12);
+    cr_assert_float_eq(s->billing.multiplier, 1.0, 1e-12);
+    cr_assert_float_eq(s->billing.points_per_dollar, 100.0, 1e-12);
+    cr_assert_float_eq(s->billing.interval, 60.0, 1e-12);
+    cr_assert_float_eq(s->billing.minimum, 60.0, 1e-12);
+    struct {
+        const char *k;
+        double p;
+    } prices[] = {{"t3.micro", 0.0104}, {"t3.small", 0.0208}, {"t3.medium", 0.0416},
+                  {"m5.large", 0.096},  {"m5.xlarge", 0.192}, {"c5.large", 0.085},
+                  {"c5.xlarge", 0.17},  {"clb", 0.025},       {"alb", 0.0225}};
+    for (size_t i = 0; i < sizeof prices / sizeof prices[0]; i++)
+        cr_assert_float_eq(gd_scenario_price(s, prices[i].k), prices[i].p, 1e-12, "%s",
+                           prices[i].k);
+    cr_assert_float_eq(gd_scenario_price(s, "x1.32xlarge"), -1.0, 1e-12);
+    cr_assert_float_eq(gd_scenario_price(s, NULL), -1.0, 1e-12);
+    gd_scenario_free(s);
+    cr_assert_eq(gd_mem_live(), before, "live allocations %ld, want %ld", gd_mem_live(), before);
+}
+
+Test(scenario, prices_merge_over_defaults)
+{
+    char *text = strdup(minimal);
+    replace(&text, "traffic:", "billing:\n  prices: {t3.micro: 0.5, custom: 2}\ntraffic:");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert_float_eq(gd_scenario_price(s, "t3.micro"), 0.5, 1e-12);
+    cr_assert_float_eq(gd_scenario_price(s, "custom"), 2.0, 1e-12);
+    cr_assert_float_eq(gd_scenario_price(s, "m5.large"), 0.096, 1e-12);
+    gd_scenario_free(s);
+    free(text);
+}
+
+Test(scenario, rate_steps_ramps_and_surges)
+{
+    char *text = strdup(minimal);
+    replace(&text, "    - {at: 0, rps: 1}\n",
+            "    - {at: 0, rps: 1}\n"
+            "    - {at: 10m, rps: 3}\n"             /* step */
+            "    - {at: 20m, rps: 5, ramp: true}\n" /* 3 -> 5 over 10 minutes */
+            "    - {at: 30m, rps: 2, ramp: true}\n" /* 5 -> 2 */
+            "  surges:\n"
+            "    - {at: 40m, for: 5m, x: 3}\n"
+            "    - {at: 42m, for: 10m, x: 2}\n");
+    gd_scenario *s = load_ok_text(text);
+    free(text);
+    cr_assert_eq(s->nrate, 4);
+    struct {
+        double t, want;
+    } cases[] = {
+        {0, 1},    {599.9, 1},  {600, 3},   {900, 4},  {1199, 3 + 2 * 599.0 / 600},
+        {1200, 5}, {1500, 3.5}, {1800, 2},  {2399, 2}, {2400, 6},
+        {2519, 6}, {2520, 12},  {2699, 12}, {2700, 4}, {3119, 4},
+        {3120, 2}, {3600, 2},   {-5, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_float_eq(gd_scenario_rate(s, cases[i].t), cases[i].want, 1e-9,
+                           "rate(%g) = %g, want %g", cases[i].t, gd_scenario_rate(s, cases[i].t),
+                           cases[i].want);
+    gd_scenario_free(s);
+}
+
+Test(scenario, points_per_outcome)
+{
+    gd_scenario *s = load_ok_text(minimal);
+    cr_assert_float_eq(gd_scenario_points(s, GD_OK_ANSWER, 0), 10.0, 1e-12);
+    cr_assert_float_eq(gd_scenario_points(s, GD_OK_ANSWER, 4), 6.0, 1e-12);
+    cr_assert_float_eq(gd_scenario_points(s, GD_OK_ANSWER, 0.004), 9.996, 1e-12);
+    cr_assert_float_eq(gd_scenario_points(s, GD_OK_ANSWER, 9.95), 0.1, 1e-12, "floor");
+    cr_assert_float_eq(gd_scenario_points(s, GD_OK_ANSWER, 30), 0.1, 1e-12, "floor");
+    cr_assert_float_eq(gd_scenario_points(s, GD_ERROR, 1), -5.0, 1e-12);
+    cr_assert_float_eq(gd_scenario_points(s, GD_TIMEOUT, 10), -5.0, 1e-12);
+    cr_assert_float_eq(gd_scenario_points(s, GD_WRONG, 0.1), -20.0, 1e-12);
+    gd_scenario_free(s);
+}
+
+Test(scenario, missing_file)
+{
+    gd_scenario *s = (gd_scenario *)1;
+    gd_errs e = {0};
+    cr_assert_eq(gd_scenario_load("scenarios/no-such-game.yaml", &s, &e), GD_ENOENT);
+    cr_assert_null(s);
+    cr_assert_eq(e.n, 1);
+    cr_assert_str_eq(e.msgs[0],
+                     "scenarios/no-such-game.yaml: cannot open: No such file or directory");
+    gd_errs_free(&e);
+}
+
+Test(scenario, syntax_error)
+{
+    gd_errs e = {0};
+    load_bad_text("name: x\ntraffic: [1, 2\n", &e);
+    char want[256];
+    snprintf(want, sizeof want, "%s:3:1: flow sequence without a closing bracket", tmp_path);
+    const char *w[] = {want};
+    assert_errs(&e, w, 1);
+    gd_errs_free(&e);
+    rm_tmp();
+}
+
+/* A broken copy of the default game: every problem is reported, in file order. */
+Test(scenario, broken_default_game_reports_all_errors)
+{
+    long before = gd_mem_live();
+    char *text = read_all(DEFAULT_SCENARIO);
+    replace(&text, "speed: 20\n", "speed: fast\n");
+    replace(&text, "teams: 1\n", "teams: 1\ncolour: blue\n");
+    replace(&text, "{at: 40m, rps: 3, ramp: true}", "{at: 20m, rps: 3, ramp: true}");
+    replace(&text, "{at: 3h, for: 20m, x: 3}", "{at: 5h, for: 20m, x: 3}");
+    replace(&text, "{at: 45m, action: terminate_random, target: asg/web,",
+            "{at: 45m, action: terminate_random, target: asg/webb,");
+    replace(&text, "name: private-a, vpc: main, cidr: 127.T.1.0/28",
+            "name: private-a, vpc: main, cidr: 127.T.0.16/28");
+    replace(&text, "      desired: 3\n", "      desired: 30\n");
+    replace(&text, "      port: 8080\n", "      port: 80\n");
+    replace(&text, "subnet: private-a}", "subnet: private-b}");
+    replace(&text, "  endpoint: web-lb\n", "  endpoint: web\n");
+    write_tmp(text);
+
+    struct {
+        const char *needle;
+        int off;
+        const char *msg;
+    } want[] = {
+        {"speed: fast", 7, "field 'speed': expected a number, got \"fast\" (allowed: 0.1..10000)"},
+        {"colour: blue", 0,
+         "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
+         "seed, teams, service, traffic, scoring, billing, events, architecture)"},
+        {"{at: 20m, rps: 3", 5,
+         "field 'traffic.rate[2].at': 20m is not after the previous point (30m) (allowed: a time "
+         "after the previous point)"},
+        {"{at: 5h, for: 20m", 5,
+         "field 'traffic.surges[1].at': 5h is after the end of the game (4h) (allowed: "
+         "0s..duration)"},
+        {"target: asg/webb", 8, "field 'events[0].target': no asg named 'webb' (allowed: web)"},
+        {"endpoint: web\n", 10,
+         "field 'architecture.endpoint': no clb named 'web' (allowed: "
+         "web-lb)"},
+        {"cidr: 127.T.0.16/28", 6,
+         "subnet 'private-a': field 'cidr': 127.T.0.16/28 overlaps subnet 'public-a' "
+         "(127.T.0.0/24) (allowed: a block that overlaps no other subnet)"},
+        {"desired: 30", 9, "asg 'web': field 'desired': 30 is outside min..max (allowed: 1..10)"},
+        {"port: 80\n", 6,
+         "clb 'web-lb': field 'port': 80 is out of range (allowed: an integer "
+         "1024..65535)"},
+        {"subnet: private-b}", 8,
+         "instance 'legacy-batch': field 'subnet': no subnet named 'private-b' (allowed: "
+         "public-a, private-a)"},
+    };
+    int n = (int)(sizeof want / sizeof want[0]);
+    char msgs[16][512];
+    const char *ptrs[16];
+    for (int i = 0; i < n; i++) {
+        int line, col;
+        pos_of(text, want[i].needle, want[i].off, &line, &col);
+        snprintf(msgs[i], sizeof msgs[i], "%s:%d:%d: %s", tmp_path, line, col, want[i].msg);
+        ptrs[i] = msgs[i];
+    }
+    /* expected in file order */
+    for (int i = 1; i < n; i++)
+        for (int k = i; k > 0; k--) {
+            const char *a = ptrs[k - 1] + strlen(tmp_path) + 1, *b = ptrs[k] + strlen(tmp_path) + 1;
+            long la = strtol(a, (char **)&a, 10), lb = strtol(b, (char **)&b, 10);
+            long ca = strtol(a + 1, NULL, 10), cb = strtol(b + 1, NULL, 10);
+            if (la * 100000 + ca <= lb * 100000 + cb) break;
+            const char *t = ptrs[k];
+            ptrs[k] = ptrs[k - 1];
+            ptrs[k - 1] = t;
+        }
+    gd_scenario *s = (gd_scenario *)1;
+    gd_errs e = {0};
+    cr_assert_eq(gd_scenario_load(tmp_path, &s, &e), GD_EINVAL);
+    cr_assert_null(s);
+    assert_errs(&e, ptrs, n);
+    gd_errs_free(&e);
+    rm_tmp();
+    free(text);
+    cr_assert_eq(gd_mem_live(), before, "live allocations %ld, want %ld", gd_mem_live(), before);
+}
+
+Test(scenario, section_errors)
+{
+    gd_errs e = {0};
+    load_bad_text("name: Bad_Name\n"                                  /* 1 */
+                  "duration: 10d\n"                                   /* 2 */
+                  "traffic:\n"                                        /* 3 */
+                  "  keys: {space: 0, zipf: 9}\n"                     /* 4 */
+                  "  client_timeout: 50ms\n"                          /* 5 */
+                  "  rate:\n"                                         /* 6 */
+                  "    - {at: 5m, rps: 1}\n"                          /* 7 */
+                  "    - {rps: 2, ramp: maybe}\n"                     /* 8 */
+                  "  surges:\n"                                       /* 9 */
+                  "    - {at: 1h, x: 2}\n"                            /* 10 */
+                  "scoring: {success_min: 20}\n"                      /* 11 */
+                  "service: {kind: time}\n"                           /* 12 */
+                  "events:\n"                                         /* 13 */
+                  "  - {at: 1m, action: explode}\n"                   /* 14 */
+                  "  - {at: 2m, action: terminate}\n"                 /* 15 */
+                  "  - {at: 3m, action: message}\n"                   /* 16 */
+                  "  - {at: 4m, action: scale, target: web}\n"        /* 17 */
+                  "  - {at: 5m, action: scale, target: rocket/web}\n" /* 18 */
+                  "architecture:\n"                                   /* 19 */
+                  "  resources: []\n",                                /* 20 */
+                  &e);
+    const char *w[] = {
+        "1:7: field 'name': \"Bad_Name\" is not a valid name (allowed: [a-z0-9-], 1..64 "
+        "characters)",
+        "2:11: field 'duration': 10d is out of range (allowed: 1m..7d)",
+        "4:17: field 'traffic.keys.space': 0 is out of range (allowed: 1..10000000)",
+        "4:26: field 'traffic.keys.zipf': 9 is out of range (allowed: 0..5)",
+        "5:19: field 'traffic.client_timeout': 50ms is out of range (allowed: 100ms..10m)",
+        "7:12: field 'traffic.rate[0].at': the first point must be at 0s, not 5m (allowed: 0s)",
+        "8:7: field 'traffic.rate[1].at': missing (allowed: 0s..7d)",
+        "8:22: field 'traffic.rate[1].ramp': expected true or false, got \"maybe\" (allowed: true, "
+        "false)",
+        "10:7: field 'traffic.surges[0].for': missing (allowed: 1ms..7d)",
+        "11:24: field 'scoring.success_min': 20 is above success_max (allowed: 0..10 "
+        "(success_max))",
+        "12:17: field 'service.kind': \"time\" is not one of the allowed values (allowed: "
+        "unicorn)",
+        "14:22: field 'events[0].action': \"explode\" is not one of the allowed values (allowed: "
+        "terminate_random, terminate, scale, message)",
+        "15:5: field 'events[1].target': missing (allowed: TYPE/NAME, e.g. asg/web)",
+        "16:5: field 'events[2].message': missing (allowed: the text to show)",
+        "17:37: field 'events[3].target': 'web' is not TYPE/NAME (allowed: TYPE/NAME, e.g. "
+        "asg/web)",
+        "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
+        "launch_template, instance, asg, clb)",
+        "20:3: field 'architecture.endpoint': missing (allowed: [a-z0-9-], 1..64 characters)",
+        "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
+        "name, ...fields of that type})",
+    };
+    int n = (int)(sizeof w / sizeof w[0]);
+    char msgs[32][1024];
+    const char *ptrs[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, w[i]);
+        ptrs[i] = msgs[i];
+    }
+    assert_errs(&e, ptrs, n);
+    gd_errs_free(&e);
+    rm_tmp();
+}
+
+Test(scenario, architecture_errors)
+{
+    gd_errs e = {0};
+    load_bad_text("name: arch\n"                                                           /* 1 */
+                  "duration: 1h\n"                                                         /* 2 */
+                  "traffic: {rate: [{at: 0, rps: 1}]}\n"                                   /* 3 */
+                  "architecture:\n"                                                        /* 4 */
+                  "  endpoint: lb\n"                                                       /* 5 */
+                  "  resources:\n"                                                         /* 6 */
+                  "    - {type: vpc, name: main}\n"                                        /* 7 */
+                  "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n"                    /* 8 */
+                  "    - {type: subnet, name: b, cidr: 127.9.0.0/24}\n"                    /* 9 */
+                  "    - {type: subnet, name: c, cidr: 127.T.0.0/26, vpc: other}\n"        /* 10 */
+                  "    - {type: rocket, name: r}\n"                                        /* 11 */
+                  "    - {name: nameless}\n"                                               /* 12 */
+                  "    - {type: subnet, name: a, cidr: 127.T.5.0/24}\n"                    /* 13 */
+                  "    - {type: asg, name: web, launch_template: web, subnets: [a, zz],\n" /* 14 */
+                  "       load_balancers: [lb]}\n"                                         /* 15 */
+                  "    - {type: launch_template, name: web, colour: red}\n"                /* 16 */
+                  "    - {type: clb, name: lb, subnets: [a], instances: [web]}\n"          /* 17 */
+                  "    - 42\n",                                                            /* 18 */
+                  &e);
+    const char *w[] = {
+        "9:37: subnet 'b': field 'cidr': 127.9.0.0/24 is not inside vpc 'main' (127.T.0.0/16) "
+        "(allowed: a block inside 127.T.0.0/16)",
+        "10:37: subnet 'c': field 'cidr': 127.T.0.0/26 overlaps subnet 'a' (127.T.0.0/24) "
+        "(allowed: a block that overlaps no other subnet)",
+        "10:56: subnet 'c': field 'vpc': no vpc named 'other' (allowed: main)",
+        "11:14: field 'architecture.resources[4].type': \"rocket\" is not a resource type "
+        "(allowed: vpc, subnet, launch_template, instance, asg, clb)",
+        "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
+        "launch_template, instance, asg, clb)",
+        "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
+        "TMP:8:7) (allowed: a name used once per type)",
+        "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
+        "16:42: launch_template 'web': field 'colour': unknown field (allowed: service, command, "
+        "instance_type, port, slots, queue, service_time, boot_time)",
+        "17:55: clb 'lb': field 'instances[0]': no instance named 'web' (allowed: no instance is "
+        "defined)",
+        "18:7: field 'architecture.resources[10]': expected a mapping, got 42 (allowed: a "
+        "mapping {type, name, ...})",
+    };
+    int n = (int)(sizeof w / sizeof w[0]);
+    char msgs[32][1024];
+    const char *ptrs[32];
+    for (int i = 0; i < n; i++) {
+        char tmp[512];
+        snprintf(tmp, sizeof tmp, "%s", w[i]);
+        char *t = strstr(tmp, "TMP");
+        if (t) {
+            *t = 0;
+            snprintf(msgs[i], sizeof msgs[i], "%s:%s%s%s", tmp_path, tmp, tmp_path, t + 3);
+        } else {
+            snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, tmp);
+        }
+        ptrs[i] = msgs[i];
+    }
+    assert_errs(&e, ptrs, n);
+    gd_errs_free(&e);
+    rm_tmp();
+}
+
+Test(scenario, not_a_mapping)
+{
+    gd_errs e = {0};
+    load_bad_text("- just\n- a list\n", &e);
+    char want[256];
+    snprintf(want, sizeof want,
+             "%s:1:1: field '': the document must be a mapping, got [\"just\",\"a list\"] "
+             "(allowed: a mapping with name, duration, traffic, architecture)",
+             tmp_path);
+    const char *w[] = {want};
+    assert_errs(&e, w, 1);
+    gd_errs_free(&e);
+    rm_tmp();
+
+    load_bad_text("name: x\n", &e);
+    char w1[256], w2[256], w3[256];
+    snprintf(w1, sizeof w1, "%s:1:1: field 'duration': missing (allowed: 1m..7d)", tmp_path);
+    snprintf(w2, sizeof w2, "%s:1:1: field 'traffic': missing (allowed: a mapping)", tmp_path);
+    snprintf(w3, sizeof w3, "%s:1:1: field 'architecture': missing (allowed: a mapping)", tmp_path);
+    const char *ww[] = {w1, w2, w3};
+    assert_errs(&e, ww, 3);
+    gd_errs_free(&e);
+    rm_tmp();
+}
