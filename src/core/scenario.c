@@ -731,17 +731,15 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
                 size_t k;
                 json_array_foreach(s->resources, k, prev)
                 {
-                    /* names are unique per type, as in AWS: launch template "web"
-                     * and Auto Scaling group "web" are two things */
-                    if (ok &&
-                        strcmp(json_string_value(json_object_get(prev, "name")),
-                               json_string_value(nv)) == 0 &&
-                        strcmp(json_string_value(json_object_get(prev, "type")),
-                               json_string_value(tv)) == 0) {
+                    /* One namespace per team: 'gameday ctl get web' must mean one
+                     * thing, so a launch template and a group cannot share a name. */
+                    if (ok && strcmp(json_string_value(json_object_get(prev, "name")),
+                                     json_string_value(nv)) == 0) {
                         char w[256];
                         gd_conf_where(x->conf, json_object_get(prev, "spec"), "?", w, sizeof w);
-                        serr(x, it, "name", nv, pt, "a name used once per type",
-                             "%s '%s' is already defined (at %s)", json_string_value(tv),
+                        serr(x, it, "name", nv, pt, "a name used once per team (all types share names)",
+                             "%s '%s' is already defined (at %s)",
+                             json_string_value(json_object_get(prev, "type")),
                              json_string_value(nv), w);
                         ok = 0;
                         break;

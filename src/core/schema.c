@@ -452,7 +452,7 @@ static void check_value(struct ctx *x, const struct field *f, json_t *obj, json_
             json_t *it;
             json_array_foreach(v, i, it)
             {
-                char ip[160];
+                char ip[192];
                 snprintf(ip, sizeof ip, "%s[%zu]", fpath, i);
                 check_item(x, f, v, it, ip, allow);
             }
@@ -529,7 +529,7 @@ static int int_field(json_t *spec, const char *k, long long *out)
 
 static void asg_cross(struct ctx *x, json_t *spec)
 {
-    long long mn, mx, d;
+    long long mn = 0, mx = 0, d = 0;
     int okmin = !is_bad(x, "min") && int_field(spec, "min", &mn),
         okmax = !is_bad(x, "max") && int_field(spec, "max", &mx);
     if (json_object_get(spec, "desired") == NULL && okmin)

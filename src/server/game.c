@@ -511,8 +511,8 @@ static int bootstrap(gd_game *g)
 static void write_game_json(gd_game *g)
 {
     json_t *teams = gd_store_teams(g->db);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:o}", "api", "", "admin_token", g->admin_token, "dir",
-                          g->dir, "teams", teams);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:i,s:o}", "api", "", "admin_token", g->admin_token, "dir",
+                          g->dir, "server_pid", (int)getpid(), "teams", teams);
     char api[64];
     snprintf(api, sizeof api, "http://%s:%d", g->host, g->port);
     json_object_set_new(j, "api", json_string(api));

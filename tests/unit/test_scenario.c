@@ -178,8 +178,8 @@ Test(scenario, default_game_loads_clean)
     cr_assert_eq(json_array_size(s->resources), 8u);
     const char *types[] = {"vpc", "subnet", "subnet",          "launch_template",
                            "asg", "clb",    "launch_template", "instance"};
-    const char *names[] = {"main", "public-a", "private-a", "web",
-                           "web",  "web-lb",   "batch",     "legacy-batch"};
+    const char *names[] = {"main", "public-a", "private-a",      "web-template",
+                           "web",  "web-lb",   "batch-template", "legacy-batch"};
     for (size_t i = 0; i < 8; i++) {
         json_t *r = json_array_get(s->resources, i);
         cr_assert_str_eq(json_string_value(json_object_get(r, "type")), types[i]);
@@ -526,9 +526,9 @@ Test(scenario, architecture_errors)
                   "    - {type: rocket, name: r}\n"                                        /* 11 */
                   "    - {name: nameless}\n"                                               /* 12 */
                   "    - {type: subnet, name: a, cidr: 127.T.5.0/24}\n"                    /* 13 */
-                  "    - {type: asg, name: web, launch_template: web, subnets: [a, zz],\n" /* 14 */
+                  "    - {type: asg, name: web, launch_template: tpl, subnets: [a, zz],\n" /* 14 */
                   "       load_balancers: [lb]}\n"                                         /* 15 */
-                  "    - {type: launch_template, name: web, colour: red}\n"                /* 16 */
+                  "    - {type: launch_template, name: tpl, colour: red}\n"                /* 16 */
                   "    - {type: clb, name: lb, subnets: [a], instances: [web]}\n"          /* 17 */
                   "    - 42\n",                                                            /* 18 */
                   &e);
@@ -543,9 +543,9 @@ Test(scenario, architecture_errors)
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
-        "TMP:8:7) (allowed: a name used once per type)",
+        "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
-        "16:42: launch_template 'web': field 'colour': unknown field (allowed: service, command, "
+        "16:42: launch_template 'tpl': field 'colour': unknown field (allowed: service, command, "
         "instance_type, port, slots, queue, service_time, boot_time)",
         "17:55: clb 'lb': field 'instances[0]': no instance named 'web' (allowed: no instance is "
         "defined)",
