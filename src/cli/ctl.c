@@ -32,21 +32,22 @@ static void hms(double s, char *out, size_t n)
 
 static int usage(int rc)
 {
-    fprintf(rc ? stderr : stdout,
-            "usage: gameday ctl [--api URL] [--token T] [--game DIR] [--json] COMMAND\n"
-            "commands:\n"
-            "  status                     game clock, rate, latency, score, bill\n"
-            "  instances                  instances, their address, state and health\n"
-            "  resources [TYPE]           every resource (vpc, subnet, launch_template, asg, clb...)\n"
-            "  get NAME|ID                one resource, spec and status\n"
-            "  scale ASG N                set an autoscaling group's desired capacity\n"
-            "  terminate ID|NAME [--force]  terminate an instance (--force: SIGKILL)\n"
-            "  create TYPE NAME [k=v...]  create a resource (values are JSON or plain strings)\n"
-            "  update NAME k=v [k=v...]   change fields of a resource's spec\n"
-            "  delete NAME|ID             delete a resource (an instance is terminated)\n"
-            "  score                      the team's score\n"
-            "  events                     score events: time, source, points, reason\n"
-            "  audit                      the audit log: who did what\n");
+    fprintf(
+        rc ? stderr : stdout,
+        "usage: gameday ctl [--api URL] [--token T] [--game DIR] [--json] COMMAND\n"
+        "commands:\n"
+        "  status                     game clock, rate, latency, score, bill\n"
+        "  instances                  instances, their address, state and health\n"
+        "  resources [TYPE]           every resource (vpc, subnet, launch_template, asg, clb...)\n"
+        "  get NAME|ID                one resource, spec and status\n"
+        "  scale ASG N                set an autoscaling group's desired capacity\n"
+        "  terminate ID|NAME [--force]  terminate an instance (--force: SIGKILL)\n"
+        "  create TYPE NAME [k=v...]  create a resource (values are JSON or plain strings)\n"
+        "  update NAME k=v [k=v...]   change fields of a resource's spec\n"
+        "  delete NAME|ID             delete a resource (an instance is terminated)\n"
+        "  score                      the team's score\n"
+        "  events                     score events: time, source, points, reason\n"
+        "  audit                      the audit log: who did what\n");
     return rc;
 }
 
@@ -122,9 +123,9 @@ static int show_error(json_t *j, long status)
     fprintf(stderr, "gameday ctl: %ld %s: %s\n", status, S(e, "code"), S(e, "message"));
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(e, "errors"), i, m)
-        if (i > 0 || json_array_size(json_object_get(e, "errors")) > 1)
-            fprintf(stderr, "  %s\n", json_string_value(m));
+    json_array_foreach(json_object_get(e, "errors"), i,
+                       m) if (i > 0 || json_array_size(json_object_get(e, "errors")) > 1)
+        fprintf(stderr, "  %s\n", json_string_value(m));
     return 1;
 }
 
@@ -134,7 +135,8 @@ static void print_instances(json_t *list)
            "STATE", "AZ", "HEALTH", "REASON");
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         json_t *st = json_object_get(r, "status");
         char addr[40];
         snprintf(addr, sizeof addr, "%s:%d", S(st, "ip"), (int)N(st, "port"));
@@ -149,7 +151,8 @@ static void print_resources(json_t *list)
     printf("%-16s %-16s %-18s %s\n", "ID", "TYPE", "NAME", "SPEC");
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         char *spec = json_dumps(json_object_get(r, "spec"), JSON_COMPACT | JSON_SORT_KEYS);
         printf("%-16s %-16s %-18s %s\n", S(r, "id"), S(r, "type"), S(r, "name"), spec ? spec : "");
         free(spec);
@@ -161,7 +164,8 @@ static void print_events(json_t *list)
     printf("%-9s %-14s %10s  %s\n", "TIME", "SOURCE", "POINTS", "REASON");
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         char t[32];
         hms(N(r, "time"), t, sizeof t);
         printf("%-9s %-14s %+10.1f  %s\n", t, S(r, "source"), N(r, "points"), S(r, "reason"));
@@ -173,7 +177,8 @@ static void print_audit(json_t *list)
     printf("%-9s %-14s %-22s %-26s %s\n", "TIME", "PRINCIPAL", "EVENT", "ERROR", "REQUEST");
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         char t[32];
         hms(N(r, "eventTime"), t, sizeof t);
         char *req = json_dumps(json_object_get(r, "requestParameters"), JSON_COMPACT);
@@ -189,12 +194,18 @@ int gd_cmd_ctl(int argc, char **argv)
     const char *api = NULL, *token = NULL, *gamedir = NULL;
     int as_json = 0, i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--json")) as_json = 1;
-        else if (!strcmp(argv[i], "--help")) return usage(0);
-        else if (i + 1 < argc && !strcmp(argv[i], "--api")) api = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--token")) token = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--game")) gamedir = argv[++i];
-        else return usage(2);
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else if (!strcmp(argv[i], "--help"))
+            return usage(0);
+        else if (i + 1 < argc && !strcmp(argv[i], "--api"))
+            api = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--token"))
+            token = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "--game"))
+            gamedir = argv[++i];
+        else
+            return usage(2);
     }
     if (i >= argc) return usage(2);
     const char *cmd = argv[i++];
@@ -202,8 +213,10 @@ int gd_cmd_ctl(int argc, char **argv)
     int nargs = 0;
     char *args[32];
     for (; i < argc && nargs < 32; i++) {
-        if (!strcmp(argv[i], "--json")) as_json = 1;
-        else args[nargs++] = argv[i];
+        if (!strcmp(argv[i], "--json"))
+            as_json = 1;
+        else
+            args[nargs++] = argv[i];
     }
     char apibuf[128], tokbuf[128];
     if (locate(&api, &token, gamedir, apibuf, tokbuf) < 0) return 1;
@@ -294,16 +307,15 @@ int gd_cmd_ctl(int argc, char **argv)
         printf("%s  %s / %s  x%g  %s\n", S(j, "title"), c, d, N(j, "speed"), S(j, "state"));
         size_t k;
         json_t *t;
-        json_array_foreach(json_object_get(j, "teams"), k, t)
-            printf("team-%lld  endpoint %s  rps %.1f  p50 %.0f ms  p99 %.0f ms  ok %lld  errors %lld"
-                   "  timeouts %lld  wrong %lld  score %.0f  spent $%.2f  instances %lld\n",
-                   (long long)json_integer_value(json_object_get(t, "id")), S(t, "endpoint"),
-                   N(t, "rps"), N(t, "p50_ms"), N(t, "p99_ms"),
-                   (long long)json_integer_value(json_object_get(t, "ok")),
-                   (long long)json_integer_value(json_object_get(t, "errors")),
-                   (long long)json_integer_value(json_object_get(t, "timeouts")),
-                   (long long)json_integer_value(json_object_get(t, "wrong")), N(t, "score"),
-                   N(t, "cost_usd"), (long long)json_integer_value(json_object_get(t, "instances")));
+        json_array_foreach(json_object_get(j, "teams"), k, t) printf(
+            "team-%lld  endpoint %s  rps %.1f  p50 %.0f ms  p99 %.0f ms  ok %lld  errors %lld"
+            "  timeouts %lld  wrong %lld  score %.0f  spent $%.2f  instances %lld\n",
+            (long long)json_integer_value(json_object_get(t, "id")), S(t, "endpoint"), N(t, "rps"),
+            N(t, "p50_ms"), N(t, "p99_ms"), (long long)json_integer_value(json_object_get(t, "ok")),
+            (long long)json_integer_value(json_object_get(t, "errors")),
+            (long long)json_integer_value(json_object_get(t, "timeouts")),
+            (long long)json_integer_value(json_object_get(t, "wrong")), N(t, "score"),
+            N(t, "cost_usd"), (long long)json_integer_value(json_object_get(t, "instances")));
     }
     json_decref(j);
     return 0;
@@ -313,13 +325,15 @@ int gd_cmd_hash(int argc, char **argv)
 {
     const char *key = NULL, *scen = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--scenario") && i + 1 < argc) scen = argv[++i];
+        if (!strcmp(argv[i], "--scenario") && i + 1 < argc)
+            scen = argv[++i];
         else if (!strcmp(argv[i], "--help")) {
             printf("usage: gameday hash KEY [--scenario FILE]\nPrints the hash the unicorn "
                    "service answers for KEY: SHA-256 of \"<salt>:<KEY>\",\nthe salt from the "
                    "scenario (default scenarios/unicorn-rentals.yaml).\n");
             return 0;
-        } else if (!key) key = argv[i];
+        } else if (!key)
+            key = argv[i];
         else {
             fprintf(stderr, "usage: gameday hash KEY [--scenario FILE]\n");
             return 2;

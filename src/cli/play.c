@@ -122,12 +122,18 @@ int gd_cmd_play(int argc, char **argv)
             continue;
         }
         if (!v) return usage(2);
-        if (!strcmp(a, "--speed")) speed = v;
-        else if (!strcmp(a, "--duration")) dur = v;
-        else if (!strcmp(a, "--port")) port = atoi(v);
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--teams")) teams = v;
-        else return usage(2);
+        if (!strcmp(a, "--speed"))
+            speed = v;
+        else if (!strcmp(a, "--duration"))
+            dur = v;
+        else if (!strcmp(a, "--port"))
+            port = atoi(v);
+        else if (!strcmp(a, "--out"))
+            out = v;
+        else if (!strcmp(a, "--teams"))
+            teams = v;
+        else
+            return usage(2);
         i++;
     }
     if (!scen) scen = "scenarios/unicorn-rentals.yaml";
@@ -155,8 +161,10 @@ int gd_cmd_play(int argc, char **argv)
         return 2;
     }
     char dir[PATH_MAX];
-    if (out) snprintf(dir, sizeof dir, "%s", out);
-    else snprintf(dir, sizeof dir, "var/%s", sc->name);
+    if (out)
+        snprintf(dir, sizeof dir, "%s", out);
+    else
+        snprintf(dir, sizeof dir, "var/%s", sc->name);
     char path[PATH_MAX + 64];
     mkdir("var", 0755);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
@@ -246,8 +254,10 @@ int gd_cmd_play(int argc, char **argv)
     snprintf(path, sizeof path, "%s/game.json", dir);
     json_t *game = json_load_file(path, 0, NULL);
     json_t *st = gd_cli_get(api, "/api/v1/status", NULL, NULL);
-    const char *token = json_string_value(json_object_get(json_array_get(json_object_get(game, "teams"), 0), "token"));
-    const char *ep = json_string_value(json_object_get(json_array_get(json_object_get(st, "teams"), 0), "endpoint"));
+    const char *token = json_string_value(
+        json_object_get(json_array_get(json_object_get(game, "teams"), 0), "token"));
+    const char *ep = json_string_value(
+        json_object_get(json_array_get(json_object_get(st, "teams"), 0), "endpoint"));
     char dh[32];
     hms(duration, dh, sizeof dh);
     printf("gameday: %s, %s of game time at x%g (about %.0f s of wall time)\n",
@@ -298,7 +308,8 @@ int gd_cmd_play(int argc, char **argv)
         hms(json_number_value(json_object_get(s, "clock")), ch, sizeof ch);
         size_t i;
         json_t *t;
-        json_array_foreach(json_object_get(s, "teams"), i, t) {
+        json_array_foreach(json_object_get(s, "teams"), i, t)
+        {
             printf("%s%s team-%lld  rps %.1f  p50 %.0f ms  p99 %.0f ms  errors %lld  "
                    "score %.0f  spent $%.2f  instances %lld\n",
                    headless ? "" : "", ch, (long long)json_integer_value(json_object_get(t, "id")),

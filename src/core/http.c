@@ -42,9 +42,9 @@ struct gd_http_conn {
     int last_was_value;
     int too_many_headers;
     int complete;
-    int in_process;   /* inside process(): answers are batched, written at the end */
-    int close_after;  /* close once `out` is written */
-    int pending;      /* closed while a request was with its handler */
+    int in_process;  /* inside process(): answers are batched, written at the end */
+    int close_after; /* close once `out` is written */
+    int pending;     /* closed while a request was with its handler */
     int handle_closed;
     gd_http_req req;
     uint64_t last_active;
@@ -71,8 +71,10 @@ static void conn_check(const gd_http_conn *c)
 static void conn_free(gd_http_conn *c)
 {
     gd_http_server *s = c->srv;
-    if (c->prev) c->prev->next = c->next;
-    else s->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     s->nconns--;
     gd_buf_free(&c->in);
@@ -275,17 +277,21 @@ static void process(gd_http_conn *c)
     c->in_process = 1;
     while (c->state == CS_READING && !c->close_after) {
         if (c->fed < c->in.len) {
-            size_t n = http_parser_execute(&c->parser, &settings, c->in.data + c->fed,
-                                           c->in.len - c->fed);
+            size_t n =
+                http_parser_execute(&c->parser, &settings, c->in.data + c->fed, c->in.len - c->fed);
             c->fed += n;
             enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
             if (e == HPE_PAUSED) {
                 http_parser_pause(&c->parser, 0);
             } else if (e != HPE_OK) {
-                if (c->too_many_headers) bad_request(c, 431, "too many headers");
-                else if (e == HPE_CB_body) bad_request(c, 413, "body too large");
-                else if (e == HPE_HEADER_OVERFLOW) bad_request(c, 431, "header too large");
-                else bad_request(c, 400, http_errno_description(e));
+                if (c->too_many_headers)
+                    bad_request(c, 431, "too many headers");
+                else if (e == HPE_CB_body)
+                    bad_request(c, 413, "body too large");
+                else if (e == HPE_HEADER_OVERFLOW)
+                    bad_request(c, 431, "header too large");
+                else
+                    bad_request(c, 400, http_errno_description(e));
                 break;
             }
         }
@@ -404,8 +410,10 @@ static void answered(gd_http_conn *c)
     if (c->in_process) return; /* process() goes on parsing; the caller flushes once */
     process(c);
     flush_out(c);
-    if (c->state == CS_READING) resume(c);
-    else if (c->state == CS_DISPATCHED) uv_read_stop((uv_stream_t *)&c->tcp);
+    if (c->state == CS_READING)
+        resume(c);
+    else if (c->state == CS_DISPATCHED)
+        uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep_alive)
@@ -576,7 +584,8 @@ int gd_http_query_get(const char *query, size_t qlen, const char *name, char *ou
             size_t o = 0;
             for (const char *v = eq ? eq + 1 : pe; v < pe; v++) {
                 int ch = (unsigned char)*v;
-                if (ch == '+') ch = ' ';
+                if (ch == '+')
+                    ch = ' ';
                 else if (ch == '%' && pe - v >= 3 && hexval(v[1]) >= 0 && hexval(v[2]) >= 0) {
                     ch = hexval(v[1]) * 16 + hexval(v[2]);
                     v += 2;
@@ -613,30 +622,54 @@ int gd_http_urlencode(gd_buf *b, const char *s, size_t n)
 const char *gd_http_reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     }
     return "Unknown";
 }

@@ -112,8 +112,10 @@ static void enqueue(gd_httpc_pool *p, struct creq *r, int front)
         if (!p->qtail) p->qtail = r;
     } else {
         r->next = NULL;
-        if (p->qtail) p->qtail->next = r;
-        else p->qhead = r;
+        if (p->qtail)
+            p->qtail->next = r;
+        else
+            p->qhead = r;
         p->qtail = r;
     }
     p->nqueued++;
@@ -136,8 +138,10 @@ static void on_handle_closed(uv_handle_t *h)
 {
     struct cconn *c = h->data;
     gd_httpc_pool *p = c->pool;
-    if (c->prev) c->prev->next = c->next;
-    else p->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     p->nconns--;
     gd_buf_free(&c->in);
@@ -146,8 +150,10 @@ static void on_handle_closed(uv_handle_t *h)
     c->magic = 0;
     gd_free(c);
     p->handles--;
-    if (p->closing) maybe_free_pool(p);
-    else pump(p);
+    if (p->closing)
+        maybe_free_pool(p);
+    else
+        pump(p);
 }
 
 /* Closes a connection; its request (if any) ends with err, or is retried when
@@ -359,9 +365,11 @@ static void on_connect(uv_connect_t *cr, int status)
         /* Fail one waiting request per failed connection attempt. */
         struct creq *r = dequeue(c->pool);
         conn_close(c, 0, 0);
-        if (r) finish(r, gd_err_from_uv(status) == GD_ECONNREFUSED ? GD_ECONNREFUSED
-                                                                  : gd_err_from_uv(status),
-                      NULL);
+        if (r)
+            finish(r,
+                   gd_err_from_uv(status) == GD_ECONNREFUSED ? GD_ECONNREFUSED
+                                                             : gd_err_from_uv(status),
+                   NULL);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);

@@ -17,9 +17,12 @@ void gd_log_init(const char *comp)
     component = comp;
     const char *e = getenv("GAMEDAY_LOG");
     if (e) {
-        if (!strcasecmp(e, "debug")) min_level = GD_LOG_DEBUG;
-        else if (!strcasecmp(e, "warn")) min_level = GD_LOG_WARN;
-        else if (!strcasecmp(e, "error")) min_level = GD_LOG_ERROR;
+        if (!strcasecmp(e, "debug"))
+            min_level = GD_LOG_DEBUG;
+        else if (!strcasecmp(e, "warn"))
+            min_level = GD_LOG_WARN;
+        else if (!strcasecmp(e, "error"))
+            min_level = GD_LOG_ERROR;
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
 }
@@ -38,12 +41,13 @@ void gd_log(enum gd_log_level lvl, const char *ev, const char *fmt, ...)
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000);
+    int n =
+        snprintf(line, sizeof line, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
     if (gd_clock_is_set())
         n += snprintf(line + n, sizeof line - (size_t)n, "game=%.1f ", gd_clock_now());
-    n += snprintf(line + n, sizeof line - (size_t)n, "lvl=%s comp=%s ev=%s", names[lvl], component, ev);
+    n += snprintf(line + n, sizeof line - (size_t)n, "lvl=%s comp=%s ev=%s", names[lvl], component,
+                  ev);
     if (fmt && *fmt && n < (int)sizeof line - 2) {
         line[n++] = ' ';
         va_list ap;

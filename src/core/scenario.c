@@ -737,7 +737,8 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
                                      json_string_value(nv)) == 0) {
                         char w[256];
                         gd_conf_where(x->conf, json_object_get(prev, "spec"), "?", w, sizeof w);
-                        serr(x, it, "name", nv, pt, "a name used once per team (all types share names)",
+                        serr(x, it, "name", nv, pt,
+                             "a name used once per team (all types share names)",
                              "%s '%s' is already defined (at %s)",
                              json_string_value(json_object_get(prev, "type")),
                              json_string_value(nv), w);

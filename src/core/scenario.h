@@ -12,9 +12,9 @@
 enum gd_outcome { GD_OK_ANSWER = 0, GD_ERROR = 1, GD_TIMEOUT = 2, GD_WRONG = 3 };
 
 typedef struct gd_rate_point {
-    double at;   /* game seconds */
-    double rps;  /* game requests per second from here */
-    int ramp;    /* 1: rate ramps linearly from the previous point to this one */
+    double at;  /* game seconds */
+    double rps; /* game requests per second from here */
+    int ramp;   /* 1: rate ramps linearly from the previous point to this one */
 } gd_rate_point;
 
 typedef struct gd_surge {
@@ -22,26 +22,26 @@ typedef struct gd_surge {
 } gd_surge;
 
 typedef struct gd_event {
-    double at;          /* game seconds */
-    char *action;       /* terminate_random | terminate | scale | message */
-    char *target;       /* e.g. "asg/web", "instance/legacy-batch", NULL */
-    char *principal;    /* who acts, e.g. "chaos-monkey" */
-    char *message;      /* text shown on the scoreboard, may be NULL */
-    int count;          /* terminate_random: how many; scale: desired */
+    double at;       /* game seconds */
+    char *action;    /* terminate_random | terminate | scale | message */
+    char *target;    /* e.g. "asg/web", "instance/legacy-batch", NULL */
+    char *principal; /* who acts, e.g. "chaos-monkey" */
+    char *message;   /* text shown on the scoreboard, may be NULL */
+    int count;       /* terminate_random: how many; scale: desired */
 } gd_event;
 
 typedef struct gd_scenario {
     char *path;
     char *name, *title, *story, *runbook;
-    double duration;      /* game seconds */
-    double speed;         /* default speed */
+    double duration; /* game seconds */
+    double speed;    /* default speed */
     uint64_t seed;
-    int teams;            /* default number of teams */
-    char *service;        /* built-in service the customers call: "unicorn" */
-    char *salt;           /* unicorn hash salt */
-    uint32_t key_space;   /* keys are "k<rank>" for rank in 1..key_space */
-    double zipf;          /* Zipf exponent of key popularity */
-    double client_timeout;/* game seconds */
+    int teams;             /* default number of teams */
+    char *service;         /* built-in service the customers call: "unicorn" */
+    char *salt;            /* unicorn hash salt */
+    uint32_t key_space;    /* keys are "k<rank>" for rank in 1..key_space */
+    double zipf;           /* Zipf exponent of key popularity */
+    double client_timeout; /* game seconds */
     gd_rate_point *rate;
     int nrate;
     gd_surge *surges;
@@ -58,8 +58,8 @@ typedef struct gd_scenario {
     } billing;
     gd_event *events;
     int nevents;
-    char *endpoint;       /* name of the resource customers reach (architecture.endpoint) */
-    json_t *resources;    /* array of {"type","name","spec"} in file order, defaults filled */
+    char *endpoint;    /* name of the resource customers reach (architecture.endpoint) */
+    json_t *resources; /* array of {"type","name","spec"} in file order, defaults filled */
     gd_conf *conf;
 } gd_scenario;
 

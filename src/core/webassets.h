@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 struct gd_web_asset {
-    const char *path;         /* "/index.html" */
+    const char *path; /* "/index.html" */
     const char *content_type;
     const unsigned char *data;
     size_t len;

@@ -54,9 +54,9 @@ struct proxy {
 
 static int hop_by_hop(const char *n, size_t len)
 {
-    static const char *const h[] = {"connection", "keep-alive", "proxy-connection", "te",
-                                    "trailer",    "upgrade",    "transfer-encoding", "content-length",
-                                    NULL};
+    static const char *const h[] = {
+        "connection", "keep-alive",        "proxy-connection", "te", "trailer",
+        "upgrade",    "transfer-encoding", "content-length",   NULL};
     for (int i = 0; h[i]; i++)
         if (strlen(h[i]) == len && !strncasecmp(h[i], n, len)) return 1;
     return 0;
@@ -106,9 +106,12 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
     if (err) {
         t->errors++;
         E.backend_conn_errors++;
-        if (err == GD_ETIMEDOUT) elb_error(px->conn, 504, "the target did not answer in time");
-        else if (err == GD_ECLOSED) elb_error(px->conn, 502, "the target was removed");
-        else elb_error(px->conn, 502, "the target closed or refused the connection");
+        if (err == GD_ETIMEDOUT)
+            elb_error(px->conn, 504, "the target did not answer in time");
+        else if (err == GD_ECLOSED)
+            elb_error(px->conn, 502, "the target was removed");
+        else
+            elb_error(px->conn, 502, "the target closed or refused the connection");
     } else {
         gd_buf b;
         gd_buf_init(&b, 16 * 1024 * 1024);
@@ -159,8 +162,10 @@ static void on_front(gd_http_conn *c, gd_http_req *req, void *ud)
         gd_buf_append(&b, h->value, h->value_len);
         gd_buf_append(&b, "\r\n", 2);
     }
-    if (xff) gd_buf_printf(&b, "X-Forwarded-For: %.*s, %s\r\n", (int)xfl, xff, gd_http_conn_peer(c));
-    else gd_buf_printf(&b, "X-Forwarded-For: %s\r\n", gd_http_conn_peer(c));
+    if (xff)
+        gd_buf_printf(&b, "X-Forwarded-For: %.*s, %s\r\n", (int)xfl, xff, gd_http_conn_peer(c));
+    else
+        gd_buf_printf(&b, "X-Forwarded-For: %s\r\n", gd_http_conn_peer(c));
     gd_buf_printf(&b, "X-Forwarded-Proto: http\r\nContent-Length: %zu\r\n\r\n", req->body_len);
     gd_buf_append(&b, req->body, req->body_len);
     struct proxy *px = gd_malloc(sizeof *px);
@@ -215,13 +220,15 @@ static int config_check(json_t *doc, char *err, size_t errlen)
         return snprintf(err, errlen, "field 'targets': must be an array"), -1;
     size_t i;
     json_t *t;
-    json_array_foreach(targets, i, t) {
+    json_array_foreach(targets, i, t)
+    {
         const char *id = json_string_value(json_object_get(t, "id"));
         const char *addr = json_string_value(json_object_get(t, "addr"));
         if (!id || !*id || strlen(id) >= 48)
             return snprintf(err, errlen, "targets[%zu].id: must be a string of 1..47 bytes", i), -1;
         if (!addr || gd_hostport_parse(addr, &ip, &port) < 0 || (ip >> 24) != 127)
-            return snprintf(err, errlen, "targets[%zu].addr: must be \"IP:PORT\" in 127.0.0.0/8", i),
+            return snprintf(err, errlen, "targets[%zu].addr: must be \"IP:PORT\" in 127.0.0.0/8",
+                            i),
                    -1;
     }
     json_t *hc = json_object_get(doc, "health_check");
@@ -298,7 +305,8 @@ static int config_apply(json_t *doc, char *err, size_t errlen)
     size_t i;
     json_t *jt;
     int added = 0, removed = 0;
-    json_array_foreach(targets, i, jt) {
+    json_array_foreach(targets, i, jt)
+    {
         const char *id = json_string_value(json_object_get(jt, "id"));
         const char *addr = json_string_value(json_object_get(jt, "addr"));
         uint32_t ip;
@@ -313,8 +321,8 @@ static int config_apply(json_t *doc, char *err, size_t errlen)
             }
         }
         if (!found) {
-            found = gd_target_new(E.loop, id, ip, port, json_is_true(json_object_get(jt, "healthy")),
-                                  &E.hc);
+            found = gd_target_new(E.loop, id, ip, port,
+                                  json_is_true(json_object_get(jt, "healthy")), &E.hc);
             added++;
         } else if (hc_changed) {
             gd_target_hc_restart(found);
@@ -361,14 +369,16 @@ static json_t *stats_json(void)
     int healthy = 0, unhealthy = 0;
     for (gd_target *t = E.targets; t; t = t->next) {
         json_array_append_new(ts, gd_target_json(t));
-        if (t->healthy) healthy++;
-        else unhealthy++;
+        if (t->healthy)
+            healthy++;
+        else
+            unhealthy++;
     }
     for (gd_target *t = E.draining; t; t = t->next) json_array_append_new(ts, gd_target_json(t));
-    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "id", E.id, "name",
-                     E.name, "listen", E.listen, "version", (json_int_t)E.version, "requests",
-                     (json_int_t)E.requests, "healthy", healthy, "unhealthy", unhealthy, "2xx",
-                     (json_int_t)E.resp[2], "3xx", (json_int_t)E.resp[3], "4xx",
+    return json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "id", E.id,
+                     "name", E.name, "listen", E.listen, "version", (json_int_t)E.version,
+                     "requests", (json_int_t)E.requests, "healthy", healthy, "unhealthy", unhealthy,
+                     "2xx", (json_int_t)E.resp[2], "3xx", (json_int_t)E.resp[3], "4xx",
                      (json_int_t)E.resp[4], "5xx", (json_int_t)E.resp[5], "elb_5xx",
                      (json_int_t)E.elb_5xx, "backend_connection_errors",
                      (json_int_t)E.backend_conn_errors, "targets", ts);
@@ -388,7 +398,8 @@ static void metrics(gd_http_conn *c)
         snprintf(lk, sizeof lk, "%s,code=\"%dxx\"", l, k);
         gd_prom_sample(&b, "gameday_edge_responses_total", lk, (double)E.resp[k]);
     }
-    gd_prom_head(&b, "gameday_edge_elb_5xx_total", "counter", "5xx made by the LB (HTTPCode_ELB_5XX)");
+    gd_prom_head(&b, "gameday_edge_elb_5xx_total", "counter",
+                 "5xx made by the LB (HTTPCode_ELB_5XX)");
     gd_prom_sample(&b, "gameday_edge_elb_5xx_total", l, (double)E.elb_5xx);
     gd_prom_head(&b, "gameday_edge_backend_connection_errors_total", "counter",
                  "Failed backend exchanges (BackendConnectionErrors)");
@@ -475,8 +486,10 @@ int gd_cmd_edge(int argc, char **argv)
 {
     const char *admin = NULL, *file = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--admin") && i + 1 < argc) admin = argv[++i];
-        else if (!strcmp(argv[i], "--config") && i + 1 < argc) file = argv[++i];
+        if (!strcmp(argv[i], "--admin") && i + 1 < argc)
+            admin = argv[++i];
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[++i];
         else {
             fprintf(!strcmp(argv[i], "--help") ? stdout : stderr,
                     "usage: gameday edge [--admin IP:PORT] [--config FILE]\n"

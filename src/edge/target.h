@@ -12,9 +12,9 @@
 
 typedef struct gd_hc_conf {
     char path[256];
-    int port;               /* 0: the target's own port */
-    double interval;        /* game seconds */
-    double timeout;         /* game seconds */
+    int port;        /* 0: the target's own port */
+    double interval; /* game seconds */
+    double timeout;  /* game seconds */
     int healthy_threshold;
     int unhealthy_threshold;
 } gd_hc_conf;
@@ -25,15 +25,15 @@ typedef struct gd_target {
     char addr[32];
     uint32_t ip;
     int port;
-    int healthy;        /* in service */
+    int healthy; /* in service */
     int ok_streak, fail_streak;
-    int draining;       /* removed from the config; freed when inflight reaches 0 */
+    int draining; /* removed from the config; freed when inflight reaches 0 */
     int inflight;
     gd_httpc_pool *pool;    /* traffic */
     gd_httpc_pool *hc_pool; /* health checks */
     uv_timer_t hc_timer;
     int hc_running;
-    const gd_hc_conf *hc;   /* owned by the edge, replaced on config change */
+    const gd_hc_conf *hc; /* owned by the edge, replaced on config change */
     uint64_t requests, errors, hc_ok, hc_fail;
     struct gd_target *next;
 } gd_target;

@@ -96,10 +96,14 @@ static void on_answer(void *ud, int err, const gd_httpc_resp *resp)
     struct call *c = ud;
     L.inflight--;
     double lat = gd_clock_game_ms(uv_hrtime() - c->sched_ns) / 1000.0;
-    if (err == GD_ETIMEDOUT || (!err && lat > L.sc->client_timeout)) record(GD_TIMEOUT, lat);
-    else if (err) record(GD_ERROR, lat);
-    else if (resp->status != 200) record(GD_ERROR, lat);
-    else record(check_answer(resp, c->rank) ? GD_OK_ANSWER : GD_WRONG, lat);
+    if (err == GD_ETIMEDOUT || (!err && lat > L.sc->client_timeout))
+        record(GD_TIMEOUT, lat);
+    else if (err)
+        record(GD_ERROR, lat);
+    else if (resp->status != 200)
+        record(GD_ERROR, lat);
+    else
+        record(check_answer(resp, c->rank) ? GD_OK_ANSWER : GD_WRONG, lat);
     gd_free(c);
 }
 
@@ -119,8 +123,8 @@ static void send_one(uint64_t sched_ns)
                      "GET /?key=k%u HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-customer\r\n\r\n",
                      c->rank, L.endpoint);
     uint64_t now = uv_hrtime();
-    double left_ms = L.sc->client_timeout * 1000.0 / gd_clock_speed() -
-                     (double)(now - sched_ns) / 1e6;
+    double left_ms =
+        L.sc->client_timeout * 1000.0 / gd_clock_speed() - (double)(now - sched_ns) / 1e6;
     if (left_ms < 1) left_ms = 1;
     L.inflight++;
     if (gd_httpc_request(L.pool, req, (size_t)n, (uint64_t)left_ms, on_answer, c) < 0) {
@@ -199,8 +203,10 @@ static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
         }
         json_decref(j);
     }
-    if (L.rq_head) report_send();
-    else if (L.done) uv_stop(L.loop);
+    if (L.rq_head)
+        report_send();
+    else if (L.done)
+        uv_stop(L.loop);
 }
 
 static void report_send(void)
@@ -208,10 +214,11 @@ static void report_send(void)
     if (L.report_inflight || !L.rq_head || !L.server) return;
     gd_buf b;
     gd_buf_init(&b, 1 << 22);
-    gd_buf_printf(&b,
-                  "POST /api/v1/internal/report HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
-                  "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                  L.server_addr, L.token, L.rq_head->len);
+    gd_buf_printf(
+        &b,
+        "POST /api/v1/internal/report HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+        "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+        L.server_addr, L.token, L.rq_head->len);
     gd_buf_append(&b, L.rq_head->body, L.rq_head->len);
     if (gd_httpc_request(L.server, b.data, b.len, 5000, on_report_answer, NULL) == 0)
         L.report_inflight = 1;
@@ -220,21 +227,22 @@ static void report_send(void)
 
 static void report_make(double t1)
 {
-    json_t *j = json_pack("{s:i,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:o}", "team", L.team, "seq",
-                          (json_int_t)++L.seq, "t0", L.w_start, "t1", t1, "ok",
-                          (json_int_t)L.w.n[GD_OK_ANSWER], "error", (json_int_t)L.w.n[GD_ERROR],
-                          "timeout", (json_int_t)L.w.n[GD_TIMEOUT], "wrong",
-                          (json_int_t)L.w.n[GD_WRONG], "points", L.w.points, "sent",
-                          (json_int_t)L.sent, "inflight", (json_int_t)L.inflight, "hist",
-                          gd_hist_to_json(&L.w.hist));
+    json_t *j = json_pack(
+        "{s:i,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:o}", "team", L.team, "seq",
+        (json_int_t)++L.seq, "t0", L.w_start, "t1", t1, "ok", (json_int_t)L.w.n[GD_OK_ANSWER],
+        "error", (json_int_t)L.w.n[GD_ERROR], "timeout", (json_int_t)L.w.n[GD_TIMEOUT], "wrong",
+        (json_int_t)L.w.n[GD_WRONG], "points", L.w.points, "sent", (json_int_t)L.sent, "inflight",
+        (json_int_t)L.inflight, "hist", gd_hist_to_json(&L.w.hist));
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     struct report *r = gd_calloc(1, sizeof *r);
     r->body = gd_strdup(s);
     r->len = strlen(s);
     free(s);
-    if (L.rq_tail) L.rq_tail->next = r;
-    else L.rq_head = r;
+    if (L.rq_tail)
+        L.rq_tail->next = r;
+    else
+        L.rq_head = r;
     L.rq_tail = r;
     L.rq_len++;
     if (L.rq_len > MAX_PENDING_REPORTS) gd_warn("reports_backlog", "pending=%d", L.rq_len);
@@ -277,7 +285,8 @@ static void on_metrics(gd_http_conn *c, gd_http_req *req, void *ud)
     snprintf(l, sizeof l, "team=\"%d\"", L.team);
     gd_prom_head(&b, "gameday_loadgen_inflight", "gauge", "Requests sent and not answered");
     gd_prom_sample(&b, "gameday_loadgen_inflight", l, (double)L.inflight);
-    gd_prom_head(&b, "gameday_loadgen_pending_reports", "gauge", "Reports the server has not taken");
+    gd_prom_head(&b, "gameday_loadgen_pending_reports", "gauge",
+                 "Reports the server has not taken");
     gd_prom_sample(&b, "gameday_loadgen_pending_reports", l, L.rq_len);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
@@ -292,11 +301,12 @@ static void on_signal(uv_signal_t *s, int signum)
 
 static int usage(int rc)
 {
-    fprintf(rc ? stderr : stdout,
-            "usage: gameday loadgen --scenario FILE --team N --server IP:PORT [--endpoint IP:PORT]\n"
-            "         [--rate RPS] [--duration D] [--metrics IP:PORT]\n"
-            "The token comes from GAMEDAY_INTERNAL_TOKEN, the clock from GAMEDAY_SPEED and\n"
-            "GAMEDAY_EPOCH_NS. --rate replaces the scenario's rate by a constant (game rps).\n");
+    fprintf(
+        rc ? stderr : stdout,
+        "usage: gameday loadgen --scenario FILE --team N --server IP:PORT [--endpoint IP:PORT]\n"
+        "         [--rate RPS] [--duration D] [--metrics IP:PORT]\n"
+        "The token comes from GAMEDAY_INTERNAL_TOKEN, the clock from GAMEDAY_SPEED and\n"
+        "GAMEDAY_EPOCH_NS. --rate replaces the scenario's rate by a constant (game rps).\n");
     return rc;
 }
 
@@ -308,14 +318,22 @@ int gd_cmd_loadgen(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) return usage(0);
         if (!v) return usage(2);
-        if (!strcmp(a, "--scenario")) scen = v;
-        else if (!strcmp(a, "--team")) L.team = atoi(v);
-        else if (!strcmp(a, "--server")) server = v;
-        else if (!strcmp(a, "--endpoint")) endpoint = v;
-        else if (!strcmp(a, "--rate")) L.rate_override = atof(v);
-        else if (!strcmp(a, "--duration")) dur = v;
-        else if (!strcmp(a, "--metrics")) maddr = v;
-        else return usage(2);
+        if (!strcmp(a, "--scenario"))
+            scen = v;
+        else if (!strcmp(a, "--team"))
+            L.team = atoi(v);
+        else if (!strcmp(a, "--server"))
+            server = v;
+        else if (!strcmp(a, "--endpoint"))
+            endpoint = v;
+        else if (!strcmp(a, "--rate"))
+            L.rate_override = atof(v);
+        else if (!strcmp(a, "--duration"))
+            dur = v;
+        else if (!strcmp(a, "--metrics"))
+            maddr = v;
+        else
+            return usage(2);
         i++;
     }
     if (!scen) return usage(2);
@@ -373,9 +391,9 @@ int gd_cmd_loadgen(int argc, char **argv)
     gd_info("ready", "team=%d endpoint=%s server=%s duration=%.0f", L.team,
             L.endpoint[0] ? L.endpoint : "-", server ? server : "-", L.duration);
     uv_run(L.loop, UV_RUN_DEFAULT);
-    gd_info("done", "ok=%llu error=%llu timeout=%llu wrong=%llu",
-            (unsigned long long)L.total[0], (unsigned long long)L.total[1],
-            (unsigned long long)L.total[2], (unsigned long long)L.total[3]);
+    gd_info("done", "ok=%llu error=%llu timeout=%llu wrong=%llu", (unsigned long long)L.total[0],
+            (unsigned long long)L.total[1], (unsigned long long)L.total[2],
+            (unsigned long long)L.total[3]);
     fflush(stderr);
     _exit(0);
 }

@@ -14,9 +14,9 @@
 #include <string.h>
 
 struct who {
-    int team;      /* the team acted on (0: none) */
-    int admin;     /* admin token: any team */
-    int internal;  /* loadgen token */
+    int team;     /* the team acted on (0: none) */
+    int admin;    /* admin token: any team */
+    int internal; /* loadgen token */
     char principal[32];
 };
 
@@ -139,8 +139,10 @@ static void create_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struc
     if (!spec) spec = json_object();
     gd_errs errs = {0};
     if (!gd_schema_known(type)) {
-        gd_errs_add(&errs, "type: '%s' is not a resource type (allowed: vpc, subnet, "
-                           "launch_template, instance, asg, clb)", type);
+        gd_errs_add(&errs,
+                    "type: '%s' is not a resource type (allowed: vpc, subnet, "
+                    "launch_template, instance, asg, clb)",
+                    type);
     } else if (!*name) {
         gd_errs_add(&errs, "name: missing (allowed: [a-z0-9-], 1..48 characters)");
     } else {
@@ -163,10 +165,9 @@ static void create_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struc
                                      str(spec, "subnet"), NULL, 0, w->principal,
                                      gd_http_conn_peer(c), id, err, sizeof err);
         if (r < 0) {
-            gd_http_respond_error(c, r == GD_EEXIST ? 409 : 400,
-                                  r == GD_EFULL ? "InsufficientFreeAddressesInSubnet"
-                                                : "InvalidParameterValue",
-                                  err);
+            gd_http_respond_error(
+                c, r == GD_EEXIST ? 409 : 400,
+                r == GD_EFULL ? "InsufficientFreeAddressesInSubnet" : "InvalidParameterValue", err);
             json_decref(spec);
             json_decref(b);
             return;
@@ -175,11 +176,13 @@ static void create_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struc
         r = gd_store_res_create(g->db, w->team, type, name, spec, NULL, gd_game_now(g), id);
         gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), event, json_incref(b),
                       r == 0 ? json_pack("{s:s}", "id", id) : NULL,
-                      r == GD_EEXIST ? "AlreadyExists" : r < 0 ? "InternalError" : NULL);
+                      r == GD_EEXIST ? "AlreadyExists"
+                      : r < 0        ? "InternalError"
+                                     : NULL);
         if (r < 0) {
-            gd_http_respond_error(c, r == GD_EEXIST ? 409 : 500,
-                                  r == GD_EEXIST ? "AlreadyExists" : "InternalError",
-                                  r == GD_EEXIST ? "a resource of that name exists" : gd_strerror(r));
+            gd_http_respond_error(
+                c, r == GD_EEXIST ? 409 : 500, r == GD_EEXIST ? "AlreadyExists" : "InternalError",
+                r == GD_EEXIST ? "a resource of that name exists" : gd_strerror(r));
             json_decref(spec);
             json_decref(b);
             return;
@@ -233,7 +236,8 @@ static void delete_resource(gd_game *g, gd_http_conn *c, struct who *w, json_t *
         json_t *inst = gd_store_res_list(g->db, w->team, "instance", 0);
         size_t i;
         json_t *r;
-        json_array_foreach(inst, i, r) {
+        json_array_foreach(inst, i, r)
+        {
             json_t *st = json_object_get(r, "status");
             if (!strcmp(str(st, "asg"), str(res, "name")) && strcmp(str(st, "state"), "terminated"))
                 gd_launcher_terminate(g, w->team, str(r, "id"), 0, w->principal,
@@ -287,8 +291,8 @@ static void scale(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w, 
     json_decref(b);
 }
 
-static void terminate(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w,
-                      const char *id, size_t il)
+static void terminate(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w, const char *id,
+                      size_t il)
 {
     char iid[64];
     snprintf(iid, sizeof iid, "%.*s", (int)(il < 63 ? il : 63), id);
@@ -298,7 +302,8 @@ static void terminate(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who 
     int r = gd_launcher_terminate(g, w->team, iid, force, w->principal, gd_http_conn_peer(c),
                                   "terminated");
     if (r < 0) {
-        gd_http_respond_error(c, 404, "InvalidInstanceID.NotFound", "no instance of that id or name");
+        gd_http_respond_error(c, 404, "InvalidInstanceID.NotFound",
+                              "no instance of that id or name");
         return;
     }
     gd_http_respond_json(c, 200, gd_store_res_get(g->db, w->team, iid));
@@ -354,7 +359,8 @@ static void static_file(gd_http_conn *c, gd_http_req *req)
     }
     for (const struct gd_web_asset *a = gd_web_assets; a->path; a++) {
         if (strlen(a->path) == n && !memcmp(a->path, p, n)) {
-            gd_http_respond(c, 200, "Cache-Control: no-cache\r\n", a->content_type, a->data, a->len);
+            gd_http_respond(c, 200, "Cache-Control: no-cache\r\n", a->content_type, a->data,
+                            a->len);
             return;
         }
     }
@@ -365,8 +371,10 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
 {
     gd_game *g = ud;
     if (req->path_len < 7 || memcmp(req->path, "/api/v1", 7) != 0) {
-        if (req->path_len == 8 && !memcmp(req->path, "/metrics", 8)) metrics(g, c);
-        else static_file(c, req);
+        if (req->path_len == 8 && !memcmp(req->path, "/metrics", 8))
+            metrics(g, c);
+        else
+            static_file(c, req);
         return;
     }
     const char *seg[6] = {0};
@@ -399,11 +407,12 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         if (t < 1 || t > g->nteams) {
             gd_http_respond_error(c, 404, "NotFound", "no such team");
         } else if (ns == 3) {
-            gd_http_respond_json(c, 200,
-                                 json_pack("{s:i,s:f}", "team", t, "score", gd_store_score(g->db, t)));
+            gd_http_respond_json(
+                c, 200, json_pack("{s:i,s:f}", "team", t, "score", gd_store_score(g->db, t)));
         } else {
-            gd_http_respond_json(c, 200, gd_store_ledger_list(g->db, t, query_int(req, "since", 0),
-                                                              query_int(req, "limit", 200)));
+            gd_http_respond_json(c, 200,
+                                 gd_store_ledger_list(g->db, t, query_int(req, "since", 0),
+                                                      query_int(req, "limit", 200)));
         }
         return;
     }
@@ -443,14 +452,16 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         gd_http_respond_json(c, 200, teams);
     } else if (get && ns == 1 && seg_is(what, wl, "score")) {
         if (need_team(c, &w) < 0) return;
-        gd_http_respond_json(c, 200, json_pack("{s:i,s:f}", "team", w.team, "score",
-                                               gd_store_score(g->db, w.team)));
+        gd_http_respond_json(
+            c, 200, json_pack("{s:i,s:f}", "team", w.team, "score", gd_store_score(g->db, w.team)));
     } else if (get && ns == 2 && seg_is(what, wl, "score") && seg_is(seg[1], len[1], "events")) {
-        gd_http_respond_json(c, 200, gd_store_ledger_list(g->db, w.team, query_int(req, "since", 0),
-                                                          query_int(req, "limit", 200)));
+        gd_http_respond_json(c, 200,
+                             gd_store_ledger_list(g->db, w.team, query_int(req, "since", 0),
+                                                  query_int(req, "limit", 200)));
     } else if (get && ns == 1 && seg_is(what, wl, "audit")) {
-        gd_http_respond_json(c, 200, gd_store_audit_list(g->db, w.team, query_int(req, "since", 0),
-                                                         query_int(req, "limit", 500)));
+        gd_http_respond_json(c, 200,
+                             gd_store_audit_list(g->db, w.team, query_int(req, "since", 0),
+                                                 query_int(req, "limit", 500)));
     } else if (get && ns == 1 && seg_is(what, wl, "instances")) {
         gd_http_respond_json(c, 200, gd_launcher_instances(g, w.team));
     } else if (post && ns == 3 && seg_is(what, wl, "instances") &&

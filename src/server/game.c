@@ -89,8 +89,9 @@ void gd_game_endpoint(gd_game *g, int team, char *out, size_t n)
     json_t *r = gd_store_res_get(g->db, team, name);
     gd_free(name);
     json_t *st = json_object_get(r, "status");
-    if (r && *str(st, "ip")) snprintf(out, n, "%s:%d", str(st, "ip"),
-                                      (int)json_integer_value(json_object_get(st, "port")));
+    if (r && *str(st, "ip"))
+        snprintf(out, n, "%s:%d", str(st, "ip"),
+                 (int)json_integer_value(json_object_get(st, "port")));
     json_decref(r);
 }
 
@@ -188,7 +189,8 @@ static void bill(gd_game *g, double to)
         json_t *inst = gd_store_res_list(g->db, t, "instance", 0);
         size_t i;
         json_t *r;
-        json_array_foreach(inst, i, r) {
+        json_array_foreach(inst, i, r)
+        {
             json_t *st = json_object_get(r, "status");
             double launched = json_number_value(json_object_get(st, "launched_at"));
             double until = json_number_value(json_object_get(st, "billed_until"));
@@ -214,7 +216,8 @@ static void bill(gd_game *g, double to)
         }
         json_decref(inst);
         json_t *lbs = gd_store_res_list(g->db, t, "clb", 0);
-        json_array_foreach(lbs, i, r) {
+        json_array_foreach(lbs, i, r)
+        {
             double price = gd_scenario_price(sc, "clb");
             if (price > 0) usd += price * sc->billing.multiplier * (to - g->last_billing) / 3600.0;
             nlb++;
@@ -259,7 +262,8 @@ static void fire(gd_game *g, const gd_event *ev)
             json_t *cand = json_array();
             size_t i;
             json_t *r;
-            json_array_foreach(inst, i, r) {
+            json_array_foreach(inst, i, r)
+            {
                 json_t *st = json_object_get(r, "status");
                 if (strcmp(str(st, "state"), "running") != 0) continue;
                 if (slash && !strncmp(ev->target, "asg/", 4) && strcmp(str(st, "asg"), name) != 0)
@@ -270,8 +274,8 @@ static void fire(gd_game *g, const gd_event *ev)
                 size_t pick = (size_t)(gd_rand_u64(&g->rnd) % json_array_size(cand));
                 const char *id = str(json_array_get(cand, pick), "id");
                 gd_launcher_terminate(g, t, id, 1, principal, NULL, "chaos");
-                snprintf(reason, sizeof reason, "terminated %s%s%s", id,
-                         ev->message ? ": " : "", ev->message ? ev->message : "");
+                snprintf(reason, sizeof reason, "terminated %s%s%s", id, ev->message ? ": " : "",
+                         ev->message ? ev->message : "");
                 gd_store_ledger_add(g->db, gd_game_now(g), t, principal, 0, reason);
                 json_array_remove(cand, pick);
             }
@@ -339,10 +343,12 @@ static void on_tick(uv_timer_t *t)
 json_t *gd_game_info(gd_game *g)
 {
     return json_pack("{s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?}", "name", g->sc->name, "title",
-                     g->sc->title ? g->sc->title : g->sc->name, "clock", gd_game_now(g),
-                     "duration", g->duration, "speed", gd_clock_speed(), "state",
-                     g->finished ? "ended" : g->ended ? "ending" : "running", "teams", g->nteams,
-                     "message", g->message[0] ? g->message : NULL);
+                     g->sc->title ? g->sc->title : g->sc->name, "clock", gd_game_now(g), "duration",
+                     g->duration, "speed", gd_clock_speed(), "state",
+                     g->finished ? "ended"
+                     : g->ended  ? "ending"
+                                 : "running",
+                     "teams", g->nteams, "message", g->message[0] ? g->message : NULL);
 }
 
 static int running_instances(gd_game *g, int team)
@@ -396,7 +402,8 @@ json_t *gd_game_scoreboard(gd_game *g)
     json_t *teams = json_object_get(sb, "teams");
     size_t i;
     json_t *tj;
-    json_array_foreach(teams, i, tj) {
+    json_array_foreach(teams, i, tj)
+    {
         int t = (int)json_integer_value(json_object_get(tj, "id"));
         /* Score over time, one point per game minute, from the ledger. */
         json_t *rows = gd_store_ledger_list(g->db, t, 0, 0);
@@ -404,10 +411,12 @@ json_t *gd_game_scoreboard(gd_game *g)
         double sum = 0, bucket = -1;
         size_t k;
         json_t *row;
-        json_array_foreach(rows, k, row) {
+        json_array_foreach(rows, k, row)
+        {
             double tm = json_number_value(json_object_get(row, "time"));
             double b = floor(tm / 60) * 60;
-            if (bucket >= 0 && b != bucket) json_array_append_new(hist, json_pack("[f,f]", bucket, sum));
+            if (bucket >= 0 && b != bucket)
+                json_array_append_new(hist, json_pack("[f,f]", bucket, sum));
             bucket = b;
             sum += json_number_value(json_object_get(row, "points"));
         }
@@ -464,7 +473,8 @@ static int bootstrap(gd_game *g)
         gd_store_team_put(g->db, t, name, tok);
         size_t i;
         json_t *r;
-        json_array_foreach(sc->resources, i, r) {
+        json_array_foreach(sc->resources, i, r)
+        {
             const char *type = str(r, "type");
             if (!strcmp(type, "instance")) continue;
             char id[40];
@@ -480,7 +490,8 @@ static int bootstrap(gd_game *g)
                           json_pack("{s:s}", "id", id), NULL);
         }
         /* The game starts with a running system: initial instances are booted and healthy. */
-        json_array_foreach(sc->resources, i, r) {
+        json_array_foreach(sc->resources, i, r)
+        {
             const char *type = str(r, "type");
             json_t *spec = json_object_get(r, "spec");
             char err[256];
@@ -561,13 +572,20 @@ int gd_cmd_server(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) return usage(0);
         if (!v) return usage(2);
-        if (!strcmp(a, "--scenario")) scen = v;
-        else if (!strcmp(a, "--dir")) dir = v;
-        else if (!strcmp(a, "--port")) port = atoi(v);
-        else if (!strcmp(a, "--speed")) speed = atof(v);
-        else if (!strcmp(a, "--duration")) dur = v;
-        else if (!strcmp(a, "--teams")) teams = atoi(v);
-        else return usage(2);
+        if (!strcmp(a, "--scenario"))
+            scen = v;
+        else if (!strcmp(a, "--dir"))
+            dir = v;
+        else if (!strcmp(a, "--port"))
+            port = atoi(v);
+        else if (!strcmp(a, "--speed"))
+            speed = atof(v);
+        else if (!strcmp(a, "--duration"))
+            dur = v;
+        else if (!strcmp(a, "--teams"))
+            teams = atoi(v);
+        else
+            return usage(2);
         i++;
     }
     if (!dir) return usage(2);
@@ -608,7 +626,8 @@ int gd_cmd_server(int argc, char **argv)
         gd_clock_set(kv_num(g, "speed", 1), (uint64_t)kv_num(g, "epoch_ns", 0));
         g->duration = kv_num(g, "duration", g->sc->duration);
         g->nteams = (int)kv_num(g, "teams", 1);
-        char *a = gd_store_kv_get(g->db, "admin_token"), *it = gd_store_kv_get(g->db, "internal_token");
+        char *a = gd_store_kv_get(g->db, "admin_token"),
+             *it = gd_store_kv_get(g->db, "internal_token");
         snprintf(g->admin_token, sizeof g->admin_token, "%s", a ? a : "");
         snprintf(g->internal_token, sizeof g->internal_token, "%s", it ? it : "");
         gd_free(a);

@@ -27,8 +27,8 @@ typedef struct gd_proc {
     int team;
     char res_id[40];
     int pid;
-    int adopted;        /* found alive after a restart: watched through a pidfd */
-    int killed;         /* we asked it to stop; its exit is not a crash */
+    int adopted; /* found alive after a restart: watched through a pidfd */
+    int killed;  /* we asked it to stop; its exit is not a crash */
     char kill_reason[128];
     uv_process_t proc;
     uv_poll_t poll;
@@ -40,16 +40,16 @@ typedef struct gd_proc {
 typedef struct gd_edge_link {
     char res_id[40];
     gd_httpc_pool *admin;
-    char *pushed;      /* the last document the edge accepted */
+    char *pushed; /* the last document the edge accepted */
     int pushing;
-    json_t *stats;     /* the edge's last /stats answer */
+    json_t *stats; /* the edge's last /stats answer */
     int stats_inflight;
     struct gd_edge_link *next;
 } gd_edge_link;
 
 typedef struct gd_team_stats {
-    uint64_t n[4];   /* cumulative by outcome */
-    gd_hist hist;    /* cumulative latency of answered requests */
+    uint64_t n[4]; /* cumulative by outcome */
+    gd_hist hist;  /* cumulative latency of answered requests */
     uint64_t last_n[4];
     gd_hist last_hist; /* the last report's window */
     double last_span;  /* game seconds the last report covered */
@@ -69,8 +69,8 @@ typedef struct gd_game {
     char admin_token[65], internal_token[65];
     double duration;
     int nteams;
-    int ended;     /* game clock passed the duration */
-    int finished;  /* ended and every loadgen reported its last */
+    int ended;    /* game clock passed the duration */
+    int finished; /* ended and every loadgen reported its last */
     double last_billing;
     int next_event;
     char message[512];

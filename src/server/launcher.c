@@ -85,9 +85,12 @@ static void set_status_fields(gd_game *g, const char *id, json_t *fields)
 static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
 {
     char why[160];
-    if (p->killed) snprintf(why, sizeof why, "%s", p->kill_reason);
-    else if (sig) snprintf(why, sizeof why, "process killed by signal %d", sig);
-    else snprintf(why, sizeof why, "process exited with status %lld", (long long)status);
+    if (p->killed)
+        snprintf(why, sizeof why, "%s", p->kill_reason);
+    else if (sig)
+        snprintf(why, sizeof why, "process killed by signal %d", sig);
+    else
+        snprintf(why, sizeof why, "process exited with status %lld", (long long)status);
     gd_info("process_exit", "kind=%d res=%s team=%d pid=%d status=%lld signal=%d expected=%d",
             p->kind, p->res_id, p->team, p->pid, (long long)status, sig, p->killed);
     if (p->kind == GD_PROC_INSTANCE) {
@@ -95,8 +98,8 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
         const char *state = str(json_object_get(r, "status"), "state");
         if (r && strcmp(state, "terminated") != 0) {
             set_status_fields(g, p->res_id,
-                              json_pack("{s:s,s:f,s:s,s:i}", "state", "terminated",
-                                        "terminated_at", gd_game_now(g), "reason", why, "pid", 0));
+                              json_pack("{s:s,s:f,s:s,s:i}", "state", "terminated", "terminated_at",
+                                        gd_game_now(g), "reason", why, "pid", 0));
             gd_game_audit(g, p->team, "ec2", NULL, "InstanceStateChange",
                           json_pack("{s:s}", "instanceId", p->res_id),
                           json_pack("{s:s,s:s}", "state", "terminated", "reason", why), NULL);
@@ -132,8 +135,8 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
     uv_close((uv_handle_t *)h, proc_free_cb);
 }
 
-static gd_proc *spawn(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id,
-                      char **args, char **extra_env, const char *logname)
+static gd_proc *spawn(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id, char **args,
+                      char **extra_env, const char *logname)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/logs/%s.log", g->dir, logname);
@@ -209,8 +212,10 @@ static int subnet_of(gd_game *g, int team, const char *name, gd_cidr *c, json_t 
         json_decref(s);
         return GD_EINVAL;
     }
-    if (out) *out = s;
-    else json_decref(s);
+    if (out)
+        *out = s;
+    else
+        json_decref(s);
     return 0;
 }
 
@@ -218,7 +223,8 @@ static int ip_in_use(json_t *list, uint32_t ip)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         json_t *st = json_object_get(r, "status");
         uint32_t used;
         if (!strcmp(str(st, "state"), "terminated")) continue;
@@ -281,9 +287,9 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     uint32_t ip = 0;
     if (r == 0) r = alloc_ip(g, team, subnet, &ip, err, errlen);
     if (r < 0) {
-        gd_game_audit(g, team, principal, source_ip, "RunInstances", req,
-                      json_pack("{s:s}", "message", err),
-                      r == GD_EFULL ? "InsufficientFreeAddressesInSubnet" : "InvalidParameterValue");
+        gd_game_audit(
+            g, team, principal, source_ip, "RunInstances", req, json_pack("{s:s}", "message", err),
+            r == GD_EFULL ? "InsufficientFreeAddressesInSubnet" : "InvalidParameterValue");
         json_decref(lt);
         json_decref(sn);
         return r;
@@ -298,8 +304,8 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
                              "instance_type", str(lts, "instance_type"));
     json_t *status = json_pack(
         "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", "pending", "ip", ipb, "port",
-        (int)num(lts, "port", 8000), "subnet", subnet, "az",
-        str(json_object_get(sn, "spec"), "az"), "asg", asg, "launched_at", now, "boot_until",
+        (int)num(lts, "port", 8000), "subnet", subnet, "az", str(json_object_get(sn, "spec"), "az"),
+        "asg", asg, "launched_at", now, "boot_until",
         booted ? now : now + num(lts, "boot_time", 60), "initial", booted, "billed_until", now);
     json_object_set(status, "instance_type", json_object_get(spec, "instance_type"));
     char id[40];
@@ -363,7 +369,8 @@ static void boot(gd_game *g, json_t *inst)
     int team = (int)json_integer_value(json_object_get(inst, "team"));
     const char *id = str(inst, "id");
     json_t *st = json_object_get(inst, "status");
-    json_t *lt = gd_store_res_get(g->db, team, str(json_object_get(inst, "spec"), "launch_template"));
+    json_t *lt =
+        gd_store_res_get(g->db, team, str(json_object_get(inst, "spec"), "launch_template"));
     json_t *lts = json_object_get(lt, "spec");
     char addr[64], e_addr[96], e_id[80], e_salt[160], e_slots[48], e_queue[48], e_svc[64];
     char e_speed[64], e_epoch[64], e_port[48];
@@ -400,7 +407,8 @@ static void boot(gd_game *g, json_t *inst)
     } else {
         set_status_fields(g, id,
                           json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
-                                    gd_game_now(g), "reason", "the instance command failed to start"));
+                                    gd_game_now(g), "reason",
+                                    "the instance command failed to start"));
     }
     json_decref(lt);
 }
@@ -416,7 +424,8 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
     json_t *mine = json_array();
     size_t i;
     json_t *r;
-    json_array_foreach(instances, i, r) {
+    json_array_foreach(instances, i, r)
+    {
         json_t *st = json_object_get(r, "status");
         if ((int)json_integer_value(json_object_get(r, "team")) == team &&
             !strcmp(str(st, "asg"), name) && strcmp(str(st, "state"), "terminated") != 0)
@@ -433,7 +442,8 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
             int best_n = 1 << 30;
             size_t si;
             json_t *sj;
-            json_array_foreach(subnets, si, sj) {
+            json_array_foreach(subnets, si, sj)
+            {
                 int cnt = 0;
                 size_t mi;
                 json_t *m;
@@ -445,11 +455,12 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
                 }
             }
             char err[256], id[40];
-            int rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"), best, name, 0,
-                                              "autoscaling", NULL, id, err, sizeof err);
+            int rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"), best,
+                                              name, 0, "autoscaling", NULL, id, err, sizeof err);
             if (rc == GD_EFULL && json_array_size(subnets) > 1) {
                 /* Try the other subnets before giving up. */
-                json_array_foreach(subnets, si, sj) {
+                json_array_foreach(subnets, si, sj)
+                {
                     if (!strcmp(json_string_value(sj), best)) continue;
                     rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"),
                                                   json_string_value(sj), name, 0, "autoscaling",
@@ -495,31 +506,36 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
     json_t *targets = json_array();
     size_t i;
     json_t *r;
-    json_array_foreach(instances, i, r) {
+    json_array_foreach(instances, i, r)
+    {
         if ((int)json_integer_value(json_object_get(r, "team")) != team) continue;
         json_t *ist = json_object_get(r, "status");
         if (strcmp(str(ist, "state"), "running") != 0) continue;
         int reg = 0;
         size_t k;
         json_t *x;
-        json_array_foreach(json_object_get(spec, "instances"), k, x) {
+        json_array_foreach(json_object_get(spec, "instances"), k, x)
+        {
             const char *n = json_string_value(x);
             if (n && (!strcmp(n, str(r, "name")) || !strcmp(n, str(r, "id")))) reg = 1;
         }
-        json_array_foreach(asgs, k, x) {
+        json_array_foreach(asgs, k, x)
+        {
             if ((int)json_integer_value(json_object_get(x, "team")) != team ||
                 strcmp(str(x, "name"), str(ist, "asg")) != 0)
                 continue;
             size_t q;
             json_t *lbn;
             json_array_foreach(json_object_get(json_object_get(x, "spec"), "load_balancers"), q,
-                               lbn) if (json_string_value(lbn) && !strcmp(json_string_value(lbn), name)) reg = 1;
+                               lbn) if (json_string_value(lbn) &&
+                                        !strcmp(json_string_value(lbn), name)) reg = 1;
         }
         if (!reg) continue;
         char addr[40];
         snprintf(addr, sizeof addr, "%s:%d", str(ist, "ip"), iport);
-        json_array_append_new(targets, json_pack("{s:s,s:s,s:b}", "id", str(r, "id"), "addr", addr,
-                                                 "healthy", json_is_true(json_object_get(ist, "initial"))));
+        json_array_append_new(targets,
+                              json_pack("{s:s,s:s,s:b}", "id", str(r, "id"), "addr", addr,
+                                        "healthy", json_is_true(json_object_get(ist, "initial"))));
     }
     char listen[40];
     snprintf(listen, sizeof listen, "%s:%d", str(st, "ip"), (int)num(spec, "port", 8080));
@@ -527,10 +543,9 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
                      str(lb, "id"), "name", name, "listen", listen, "idle_timeout",
                      num(spec, "idle_timeout", 60), "health_check", "path",
                      hc ? str(hc, "path") : "/health", "port", iport, "interval",
-                     num(hc, "interval", 30), "timeout", num(hc, "timeout", 5),
-                     "healthy_threshold", (int)num(hc, "healthy_threshold", 10),
-                     "unhealthy_threshold", (int)num(hc, "unhealthy_threshold", 2), "targets",
-                     targets);
+                     num(hc, "interval", 30), "timeout", num(hc, "timeout", 5), "healthy_threshold",
+                     (int)num(hc, "healthy_threshold", 10), "unhealthy_threshold",
+                     (int)num(hc, "unhealthy_threshold", 2), "targets", targets);
 }
 
 struct push {
@@ -547,8 +562,9 @@ static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
         p->e->pushed = p->doc;
         gd_debug("edge_config_pushed", "lb=%s", p->e->res_id);
     } else {
-        if (!err) gd_warn("edge_config_refused", "lb=%s status=%d body=%s", p->e->res_id,
-                          resp->status, gd_log_q(resp->body));
+        if (!err)
+            gd_warn("edge_config_refused", "lb=%s status=%d body=%s", p->e->res_id, resp->status,
+                    gd_log_q(resp->body));
         gd_free(p->doc);
     }
     gd_free(p);
@@ -576,15 +592,17 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
         char err[256], ipb[16];
         const char *subnet = json_string_value(json_array_get(json_object_get(spec, "subnets"), 0));
         if (!subnet || alloc_ip(g, team, subnet, &ip, err, sizeof err) < 0) {
-            set_status_fields(g, id, json_pack("{s:s,s:s}", "state", "failed", "last_error",
-                                                subnet ? err : "no subnet"));
+            set_status_fields(g, id,
+                              json_pack("{s:s,s:s}", "state", "failed", "last_error",
+                                        subnet ? err : "no subnet"));
             return;
         }
         gd_ip_format(ip, ipb);
         char dns[128];
         snprintf(dns, sizeof dns, "%s-%d.elb.gameday.internal", str(lb, "name"), team);
-        set_status_fields(g, id, json_pack("{s:s,s:s,s:i,s:s}", "state", "active", "ip", ipb,
-                                            "port", (int)num(spec, "port", 8080), "dns_name", dns));
+        set_status_fields(g, id,
+                          json_pack("{s:s,s:s,s:i,s:s}", "state", "active", "ip", ipb, "port",
+                                    (int)num(spec, "port", 8080), "dns_name", dns));
         return; /* picked up on the next pass with its address */
     }
     gd_edge_link *e = edge_link(g, id);
@@ -624,7 +642,8 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
         struct push *p = gd_malloc(sizeof *p);
         p->e = e;
         p->doc = gd_strdup(s);
-        if (gd_httpc_request(e->admin, full, hl + len, 2000, on_pushed, p) == 0) e->pushing = 1;
+        if (gd_httpc_request(e->admin, full, hl + len, 2000, on_pushed, p) == 0)
+            e->pushing = 1;
         else {
             gd_free(p->doc);
             gd_free(p);
@@ -655,8 +674,8 @@ void gd_launcher_start_loadgen(gd_game *g, int team)
     snprintf(logname, sizeof logname, "loadgen-%d", team);
     clock_env(e_speed, e_epoch, sizeof e_speed);
     char *env[] = {e_tok, e_speed, e_epoch, NULL};
-    char *args[] = {g->exe,     "loadgen",  "--scenario", g->sc->path, "--team", steam, "--server",
-                    server,     "--endpoint", endpoint,   "--duration", dur,     NULL};
+    char *args[] = {g->exe, "loadgen",    "--scenario", g->sc->path,  "--team", steam, "--server",
+                    server, "--endpoint", endpoint,     "--duration", dur,      NULL};
     gd_proc *p = spawn(g, GD_PROC_LOADGEN, team, NULL, args, env, logname);
     if (p) {
         char key[32], val[16];
@@ -696,7 +715,8 @@ void gd_launcher_reconcile(gd_game *g)
     json_array_foreach(asgs, i, r) reconcile_asg(g, r, instances);
     json_decref(instances);
     instances = gd_store_res_list(g->db, 0, "instance", 0);
-    json_array_foreach(instances, i, r) {
+    json_array_foreach(instances, i, r)
+    {
         json_t *st = json_object_get(r, "status");
         const char *state = str(st, "state");
         if (!strcmp(state, "pending") && now >= num(st, "boot_until", 0)) {
@@ -782,19 +802,23 @@ void gd_launcher_adopt(gd_game *g)
     json_t *list = gd_store_res_list(g->db, 0, NULL, 0);
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         const char *type = str(r, "type");
         json_t *st = json_object_get(r, "status");
         int pid = (int)num(st, "pid", 0);
         int team = (int)json_integer_value(json_object_get(r, "team"));
         if (pid <= 0) continue;
         if (!strcmp(type, "instance") && !strcmp(str(st, "state"), "running")) {
-            if (kill(pid, 0) == 0 && pid_is_ours(pid, str(r, "id"))) adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
-            else if (kill(pid, 0) == 0 && pid_is_ours(pid, "")) adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
+            if (kill(pid, 0) == 0 && pid_is_ours(pid, str(r, "id")))
+                adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
+            else if (kill(pid, 0) == 0 && pid_is_ours(pid, ""))
+                adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
         } else if (!strcmp(type, "clb")) {
             char want[64];
             snprintf(want, sizeof want, "edge --admin %s", str(st, "admin"));
-            if (kill(pid, 0) == 0 && pid_is_ours(pid, want)) adopt(g, GD_PROC_EDGE, team, str(r, "id"), pid);
+            if (kill(pid, 0) == 0 && pid_is_ours(pid, want))
+                adopt(g, GD_PROC_EDGE, team, str(r, "id"), pid);
         }
     }
     json_decref(list);
@@ -826,13 +850,14 @@ json_t *gd_launcher_instances(gd_game *g, int team)
     json_t *list = gd_store_res_list(g->db, team, "instance", 0);
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         const char *health = "-";
         for (gd_edge_link *e = g->edges; e; e = e->next) {
             size_t k;
             json_t *t;
-            json_array_foreach(json_object_get(e->stats, "targets"), k, t)
-                if (!strcmp(str(t, "id"), str(r, "id"))) health = str(t, "state");
+            json_array_foreach(json_object_get(e->stats, "targets"), k,
+                               t) if (!strcmp(str(t, "id"), str(r, "id"))) health = str(t, "state");
         }
         json_object_set_new(json_object_get(r, "status"), "health", json_string(health));
     }

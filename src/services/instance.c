@@ -51,7 +51,8 @@ int gd_cmd_instance(int argc, char **argv)
     uint32_t ip;
     int port;
     if (!addr || gd_hostport_parse(addr, &ip, &port) < 0) {
-        fprintf(stderr, "gameday instance: --addr or GAMEDAY_ADDR must be IP:PORT in 127.0.0.0/8\n");
+        fprintf(stderr,
+                "gameday instance: --addr or GAMEDAY_ADDR must be IP:PORT in 127.0.0.0/8\n");
         return 2;
     }
     gd_unicorn_conf conf = {

@@ -98,7 +98,8 @@ static void metrics(gd_unicorn *u, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_instance_queue_depth", l, u->qlen);
     gd_prom_head(&b, "gameday_instance_served_total", "counter", "Requests answered 200");
     gd_prom_sample(&b, "gameday_instance_served_total", l, (double)u->served);
-    gd_prom_head(&b, "gameday_instance_rejected_total", "counter", "Requests refused 503 (queue full)");
+    gd_prom_head(&b, "gameday_instance_rejected_total", "counter",
+                 "Requests refused 503 (queue full)");
     gd_prom_sample(&b, "gameday_instance_rejected_total", l, (double)u->rejected);
     gd_prom_head(&b, "gameday_instance_bad_requests_total", "counter", "Requests refused 400");
     gd_prom_sample(&b, "gameday_instance_bad_requests_total", l, (double)u->bad);
@@ -154,8 +155,10 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
     if (u->busy < u->conf.slots) {
         start_job(u, j);
     } else {
-        if (u->qtail) u->qtail->next = j;
-        else u->qhead = j;
+        if (u->qtail)
+            u->qtail->next = j;
+        else
+            u->qhead = j;
         u->qtail = j;
         u->qlen++;
     }

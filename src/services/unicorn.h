@@ -11,11 +11,11 @@
 #include <uv.h>
 
 typedef struct gd_unicorn_conf {
-    const char *id;     /* instance id, sent back in X-Instance-Id */
+    const char *id; /* instance id, sent back in X-Instance-Id */
     const char *salt;
-    int slots;          /* concurrent requests worked on */
-    int queue;          /* waiting requests beyond the slots */
-    double service_ms;  /* game milliseconds one request holds a slot */
+    int slots;         /* concurrent requests worked on */
+    int queue;         /* waiting requests beyond the slots */
+    double service_ms; /* game milliseconds one request holds a slot */
 } gd_unicorn_conf;
 
 typedef struct gd_unicorn gd_unicorn;
