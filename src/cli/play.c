@@ -97,17 +97,18 @@ static int usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: gameday play [SCENARIO] [--speed N] [--duration D] [--port P] [--teams N]\n"
-            "         [--headless] [--out DIR]\n"
+            "         [--headless] [--out DIR] [--net K]\n"
             "Starts a whole game (default scenario: scenarios/unicorn-rentals.yaml) and prints\n"
             "the scoreboard URL, the team token and the public endpoint, then a status line\n"
             "every second. At the end, or on Ctrl-C, writes DIR/result.json (DIR defaults to\n"
-            "var/<scenario name>) and stops every process it started.\n");
+            "var/<scenario name>) and stops every process it started. --net K moves team t's\n"
+            "addresses to 127.(K+t-1).0.0/16 so that games can run side by side.\n");
     return rc;
 }
 
 int gd_cmd_play(int argc, char **argv)
 {
-    const char *scen = NULL, *speed = NULL, *dur = NULL, *out = NULL, *teams = NULL;
+    const char *scen = NULL, *speed = NULL, *dur = NULL, *out = NULL, *teams = NULL, *net = NULL;
     int port = 8080, headless = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -130,6 +131,8 @@ int gd_cmd_play(int argc, char **argv)
             port = atoi(v);
         else if (!strcmp(a, "--out"))
             out = v;
+        else if (!strcmp(a, "--net"))
+            net = v;
         else if (!strcmp(a, "--teams"))
             teams = v;
         else
@@ -220,6 +223,10 @@ int gd_cmd_play(int argc, char **argv)
     if (teams) {
         args[na++] = "--teams";
         args[na++] = (char *)teams;
+    }
+    if (net) {
+        args[na++] = "--net";
+        args[na++] = (char *)net;
     }
     args[na] = NULL;
     char *resume_args[] = {exe, "server", "--dir", dir, "--port", sport, NULL};

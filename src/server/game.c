@@ -398,32 +398,34 @@ json_t *gd_game_status(gd_game *g)
 
 json_t *gd_game_scoreboard(gd_game *g)
 {
-    json_t *sb = gd_game_status(g);
-    json_t *teams = json_object_get(sb, "teams");
+    json_t *status = gd_game_status(g);
+    json_t *teams = json_incref(json_object_get(status, "teams"));
+    json_object_del(status, "teams");
+    double now = gd_game_now(g);
     size_t i;
     json_t *tj;
     json_array_foreach(teams, i, tj)
     {
         int t = (int)json_integer_value(json_object_get(tj, "id"));
-        /* Score over time, one point per game minute, from the ledger. */
+        /* Score over time: the running total at each game-minute boundary, then now. */
         json_t *rows = gd_store_ledger_list(g->db, t, 0, 0);
         json_t *hist = json_array();
-        double sum = 0, bucket = -1;
+        double sum = 0, edge = 0;
         size_t k;
         json_t *row;
         json_array_foreach(rows, k, row)
         {
             double tm = json_number_value(json_object_get(row, "time"));
-            double b = floor(tm / 60) * 60;
-            if (bucket >= 0 && b != bucket)
-                json_array_append_new(hist, json_pack("[f,f]", bucket, sum));
-            bucket = b;
+            while (tm >= edge + 60) {
+                edge += 60;
+                json_array_append_new(hist, json_pack("[f,f]", edge, sum));
+            }
             sum += json_number_value(json_object_get(row, "points"));
         }
-        if (bucket >= 0) json_array_append_new(hist, json_pack("[f,f]", bucket, sum));
+        json_array_append_new(hist, json_pack("[f,f]", now, sum));
         json_decref(rows);
         json_object_set_new(tj, "history", hist);
-        /* Notable events: everything but the customers' per-second rows. */
+        /* Notable events: everything but the customers' per-report rows. */
         json_t *recent = gd_store_ledger_list(g->db, t, 0, -400);
         json_t *ev = json_array();
         for (size_t n = json_array_size(recent); n-- > 0 && json_array_size(ev) < 30;) {
@@ -433,7 +435,7 @@ json_t *gd_game_scoreboard(gd_game *g)
         json_decref(recent);
         json_object_set_new(tj, "events", ev);
     }
-    return sb;
+    return json_pack("{s:o,s:o}", "game", status, "teams", teams);
 }
 
 json_t *gd_game_result(gd_game *g)
@@ -556,10 +558,12 @@ static int usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: gameday server --scenario FILE --dir DIR [--port P] [--speed N]\n"
-            "         [--duration D] [--teams N]\n"
+            "         [--duration D] [--teams N] [--net K]\n"
             "Runs the control plane: API and scoreboard on 127.0.0.1:P (8080), the launcher,\n"
             "billing, scoring and chaos. State lives in DIR/state.db; started again on the\n"
-            "same DIR it resumes the game where it was (see doc/architecture.md).\n");
+            "same DIR it resumes the game where it was (see doc/architecture.md).\n"
+            "--net K puts team t's VPC at 127.(K+t-1).0.0/16 (default 1), so that several\n"
+            "games can run on one machine.\n");
     return rc;
 }
 
@@ -567,7 +571,7 @@ int gd_cmd_server(int argc, char **argv)
 {
     const char *scen = NULL, *dir = NULL, *dur = NULL;
     double speed = 0;
-    int port = 8080, teams = 0;
+    int port = 8080, teams = 0, net = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) return usage(0);
@@ -582,6 +586,8 @@ int gd_cmd_server(int argc, char **argv)
             speed = atof(v);
         else if (!strcmp(a, "--duration"))
             dur = v;
+        else if (!strcmp(a, "--net"))
+            net = atoi(v);
         else if (!strcmp(a, "--teams"))
             teams = atoi(v);
         else
@@ -626,6 +632,7 @@ int gd_cmd_server(int argc, char **argv)
         gd_clock_set(kv_num(g, "speed", 1), (uint64_t)kv_num(g, "epoch_ns", 0));
         g->duration = kv_num(g, "duration", g->sc->duration);
         g->nteams = (int)kv_num(g, "teams", 1);
+        g->net = (int)kv_num(g, "net", 1);
         char *a = gd_store_kv_get(g->db, "admin_token"),
              *it = gd_store_kv_get(g->db, "internal_token");
         snprintf(g->admin_token, sizeof g->admin_token, "%s", a ? a : "");
@@ -650,6 +657,11 @@ int gd_cmd_server(int argc, char **argv)
         }
         g->nteams = teams > 0 ? teams : g->sc->teams;
         if (g->nteams > GD_MAX_TEAMS) g->nteams = GD_MAX_TEAMS;
+        g->net = net;
+        if (net < 1 || net + g->nteams - 1 > 254) {
+            fprintf(stderr, "gameday server: --net %d: teams would leave 127.1-254.x.x\n", net);
+            return 2;
+        }
         random_token(g->admin_token);
         random_token(g->internal_token);
         char real[PATH_MAX];
@@ -659,6 +671,7 @@ int gd_cmd_server(int argc, char **argv)
         kv_setf(g, "epoch_ns", "%llu", (unsigned long long)gd_clock_epoch_ns());
         kv_setf(g, "duration", "%.17g", g->duration);
         kv_setf(g, "teams", "%d", g->nteams);
+        kv_setf(g, "net", "%d", g->net);
         gd_store_kv_set(g->db, "admin_token", g->admin_token);
         gd_store_kv_set(g->db, "internal_token", g->internal_token);
         gd_store_commit(g->db);

@@ -69,6 +69,7 @@ typedef struct gd_game {
     char admin_token[65], internal_token[65];
     double duration;
     int nteams;
+    int net;       /* team t's VPC is 127.(net + t - 1).0.0/16 */
     int ended;    /* game clock passed the duration */
     int finished; /* ended and every loadgen reported its last */
     double last_billing;

@@ -208,7 +208,7 @@ static int subnet_of(gd_game *g, int team, const char *name, gd_cidr *c, json_t 
         json_decref(s);
         return GD_ENOENT;
     }
-    if (gd_cidr_parse(str(json_object_get(s, "spec"), "cidr"), team, c) < 0) {
+    if (gd_cidr_parse(str(json_object_get(s, "spec"), "cidr"), team + g->net - 1, c) < 0) {
         json_decref(s);
         return GD_EINVAL;
     }
