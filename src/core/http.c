@@ -334,10 +334,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     c->in.len += (size_t)nread;
     c->in.data[c->in.len] = 0;
     c->last_active = uv_now(c->srv->loop);
+    /* While a request is with its handler, what arrives waits in `in` (parsed once the
+     * answer went out): reading on costs no epoll_ctl per request. */
+    if (c->state != CS_READING) return;
     process(c);
     flush_out(c);
-    /* While a request is with its handler, read nothing more (pointers stay valid). */
-    if (c->state == CS_DISPATCHED) uv_read_stop(st);
 }
 
 static void on_connection(uv_stream_t *ls, int status)
@@ -382,12 +383,6 @@ static void on_connection(uv_stream_t *ls, int status)
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
-static void resume(gd_http_conn *c)
-{
-    if (c->state == CS_READING && !c->close_after)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-}
-
 /* ---- answering ---- */
 
 static void answered(gd_http_conn *c)
@@ -410,10 +405,6 @@ static void answered(gd_http_conn *c)
     if (c->in_process) return; /* process() goes on parsing; the caller flushes once */
     process(c);
     flush_out(c);
-    if (c->state == CS_READING)
-        resume(c);
-    else if (c->state == CS_DISPATCHED)
-        uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep_alive)
@@ -426,20 +417,60 @@ void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep
     answered(c);
 }
 
+/* Appends the decimal form of v. */
+static int put_uint(gd_buf *b, size_t v)
+{
+    char tmp[24];
+    int i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return gd_buf_append(b, tmp + i, sizeof tmp - (size_t)i);
+}
+
+static int put_str(gd_buf *b, const char *s)
+{
+    return gd_buf_append(b, s, strlen(s));
+}
+
 void gd_http_respond(gd_http_conn *c, int status, const char *extra_headers, const char *ctype,
                      const void *body, size_t len)
 {
     conn_check(c);
     if (c->state != CS_CLOSING) {
-        int ka = c->req.keep_alive;
-        int r = gd_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, gd_http_reason(status));
-        if (ctype) r |= gd_buf_printf(&c->out, "Content-Type: %s\r\n", ctype);
-        r |= gd_buf_printf(&c->out, "Content-Length: %zu\r\n%s%s\r\n", len,
-                           extra_headers ? extra_headers : "", ka ? "" : "Connection: close\r\n");
+        gd_buf *o = &c->out;
+        int r = gd_http_status_line(o, status);
+        if (ctype) r |= put_str(o, "Content-Type: ") | put_str(o, ctype) | put_str(o, "\r\n");
+        r |= put_str(o, "Content-Length: ") | put_uint(o, len) | put_str(o, "\r\n");
+        if (extra_headers) r |= put_str(o, extra_headers);
+        if (!c->req.keep_alive) r |= put_str(o, "Connection: close\r\n");
+        r |= gd_buf_append(o, "\r\n", 2);
+        if (len) r |= gd_buf_append(o, body, len);
         if (r) c->close_after = 1;
-        if (len && gd_buf_append(&c->out, body, len) < 0) c->close_after = 1;
     }
     answered(c);
+}
+
+int gd_http_status_line(gd_buf *b, int status)
+{
+    char line[64];
+    const char *reason = gd_http_reason(status);
+    size_t rl = strlen(reason);
+    if (status < 100 || status > 999 || rl > 40) return GD_EINVAL;
+    memcpy(line, "HTTP/1.1 ", 9);
+    line[9] = (char)('0' + status / 100);
+    line[10] = (char)('0' + status / 10 % 10);
+    line[11] = (char)('0' + status % 10);
+    line[12] = ' ';
+    memcpy(line + 13, reason, rl);
+    memcpy(line + 13 + rl, "\r\n", 2);
+    return gd_buf_append(b, line, 15 + rl);
+}
+
+int gd_http_put_uint(gd_buf *b, size_t v)
+{
+    return put_uint(b, v);
 }
 
 void gd_http_respond_json(gd_http_conn *c, int status, json_t *j)

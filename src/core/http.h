@@ -1,7 +1,7 @@
 /* HTTP/1.1 server on libuv + http-parser: keep-alive, pipelined requests answered in
  * order (responses to one read go out in one write), bounded buffers, idle timeout.
  * A handler answers at once or later (gd_http_respond* may be called from any later
- * callback); while a request is unanswered the connection reads nothing more. */
+ * callback); bytes that arrive meanwhile wait and are parsed after the answer. */
 #ifndef GD_HTTP_H
 #define GD_HTTP_H
 
@@ -24,7 +24,8 @@ typedef struct gd_http_header {
     size_t value_len;
 } gd_http_header;
 
-/* One parsed request. Pointers stay valid until the request is answered. */
+/* One parsed request. Its pointers are valid during the handler call only: a handler
+ * that answers later copies what it needs (the connection reads on meanwhile). */
 typedef struct gd_http_req {
     int method; /* enum http_method */
     const char *url;
@@ -94,6 +95,10 @@ const char *gd_http_header_get(const gd_http_header *h, int n, const char *name,
 int gd_http_query_get(const char *query, size_t qlen, const char *name, char *out, size_t outlen);
 /** Standard reason phrase ("OK", "Service Unavailable"). */
 const char *gd_http_reason(int status);
+/** Appends "HTTP/1.1 <status> <reason>\r\n" to b (no printf). */
+int gd_http_status_line(gd_buf *b, int status);
+/** Appends the decimal form of v to b (no printf). */
+int gd_http_put_uint(gd_buf *b, size_t v);
 /** Appends a percent-encoded copy of s (query-value safe) to b. */
 int gd_http_urlencode(gd_buf *b, const char *s, size_t n);
 

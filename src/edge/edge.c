@@ -31,6 +31,7 @@ typedef struct edge {
     char id[48], name[64], mode[16];
     gd_hc_conf hc;
     double idle_timeout; /* game seconds */
+    uint64_t idle_ms;    /* the same in wall milliseconds */
     gd_target *targets;  /* in service or not */
     gd_target *draining;
     unsigned rr;
@@ -98,6 +99,17 @@ static void drain_check(void)
     }
 }
 
+/* Scratch buffers reused by every request: the hot path allocates no buffer. */
+static gd_buf scratch_req, scratch_resp;
+
+static void put_header(gd_buf *b, const gd_http_header *h)
+{
+    gd_buf_append(b, h->name, h->name_len);
+    gd_buf_append(b, ": ", 2);
+    gd_buf_append(b, h->value, h->value_len);
+    gd_buf_append(b, "\r\n", 2);
+}
+
 static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
 {
     struct proxy *px = ud;
@@ -113,24 +125,22 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
         else
             elb_error(px->conn, 502, "the target closed or refused the connection");
     } else {
-        gd_buf b;
-        gd_buf_init(&b, 16 * 1024 * 1024);
-        gd_buf_printf(&b, "HTTP/1.1 %d %s\r\n", resp->status, gd_http_reason(resp->status));
-        for (int i = 0; i < resp->nheaders; i++) {
-            const gd_http_header *h = &resp->headers[i];
-            if (hop_by_hop(h->name, h->name_len)) continue;
-            gd_buf_append(&b, h->name, h->name_len);
-            gd_buf_append(&b, ": ", 2);
-            gd_buf_append(&b, h->value, h->value_len);
-            gd_buf_append(&b, "\r\n", 2);
-        }
-        gd_buf_printf(&b, "Content-Length: %zu\r\n%s\r\n", resp->body_len,
-                      px->keep_alive ? "" : "Connection: close\r\n");
-        gd_buf_append(&b, resp->body, resp->body_len);
+        gd_buf *b = &scratch_resp;
+        gd_buf_reset(b);
+        gd_http_status_line(b, resp->status);
+        for (int i = 0; i < resp->nheaders; i++)
+            if (!hop_by_hop(resp->headers[i].name, resp->headers[i].name_len))
+                put_header(b, &resp->headers[i]);
+        gd_buf_append(b, "Content-Length: ", 16);
+        gd_http_put_uint(b, resp->body_len);
+        if (px->keep_alive)
+            gd_buf_append(b, "\r\n\r\n", 4);
+        else
+            gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
+        gd_buf_append(b, resp->body, resp->body_len);
         E.resp[resp->status / 100 < 6 ? resp->status / 100 : 5]++;
-        E.bytes_out += b.len;
-        gd_http_respond_raw(px->conn, b.data, b.len, px->keep_alive);
-        gd_buf_free(&b);
+        E.bytes_out += b->len;
+        gd_http_respond_raw(px->conn, b->data, b->len, px->keep_alive);
     }
     px->magic = 0;
     gd_free(px);
@@ -147,27 +157,35 @@ static void on_front(gd_http_conn *c, gd_http_req *req, void *ud)
         elb_error(c, 503, "no healthy target");
         return;
     }
-    gd_buf b;
-    gd_buf_init(&b, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 1024);
-    gd_buf_printf(&b, "%s %.*s HTTP/1.1\r\n", http_method_str(req->method), (int)req->url_len,
-                  req->url);
+    gd_buf *b = &scratch_req;
+    gd_buf_reset(b);
+    const char *m = http_method_str(req->method);
+    gd_buf_append(b, m, strlen(m));
+    gd_buf_append(b, " ", 1);
+    gd_buf_append(b, req->url, req->url_len);
+    gd_buf_append(b, " HTTP/1.1\r\n", 11);
     size_t xfl = 0;
-    const char *xff = gd_http_header_get(req->headers, req->nheaders, "x-forwarded-for", &xfl);
+    const char *xff = NULL;
     for (int i = 0; i < req->nheaders; i++) {
         const gd_http_header *h = &req->headers[i];
-        if (hop_by_hop(h->name, h->name_len)) continue;
-        if (h->name_len == 15 && !strncasecmp(h->name, "x-forwarded-for", 15)) continue;
-        gd_buf_append(&b, h->name, h->name_len);
-        gd_buf_append(&b, ": ", 2);
-        gd_buf_append(&b, h->value, h->value_len);
-        gd_buf_append(&b, "\r\n", 2);
+        if (h->name_len == 15 && !strncasecmp(h->name, "x-forwarded-for", 15)) {
+            xff = h->value;
+            xfl = h->value_len;
+            continue;
+        }
+        if (!hop_by_hop(h->name, h->name_len)) put_header(b, h);
     }
-    if (xff)
-        gd_buf_printf(&b, "X-Forwarded-For: %.*s, %s\r\n", (int)xfl, xff, gd_http_conn_peer(c));
-    else
-        gd_buf_printf(&b, "X-Forwarded-For: %s\r\n", gd_http_conn_peer(c));
-    gd_buf_printf(&b, "X-Forwarded-Proto: http\r\nContent-Length: %zu\r\n\r\n", req->body_len);
-    gd_buf_append(&b, req->body, req->body_len);
+    gd_buf_append(b, "X-Forwarded-For: ", 17);
+    if (xff) {
+        gd_buf_append(b, xff, xfl);
+        gd_buf_append(b, ", ", 2);
+    }
+    const char *peer = gd_http_conn_peer(c);
+    gd_buf_append(b, peer, strlen(peer));
+    gd_buf_append(b, "\r\nX-Forwarded-Proto: http\r\nContent-Length: ", 43);
+    gd_http_put_uint(b, req->body_len);
+    gd_buf_append(b, "\r\n\r\n", 4);
+    gd_buf_append(b, req->body, req->body_len);
     struct proxy *px = gd_malloc(sizeof *px);
     px->magic = PROXY_MAGIC;
     px->conn = c;
@@ -175,9 +193,7 @@ static void on_front(gd_http_conn *c, gd_http_req *req, void *ud)
     px->keep_alive = req->keep_alive;
     t->inflight++;
     t->requests++;
-    int r = gd_httpc_request(t->pool, b.data, b.len, gd_clock_wall_ms(E.idle_timeout * 1000),
-                             on_backend, px);
-    gd_buf_free(&b);
+    int r = gd_httpc_request(t->pool, b->data, b->len, E.idle_ms, on_backend, px);
     if (r < 0) {
         t->inflight--;
         gd_free(px);
@@ -285,7 +301,8 @@ static int config_apply(json_t *doc, char *err, size_t errlen)
         }
         gd_info("listening", "addr=%s", listen);
     }
-    E.front->idle_ms = gd_clock_wall_ms(E.idle_timeout * 1000);
+    E.idle_ms = gd_clock_wall_ms(E.idle_timeout * 1000);
+    E.front->idle_ms = E.idle_ms;
     gd_hc_conf old = E.hc;
     const char *path = hc ? json_string_value(json_object_get(hc, "path")) : NULL;
     snprintf(E.hc.path, sizeof E.hc.path, "%s", path ? path : "/health");
@@ -506,6 +523,8 @@ int gd_cmd_edge(int argc, char **argv)
     E.token = getenv("GAMEDAY_ADMIN_TOKEN");
     if (!E.token || !*E.token) E.token = "";
     E.idle_timeout = 60;
+    gd_buf_init(&scratch_req, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 4096);
+    gd_buf_init(&scratch_resp, 16 * 1024 * 1024);
     if (!admin && !file) {
         fprintf(stderr, "gameday edge: give --admin IP:PORT, --config FILE, or both\n");
         return 2;
