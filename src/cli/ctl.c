@@ -265,6 +265,12 @@ int gd_cmd_ctl(int argc, char **argv)
     } else if (!strcmp(cmd, "delete") && nargs == 1) {
         method = "DELETE";
         snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
+    } else if (!strcmp(cmd, "endpoint") && nargs <= 1) {
+        snprintf(path, sizeof path, "/api/v1/endpoint");
+        if (nargs == 1) {
+            method = "POST";
+            body = json_pack("{s:s}", "name", args[0]);
+        }
     } else if (!strcmp(cmd, "score")) {
         snprintf(path, sizeof path, "/api/v1/score");
         kind = SCORE;

@@ -301,7 +301,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         }
         /* Closed before any answer byte on a reused connection: try once more. */
         int retry = c->in.len == 0 && c->served > 0;
-        conn_close(c, nread == UV_ENOBUFS ? GD_ETOOBIG : GD_ECONNRESET, retry);
+        conn_close(c,
+                   nread == UV_ENOBUFS ? GD_ETOOBIG
+                   : c->in.len    ? GD_EPROTO
+                                  : GD_ECONNRESET,
+                   retry);
         return;
     }
     if (c->in.len == 0) c->first_byte_ns = uv_hrtime();

@@ -19,8 +19,10 @@ typedef struct gd_httpc_resp {
     uint64_t first_byte_ns; /* monotonic time of the first response byte */
 } gd_httpc_resp;
 
-/* err is 0 with resp set, or GD_ECONNREFUSED, GD_ECONNRESET, GD_ETIMEDOUT, GD_EPROTO,
- * GD_EFULL (pool queue full), GD_ECLOSED (pool closed). resp is valid during the call. */
+/* err is 0 with resp set, or GD_ECONNREFUSED, GD_ECONNRESET (closed before any answer
+ * byte: safe to retry an idempotent request elsewhere), GD_ETIMEDOUT, GD_EPROTO
+ * (malformed or cut-short answer), GD_EFULL (pool queue full), GD_ECLOSED (pool
+ * closed). resp is valid during the call. */
 typedef void (*gd_httpc_cb)(void *ud, int err, const gd_httpc_resp *resp);
 
 typedef struct gd_httpc_pool gd_httpc_pool;

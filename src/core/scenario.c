@@ -581,9 +581,21 @@ static const struct {
 } refs[] = {
     {"subnet", "vpc", "vpc"},         {"instance", "launch_template", "launch_template"},
     {"instance", "subnet", "subnet"}, {"asg", "launch_template", "launch_template"},
-    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "clb"},
+    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "lb"},
     {"clb", "subnets", "subnet"},     {"clb", "instances", "instance"},
+    {"alb", "subnets", "subnet"},     {"alb", "instances", "instance"},
+    {"cdn", "origin", "lb"},
 };
+
+/* Pseudo-types that name several: "lb" is a clb or an alb, "entry" anything customers
+ * can reach (a load balancer or a cdn). */
+static int type_is(const char *type, const char *want)
+{
+    if (!strcmp(want, "lb")) return !strcmp(type, "clb") || !strcmp(type, "alb");
+    if (!strcmp(want, "entry"))
+        return !strcmp(type, "clb") || !strcmp(type, "alb") || !strcmp(type, "cdn");
+    return !strcmp(type, want);
+}
 
 static json_t *find_resource(json_t *resources, const char *type, const char *name)
 {
@@ -591,7 +603,7 @@ static json_t *find_resource(json_t *resources, const char *type, const char *na
     json_t *r;
     json_array_foreach(resources, i, r)
     {
-        if (strcmp(json_string_value(json_object_get(r, "type")), type) == 0 &&
+        if (type_is(json_string_value(json_object_get(r, "type")), type) &&
             strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
             return r;
     }
@@ -606,7 +618,7 @@ static void names_of(json_t *resources, const char *type, char *buf, size_t n)
     buf[0] = 0;
     json_array_foreach(resources, i, r)
     {
-        if (strcmp(json_string_value(json_object_get(r, "type")), type) != 0 || off >= n) continue;
+        if (!type_is(json_string_value(json_object_get(r, "type")), type) || off >= n) continue;
         off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? ", " : "",
                                 json_string_value(json_object_get(r, "name")));
     }
@@ -785,11 +797,11 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
         }
     }
     check_subnets(x, s->resources);
-    if (s->endpoint && !find_resource(s->resources, "clb", s->endpoint)) {
-        names_of(s->resources, "clb", allow, sizeof allow);
+    if (s->endpoint && !find_resource(s->resources, "entry", s->endpoint)) {
+        names_of(s->resources, "entry", allow, sizeof allow);
         json_t *ev = json_object_get(arch, "endpoint");
-        serr(x, arch, "endpoint", ev, "architecture.endpoint", allow, "no clb named '%s'",
-             s->endpoint);
+        serr(x, arch, "endpoint", ev, "architecture.endpoint", allow,
+             "no load balancer or cdn named '%s'", s->endpoint);
     }
 }
 

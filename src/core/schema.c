@@ -116,18 +116,75 @@ static const struct field clb_fields[] = {
     {.name = NULL},
 };
 
+static const char *const algorithms[] = {"round_robin", "least_outstanding_requests",
+                                         "weighted_random", NULL};
+static const char *const sticky_types[] = {"none", "lb_cookie", "app_cookie", NULL};
+static const char *const qs_modes[] = {"none", "all", NULL};
+
+static const struct field alb_health_fields[] = {
+    {F("path", F_STR, 0, "\"/health\"")},
+    {F("interval", F_DUR, 0, "30"), RANGE(5, 300)},
+    {F("timeout", F_DUR, 0, "5"), RANGE(2, 120)},
+    {F("healthy_threshold", F_INT, 0, "5"), RANGE(2, 10)},
+    {F("unhealthy_threshold", F_INT, 0, "2"), RANGE(2, 10)},
+    {F("matcher", F_STR, 0, "\"200\"")},
+    {.name = NULL},
+};
+
+static const struct field stickiness_fields[] = {
+    {F("type", F_ENUM, 0, "\"none\""), .enums = sticky_types},
+    {F("duration", F_DUR, 0, "86400"), RANGE(1, 604800)},
+    {F("cookie_name", F_STR, 0, NULL)},
+    {.name = NULL},
+};
+
+/* An Application LB with one target group (its instances: the groups that name it in
+ * load_balancers, and `instances`). */
+static const struct field alb_fields[] = {
+    {F("subnets", F_REFS, 1, NULL), RANGE(1, 1e9)},
+    {F("port", F_INT, 0, "8080"), RANGE(1024, 65535)},
+    {F("instance_port", F_INT, 0, "8000"), RANGE(1024, 65535)},
+    {F("instances", F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {F("idle_timeout", F_DUR, 0, "60"), RANGE(1, 4000)},
+    {F("algorithm", F_ENUM, 0, "\"round_robin\""), .enums = algorithms},
+    {F("health_check", F_MAP, 0, "{}"), .sub = alb_health_fields},
+    {F("stickiness", F_MAP, 0, "{}"), .sub = stickiness_fields},
+    {F("deregistration_delay", F_DUR, 0, "300"), RANGE(0, 3600)},
+    {F("slow_start", F_DUR, 0, "0"), RANGE(0, 900)},
+    {F("cross_zone", F_BOOL, 0, "true")},
+    {.name = NULL},
+};
+
+/* A CDN distribution with one cache behaviour in front of a load balancer. */
+static const struct field cdn_fields[] = {
+    {F("origin", F_REF, 1, NULL)},
+    {F("query_strings", F_ENUM, 0, "\"none\""), .enums = qs_modes},
+    {F("query_include", F_STRS, 0, NULL), RANGE(1, 10)},
+    {F("headers", F_STRS, 0, "[]"), RANGE(0, 10)},
+    {F("cookies", F_STRS, 0, "[]"), RANGE(0, 10)},
+    {F("min_ttl", F_DUR, 0, "0"), RANGE(0, 31536000)},
+    {F("default_ttl", F_DUR, 0, "86400"), RANGE(0, 31536000)},
+    {F("max_ttl", F_DUR, 0, "31536000"), RANGE(0, 31536000)},
+    {F("stale_while_revalidate", F_DUR, 0, "0"), RANGE(0, 31536000)},
+    {F("stale_if_error", F_DUR, 0, "0"), RANGE(0, 31536000)},
+    {F("max_bytes", F_INT, 0, "67108864"), RANGE(65536, 17179869184.0)},
+    {.name = NULL},
+};
+
 static void asg_cross(struct ctx *x, json_t *spec);
 static void clb_cross(struct ctx *x, json_t *spec);
+static void alb_cross(struct ctx *x, json_t *spec);
 
 static const struct rtype types[] = {
     {"vpc", "vpc", vpc_fields, NULL},           {"subnet", "subnet", subnet_fields, NULL},
     {"launch_template", "lt", lt_fields, NULL}, {"instance", "i", instance_fields, NULL},
     {"asg", "asg", asg_fields, asg_cross},      {"clb", "lb", clb_fields, clb_cross},
+    {"alb", "alb", alb_fields, alb_cross},      {"cdn", "cdn", cdn_fields, NULL},
 };
 #define NTYPES (sizeof types / sizeof types[0])
 
 static const char *const type_names[] = {"vpc", "subnet", "launch_template", "instance", "asg",
-                                         "clb", NULL};
+                                         "clb", "alb", "cdn", NULL};
 
 const char *const *gd_schema_types(void)
 {
@@ -565,6 +622,25 @@ static void clb_cross(struct ctx *x, json_t *spec)
         fail(x, hc, "timeout", to, "health_check.timeout", allow,
              "%s is not shorter than the interval", fmt_dur(t, b, sizeof b));
     }
+}
+
+static void alb_cross(struct ctx *x, json_t *spec)
+{
+    clb_cross(x, spec);
+    json_t *ss = json_object_get(spec, "slow_start"), *al = json_object_get(spec, "algorithm");
+    if (json_is_number(ss) && json_number_value(ss) > 0 && json_is_string(al) &&
+        !strcmp(json_string_value(al), "least_outstanding_requests") && !is_bad(x, "slow_start"))
+        fail(x, spec, "slow_start", ss, "slow_start", "0 with least_outstanding_requests",
+             "slow start cannot be used with least outstanding requests (as in AWS)");
+    if (json_is_number(ss) && json_number_value(ss) > 0 && json_number_value(ss) < 30 &&
+        !is_bad(x, "slow_start"))
+        fail(x, spec, "slow_start", ss, "slow_start", "0 (off) or 30s..15m", "too short");
+    json_t *st = json_object_get(spec, "stickiness");
+    json_t *ty = json_object_get(st, "type");
+    if (json_is_string(ty) && !strcmp(json_string_value(ty), "app_cookie") &&
+        !json_is_string(json_object_get(st, "cookie_name")))
+        fail(x, st, "cookie_name", NULL, "stickiness.cookie_name", "the application's cookie name",
+             "missing: app_cookie stickiness follows a cookie the application sets");
 }
 
 int gd_schema_check(const char *type, const char *name, json_t *spec, const gd_conf *conf,

@@ -15,13 +15,14 @@ static void hc_done(void *ud, int err, const gd_httpc_resp *resp)
     gd_target *t = ud;
     t->hc_running = 0;
     if (t->magic != TARGET_MAGIC || t->draining) return;
-    int ok = err == 0 && resp->status == 200;
+    int ok = err == 0 && resp->status >= t->hc->matcher_lo && resp->status <= t->hc->matcher_hi;
     if (ok) {
         t->hc_ok++;
         t->fail_streak = 0;
         t->ok_streak++;
         if (!t->healthy && t->ok_streak >= t->hc->healthy_threshold) {
             t->healthy = 1;
+            t->healthy_since = gd_clock_now();
             gd_info("target_healthy", "target=%s addr=%s checks=%d", t->id, t->addr, t->ok_streak);
         }
     } else {
@@ -60,6 +61,8 @@ gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port,
     snprintf(t->addr, sizeof t->addr, "%u.%u.%u.%u:%d", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
              ip & 255, port);
     t->healthy = healthy;
+    t->healthy_since = healthy ? -1e9 : 0;
+    t->weight = 1;
     t->hc = hc;
     t->pool = gd_httpc_pool_new(loop, ip, port, 512, 4096);
     t->hc_pool = gd_httpc_pool_new(loop, ip, hc->port ? hc->port : port, 1, 4);
@@ -92,8 +95,9 @@ void gd_target_free(gd_target *t)
 json_t *gd_target_json(const gd_target *t)
 {
     return json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I}", "id", t->id, "addr", t->addr, "state",
-                     t->draining  ? "draining"
-                     : t->healthy ? "InService"
+                     t->draining                           ? "draining"
+                     : t->ejected_until > gd_clock_now() ? "ejected"
+                     : t->healthy                         ? "InService"
                                   : "OutOfService",
                      "inflight", t->inflight, "requests", (json_int_t)t->requests, "errors",
                      (json_int_t)t->errors, "health_ok", (json_int_t)t->hc_ok, "health_fail",

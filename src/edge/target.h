@@ -17,6 +17,7 @@ typedef struct gd_hc_conf {
     double timeout;  /* game seconds */
     int healthy_threshold;
     int unhealthy_threshold;
+    int matcher_lo, matcher_hi; /* status codes that count as healthy */
 } gd_hc_conf;
 
 typedef struct gd_target {
@@ -26,6 +27,13 @@ typedef struct gd_target {
     uint32_t ip;
     int port;
     int healthy; /* in service */
+    char az[8];
+    double weight;        /* weighted random */
+    double healthy_since; /* game seconds, for slow start */
+    int fail_run;         /* consecutive failed exchanges (outlier ejection) */
+    int ejections;
+    double ejected_until; /* game seconds */
+    double drain_until;   /* game seconds: a draining target is closed then */
     int ok_streak, fail_streak;
     int draining; /* removed from the config; freed when inflight reaches 0 */
     int inflight;
@@ -45,7 +53,7 @@ gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port,
 void gd_target_hc_restart(gd_target *t);
 /** Stops health checks and traffic; the memory goes once every handle has closed. */
 void gd_target_free(gd_target *t);
-/** {"id","addr","state":"InService"|"OutOfService"|"draining","inflight",...} */
+/** {"id","addr","state":"InService"|"OutOfService"|"draining"|"ejected","inflight",...} */
 json_t *gd_target_json(const gd_target *t);
 
 #endif

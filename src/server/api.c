@@ -309,6 +309,32 @@ static void terminate(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who 
     gd_http_respond_json(c, 200, gd_store_res_get(g->db, w->team, iid));
 }
 
+/* Points the team's public name (what customers resolve) at another load balancer
+ * or CDN, like changing a Route 53 alias record. */
+static void set_endpoint(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w)
+{
+    json_t *b = body_json(c, req);
+    if (!b) return;
+    const char *name = str(b, "name");
+    json_t *r = gd_store_res_get(g->db, w->team, name);
+    const char *type = str(r, "type");
+    int ok = r && (!strcmp(type, "clb") || !strcmp(type, "alb") || !strcmp(type, "cdn"));
+    gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), "ChangeResourceRecordSets",
+                  json_incref(b), ok ? json_pack("{s:s}", "endpoint", name) : NULL,
+                  ok ? NULL : "InvalidChangeBatch");
+    if (!ok) {
+        gd_http_respond_error(c, 400, "InvalidChangeBatch",
+                              "name: not a clb, alb or cdn of this team");
+    } else {
+        char key[32];
+        snprintf(key, sizeof key, "endpoint_%d", w->team);
+        gd_store_kv_set(g->db, key, name);
+        gd_http_respond_json(c, 200, json_pack("{s:s}", "name", name));
+    }
+    json_decref(r);
+    json_decref(b);
+}
+
 /* ---- metrics ---- */
 
 static void metrics(gd_game *g, gd_http_conn *c)
@@ -471,6 +497,19 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
     } else if (post && ns == 3 && seg_is(what, wl, "asgs") && seg_is(seg[2], len[2], "scale")) {
         if (need_team(c, &w) < 0) return;
         scale(g, c, req, &w, seg[1], len[1]);
+    } else if (ns == 1 && seg_is(what, wl, "endpoint")) {
+        if (need_team(c, &w) < 0) return;
+        if (get) {
+            char ep[48], key[32];
+            gd_game_endpoint(g, w.team, ep, sizeof ep);
+            snprintf(key, sizeof key, "endpoint_%d", w.team);
+            char *name = gd_store_kv_get(g->db, key);
+            gd_http_respond_json(c, 200, json_pack("{s:s,s:s}", "name", name ? name : "",
+                                                   "address", ep));
+            gd_free(name);
+        } else {
+            set_endpoint(g, c, req, &w);
+        }
     } else if (get && ns == 1 && seg_is(what, wl, "resources")) {
         char type[32] = "";
         gd_http_query_get(req->query, req->query_len, "type", type, sizeof type);

@@ -243,11 +243,12 @@ static int alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     }
     json_t *inst = gd_store_res_list(g->db, team, "instance", 0);
     json_t *lbs = gd_store_res_list(g->db, team, "clb", 0);
+    json_t *albs = gd_store_res_list(g->db, team, "alb", 0);
     int r = GD_EFULL;
     for (uint32_t i = 0; i < gd_cidr_usable(c); i++) {
         uint32_t cand;
         gd_cidr_host(c, i, &cand);
-        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand)) {
+        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand) && !ip_in_use(albs, cand)) {
             *ip = cand;
             r = 0;
             break;
@@ -255,6 +256,7 @@ static int alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     }
     json_decref(inst);
     json_decref(lbs);
+    json_decref(albs);
     if (r < 0) {
         char cb[24];
         snprintf(err, n,
@@ -262,6 +264,22 @@ static int alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
                  "(%u usable)",
                  subnet, gd_cidr_format(c, cb), gd_cidr_usable(c));
     }
+    return r;
+}
+
+/* CDN distributions live outside the VPC: team t's edge locations are 127.X.250.4+. */
+static int alloc_cdn_ip(gd_game *g, int team, uint32_t *ip)
+{
+    json_t *cdns = gd_store_res_list(g->db, team, "cdn", 0);
+    uint32_t base = (127u << 24) | ((uint32_t)(team + g->net - 1) << 16) | (250u << 8);
+    int r = GD_EFULL;
+    for (uint32_t h = 4; h < 255; h++)
+        if (!ip_in_use(cdns, base | h)) {
+            *ip = base | h;
+            r = 0;
+            break;
+        }
+    json_decref(cdns);
     return r;
 }
 
@@ -496,31 +514,28 @@ static gd_edge_link *edge_link(gd_game *g, const char *res_id)
     return NULL;
 }
 
-static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *asgs)
+/* The running instances registered with load balancer lb: named in its `instances`, or
+ * launched by a group that names lb in `load_balancers`. */
+static json_t *lb_targets(json_t *lb, json_t *instances, json_t *asgs, int iport)
 {
     int team = (int)json_integer_value(json_object_get(lb, "team"));
     const char *name = str(lb, "name");
-    json_t *spec = json_object_get(lb, "spec"), *st = json_object_get(lb, "status");
-    json_t *hc = json_object_get(spec, "health_check");
-    int iport = (int)num(spec, "instance_port", 8000);
+    json_t *spec = json_object_get(lb, "spec");
     json_t *targets = json_array();
     size_t i;
     json_t *r;
-    json_array_foreach(instances, i, r)
-    {
+    json_array_foreach(instances, i, r) {
         if ((int)json_integer_value(json_object_get(r, "team")) != team) continue;
         json_t *ist = json_object_get(r, "status");
         if (strcmp(str(ist, "state"), "running") != 0) continue;
         int reg = 0;
         size_t k;
         json_t *x;
-        json_array_foreach(json_object_get(spec, "instances"), k, x)
-        {
+        json_array_foreach(json_object_get(spec, "instances"), k, x) {
             const char *n = json_string_value(x);
             if (n && (!strcmp(n, str(r, "name")) || !strcmp(n, str(r, "id")))) reg = 1;
         }
-        json_array_foreach(asgs, k, x)
-        {
+        json_array_foreach(asgs, k, x) {
             if ((int)json_integer_value(json_object_get(x, "team")) != team ||
                 strcmp(str(x, "name"), str(ist, "asg")) != 0)
                 continue;
@@ -533,19 +548,79 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
         if (!reg) continue;
         char addr[40];
         snprintf(addr, sizeof addr, "%s:%d", str(ist, "ip"), iport);
-        json_array_append_new(targets,
-                              json_pack("{s:s,s:s,s:b}", "id", str(r, "id"), "addr", addr,
-                                        "healthy", json_is_true(json_object_get(ist, "initial"))));
+        json_array_append_new(targets, json_pack("{s:s,s:s,s:s,s:b}", "id", str(r, "id"), "addr",
+                                                 addr, "az", str(ist, "az"), "healthy",
+                                                 json_is_true(json_object_get(ist, "initial"))));
     }
+    return targets;
+}
+
+/* The document an edge process is configured with, for a clb, alb or cdn resource. */
+static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *asgs)
+{
+    const char *type = str(lb, "type");
+    json_t *spec = json_object_get(lb, "spec"), *st = json_object_get(lb, "status");
+    json_t *hc = json_object_get(spec, "health_check");
+    int iport = (int)num(spec, "instance_port", 8000);
     char listen[40];
-    snprintf(listen, sizeof listen, "%s:%d", str(st, "ip"), (int)num(spec, "port", 8080));
-    return json_pack("{s:s,s:s,s:s,s:s,s:f,s:{s:s,s:i,s:f,s:f,s:i,s:i},s:o}", "mode", "clb", "id",
-                     str(lb, "id"), "name", name, "listen", listen, "idle_timeout",
-                     num(spec, "idle_timeout", 60), "health_check", "path",
-                     hc ? str(hc, "path") : "/health", "port", iport, "interval",
-                     num(hc, "interval", 30), "timeout", num(hc, "timeout", 5), "healthy_threshold",
-                     (int)num(hc, "healthy_threshold", 10), "unhealthy_threshold",
-                     (int)num(hc, "unhealthy_threshold", 2), "targets", targets);
+    snprintf(listen, sizeof listen, "%s:%d", str(st, "ip"), (int)num(st, "port", 8080));
+    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:f}", "mode", type, "id", str(lb, "id"), "name",
+                            str(lb, "name"), "listen", listen, "idle_timeout",
+                            num(spec, "idle_timeout", 60));
+    if (!strcmp(type, "cdn")) {
+        /* The origin is a load balancer of the same team. */
+        int team = (int)json_integer_value(json_object_get(lb, "team"));
+        json_t *o = gd_store_res_get(g->db, team, str(spec, "origin"));
+        json_t *ost = json_object_get(o, "status");
+        char origin[40];
+        snprintf(origin, sizeof origin, "%s:%d", str(ost, "ip"), (int)num(ost, "port", 8080));
+        json_t *qs = json_object_get(spec, "query_include")
+                         ? json_pack("{s:O}", "include", json_object_get(spec, "query_include"))
+                         : json_string(str(spec, "query_strings"));
+        json_object_set_new(
+            doc, "origin", json_pack("{s:s}", "addr", *str(ost, "ip") ? origin : "127.0.0.1:1"));
+        json_object_set_new(
+            doc, "cache",
+            json_pack("{s:I,s:[{s:s,s:o,s:O,s:O,s:f,s:f,s:f,s:f,s:f}]}", "max_bytes",
+                      (json_int_t)num(spec, "max_bytes", 67108864), "behaviors", "path", "*",
+                      "query_strings", qs, "headers", json_object_get(spec, "headers"), "cookies",
+                      json_object_get(spec, "cookies"), "min_ttl", num(spec, "min_ttl", 0),
+                      "default_ttl", num(spec, "default_ttl", 86400), "max_ttl",
+                      num(spec, "max_ttl", 31536000), "stale_while_revalidate",
+                      num(spec, "stale_while_revalidate", 0), "stale_if_error",
+                      num(spec, "stale_if_error", 0)));
+        json_decref(o);
+        return doc;
+    }
+    json_t *hcd = json_pack("{s:s,s:i,s:f,s:f,s:i,s:i}", "path", hc ? str(hc, "path") : "/health",
+                            "port", iport, "interval", num(hc, "interval", 30), "timeout",
+                            num(hc, "timeout", 5), "healthy_threshold",
+                            (int)num(hc, "healthy_threshold", !strcmp(type, "clb") ? 10 : 5),
+                            "unhealthy_threshold", (int)num(hc, "unhealthy_threshold", 2));
+    json_t *targets = lb_targets(lb, instances, asgs, iport);
+    if (!strcmp(type, "clb")) {
+        json_object_set_new(doc, "health_check", hcd);
+        json_object_set_new(doc, "targets", targets);
+        return doc;
+    }
+    if (json_object_get(hc, "matcher")) json_object_set(hcd, "matcher", json_object_get(hc, "matcher"));
+    json_t *tg = json_pack("{s:s,s:s,s:o,s:f,s:f,s:b,s:o}", "name", "default", "algorithm",
+                           str(spec, "algorithm"), "health_check", hcd, "deregistration_delay",
+                           num(spec, "deregistration_delay", 300), "slow_start",
+                           num(spec, "slow_start", 0), "cross_zone",
+                           !json_is_false(json_object_get(spec, "cross_zone")), "targets", targets);
+    json_t *sticky = json_object_get(spec, "stickiness");
+    if (strcmp(str(sticky, "type"), "lb_cookie") == 0 || strcmp(str(sticky, "type"), "app_cookie") == 0) {
+        json_t *sj = json_pack("{s:s,s:f}", "type", str(sticky, "type"), "duration",
+                               num(sticky, "duration", 86400));
+        if (json_object_get(sticky, "cookie_name"))
+            json_object_set(sj, "cookie_name", json_object_get(sticky, "cookie_name"));
+        json_object_set_new(tg, "stickiness", sj);
+    }
+    json_object_set_new(doc, "target_groups", json_pack("[o]", tg));
+    json_object_set_new(doc, "default_action",
+                        json_pack("{s:s,s:s}", "type", "forward", "target_group", "default"));
+    return doc;
 }
 
 struct push {
@@ -591,15 +666,20 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
         uint32_t ip;
         char err[256], ipb[16];
         const char *subnet = json_string_value(json_array_get(json_object_get(spec, "subnets"), 0));
-        if (!subnet || alloc_ip(g, team, subnet, &ip, err, sizeof err) < 0) {
+        int cdn = !strcmp(str(lb, "type"), "cdn");
+        if (cdn ? alloc_cdn_ip(g, team, &ip) < 0
+                : (!subnet || alloc_ip(g, team, subnet, &ip, err, sizeof err) < 0)) {
+            if (cdn) snprintf(err, sizeof err, "no free edge address");
             set_status_fields(g, id,
                               json_pack("{s:s,s:s}", "state", "failed", "last_error",
-                                        subnet ? err : "no subnet"));
+                                        subnet || cdn ? err : "no subnet"));
             return;
         }
         gd_ip_format(ip, ipb);
         char dns[128];
-        snprintf(dns, sizeof dns, "%s-%d.elb.gameday.internal", str(lb, "name"), team);
+        snprintf(dns, sizeof dns, cdn ? "%s-%d.cloudfront.gameday.internal"
+                                      : "%s-%d.elb.gameday.internal",
+                 str(lb, "name"), team);
         set_status_fields(g, id,
                           json_pack("{s:s,s:s,s:i,s:s}", "state", "active", "ip", ipb, "port",
                                     (int)num(spec, "port", 8080), "dns_name", dns));
@@ -696,7 +776,8 @@ static int endpoint_ready(gd_game *g, int team)
     json_t *r = name ? gd_store_res_get(g->db, team, name) : NULL;
     gd_free(name);
     int ready = 1;
-    if (r && !strcmp(str(r, "type"), "clb")) {
+    if (r && (!strcmp(str(r, "type"), "clb") || !strcmp(str(r, "type"), "alb") ||
+              !strcmp(str(r, "type"), "cdn"))) {
         gd_edge_link *e = edge_link(g, str(r, "id"));
         ready = e && e->pushed;
     }
@@ -730,6 +811,12 @@ void gd_launcher_reconcile(gd_game *g)
     json_decref(instances);
     instances = gd_store_res_list(g->db, 0, "instance", 0);
     json_t *lbs = gd_store_res_list(g->db, 0, "clb", 0);
+    static const char *const more[] = {"alb", "cdn"};
+    for (int k = 0; k < 2; k++) {
+        json_t *x = gd_store_res_list(g->db, 0, more[k], 0);
+        json_array_extend(lbs, x);
+        json_decref(x);
+    }
     json_array_foreach(lbs, i, r) reconcile_lb(g, r, instances, asgs);
     /* Edges of deleted load balancers stop. */
     for (gd_edge_link **pp = &g->edges; *pp;) {
@@ -814,7 +901,7 @@ void gd_launcher_adopt(gd_game *g)
                 adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
             else if (kill(pid, 0) == 0 && pid_is_ours(pid, ""))
                 adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
-        } else if (!strcmp(type, "clb")) {
+        } else if (!strcmp(type, "clb") || !strcmp(type, "alb") || !strcmp(type, "cdn")) {
             char want[64];
             snprintf(want, sizeof want, "edge --admin %s", str(st, "admin"));
             if (kill(pid, 0) == 0 && pid_is_ours(pid, want))

@@ -36,13 +36,14 @@ static char *check_api(const char *type, const char *name, json_t *spec, int wan
 Test(schema, types_and_prefixes)
 {
     const char *const *t = gd_schema_types();
-    const char *want[] = {"vpc", "subnet", "launch_template", "instance", "asg", "clb", NULL};
+    const char *want[] = {"vpc", "subnet", "launch_template", "instance", "asg", "clb",
+                          "alb", "cdn", NULL};
     for (int i = 0; want[i]; i++) {
         cr_assert_not_null(t[i]);
         cr_assert_str_eq(t[i], want[i]);
         cr_assert_eq(gd_schema_known(want[i]), 1);
     }
-    cr_assert_null(t[6]);
+    cr_assert_null(t[8]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -260,7 +261,7 @@ Test(schema, unknown_type_and_not_a_mapping)
     json_t *s = parse("{}");
     char *j = check_api("rocket", "x", s, 1);
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
-                        "launch_template, instance, asg, clb)");
+                        "launch_template, instance, asg, clb, alb, cdn)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);

@@ -1,0 +1,75 @@
+/* The edge process's state, shared by its modes: clb and alb (edge.c, balancer.c) and
+ * cdn (cdn.c). One edge process serves one load balancer or CDN resource. */
+#ifndef GD_EDGE_H
+#define GD_EDGE_H
+
+#include "core/buf.h"
+#include "core/http.h"
+#include "core/httpc.h"
+#include "edge/balancer.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+enum gd_edge_mode { GD_MODE_CLB, GD_MODE_ALB, GD_MODE_CDN };
+
+struct gd_cdn;
+
+/* Counters named as AWS names the metrics. */
+typedef struct gd_edge_counters {
+    uint64_t requests;          /* RequestCount */
+    uint64_t target_2xx_5xx[6]; /* HTTPCode_Target_nXX_Count */
+    uint64_t elb_4xx, elb_5xx;  /* HTTPCode_ELB_4XX/5XX_Count */
+    uint64_t new_conns;         /* NewConnectionCount */
+    uint64_t bytes;             /* ProcessedBytes */
+    uint64_t retries, retry_budget_exhausted, backend_conn_errors;
+    double target_time_sum; /* TargetResponseTime, game seconds, summed */
+    uint64_t target_time_n;
+} gd_edge_counters;
+
+typedef struct gd_edge {
+    uv_loop_t *loop;
+    enum gd_edge_mode mode;
+    gd_http_server admin;
+    gd_http_server *front;
+    char listen[32], listen_port[8];
+    const char *token;
+    char id[48], name[64];
+    double idle_timeout; /* game seconds */
+    uint64_t idle_ms;    /* the same in wall milliseconds */
+    gd_tgroup *tgs;      /* live target groups (clb: exactly one) */
+    gd_rules rules;      /* alb listener rules; clb: default action only */
+    gd_target *draining;
+    double retry_budget; /* share of in-flight requests that may be retries */
+    int retries_inflight, inflight;
+    struct gd_cdn *cdn;
+    FILE *access_log;
+    gd_buf access_buf;
+    uv_timer_t housekeeping;
+    json_t *config;
+    uint64_t version;
+    gd_edge_counters c;
+} gd_edge;
+
+/** The one edge of this process. */
+extern gd_edge gd_the_edge;
+
+/** Answers a request made by the edge itself (HTTPCode_ELB_*). */
+void gd_edge_error(gd_http_conn *c, int status, const char *msg);
+
+/* ---- cdn.c ---- */
+/** Checks a cdn config document; 0 or GD_EINVAL with err set. */
+int gd_cdn_check(const json_t *doc, char *err, size_t errlen);
+/** Applies a checked cdn document (the cache survives a config change). */
+int gd_cdn_apply(gd_edge *e, const json_t *doc, char *err, size_t errlen);
+/** Serves one request in cdn mode. */
+void gd_cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req);
+/** Adds the cdn's metrics (Prometheus text) and stats (JSON). */
+void gd_cdn_metrics(gd_edge *e, gd_buf *b, const char *labels);
+json_t *gd_cdn_stats(gd_edge *e);
+/** POST /invalidations {"paths": [...]}: returns the number of objects removed. */
+int gd_cdn_invalidate(gd_edge *e, const json_t *paths, char *err, size_t errlen);
+
+#endif

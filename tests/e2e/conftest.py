@@ -1,0 +1,542 @@
+"""Shared helpers of the end-to-end tests: they run the real `gameday` binary.
+
+The binary is $GAMEDAY_BIN (scripts/run-tests.sh points it at the ASan build),
+else build/gameday. Tests run with the project root as working directory.
+
+Every game's team 1 lives on 127.1.0.0/16, so two games must never overlap: the
+`play` fixture stops its games (SIGINT, then SIGKILL of the process group as a last
+resort) and waits until none of their processes is left before the test returns.
+Nothing here sleeps to synchronise: `wait_until` polls for the awaited event.
+"""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E = Path(__file__).resolve().parent
+SCENARIOS = E2E / "scenarios"
+DEFAULT_SCENARIO = "scenarios/unicorn-rentals.yaml"
+
+STATUS_LINE = re.compile(
+    r"^\d+:\d{2}:\d{2} team-\d+ +rps -?[\d.]+ +p50 -?\d+ ms +p99 -?\d+ ms +errors \d+ +"
+    r"score -?\d+ +spent \$-?[\d.]+ +instances \d+$"
+)
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+# ---------------------------------------------------------------------------- basics
+
+
+def gameday_bin():
+    b = os.environ.get("GAMEDAY_BIN")
+    path = Path(b) if b else ROOT / "build" / "gameday"
+    if not path.is_absolute():
+        path = ROOT / path
+    return str(path.resolve())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _binary_exists():
+    b = gameday_bin()
+    if not os.access(b, os.X_OK):
+        pytest.fail(f"no gameday binary at {b}: build it (ninja -C build-asan) or set GAMEDAY_BIN")
+    yield
+
+
+class Timeout(AssertionError):
+    pass
+
+
+def wait_until(pred, timeout, what, interval=0.02, alive=None):
+    """Polls pred() until it returns a truthy value, which is returned. Exceptions of
+    pred (a refused connection, a missing key...) count as "not yet". Fails with a
+    message naming `what` after `timeout` seconds. `alive`, when given, is called on
+    every round and may fail early (e.g. when the game died)."""
+    deadline = time.monotonic() + timeout
+    last, err = None, None
+    while True:
+        try:
+            last = pred()
+            if last:
+                return last
+            err = None
+        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as e:
+            err = e
+        if alive is not None:
+            alive(what)
+        if time.monotonic() >= deadline:
+            msg = f"timed out after {timeout:.1f} s waiting for {what}"
+            if err is not None:
+                msg += f"; last error: {err!r}"
+            else:
+                msg += f"; last value: {last!r}"
+            raise Timeout(msg)
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------- HTTP
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name) if self.headers is not None else None
+
+    def json(self):
+        return json.loads(self.body.decode())
+
+    def __repr__(self):
+        return f"<Resp {self.status} {self.body[:200]!r}>"
+
+
+def http(method, url, body=None, token=None, timeout=10):
+    """One HTTP exchange (no proxy). Returns Resp for any status; raises OSError when
+    nothing answers."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with _opener.open(req, timeout=timeout) as r:
+            return Resp(r.status, r.headers, r.read())
+    except urllib.error.HTTPError as e:
+        return Resp(e.code, e.headers, e.read())
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, OSError):
+            raise e.reason
+        raise OSError(str(e.reason))
+
+
+def get_json(url, token=None, timeout=10):
+    r = http("GET", url, token=token, timeout=timeout)
+    if r.status != 200:
+        raise ValueError(f"GET {url}: {r.status} {r.body[:300]!r}")
+    return r.json()
+
+
+def connect_refused(host, port, timeout=1.0):
+    """True when nothing accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+
+
+def hostport(endpoint):
+    """'http://127.1.0.4:8080/' or '127.1.0.4:8080' -> ('127.1.0.4', 8080)."""
+    m = re.match(r"^(?:http://)?(\d+\.\d+\.\d+\.\d+):(\d+)/?$", endpoint)
+    assert m, f"not an IP:PORT endpoint: {endpoint!r}"
+    return m.group(1), int(m.group(2))
+
+
+def gameday_hash(key, scenario=DEFAULT_SCENARIO):
+    r = subprocess.run([gameday_bin(), "hash", key, "--scenario", str(scenario)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"gameday hash {key}: rc {r.returncode}: {r.stderr}"
+    h = r.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", h), f"gameday hash printed {r.stdout!r}"
+    return h
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+class Proc:
+    __slots__ = ("pid", "pgid", "state", "cmdline")
+
+    def __init__(self, pid, pgid, state, cmdline):
+        self.pid, self.pgid, self.state, self.cmdline = pid, pgid, state, cmdline
+
+    def __repr__(self):
+        return f"{self.pid}[pgid {self.pgid} {self.state}] {self.cmdline}"
+
+
+def proc_info(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return None
+    rest = stat[stat.rindex(")") + 2:].split()
+    return Proc(pid, int(rest[2]), rest[0], cmd)
+
+
+def processes():
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            p = proc_info(int(d))
+            if p is not None:
+                out.append(p)
+    return out
+
+
+def live(p):
+    return p is not None and p.state not in ("Z", "X")
+
+
+def game_processes(pgid, out_dir, pids=()):
+    """Live processes of a game: its process group, any process naming its folder
+    (the server has --dir DIR), and any of `pids` still running a gameday command."""
+    out_dir = str(out_dir)
+    res = []
+    for p in processes():
+        if not live(p) or p.pid == os.getpid():
+            continue
+        if p.pgid == pgid or (out_dir and out_dir in p.cmdline):
+            res.append(p)
+    known = {p.pid for p in res}
+    for pid in pids:
+        p = proc_info(pid)
+        if pid not in known and live(p) and gameday_bin() in p.cmdline:
+            res.append(p)
+    return res
+
+
+def listeners_in(prefix):
+    """(ip, port) of listening TCP sockets whose IPv4 address starts with prefix
+    (e.g. '127.1.')."""
+    res = []
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                local, st = parts[1], parts[3]
+                if st != "0A":
+                    continue
+                iphex, porthex = local.split(":")
+                ip = ".".join(str(b) for b in bytes.fromhex(iphex)[::-1])
+                if ip.startswith(prefix):
+                    res.append((ip, int(porthex, 16)))
+    except OSError:
+        pass
+    return res
+
+
+_used_ports = set()
+
+
+def free_port(start=18080):
+    """A port on 127.0.0.1 no earlier game of this session used and nobody listens on."""
+    port = start
+    while True:
+        if port not in _used_ports:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    port += 1
+                    continue
+            _used_ports.add(port)
+            return port
+        port += 1
+
+
+# ---------------------------------------------------------------------------- a game
+
+
+class Game:
+    """One `gameday play` process and what it printed."""
+
+    def __init__(self, scenario, out, *, port=None, speed=None, duration=None, extra=()):
+        self.scenario = str(scenario)
+        self.out = Path(out)
+        self.port = port or free_port()
+        self.api = f"http://127.0.0.1:{self.port}"
+        self.args = [gameday_bin(), "play", self.scenario]
+        if speed is not None:
+            self.args += ["--speed", str(speed)]
+        if duration is not None:
+            self.args += ["--duration", str(duration)]
+        self.args += ["--headless", "--out", str(self.out), "--port", str(self.port), *extra]
+        self.proc = None
+        self.lines = []  # (monotonic time, line) of stdout
+        self.err_lines = []
+        self.started_at = None
+        self.ended_at = None
+        self.token = None
+        self.endpoint = None
+        self.info = None  # game.json
+        self.seen_pids = set()
+        self._threads = []
+
+    # -- life
+
+    def start(self):
+        wait_for_quiet_network()
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        for stream, sink in ((self.proc.stdout, self.lines), (self.proc.stderr, self.err_lines)):
+            t = threading.Thread(target=self._read, args=(stream, sink), daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def _read(self, stream, sink):
+        for raw in iter(stream.readline, b""):
+            sink.append((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
+        stream.close()
+
+    @property
+    def pgid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def check_alive(self, what=""):
+        if not self.running():
+            self.join_output()
+            raise AssertionError(f"gameday play exited (rc {self.proc.returncode}) while waiting "
+                                 f"for {what}\n{self.diagnostics()}")
+
+    def wait_until(self, pred, timeout, what, interval=0.02):
+        """wait_until that fails at once, with the game's output, if play died."""
+        try:
+            return wait_until(pred, timeout, what, interval, alive=self.check_alive)
+        except Timeout as e:
+            raise Timeout(f"{e}\n{self.diagnostics()}") from None
+
+    def join_output(self, timeout=10):
+        for t in self._threads:
+            t.join(timeout)
+
+    def wait_exit(self, timeout):
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"gameday play did not exit within {timeout} s\n"
+                                 f"{self.diagnostics()}") from None
+        if self.ended_at is None:
+            self.ended_at = time.monotonic()
+        self.join_output()
+        return rc
+
+    def wait_ready(self, timeout=30):
+        """Until play printed its header (token, endpoint) and game.json exists."""
+        self.wait_until(lambda: self.line_value("endpoint: "), timeout, "the 'endpoint:' line")
+        self.token = self.line_value("token: ")
+        self.endpoint = self.line_value("endpoint: ")
+        self.info = json.loads((self.out / "game.json").read_text())
+        return self
+
+    def stop(self, sig=signal.SIGINT, timeout=20):
+        """Ends the game (SIGINT, as Ctrl-C), SIGKILLs the group as a last resort, and
+        returns only when no process of the game is left. Returns the stragglers that
+        had to be killed (empty when play cleaned up after itself)."""
+        if self.proc is None:
+            return []
+        if self.running():
+            try:
+                os.kill(self.proc.pid, signal.SIGCONT)
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(10)
+        if self.ended_at is None:
+            self.ended_at = time.monotonic()
+        self.join_output()
+        stragglers = []
+        try:
+            wait_until(lambda: not game_processes(self.pgid, self.out, self.seen_pids), 5,
+                       "the game's processes to exit")
+        except Timeout:
+            stragglers = game_processes(self.pgid, self.out, self.seen_pids)
+            for p in stragglers:
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            wait_until(lambda: not game_processes(self.pgid, self.out, self.seen_pids), 10,
+                       "the game's processes to die after SIGKILL")
+        return stragglers
+
+    # -- output
+
+    def stdout_lines(self):
+        return [l for _, l in self.lines]
+
+    def stderr_text(self):
+        return "\n".join(l for _, l in self.err_lines)
+
+    def line_value(self, prefix):
+        for _, l in list(self.lines):
+            if l.startswith(prefix):
+                return l[len(prefix):].strip()
+        return None
+
+    def status_lines(self):
+        return [l for l in self.stdout_lines() if STATUS_LINE.match(l)]
+
+    def diagnostics(self, n=15):
+        out = ["--- play stdout (tail):"] + self.stdout_lines()[-n:]
+        out += ["--- play stderr (tail):"] + [l for _, l in self.err_lines][-n:]
+        log = self.out / "logs" / "server.log"
+        if log.exists():
+            out += ["--- server.log (tail):"] + log.read_text(errors="replace").splitlines()[-n:]
+        return "\n".join(out)
+
+    def sanitizer_reports(self):
+        """Sanitizer error lines in play's stderr and in the game's logs."""
+        found = []
+        texts = [("play stderr", self.stderr_text())]
+        logs = self.out / "logs"
+        if logs.is_dir():
+            texts += [(p.name, p.read_text(errors="replace")) for p in sorted(logs.glob("*.log"))]
+        for name, text in texts:
+            for line in text.splitlines():
+                if any(m in line for m in SANITIZER_MARKS):
+                    found.append(f"{name}: {line.strip()}")
+        return found
+
+    # -- the game's API and endpoint
+
+    def url(self, path):
+        return self.api + "/api/v1" + path
+
+    def get(self, path, token=None, auth=True):
+        return get_json(self.url(path), token=(token or self.token) if auth else None)
+
+    def call(self, method, path, body=None, token=None):
+        return http(method, self.url(path), body=body, token=token or self.token)
+
+    def status(self):
+        return get_json(self.url("/status"))
+
+    def team(self):
+        return self.status()["teams"][0]
+
+    def instances(self):
+        return self.get("/instances")
+
+    def audit(self):
+        return self.get("/audit?limit=0")
+
+    def ctl(self, *args, token=None, check=True):
+        cmd = [gameday_bin(), "ctl", "--api", self.api, "--token", token or self.token, *args]
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=30)
+        if check:
+            assert r.returncode == 0, f"{' '.join(args)}: rc {r.returncode}\n{r.stdout}\n{r.stderr}"
+        return r
+
+    def request(self, key, timeout=10):
+        return http("GET", f"{self.endpoint.rstrip('/')}/?key={key}", timeout=timeout)
+
+    @property
+    def lb_ip(self):
+        return hostport(self.endpoint)[0]
+
+    def edge_stats(self):
+        return get_json(f"http://{self.lb_ip}:9901/stats")
+
+    def snapshot_pids(self):
+        """Remembers the game's current processes; returns them."""
+        ps = game_processes(self.pgid, self.out)
+        self.seen_pids.update(p.pid for p in ps)
+        return ps
+
+    def wait_customers(self, timeout=30):
+        """Until the server counted the customers' first answers."""
+        return self.wait_until(lambda: (lambda t: t if t["ok"] + t["errors"] + t["timeouts"] +
+                                        t["wrong"] > 0 else None)(self.team()),
+                               timeout, "the customers' first report")
+
+    def result(self):
+        return json.loads((self.out / "result.json").read_text())
+
+
+_all_games = []
+
+
+def wait_for_quiet_network(timeout=30):
+    """Games share 127.1.0.0/16: wait until every earlier game of ours is gone and
+    nothing listens there any more."""
+    for g in _all_games:
+        if g.proc is not None and not g.running():
+            wait_until(lambda: not game_processes(g.pgid, g.out, g.seen_pids), timeout,
+                       f"the processes of the earlier game in {g.out} to exit")
+    wait_until(lambda: not listeners_in("127.1."), timeout,
+               "no listener left on 127.1.0.0/16 (another game is running: games must not "
+               "overlap)")
+
+
+def _finish(games):
+    problems = []
+    for g in games:
+        if g.proc is None:
+            continue
+        left = g.stop()
+        if left:
+            problems.append(f"{g.out}: processes left after play exited (killed): {left}")
+        problems += g.sanitizer_reports()
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+@pytest.fixture
+def play(tmp_path):
+    """play(scenario, speed=..., duration=..., out=...) starts a game; every game is
+    stopped, and all of its processes gone, when the test ends."""
+    games = []
+
+    def start(scenario, *, out=None, **kw):
+        g = Game(scenario, out or tmp_path / f"game{len(games) + 1}", **kw)
+        games.append(g)
+        _all_games.append(g)
+        return g.start()
+
+    yield start
+    _finish(games)
+
+
+@pytest.fixture(scope="module")
+def module_play(tmp_path_factory):
+    """The same as play, for a game shared by the tests of a module."""
+    games = []
+
+    def start(scenario, *, out=None, **kw):
+        g = Game(scenario, out or tmp_path_factory.mktemp("game"), **kw)
+        games.append(g)
+        _all_games.append(g)
+        return g.start()
+
+    yield start
+    _finish(games)
+
+
+def scenario_path(name):
+    return SCENARIOS / name
