@@ -170,6 +170,28 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- reports ---- */
 
+/* Pools of former endpoints, closed once their requests are answered. */
+static gd_httpc_pool *retired[16];
+
+static void retire(gd_httpc_pool *p)
+{
+    for (int i = 0; i < 16; i++)
+        if (!retired[i]) {
+            retired[i] = p;
+            return;
+        }
+    gd_httpc_pool_close(p);
+}
+
+static void sweep_retired(void)
+{
+    for (int i = 0; i < 16; i++)
+        if (retired[i] && gd_httpc_pool_inflight(retired[i]) == 0) {
+            gd_httpc_pool_close(retired[i]);
+            retired[i] = NULL;
+        }
+}
+
 static void report_send(void);
 
 static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
@@ -194,7 +216,8 @@ static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
         if (ep && strcmp(ep, L.endpoint) != 0) {
             uint32_t ip;
             int port;
-            if (L.pool) gd_httpc_pool_close(L.pool);
+            /* The old pool finishes what it carries: switching costs no request. */
+            if (L.pool) retire(L.pool);
             L.pool = NULL;
             snprintf(L.endpoint, sizeof L.endpoint, "%s", ep);
             if (gd_hostport_parse(ep, &ip, &port) == 0)
@@ -253,6 +276,7 @@ static void report_make(double t1)
 static void on_report_timer(uv_timer_t *t)
 {
     double now = gd_clock_now();
+    sweep_retired();
     if (L.stopping && L.inflight == 0 && !L.done) {
         report_make(now);
         L.done = 1;
