@@ -265,6 +265,9 @@ int gd_cmd_ctl(int argc, char **argv)
     } else if (!strcmp(cmd, "delete") && nargs == 1) {
         method = "DELETE";
         snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
+    } else if (!strcmp(cmd, "metrics") && (nargs == 1 || nargs == 2)) {
+        snprintf(path, sizeof path, "/api/v1/metrics?resource=%s%s%s", args[0],
+                 nargs == 2 ? "&metric=" : "", nargs == 2 ? args[1] : "");
     } else if (!strcmp(cmd, "endpoint") && nargs <= 1) {
         snprintf(path, sizeof path, "/api/v1/endpoint");
         if (nargs == 1) {

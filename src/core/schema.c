@@ -183,8 +183,8 @@ static const struct rtype types[] = {
 };
 #define NTYPES (sizeof types / sizeof types[0])
 
-static const char *const type_names[] = {"vpc", "subnet", "launch_template", "instance", "asg",
-                                         "clb", "alb", "cdn", NULL};
+static const char *const type_names[] = {
+    "vpc", "subnet", "launch_template", "instance", "asg", "clb", "alb", "cdn", NULL};
 
 const char *const *gd_schema_types(void)
 {

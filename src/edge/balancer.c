@@ -81,8 +81,10 @@ static int matcher(const json_t *hc, gd_hc_conf *c, int clb, const char *where, 
         lo = hi = 0;
     }
     if (clb || lo < 200 || hi > 499 || lo > hi) {
-        snprintf(err, errlen, "%s.health_check.matcher: %s (allowed: a code or a range LO-HI "
-                 "within 200-499)", where, clb ? "a Classic LB expects 200" : "out of range");
+        snprintf(err, errlen,
+                 "%s.health_check.matcher: %s (allowed: a code or a range LO-HI "
+                 "within 200-499)",
+                 where, clb ? "a Classic LB expects 200" : "out of range");
         return -1;
     }
     c->matcher_lo = lo;
@@ -123,9 +125,12 @@ int gd_tgroup_parse(const json_t *doc, int clb, gd_tgroup *g, char *err, size_t 
     snprintf(g->hc.path, sizeof g->hc.path, "%s", path ? path : "/health");
     if (matcher(hc, &g->hc, clb, where, err, errlen)) return GD_EINVAL;
     const char *algo = json_string_value(json_object_get(doc, "algorithm"));
-    if (!algo || !strcmp(algo, "round_robin")) g->algo = GD_ALGO_RR;
-    else if (!clb && !strcmp(algo, "least_outstanding_requests")) g->algo = GD_ALGO_LOR;
-    else if (!clb && !strcmp(algo, "weighted_random")) g->algo = GD_ALGO_WRANDOM;
+    if (!algo || !strcmp(algo, "round_robin"))
+        g->algo = GD_ALGO_RR;
+    else if (!clb && !strcmp(algo, "least_outstanding_requests"))
+        g->algo = GD_ALGO_LOR;
+    else if (!clb && !strcmp(algo, "weighted_random"))
+        g->algo = GD_ALGO_WRANDOM;
     else {
         snprintf(err, errlen, "%s.algorithm: '%s' (allowed: %s)", where, algo,
                  clb ? "round_robin" : "round_robin, least_outstanding_requests, weighted_random");
@@ -140,15 +145,19 @@ int gd_tgroup_parse(const json_t *doc, int clb, gd_tgroup *g, char *err, size_t 
         return GD_EINVAL;
     }
     if (g->slow_start > 0 && g->algo == GD_ALGO_LOR) {
-        snprintf(err, errlen, "%s.slow_start: cannot be used with least_outstanding_requests "
-                 "(as in AWS)", where);
+        snprintf(err, errlen,
+                 "%s.slow_start: cannot be used with least_outstanding_requests "
+                 "(as in AWS)",
+                 where);
         return GD_EINVAL;
     }
     const json_t *st = json_object_get(doc, "stickiness");
     if (st) {
         const char *type = json_string_value(json_object_get(st, "type"));
-        if (type && !strcmp(type, "lb_cookie")) g->sticky = GD_STICKY_LB;
-        else if (type && !strcmp(type, "app_cookie")) g->sticky = GD_STICKY_APP;
+        if (type && !strcmp(type, "lb_cookie"))
+            g->sticky = GD_STICKY_LB;
+        else if (type && !strcmp(type, "app_cookie"))
+            g->sticky = GD_STICKY_APP;
         else {
             snprintf(err, errlen, "%s.stickiness.type: (allowed: lb_cookie, app_cookie)", where);
             return GD_EINVAL;
@@ -157,8 +166,8 @@ int gd_tgroup_parse(const json_t *doc, int clb, gd_tgroup *g, char *err, size_t 
             return GD_EINVAL;
         const char *cn = json_string_value(json_object_get(st, "cookie_name"));
         if (g->sticky == GD_STICKY_APP && (!cn || !*cn || strlen(cn) > 60)) {
-            snprintf(err, errlen, "%s.stickiness.cookie_name: required for app_cookie (1..60 bytes)",
-                     where);
+            snprintf(err, errlen,
+                     "%s.stickiness.cookie_name: required for app_cookie (1..60 bytes)", where);
             return GD_EINVAL;
         }
         snprintf(g->app_cookie, sizeof g->app_cookie, "%s", cn ? cn : "");
@@ -179,7 +188,8 @@ int gd_tgroup_parse(const json_t *doc, int clb, gd_tgroup *g, char *err, size_t 
     }
     size_t i;
     json_t *t;
-    json_array_foreach(ts, i, t) {
+    json_array_foreach(ts, i, t)
+    {
         const char *id = json_string_value(json_object_get(t, "id"));
         const char *addr = json_string_value(json_object_get(t, "addr"));
         uint32_t ip;
@@ -204,7 +214,8 @@ void gd_tgroup_sync(gd_tgroup *g, uv_loop_t *loop, const json_t *targets, gd_tar
     size_t i;
     json_t *jt;
     double now = gd_clock_now();
-    json_array_foreach(targets, i, jt) {
+    json_array_foreach(targets, i, jt)
+    {
         const char *id = json_string_value(json_object_get(jt, "id"));
         const char *addr = json_string_value(json_object_get(jt, "addr"));
         const char *az = json_string_value(json_object_get(jt, "az"));
@@ -279,8 +290,7 @@ static double rnd01(void)
     return (double)(rnd_state >> 11) / 9007199254740992.0;
 }
 
-gd_target *gd_tgroup_pick(gd_tgroup *g, const char *sticky_id, const gd_target *exclude,
-                          double now)
+gd_target *gd_tgroup_pick(gd_tgroup *g, const char *sticky_id, const gd_target *exclude, double now)
 {
     int healthy = 0, n = 0;
     for (gd_target *t = g->targets; t; t = t->next) {
@@ -308,7 +318,8 @@ gd_target *gd_tgroup_pick(gd_tgroup *g, const char *sticky_id, const gd_target *
         }
         if (nz > 0) snprintf(zone, sizeof zone, "%s", zones[g->rr % (unsigned)nz]);
     }
-#define CANDIDATE(t) (usable(t, now, open) && (t) != exclude && (!zone[0] || !strcmp((t)->az, zone)))
+#define CANDIDATE(t)                                                                               \
+    (usable(t, now, open) && (t) != exclude && (!zone[0] || !strcmp((t)->az, zone)))
     gd_target *best = NULL;
     if (g->algo == GD_ALGO_LOR) {
         /* Fewest requests in flight; ties go to the first after a rotating start. */
@@ -386,8 +397,8 @@ static void action_free(gd_action *a)
     gd_free(a->location);
 }
 
-static int action_parse(const json_t *j, gd_tgroup *tgs, gd_action *a, const char *where,
-                        char *err, size_t errlen)
+static int action_parse(const json_t *j, gd_tgroup *tgs, gd_action *a, const char *where, char *err,
+                        size_t errlen)
 {
     memset(a, 0, sizeof *a);
     const char *type = json_string_value(json_object_get(j, "type"));
@@ -450,7 +461,8 @@ static int values_parse(const json_t *v, gd_cond *c)
     c->values = gd_calloc(json_array_size(v), sizeof *c->values);
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) {
+    json_array_foreach(v, i, x)
+    {
         if (!json_is_string(x)) return -1;
         c->values[c->nvalues++] = gd_strdup(json_string_value(x));
     }
@@ -473,8 +485,8 @@ static int by_priority(const void *a, const void *b)
     return ((const gd_rule *)a)->priority - ((const gd_rule *)b)->priority;
 }
 
-int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_rules *out,
-                   char *err, size_t errlen)
+int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_rules *out, char *err,
+                   size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (rules && !json_is_array(rules)) {
@@ -485,7 +497,8 @@ int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_ru
     out->rules = gd_calloc(n ? n : 1, sizeof *out->rules);
     size_t i;
     json_t *r;
-    json_array_foreach(rules, i, r) {
+    json_array_foreach(rules, i, r)
+    {
         char where[48];
         snprintf(where, sizeof where, "rules[%zu]", i);
         gd_rule *x = &out->rules[out->n];
@@ -517,7 +530,8 @@ int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_ru
                 const char *key;
                 json_t *val;
                 if (!json_is_object(v)) goto bad_cond;
-                json_object_foreach(v, key, val) {
+                json_object_foreach(v, key, val)
+                {
                     if (x->nconds == 8) goto bad_cond;
                     gd_cond *c = &x->conds[x->nconds++];
                     c->kind = (enum gd_cond_kind)k;
@@ -536,14 +550,17 @@ int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_ru
         continue;
     bad_cond:
         out->n++;
-        snprintf(err, errlen, "%s.conditions: at least one of path, host (1..5 patterns), query, "
-                 "header ({name: patterns}); at most 8 in all", where);
+        snprintf(err, errlen,
+                 "%s.conditions: at least one of path, host (1..5 patterns), query, "
+                 "header ({name: patterns}); at most 8 in all",
+                 where);
         gd_rules_free(out);
         return GD_EINVAL;
     }
     qsort(out->rules, (size_t)out->n, sizeof *out->rules, by_priority);
     if (!def) {
-        snprintf(err, errlen, "default_action: missing (allowed: forward, fixed_response, redirect)");
+        snprintf(err, errlen,
+                 "default_action: missing (allowed: forward, fixed_response, redirect)");
         gd_rules_free(out);
         return GD_EINVAL;
     }
@@ -603,7 +620,8 @@ const gd_action *gd_rules_match(const gd_rules *r, const gd_http_req *req)
 {
     for (int i = 0; i < r->n; i++) {
         int ok = 1;
-        for (int k = 0; k < r->rules[i].nconds && ok; k++) ok = cond_match(&r->rules[i].conds[k], req);
+        for (int k = 0; k < r->rules[i].nconds && ok; k++)
+            ok = cond_match(&r->rules[i].conds[k], req);
         if (ok) return &r->rules[i].action;
     }
     return &r->def;

@@ -28,9 +28,9 @@ typedef struct gd_tgroup {
     double sticky_duration; /* game seconds */
     char app_cookie[64];
     int cross_zone;
-    int fail_open; /* every target unhealthy: send to all (ALB); 0 for CLB */
-    int outlier_5xx; /* consecutive failures that eject a target, 0 = off */
-    double outlier_base; /* game seconds of the first ejection */
+    int fail_open;            /* every target unhealthy: send to all (ALB); 0 for CLB */
+    int outlier_5xx;          /* consecutive failures that eject a target, 0 = off */
+    double outlier_base;      /* game seconds of the first ejection */
     double outlier_max_share; /* at most this share of targets ejected */
     unsigned rr;
     int inflight;
@@ -90,8 +90,8 @@ void gd_tgroup_outcome(gd_tgroup *g, gd_target *t, int failed, double now);
 void gd_tgroup_counts(const gd_tgroup *g, int *healthy, int *unhealthy);
 
 /** Parses listener rules and the default action; groups are found by name in tgs. */
-int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_rules *out,
-                   char *err, size_t errlen);
+int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_rules *out, char *err,
+                   size_t errlen);
 void gd_rules_free(gd_rules *r);
 /** The action for a request: the first rule (by priority) whose conditions all match. */
 const gd_action *gd_rules_match(const gd_rules *r, const gd_http_req *req);

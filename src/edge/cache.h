@@ -51,7 +51,7 @@ typedef struct gd_cache_policy {
 } gd_cache_policy;
 
 /** Parses one behaviour object:
- *    {"path":"/images/*.jpg", "query_strings":"none"|"all"|{"include":[..]}|{"except":[..]},
+ *    {"path":"*.jpg", "query_strings":"none"|"all"|{"include":[..]}|{"except":[..]},
  *     "headers":["accept-language"], "cookies":["lang"], "min_ttl":0, "default_ttl":86400,
  *     "max_ttl":31536000, "error_caching_min_ttl":10, "stale_while_revalidate":0,
  *     "stale_if_error":0, "lock_timeout":5}
@@ -70,7 +70,7 @@ void gd_cache_policy_free(gd_cache_policy *p);
 /** CloudFront path-pattern match: '*' matches any run of bytes (including '/'), '?'
  *  exactly one byte, everything else itself, case-sensitive, against the whole path
  *  (no query). A pattern not starting with '/' or '*' is taken as starting with '/'
- *  ("images/*.jpg" matches "/images/a.jpg"). Returns 1 on a match, else 0. */
+ *  ("images/a*.jpg" matches "/images/a1.jpg"). Returns 1 on a match, else 0. */
 int gd_cache_path_match(const char *pattern, const char *path, size_t pathlen);
 
 /* ---- cache key ---- */
@@ -243,9 +243,10 @@ int gd_cache_insert(gd_cache *c, gd_cache_obj *o);
 int gd_cache_refresh(gd_cache *c, gd_cache_obj *old, const gd_cache_policy *p,
                      const gd_http_header *h, int nh, double now, gd_cache_obj **out);
 /** Removes the objects whose path matches pattern, CloudFront invalidation style: an
- *  exact path ("/index.html"), or a prefix ending in a single trailing '*' ("/images/*",
- *  "/*"). Objects in use stay alive until unref'd but are unlinked at once. Returns the
- *  number removed, or GD_EINVAL (no leading '/', or a '*' not at the end). */
+ *  exact path ("/index.html"), or a prefix ending in one trailing '*' ("/images/" then
+ *  '*'; "/" then '*' for everything). Objects in use stay alive until unref'd but are
+ *  unlinked at once. Returns the number removed, or GD_EINVAL (no leading '/', or a '*'
+ *  anywhere but at the end). */
 int gd_cache_invalidate(gd_cache *c, const char *pattern);
 
 /* ---- request collapsing (the caller's event loop does the waiting) ---- */

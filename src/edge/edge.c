@@ -45,9 +45,9 @@ static gd_buf scratch_req, scratch_resp;
 
 static int hop_by_hop(const char *n, size_t len)
 {
-    static const char *const h[] = {"connection", "keep-alive",        "proxy-connection",
-                                    "te",         "trailer",           "upgrade",
-                                    "transfer-encoding", "content-length", NULL};
+    static const char *const h[] = {
+        "connection", "keep-alive",        "proxy-connection", "te", "trailer",
+        "upgrade",    "transfer-encoding", "content-length",   NULL};
     for (int i = 0; h[i]; i++)
         if (strlen(h[i]) == len && !strncasecmp(h[i], n, len)) return 1;
     return 0;
@@ -63,8 +63,10 @@ static void put_header(gd_buf *b, const gd_http_header *h)
 
 void gd_edge_error(gd_http_conn *c, int status, const char *msg)
 {
-    if (status >= 500) E.c.elb_5xx++;
-    else if (status >= 400) E.c.elb_4xx++;
+    if (status >= 500)
+        E.c.elb_5xx++;
+    else if (status >= 400)
+        E.c.elb_4xx++;
     char body[256];
     int n = snprintf(body, sizeof body, "<html><body><h1>%d %s</h1>%s</body></html>\n", status,
                      gd_http_reason(status), msg);
@@ -81,11 +83,11 @@ static void access_log(struct proxy *px, int elb_status, int target_status, size
     char ts[8] = "-";
     if (target_status) snprintf(ts, sizeof ts, "%d", target_status);
     char line[1024];
-    int n = snprintf(line, sizeof line, "http %.3f %s %s:0 %s %.6f %.6f %.6f %d %s %llu %zu %s %s\n",
-                     gd_clock_now(), E.name, gd_http_conn_peer(px->conn),
-                     px->target ? px->target->addr : "-", 0.0, target_status ? total : -1.0, 0.0,
-                     elb_status, ts, (unsigned long long)px->received, sent, px->logline,
-                     px->tg ? px->tg->name : "-");
+    int n = snprintf(
+        line, sizeof line, "http %.3f %s %s:0 %s %.6f %.6f %.6f %d %s %llu %zu %s %s\n",
+        gd_clock_now(), E.name, gd_http_conn_peer(px->conn), px->target ? px->target->addr : "-",
+        0.0, target_status ? total : -1.0, 0.0, elb_status, ts, (unsigned long long)px->received,
+        sent, px->logline, px->tg ? px->tg->name : "-");
     if (n > 0)
         gd_buf_append(&E.access_buf, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
@@ -152,7 +154,7 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
         int status = err == GD_ETIMEDOUT ? 504 : 502;
         access_log(px, status, 0, 0);
         gd_edge_error(px->conn, status,
-                      err == GD_ETIMEDOUT  ? "the target did not answer in time"
+                      err == GD_ETIMEDOUT ? "the target did not answer in time"
                       : err == GD_ECLOSED ? "the target was removed"
                                           : "the target closed or refused the connection");
     } else {
@@ -185,8 +187,10 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
         }
         gd_buf_append(b, "Content-Length: ", 16);
         gd_http_put_uint(b, resp->body_len);
-        if (px->keep_alive) gd_buf_append(b, "\r\n\r\n", 4);
-        else gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
+        if (px->keep_alive)
+            gd_buf_append(b, "\r\n\r\n", 4);
+        else
+            gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
         gd_buf_append(b, resp->body, resp->body_len);
         int k = resp->status / 100;
         E.c.target_2xx_5xx[k >= 1 && k <= 5 ? k : 5]++;
@@ -308,10 +312,14 @@ static int mode_of(const json_t *doc, enum gd_edge_mode *m)
 {
     const char *mode = json_string_value(json_object_get(doc, "mode"));
     if (!mode) return -1;
-    if (!strcmp(mode, "clb")) *m = GD_MODE_CLB;
-    else if (!strcmp(mode, "alb")) *m = GD_MODE_ALB;
-    else if (!strcmp(mode, "cdn")) *m = GD_MODE_CDN;
-    else return -1;
+    if (!strcmp(mode, "clb"))
+        *m = GD_MODE_CLB;
+    else if (!strcmp(mode, "alb"))
+        *m = GD_MODE_ALB;
+    else if (!strcmp(mode, "cdn"))
+        *m = GD_MODE_CDN;
+    else
+        return -1;
     return 0;
 }
 
@@ -362,7 +370,8 @@ static int config_check(const json_t *doc, char *err, size_t errlen)
     size_t i;
     json_t *g;
     int r = 0;
-    json_array_foreach(docs, i, g) {
+    json_array_foreach(docs, i, g)
+    {
         gd_tgroup *t = gd_calloc(1, sizeof *t);
         if (gd_tgroup_parse(g, m == GD_MODE_CLB, t, err, errlen) < 0) {
             gd_free(t);
@@ -380,11 +389,13 @@ static int config_check(const json_t *doc, char *err, size_t errlen)
     }
     if (r == 0) {
         gd_rules rules;
-        json_t *def = m == GD_MODE_CLB ? json_pack("{s:s,s:s}", "type", "forward", "target_group",
-                                                   "default")
-                                       : json_incref(json_object_get(doc, "default_action"));
-        if (gd_rules_parse(json_object_get(doc, "rules"), def, temps, &rules, err, errlen) < 0) r = -1;
-        else gd_rules_free(&rules);
+        json_t *def = m == GD_MODE_CLB
+                          ? json_pack("{s:s,s:s}", "type", "forward", "target_group", "default")
+                          : json_incref(json_object_get(doc, "default_action"));
+        if (gd_rules_parse(json_object_get(doc, "rules"), def, temps, &rules, err, errlen) < 0)
+            r = -1;
+        else
+            gd_rules_free(&rules);
         json_decref(def);
     }
     free_temp_groups(temps);
@@ -446,7 +457,8 @@ static int config_apply(const json_t *doc, char *err, size_t errlen)
         /* Groups no longer named are removed: their targets drain. */
         for (gd_tgroup *x = E.tgs; x; x = x->next) {
             int keep = 0;
-            json_array_foreach(docs, i, g) {
+            json_array_foreach(docs, i, g)
+            {
                 const char *n = json_string_value(json_object_get(g, "name"));
                 keep |= n && !strcmp(n, x->name);
             }
@@ -457,7 +469,8 @@ static int config_apply(const json_t *doc, char *err, size_t errlen)
                 x->removed = 1;
             }
         }
-        json_array_foreach(docs, i, g) {
+        json_array_foreach(docs, i, g)
+        {
             gd_tgroup parsed;
             gd_tgroup_parse(g, m == GD_MODE_CLB, &parsed, err, errlen);
             gd_tgroup *x = E.tgs;
@@ -581,8 +594,8 @@ static json_t *stats_json(void)
             json_object_set_new(j, "target_group", json_string(g->name));
             json_array_append_new(ts, j);
         }
-        json_array_append_new(groups, json_pack("{s:s,s:i,s:i,s:I,s:i}", "name", g->name,
-                                                "healthy", h, "unhealthy", u, "requests",
+        json_array_append_new(groups, json_pack("{s:s,s:i,s:i,s:I,s:i}", "name", g->name, "healthy",
+                                                h, "unhealthy", u, "requests",
                                                 (json_int_t)g->requests, "inflight", g->inflight));
     }
     for (gd_target *t = E.draining; t; t = t->next) json_array_append_new(ts, gd_target_json(t));
@@ -646,8 +659,7 @@ static void metrics(gd_http_conn *c)
         snprintf(lg, sizeof lg, "%s,TargetGroup=\"%s\"", l, g->name);
         gd_prom_sample(&b, "HealthyHostCount", lg, h);
         gd_prom_sample(&b, "UnHealthyHostCount", lg, u);
-        gd_prom_sample(&b, "RequestCountPerTarget", lg,
-                       h + u ? (double)g->requests / (h + u) : 0);
+        gd_prom_sample(&b, "RequestCountPerTarget", lg, h + u ? (double)g->requests / (h + u) : 0);
     }
     gd_prom_head(&b, "gameday_edge_config_version", "gauge", "Configurations applied");
     gd_prom_sample(&b, "gameday_edge_config_version", l, (double)E.version);
@@ -715,8 +727,10 @@ static void on_admin(gd_http_conn *c, gd_http_req *req, void *ud)
                     ? gd_cdn_invalidate(&E, json_object_get(doc, "paths"), err, sizeof err)
                     : (snprintf(err, sizeof err, "only a cdn edge has a cache"), GD_EINVAL);
         json_decref(doc);
-        if (n < 0) gd_http_respond_error(c, 400, "InvalidInvalidation", err);
-        else gd_http_respond_json(c, 200, json_pack("{s:i}", "invalidated", n));
+        if (n < 0)
+            gd_http_respond_error(c, 400, "InvalidInvalidation", err);
+        else
+            gd_http_respond_json(c, 200, json_pack("{s:i}", "invalidated", n));
     } else {
         gd_http_respond_error(c, 404, "NotFound",
                               "admin paths: /config /stats /metrics /health /invalidations");
@@ -738,8 +752,10 @@ int gd_cmd_edge(int argc, char **argv)
 {
     const char *admin = NULL, *file = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--admin") && i + 1 < argc) admin = argv[++i];
-        else if (!strcmp(argv[i], "--config") && i + 1 < argc) file = argv[++i];
+        if (!strcmp(argv[i], "--admin") && i + 1 < argc)
+            admin = argv[++i];
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            file = argv[++i];
         else {
             fprintf(!strcmp(argv[i], "--help") ? stdout : stderr,
                     "usage: gameday edge [--admin IP:PORT] [--config FILE]\n"

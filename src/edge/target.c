@@ -95,10 +95,10 @@ void gd_target_free(gd_target *t)
 json_t *gd_target_json(const gd_target *t)
 {
     return json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I}", "id", t->id, "addr", t->addr, "state",
-                     t->draining                           ? "draining"
+                     t->draining                         ? "draining"
                      : t->ejected_until > gd_clock_now() ? "ejected"
-                     : t->healthy                         ? "InService"
-                                  : "OutOfService",
+                     : t->healthy                        ? "InService"
+                                                         : "OutOfService",
                      "inflight", t->inflight, "requests", (json_int_t)t->requests, "errors",
                      (json_int_t)t->errors, "health_ok", (json_int_t)t->hc_ok, "health_fail",
                      (json_int_t)t->hc_fail);

@@ -497,6 +497,23 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
     } else if (post && ns == 3 && seg_is(what, wl, "asgs") && seg_is(seg[2], len[2], "scale")) {
         if (need_team(c, &w) < 0) return;
         scale(g, c, req, &w, seg[1], len[1]);
+    } else if (get && ns == 1 && seg_is(what, wl, "metrics")) {
+        char res[64] = "", metric[64] = "";
+        gd_http_query_get(req->query, req->query_len, "resource", res, sizeof res);
+        gd_http_query_get(req->query, req->query_len, "metric", metric, sizeof metric);
+        json_t *r = res[0] ? gd_store_res_get(g->db, w.team, res) : NULL;
+        if (!r) {
+            gd_http_respond_error(c, 404, "NotFound",
+                                  "resource=NAME: no such load balancer or cdn");
+            return;
+        }
+        if (metric[0])
+            gd_http_respond_json(
+                c, 200,
+                gd_metrics_series(g->metrics, str(r, "id"), metric, query_int(req, "since", 0)));
+        else
+            gd_http_respond_json(c, 200, gd_metrics_latest(g->metrics, str(r, "id")));
+        json_decref(r);
     } else if (ns == 1 && seg_is(what, wl, "endpoint")) {
         if (need_team(c, &w) < 0) return;
         if (get) {
@@ -504,8 +521,8 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
             gd_game_endpoint(g, w.team, ep, sizeof ep);
             snprintf(key, sizeof key, "endpoint_%d", w.team);
             char *name = gd_store_kv_get(g->db, key);
-            gd_http_respond_json(c, 200, json_pack("{s:s,s:s}", "name", name ? name : "",
-                                                   "address", ep));
+            gd_http_respond_json(c, 200,
+                                 json_pack("{s:s,s:s}", "name", name ? name : "", "address", ep));
             gd_free(name);
         } else {
             set_endpoint(g, c, req, &w);

@@ -679,6 +679,7 @@ int gd_cmd_server(int argc, char **argv)
     gd_free(saved);
     g->loop = uv_default_loop();
     g->loop->data = g;
+    g->metrics = gd_metrics_new();
     gd_rand_seed(&g->rnd, g->sc->seed ^ gd_clock_epoch_ns());
     if (gd_api_start(g) < 0) return 1;
     if (resume) {

@@ -10,6 +10,7 @@
 #include "core/httpc.h"
 #include "core/rand.h"
 #include "core/scenario.h"
+#include "server/metrics.h"
 #include "server/store.h"
 
 #include <jansson.h>
@@ -40,6 +41,7 @@ typedef struct gd_proc {
 typedef struct gd_edge_link {
     char res_id[40];
     gd_httpc_pool *admin;
+    uv_loop_t *admin_loop;
     char *pushed; /* the last document the edge accepted */
     int pushing;
     json_t *stats; /* the edge's last /stats answer */
@@ -69,7 +71,7 @@ typedef struct gd_game {
     char admin_token[65], internal_token[65];
     double duration;
     int nteams;
-    int net;       /* team t's VPC is 127.(net + t - 1).0.0/16 */
+    int net;      /* team t's VPC is 127.(net + t - 1).0.0/16 */
     int ended;    /* game clock passed the duration */
     int finished; /* ended and every loadgen reported its last */
     double last_billing;
@@ -81,6 +83,7 @@ typedef struct gd_game {
     gd_edge_link *edges;
     gd_team_stats teams[GD_MAX_TEAMS + 1];
     gd_rand rnd;
+    gd_metrics *metrics; /* CloudWatch-like series of the edges */
     int stopping;
 } gd_game;
 

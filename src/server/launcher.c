@@ -524,18 +524,21 @@ static json_t *lb_targets(json_t *lb, json_t *instances, json_t *asgs, int iport
     json_t *targets = json_array();
     size_t i;
     json_t *r;
-    json_array_foreach(instances, i, r) {
+    json_array_foreach(instances, i, r)
+    {
         if ((int)json_integer_value(json_object_get(r, "team")) != team) continue;
         json_t *ist = json_object_get(r, "status");
         if (strcmp(str(ist, "state"), "running") != 0) continue;
         int reg = 0;
         size_t k;
         json_t *x;
-        json_array_foreach(json_object_get(spec, "instances"), k, x) {
+        json_array_foreach(json_object_get(spec, "instances"), k, x)
+        {
             const char *n = json_string_value(x);
             if (n && (!strcmp(n, str(r, "name")) || !strcmp(n, str(r, "id")))) reg = 1;
         }
-        json_array_foreach(asgs, k, x) {
+        json_array_foreach(asgs, k, x)
+        {
             if ((int)json_integer_value(json_object_get(x, "team")) != team ||
                 strcmp(str(x, "name"), str(ist, "asg")) != 0)
                 continue;
@@ -564,9 +567,9 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
     int iport = (int)num(spec, "instance_port", 8000);
     char listen[40];
     snprintf(listen, sizeof listen, "%s:%d", str(st, "ip"), (int)num(st, "port", 8080));
-    json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:f}", "mode", type, "id", str(lb, "id"), "name",
-                            str(lb, "name"), "listen", listen, "idle_timeout",
-                            num(spec, "idle_timeout", 60));
+    json_t *doc =
+        json_pack("{s:s,s:s,s:s,s:s,s:f}", "mode", type, "id", str(lb, "id"), "name",
+                  str(lb, "name"), "listen", listen, "idle_timeout", num(spec, "idle_timeout", 60));
     if (!strcmp(type, "cdn")) {
         /* The origin is a load balancer of the same team. */
         int team = (int)json_integer_value(json_object_get(lb, "team"));
@@ -577,8 +580,8 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
         json_t *qs = json_object_get(spec, "query_include")
                          ? json_pack("{s:O}", "include", json_object_get(spec, "query_include"))
                          : json_string(str(spec, "query_strings"));
-        json_object_set_new(
-            doc, "origin", json_pack("{s:s}", "addr", *str(ost, "ip") ? origin : "127.0.0.1:1"));
+        json_object_set_new(doc, "origin",
+                            json_pack("{s:s}", "addr", *str(ost, "ip") ? origin : "127.0.0.1:1"));
         json_object_set_new(
             doc, "cache",
             json_pack("{s:I,s:[{s:s,s:o,s:O,s:O,s:f,s:f,s:f,s:f,s:f}]}", "max_bytes",
@@ -603,14 +606,16 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
         json_object_set_new(doc, "targets", targets);
         return doc;
     }
-    if (json_object_get(hc, "matcher")) json_object_set(hcd, "matcher", json_object_get(hc, "matcher"));
+    if (json_object_get(hc, "matcher"))
+        json_object_set(hcd, "matcher", json_object_get(hc, "matcher"));
     json_t *tg = json_pack("{s:s,s:s,s:o,s:f,s:f,s:b,s:o}", "name", "default", "algorithm",
                            str(spec, "algorithm"), "health_check", hcd, "deregistration_delay",
                            num(spec, "deregistration_delay", 300), "slow_start",
                            num(spec, "slow_start", 0), "cross_zone",
                            !json_is_false(json_object_get(spec, "cross_zone")), "targets", targets);
     json_t *sticky = json_object_get(spec, "stickiness");
-    if (strcmp(str(sticky, "type"), "lb_cookie") == 0 || strcmp(str(sticky, "type"), "app_cookie") == 0) {
+    if (strcmp(str(sticky, "type"), "lb_cookie") == 0 ||
+        strcmp(str(sticky, "type"), "app_cookie") == 0) {
         json_t *sj = json_pack("{s:s,s:f}", "type", str(sticky, "type"), "duration",
                                num(sticky, "duration", 86400));
         if (json_object_get(sticky, "cookie_name"))
@@ -652,6 +657,8 @@ static void on_stats(void *ud, int err, const gd_httpc_resp *resp)
     if (err || resp->status != 200) return;
     json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
     if (j) {
+        gd_game *g = e->admin_loop->data;
+        gd_metrics_from_edge(g->metrics, e->res_id, gd_game_now(g), e->stats, j);
         json_decref(e->stats);
         e->stats = j;
     }
@@ -677,8 +684,8 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
         }
         gd_ip_format(ip, ipb);
         char dns[128];
-        snprintf(dns, sizeof dns, cdn ? "%s-%d.cloudfront.gameday.internal"
-                                      : "%s-%d.elb.gameday.internal",
+        snprintf(dns, sizeof dns,
+                 cdn ? "%s-%d.cloudfront.gameday.internal" : "%s-%d.elb.gameday.internal",
                  str(lb, "name"), team);
         set_status_fields(g, id,
                           json_pack("{s:s,s:s,s:i,s:s}", "state", "active", "ip", ipb, "port",
@@ -692,6 +699,7 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
         e = gd_calloc(1, sizeof *e);
         snprintf(e->res_id, sizeof e->res_id, "%s", id);
         e->admin = gd_httpc_pool_new(g->loop, ip, EDGE_ADMIN_PORT, 1, 8);
+        e->admin_loop = g->loop;
         e->next = g->edges;
         g->edges = e;
     }

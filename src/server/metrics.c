@@ -1,0 +1,114 @@
+/* Metric series in fixed rings, fed from the edges' /stats. */
+#include "server/metrics.h"
+#include "core/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct series {
+    char res[40], name[48];
+    double t[GD_METRIC_POINTS], v[GD_METRIC_POINTS];
+    unsigned head, n; /* next write position, points held */
+    struct series *next;
+};
+
+struct gd_metrics {
+    struct series *list;
+};
+
+gd_metrics *gd_metrics_new(void)
+{
+    return gd_calloc(1, sizeof(gd_metrics));
+}
+
+void gd_metrics_free(gd_metrics *m)
+{
+    if (!m) return;
+    while (m->list) {
+        struct series *n = m->list->next;
+        gd_free(m->list);
+        m->list = n;
+    }
+    gd_free(m);
+}
+
+static struct series *find(const gd_metrics *m, const char *res, const char *name)
+{
+    for (struct series *s = m->list; s; s = s->next)
+        if (!strcmp(s->res, res) && !strcmp(s->name, name)) return s;
+    return NULL;
+}
+
+void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double t, double v)
+{
+    struct series *s = find(m, res_id, name);
+    if (!s) {
+        s = gd_calloc(1, sizeof *s);
+        snprintf(s->res, sizeof s->res, "%s", res_id);
+        snprintf(s->name, sizeof s->name, "%s", name);
+        s->next = m->list;
+        m->list = s;
+    }
+    s->t[s->head] = t;
+    s->v[s->head] = v;
+    s->head = (s->head + 1) % GD_METRIC_POINTS;
+    if (s->n < GD_METRIC_POINTS) s->n++;
+}
+
+json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *name, double since)
+{
+    json_t *a = json_array();
+    const struct series *s = find(m, res_id, name);
+    if (!s) return a;
+    unsigned start = (s->head + GD_METRIC_POINTS - s->n) % GD_METRIC_POINTS;
+    for (unsigned k = 0; k < s->n; k++) {
+        unsigned i = (start + k) % GD_METRIC_POINTS;
+        if (s->t[i] >= since) json_array_append_new(a, json_pack("[f,f]", s->t[i], s->v[i]));
+    }
+    return a;
+}
+
+json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id)
+{
+    json_t *o = json_object();
+    for (const struct series *s = m->list; s; s = s->next) {
+        if (strcmp(s->res, res_id) != 0 || s->n == 0) continue;
+        unsigned last = (s->head + GD_METRIC_POINTS - 1) % GD_METRIC_POINTS;
+        json_object_set_new(o, s->name, json_real(s->v[last]));
+    }
+    return o;
+}
+
+static double delta(const json_t *prev, const json_t *cur, const char *k)
+{
+    double c = json_number_value(json_object_get(cur, k));
+    double p = prev ? json_number_value(json_object_get(prev, k)) : 0;
+    /* An edge that restarted begins its counters again. */
+    return c >= p ? c - p : c;
+}
+
+void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
+                          const json_t *cur)
+{
+    double req = delta(prev, cur, "requests");
+    int healthy = (int)json_integer_value(json_object_get(cur, "healthy"));
+    int unhealthy = (int)json_integer_value(json_object_get(cur, "unhealthy"));
+    gd_metrics_put(m, res_id, "RequestCount", t, req);
+    gd_metrics_put(m, res_id, "HealthyHostCount", t, healthy);
+    gd_metrics_put(m, res_id, "UnHealthyHostCount", t, unhealthy);
+    gd_metrics_put(m, res_id, "RequestCountPerTarget", t,
+                   healthy + unhealthy ? req / (healthy + unhealthy) : 0);
+    gd_metrics_put(m, res_id, "HTTPCode_Target_2XX_Count", t, delta(prev, cur, "2xx"));
+    gd_metrics_put(m, res_id, "HTTPCode_Target_4XX_Count", t, delta(prev, cur, "4xx"));
+    gd_metrics_put(m, res_id, "HTTPCode_Target_5XX_Count", t, delta(prev, cur, "5xx"));
+    gd_metrics_put(m, res_id, "HTTPCode_ELB_5XX_Count", t, delta(prev, cur, "elb_5xx"));
+    gd_metrics_put(m, res_id, "ActiveConnectionCount", t,
+                   json_number_value(json_object_get(cur, "active_connections")));
+    const json_t *c = json_object_get(cur, "cache");
+    if (c) {
+        gd_metrics_put(m, res_id, "CacheHitRate", t,
+                       json_number_value(json_object_get(c, "hit_rate")));
+        gd_metrics_put(m, res_id, "OriginLatency", t,
+                       json_number_value(json_object_get(c, "origin_latency_ms")));
+    }
+}

@@ -1,0 +1,27 @@
+/* The server's metric store: CloudWatch-like series per (resource, metric name), one
+ * datapoint per sample (the edges' /stats are read once a wall second), kept in rings
+ * of fixed size. Names follow AWS (RequestCount, RequestCountPerTarget,
+ * HealthyHostCount, HTTPCode_Target_5XX_Count, CacheHitRate, OriginLatency ...). */
+#ifndef GD_METRICS_H
+#define GD_METRICS_H
+
+#include <jansson.h>
+
+#define GD_METRIC_POINTS 4096
+
+typedef struct gd_metrics gd_metrics;
+
+gd_metrics *gd_metrics_new(void);
+void gd_metrics_free(gd_metrics *m);
+/** Appends a datapoint (game time t, value v) to the series of resource res_id. */
+void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double t, double v);
+/** [[t, v], ...] of a series since game time `since`, oldest first; [] if unknown. */
+json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *name, double since);
+/** {"Name": last value, ...} for a resource. */
+json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id);
+/** Turns an edge's /stats answer into datapoints: counters become per-sample deltas
+ *  against prev (the previous answer, may be NULL). */
+void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
+                          const json_t *cur);
+
+#endif
