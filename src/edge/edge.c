@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define PROXY_MAGIC 0x50525859u
-#define MIN_RETRIES 3
+#define MIN_RETRIES 20
 
 gd_edge gd_the_edge;
 #define E gd_the_edge

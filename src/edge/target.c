@@ -94,12 +94,13 @@ void gd_target_free(gd_target *t)
 
 json_t *gd_target_json(const gd_target *t)
 {
-    return json_pack("{s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:I}", "id", t->id, "addr", t->addr, "state",
-                     t->draining                         ? "draining"
-                     : t->ejected_until > gd_clock_now() ? "ejected"
-                     : t->healthy                        ? "InService"
-                                                         : "OutOfService",
-                     "inflight", t->inflight, "requests", (json_int_t)t->requests, "errors",
-                     (json_int_t)t->errors, "health_ok", (json_int_t)t->hc_ok, "health_fail",
-                     (json_int_t)t->hc_fail);
+    /* state is what health checks say; ejected is the passive verdict on top of it. */
+    return json_pack(
+        "{s:s,s:s,s:s,s:b,s:i,s:I,s:I,s:I,s:I,s:s}", "id", t->id, "addr", t->addr, "state",
+        t->draining  ? "draining"
+        : t->healthy ? "InService"
+                     : "OutOfService",
+        "ejected", t->ejected_until > gd_clock_now(), "inflight", t->inflight, "requests",
+        (json_int_t)t->requests, "errors", (json_int_t)t->errors, "health_ok", (json_int_t)t->hc_ok,
+        "health_fail", (json_int_t)t->hc_fail, "az", t->az);
 }

@@ -53,7 +53,7 @@ gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port,
 void gd_target_hc_restart(gd_target *t);
 /** Stops health checks and traffic; the memory goes once every handle has closed. */
 void gd_target_free(gd_target *t);
-/** {"id","addr","state":"InService"|"OutOfService"|"draining"|"ejected","inflight",...} */
+/** {"id","addr","state":"InService"|"OutOfService"|"draining","ejected":bool,"inflight",...} */
 json_t *gd_target_json(const gd_target *t);
 
 #endif

@@ -256,6 +256,12 @@ static void report_make(double t1)
         "error", (json_int_t)L.w.n[GD_ERROR], "timeout", (json_int_t)L.w.n[GD_TIMEOUT], "wrong",
         (json_int_t)L.w.n[GD_WRONG], "points", L.w.points, "sent", (json_int_t)L.sent, "inflight",
         (json_int_t)L.inflight, "hist", gd_hist_to_json(&L.w.hist));
+    memset(&L.w, 0, sizeof L.w);
+    L.w_start = t1;
+    if (!L.server) { /* nobody to tell: the totals are logged at the end */
+        json_decref(j);
+        return;
+    }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     struct report *r = gd_calloc(1, sizeof *r);

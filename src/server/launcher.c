@@ -762,8 +762,11 @@ void gd_launcher_start_loadgen(gd_game *g, int team)
     snprintf(logname, sizeof logname, "loadgen-%d", team);
     clock_env(e_speed, e_epoch, sizeof e_speed);
     char *env[] = {e_tok, e_speed, e_epoch, NULL};
-    char *args[] = {g->exe, "loadgen",    "--scenario", g->sc->path,  "--team", steam, "--server",
-                    server, "--endpoint", endpoint,     "--duration", dur,      NULL};
+    char maddr[48];
+    snprintf(maddr, sizeof maddr, "127.%d.255.250:9100", team + g->net - 1);
+    char *args[] = {g->exe,       "loadgen",  "--scenario", g->sc->path,  "--team",
+                    steam,        "--server", server,       "--endpoint", endpoint,
+                    "--duration", dur,        "--metrics",  maddr,        NULL};
     gd_proc *p = spawn(g, GD_PROC_LOADGEN, team, NULL, args, env, logname);
     if (p) {
         char key[32], val[16];
