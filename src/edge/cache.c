@@ -220,8 +220,8 @@ static int parse_secs(const json_t *behavior, const char *field, double *out, ch
     if (v == NULL) return 0;
     if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < 0 ||
         json_number_value(v) > MAX_DELTA)
-        return fail(err, errlen, "behavior.%s: expected a number of seconds from 0 to %.0f",
-                    field, MAX_DELTA);
+        return fail(err, errlen, "behavior.%s: expected a number of seconds from 0 to %.0f", field,
+                    MAX_DELTA);
     *out = json_number_value(v);
     return 0;
 }
@@ -250,10 +250,12 @@ void gd_cache_policy_free(gd_cache_policy *p)
     memset(p, 0, sizeof *p);
 }
 
-static const char *const behavior_fields[] = {
-    "path",    "query_strings", "headers",       "cookies",
-    "min_ttl", "default_ttl",   "max_ttl",       "error_caching_min_ttl",
-    "stale_if_error", "stale_while_revalidate", "lock_timeout", NULL};
+static const char *const behavior_fields[] = {"path",           "query_strings",
+                                              "headers",        "cookies",
+                                              "min_ttl",        "default_ttl",
+                                              "max_ttl",        "error_caching_min_ttl",
+                                              "stale_if_error", "stale_while_revalidate",
+                                              "lock_timeout",   NULL};
 
 static int parse_policy(const json_t *b, gd_cache_policy *p, char *err, size_t errlen)
 {
@@ -526,9 +528,15 @@ int gd_cache_key(const gd_cache_policy *p, const gd_http_req *req, gd_buf *out)
                         : http_method_str((enum http_method)req->method);
     int r = gd_buf_puts(out, m);
     if (!r) r = put_ch(out, '|');
+    const char *host = "";
     size_t hl = 0;
-    const char *host = gd_http_header_get(req->headers, req->nheaders, "host", &hl);
-    if (host == NULL) host = "";
+    for (int i = 0; i < req->nheaders; i++) {
+        if (hname_is(&req->headers[i], "host")) {
+            host = req->headers[i].value;
+            hl = req->headers[i].value_len;
+            break;
+        }
+    }
     trim(&host, &hl);
     if (!r) r = put_ns(out, host, hl, 1);
     if (!r) r = put_ns(out, req->path ? req->path : "", req->path ? req->path_len : 0, 0);
@@ -747,19 +755,35 @@ static int http_date(const char *s, size_t n, double *out)
         if (num(&p, end, 4, &year) != 4) return -1;
     }
     if (mon == 0 || day < 1 || day > 31) return -1;
-    *out = (double)days_from_civil(year, mon, (int)day) * 86400.0 + (double)(h * 3600 + mi * 60 + se);
+    *out =
+        (double)days_from_civil(year, mon, (int)day) * 86400.0 + (double)(h * 3600 + mi * 60 + se);
     return 0;
 }
 
 static int status_class(int status)
 {
     switch (status) {
-    case 200: case 203: case 204: case 300: case 301: case 302: case 410:
+    case 200:
+    case 203:
+    case 204:
+    case 300:
+    case 301:
+    case 302:
+    case 410:
         return 1; /* normal TTL rules */
-    case 307: case 308:
+    case 307:
+    case 308:
         return 2; /* only with Cache-Control */
-    case 400: case 403: case 404: case 405: case 414:
-    case 500: case 501: case 502: case 503: case 504:
+    case 400:
+    case 403:
+    case 404:
+    case 405:
+    case 414:
+    case 500:
+    case 501:
+    case 502:
+    case 503:
+    case 504:
         return 3; /* error caching */
     default:
         return 0;
@@ -890,10 +914,21 @@ static void check_cache(const gd_cache *c)
  * Set-Cookie (one viewer's cookie). */
 static int not_stored(const gd_http_header *h, int nh, int i)
 {
-    static const char *const drop[] = {
-        "connection",  "keep-alive", "proxy-connection", "te",   "trailer",
-        "upgrade",     "transfer-encoding", "date",     "age",  "content-length",
-        "set-cookie",  "set-cookie2", "proxy-authenticate", "proxy-authorization", NULL};
+    static const char *const drop[] = {"connection",
+                                       "keep-alive",
+                                       "proxy-connection",
+                                       "te",
+                                       "trailer",
+                                       "upgrade",
+                                       "transfer-encoding",
+                                       "date",
+                                       "age",
+                                       "content-length",
+                                       "set-cookie",
+                                       "set-cookie2",
+                                       "proxy-authenticate",
+                                       "proxy-authorization",
+                                       NULL};
     for (int k = 0; drop[k]; k++)
         if (hname_is(&h[i], drop[k])) return 1;
     for (int k = 0; k < nh; k++) {
@@ -918,11 +953,59 @@ static int vary_cmp(const void *a, const void *b)
     return bytes_cmp(x->name, x->nlen, y->name, y->nlen);
 }
 
+/* Reason phrases of the statuses gd_cache_ttl lets in (kept here so this module links
+ * without the HTTP server); others get an empty phrase, which HTTP/1.1 allows. */
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 203:
+        return "Non-Authoritative Information";
+    case 204:
+        return "No Content";
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 410:
+        return "Gone";
+    case 414:
+        return "URI Too Long";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "";
+    }
+}
+
 /* Builds an object; reqh supplies the Vary values. The one allocation holds the struct,
  * the Vary array, key, path, head, Vary names and values, and the body. */
 static int build(const char *key, size_t keylen, const char *path, size_t pathlen,
-                 const gd_http_header *reqh, int nreqh, int status, const gd_http_header *h,
-                 int nh, const void *body, size_t body_len, double now, const gd_cache_times *t,
+                 const gd_http_header *reqh, int nreqh, int status, const gd_http_header *h, int nh,
+                 const void *body, size_t body_len, double now, const gd_cache_times *t,
                  gd_cache_obj **out)
 {
     *out = NULL;
@@ -966,10 +1049,8 @@ static int build(const char *key, size_t keylen, const char *path, size_t pathle
         }
     }
     /* Head size. */
-    const char *reason = gd_http_reason(status);
     char sl[64];
-    int sln = snprintf(sl, sizeof sl, "HTTP/1.1 %d %s\r\n", status, reason ? reason : "");
-    if (sln < 0 || (size_t)sln >= sizeof sl) sln = snprintf(sl, sizeof sl, "HTTP/1.1 %d \r\n", status);
+    int sln = snprintf(sl, sizeof sl, "HTTP/1.1 %d %s\r\n", status, reason(status));
     size_t headlen = (size_t)sln;
     for (int i = 0; i < nh; i++)
         if (!not_stored(h, nh, i)) headlen += h[i].name_len + 2 + h[i].value_len + 2;
@@ -1017,7 +1098,8 @@ static int build(const char *key, size_t keylen, const char *path, size_t pathle
     o->headlen = headlen;
     for (int k = 0; k < nvary; k++) {
         struct gd_cache_vary *v = &o->vary[k];
-        for (size_t i = 0; i < vary[k].nlen; i++) w[i] = (char)lower((unsigned char)vary[k].name[i]);
+        for (size_t i = 0; i < vary[k].nlen; i++)
+            w[i] = (char)lower((unsigned char)vary[k].name[i]);
         v->name = w;
         v->nlen = vary[k].nlen;
         w += v->nlen;
@@ -1037,8 +1119,8 @@ static int build(const char *key, size_t keylen, const char *path, size_t pathle
 }
 
 int gd_cache_obj_new(const char *key, size_t keylen, const gd_http_req *req, int status,
-                     const gd_http_header *h, int nh, const void *body, size_t body_len,
-                     double now, const gd_cache_times *t, gd_cache_obj **out)
+                     const gd_http_header *h, int nh, const void *body, size_t body_len, double now,
+                     const gd_cache_times *t, gd_cache_obj **out)
 {
     return build(key, keylen, req && req->path ? req->path : "",
                  req && req->path ? req->path_len : 0, req ? req->headers : NULL,
@@ -1237,8 +1319,8 @@ static int same_vary(const gd_cache_obj *a, const gd_cache_obj *b)
     return 1;
 }
 
-gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen,
-                               const gd_http_req *req, double now, gd_cache_obj **out)
+gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen, const gd_http_req *req,
+                               double now, gd_cache_obj **out)
 {
     check_cache(c);
     *out = NULL;
@@ -1375,8 +1457,8 @@ int gd_cache_refresh(gd_cache *c, gd_cache_obj *old, const gd_cache_policy *p,
         nreqh++;
     }
     gd_cache_obj *o;
-    int r = build(old->key, old->keylen, old->path, old->pathlen, reqh, nreqh, old->status,
-                  merged, nstore, old->body, old->body_len, now, &t, &o);
+    int r = build(old->key, old->keylen, old->path, old->pathlen, reqh, nreqh, old->status, merged,
+                  nstore, old->body, old->body_len, now, &t, &o);
     if (r) return r;
     c->st.refresh_hits++;
     *out = o;

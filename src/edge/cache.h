@@ -60,8 +60,7 @@ typedef struct gd_cache_policy {
  *  On success fills *out (free it with gd_cache_policy_free) and returns 0. On error
  *  returns GD_EINVAL, writes "behavior.<field>: <what was wrong>; <what is allowed>" into
  *  err (if errlen > 0) and leaves *out empty (safe to free, nothing to free). */
-int gd_cache_policy_parse(const json_t *behavior, gd_cache_policy *out, char *err,
-                          size_t errlen);
+int gd_cache_policy_parse(const json_t *behavior, gd_cache_policy *out, char *err, size_t errlen);
 /** Fills p with the defaults above (path "*"); free it with gd_cache_policy_free. */
 void gd_cache_policy_default(gd_cache_policy *p);
 /** Frees what the policy owns and zeroes it; safe on a zeroed or already freed policy. */
@@ -161,8 +160,8 @@ typedef struct gd_cache_obj {
  *  response's Vary names. Returns 0, GD_EINVAL (Vary: *, bad status), or GD_ETOOBIG
  *  (more than GD_CACHE_MAX_VARY Vary names, or a head over GD_HTTP_MAX_HEAD). */
 int gd_cache_obj_new(const char *key, size_t keylen, const gd_http_req *req, int status,
-                     const gd_http_header *h, int nh, const void *body, size_t body_len,
-                     double now, const gd_cache_times *t, gd_cache_obj **out);
+                     const gd_http_header *h, int nh, const void *body, size_t body_len, double now,
+                     const gd_cache_times *t, gd_cache_obj **out);
 /** Takes one more reference; returns o. */
 gd_cache_obj *gd_cache_obj_ref(gd_cache_obj *o);
 /** Drops one reference; the last one frees the object. NULL is a no-op. */
@@ -192,14 +191,14 @@ typedef struct gd_cache_stats {
 } gd_cache_stats;
 
 typedef enum gd_cache_state {
-    GD_CACHE_MISS,                 /* nothing stored for this key and Vary values */
-    GD_CACHE_FRESH,                /* serve it */
-    GD_CACHE_STALE,                /* expired, within stale-while-revalidate: serve it and
-                                      revalidate in the background */
-    GD_CACHE_STALE_IF_ERROR_ONLY,  /* expired: revalidate; serve it only if the origin
-                                      fails (error or 5xx), within stale-if-error */
-    GD_CACHE_EXPIRED,              /* expired beyond any stale window: never serve it
-                                      unvalidated; use it for a conditional request */
+    GD_CACHE_MISS,                /* nothing stored for this key and Vary values */
+    GD_CACHE_FRESH,               /* serve it */
+    GD_CACHE_STALE,               /* expired, within stale-while-revalidate: serve it and
+                                     revalidate in the background */
+    GD_CACHE_STALE_IF_ERROR_ONLY, /* expired: revalidate; serve it only if the origin
+                                     fails (error or 5xx), within stale-if-error */
+    GD_CACHE_EXPIRED,             /* expired beyond any stale window: never serve it
+                                     unvalidated; use it for a conditional request */
 } gd_cache_state;
 
 /** Creates an empty cache holding at most max_bytes (objects over max_bytes / 8 are
@@ -221,8 +220,8 @@ void gd_cache_note_stale_if_error(gd_cache *c);
  *  only objects without Vary match) and classifies it at game time now. For every state
  *  but GD_CACHE_MISS, *out gets a new reference the caller must unref; for MISS *out is
  *  NULL. A found object moves to the LRU front. Allocates nothing; O(key length). */
-gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen,
-                               const gd_http_req *req, double now, gd_cache_obj **out);
+gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen, const gd_http_req *req,
+                               double now, gd_cache_obj **out);
 /** Stores o: the cache takes its own reference (the caller keeps and later unrefs its
  *  own). Replaces a stored variant of the same key with the same Vary names and values;
  *  keeps at most GD_CACHE_MAX_VARIANTS variants per key; then evicts LRU objects until

@@ -1,0 +1,557 @@
+/* The edge's cdn mode: a CloudFront-like cache in front of one origin. Hits are
+ * answered from memory (one read, one write); misses for one key are collapsed into
+ * one origin request; expired objects are revalidated with their validators; stale
+ * objects are served while revalidating or when the origin fails, as allowed. */
+#include "edge/cache.h"
+#include "edge/edge.h"
+#include "core/addr.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/promtext.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define FETCH_MAGIC 0x46455443u
+
+/* The behaviours of one configuration, shared by the fetches that started under it. */
+struct bset {
+    int refs;
+    int n;
+    gd_cache_policy *p;
+};
+
+struct gd_cdn {
+    gd_cache *cache;
+    struct bset *bs;
+    gd_httpc_pool *origin;
+    char origin_addr[32];
+    double origin_timeout; /* game seconds */
+    uint64_t origin_requests, origin_errors;
+    double origin_ms_sum; /* game milliseconds */
+    uint64_t origin_ms_n;
+    gd_buf key, out;
+};
+
+/* A request waiting for another request's fetch of the same key. */
+struct waiter {
+    gd_http_conn *conn;
+    int keep_alive, head;
+    char *req; /* its own origin request, if it must go alone after all */
+    size_t len;
+    struct waiter *next;
+};
+
+struct fetch {
+    uint32_t magic;
+    gd_http_conn *conn; /* NULL for a background revalidation */
+    int keep_alive, head;
+    int collapsing; /* registered with gd_cache_pending_begin */
+    struct bset *bs;
+    const gd_cache_policy *p;
+    gd_cache_obj *stale; /* the object being revalidated, if any */
+    int stale_usable_on_error;
+    char *key;
+    size_t keylen;
+    char *req;
+    size_t len;
+    gd_http_req reqcopy; /* path and Vary header values for building the object */
+    gd_buf reqbuf;       /* backing store of reqcopy */
+    uint64_t start_ns;
+};
+
+static void bset_unref(struct bset *b)
+{
+    if (!b || --b->refs > 0) return;
+    for (int i = 0; i < b->n; i++) gd_cache_policy_free(&b->p[i]);
+    gd_free(b->p);
+    gd_free(b);
+}
+
+/* ---- configuration ---- */
+
+static int parse_behaviors(const json_t *doc, struct bset **out, char *err, size_t errlen)
+{
+    const json_t *cache = json_object_get(doc, "cache");
+    const json_t *list = json_object_get(cache, "behaviors");
+    if (list && (!json_is_array(list) || json_array_size(list) > 25)) {
+        snprintf(err, errlen, "cache.behaviors: an array of at most 25 behaviours");
+        return GD_EINVAL;
+    }
+    struct bset *b = gd_calloc(1, sizeof *b);
+    b->refs = 1;
+    size_t n = json_array_size(list);
+    b->p = gd_calloc(n + 1, sizeof *b->p);
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        char e[200];
+        if (gd_cache_policy_parse(x, &b->p[b->n], e, sizeof e) < 0) {
+            snprintf(err, errlen, "cache.behaviors[%zu]: %s", i, e);
+            bset_unref(b);
+            return GD_EINVAL;
+        }
+        b->n++;
+    }
+    /* The default behaviour comes last and matches every path. */
+    if (b->n == 0 || strcmp(b->p[b->n - 1].path, "*") != 0) gd_cache_policy_default(&b->p[b->n++]);
+    *out = b;
+    return 0;
+}
+
+int gd_cdn_check(const json_t *doc, char *err, size_t errlen)
+{
+    const json_t *o = json_object_get(doc, "origin");
+    const char *addr = json_string_value(json_object_get(o, "addr"));
+    uint32_t ip;
+    int port;
+    if (!addr || gd_hostport_parse(addr, &ip, &port) < 0 || (ip >> 24) != 127) {
+        snprintf(err, errlen, "origin.addr: must be \"IP:PORT\" in 127.0.0.0/8");
+        return GD_EINVAL;
+    }
+    json_t *t = json_object_get(o, "timeout");
+    if (t && (!json_is_number(t) || json_number_value(t) < 1 || json_number_value(t) > 180)) {
+        snprintf(err, errlen, "origin.timeout: 1..180 seconds (CloudFront's response timeout)");
+        return GD_EINVAL;
+    }
+    json_t *mb = json_object_get(json_object_get(doc, "cache"), "max_bytes");
+    if (mb && (!json_is_integer(mb) || json_integer_value(mb) < 4096 ||
+               json_integer_value(mb) > (json_int_t)16 << 30)) {
+        snprintf(err, errlen, "cache.max_bytes: an integer in 4096..17179869184");
+        return GD_EINVAL;
+    }
+    struct bset *b;
+    if (parse_behaviors(doc, &b, err, errlen) < 0) return GD_EINVAL;
+    bset_unref(b);
+    return 0;
+}
+
+int gd_cdn_apply(gd_edge *e, const json_t *doc, char *err, size_t errlen)
+{
+    if (!e->cdn) {
+        e->cdn = gd_calloc(1, sizeof *e->cdn);
+        gd_buf_init(&e->cdn->key, 16384);
+        gd_buf_init(&e->cdn->out, 16 << 20);
+    }
+    struct gd_cdn *d = e->cdn;
+    const json_t *o = json_object_get(doc, "origin");
+    const char *addr = json_string_value(json_object_get(o, "addr"));
+    json_t *t = json_object_get(o, "timeout");
+    d->origin_timeout = t ? json_number_value(t) : 30;
+    json_t *mb = json_object_get(json_object_get(doc, "cache"), "max_bytes");
+    size_t max = mb ? (size_t)json_integer_value(mb) : (size_t)256 << 20;
+    if (!d->cache)
+        d->cache = gd_cache_new(max);
+    else
+        gd_cache_set_max_bytes(d->cache, max);
+    struct bset *b;
+    if (parse_behaviors(doc, &b, err, errlen) < 0) return GD_EINVAL;
+    bset_unref(d->bs);
+    d->bs = b;
+    if (strcmp(addr, d->origin_addr) != 0) {
+        uint32_t ip;
+        int port;
+        gd_hostport_parse(addr, &ip, &port);
+        if (d->origin) gd_httpc_pool_close(d->origin);
+        d->origin = gd_httpc_pool_new(e->loop, ip, port, 1024, 65536);
+        snprintf(d->origin_addr, sizeof d->origin_addr, "%s", addr);
+    }
+    return 0;
+}
+
+/* ---- answering ---- */
+
+static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, int keep_alive, int head,
+                      const char *xcache, double now)
+{
+    gd_buf *b = &e->cdn->out;
+    gd_buf_reset(b);
+    gd_buf_append(b, o->head, o->headlen);
+    double age = now - o->stored_at;
+    gd_buf_append(b, "Age: ", 5);
+    gd_http_put_uint(b, age > 0 ? (size_t)age : 0);
+    gd_buf_append(b, "\r\nX-Cache: ", 11);
+    gd_buf_puts(b, xcache);
+    gd_buf_append(b, " from gameday\r\nContent-Length: ", 31);
+    gd_http_put_uint(b, o->body_len);
+    if (keep_alive)
+        gd_buf_append(b, "\r\n\r\n", 4);
+    else
+        gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
+    if (!head) gd_buf_append(b, o->body, o->body_len);
+    gd_http_respond_raw(c, b->data, b->len, keep_alive);
+}
+
+static int hop_by_hop(const char *n, size_t len)
+{
+    static const char *const h[] = {
+        "connection", "keep-alive",        "proxy-connection", "te", "trailer",
+        "upgrade",    "transfer-encoding", "content-length",   NULL};
+    for (int i = 0; h[i]; i++)
+        if (strlen(h[i]) == len && !strncasecmp(h[i], n, len)) return 1;
+    return 0;
+}
+
+/* Passes an origin answer through unstored. */
+static void serve_resp(gd_edge *e, gd_http_conn *c, const gd_httpc_resp *r, int keep_alive,
+                       int head, const char *xcache)
+{
+    gd_buf *b = &e->cdn->out;
+    gd_buf_reset(b);
+    gd_http_status_line(b, r->status);
+    for (int i = 0; i < r->nheaders; i++) {
+        const gd_http_header *h = &r->headers[i];
+        if (hop_by_hop(h->name, h->name_len)) continue;
+        gd_buf_append(b, h->name, h->name_len);
+        gd_buf_append(b, ": ", 2);
+        gd_buf_append(b, h->value, h->value_len);
+        gd_buf_append(b, "\r\n", 2);
+    }
+    gd_buf_puts(b, "X-Cache: ");
+    gd_buf_puts(b, xcache);
+    gd_buf_puts(b, " from gameday\r\nContent-Length: ");
+    gd_http_put_uint(b, r->body_len);
+    if (keep_alive)
+        gd_buf_append(b, "\r\n\r\n", 4);
+    else
+        gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
+    if (!head) gd_buf_append(b, r->body, r->body_len);
+    e->c.target_2xx_5xx[r->status / 100 >= 1 && r->status / 100 <= 5 ? r->status / 100 : 5]++;
+    gd_http_respond_raw(c, b->data, b->len, keep_alive);
+}
+
+static void cdn_error(gd_http_conn *c, int status, const char *msg, int keep_alive)
+{
+    (void)keep_alive;
+    gd_edge_error(c, status, msg);
+}
+
+/* ---- fetching ---- */
+
+static void fetch_free(struct fetch *f)
+{
+    f->magic = 0;
+    gd_cache_obj_unref(f->stale);
+    bset_unref(f->bs);
+    gd_free(f->key);
+    gd_free(f->req);
+    gd_buf_free(&f->reqbuf);
+    gd_free(f);
+}
+
+static void on_origin(void *ud, int err, const gd_httpc_resp *resp);
+
+static int send_origin(gd_edge *e, struct fetch *f)
+{
+    e->cdn->origin_requests++;
+    f->start_ns = uv_hrtime();
+    return gd_httpc_request(e->cdn->origin, f->req, f->len,
+                            gd_clock_wall_ms(e->cdn->origin_timeout * 1000), on_origin, f);
+}
+
+/* Builds the origin request: the client's request line and headers (the whole query
+ * string goes to the origin, whatever the cache key holds: CloudFront's AllViewer
+ * origin request policy), plus validators when revalidating. */
+static void build_request(gd_edge *e, const gd_http_req *req, const gd_cache_obj *stale, gd_buf *b,
+                          gd_http_conn *c)
+{
+    gd_buf_puts(b, req->method == HTTP_HEAD ? "GET " : http_method_str(req->method));
+    if (req->method != HTTP_HEAD) gd_buf_append(b, " ", 1);
+    gd_buf_append(b, req->url, req->url_len);
+    gd_buf_append(b, " HTTP/1.1\r\n", 11);
+    for (int i = 0; i < req->nheaders; i++) {
+        const gd_http_header *h = &req->headers[i];
+        if (hop_by_hop(h->name, h->name_len)) continue;
+        if ((h->name_len == 13 && !strncasecmp(h->name, "if-none-match", 13)) ||
+            (h->name_len == 17 && !strncasecmp(h->name, "if-modified-since", 17)))
+            continue;
+        gd_buf_append(b, h->name, h->name_len);
+        gd_buf_append(b, ": ", 2);
+        gd_buf_append(b, h->value, h->value_len);
+        gd_buf_append(b, "\r\n", 2);
+    }
+    if (stale) gd_cache_revalidation_headers(stale, b);
+    gd_buf_puts(b, "Via: 1.1 gameday-cdn\r\nX-Forwarded-For: ");
+    gd_buf_puts(b, c ? gd_http_conn_peer(c) : "127.0.0.1");
+    gd_buf_puts(b, "\r\nContent-Length: ");
+    gd_http_put_uint(b, req->body_len);
+    gd_buf_append(b, "\r\n\r\n", 4);
+    gd_buf_append(b, req->body, req->body_len);
+}
+
+/* Keeps what building the cache object needs of the request after the handler
+ * returned: its path and headers (for Vary). */
+static void copy_req(struct fetch *f, const gd_http_req *req)
+{
+    gd_buf_init(&f->reqbuf, GD_HTTP_MAX_HEAD + 1024);
+    gd_buf_reserve(&f->reqbuf, req->url_len + 1024);
+    size_t need = req->url_len;
+    for (int i = 0; i < req->nheaders; i++)
+        need += req->headers[i].name_len + req->headers[i].value_len;
+    gd_buf_reserve(&f->reqbuf, need + 16);
+    gd_buf *b = &f->reqbuf;
+    f->reqcopy = *req;
+    size_t off = b->len;
+    gd_buf_append(b, req->url, req->url_len);
+    f->reqcopy.url = b->data + off;
+    f->reqcopy.path = f->reqcopy.url;
+    f->reqcopy.query = req->query ? f->reqcopy.url + (req->query - req->url) : NULL;
+    for (int i = 0; i < req->nheaders; i++) {
+        off = b->len;
+        gd_buf_append(b, req->headers[i].name, req->headers[i].name_len);
+        f->reqcopy.headers[i].name = b->data + off;
+        off = b->len;
+        gd_buf_append(b, req->headers[i].value, req->headers[i].value_len);
+        f->reqcopy.headers[i].value = b->data + off;
+    }
+    f->reqcopy.body = "";
+    f->reqcopy.body_len = 0;
+}
+
+static void wake_waiters(gd_edge *e, struct waiter *w, gd_cache_obj *o, const gd_httpc_resp *resp,
+                         int status_on_error)
+{
+    double now = gd_clock_now();
+    while (w) {
+        struct waiter *n = w->next;
+        if (o)
+            serve_obj(e, w->conn, o, w->keep_alive, w->head, "Hit", now);
+        else if (resp)
+            serve_resp(e, w->conn, resp, w->keep_alive, w->head, "Miss");
+        else
+            cdn_error(w->conn, status_on_error, "the origin did not answer", w->keep_alive);
+        gd_free(w->req);
+        gd_free(w);
+        w = n;
+    }
+}
+
+static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
+{
+    struct fetch *f = ud;
+    gd_edge *e = &gd_the_edge;
+    struct gd_cdn *d = e->cdn;
+    double now = gd_clock_now();
+    d->origin_ms_sum += gd_clock_game_ms(uv_hrtime() - f->start_ns);
+    d->origin_ms_n++;
+    struct waiter *waiters = NULL;
+    if (f->collapsing) waiters = gd_cache_pending_end(d->cache, f->key, f->keylen);
+    int failed = err != 0 || resp->status >= 500;
+    if (failed) d->origin_errors++;
+    /* The origin failed: a stale object may still serve (stale-if-error). */
+    if (failed && f->stale && f->stale_usable_on_error) {
+        gd_cache_note_stale_if_error(d->cache);
+        if (f->conn) serve_obj(e, f->conn, f->stale, f->keep_alive, f->head, "Hit", now);
+        wake_waiters(e, waiters, f->stale, NULL, 0);
+        fetch_free(f);
+        return;
+    }
+    if (err) {
+        int status = err == GD_ETIMEDOUT ? 504 : 502;
+        if (f->conn) cdn_error(f->conn, status, "the origin did not answer", f->keep_alive);
+        wake_waiters(e, waiters, NULL, NULL, status);
+        fetch_free(f);
+        return;
+    }
+    gd_cache_obj *o = NULL;
+    const char *xc = "Miss";
+    if (resp->status == 304 && f->stale) {
+        gd_cache_refresh(d->cache, f->stale, f->p, resp->headers, resp->nheaders, now, &o);
+        xc = "RefreshHit";
+    } else {
+        gd_cache_times t;
+        if (f->reqcopy.method == HTTP_GET &&
+            gd_cache_ttl(f->p, resp->status, resp->headers, resp->nheaders, now, &t) &&
+            gd_cache_obj_new(f->key, f->keylen, &f->reqcopy, resp->status, resp->headers,
+                             resp->nheaders, resp->body, resp->body_len, now, &t, &o) == 0)
+            gd_cache_insert(d->cache, o);
+        if (resp->status >= 500) xc = "Error";
+    }
+    if (o) {
+        if (f->conn) serve_obj(e, f->conn, o, f->keep_alive, f->head, xc, now);
+        wake_waiters(e, waiters, o, NULL, 0);
+        gd_cache_obj_unref(o);
+    } else {
+        if (f->conn) serve_resp(e, f->conn, resp, f->keep_alive, f->head, xc);
+        /* Not storable: the waiters share this answer (it was for their very key). */
+        wake_waiters(e, waiters, NULL, resp, 0);
+    }
+    fetch_free(f);
+}
+
+static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
+                               const gd_cache_policy *p, gd_cache_obj *stale)
+{
+    struct fetch *f = gd_calloc(1, sizeof *f);
+    f->magic = FETCH_MAGIC;
+    f->conn = c;
+    f->keep_alive = req->keep_alive;
+    f->head = req->method == HTTP_HEAD;
+    f->bs = e->cdn->bs;
+    f->bs->refs++;
+    f->p = p;
+    f->stale = stale ? gd_cache_obj_ref(stale) : NULL;
+    f->key = gd_malloc(e->cdn->key.len ? e->cdn->key.len : 1);
+    memcpy(f->key, e->cdn->key.data, e->cdn->key.len);
+    f->keylen = e->cdn->key.len;
+    gd_buf b;
+    gd_buf_init(&b, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 4096);
+    build_request(e, req, stale, &b, c);
+    f->req = b.data;
+    f->len = b.len;
+    copy_req(f, req);
+    f->reqcopy.method = req->method == HTTP_HEAD ? HTTP_GET : req->method;
+    return f;
+}
+
+/* ---- the request path ---- */
+
+void gd_cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
+{
+    struct gd_cdn *d = e->cdn;
+    double now = gd_clock_now();
+    const gd_cache_policy *p = &d->bs->p[d->bs->n - 1];
+    for (int i = 0; i < d->bs->n; i++)
+        if (gd_cache_path_match(d->bs->p[i].path, req->path, req->path_len)) {
+            p = &d->bs->p[i];
+            break;
+        }
+    int cacheable_method = req->method == HTTP_GET || req->method == HTTP_HEAD;
+    gd_buf_reset(&d->key);
+    if (!cacheable_method || gd_cache_key(p, req, &d->key) < 0) {
+        /* Not cacheable: straight to the origin. */
+        gd_buf_reset(&d->key);
+        struct fetch *f = fetch_new(e, c, req, p, NULL);
+        f->reqcopy.method = req->method;
+        if (send_origin(e, f) < 0) {
+            cdn_error(c, 503, "the origin queue is full", req->keep_alive);
+            fetch_free(f);
+        }
+        return;
+    }
+    gd_cache_obj *o = NULL;
+    gd_cache_state st = gd_cache_lookup(d->cache, d->key.data, d->key.len, req, now, &o);
+    if (st == GD_CACHE_FRESH) {
+        serve_obj(e, c, o, req->keep_alive, req->method == HTTP_HEAD, "Hit", now);
+        gd_cache_obj_unref(o);
+        return;
+    }
+    if (st == GD_CACHE_STALE) {
+        /* stale-while-revalidate: answer now, refresh in the background once. */
+        serve_obj(e, c, o, req->keep_alive, req->method == HTTP_HEAD, "Hit", now);
+        if (gd_cache_pending_begin(d->cache, d->key.data, d->key.len, now, p->lock_timeout)) {
+            struct fetch *f = fetch_new(e, NULL, req, p, o);
+            f->collapsing = 1;
+            if (send_origin(e, f) < 0) {
+                gd_cache_pending_end(d->cache, d->key.data, d->key.len);
+                fetch_free(f);
+            }
+        }
+        gd_cache_obj_unref(o);
+        return;
+    }
+    /* Miss or expired: one fetch per key; the others wait for it. */
+    if (!gd_cache_pending_begin(d->cache, d->key.data, d->key.len, now, p->lock_timeout)) {
+        void **slot = gd_cache_pending_slot(d->cache, d->key.data, d->key.len);
+        struct waiter *w = gd_calloc(1, sizeof *w);
+        w->conn = c;
+        w->keep_alive = req->keep_alive;
+        w->head = req->method == HTTP_HEAD;
+        w->next = slot ? *slot : NULL;
+        if (slot) *slot = w;
+        gd_cache_obj_unref(o);
+        if (!slot) { /* cannot happen: pending says a fetch is in flight */
+            gd_free(w);
+            cdn_error(c, 503, "collapsing failed", req->keep_alive);
+        }
+        return;
+    }
+    struct fetch *f = fetch_new(e, c, req, p, st == GD_CACHE_MISS ? NULL : o);
+    f->collapsing = 1;
+    f->stale_usable_on_error = st == GD_CACHE_STALE_IF_ERROR_ONLY;
+    gd_cache_obj_unref(o);
+    if (send_origin(e, f) < 0) {
+        struct waiter *w = gd_cache_pending_end(d->cache, d->key.data, d->key.len);
+        wake_waiters(e, w, NULL, NULL, 503);
+        cdn_error(c, 503, "the origin queue is full", req->keep_alive);
+        fetch_free(f);
+    }
+}
+
+/* ---- admin ---- */
+
+int gd_cdn_invalidate(gd_edge *e, const json_t *paths, char *err, size_t errlen)
+{
+    if (!json_is_array(paths) || json_array_size(paths) == 0 || json_array_size(paths) > 3000) {
+        snprintf(err, errlen, "paths: an array of 1..3000 paths (\"/a.html\", \"/images/*\")");
+        return GD_EINVAL;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(paths, i, p)
+    {
+        const char *s = json_string_value(p);
+        if (!s || s[0] != '/' || (strchr(s, '*') && strchr(s, '*')[1] != 0)) {
+            snprintf(err, errlen, "paths[%zu]: a path starting with '/', '*' only at the end", i);
+            return GD_EINVAL;
+        }
+    }
+    int total = 0;
+    json_array_foreach(paths, i, p)
+    {
+        int n = gd_cache_invalidate(e->cdn->cache, json_string_value(p));
+        if (n > 0) total += n;
+    }
+    gd_info("invalidated", "paths=%zu objects=%d", json_array_size(paths), total);
+    return total;
+}
+
+json_t *gd_cdn_stats(gd_edge *e)
+{
+    const gd_cache_stats *s = gd_cache_stats_get(e->cdn->cache);
+    double lookups = (double)(s->hits + s->misses + s->stale_served);
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s}", "hits", (json_int_t)s->hits, "misses",
+        (json_int_t)s->misses, "collapsed", (json_int_t)s->collapsed, "stale",
+        (json_int_t)s->stale_served, "refresh_hits", (json_int_t)s->refresh_hits, "evicted",
+        (json_int_t)s->evicted, "invalidated", (json_int_t)s->invalidated, "objects",
+        (json_int_t)s->objects, "bytes", (json_int_t)s->bytes, "hit_rate",
+        lookups > 0 ? (double)(s->hits + s->stale_served) / lookups : 0.0, "origin_latency_ms",
+        e->cdn->origin_ms_n ? e->cdn->origin_ms_sum / (double)e->cdn->origin_ms_n : 0.0, "origin",
+        e->cdn->origin_addr);
+}
+
+void gd_cdn_metrics(gd_edge *e, gd_buf *b, const char *labels)
+{
+    const gd_cache_stats *s = gd_cache_stats_get(e->cdn->cache);
+    double lookups = (double)(s->hits + s->misses + s->stale_served);
+    gd_prom_head(b, "CacheHitRate", "gauge", "Share of lookups answered from the cache (0..1)");
+    gd_prom_sample(b, "CacheHitRate", labels,
+                   lookups > 0 ? (double)(s->hits + s->stale_served) / lookups : 0);
+    gd_prom_head(b, "OriginLatency", "gauge", "Mean origin answer time, game milliseconds");
+    gd_prom_sample(b, "OriginLatency", labels,
+                   e->cdn->origin_ms_n ? e->cdn->origin_ms_sum / (double)e->cdn->origin_ms_n : 0);
+    struct {
+        const char *name;
+        uint64_t v;
+    } c[] = {{"gameday_cdn_hits_total", s->hits},
+             {"gameday_cdn_misses_total", s->misses},
+             {"gameday_cdn_collapsed_total", s->collapsed},
+             {"gameday_cdn_stale_total", s->stale_served},
+             {"gameday_cdn_refresh_hits_total", s->refresh_hits},
+             {"gameday_cdn_evicted_total", s->evicted},
+             {"gameday_cdn_invalidated_total", s->invalidated},
+             {"gameday_cdn_origin_requests_total", e->cdn->origin_requests},
+             {"gameday_cdn_origin_errors_total", e->cdn->origin_errors}};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        gd_prom_head(b, c[i].name, "counter", "cdn counter");
+        gd_prom_sample(b, c[i].name, labels, (double)c[i].v);
+    }
+    gd_prom_head(b, "gameday_cdn_objects", "gauge", "Objects stored");
+    gd_prom_sample(b, "gameday_cdn_objects", labels, (double)s->objects);
+    gd_prom_head(b, "gameday_cdn_bytes", "gauge", "Bytes charged to the cache");
+    gd_prom_sample(b, "gameday_cdn_bytes", labels, (double)s->bytes);
+}
