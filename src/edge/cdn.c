@@ -314,7 +314,7 @@ static void copy_req(struct fetch *f, const gd_http_req *req)
 static void wake_waiters(gd_edge *e, struct waiter *w, gd_cache_obj *o, const gd_httpc_resp *resp,
                          int status_on_error)
 {
-    double now = gd_clock_now();
+    double now = gd_edge_now();
     while (w) {
         struct waiter *n = w->next;
         if (o)
@@ -334,7 +334,7 @@ static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
     struct fetch *f = ud;
     gd_edge *e = &gd_the_edge;
     struct gd_cdn *d = e->cdn;
-    double now = gd_clock_now();
+    double now = gd_edge_now();
     d->origin_ms_sum += gd_clock_game_ms(uv_hrtime() - f->start_ns);
     d->origin_ms_n++;
     struct waiter *waiters = NULL;
@@ -412,7 +412,7 @@ static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
 void gd_cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
 {
     struct gd_cdn *d = e->cdn;
-    double now = gd_clock_now();
+    double now = gd_edge_now();
     const gd_cache_policy *p = &d->bs->p[d->bs->n - 1];
     for (int i = 0; i < d->bs->n; i++)
         if (gd_cache_path_match(d->bs->p[i].path, req->path, req->path_len)) {

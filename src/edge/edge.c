@@ -43,6 +43,11 @@ static gd_buf scratch_req, scratch_resp;
 
 /* ---- small helpers ---- */
 
+double gd_edge_now(void)
+{
+    return gd_clock_game_at(uv_now(E.loop) * 1000000ull);
+}
+
 static int hop_by_hop(const char *n, size_t len)
 {
     static const char *const h[] = {
@@ -136,7 +141,7 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
 {
     struct proxy *px = ud;
     gd_target *t = px->target;
-    double now = gd_clock_now();
+    double now = gd_edge_now();
     t->inflight--;
     gd_tgroup_outcome(px->tg, t, err != 0 || resp->status >= 500, now);
     if (err) {
@@ -209,7 +214,7 @@ static int idempotent(int method)
 
 static void forward(gd_http_conn *c, gd_http_req *req, gd_tgroup *tg)
 {
-    double now = gd_clock_now();
+    double now = gd_edge_now();
     /* Stickiness: a valid cookie pins its target; a stale one is re-picked and rewritten. */
     char sticky_id[64];
     const char *cookie = NULL;

@@ -56,6 +56,9 @@ typedef struct gd_edge {
 /** The one edge of this process. */
 extern gd_edge gd_the_edge;
 
+/** Game seconds at the loop's cached time: no clock call on the hot path. */
+double gd_edge_now(void);
+
 /** Answers a request made by the edge itself (HTTPCode_ELB_*). */
 void gd_edge_error(gd_http_conn *c, int status, const char *msg);
 
