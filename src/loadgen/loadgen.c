@@ -283,7 +283,11 @@ static void on_report_timer(uv_timer_t *t)
 {
     double now = gd_clock_now();
     sweep_retired();
-    if (L.stopping && L.inflight == 0 && !L.done) {
+    /* The last requests get the client timeout (and a wall second) to end. */
+    int drained = L.inflight == 0 ||
+                  now > L.duration + L.sc->client_timeout + gd_clock_speed();
+    if (L.stopping && drained && !L.done) {
+        if (L.inflight) gd_warn("unfinished_requests", "inflight=%llu", (unsigned long long)L.inflight);
         report_make(now);
         L.done = 1;
         uv_timer_stop(&L.report_timer);

@@ -100,6 +100,7 @@ def test_killed_instance_costs_customers_nothing(fleet):
                                                                       "unicorn-rentals.yaml"),
                            "--endpoint", NET + ".0.4:8080", "--rate", "20", "--duration", "6m"],
                           env=env, stderr=log)
+    procs["loadgen"] = lg
     # Steady load first: the fleet is serving.
     wait_until(lambda: stats()["2xx"] > 200, 10, "steady traffic through the ALB")
     procs["i-5"].send_signal(signal.SIGKILL)
