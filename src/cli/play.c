@@ -93,6 +93,11 @@ static void stop_all(void)
     }
 }
 
+static int nteams_shown(json_t *game)
+{
+    return (int)json_array_size(json_object_get(game, "teams"));
+}
+
 static int usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
@@ -100,7 +105,8 @@ static int usage(int rc)
             "         [--headless] [--out DIR] [--net K]\n"
             "Starts a whole game (default scenario: scenarios/unicorn-rentals.yaml) and prints\n"
             "the scoreboard URL, the team token and the public endpoint, then a status line\n"
-            "every second. At the end, or on Ctrl-C, writes DIR/result.json (DIR defaults to\n"
+            "every second (redrawn in place on a terminal unless --headless). At the end, or\n"
+            "on Ctrl-C, writes DIR/result.json (DIR defaults to\n"
             "var/<scenario name>) and stops every process it started. --net K moves team t's\n"
             "addresses to 127.(K+t-1).0.0/16 so that games can run side by side.\n");
     return rc;
@@ -233,6 +239,8 @@ int gd_cmd_play(int argc, char **argv)
 
     char api[64];
     snprintf(api, sizeof api, "http://127.0.0.1:%d", port);
+    char realdir[PATH_MAX] = "";
+    if (!realpath(dir, realdir)) realdir[0] = 0;
     pid_t server = start_server(exe, args, dir);
     /* Wait until the API answers (or the server gives up). */
     double t0 = mono();
@@ -242,8 +250,13 @@ int gd_cmd_play(int argc, char **argv)
         if (waitpid(server, &status, WNOHANG) == server) break;
         json_t *h = gd_cli_get(api, "/api/v1/status", NULL, NULL);
         if (h) {
+            /* Another game may hold the port: only our own server counts. */
+            const char *d = json_string_value(json_object_get(h, "dir"));
+            ready = d && realdir[0] && !strcmp(d, realdir);
             json_decref(h);
-            ready = 1;
+            if (ready) break;
+            fprintf(stderr, "gameday play: %s answers for another game (%s); use --port\n", api,
+                    d ? d : "?");
             break;
         }
         usleep(50000);
@@ -279,6 +292,7 @@ int gd_cmd_play(int argc, char **argv)
     fflush(stdout);
     json_decref(st);
 
+    int live = !headless && isatty(1) && nteams_shown(game) == 1;
     int restarts = 0;
     double next = mono();
     const char *end_state = "ended";
@@ -317,9 +331,12 @@ int gd_cmd_play(int argc, char **argv)
         json_t *t;
         json_array_foreach(json_object_get(s, "teams"), i, t)
         {
+            /* On a terminal (not --headless) one line per team is redrawn in place;
+             * otherwise (logs, CI, pipes) every second adds lines. */
             printf("%s%s team-%lld  rps %.1f  p50 %.0f ms  p99 %.0f ms  errors %lld  "
-                   "score %.0f  spent $%.2f  instances %lld\n",
-                   headless ? "" : "", ch, (long long)json_integer_value(json_object_get(t, "id")),
+                   "score %.0f  spent $%.2f  instances %lld%s",
+                   live ? "\r\033[K" : "", ch,
+                   (long long)json_integer_value(json_object_get(t, "id")),
                    json_number_value(json_object_get(t, "rps")),
                    json_number_value(json_object_get(t, "p50_ms")),
                    json_number_value(json_object_get(t, "p99_ms")),
@@ -328,13 +345,15 @@ int gd_cmd_play(int argc, char **argv)
                                json_integer_value(json_object_get(t, "wrong"))),
                    json_number_value(json_object_get(t, "score")),
                    json_number_value(json_object_get(t, "cost_usd")),
-                   (long long)json_integer_value(json_object_get(t, "instances")));
+                   (long long)json_integer_value(json_object_get(t, "instances")),
+                   live && i + 1 == json_array_size(json_object_get(s, "teams")) ? "" : "\n");
         }
         fflush(stdout);
         int ended = state && !strcmp(state, "ended");
         json_decref(s);
         if (ended) break;
     }
+    if (live) printf("\n");
     json_t *res = gd_cli_get(api, "/api/v1/result", NULL, NULL);
     int rc = 0;
     if (res) {

@@ -1,7 +1,7 @@
 /* The game clock: game = (mono_now - epoch) * speed, in seconds since the game began.
  * Every process of one game shares the speed and the epoch (CLOCK_MONOTONIC is
  * system-wide on Linux), passed as GAMEDAY_SPEED and GAMEDAY_EPOCH_NS. All durations
- * in scenario files are game time; convert with gd_clock_game_ms_to_wall_ms(). */
+ * in scenario files are game time; convert with gd_clock_wall_ms(). */
 #ifndef GD_CLOCK_H
 #define GD_CLOCK_H
 

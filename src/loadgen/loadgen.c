@@ -284,10 +284,10 @@ static void on_report_timer(uv_timer_t *t)
     double now = gd_clock_now();
     sweep_retired();
     /* The last requests get the client timeout (and a wall second) to end. */
-    int drained = L.inflight == 0 ||
-                  now > L.duration + L.sc->client_timeout + gd_clock_speed();
+    int drained = L.inflight == 0 || now > L.duration + L.sc->client_timeout + gd_clock_speed();
     if (L.stopping && drained && !L.done) {
-        if (L.inflight) gd_warn("unfinished_requests", "inflight=%llu", (unsigned long long)L.inflight);
+        if (L.inflight)
+            gd_warn("unfinished_requests", "inflight=%llu", (unsigned long long)L.inflight);
         report_make(now);
         L.done = 1;
         uv_timer_stop(&L.report_timer);
@@ -410,6 +410,9 @@ int gd_cmd_loadgen(int argc, char **argv)
         if (gd_http_server_listen(&L.metrics, gd_ip_format(ip, ipb), port) < 0)
             gd_warn("metrics_listen_failed", "addr=%s", maddr);
     }
+    /* Report numbers grow across restarts of this loadgen (the server drops numbers it
+     * has seen): start from the monotonic clock in microseconds. */
+    L.seq = gd_clock_mono_ns() / 1000;
     double now = gd_clock_now();
     L.next_at = now > 0 ? now : 0;
     L.w_start = L.next_at;

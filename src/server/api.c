@@ -1,6 +1,7 @@
 /* The HTTP/JSON API under /api/v1, the scoreboard page and /metrics. Reads of the
  * scoreboard are public; everything else needs a bearer token (a team's, the admin's,
  * or the internal one for loadgens), and every mutation is audited. */
+#include "core/addr.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -129,6 +130,114 @@ static int need_team(gd_http_conn *c, struct who *w)
 
 /* ---- resources ---- */
 
+/* Which fields of which type name which other type ("lb": a clb or an alb). */
+static const struct {
+    const char *type, *field, *target;
+} refs[] = {
+    {"subnet", "vpc", "vpc"},         {"instance", "launch_template", "launch_template"},
+    {"instance", "subnet", "subnet"}, {"asg", "launch_template", "launch_template"},
+    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "lb"},
+    {"clb", "subnets", "subnet"},     {"clb", "instances", "instance"},
+    {"alb", "subnets", "subnet"},     {"alb", "instances", "instance"},
+    {"cdn", "origin", "lb"},
+};
+
+static int type_is(const char *type, const char *want)
+{
+    if (!strcmp(want, "lb")) return !strcmp(type, "clb") || !strcmp(type, "alb");
+    return !strcmp(type, want);
+}
+
+static int valid_name(const char *n)
+{
+    size_t l = strlen(n);
+    if (l == 0 || l > 48) return 0;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) return 0;
+    return 1;
+}
+
+/* Checks that every name a spec refers to is a live resource of the right type, and
+ * that a subnet lies inside its VPC without overlapping another subnet. */
+static void check_refs(gd_game *g, int team, const char *type, const char *name, json_t *spec,
+                       gd_errs *errs)
+{
+    for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+        if (strcmp(refs[k].type, type) != 0) continue;
+        json_t *v = json_object_get(spec, refs[k].field);
+        json_t *list = json_is_array(v) ? json_incref(v) : json_pack("[O]", v ? v : json_null());
+        size_t i;
+        json_t *x;
+        json_array_foreach(list, i, x)
+        {
+            const char *n = json_string_value(x);
+            if (!n) continue;
+            json_t *r = gd_store_res_get(g->db, team, n);
+            if (!r || json_is_true(json_object_get(r, "deleted")) ||
+                !type_is(str(r, "type"), refs[k].target))
+                gd_errs_add(errs, "spec.%s: no %s named '%s' in team %d", refs[k].field,
+                            !strcmp(refs[k].target, "lb") ? "load balancer" : refs[k].target, n,
+                            team);
+            json_decref(r);
+        }
+        json_decref(list);
+    }
+    if (strcmp(type, "subnet") != 0) return;
+    gd_cidr c, o;
+    if (gd_cidr_parse(str(spec, "cidr"), team + g->net - 1, &c) < 0) return;
+    json_t *vpc = gd_store_res_get(g->db, team, str(spec, "vpc"));
+    if (vpc &&
+        gd_cidr_parse(str(json_object_get(vpc, "spec"), "cidr"), team + g->net - 1, &o) == 0 &&
+        !gd_cidr_contains(o, c))
+        gd_errs_add(errs, "spec.cidr: %s is not inside vpc '%s' (%s)", str(spec, "cidr"),
+                    str(vpc, "name"), str(json_object_get(vpc, "spec"), "cidr"));
+    json_decref(vpc);
+    json_t *subnets = gd_store_res_list(g->db, team, "subnet", 0);
+    size_t i;
+    json_t *sn;
+    json_array_foreach(subnets, i, sn)
+    {
+        if (!strcmp(str(sn, "name"), name)) continue;
+        if (gd_cidr_parse(str(json_object_get(sn, "spec"), "cidr"), team + g->net - 1, &o) == 0 &&
+            gd_cidr_overlaps(c, o))
+            gd_errs_add(errs, "spec.cidr: %s overlaps subnet '%s' (%s)", str(spec, "cidr"),
+                        str(sn, "name"), str(json_object_get(sn, "spec"), "cidr"));
+    }
+    json_decref(subnets);
+}
+
+/* Names of live resources that depend on res (AWS: DependencyViolation). */
+static void dependents(gd_game *g, int team, json_t *res, gd_buf *out)
+{
+    json_t *all = gd_store_res_list(g->db, team, NULL, 0);
+    const char *name = str(res, "name"), *type = str(res, "type");
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r)
+    {
+        json_t *spec = json_object_get(r, "spec"), *st = json_object_get(r, "status");
+        int dep = 0;
+        for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+            if (strcmp(refs[k].type, str(r, "type")) != 0 || !type_is(type, refs[k].target))
+                continue;
+            json_t *v = json_object_get(spec, refs[k].field);
+            if (json_is_string(v) && !strcmp(json_string_value(v), name)) dep = 1;
+            size_t q;
+            json_t *x;
+            json_array_foreach(v, q, x) if (json_is_string(x) &&
+                                            !strcmp(json_string_value(x), name)) dep = 1;
+        }
+        /* Instances launched by a group sit in its subnets without naming them. */
+        if (!strcmp(type, "subnet") && !strcmp(str(r, "type"), "instance") &&
+            !strcmp(str(st, "subnet"), name) && strcmp(str(st, "state"), "terminated") != 0)
+            dep = 1;
+        if (!strcmp(str(r, "type"), "instance") && !strcmp(str(st, "state"), "terminated")) dep = 0;
+        if (dep)
+            gd_buf_printf(out, "%s%s %s", out->len ? ", " : "", str(r, "type"), str(r, "name"));
+    }
+    json_decref(all);
+}
+
 static void create_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w)
 {
     if (need_team(c, w) < 0) return;
@@ -139,14 +248,18 @@ static void create_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struc
     if (!spec) spec = json_object();
     gd_errs errs = {0};
     if (!gd_schema_known(type)) {
+        char allow[200] = "";
+        for (const char *const *t = gd_schema_types(); *t; t++)
+            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+                     allow[0] ? ", " : "", *t);
+        gd_errs_add(&errs, "type: '%s' is not a resource type (allowed: %s)", type, allow);
+    } else if (!valid_name(name)) {
         gd_errs_add(&errs,
-                    "type: '%s' is not a resource type (allowed: vpc, subnet, "
-                    "launch_template, instance, asg, clb)",
-                    type);
-    } else if (!*name) {
-        gd_errs_add(&errs, "name: missing (allowed: [a-z0-9-], 1..48 characters)");
-    } else {
-        gd_schema_check(type, name, spec, NULL, "spec", &errs);
+                    "name: '%s' is not a valid name (allowed: [a-z0-9-], 1..48 "
+                    "characters)",
+                    name);
+    } else if (gd_schema_check(type, name, spec, NULL, "spec", &errs) == 0) {
+        check_refs(g, w->team, type, name, spec, &errs);
     }
     const char *event = "CreateResource";
     if (errs.n) {
@@ -201,7 +314,8 @@ static void update_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struc
     json_t *spec = json_deep_copy(json_object_get(res, "spec"));
     json_object_update(spec, patch);
     gd_errs errs = {0};
-    gd_schema_check(type, name, spec, NULL, "spec", &errs);
+    if (gd_schema_check(type, name, spec, NULL, "spec", &errs) == 0)
+        check_refs(g, w->team, type, name, spec, &errs);
     json_t *req_params = json_pack("{s:s,s:O}", "id", str(res, "id"), "spec", patch);
     if (errs.n) {
         gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), event, req_params, NULL,
@@ -226,6 +340,21 @@ static void update_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struc
 static void delete_resource(gd_game *g, gd_http_conn *c, struct who *w, json_t *res)
 {
     const char *id = str(res, "id");
+    gd_buf deps;
+    gd_buf_init(&deps, 4096);
+    if (strcmp(str(res, "type"), "instance") != 0) dependents(g, w->team, res, &deps);
+    if (deps.len) {
+        char msg[4200];
+        snprintf(msg, sizeof msg, "%s '%s' is in use by: %s", str(res, "type"), str(res, "name"),
+                 gd_buf_cstr(&deps));
+        gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), "DeleteResource",
+                      json_pack("{s:s,s:s}", "id", id, "type", str(res, "type")),
+                      json_pack("{s:s}", "message", msg), "DependencyViolation");
+        gd_http_respond_error(c, 409, "DependencyViolation", msg);
+        gd_buf_free(&deps);
+        return;
+    }
+    gd_buf_free(&deps);
     if (!strcmp(str(res, "type"), "instance")) {
         gd_launcher_terminate(g, w->team, id, 0, w->principal, gd_http_conn_peer(c), "terminated");
         gd_http_respond_json(c, 200, gd_store_res_get(g->db, w->team, id));
@@ -264,9 +393,11 @@ static void scale(gd_game *g, gd_http_conn *c, gd_http_req *req, struct who *w, 
     json_t *d = json_object_get(b, "desired");
     if (!asg || strcmp(str(asg, "type"), "asg") != 0) {
         gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), "SetDesiredCapacity",
-                      json_incref(b), NULL, "ValidationError");
+                      json_incref(b), NULL, "ResourceNotFound");
         gd_http_respond_error(c, 404, "NotFound", "no autoscaling group of that name");
     } else if (!json_is_integer(d)) {
+        gd_game_audit(g, w->team, w->principal, gd_http_conn_peer(c), "SetDesiredCapacity",
+                      json_incref(b), NULL, "ValidationError");
         gd_http_respond_error(c, 400, "ValidationError", "desired: must be an integer");
     } else {
         json_t *spec = json_object_get(asg, "spec");
@@ -538,7 +669,15 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         snprintf(id, sizeof id, "%.*s", (int)(len[1] < 63 ? len[1] : 63), seg[1]);
         if (need_team(c, &w) < 0) return;
         json_t *res = gd_store_res_get(g->db, w.team, id);
+        if (res && !get && json_is_true(json_object_get(res, "deleted"))) {
+            json_decref(res);
+            res = NULL; /* a deleted resource can be read, not changed */
+        }
         if (!res) {
+            if (!get)
+                gd_game_audit(g, w.team, w.principal, gd_http_conn_peer(c),
+                              req->method == HTTP_DELETE ? "DeleteResource" : "UpdateResource",
+                              json_pack("{s:s}", "id", id), NULL, "ResourceNotFound");
             gd_http_respond_error(c, 404, "NotFound", "no resource of that id or name");
         } else if (get) {
             gd_http_respond_json(c, 200, json_incref(res));

@@ -289,7 +289,11 @@ static void fire(gd_game *g, const gd_event *ev)
             json_t *asg = gd_store_res_get(g->db, t, name);
             if (asg) {
                 json_t *spec = json_deep_copy(json_object_get(asg, "spec"));
-                json_object_set_new(spec, "desired", json_integer(ev->count));
+                /* Like SetDesiredCapacity, the group's min..max bound the change. */
+                json_int_t mn = json_integer_value(json_object_get(spec, "min"));
+                json_int_t mx = json_integer_value(json_object_get(spec, "max"));
+                json_int_t want = ev->count < mn ? mn : ev->count > mx ? mx : ev->count;
+                json_object_set_new(spec, "desired", json_integer(want));
                 gd_store_res_set_spec(g->db, str(asg, "id"), spec, gd_game_now(g));
                 gd_game_audit(g, t, principal, NULL, "SetDesiredCapacity",
                               json_pack("{s:s,s:i}", "autoScalingGroupName", name,
@@ -342,9 +346,9 @@ static void on_tick(uv_timer_t *t)
 
 json_t *gd_game_info(gd_game *g)
 {
-    return json_pack("{s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?}", "name", g->sc->name, "title",
-                     g->sc->title ? g->sc->title : g->sc->name, "clock", gd_game_now(g), "duration",
-                     g->duration, "speed", gd_clock_speed(), "state",
+    return json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?}", "dir", g->dir, "name", g->sc->name,
+                     "title", g->sc->title ? g->sc->title : g->sc->name, "clock", gd_game_now(g),
+                     "duration", g->duration, "speed", gd_clock_speed(), "state",
                      g->finished ? "ended"
                      : g->ended  ? "ending"
                                  : "running",
@@ -480,8 +484,11 @@ static int bootstrap(gd_game *g)
             const char *type = str(r, "type");
             if (!strcmp(type, "instance")) continue;
             char id[40];
+            /* Load balancers of the starting architecture already serve their fleet. */
+            json_t *st0 = json_pack("{s:b}", "bootstrap", 1);
             int rc = gd_store_res_create(g->db, t, type, str(r, "name"), json_object_get(r, "spec"),
-                                         NULL, now, id);
+                                         st0, now, id);
+            json_decref(st0);
             if (rc < 0) {
                 gd_error("bootstrap_failed", "team=%d resource=%s err=%s", t, str(r, "name"),
                          gd_strerror(rc));
@@ -542,6 +549,32 @@ static void write_game_json(gd_game *g)
         rename(tmp, path);
     }
     json_decref(j);
+}
+
+/* Every game holds a listener at 127.X.255.254:9999 for each of its teams' address
+ * ranges, so that a second game on the same --net stops at once with a clear error
+ * instead of fighting over addresses. */
+static int claim_nets(gd_game *g)
+{
+    for (int t = 1; t <= g->nteams; t++) {
+        uv_tcp_t *h = gd_calloc(1, sizeof *h);
+        struct sockaddr_in sa;
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.%d.255.254", g->net + t - 1);
+        uv_ip4_addr(ip, 9999, &sa);
+        uv_tcp_init(g->loop, h);
+        int r = uv_tcp_bind(h, (struct sockaddr *)&sa, 0);
+        if (r == 0) r = uv_listen((uv_stream_t *)h, 1, NULL);
+        if (r < 0) {
+            fprintf(stderr,
+                    "gameday server: another game already uses 127.%d.0.0/16 (team %d); start "
+                    "this one with another --net\n",
+                    g->net + t - 1, t);
+            gd_error("net_in_use", "net=%d", g->net + t - 1);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -682,6 +715,7 @@ int gd_cmd_server(int argc, char **argv)
     g->metrics = gd_metrics_new();
     gd_rand_seed(&g->rnd, g->sc->seed ^ gd_clock_epoch_ns());
     if (gd_api_start(g) < 0) return 1;
+    if (claim_nets(g) < 0) return 1;
     if (resume) {
         gd_launcher_adopt(g);
     } else {

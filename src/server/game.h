@@ -42,7 +42,9 @@ typedef struct gd_edge_link {
     char res_id[40];
     gd_httpc_pool *admin;
     uv_loop_t *admin_loop;
-    char *pushed; /* the last document the edge accepted */
+    char *pushed;      /* the last document the edge accepted */
+    char *refused;     /* the last document the edge refused (not pushed again) */
+    uint64_t stats_at; /* loop time (ms) of the last /stats request */
     int pushing;
     json_t *stats; /* the edge's last /stats answer */
     int stats_inflight;

@@ -335,8 +335,13 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
                       NULL);
         gd_info("instance_pending", "team=%d id=%s ip=%s by=%s", team, id, ipb, principal);
     } else {
-        snprintf(err, errlen, "could not record the instance: %s", gd_strerror(r));
-        json_decref(req);
+        snprintf(err, errlen,
+                 r == GD_EEXIST ? "a resource named '%s' exists"
+                                : "could not record the instance: %s",
+                 r == GD_EEXIST ? name : gd_strerror(r));
+        gd_game_audit(g, team, principal, source_ip, "RunInstances", req,
+                      json_pack("{s:s}", "message", err),
+                      r == GD_EEXIST ? "AlreadyExists" : "InternalError");
     }
     json_decref(spec);
     json_decref(status);
@@ -494,6 +499,9 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
             }
             json_t *inst = gd_store_res_get(g->db, team, id);
             if (inst) json_array_append_new(mine, inst);
+            if (json_object_get(ast, "last_error"))
+                set_status_fields(g, str(asg, "id"),
+                                  json_pack("{s:n,s:i}", "last_error", "retry_at", 0));
         }
     } else if (have > desired) {
         /* Scale in: the newest instances go first. */
@@ -516,8 +524,24 @@ static gd_edge_link *edge_link(gd_game *g, const char *res_id)
 
 /* The running instances registered with load balancer lb: named in its `instances`, or
  * launched by a group that names lb in `load_balancers`. */
-static json_t *lb_targets(json_t *lb, json_t *instances, json_t *asgs, int iport)
+/* The health an edge last reported for a target (1 InService), or -1 unknown. */
+static int last_health(gd_edge_link *e, const char *id)
 {
+    size_t k;
+    json_t *t;
+    json_array_foreach(json_object_get(e ? e->stats : NULL, "targets"), k, t)
+    {
+        if (!strcmp(str(t, "id"), id)) return !strcmp(str(t, "state"), "InService");
+    }
+    return -1;
+}
+
+static json_t *lb_targets(json_t *lb, json_t *instances, json_t *asgs, int iport, gd_edge_link *e)
+{
+    /* The game starts with a running system: the first fleet behind the first load
+     * balancers is in service. Later, a respawned edge keeps what its predecessor
+     * knew; anything else must pass its health checks. */
+    int boot_lb = json_is_true(json_object_get(json_object_get(lb, "status"), "bootstrap"));
     int team = (int)json_integer_value(json_object_get(lb, "team"));
     const char *name = str(lb, "name");
     json_t *spec = json_object_get(lb, "spec");
@@ -551,9 +575,10 @@ static json_t *lb_targets(json_t *lb, json_t *instances, json_t *asgs, int iport
         if (!reg) continue;
         char addr[40];
         snprintf(addr, sizeof addr, "%s:%d", str(ist, "ip"), iport);
+        int known = last_health(e, str(r, "id"));
+        int healthy = known >= 0 ? known : boot_lb && json_is_true(json_object_get(ist, "initial"));
         json_array_append_new(targets, json_pack("{s:s,s:s,s:s,s:b}", "id", str(r, "id"), "addr",
-                                                 addr, "az", str(ist, "az"), "healthy",
-                                                 json_is_true(json_object_get(ist, "initial"))));
+                                                 addr, "az", str(ist, "az"), "healthy", healthy));
     }
     return targets;
 }
@@ -600,7 +625,7 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
                             num(hc, "timeout", 5), "healthy_threshold",
                             (int)num(hc, "healthy_threshold", !strcmp(type, "clb") ? 10 : 5),
                             "unhealthy_threshold", (int)num(hc, "unhealthy_threshold", 2));
-    json_t *targets = lb_targets(lb, instances, asgs, iport);
+    json_t *targets = lb_targets(lb, instances, asgs, iport, edge_link(g, str(lb, "id")));
     if (!strcmp(type, "clb")) {
         json_object_set_new(doc, "health_check", hcd);
         json_object_set_new(doc, "targets", targets);
@@ -642,6 +667,10 @@ static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
         p->e->pushed = p->doc;
         gd_debug("edge_config_pushed", "lb=%s", p->e->res_id);
     } else {
+        if (!err) {
+            gd_free(p->e->refused);
+            p->e->refused = gd_strdup(p->doc);
+        }
         if (!err)
             gd_warn("edge_config_refused", "lb=%s status=%d body=%s", p->e->res_id, resp->status,
                     gd_log_q(resp->body));
@@ -718,7 +747,8 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
     json_t *doc = edge_config(g, lb, instances, asgs);
     char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(doc);
-    if (!e->pushing && (!e->pushed || strcmp(e->pushed, s) != 0)) {
+    if (!e->pushing && (!e->pushed || strcmp(e->pushed, s) != 0) &&
+        (!e->refused || strcmp(e->refused, s) != 0)) {
         size_t len = strlen(s);
         char *req = gd_sprintf("PUT /config HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer %s\r\n"
                                "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
@@ -740,7 +770,8 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
         gd_free(full);
     }
     free(s);
-    if (!e->stats_inflight) {
+    if (!e->stats_inflight && uv_now(g->loop) >= e->stats_at + 1000) {
+        e->stats_at = uv_now(g->loop);
         static const char q[] = "GET /stats HTTP/1.1\r\nHost: edge\r\n\r\n";
         if (gd_httpc_request(e->admin, q, sizeof q - 1, 2000, on_stats, e) == 0)
             e->stats_inflight = 1;
@@ -844,6 +875,7 @@ void gd_launcher_reconcile(gd_game *g)
             *pp = e->next;
             gd_httpc_pool_close(e->admin);
             gd_free(e->pushed);
+            gd_free(e->refused);
             json_decref(e->stats);
             gd_free(e);
         } else {
@@ -860,10 +892,11 @@ void gd_launcher_reconcile(gd_game *g)
 
 /* ---- restart ---- */
 
-static int pid_is_ours(int pid, const char *want)
+/* 1 if /proc/PID/FILE (cmdline or environ: NUL-separated) holds want. */
+static int proc_has(int pid, const char *file, const char *want)
 {
-    char path[64], buf[4096];
-    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    char path[64], buf[16384];
+    snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
     int fd = open(path, O_RDONLY);
     if (fd < 0) return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -908,14 +941,15 @@ void gd_launcher_adopt(gd_game *g)
         int team = (int)json_integer_value(json_object_get(r, "team"));
         if (pid <= 0) continue;
         if (!strcmp(type, "instance") && !strcmp(str(st, "state"), "running")) {
-            if (kill(pid, 0) == 0 && pid_is_ours(pid, str(r, "id")))
-                adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
-            else if (kill(pid, 0) == 0 && pid_is_ours(pid, ""))
+            /* The launcher hands every instance its id in the environment. */
+            char want[80];
+            snprintf(want, sizeof want, " GAMEDAY_INSTANCE_ID=%s ", str(r, "id"));
+            if (kill(pid, 0) == 0 && proc_has(pid, "environ", want + 1))
                 adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
         } else if (!strcmp(type, "clb") || !strcmp(type, "alb") || !strcmp(type, "cdn")) {
             char want[64];
             snprintf(want, sizeof want, "edge --admin %s", str(st, "admin"));
-            if (kill(pid, 0) == 0 && pid_is_ours(pid, want))
+            if (kill(pid, 0) == 0 && proc_has(pid, "cmdline", want))
                 adopt(g, GD_PROC_EDGE, team, str(r, "id"), pid);
         }
     }
@@ -928,7 +962,7 @@ void gd_launcher_adopt(gd_game *g)
         gd_free(v);
         char want[64];
         snprintf(want, sizeof want, "loadgen --scenario");
-        if (pid > 0 && kill(pid, 0) == 0 && pid_is_ours(pid, want))
+        if (pid > 0 && kill(pid, 0) == 0 && proc_has(pid, "cmdline", want))
             adopt(g, GD_PROC_LOADGEN, t, NULL, pid);
     }
 }
