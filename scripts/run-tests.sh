@@ -30,8 +30,8 @@ PY
 [ "$unit_rc" -ne 0 ] && [ "$unit_fail" -eq 0 ] && unit_fail=1
 
 e2e_pass=0 e2e_fail=0
-if ls tests/e2e/test_*.py >/dev/null 2>&1; then
-  /usr/bin/python3 -m pytest tests/e2e -q -p no:cacheprovider "${PYTEST_ARGS[@]:-}" 2>&1 | tee "$dir/e2e.log"
+if ls tests/e2e/test_*.py tests/edge/test_*.py >/dev/null 2>&1; then
+  /usr/bin/python3 -m pytest tests/e2e tests/edge -q -p no:cacheprovider "${PYTEST_ARGS[@]:-}" 2>&1 | tee "$dir/e2e.log"
   e2e_rc=${PIPESTATUS[0]}
   line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$dir/e2e.log" | tail -n 1)
   e2e_pass=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)

@@ -227,8 +227,16 @@ static int p_on_message_complete(http_parser *hp)
     return 0;
 }
 
+/* The answer to a HEAD has headers only, whatever its Content-Length says. */
+static int p_on_headers_complete(http_parser *hp)
+{
+    struct cconn *c = hp->data;
+    return c->req && c->req->len >= 5 && !memcmp(c->req->data, "HEAD ", 5) ? 1 : 0;
+}
+
 static const http_parser_settings settings = {
     .on_message_begin = p_on_message_begin,
+    .on_headers_complete = p_on_headers_complete,
     .on_header_field = p_on_header_field,
     .on_header_value = p_on_header_value,
     .on_body = p_on_body,
@@ -303,8 +311,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         int retry = c->in.len == 0 && c->served > 0;
         conn_close(c,
                    nread == UV_ENOBUFS ? GD_ETOOBIG
-                   : c->in.len    ? GD_EPROTO
-                                  : GD_ECONNRESET,
+                   : c->in.len         ? GD_EPROTO
+                                       : GD_ECONNRESET,
                    retry);
         return;
     }

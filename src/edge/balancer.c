@@ -307,6 +307,7 @@ gd_target *gd_tgroup_pick(gd_tgroup *g, const char *sticky_id, const gd_target *
     }
     /* Without cross-zone balancing each zone gets an equal share first. */
     char zone[8] = "";
+    unsigned *rr = &g->rr; /* the rotation: the group's, or the chosen zone's own */
     if (!g->cross_zone) {
         char zones[16][8];
         int nz = 0;
@@ -316,14 +317,18 @@ gd_target *gd_tgroup_pick(gd_tgroup *g, const char *sticky_id, const gd_target *
             for (int k = 0; k < nz; k++) seen |= !strcmp(zones[k], t->az);
             if (!seen && nz < 16) snprintf(zones[nz++], 8, "%s", t->az);
         }
-        if (nz > 0) snprintf(zone, sizeof zone, "%s", zones[g->rr % (unsigned)nz]);
+        if (nz > 0) {
+            unsigned zi = g->rr_zone++ % (unsigned)nz;
+            snprintf(zone, sizeof zone, "%s", zones[zi]);
+            rr = &g->rr_in_zone[zi];
+        }
     }
 #define CANDIDATE(t)                                                                               \
     (usable(t, now, open) && (t) != exclude && (!zone[0] || !strcmp((t)->az, zone)))
     gd_target *best = NULL;
     if (g->algo == GD_ALGO_LOR) {
         /* Fewest requests in flight; ties go to the first after a rotating start. */
-        unsigned start = g->rr++ % (unsigned)n;
+        unsigned start = (*rr)++ % (unsigned)n;
         for (int pass = 0; pass < 2; pass++) {
             unsigned k = 0;
             for (gd_target *t = g->targets; t; t = t->next, k++) {
@@ -352,7 +357,7 @@ gd_target *gd_tgroup_pick(gd_tgroup *g, const char *sticky_id, const gd_target *
     for (gd_target *t = g->targets; t; t = t->next) m += CANDIDATE(t);
     if (m == 0) return NULL;
     for (int tries = 0; tries < 2 * m; tries++) {
-        unsigned k = g->rr++ % (unsigned)m;
+        unsigned k = (*rr)++ % (unsigned)m;
         for (gd_target *t = g->targets; t; t = t->next) {
             if (!CANDIDATE(t)) continue;
             if (k-- == 0) {
@@ -704,7 +709,14 @@ int gd_sticky_check(const char *v, size_t n, double now, char id[64])
             break;
         }
     if (!dot1 || dot1 - v >= 64) return GD_EINVAL;
-    if (strtod(dot1 + 1, NULL) < now) return GD_ETIMEDOUT;
+    /* The expiry is the digits between the two dots (strtod would read on into the mac,
+     * taking "3e12..." for an exponent). */
+    double expiry = 0;
+    for (const char *p = dot1 + 1; p < dot2; p++) {
+        if (*p < '0' || *p > '9') return GD_EINVAL;
+        expiry = expiry * 10 + (*p - '0');
+    }
+    if (expiry < now) return GD_ETIMEDOUT;
     memcpy(id, v, (size_t)(dot1 - v));
     id[dot1 - v] = 0;
     return 0;

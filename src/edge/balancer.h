@@ -32,7 +32,7 @@ typedef struct gd_tgroup {
     int outlier_5xx;          /* consecutive failures that eject a target, 0 = off */
     double outlier_base;      /* game seconds of the first ejection */
     double outlier_max_share; /* at most this share of targets ejected */
-    unsigned rr;
+    unsigned rr, rr_zone, rr_in_zone[16];
     int inflight;
     int removed; /* gone from the config; freed when inflight reaches 0 */
     uint64_t requests;

@@ -174,7 +174,7 @@ static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, int ke
     gd_buf_append(b, "Age: ", 5);
     gd_http_put_uint(b, age > 0 ? (size_t)age : 0);
     gd_buf_append(b, "\r\nX-Cache: ", 11);
-    gd_buf_puts(b, xcache);
+    gd_buf_puts(b, o->status >= 400 ? "Error" : xcache);
     gd_buf_append(b, " from gameday\r\nContent-Length: ", 31);
     gd_http_put_uint(b, o->body_len);
     if (keep_alive)
@@ -395,7 +395,7 @@ static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
     f->p = p;
     f->stale = stale ? gd_cache_obj_ref(stale) : NULL;
     f->key = gd_malloc(e->cdn->key.len ? e->cdn->key.len : 1);
-    memcpy(f->key, e->cdn->key.data, e->cdn->key.len);
+    if (e->cdn->key.len) memcpy(f->key, e->cdn->key.data, e->cdn->key.len);
     f->keylen = e->cdn->key.len;
     gd_buf b;
     gd_buf_init(&b, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 4096);
@@ -440,15 +440,17 @@ void gd_cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
         return;
     }
     if (st == GD_CACHE_STALE) {
-        /* stale-while-revalidate: answer now, refresh in the background once. */
-        serve_obj(e, c, o, req->keep_alive, req->method == HTTP_HEAD, "Hit", now);
+        /* stale-while-revalidate: answer now, refresh in the background once. The fetch
+         * copies what it needs of the request before the answer releases it. */
+        struct fetch *f = NULL;
         if (gd_cache_pending_begin(d->cache, d->key.data, d->key.len, now, p->lock_timeout)) {
-            struct fetch *f = fetch_new(e, NULL, req, p, o);
+            f = fetch_new(e, NULL, req, p, o);
             f->collapsing = 1;
-            if (send_origin(e, f) < 0) {
-                gd_cache_pending_end(d->cache, d->key.data, d->key.len);
-                fetch_free(f);
-            }
+        }
+        serve_obj(e, c, o, req->keep_alive, req->method == HTTP_HEAD, "Hit", now);
+        if (f && send_origin(e, f) < 0) {
+            gd_cache_pending_end(d->cache, f->key, f->keylen);
+            fetch_free(f);
         }
         gd_cache_obj_unref(o);
         return;

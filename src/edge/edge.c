@@ -31,7 +31,7 @@ struct proxy {
     gd_target *target;
     char *req; /* the upstream request, kept for a retry */
     size_t len;
-    int keep_alive, idempotent, retried;
+    int keep_alive, idempotent, retried, head;
     int set_sticky; /* add the stickiness cookie to the answer */
     uint64_t start_ns;
     uint64_t received;
@@ -56,6 +56,35 @@ static int hop_by_hop(const char *n, size_t len)
     for (int i = 0; h[i]; i++)
         if (strlen(h[i]) == len && !strncasecmp(h[i], n, len)) return 1;
     return 0;
+}
+
+/* 1 if the header is named in one of the message's Connection headers (RFC 9110
+ * 7.6.1: those are hop-by-hop too and go no further). */
+static int connection_named(const gd_http_header *hs, int n, const char *name, size_t len)
+{
+    for (int i = 0; i < n; i++) {
+        if (hs[i].name_len != 10 || strncasecmp(hs[i].name, "connection", 10)) continue;
+        const char *p = hs[i].value, *end = p + hs[i].value_len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) p++;
+            const char *tok = p;
+            while (p < end && *p != ',' && *p != ' ' && *p != '\t') p++;
+            if ((size_t)(p - tok) == len && !strncasecmp(tok, name, len)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Headers that stop at the edge: hop-by-hop ones and those Connection names. */
+static int stops_here(const gd_http_header *hs, int n, const gd_http_header *h)
+{
+    return hop_by_hop(h->name, h->name_len) || connection_named(hs, n, h->name, h->name_len);
+}
+
+static int named(const gd_http_header *h, const char *name)
+{
+    size_t l = strlen(name);
+    return h->name_len == l && !strncasecmp(h->name, name, l);
 }
 
 static void put_header(gd_buf *b, const gd_http_header *h)
@@ -169,9 +198,16 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
         gd_buf_reset(b);
         gd_http_status_line(b, resp->status);
         int app_cookie_set = 0;
+        int head = px->head,
+            bodyless = resp->status == 204 || resp->status == 304 || resp->status < 200;
         for (int i = 0; i < resp->nheaders; i++) {
             const gd_http_header *h = &resp->headers[i];
-            if (hop_by_hop(h->name, h->name_len)) continue;
+            /* A HEAD answer keeps the length the GET would have had. */
+            if (head && named(h, "content-length")) {
+                put_header(b, h);
+                continue;
+            }
+            if (stops_here(resp->headers, resp->nheaders, h)) continue;
             put_header(b, h);
             if (px->tg->sticky == GD_STICKY_APP && h->name_len == 10 &&
                 !strncasecmp(h->name, "set-cookie", 10)) {
@@ -190,13 +226,15 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
             gd_http_put_uint(b, (size_t)(dur / gd_clock_speed()) + 1);
             gd_buf_puts(b, "\r\n");
         }
-        gd_buf_append(b, "Content-Length: ", 16);
-        gd_http_put_uint(b, resp->body_len);
-        if (px->keep_alive)
-            gd_buf_append(b, "\r\n\r\n", 4);
-        else
-            gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
-        gd_buf_append(b, resp->body, resp->body_len);
+        /* 1xx, 204 and 304 have no body and no Content-Length (RFC 9110 8.6). */
+        if (!head && !bodyless) {
+            gd_buf_append(b, "Content-Length: ", 16);
+            gd_http_put_uint(b, resp->body_len);
+            gd_buf_append(b, "\r\n", 2);
+        }
+        if (!px->keep_alive) gd_buf_append(b, "Connection: close\r\n", 19);
+        gd_buf_append(b, "\r\n", 2);
+        if (!head && !bodyless) gd_buf_append(b, resp->body, resp->body_len);
         int k = resp->status / 100;
         E.c.target_2xx_5xx[k >= 1 && k <= 5 ? k : 5]++;
         E.c.bytes += b->len + px->received;
@@ -236,22 +274,24 @@ static void forward(gd_http_conn *c, gd_http_req *req, gd_tgroup *tg)
     gd_buf_append(b, " ", 1);
     gd_buf_append(b, req->url, req->url_len);
     gd_buf_append(b, " HTTP/1.1\r\n", 11);
-    size_t xfl = 0;
-    const char *xff = NULL;
+    /* X-Forwarded-For: every earlier hop in order, then this client; the edge's own
+     * X-Forwarded-Proto and -Port replace what the client claimed. */
+    int nxff = 0;
     for (int i = 0; i < req->nheaders; i++) {
         const gd_http_header *h = &req->headers[i];
-        if (h->name_len == 15 && !strncasecmp(h->name, "x-forwarded-for", 15)) {
-            xff = h->value;
-            xfl = h->value_len;
+        if (named(h, "x-forwarded-for") || named(h, "x-forwarded-proto") ||
+            named(h, "x-forwarded-port"))
             continue;
-        }
-        if (!hop_by_hop(h->name, h->name_len)) put_header(b, h);
+        if (!stops_here(req->headers, req->nheaders, h)) put_header(b, h);
     }
     gd_buf_append(b, "X-Forwarded-For: ", 17);
-    if (xff) {
-        gd_buf_append(b, xff, xfl);
-        gd_buf_append(b, ", ", 2);
+    for (int i = 0; i < req->nheaders; i++) {
+        const gd_http_header *h = &req->headers[i];
+        if (!named(h, "x-forwarded-for") || h->value_len == 0) continue;
+        if (nxff++) gd_buf_append(b, ", ", 2);
+        gd_buf_append(b, h->value, h->value_len);
     }
+    if (nxff) gd_buf_append(b, ", ", 2);
     const char *peer = gd_http_conn_peer(c);
     gd_buf_append(b, peer, strlen(peer));
     gd_buf_append(b, "\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: ", 45);
@@ -265,6 +305,7 @@ static void forward(gd_http_conn *c, gd_http_req *req, gd_tgroup *tg)
     px->conn = c;
     px->tg = tg;
     px->keep_alive = req->keep_alive;
+    px->head = req->method == HTTP_HEAD;
     px->idempotent = idempotent(req->method);
     px->start_ns = uv_hrtime();
     px->received = b->len;
