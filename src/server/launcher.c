@@ -406,15 +406,48 @@ static void boot(gd_game *g, json_t *inst)
     snprintf(e_queue, sizeof e_queue, "GAMEDAY_QUEUE=%d", (int)num(lts, "queue", 32));
     snprintf(e_svc, sizeof e_svc, "GAMEDAY_SERVICE_MS=%.0f", num(lts, "service_time", 4) * 1000);
     clock_env(e_speed, e_epoch, sizeof e_speed);
-    char *env[] = {e_addr, e_port, e_id, e_salt, e_slots, e_queue, e_svc, e_speed, e_epoch, NULL};
+    char e_ip[48];
+    snprintf(e_ip, sizeof e_ip, "GAMEDAY_IP=%s", str(st, "ip"));
+    char *env[] = {e_addr,  e_ip,  e_port,  e_id,    e_salt, e_slots,
+                   e_queue, e_svc, e_speed, e_epoch, NULL};
     json_t *cmd = json_object_get(lts, "command");
     char *args[64];
     int na = 0;
     char svc[32];
+    char *owned[64] = {0};
     if (json_is_array(cmd) && json_array_size(cmd) > 0) {
+        /* Any HTTP server can be an instance: ${GAMEDAY_IP}, ${PORT} and
+         * ${GAMEDAY_ADDR} in its arguments become this instance's address. */
+        char ipport[2][64];
+        snprintf(ipport[0], sizeof ipport[0], "%s", str(st, "ip"));
+        snprintf(ipport[1], sizeof ipport[1], "%d", (int)num(st, "port", 8000));
         size_t i;
         json_t *a;
-        json_array_foreach(cmd, i, a) if (na < 63) args[na++] = (char *)json_string_value(a);
+        json_array_foreach(cmd, i, a)
+        {
+            if (na >= 63) break;
+            const char *v = json_string_value(a);
+            gd_buf b;
+            gd_buf_init(&b, 4096);
+            for (const char *q = v; q && *q;) {
+                if (!strncmp(q, "${GAMEDAY_IP}", 13)) {
+                    gd_buf_puts(&b, ipport[0]);
+                    q += 13;
+                } else if (!strncmp(q, "${PORT}", 7)) {
+                    gd_buf_puts(&b, ipport[1]);
+                    q += 7;
+                } else if (!strncmp(q, "${GAMEDAY_ADDR}", 15)) {
+                    gd_buf_puts(&b, addr);
+                    q += 15;
+                } else {
+                    gd_buf_append(&b, q++, 1);
+                }
+            }
+            owned[na] = gd_strdup(gd_buf_cstr(&b));
+            args[na] = owned[na];
+            na++;
+            gd_buf_free(&b);
+        }
     } else {
         snprintf(svc, sizeof svc, "%s", lt ? str(lts, "service") : "unicorn");
         args[na++] = g->exe;
@@ -423,6 +456,7 @@ static void boot(gd_game *g, json_t *inst)
     }
     args[na] = NULL;
     gd_proc *p = spawn(g, GD_PROC_INSTANCE, team, id, args, env, id);
+    for (int k = 0; k < 64; k++) gd_free(owned[k]);
     if (p) {
         set_status_fields(g, id,
                           json_pack("{s:s,s:i,s:f}", "state", "running", "pid", p->pid,
