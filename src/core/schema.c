@@ -52,6 +52,7 @@ struct rtype {
 static const char *const instance_types[] = {"t3.micro",  "t3.small", "t3.medium", "m5.large",
                                              "m5.xlarge", "c5.large", "c5.xlarge", NULL};
 static const char *const services[] = {"unicorn", "time", "clothes", NULL};
+static const char *const hc_types[] = {"EC2", "ELB", NULL};
 static const char *const azs[] = {"a", "b", "c", "d", "e", "f", NULL};
 
 static const struct field vpc_fields[] = {
@@ -93,6 +94,7 @@ static const struct field asg_fields[] = {
     {F("max", F_INT, 0, "10"), RANGE(0, 1000)},
     {F("desired", F_INT, 0, NULL), RANGE(0, 1000)}, /* default: min (see asg_cross) */
     {F("load_balancers", F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {F("health_check_type", F_ENUM, 0, "\"EC2\""), .enums = hc_types},
     {F("health_check_grace", F_DUR, 0, "300"), RANGE(0, 7200)},
     {.name = NULL},
 };

@@ -488,8 +488,36 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
             !strcmp(str(st, "asg"), name) && strcmp(str(st, "state"), "terminated") != 0)
             json_array_append(mine, r);
     }
-    int have = (int)json_array_size(mine);
     double now = gd_game_now(g);
+    /* Health check type ELB: an instance its load balancers report out of service,
+     * once past the grace period, is replaced (EC2: only a dead process is). */
+    if (!strcmp(str(spec, "health_check_type"), "ELB")) {
+        double grace = num(spec, "health_check_grace", 300);
+        for (size_t k = json_array_size(mine); k-- > 0;) {
+            json_t *m = json_array_get(mine, k);
+            json_t *mst = json_object_get(m, "status");
+            if (strcmp(str(mst, "state"), "running") != 0 ||
+                now < num(mst, "running_at", now) + grace)
+                continue;
+            int out = 0;
+            for (gd_edge_link *e = g->edges; e; e = e->next) {
+                size_t q;
+                json_t *t;
+                json_array_foreach(json_object_get(e->stats, "targets"), q, t)
+                {
+                    if (!strcmp(str(t, "id"), str(m, "id")) &&
+                        !strcmp(str(t, "state"), "OutOfService"))
+                        out = 1;
+                }
+            }
+            if (out) {
+                gd_launcher_terminate(g, team, str(m, "id"), 0, "autoscaling", NULL,
+                                      "ELB health check failed");
+                json_array_remove(mine, k);
+            }
+        }
+    }
+    int have = (int)json_array_size(mine);
     json_t *ast = json_object_get(asg, "status");
     if (have < desired && now >= num(ast, "retry_at", 0)) {
         json_t *subnets = json_object_get(spec, "subnets");

@@ -36,8 +36,8 @@ static char *check_api(const char *type, const char *name, json_t *spec, int wan
 Test(schema, types_and_prefixes)
 {
     const char *const *t = gd_schema_types();
-    const char *want[] = {"vpc", "subnet", "launch_template", "instance", "asg", "clb",
-                          "alb", "cdn", NULL};
+    const char *want[] = {"vpc", "subnet", "launch_template", "instance", "asg", "clb", "alb",
+                          "cdn", NULL};
     for (int i = 0; want[i]; i++) {
         cr_assert_not_null(t[i]);
         cr_assert_str_eq(t[i], want[i]);
@@ -105,7 +105,8 @@ Test(schema, defaults_asg_and_clb)
     json_t *s = parse("{\"launch_template\": \"web\", \"subnets\": [\"a\"], \"min\": 2}");
     gd_free(check_api("asg", "web", s, 0));
     char *d = dump(s);
-    cr_assert_str_eq(d, "{\"desired\":2,\"health_check_grace\":300,\"launch_template\":\"web\","
+    cr_assert_str_eq(d, "{\"desired\":2,\"health_check_grace\":300,\"health_check_type\":\"EC2\","
+                        "\"launch_template\":\"web\","
                         "\"load_balancers\":[],\"max\":10,\"min\":2,\"subnets\":[\"a\"]}");
     free(d);
     json_decref(s);
