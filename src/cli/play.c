@@ -42,12 +42,19 @@ static void hms(double s, char *out, size_t n)
     snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
 }
 
+/* The process groups of every server this play started (one per restart): each
+ * server and all it starts live in a group of their own, outside the terminal's
+ * foreground group, so that Ctrl-C reaches play alone and play ends the game. */
+static pid_t groups[16];
+static int ngroups;
+
 static pid_t start_server(const char *exe, char **args, const char *dir)
 {
     char log[PATH_MAX + 32];
     snprintf(log, sizeof log, "%s/logs/server.log", dir);
     pid_t pid = fork();
     if (pid == 0) {
+        setpgid(0, 0);
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         int nul = open("/dev/null", O_RDONLY);
         if (fd >= 0) {
@@ -60,14 +67,25 @@ static pid_t start_server(const char *exe, char **args, const char *dir)
         execv(exe, args);
         _exit(127);
     }
+    if (pid > 0) {
+        setpgid(pid, pid); /* also here: whichever runs first */
+        if (ngroups < 16) groups[ngroups++] = pid;
+    }
     return pid;
 }
 
-/* Stops everything in our process group but ourselves, then reaps. */
+static int ours(pid_t pgid)
+{
+    for (int i = 0; i < ngroups; i++)
+        if (groups[i] == pgid) return 1;
+    return 0;
+}
+
+/* Stops every process of the game's groups, then reaps (orphans come to play, the
+ * subreaper). */
 static void stop_all(void)
 {
-    signal(SIGTERM, SIG_IGN);
-    kill(0, SIGTERM);
+    for (int i = 0; i < ngroups; i++) kill(-groups[i], SIGTERM);
     double until = mono() + 3;
     for (;;) {
         pid_t p = waitpid(-1, NULL, WNOHANG);
@@ -77,14 +95,14 @@ static void stop_all(void)
             usleep(20000);
         }
     }
-    /* Stragglers of our group: SIGKILL, found through /proc. */
-    pid_t me = getpid(), grp = getpgrp();
+    /* Stragglers: SIGKILL, found through /proc. */
     for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < ngroups; i++) kill(-groups[i], SIGKILL);
         DIR *d = opendir("/proc");
         struct dirent *e;
         while (d && (e = readdir(d)) != NULL) {
             pid_t pid = (pid_t)atoi(e->d_name);
-            if (pid > 1 && pid != me && getpgid(pid) == grp) kill(pid, SIGKILL);
+            if (pid > 1 && ours(getpgid(pid))) kill(pid, SIGKILL);
         }
         if (d) closedir(d);
         usleep(50000);
@@ -200,7 +218,6 @@ int gd_cmd_play(int argc, char **argv)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0) return 1;
     exe[n] = 0;
-    setpgid(0, 0);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = {0};

@@ -5,10 +5,13 @@ else build/gameday. Tests run with the project root as working directory.
 
 Every game's team 1 lives on 127.1.0.0/16, so two games must never overlap: the
 `play` fixture stops its games (SIGINT, then SIGKILL of the process group as a last
-resort) and waits until none of their processes is left before the test returns.
+resort) and waits until none of their processes is left before the test returns; a
+game holds an flock on /tmp/gameday-e2e-127.1.lock while it runs, so that two runs of
+the suite on one machine take turns, and starts only when nothing listens on 127.1.*.
 Nothing here sleeps to synchronise: `wait_until` polls for the awaited event.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -204,10 +207,12 @@ def game_processes(pgid, out_dir, pids=()):
     (the server has --dir DIR), and any of `pids` still running a gameday command."""
     out_dir = str(out_dir)
     res = []
-    for p in processes():
-        if not live(p) or p.pid == os.getpid():
-            continue
-        if p.pgid == pgid or (out_dir and out_dir in p.cmdline):
+    procs = [p for p in processes() if live(p) and p.pid != os.getpid()]
+    # play runs each server (and all it starts) in a process group of its own, so
+    # that Ctrl-C reaches play alone: those groups are the game's too.
+    groups = {pgid} | {p.pgid for p in procs if out_dir and out_dir in p.cmdline}
+    for p in procs:
+        if p.pgid in groups or (out_dir and out_dir in p.cmdline):
             res.append(p)
     known = {p.pid for p in res}
     for pid in pids:
@@ -284,10 +289,12 @@ class Game:
         self.info = None  # game.json
         self.seen_pids = set()
         self._threads = []
+        self._lock = None
 
     # -- life
 
     def start(self):
+        self._lock = net_lock()
         wait_for_quiet_network()
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(self.args, cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -351,8 +358,14 @@ class Game:
         """Ends the game (SIGINT, as Ctrl-C), SIGKILLs the group as a last resort, and
         returns only when no process of the game is left. Returns the stragglers that
         had to be killed (empty when play cleaned up after itself)."""
-        if self.proc is None:
-            return []
+        try:
+            return self._stop(sig, timeout) if self.proc is not None else []
+        finally:
+            if self._lock is not None:
+                self._lock.close()  # releases the flock
+                self._lock = None
+
+    def _stop(self, sig, timeout):
         if self.running():
             try:
                 os.kill(self.proc.pid, signal.SIGCONT)
@@ -405,9 +418,11 @@ class Game:
     def diagnostics(self, n=15):
         out = ["--- play stdout (tail):"] + self.stdout_lines()[-n:]
         out += ["--- play stderr (tail):"] + [l for _, l in self.err_lines][-n:]
-        log = self.out / "logs" / "server.log"
-        if log.exists():
-            out += ["--- server.log (tail):"] + log.read_text(errors="replace").splitlines()[-n:]
+        logs = self.out / "logs"
+        if logs.is_dir():
+            for log in sorted(logs.glob("*.log"), key=lambda p: p.name != "server.log"):
+                text = log.read_text(errors="replace").splitlines()
+                out += [f"--- {log.name} (tail):"] + text[-(n if log.name == "server.log" else 4):]
         return "\n".join(out)
 
     def sanitizer_reports(self):
@@ -470,16 +485,34 @@ class Game:
         return ps
 
     def wait_customers(self, timeout=30):
-        """Until the server counted the customers' first answers."""
-        return self.wait_until(lambda: (lambda t: t if t["ok"] + t["errors"] + t["timeouts"] +
-                                        t["wrong"] > 0 else None)(self.team()),
-                               timeout, "the customers' first report")
+        """Until the server counted the customers' first correct answers."""
+        return self.wait_until(lambda: (lambda t: t if t["ok"] > 0 else None)(self.team()),
+                               timeout, "the customers' first correct answers")
 
     def result(self):
         return json.loads((self.out / "result.json").read_text())
 
 
 _all_games = []
+
+LOCK_FILE = "/tmp/gameday-e2e-127.1.lock"
+
+
+def net_lock(timeout=300):
+    """An exclusive flock on LOCK_FILE, held while a game of ours uses 127.1.0.0/16:
+    two runs of this suite on one machine (several engineers) take turns instead of
+    fighting over the addresses. Returns the open file; closing it releases."""
+    f = open(LOCK_FILE, "a")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return f
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                f.close()
+                raise Timeout(f"another run of the e2e tests held {LOCK_FILE} for {timeout} s")
+            time.sleep(0.1)
 
 
 def wait_for_quiet_network(timeout=30):
@@ -497,8 +530,6 @@ def wait_for_quiet_network(timeout=30):
 def _finish(games):
     problems = []
     for g in games:
-        if g.proc is None:
-            continue
         left = g.stop()
         if left:
             problems.append(f"{g.out}: processes left after play exited (killed): {left}")
