@@ -576,26 +576,6 @@ static void read_billing(struct sctx *x, gd_scenario *s, json_t *root)
 /* ---- the architecture -------------------------------------------------------------------- */
 
 /* Which fields of which type name which other type. */
-static const struct {
-    const char *type, *field, *target;
-} refs[] = {
-    {"subnet", "vpc", "vpc"},         {"instance", "launch_template", "launch_template"},
-    {"instance", "subnet", "subnet"}, {"asg", "launch_template", "launch_template"},
-    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "lb"},
-    {"clb", "subnets", "subnet"},     {"clb", "instances", "instance"},
-    {"alb", "subnets", "subnet"},     {"alb", "instances", "instance"},
-    {"cdn", "origin", "lb"},
-};
-
-/* Pseudo-types that name several: "lb" is a clb or an alb, "entry" anything customers
- * can reach (a load balancer or a cdn). */
-static int type_is(const char *type, const char *want)
-{
-    if (!strcmp(want, "lb")) return !strcmp(type, "clb") || !strcmp(type, "alb");
-    if (!strcmp(want, "entry"))
-        return !strcmp(type, "clb") || !strcmp(type, "alb") || !strcmp(type, "cdn");
-    return !strcmp(type, want);
-}
 
 static json_t *find_resource(json_t *resources, const char *type, const char *name)
 {
@@ -603,7 +583,7 @@ static json_t *find_resource(json_t *resources, const char *type, const char *na
     json_t *r;
     json_array_foreach(resources, i, r)
     {
-        if (type_is(json_string_value(json_object_get(r, "type")), type) &&
+        if (gd_schema_type_is(json_string_value(json_object_get(r, "type")), type) &&
             strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
             return r;
     }
@@ -618,7 +598,8 @@ static void names_of(json_t *resources, const char *type, char *buf, size_t n)
     buf[0] = 0;
     json_array_foreach(resources, i, r)
     {
-        if (!type_is(json_string_value(json_object_get(r, "type")), type) || off >= n) continue;
+        if (!gd_schema_type_is(json_string_value(json_object_get(r, "type")), type) || off >= n)
+            continue;
         off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? ", " : "",
                                 json_string_value(json_object_get(r, "name")));
     }
@@ -779,7 +760,9 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
     {
         const char *type = json_string_value(json_object_get(r, "type"));
         json_t *spec = json_object_get(r, "spec");
-        for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+        size_t nrefs;
+        const gd_schema_ref *refs = gd_schema_refs(&nrefs);
+        for (size_t k = 0; k < nrefs; k++) {
             if (strcmp(refs[k].type, type) != 0) continue;
             json_t *v = json_object_get(spec, refs[k].field);
             if (json_is_array(v)) {

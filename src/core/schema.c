@@ -188,6 +188,29 @@ static const struct rtype types[] = {
 static const char *const type_names[] = {
     "vpc", "subnet", "launch_template", "instance", "asg", "clb", "alb", "cdn", NULL};
 
+static const gd_schema_ref refs[] = {
+    {"subnet", "vpc", "vpc"},         {"instance", "launch_template", "launch_template"},
+    {"instance", "subnet", "subnet"}, {"asg", "launch_template", "launch_template"},
+    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "lb"},
+    {"clb", "subnets", "subnet"},     {"clb", "instances", "instance"},
+    {"alb", "subnets", "subnet"},     {"alb", "instances", "instance"},
+    {"cdn", "origin", "lb"},
+};
+
+const gd_schema_ref *gd_schema_refs(size_t *n)
+{
+    *n = sizeof refs / sizeof refs[0];
+    return refs;
+}
+
+int gd_schema_type_is(const char *type, const char *want)
+{
+    if (!strcmp(want, "lb")) return !strcmp(type, "clb") || !strcmp(type, "alb");
+    if (!strcmp(want, "entry"))
+        return !strcmp(type, "clb") || !strcmp(type, "alb") || !strcmp(type, "cdn");
+    return !strcmp(type, want);
+}
+
 const char *const *gd_schema_types(void)
 {
     return type_names;

@@ -23,4 +23,15 @@ const char *gd_schema_id_prefix(const char *type);
 int gd_schema_check(const char *type, const char *name, json_t *spec, const gd_conf *conf,
                     const char *path, gd_errs *errs);
 
+/* A field of one type that names a resource of another ("lb": a clb or an alb;
+ * "entry": a clb, an alb or a cdn). */
+typedef struct gd_schema_ref {
+    const char *type, *field, *target;
+} gd_schema_ref;
+
+/** The reference fields of every type; *n gets their number. */
+const gd_schema_ref *gd_schema_refs(size_t *n);
+/** 1 if a resource of `type` can be named where `want` (a type, "lb" or "entry") is. */
+int gd_schema_type_is(const char *type, const char *want);
+
 #endif

@@ -953,54 +953,6 @@ static int vary_cmp(const void *a, const void *b)
     return bytes_cmp(x->name, x->nlen, y->name, y->nlen);
 }
 
-/* Reason phrases of the statuses gd_cache_ttl lets in (kept here so this module links
- * without the HTTP server); others get an empty phrase, which HTTP/1.1 allows. */
-static const char *reason(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 203:
-        return "Non-Authoritative Information";
-    case 204:
-        return "No Content";
-    case 300:
-        return "Multiple Choices";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 410:
-        return "Gone";
-    case 414:
-        return "URI Too Long";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "";
-    }
-}
-
 /* Builds an object; reqh supplies the Vary values. The one allocation holds the struct,
  * the Vary array, key, path, head, Vary names and values, and the body. */
 static int build(const char *key, size_t keylen, const char *path, size_t pathlen,
@@ -1050,7 +1002,7 @@ static int build(const char *key, size_t keylen, const char *path, size_t pathle
     }
     /* Head size. */
     char sl[64];
-    int sln = snprintf(sl, sizeof sl, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    int sln = snprintf(sl, sizeof sl, "HTTP/1.1 %d %s\r\n", status, gd_http_reason(status));
     size_t headlen = (size_t)sln;
     for (int i = 0; i < nh; i++)
         if (!not_stored(h, nh, i)) headlen += h[i].name_len + 2 + h[i].value_len + 2;

@@ -185,16 +185,6 @@ static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, int ke
     gd_http_respond_raw(c, b->data, b->len, keep_alive);
 }
 
-static int hop_by_hop(const char *n, size_t len)
-{
-    static const char *const h[] = {
-        "connection", "keep-alive",        "proxy-connection", "te", "trailer",
-        "upgrade",    "transfer-encoding", "content-length",   NULL};
-    for (int i = 0; h[i]; i++)
-        if (strlen(h[i]) == len && !strncasecmp(h[i], n, len)) return 1;
-    return 0;
-}
-
 /* Passes an origin answer through unstored. */
 static void serve_resp(gd_edge *e, gd_http_conn *c, const gd_httpc_resp *r, int keep_alive,
                        int head, const char *xcache)
@@ -204,7 +194,7 @@ static void serve_resp(gd_edge *e, gd_http_conn *c, const gd_httpc_resp *r, int 
     gd_http_status_line(b, r->status);
     for (int i = 0; i < r->nheaders; i++) {
         const gd_http_header *h = &r->headers[i];
-        if (hop_by_hop(h->name, h->name_len)) continue;
+        if (gd_edge_stops_here(r->headers, r->nheaders, h)) continue;
         gd_buf_append(b, h->name, h->name_len);
         gd_buf_append(b, ": ", 2);
         gd_buf_append(b, h->value, h->value_len);
@@ -264,7 +254,7 @@ static void build_request(gd_edge *e, const gd_http_req *req, const gd_cache_obj
     gd_buf_append(b, " HTTP/1.1\r\n", 11);
     for (int i = 0; i < req->nheaders; i++) {
         const gd_http_header *h = &req->headers[i];
-        if (hop_by_hop(h->name, h->name_len)) continue;
+        if (gd_edge_stops_here(req->headers, req->nheaders, h)) continue;
         if ((h->name_len == 13 && !strncasecmp(h->name, "if-none-match", 13)) ||
             (h->name_len == 17 && !strncasecmp(h->name, "if-modified-since", 17)))
             continue;

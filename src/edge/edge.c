@@ -75,8 +75,7 @@ static int connection_named(const gd_http_header *hs, int n, const char *name, s
     return 0;
 }
 
-/* Headers that stop at the edge: hop-by-hop ones and those Connection names. */
-static int stops_here(const gd_http_header *hs, int n, const gd_http_header *h)
+int gd_edge_stops_here(const gd_http_header *hs, int n, const gd_http_header *h)
 {
     return hop_by_hop(h->name, h->name_len) || connection_named(hs, n, h->name, h->name_len);
 }
@@ -207,7 +206,7 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
                 put_header(b, h);
                 continue;
             }
-            if (stops_here(resp->headers, resp->nheaders, h)) continue;
+            if (gd_edge_stops_here(resp->headers, resp->nheaders, h)) continue;
             put_header(b, h);
             if (px->tg->sticky == GD_STICKY_APP && h->name_len == 10 &&
                 !strncasecmp(h->name, "set-cookie", 10)) {
@@ -282,7 +281,7 @@ static void forward(gd_http_conn *c, gd_http_req *req, gd_tgroup *tg)
         if (named(h, "x-forwarded-for") || named(h, "x-forwarded-proto") ||
             named(h, "x-forwarded-port"))
             continue;
-        if (!stops_here(req->headers, req->nheaders, h)) put_header(b, h);
+        if (!gd_edge_stops_here(req->headers, req->nheaders, h)) put_header(b, h);
     }
     gd_buf_append(b, "X-Forwarded-For: ", 17);
     for (int i = 0; i < req->nheaders; i++) {

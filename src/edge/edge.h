@@ -59,6 +59,11 @@ extern gd_edge gd_the_edge;
 /** Game seconds at the loop's cached time: no clock call on the hot path. */
 double gd_edge_now(void);
 
+/** 1 if header h of a message with headers hs[0..n) stops at the edge: hop-by-hop
+ *  (Connection, Keep-Alive, TE, Trailer, Upgrade, Transfer-Encoding, Proxy-*),
+ *  Content-Length (the edge writes its own), or named by the message's Connection. */
+int gd_edge_stops_here(const gd_http_header *hs, int n, const gd_http_header *h);
+
 /** Answers a request made by the edge itself (HTTPCode_ELB_*). */
 void gd_edge_error(gd_http_conn *c, int status, const char *msg);
 

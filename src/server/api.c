@@ -130,24 +130,6 @@ static int need_team(gd_http_conn *c, struct who *w)
 
 /* ---- resources ---- */
 
-/* Which fields of which type name which other type ("lb": a clb or an alb). */
-static const struct {
-    const char *type, *field, *target;
-} refs[] = {
-    {"subnet", "vpc", "vpc"},         {"instance", "launch_template", "launch_template"},
-    {"instance", "subnet", "subnet"}, {"asg", "launch_template", "launch_template"},
-    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "lb"},
-    {"clb", "subnets", "subnet"},     {"clb", "instances", "instance"},
-    {"alb", "subnets", "subnet"},     {"alb", "instances", "instance"},
-    {"cdn", "origin", "lb"},
-};
-
-static int type_is(const char *type, const char *want)
-{
-    if (!strcmp(want, "lb")) return !strcmp(type, "clb") || !strcmp(type, "alb");
-    return !strcmp(type, want);
-}
-
 static int valid_name(const char *n)
 {
     size_t l = strlen(n);
@@ -162,7 +144,9 @@ static int valid_name(const char *n)
 static void check_refs(gd_game *g, int team, const char *type, const char *name, json_t *spec,
                        gd_errs *errs)
 {
-    for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
+    size_t nrefs;
+    const gd_schema_ref *refs = gd_schema_refs(&nrefs);
+    for (size_t k = 0; k < nrefs; k++) {
         if (strcmp(refs[k].type, type) != 0) continue;
         json_t *v = json_object_get(spec, refs[k].field);
         json_t *list = json_is_array(v) ? json_incref(v) : json_pack("[O]", v ? v : json_null());
@@ -174,7 +158,7 @@ static void check_refs(gd_game *g, int team, const char *type, const char *name,
             if (!n) continue;
             json_t *r = gd_store_res_get(g->db, team, n);
             if (!r || json_is_true(json_object_get(r, "deleted")) ||
-                !type_is(str(r, "type"), refs[k].target))
+                !gd_schema_type_is(str(r, "type"), refs[k].target))
                 gd_errs_add(errs, "spec.%s: no %s named '%s' in team %d", refs[k].field,
                             !strcmp(refs[k].target, "lb") ? "load balancer" : refs[k].target, n,
                             team);
@@ -217,8 +201,11 @@ static void dependents(gd_game *g, int team, json_t *res, gd_buf *out)
     {
         json_t *spec = json_object_get(r, "spec"), *st = json_object_get(r, "status");
         int dep = 0;
-        for (size_t k = 0; k < sizeof refs / sizeof refs[0]; k++) {
-            if (strcmp(refs[k].type, str(r, "type")) != 0 || !type_is(type, refs[k].target))
+        size_t nrefs;
+        const gd_schema_ref *refs = gd_schema_refs(&nrefs);
+        for (size_t k = 0; k < nrefs; k++) {
+            if (strcmp(refs[k].type, str(r, "type")) != 0 ||
+                !gd_schema_type_is(type, refs[k].target))
                 continue;
             json_t *v = json_object_get(spec, refs[k].field);
             if (json_is_string(v) && !strcmp(json_string_value(v), name)) dep = 1;
