@@ -17,6 +17,10 @@
 #define GD_HTTP_MAX_HEAD (32 * 1024)   /* request line + headers */
 #define GD_HTTP_MAX_BODY (1024 * 1024) /* request body */
 
+/* Request line with its CRLF; wall ms from a request's first byte to the end of its head. */
+#define GD_HTTP_MAX_LINE (8 * 1024)
+#define GD_HTTP_HEADER_TIMEOUT_MS 10000
+
 typedef struct gd_http_header {
     const char *name;
     size_t name_len;
@@ -59,9 +63,20 @@ struct gd_http_server {
     int listening, closing;
     uint64_t accepted, requests, bad_requests;
     void (*on_closed)(gd_http_server *s);
+    /* Limits, set by init to the defaults above. Lower them to tighten (max_headers is
+     * capped at GD_HTTP_MAX_HEADERS). A request over one is refused, and its connection
+     * closed: request line over max_line 414, head over max_head or more than max_headers
+     * fields 431, body over max_body 413 (a larger Content-Length before its body). */
+    size_t max_line, max_head, max_body;
+    int max_headers;
+    /* Wall ms a request may take from its first byte to the end of its head (408), and
+     * a new connection to send its first byte (then closed without an answer). */
+    uint64_t header_timeout_ms;
+    uint64_t timeouts; /* connections refused with 408 by header_timeout_ms or idle_ms */
 };
 
-/** Prepares a server; nothing listens yet. idle timeout 60 s wall, 10000 connections. */
+/** Prepares a server; nothing listens yet. idle timeout 60 s wall, 10000 connections.
+ *  Limits GD_HTTP_MAX_*, header timeout GD_HTTP_HEADER_TIMEOUT_MS (fields to tighten). */
 void gd_http_server_init(gd_http_server *s, uv_loop_t *loop, gd_http_handler h, void *ud);
 /** Listens on ip:port (ip must be in 127.0.0.0/8 unless allow_any). 0, or GD_EEXIST
  *  when the address is in use, GD_EINVAL when the address is not local. */
@@ -101,5 +116,29 @@ int gd_http_status_line(gd_buf *b, int status);
 int gd_http_put_uint(gd_buf *b, size_t v);
 /** Appends a percent-encoded copy of s (query-value safe) to b. */
 int gd_http_urlencode(gd_buf *b, const char *s, size_t n);
+
+/* Requests are refused (4xx, 501 or 505, and the connection closed) where Debian's
+ * http-parser 2.9.4 is lenient and a proxy behind or in front of this server could read the bytes
+ * differently (request smuggling): bare CR or bare LF line ends, NUL and control bytes, obs-fold,
+ * whitespace before the colon, Content-Length twice or with Transfer-Encoding, a Transfer-Encoding
+ * other than "chunked", sloppy chunk framing, more than one Host. Trailer fields are
+ * checked but not added to the request's headers. */
+
+/* ---- testing and fuzzing: a connection without a socket ---- */
+
+/** Opens a connection on s (which need not listen) that has no socket: its bytes come
+ *  from gd_http_conn_feed and what the server would send is appended to sink (may be
+ *  NULL; a full sink drops the rest). Requests go to s->handler as from the network.
+ *  The caller frees it with gd_http_conn_free_fake. */
+gd_http_conn *gd_http_conn_fake(gd_http_server *s, gd_buf *sink);
+/** As if len bytes were read from the client. Returns how many were taken: fewer than
+ *  len when the input buffer is full while a request is with its handler (answer it,
+ *  then feed the rest), none once the connection is closing. */
+size_t gd_http_conn_feed(gd_http_conn *c, const void *data, size_t len);
+/** 1 once the server has closed the connection (or will, once its answers are out). */
+int gd_http_conn_closing(const gd_http_conn *c);
+/** Frees a connection from gd_http_conn_fake. A request with its handler must have
+ *  been answered first. */
+void gd_http_conn_free_fake(gd_http_conn *c);
 
 #endif
