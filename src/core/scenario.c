@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "core/mem.h"
 #include "core/schema.h"
+#include "edge/balancer.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -749,6 +750,15 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
             if (gd_schema_check(json_string_value(tv), json_string_value(nv), it, x->conf, p,
                                 x->errs) > 0)
                 x->n++;
+            else if (!strcmp(json_string_value(tv), "alb") &&
+                     json_array_size(json_object_get(it, "rules"))) {
+                char e[256], fp[200];
+                if (gd_rules_check(json_object_get(it, "rules"), "default", e, sizeof e) < 0) {
+                    snprintf(fp, sizeof fp, "%s.rules", p);
+                    serr(x, it, "rules", json_object_get(it, "rules"), fp,
+                         "listener rules as doc/edge.md describes them", "%s", e);
+                }
+            }
             json_object_set(r, "spec", it);
             json_array_append_new(s->resources, r);
         }

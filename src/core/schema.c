@@ -25,6 +25,7 @@ enum fkind {
     F_ENUM, /* one of enums */
     F_MAP,  /* a nested mapping of sub fields */
     F_STRS, /* a list of strings, at least min of them */
+    F_LIST, /* a list of mappings, at most max of them (checked further by its user) */
 };
 
 struct field {
@@ -154,6 +155,9 @@ static const struct field alb_fields[] = {
     {F("deregistration_delay", F_DUR, 0, "300"), RANGE(0, 3600)},
     {F("slow_start", F_DUR, 0, "0"), RANGE(0, 900)},
     {F("cross_zone", F_BOOL, 0, "true")},
+    /* listener rules as the edge takes them (doc/edge.md); they forward to the ALB's one
+     * target group, named "default" */
+    {F("rules", F_LIST, 0, "[]"), RANGE(0, 100)},
     {.name = NULL},
 };
 
@@ -372,6 +376,9 @@ static void allowed(const struct field *f, char *buf, size_t n)
     case F_STRS:
         snprintf(buf, n, "a list of %sstrings", f->min >= 1 ? "at least 1 " : "");
         break;
+    case F_LIST:
+        snprintf(buf, n, "a list of at most %.0f mappings", f->max);
+        break;
     }
 }
 
@@ -557,6 +564,16 @@ static void check_value(struct ctx *x, const struct field *f, json_t *obj, json_
         else
             check_fields(x, f->sub, v, fpath);
         break;
+    case F_LIST: {
+        size_t i;
+        json_t *e;
+        int ok = json_is_array(v) && json_array_size(v) <= (size_t)f->max;
+        json_array_foreach(v, i, e) ok &= json_is_object(e);
+        if (!ok)
+            fail(x, obj, f->name, v, fpath, allow, "expected %s, got %s %s", allow, kind_name(v),
+                 fmt_val(v, vb, sizeof vb));
+        break;
+    }
     }
 }
 

@@ -576,6 +576,20 @@ int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_ru
     return 0;
 }
 
+int gd_rules_check(const json_t *rules, const char *tg_name, char *err, size_t errlen)
+{
+    gd_tgroup tg;
+    memset(&tg, 0, sizeof tg);
+    tg.magic = TG_MAGIC;
+    snprintf(tg.name, sizeof tg.name, "%s", tg_name);
+    json_t *def = json_pack("{s:s,s:s}", "type", "forward", "target_group", tg_name);
+    gd_rules r;
+    int rc = gd_rules_parse(rules, def, &tg, &r, err, errlen);
+    json_decref(def);
+    if (rc == 0) gd_rules_free(&r);
+    return rc;
+}
+
 void gd_rules_free(gd_rules *r)
 {
     for (int i = 0; i < r->n; i++) rule_free(&r->rules[i]);

@@ -8,6 +8,7 @@
 #include "core/promtext.h"
 #include "core/schema.h"
 #include "core/webassets.h"
+#include "edge/balancer.h"
 #include "server/game.h"
 
 #include <stdio.h>
@@ -166,6 +167,10 @@ static void check_refs(gd_game *g, int team, const char *type, const char *name,
         }
         json_decref(list);
     }
+    char err[256];
+    if (!strcmp(type, "alb") && json_array_size(json_object_get(spec, "rules")) &&
+        gd_rules_check(json_object_get(spec, "rules"), "default", err, sizeof err) < 0)
+        gd_errs_add(errs, "spec.%s", err);
     if (strcmp(type, "subnet") != 0) return;
     gd_cidr c, o;
     if (gd_cidr_parse(str(spec, "cidr"), team + g->net - 1, &c) < 0) return;

@@ -712,6 +712,8 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
     json_object_set_new(doc, "target_groups", json_pack("[o]", tg));
     json_object_set_new(doc, "default_action",
                         json_pack("{s:s,s:s}", "type", "forward", "target_group", "default"));
+    json_t *rules = json_object_get(spec, "rules");
+    if (json_array_size(rules)) json_object_set(doc, "rules", rules);
     return doc;
 }
 

@@ -596,3 +596,33 @@ Test(scenario, not_a_mapping)
     gd_errs_free(&e);
     rm_tmp();
 }
+
+Test(scenario, alb_rules_are_checked_with_their_place)
+{
+    gd_errs e = {0};
+    load_bad_text(
+        "name: rules\n"                                       /* 1 */
+        "duration: 1h\n"                                      /* 2 */
+        "traffic: {rate: [{at: 0, rps: 1}]}\n"                /* 3 */
+        "architecture:\n"                                     /* 4 */
+        "  endpoint: lb\n"                                    /* 5 */
+        "  resources:\n"                                      /* 6 */
+        "    - {type: vpc, name: main}\n"                     /* 7 */
+        "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n" /* 8 */
+        "    - type: alb\n"                                   /* 9 */
+        "      name: lb\n"                                    /* 10 */
+        "      subnets: [a]\n"                                /* 11 */
+        "      rules:\n"                                      /* 12 */
+        "        - {priority: 7, conditions: {path: /a}, action: {type: fixed_response}}\n"
+        "        - {priority: 7, conditions: {path: /b}, action: {type: fixed_response}}\n",
+        &e);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s:13:9: field 'architecture.resources[2].rules': rules[1].priority: 7 is used "
+             "twice (allowed: listener rules as doc/edge.md describes them)",
+             tmp_path);
+    const char *w[] = {want};
+    assert_errs(&e, w, 1);
+    gd_errs_free(&e);
+    rm_tmp();
+}
