@@ -185,7 +185,7 @@ static void bill(gd_game *g, double to)
     gd_store_begin(g->db);
     for (int t = 1; t <= g->nteams; t++) {
         double usd = 0;
-        int ninst = 0, nlb = 0;
+        int ninst = 0, nlb = 0, ncdn = 0;
         json_t *inst = gd_store_res_list(g->db, t, "instance", 0);
         size_t i;
         json_t *r;
@@ -215,19 +215,37 @@ static void bill(gd_game *g, double to)
             json_decref(nst);
         }
         json_decref(inst);
-        json_t *lbs = gd_store_res_list(g->db, t, "clb", 0);
-        json_array_foreach(lbs, i, r)
-        {
-            double price = gd_scenario_price(sc, "clb");
-            if (price > 0) usd += price * sc->billing.multiplier * (to - g->last_billing) / 3600.0;
-            nlb++;
+        /* Load balancers by the hour; a CDN by the requests it answered. */
+        static const char *const kinds[] = {"clb", "alb", "cdn"};
+        for (int k = 0; k < 3; k++) {
+            json_t *lbs = gd_store_res_list(g->db, t, kinds[k], 0);
+            json_array_foreach(lbs, i, r)
+            {
+                double price = gd_scenario_price(sc, kinds[k]);
+                if (price <= 0) continue;
+                if (k < 2) {
+                    usd += price * sc->billing.multiplier * (to - g->last_billing) / 3600.0;
+                    nlb++;
+                    continue;
+                }
+                json_t *pts =
+                    gd_metrics_series(g->metrics, str(r, "id"), "RequestCount", g->last_billing);
+                double n = 0;
+                size_t q;
+                json_t *pt;
+                json_array_foreach(pts, q, pt) if (json_number_value(json_array_get(pt, 0)) < to)
+                    n += json_number_value(json_array_get(pt, 1));
+                json_decref(pts);
+                usd += price * sc->billing.multiplier * n / 10000.0;
+                ncdn++;
+            }
+            json_decref(lbs);
         }
-        json_decref(lbs);
         if (usd <= 0) continue;
         g->teams[t].cost_usd += usd;
         char reason[160];
-        snprintf(reason, sizeof reason, "bill $%.2f: %d instances, %d load balancers", usd, ninst,
-                 nlb);
+        snprintf(reason, sizeof reason, "bill $%.2f: %d instances, %d load balancers, %d cdn", usd,
+                 ninst, nlb, ncdn);
         gd_store_ledger_add(g->db, to, t, "billing", -usd * sc->billing.points_per_dollar, reason);
         save_totals(g, t);
     }
