@@ -24,11 +24,7 @@ void gd_errs_add(gd_errs *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *m = gd_malloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(m, (size_t)n + 1, fmt, ap);
+    char *m = gd_vsprintf(fmt, ap);
     va_end(ap);
     e->msgs = gd_realloc(e->msgs, sizeof(char *) * (size_t)(e->n + 1));
     e->msgs[e->n++] = m;

@@ -4,6 +4,7 @@
 #ifndef GD_MEM_H
 #define GD_MEM_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 void *gd_malloc(size_t n);
@@ -14,6 +15,8 @@ char *gd_strdup(const char *s);
 char *gd_strndup(const char *s, size_t n);
 /** printf into a new string the caller frees with gd_free. */
 char *gd_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/** The same with a va_list. */
+char *gd_vsprintf(const char *fmt, va_list ap);
 /** Number of gd_ allocations not yet freed (approximate: realloc counts once). */
 long gd_mem_live(void);
 
