@@ -17,6 +17,7 @@ struct creq {
     struct creq *next;
     char *data;
     size_t len;
+    int borrowed;      /* data belongs to the caller (gd_httpc_request_ref) */
     uint64_t deadline; /* uv_now() ms, 0 = none */
     gd_httpc_cb cb;
     void *ud;
@@ -97,7 +98,7 @@ static void finish(struct creq *r, int err, const gd_httpc_resp *resp)
 {
     gd_httpc_cb cb = r->cb;
     void *ud = r->ud;
-    gd_free(r->data);
+    if (!r->borrowed) gd_free(r->data);
     gd_free(r);
     cb(ud, err, resp);
 }
@@ -515,15 +516,15 @@ void gd_httpc_pool_close(gd_httpc_pool *p)
     uv_close((uv_handle_t *)&p->sweep, on_timer_closed);
 }
 
-int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
-                     gd_httpc_cb cb, void *ud)
+static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, uint64_t timeout_ms,
+                   gd_httpc_cb cb, void *ud)
 {
     check_pool(p);
     if (p->closing) return GD_ECLOSED;
     if (p->nqueued >= p->max_queue) return GD_EFULL;
     struct creq *r = gd_calloc(1, sizeof *r);
-    r->data = gd_malloc(len);
-    memcpy(r->data, req, len);
+    r->data = data;
+    r->borrowed = borrowed;
     r->len = len;
     r->cb = cb;
     r->ud = ud;
@@ -535,6 +536,23 @@ int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t tim
         uv_timer_start(&p->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     pump(p);
     return 0;
+}
+
+int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
+                     gd_httpc_cb cb, void *ud)
+{
+    if (p->closing || p->nqueued >= p->max_queue) return p->closing ? GD_ECLOSED : GD_EFULL;
+    char *copy = gd_malloc(len);
+    memcpy(copy, req, len);
+    int r = request(p, copy, len, 0, timeout_ms, cb, ud);
+    if (r < 0) gd_free(copy);
+    return r;
+}
+
+int gd_httpc_request_ref(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
+                         gd_httpc_cb cb, void *ud)
+{
+    return request(p, (char *)req, len, 1, timeout_ms, cb, ud);
 }
 
 int gd_httpc_pool_conns(const gd_httpc_pool *p)

@@ -41,6 +41,10 @@ void gd_httpc_pool_close(gd_httpc_pool *p);
  *  answer (0 = none). Returns 0, or GD_EFULL/GD_ECLOSED without calling cb. */
 int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
                      gd_httpc_cb cb, void *ud);
+/** The same without a copy: req must stay valid and unchanged until cb has run (the
+ *  edge keeps a proxied request for a retry anyway). */
+int gd_httpc_request_ref(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
+                         gd_httpc_cb cb, void *ud);
 /** Connections open and requests in flight or queued. */
 int gd_httpc_pool_conns(const gd_httpc_pool *p);
 int gd_httpc_pool_inflight(const gd_httpc_pool *p);

@@ -238,8 +238,8 @@ static int send_origin(gd_edge *e, struct fetch *f)
 {
     e->cdn->origin_requests++;
     f->start_ns = uv_hrtime();
-    return gd_httpc_request(e->cdn->origin, f->req, f->len,
-                            gd_clock_wall_ms(e->cdn->origin_timeout * 1000), on_origin, f);
+    return gd_httpc_request_ref(e->cdn->origin, f->req, f->len,
+                                gd_clock_wall_ms(e->cdn->origin_timeout * 1000), on_origin, f);
 }
 
 /* Builds the origin request: the client's request line and headers (the whole query

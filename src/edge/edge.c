@@ -146,7 +146,7 @@ static int send_to(struct proxy *px, gd_target *t)
     t->inflight++;
     t->requests++;
     px->tg->requests++;
-    int r = gd_httpc_request(t->pool, px->req, px->len, E.idle_ms, on_backend, px);
+    int r = gd_httpc_request_ref(t->pool, px->req, px->len, E.idle_ms, on_backend, px);
     if (r < 0) t->inflight--;
     return r;
 }
