@@ -154,6 +154,20 @@ static void resume_reading(gd_http_conn *c)
 
 /* ---- writing ---- */
 
+int gd_tcp_send_now(uv_tcp_t *t, const char *p, size_t len)
+{
+    uv_os_fd_t fd;
+    if (t->write_queue_size != 0 || uv_fileno((uv_handle_t *)t, &fd) != 0) return 0;
+    for (;;) {
+        ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n >= 0) return (int)n;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS
+                   ? 0
+                   : uv_translate_sys_error(errno);
+    }
+}
+
 struct wreq {
     uv_write_t w;
     gd_http_conn *c;
@@ -182,9 +196,7 @@ static void flush_out(gd_http_conn *c)
         if (c->close_after) conn_close(c);
         return;
     }
-    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == UV_EAGAIN || n == UV_ENOSYS) n = 0;
+    int n = gd_tcp_send_now(&c->tcp, c->out.data, c->out.len);
     if (n < 0) {
         gd_buf_reset(&c->out);
         conn_close(c);

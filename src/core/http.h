@@ -108,6 +108,10 @@ const char *gd_http_header_get(const gd_http_header *h, int n, const char *name,
 /** Finds a query parameter and URL-decodes it into out (NUL-terminated). Returns its
  *  length, or -1 if absent, or GD_ETOOBIG if it does not fit. */
 int gd_http_query_get(const char *query, size_t qlen, const char *name, char *out, size_t outlen);
+/** Writes what the socket takes now, as uv_try_write does, but with send(2): the
+ *  socket path is shorter than write(2)'s. Returns bytes written (0: would block, or
+ *  earlier writes are still queued on t), or a negative libuv error. */
+int gd_tcp_send_now(uv_tcp_t *t, const char *p, size_t len);
 /** Standard reason phrase ("OK", "Service Unavailable"). */
 const char *gd_http_reason(int status);
 /** Appends "HTTP/1.1 <status> <reason>\r\n" to b (no printf). */

@@ -347,9 +347,7 @@ static void assign(struct cconn *c, struct creq *r)
     c->complete = 0;
     c->fed = 0;
     gd_buf_reset(&c->in);
-    uv_buf_t b = uv_buf_init(r->data, (unsigned)r->len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == UV_EAGAIN) n = 0;
+    int n = gd_tcp_send_now(&c->tcp, r->data, r->len);
     if (n < 0) {
         conn_close(c, GD_ECONNRESET, c->served > 0);
         return;
