@@ -16,6 +16,7 @@ static const struct {
     {"loadgen", gd_cmd_loadgen, "run one team's customers"},
     {"ctl", gd_cmd_ctl, "talk to a running game's API"},
     {"hash", gd_cmd_hash, "print the hash the unicorn service answers for a key"},
+    {"openloop", gd_cmd_openloop, "drive an open-loop HTTP load at one URL (benchmarks)"},
 };
 
 static void usage(FILE *f)
