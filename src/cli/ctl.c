@@ -38,7 +38,7 @@ static int usage(int rc)
         "commands:\n"
         "  status                     game clock, rate, latency, score, bill\n"
         "  instances                  instances, their address, state and health\n"
-        "  resources [TYPE]           every resource (vpc, subnet, launch_template, asg, clb...)\n"
+        "  resources [TYPE]           every resource (vpc, subnet, asg, alb, cdn...)\n"
         "  get NAME|ID                one resource, spec and status\n"
         "  scale ASG N                set an autoscaling group's desired capacity\n"
         "  terminate ID|NAME [--force]  terminate an instance (--force: SIGKILL)\n"

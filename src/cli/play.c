@@ -270,10 +270,10 @@ int gd_cmd_play(int argc, char **argv)
             /* Another game may hold the port: only our own server counts. */
             const char *d = json_string_value(json_object_get(h, "dir"));
             ready = d && realdir[0] && !strcmp(d, realdir);
+            if (!ready)
+                fprintf(stderr, "gameday play: %s answers for another game (%s); use --port\n", api,
+                        d ? d : "?");
             json_decref(h);
-            if (ready) break;
-            fprintf(stderr, "gameday play: %s answers for another game (%s); use --port\n", api,
-                    d ? d : "?");
             break;
         }
         usleep(50000);

@@ -621,6 +621,47 @@ static void check_ref(struct sctx *x, json_t *resources, json_t *r, const char *
          "no %s named '%s'", target, name);
 }
 
+/* An alb's rules forward to "default" or to a target_group of the architecture; then
+ * the edge's own check of the rules (at `p`, the resource's place in the list). */
+static void check_alb_rules(struct sctx *x, json_t *resources, json_t *alb, const char *p)
+{
+    json_t *spec = json_object_get(alb, "spec"), *rules = json_object_get(spec, "rules");
+    const char *name = json_string_value(json_object_get(alb, "name"));
+    if (json_array_size(rules) == 0) return;
+    const char *names[101] = {GD_SCHEMA_IMPLICIT_TG};
+    char allow[512];
+    size_t n = 1, off = (size_t)snprintf(allow, sizeof allow, "%s", GD_SCHEMA_IMPLICIT_TG), i;
+    json_t *r;
+    json_array_foreach(resources, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "type")), "target_group") != 0) continue;
+        const char *tn = json_string_value(json_object_get(r, "name"));
+        if (n < 100) names[n++] = tn;
+        if (off < sizeof allow)
+            off += (size_t)snprintf(allow + off, sizeof allow - off, ", %s", tn);
+    }
+    names[n] = NULL;
+    int bad = 0;
+    json_array_foreach(rules, i, r)
+    {
+        const char *tg = gd_schema_rule_forward(r);
+        if (!tg || !strcmp(tg, GD_SCHEMA_IMPLICIT_TG) ||
+            find_resource(resources, "target_group", tg))
+            continue;
+        json_t *action = json_object_get(r, "action");
+        char fp[96];
+        snprintf(fp, sizeof fp, "rules[%zu].action.target_group", i);
+        rerr(x, "alb", name, action, "target_group", json_object_get(action, "target_group"), fp,
+             allow, "no target_group named '%s'", tg);
+        bad = 1;
+    }
+    char e[256], fp[200];
+    if (!bad && gd_rules_check(rules, names, e, sizeof e) < 0) {
+        snprintf(fp, sizeof fp, "%s.rules", p);
+        serr(x, spec, "rules", rules, fp, "listener rules as doc/edge.md describes them", "%s", e);
+    }
+}
+
 static void check_subnets(struct sctx *x, json_t *resources)
 {
     size_t i, j;
@@ -749,17 +790,15 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
             json_object_del(it, "type");
             json_object_del(it, "name");
             if (gd_schema_check(json_string_value(tv), json_string_value(nv), it, x->conf, p,
-                                x->errs) > 0)
+                                x->errs) > 0) {
                 x->n++;
-            else if (!strcmp(json_string_value(tv), "alb") &&
-                     json_array_size(json_object_get(it, "rules"))) {
-                char e[256], fp[200];
-                if (gd_rules_check(json_object_get(it, "rules"), "default", e, sizeof e) < 0) {
-                    snprintf(fp, sizeof fp, "%s.rules", p);
-                    serr(x, it, "rules", json_object_get(it, "rules"), fp,
-                         "listener rules as doc/edge.md describes them", "%s", e);
+                if (!strcmp(json_string_value(tv), "target_group") &&
+                    !strcmp(json_string_value(nv), GD_SCHEMA_IMPLICIT_TG)) {
+                    json_decref(r); /* reserved: no one may name it as a target_group */
+                    continue;
                 }
-            }
+            } else if (!strcmp(json_string_value(tv), "alb"))
+                json_object_set_new(r, "checked", json_true()); /* its rules: below */
             json_object_set(r, "spec", it);
             json_array_append_new(s->resources, r);
         }
@@ -784,10 +823,27 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
                     snprintf(p, sizeof p, "%s[%zu]", refs[k].field, j);
                     check_ref(x, s->resources, r, refs[k].field, refs[k].target, v, e, p);
                 }
+            } else if (!strcmp(refs[k].target, "target_group") && json_is_string(v) &&
+                       !strcmp(json_string_value(v), GD_SCHEMA_IMPLICIT_TG)) {
+                /* an alb's own group: the same as no default_target_group */
             } else {
                 check_ref(x, s->resources, r, refs[k].field, refs[k].target, spec, v,
                           refs[k].field);
             }
+        }
+    }
+    /* An alb's rules, once every target group is known. */
+    json_array_foreach(list, i, r)
+    {
+        size_t k;
+        json_t *q;
+        json_array_foreach(s->resources, k, q)
+        {
+            if (json_object_get(q, "spec") != r || !json_is_true(json_object_get(q, "checked")))
+                continue;
+            snprintf(p, sizeof p, "architecture.resources[%zu]", i);
+            check_alb_rules(x, s->resources, q, p);
+            json_object_del(q, "checked");
         }
     }
     check_subnets(x, s->resources);

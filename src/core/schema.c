@@ -95,6 +95,7 @@ static const struct field asg_fields[] = {
     {F("max", F_INT, 0, "10"), RANGE(0, 1000)},
     {F("desired", F_INT, 0, NULL), RANGE(0, 1000)}, /* default: min (see asg_cross) */
     {F("load_balancers", F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {F("target_groups", F_REFS, 0, "[]"), RANGE(0, 1e9)},
     {F("health_check_type", F_ENUM, 0, "\"EC2\""), .enums = hc_types},
     {F("health_check_grace", F_DUR, 0, "300"), RANGE(0, 7200)},
     {.name = NULL},
@@ -141,8 +142,9 @@ static const struct field stickiness_fields[] = {
     {.name = NULL},
 };
 
-/* An Application LB with one target group (its instances: the groups that name it in
- * load_balancers, and `instances`). */
+/* An Application LB. Its own fields make its implicit target group "default" (its
+ * instances: the groups that name it in load_balancers, and `instances`); rules and
+ * default_target_group may send requests to target_group resources instead. */
 static const struct field alb_fields[] = {
     {F("subnets", F_REFS, 1, NULL), RANGE(1, 1e9)},
     {F("port", F_INT, 0, "8080"), RANGE(1024, 65535)},
@@ -155,9 +157,25 @@ static const struct field alb_fields[] = {
     {F("deregistration_delay", F_DUR, 0, "300"), RANGE(0, 3600)},
     {F("slow_start", F_DUR, 0, "0"), RANGE(0, 900)},
     {F("cross_zone", F_BOOL, 0, "true")},
-    /* listener rules as the edge takes them (doc/edge.md); they forward to the ALB's one
-     * target group, named "default" */
+    /* listener rules as the edge takes them (doc/edge.md); they forward to "default" or
+     * to a target_group of the team */
     {F("rules", F_LIST, 0, "[]"), RANGE(0, 100)},
+    /* absent: the default action forwards to "default" */
+    {F("default_target_group", F_REF, 0, NULL)},
+    {.name = NULL},
+};
+
+/* A target group of its own: an ALB's default_target_group or rules send to it, and
+ * its targets are `instances` and the groups that name it in target_groups. */
+static const struct field tg_fields[] = {
+    {F("port", F_INT, 0, "8000"), RANGE(1024, 65535)},
+    {F("algorithm", F_ENUM, 0, "\"round_robin\""), .enums = algorithms},
+    {F("health_check", F_MAP, 0, "{}"), .sub = alb_health_fields},
+    {F("stickiness", F_MAP, 0, "{}"), .sub = stickiness_fields},
+    {F("deregistration_delay", F_DUR, 0, "300"), RANGE(0, 3600)},
+    {F("slow_start", F_DUR, 0, "0"), RANGE(0, 900)},
+    {F("cross_zone", F_BOOL, 0, "true")},
+    {F("instances", F_REFS, 0, "[]"), RANGE(0, 1e9)},
     {.name = NULL},
 };
 
@@ -179,25 +197,34 @@ static const struct field cdn_fields[] = {
 
 static void asg_cross(struct ctx *x, json_t *spec);
 static void clb_cross(struct ctx *x, json_t *spec);
-static void alb_cross(struct ctx *x, json_t *spec);
+static void group_cross(struct ctx *x, json_t *spec);
 
 static const struct rtype types[] = {
     {"vpc", "vpc", vpc_fields, NULL},           {"subnet", "subnet", subnet_fields, NULL},
     {"launch_template", "lt", lt_fields, NULL}, {"instance", "i", instance_fields, NULL},
     {"asg", "asg", asg_fields, asg_cross},      {"clb", "lb", clb_fields, clb_cross},
-    {"alb", "alb", alb_fields, alb_cross},      {"cdn", "cdn", cdn_fields, NULL},
+    {"alb", "alb", alb_fields, group_cross},    {"target_group", "tg", tg_fields, group_cross},
+    {"cdn", "cdn", cdn_fields, NULL},
 };
 #define NTYPES (sizeof types / sizeof types[0])
 
-static const char *const type_names[] = {
-    "vpc", "subnet", "launch_template", "instance", "asg", "clb", "alb", "cdn", NULL};
+static const char *const type_names[] = {"vpc", "subnet", "launch_template", "instance", "asg",
+                                         "clb", "alb",    "target_group",    "cdn",      NULL};
 
 static const gd_schema_ref refs[] = {
-    {"subnet", "vpc", "vpc"},         {"instance", "launch_template", "launch_template"},
-    {"instance", "subnet", "subnet"}, {"asg", "launch_template", "launch_template"},
-    {"asg", "subnets", "subnet"},     {"asg", "load_balancers", "lb"},
-    {"clb", "subnets", "subnet"},     {"clb", "instances", "instance"},
-    {"alb", "subnets", "subnet"},     {"alb", "instances", "instance"},
+    {"subnet", "vpc", "vpc"},
+    {"instance", "launch_template", "launch_template"},
+    {"instance", "subnet", "subnet"},
+    {"asg", "launch_template", "launch_template"},
+    {"asg", "subnets", "subnet"},
+    {"asg", "load_balancers", "lb"},
+    {"asg", "target_groups", "target_group"},
+    {"clb", "subnets", "subnet"},
+    {"clb", "instances", "instance"},
+    {"alb", "subnets", "subnet"},
+    {"alb", "instances", "instance"},
+    {"alb", "default_target_group", "target_group"},
+    {"target_group", "instances", "instance"},
     {"cdn", "origin", "lb"},
 };
 
@@ -666,7 +693,8 @@ static void clb_cross(struct ctx *x, json_t *spec)
     }
 }
 
-static void alb_cross(struct ctx *x, json_t *spec)
+/* What an alb and a target_group share: the settings of a target group. */
+static void group_cross(struct ctx *x, json_t *spec)
 {
     clb_cross(x, spec);
     json_t *ss = json_object_get(spec, "slow_start"), *al = json_object_get(spec, "algorithm");
@@ -710,7 +738,47 @@ int gd_schema_check(const char *type, const char *name, json_t *spec, const gd_c
                     name ? name : "", allow);
         return 1;
     }
+    if (!strcmp(t->name, "target_group") && name && !strcmp(name, GD_SCHEMA_IMPLICIT_TG)) {
+        gd_conf_where(conf, spec, path ? path : "?", w, sizeof w);
+        gd_errs_add(errs,
+                    "%s: target_group '%s': the name is reserved for an alb's implicit target "
+                    "group (allowed: any other name)",
+                    w, name);
+        x.n++;
+    }
     check_fields(&x, t->fields, spec, NULL);
     if (t->cross) t->cross(&x, spec);
     return x.n;
+}
+
+/* Adds name to the list unless it is there already. */
+static void add_once(json_t *list, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (!strcmp(json_string_value(v), name)) return;
+    json_array_append_new(list, json_string(name));
+}
+
+const char *gd_schema_rule_forward(const json_t *rule)
+{
+    const json_t *a = json_object_get(rule, "action");
+    const char *type = json_string_value(json_object_get(a, "type"));
+    if (!type || strcmp(type, "forward") != 0) return NULL;
+    return json_string_value(json_object_get(a, "target_group"));
+}
+
+json_t *gd_schema_alb_groups(const json_t *spec)
+{
+    json_t *out = json_array();
+    const char *d = json_string_value(json_object_get(spec, "default_target_group"));
+    if (d && strcmp(d, GD_SCHEMA_IMPLICIT_TG) != 0) add_once(out, d);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(spec, "rules"), i, r)
+    {
+        const char *n = gd_schema_rule_forward(r);
+        if (n && strcmp(n, GD_SCHEMA_IMPLICIT_TG) != 0) add_once(out, n);
+    }
+    return out;
 }

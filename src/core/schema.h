@@ -34,4 +34,16 @@ const gd_schema_ref *gd_schema_refs(size_t *n);
 /** 1 if a resource of `type` can be named where `want` (a type, "lb" or "entry") is. */
 int gd_schema_type_is(const char *type, const char *want);
 
+/* The target group an alb makes of its own fields. Rules may forward to it by this
+ * name, and no target_group resource may take it. */
+#define GD_SCHEMA_IMPLICIT_TG "default"
+
+/** The target group a listener rule forwards to, or NULL when its action is not a
+ *  forward (or names none). Points into rule. */
+const char *gd_schema_rule_forward(const json_t *rule);
+/** The target_group names a checked alb spec uses: its default_target_group, then
+ *  those its rules forward to, each once, without the implicit "default". Returns a
+ *  new array of strings (the caller decrefs it). */
+json_t *gd_schema_alb_groups(const json_t *spec);
+
 #endif

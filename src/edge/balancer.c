@@ -576,17 +576,26 @@ int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_ru
     return 0;
 }
 
-int gd_rules_check(const json_t *rules, const char *tg_name, char *err, size_t errlen)
+int gd_rules_check(const json_t *rules, const char *const *tg_names, char *err, size_t errlen)
 {
-    gd_tgroup tg;
-    memset(&tg, 0, sizeof tg);
-    tg.magic = TG_MAGIC;
-    snprintf(tg.name, sizeof tg.name, "%s", tg_name);
-    json_t *def = json_pack("{s:s,s:s}", "type", "forward", "target_group", tg_name);
+    int n = 0;
+    while (tg_names[n]) n++;
+    if (n == 0) {
+        snprintf(err, errlen, "rules: no target group to forward to");
+        return GD_EINVAL;
+    }
+    gd_tgroup *tgs = gd_calloc((size_t)n, sizeof *tgs);
+    for (int i = 0; i < n; i++) {
+        tgs[i].magic = TG_MAGIC;
+        snprintf(tgs[i].name, sizeof tgs[i].name, "%s", tg_names[i]);
+        tgs[i].next = i + 1 < n ? &tgs[i + 1] : NULL;
+    }
+    json_t *def = json_pack("{s:s,s:s}", "type", "forward", "target_group", tg_names[0]);
     gd_rules r;
-    int rc = gd_rules_parse(rules, def, &tg, &r, err, errlen);
+    int rc = gd_rules_parse(rules, def, tgs, &r, err, errlen);
     json_decref(def);
     if (rc == 0) gd_rules_free(&r);
+    gd_free(tgs);
     return rc;
 }
 

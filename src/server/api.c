@@ -140,6 +140,43 @@ static int valid_name(const char *n)
     return 1;
 }
 
+/* An alb's rules forward to "default" or to a live target_group of the team; then the
+ * edge's own check of the rules. */
+static void check_rules(gd_game *g, int team, json_t *spec, gd_errs *errs)
+{
+    json_t *rules = json_object_get(spec, "rules");
+    if (json_array_size(rules) == 0) return;
+    json_t *tgs = gd_store_res_list(g->db, team, "target_group", 0);
+    const char *names[102] = {GD_SCHEMA_IMPLICIT_TG};
+    char allow[512];
+    size_t n = 1, off = (size_t)snprintf(allow, sizeof allow, "%s", GD_SCHEMA_IMPLICIT_TG), i;
+    json_t *r;
+    json_array_foreach(tgs, i, r)
+    {
+        if (n < 101) names[n++] = str(r, "name");
+        if (off < sizeof allow)
+            off += (size_t)snprintf(allow + off, sizeof allow - off, ", %s", str(r, "name"));
+    }
+    names[n] = NULL;
+    int bad = 0;
+    json_array_foreach(rules, i, r)
+    {
+        const char *tg = gd_schema_rule_forward(r);
+        int known = !tg || !strcmp(tg, GD_SCHEMA_IMPLICIT_TG);
+        for (size_t k = 1; k < n && !known; k++) known = !strcmp(names[k], tg);
+        if (known) continue;
+        gd_errs_add(errs,
+                    "spec.rules[%zu].action.target_group: no target_group named '%s' in team %d "
+                    "(allowed: %s)",
+                    i, tg, team, allow);
+        bad = 1;
+    }
+    char err[256];
+    if (!bad && gd_rules_check(rules, names, err, sizeof err) < 0)
+        gd_errs_add(errs, "spec.%s", err);
+    json_decref(tgs);
+}
+
 /* Checks that every name a spec refers to is a live resource of the right type, and
  * that a subnet lies inside its VPC without overlapping another subnet. */
 static void check_refs(gd_game *g, int team, const char *type, const char *name, json_t *spec,
@@ -157,6 +194,8 @@ static void check_refs(gd_game *g, int team, const char *type, const char *name,
         {
             const char *n = json_string_value(x);
             if (!n) continue;
+            if (!strcmp(refs[k].field, "default_target_group") && !strcmp(n, GD_SCHEMA_IMPLICIT_TG))
+                continue; /* the alb's own group: the same as none */
             json_t *r = gd_store_res_get(g->db, team, n);
             if (!r || json_is_true(json_object_get(r, "deleted")) ||
                 !gd_schema_type_is(str(r, "type"), refs[k].target))
@@ -167,10 +206,7 @@ static void check_refs(gd_game *g, int team, const char *type, const char *name,
         }
         json_decref(list);
     }
-    char err[256];
-    if (!strcmp(type, "alb") && json_array_size(json_object_get(spec, "rules")) &&
-        gd_rules_check(json_object_get(spec, "rules"), "default", err, sizeof err) < 0)
-        gd_errs_add(errs, "spec.%s", err);
+    if (!strcmp(type, "alb")) check_rules(g, team, spec, errs);
     if (strcmp(type, "subnet") != 0) return;
     gd_cidr c, o;
     if (gd_cidr_parse(str(spec, "cidr"), team + g->net - 1, &c) < 0) return;
@@ -218,6 +254,14 @@ static void dependents(gd_game *g, int team, json_t *res, gd_buf *out)
             json_t *x;
             json_array_foreach(v, q, x) if (json_is_string(x) &&
                                             !strcmp(json_string_value(x), name)) dep = 1;
+        }
+        /* An alb's rules name target groups inside their actions. */
+        if (!strcmp(type, "target_group") && !strcmp(str(r, "type"), "alb")) {
+            json_t *used = gd_schema_alb_groups(spec);
+            size_t q;
+            json_t *x;
+            json_array_foreach(used, q, x) dep |= !strcmp(json_string_value(x), name);
+            json_decref(used);
         }
         /* Instances launched by a group sit in its subnets without naming them. */
         if (!strcmp(type, "subnet") && !strcmp(str(r, "type"), "instance") &&

@@ -499,6 +499,10 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
             if (strcmp(str(mst, "state"), "running") != 0 ||
                 now < num(mst, "running_at", now) + grace)
                 continue;
+            /* Out of service in any group of any edge. A target that has failed
+             * fewer than two checks (the least unhealthy threshold) is still
+             * `initial`, as AWS has it: just registered, e.g. in a group it joined. An
+             * InService target needs at least two failures to go out anyway. */
             int out = 0;
             for (gd_edge_link *e = g->edges; e; e = e->next) {
                 size_t q;
@@ -506,14 +510,18 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
                 json_array_foreach(json_object_get(e->stats, "targets"), q, t)
                 {
                     if (!strcmp(str(t, "id"), str(m, "id")) &&
-                        !strcmp(str(t, "state"), "OutOfService"))
+                        !strcmp(str(t, "state"), "OutOfService") && num(t, "health_fail", 2) >= 2)
                         out = 1;
                 }
             }
             if (out) {
+                /* Terminating reconciles again, this group included, with what is
+                 * true now: the replacement and any other unhealthy member are
+                 * handled there, so this stale pass stops here. */
                 gd_launcher_terminate(g, team, str(m, "id"), 0, "autoscaling", NULL,
                                       "ELB health check failed");
-                json_array_remove(mine, k);
+                json_decref(mine);
+                return;
             }
         }
     }
@@ -584,29 +592,43 @@ static gd_edge_link *edge_link(gd_game *g, const char *res_id)
     return NULL;
 }
 
-/* The running instances registered with load balancer lb: named in its `instances`, or
- * launched by a group that names lb in `load_balancers`. */
-/* The health an edge last reported for a target (1 InService), or -1 unknown. */
-static int last_health(gd_edge_link *e, const char *id)
+/* The health an edge last reported for a target of one of its groups (1 InService), or
+ * -1 unknown. */
+static int last_health(gd_edge_link *e, const char *id, const char *group)
 {
     size_t k;
     json_t *t;
     json_array_foreach(json_object_get(e ? e->stats : NULL, "targets"), k, t)
     {
-        if (!strcmp(str(t, "id"), id)) return !strcmp(str(t, "state"), "InService");
+        if (!strcmp(str(t, "id"), id) && !strcmp(str(t, "target_group"), group))
+            return !strcmp(str(t, "state"), "InService");
     }
     return -1;
 }
 
-static json_t *lb_targets(json_t *lb, json_t *instances, json_t *asgs, int iport, gd_edge_link *e)
+/* The first live resource of `team` named `name` in list, or NULL. */
+static json_t *find_res(json_t *list, int team, const char *name)
 {
-    /* The game starts with a running system: the first fleet behind the first load
-     * balancers is in service. Later, a respawned edge keeps what its predecessor
-     * knew; anything else must pass its health checks. */
-    int boot_lb = json_is_true(json_object_get(json_object_get(lb, "status"), "bootstrap"));
-    int team = (int)json_integer_value(json_object_get(lb, "team"));
-    const char *name = str(lb, "name");
-    json_t *spec = json_object_get(lb, "spec");
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        if ((int)json_integer_value(json_object_get(r, "team")) == team &&
+            !strcmp(str(r, "name"), name))
+            return r;
+    }
+    return NULL;
+}
+
+/* The running instances of `team` registered with a target group: named in `names` (by
+ * name or id), or launched by a group whose spec field `field` ("load_balancers" or
+ * "target_groups") lists `owner`. Each is reached at its ip:port. Its healthy flag is
+ * what edge e last said of it in `group`; unknown, it is `boot` for the instances the
+ * game started with. */
+static json_t *group_targets(int team, json_t *names, const char *field, const char *owner,
+                             int port, int boot, json_t *instances, json_t *asgs, gd_edge_link *e,
+                             const char *group)
+{
     json_t *targets = json_array();
     size_t i;
     json_t *r;
@@ -618,48 +640,72 @@ static json_t *lb_targets(json_t *lb, json_t *instances, json_t *asgs, int iport
         int reg = 0;
         size_t k;
         json_t *x;
-        json_array_foreach(json_object_get(spec, "instances"), k, x)
+        json_array_foreach(names, k, x)
         {
             const char *n = json_string_value(x);
             if (n && (!strcmp(n, str(r, "name")) || !strcmp(n, str(r, "id")))) reg = 1;
         }
-        json_array_foreach(asgs, k, x)
+        json_t *asg = *str(ist, "asg") ? find_res(asgs, team, str(ist, "asg")) : NULL;
+        json_array_foreach(json_object_get(json_object_get(asg, "spec"), field), k, x)
         {
-            if ((int)json_integer_value(json_object_get(x, "team")) != team ||
-                strcmp(str(x, "name"), str(ist, "asg")) != 0)
-                continue;
-            size_t q;
-            json_t *lbn;
-            json_array_foreach(json_object_get(json_object_get(x, "spec"), "load_balancers"), q,
-                               lbn) if (json_string_value(lbn) &&
-                                        !strcmp(json_string_value(lbn), name)) reg = 1;
+            if (json_string_value(x) && !strcmp(json_string_value(x), owner)) reg = 1;
         }
         if (!reg) continue;
         char addr[40];
-        snprintf(addr, sizeof addr, "%s:%d", str(ist, "ip"), iport);
-        int known = last_health(e, str(r, "id"));
-        int healthy = known >= 0 ? known : boot_lb && json_is_true(json_object_get(ist, "initial"));
+        snprintf(addr, sizeof addr, "%s:%d", str(ist, "ip"), port);
+        int known = last_health(e, str(r, "id"), group);
+        int healthy = known >= 0 ? known : boot && json_is_true(json_object_get(ist, "initial"));
         json_array_append_new(targets, json_pack("{s:s,s:s,s:s,s:b}", "id", str(r, "id"), "addr",
                                                  addr, "az", str(ist, "az"), "healthy", healthy));
     }
     return targets;
 }
 
-/* The document an edge process is configured with, for a clb, alb or cdn resource. */
-static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *asgs)
+/* An alb target group document from the settings an alb or a target_group holds
+ * (algorithm, health_check, stickiness, deregistration_delay, slow_start,
+ * cross_zone); its targets are reached, and checked, at `port`. Takes targets. */
+static json_t *group_doc(const char *name, json_t *spec, int port, json_t *targets)
+{
+    json_t *hc = json_object_get(spec, "health_check");
+    json_t *hcd =
+        json_pack("{s:s,s:i,s:f,s:f,s:i,s:i}", "path", hc ? str(hc, "path") : "/health", "port",
+                  port, "interval", num(hc, "interval", 30), "timeout", num(hc, "timeout", 5),
+                  "healthy_threshold", (int)num(hc, "healthy_threshold", 5), "unhealthy_threshold",
+                  (int)num(hc, "unhealthy_threshold", 2));
+    if (json_object_get(hc, "matcher"))
+        json_object_set(hcd, "matcher", json_object_get(hc, "matcher"));
+    json_t *tg = json_pack("{s:s,s:s,s:o,s:f,s:f,s:b,s:o}", "name", name, "algorithm",
+                           str(spec, "algorithm"), "health_check", hcd, "deregistration_delay",
+                           num(spec, "deregistration_delay", 300), "slow_start",
+                           num(spec, "slow_start", 0), "cross_zone",
+                           !json_is_false(json_object_get(spec, "cross_zone")), "targets", targets);
+    json_t *sticky = json_object_get(spec, "stickiness");
+    if (strcmp(str(sticky, "type"), "lb_cookie") == 0 ||
+        strcmp(str(sticky, "type"), "app_cookie") == 0) {
+        json_t *sj = json_pack("{s:s,s:f}", "type", str(sticky, "type"), "duration",
+                               num(sticky, "duration", 86400));
+        if (json_object_get(sticky, "cookie_name"))
+            json_object_set(sj, "cookie_name", json_object_get(sticky, "cookie_name"));
+        json_object_set_new(tg, "stickiness", sj);
+    }
+    return tg;
+}
+
+/* The document an edge process is configured with, for a clb, alb or cdn resource.
+ * tgs lists the target_group resources. */
+static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *asgs, json_t *tgs)
 {
     const char *type = str(lb, "type");
     json_t *spec = json_object_get(lb, "spec"), *st = json_object_get(lb, "status");
-    json_t *hc = json_object_get(spec, "health_check");
     int iport = (int)num(spec, "instance_port", 8000);
     char listen[40];
     snprintf(listen, sizeof listen, "%s:%d", str(st, "ip"), (int)num(st, "port", 8080));
     json_t *doc =
         json_pack("{s:s,s:s,s:s,s:s,s:f}", "mode", type, "id", str(lb, "id"), "name",
                   str(lb, "name"), "listen", listen, "idle_timeout", num(spec, "idle_timeout", 60));
+    int team = (int)json_integer_value(json_object_get(lb, "team"));
     if (!strcmp(type, "cdn")) {
         /* The origin is a load balancer of the same team. */
-        int team = (int)json_integer_value(json_object_get(lb, "team"));
         json_t *o = gd_store_res_get(g->db, team, str(spec, "origin"));
         json_t *ost = json_object_get(o, "status");
         char origin[40];
@@ -682,39 +728,107 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
         json_decref(o);
         return doc;
     }
-    json_t *hcd = json_pack("{s:s,s:i,s:f,s:f,s:i,s:i}", "path", hc ? str(hc, "path") : "/health",
-                            "port", iport, "interval", num(hc, "interval", 30), "timeout",
-                            num(hc, "timeout", 5), "healthy_threshold",
-                            (int)num(hc, "healthy_threshold", !strcmp(type, "clb") ? 10 : 5),
-                            "unhealthy_threshold", (int)num(hc, "unhealthy_threshold", 2));
-    json_t *targets = lb_targets(lb, instances, asgs, iport, edge_link(g, str(lb, "id")));
+    /* The game starts with a running system: the first fleet behind the first load
+     * balancers is in service. Later, a respawned edge keeps what its predecessor
+     * knew; anything else must pass its health checks. */
+    int boot = json_is_true(json_object_get(st, "bootstrap"));
+    gd_edge_link *e = edge_link(g, str(lb, "id"));
+    json_t *targets =
+        group_targets(team, json_object_get(spec, "instances"), "load_balancers", str(lb, "name"),
+                      iport, boot, instances, asgs, e, GD_SCHEMA_IMPLICIT_TG);
     if (!strcmp(type, "clb")) {
-        json_object_set_new(doc, "health_check", hcd);
+        json_t *hc = json_object_get(spec, "health_check");
+        json_object_set_new(
+            doc, "health_check",
+            json_pack("{s:s,s:i,s:f,s:f,s:i,s:i}", "path", hc ? str(hc, "path") : "/health", "port",
+                      iport, "interval", num(hc, "interval", 30), "timeout", num(hc, "timeout", 5),
+                      "healthy_threshold", (int)num(hc, "healthy_threshold", 10),
+                      "unhealthy_threshold", (int)num(hc, "unhealthy_threshold", 2)));
         json_object_set_new(doc, "targets", targets);
         return doc;
     }
-    if (json_object_get(hc, "matcher"))
-        json_object_set(hcd, "matcher", json_object_get(hc, "matcher"));
-    json_t *tg = json_pack("{s:s,s:s,s:o,s:f,s:f,s:b,s:o}", "name", "default", "algorithm",
-                           str(spec, "algorithm"), "health_check", hcd, "deregistration_delay",
-                           num(spec, "deregistration_delay", 300), "slow_start",
-                           num(spec, "slow_start", 0), "cross_zone",
-                           !json_is_false(json_object_get(spec, "cross_zone")), "targets", targets);
-    json_t *sticky = json_object_get(spec, "stickiness");
-    if (strcmp(str(sticky, "type"), "lb_cookie") == 0 ||
-        strcmp(str(sticky, "type"), "app_cookie") == 0) {
-        json_t *sj = json_pack("{s:s,s:f}", "type", str(sticky, "type"), "duration",
-                               num(sticky, "duration", 86400));
-        if (json_object_get(sticky, "cookie_name"))
-            json_object_set(sj, "cookie_name", json_object_get(sticky, "cookie_name"));
-        json_object_set_new(tg, "stickiness", sj);
+    /* An alb: its own group "default", then each target_group it sends to. */
+    json_t *groups = json_pack("[o]", group_doc(GD_SCHEMA_IMPLICIT_TG, spec, iport, targets));
+    json_t *used = gd_schema_alb_groups(spec);
+    size_t i;
+    json_t *n;
+    json_array_foreach(used, i, n)
+    {
+        const char *name = json_string_value(n);
+        json_t *tg = find_res(tgs, team, name), *tgs_spec = json_object_get(tg, "spec");
+        if (!tg) continue; /* the edge refuses the document: it names a group it lacks */
+        int port = (int)num(tgs_spec, "port", 8000);
+        json_array_append_new(
+            groups,
+            group_doc(name, tgs_spec, port,
+                      group_targets(team, json_object_get(tgs_spec, "instances"), "target_groups",
+                                    name, port, boot, instances, asgs, e, name)));
     }
-    json_object_set_new(doc, "target_groups", json_pack("[o]", tg));
+    json_decref(used);
+    json_object_set_new(doc, "target_groups", groups);
+    const char *dflt = json_string_value(json_object_get(spec, "default_target_group"));
     json_object_set_new(doc, "default_action",
-                        json_pack("{s:s,s:s}", "type", "forward", "target_group", "default"));
+                        json_pack("{s:s,s:s}", "type", "forward", "target_group",
+                                  dflt ? dflt : GD_SCHEMA_IMPLICIT_TG));
     json_t *rules = json_object_get(spec, "rules");
     if (json_array_size(rules)) json_object_set(doc, "rules", rules);
     return doc;
+}
+
+/* A target_group's status: the albs that send to it, its registered running instances,
+ * and how many of those its albs' edges last counted InService (in every alb that
+ * has it) or OutOfService. Written only when it changes. */
+static void tg_status(gd_game *g, json_t *tg, json_t *lbs, json_t *instances, json_t *asgs)
+{
+    int team = (int)json_integer_value(json_object_get(tg, "team"));
+    const char *name = str(tg, "name");
+    json_t *spec = json_object_get(tg, "spec");
+    json_t *albs = json_array(), *seen = json_object();
+    size_t i, k;
+    json_t *r, *t;
+    json_array_foreach(lbs, i, r)
+    {
+        if (strcmp(str(r, "type"), "alb") != 0 ||
+            (int)json_integer_value(json_object_get(r, "team")) != team)
+            continue;
+        json_t *used = gd_schema_alb_groups(json_object_get(r, "spec"));
+        int uses = 0;
+        json_array_foreach(used, k, t) uses |= !strcmp(json_string_value(t), name);
+        json_decref(used);
+        if (!uses) continue;
+        json_array_append_new(albs, json_string(str(r, "name")));
+        gd_edge_link *e = edge_link(g, str(r, "id"));
+        json_array_foreach(json_object_get(e ? e->stats : NULL, "targets"), k, t)
+        {
+            if (strcmp(str(t, "target_group"), name) != 0) continue;
+            const char *state = str(t, "state");
+            if (!strcmp(state, "OutOfService"))
+                json_object_set_new(seen, str(t, "id"), json_false());
+            else if (!strcmp(state, "InService") && !json_object_get(seen, str(t, "id")))
+                json_object_set_new(seen, str(t, "id"), json_true());
+        }
+    }
+    int healthy = 0, unhealthy = 0;
+    const char *id;
+    json_object_foreach(seen, id, t)
+    {
+        healthy += json_is_true(t);
+        unhealthy += json_is_false(t);
+    }
+    json_decref(seen);
+    json_t *reg = group_targets(team, json_object_get(spec, "instances"), "target_groups", name,
+                                8000, 0, instances, asgs, NULL, name);
+    json_t *fresh =
+        json_pack("{s:o,s:i,s:i,s:i}", "load_balancers", albs, "targets", (int)json_array_size(reg),
+                  "healthy", healthy, "unhealthy", unhealthy);
+    json_decref(reg);
+    json_t *st = json_object_get(tg, "status");
+    int same = 1;
+    json_object_foreach(fresh, id, t) same &= json_equal(json_object_get(st, id), t);
+    if (same)
+        json_decref(fresh);
+    else
+        set_status_fields(g, str(tg, "id"), fresh);
 }
 
 struct push {
@@ -757,7 +871,7 @@ static void on_stats(void *ud, int err, const gd_httpc_resp *resp)
     }
 }
 
-static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs)
+static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs, json_t *tgs)
 {
     int team = (int)json_integer_value(json_object_get(lb, "team"));
     const char *id = str(lb, "id");
@@ -808,7 +922,7 @@ static void reconcile_lb(gd_game *g, json_t *lb, json_t *instances, json_t *asgs
         e->pushed = NULL;
         if (p) set_status_fields(g, id, json_pack("{s:i,s:s}", "pid", p->pid, "admin", admin));
     }
-    json_t *doc = edge_config(g, lb, instances, asgs);
+    json_t *doc = edge_config(g, lb, instances, asgs, tgs);
     char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(doc);
     if (!e->pushing && (!e->pushed || strcmp(e->pushed, s) != 0) &&
@@ -923,7 +1037,10 @@ void gd_launcher_reconcile(gd_game *g)
         json_array_extend(lbs, x);
         json_decref(x);
     }
-    json_array_foreach(lbs, i, r) reconcile_lb(g, r, instances, asgs);
+    json_t *tgs = gd_store_res_list(g->db, 0, "target_group", 0);
+    json_array_foreach(lbs, i, r) reconcile_lb(g, r, instances, asgs, tgs);
+    json_array_foreach(tgs, i, r) tg_status(g, r, lbs, instances, asgs);
+    json_decref(tgs);
     /* Edges of deleted load balancers stop. */
     for (gd_edge_link **pp = &g->edges; *pp;) {
         gd_edge_link *e = *pp;

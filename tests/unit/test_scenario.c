@@ -493,7 +493,7 @@ Test(scenario, section_errors)
         "17:37: field 'events[3].target': 'web' is not TYPE/NAME (allowed: TYPE/NAME, e.g. "
         "asg/web)",
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
-        "launch_template, instance, asg, clb, alb, cdn)",
+        "launch_template, instance, asg, clb, alb, target_group, cdn)",
         "20:3: field 'architecture.endpoint': missing (allowed: [a-z0-9-], 1..64 characters)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
         "name, ...fields of that type})",
@@ -539,9 +539,9 @@ Test(scenario, architecture_errors)
         "(allowed: a block that overlaps no other subnet)",
         "10:56: subnet 'c': field 'vpc': no vpc named 'other' (allowed: main)",
         "11:14: field 'architecture.resources[4].type': \"rocket\" is not a resource type "
-        "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, cdn)",
+        "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
-        "launch_template, instance, asg, clb, alb, cdn)",
+        "launch_template, instance, asg, clb, alb, target_group, cdn)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
@@ -623,6 +623,123 @@ Test(scenario, alb_rules_are_checked_with_their_place)
              tmp_path);
     const char *w[] = {want};
     assert_errs(&e, w, 1);
+    gd_errs_free(&e);
+    rm_tmp();
+}
+
+Test(scenario, target_groups_are_checked_with_their_place)
+{
+    gd_errs e = {0};
+    load_bad_text("name: tgs\n"                                         /* 1 */
+                  "duration: 1h\n"                                      /* 2 */
+                  "traffic: {rate: [{at: 0, rps: 1}]}\n"                /* 3 */
+                  "architecture:\n"                                     /* 4 */
+                  "  endpoint: lb\n"                                    /* 5 */
+                  "  resources:\n"                                      /* 6 */
+                  "    - {type: vpc, name: main}\n"                     /* 7 */
+                  "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n" /* 8 */
+                  "    - type: alb\n"                                   /* 9 */
+                  "      name: lb\n"                                    /* 10 */
+                  "      subnets: [a]\n"                                /* 11 */
+                  "      default_target_group: nope\n"                  /* 12 */
+                  "      rules:\n"                                      /* 13 */
+                  "        - {priority: 1, conditions: {path: /a}, action: {type: forward, "
+                  "target_group: api}}\n" /* 14 */
+                  "        - {priority: 2, conditions: {path: /b}, action: {type: forward, "
+                  "target_group: lost}}\n"                                      /* 15 */
+                  "    - {type: target_group, name: api, instances: [ghost]}\n" /* 16 */
+                  "    - {type: launch_template, name: tpl}\n"                  /* 17 */
+                  "    - {type: asg, name: web, launch_template: tpl, subnets: [a], "
+                  "target_groups: [api, gone]}\n"                /* 18 */
+                  "    - {type: target_group, name: default}\n", /* 19 */
+                  &e);
+    const char *w[] = {
+        "12:29: alb 'lb': field 'default_target_group': no target_group named 'nope' (allowed: "
+        "api)",
+        "15:87: alb 'lb': field 'rules[1].action.target_group': no target_group named 'lost' "
+        "(allowed: default, api)",
+        "16:51: target_group 'api': field 'instances[0]': no instance named 'ghost' (allowed: no "
+        "instance is defined)",
+        "18:87: asg 'web': field 'target_groups[1]': no target_group named 'gone' (allowed: api)",
+        "19:7: target_group 'default': the name is reserved for an alb's implicit target group "
+        "(allowed: any other name)",
+    };
+    int n = (int)(sizeof w / sizeof w[0]);
+    char msgs[8][1024];
+    const char *ptrs[8];
+    for (int i = 0; i < n; i++) {
+        snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, w[i]);
+        ptrs[i] = msgs[i];
+    }
+    assert_errs(&e, ptrs, n);
+    gd_errs_free(&e);
+    rm_tmp();
+}
+
+Test(scenario, alb_rules_forward_to_target_groups_defined_later)
+{
+    gd_scenario *s =
+        load_ok_text("name: tgs\n"
+                     "duration: 1h\n"
+                     "traffic: {rate: [{at: 0, rps: 1}]}\n"
+                     "architecture:\n"
+                     "  endpoint: lb\n"
+                     "  resources:\n"
+                     "    - {type: vpc, name: main}\n"
+                     "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n"
+                     "    - type: alb\n"
+                     "      name: lb\n"
+                     "      subnets: [a]\n"
+                     "      default_target_group: web-tg\n"
+                     "      rules:\n"
+                     "        - {priority: 1, conditions: {path: /api/*}, action: {type: forward, "
+                     "target_group: api-tg}}\n"
+                     "        - {priority: 2, conditions: {path: /old/*}, action: {type: forward, "
+                     "target_group: default}}\n"
+                     "    - {type: launch_template, name: tpl}\n"
+                     "    - {type: asg, name: web, launch_template: tpl, subnets: [a], "
+                     "target_groups: [web-tg]}\n"
+                     "    - {type: asg, name: api, launch_template: tpl, subnets: [a], "
+                     "target_groups: [api-tg]}\n"
+                     "    - {type: target_group, name: web-tg}\n"
+                     "    - {type: target_group, name: api-tg, port: 8000, algorithm: "
+                     "least_outstanding_requests}\n");
+    size_t i, tgs = 0;
+    json_t *r;
+    json_array_foreach(s->resources, i, r)
+    {
+        cr_assert_null(json_object_get(r, "checked"), "no bookkeeping is left in a resource");
+        if (!strcmp(json_string_value(json_object_get(r, "type")), "target_group")) tgs++;
+    }
+    cr_assert_eq(tgs, 2);
+    gd_scenario_free(s);
+
+    /* the edge's own check of the rules still applies, once the names are known */
+    gd_errs e = {0};
+    load_bad_text("name: tgs\n"
+                  "duration: 1h\n"
+                  "traffic: {rate: [{at: 0, rps: 1}]}\n"
+                  "architecture:\n"
+                  "  endpoint: lb\n"
+                  "  resources:\n"
+                  "    - {type: vpc, name: main}\n"
+                  "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n"
+                  "    - type: alb\n"
+                  "      name: lb\n"
+                  "      subnets: [a]\n"
+                  "      rules:\n"
+                  "        - {priority: 1, conditions: {}, action: {type: forward, "
+                  "target_group: api}}\n"
+                  "    - {type: target_group, name: api}\n",
+                  &e);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s:13:9: field 'architecture.resources[2].rules': rules[0].conditions: at least one "
+             "of path, host (1..5 patterns), query, header ({name: patterns}); at most 8 in all "
+             "(allowed: listener rules as doc/edge.md describes them)",
+             tmp_path);
+    const char *ww[] = {want};
+    assert_errs(&e, ww, 1);
     gd_errs_free(&e);
     rm_tmp();
 }

@@ -36,14 +36,14 @@ static char *check_api(const char *type, const char *name, json_t *spec, int wan
 Test(schema, types_and_prefixes)
 {
     const char *const *t = gd_schema_types();
-    const char *want[] = {"vpc", "subnet", "launch_template", "instance", "asg", "clb", "alb",
-                          "cdn", NULL};
+    const char *want[] = {"vpc", "subnet", "launch_template", "instance", "asg",
+                          "clb", "alb",    "target_group",    "cdn",      NULL};
     for (int i = 0; want[i]; i++) {
         cr_assert_not_null(t[i]);
         cr_assert_str_eq(t[i], want[i]);
         cr_assert_eq(gd_schema_known(want[i]), 1);
     }
-    cr_assert_null(t[8]);
+    cr_assert_null(t[9]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -52,6 +52,8 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(gd_schema_id_prefix("instance"), "i");
     cr_assert_str_eq(gd_schema_id_prefix("asg"), "asg");
     cr_assert_str_eq(gd_schema_id_prefix("clb"), "lb");
+    cr_assert_str_eq(gd_schema_id_prefix("alb"), "alb");
+    cr_assert_str_eq(gd_schema_id_prefix("target_group"), "tg");
     cr_assert_null(gd_schema_id_prefix("rocket"));
 }
 
@@ -107,7 +109,8 @@ Test(schema, defaults_asg_and_clb)
     char *d = dump(s);
     cr_assert_str_eq(d, "{\"desired\":2,\"health_check_grace\":300,\"health_check_type\":\"EC2\","
                         "\"launch_template\":\"web\","
-                        "\"load_balancers\":[],\"max\":10,\"min\":2,\"subnets\":[\"a\"]}");
+                        "\"load_balancers\":[],\"max\":10,\"min\":2,\"subnets\":[\"a\"],"
+                        "\"target_groups\":[]}");
     free(d);
     json_decref(s);
 
@@ -262,7 +265,7 @@ Test(schema, unknown_type_and_not_a_mapping)
     json_t *s = parse("{}");
     char *j = check_api("rocket", "x", s, 1);
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
-                        "launch_template, instance, asg, clb, alb, cdn)");
+                        "launch_template, instance, asg, clb, alb, target_group, cdn)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
@@ -344,5 +347,162 @@ Test(schema, null_field_is_absent)
     gd_free(check_api("clb", "lb", s, 0));
     cr_assert(json_is_array(json_object_get(s, "instances")));
     cr_assert_eq(json_array_size(json_object_get(s, "instances")), 0);
+    json_decref(s);
+}
+
+Test(schema, target_group_defaults)
+{
+    json_t *s = parse("{}");
+    gd_free(check_api("target_group", "api", s, 0));
+    char *d = dump(s);
+    cr_assert_str_eq(d, "{\"algorithm\":\"round_robin\",\"cross_zone\":true,"
+                        "\"deregistration_delay\":300,\"health_check\":{\"healthy_threshold\":5,"
+                        "\"interval\":30,\"matcher\":\"200\",\"path\":\"/health\",\"timeout\":5,"
+                        "\"unhealthy_threshold\":2},\"instances\":[],\"port\":8000,"
+                        "\"slow_start\":0,\"stickiness\":{\"duration\":86400,\"type\":\"none\"}}");
+    free(d);
+    json_decref(s);
+
+    s = parse("{\"port\": 9000, \"algorithm\": \"weighted_random\", \"slow_start\": \"1m\", "
+              "\"deregistration_delay\": \"30s\", \"cross_zone\": false, \"instances\": [\"i1\"], "
+              "\"stickiness\": {\"type\": \"lb_cookie\", \"duration\": \"1h\"}, "
+              "\"health_check\": {\"interval\": \"10s\", \"timeout\": \"90s\"}}");
+    /* an alb group's timeout may reach 2m, but stays shorter than the interval */
+    char *j = check_api("target_group", "api", s, 1);
+    cr_assert_str_eq(j, "spec.health_check.timeout: target_group 'api': field "
+                        "'health_check.timeout': 1m30s is not shorter than the interval (allowed: "
+                        "shorter than health_check.interval (10s))");
+    gd_free(j);
+    cr_assert_eq(json_integer_value(json_object_get(s, "slow_start")), 60);
+    cr_assert_eq(json_integer_value(json_object_get(s, "deregistration_delay")), 30);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(s, "stickiness"), "duration")),
+                 3600);
+    json_decref(s);
+}
+
+Test(schema, target_group_errors)
+{
+    json_t *s = parse("{\"port\": 80, \"algorithm\": \"random\", \"colour\": 1, "
+                      "\"instances\": \"i1\", \"deregistration_delay\": \"2h\"}");
+    char *j = check_api("target_group", "api", s, 5);
+    cr_assert_str_eq(
+        j, "spec.colour: target_group 'api': field 'colour': unknown field (allowed: port, "
+           "algorithm, health_check, stickiness, deregistration_delay, slow_start, cross_zone, "
+           "instances)\n"
+           "spec.port: target_group 'api': field 'port': 80 is out of range (allowed: an integer "
+           "1024..65535)\n"
+           "spec.algorithm: target_group 'api': field 'algorithm': \"random\" is not one of the "
+           "allowed values (allowed: round_robin, least_outstanding_requests, weighted_random)\n"
+           "spec.deregistration_delay: target_group 'api': field 'deregistration_delay': 2h is "
+           "out of range (allowed: a duration 0s..1h)\n"
+           "spec.instances: target_group 'api': field 'instances': expected a list, got a string "
+           "\"i1\" (allowed: a list of resource names of [a-z0-9-])");
+    gd_free(j);
+    json_decref(s);
+
+    /* as an alb refuses it: slow start with least outstanding requests, and too short */
+    s = parse("{\"algorithm\": \"least_outstanding_requests\", \"slow_start\": \"45s\"}");
+    j = check_api("target_group", "api", s, 1);
+    cr_assert_str_eq(j, "spec.slow_start: target_group 'api': field 'slow_start': slow start "
+                        "cannot be used with least outstanding requests (as in AWS) (allowed: 0 "
+                        "with least_outstanding_requests)");
+    gd_free(j);
+    json_decref(s);
+    s = parse("{\"slow_start\": 10, \"stickiness\": {\"type\": \"app_cookie\"}}");
+    j = check_api("target_group", "api", s, 2);
+    cr_assert_str_eq(j, "spec.slow_start: target_group 'api': field 'slow_start': too short "
+                        "(allowed: 0 (off) or 30s..15m)\n"
+                        "spec.stickiness.cookie_name: target_group 'api': field "
+                        "'stickiness.cookie_name': missing: app_cookie stickiness follows a cookie "
+                        "the application sets (allowed: the application's cookie name)");
+    gd_free(j);
+    json_decref(s);
+
+    /* "default" is the name of every alb's own group */
+    s = parse("{}");
+    j = check_api("target_group", "default", s, 1);
+    cr_assert_str_eq(j, "spec: target_group 'default': the name is reserved for an alb's implicit "
+                        "target group (allowed: any other name)");
+    gd_free(j);
+    json_decref(s);
+}
+
+Test(schema, alb_and_asg_name_target_groups)
+{
+    json_t *s = parse("{\"subnets\": [\"a\"], \"default_target_group\": \"web\"}");
+    gd_free(check_api("alb", "lb", s, 0));
+    cr_assert_str_eq(json_string_value(json_object_get(s, "default_target_group")), "web");
+    json_decref(s);
+
+    s = parse("{\"subnets\": [\"a\"]}");
+    gd_free(check_api("alb", "lb", s, 0));
+    cr_assert_null(json_object_get(s, "default_target_group"), "absent: the implicit group");
+    json_decref(s);
+
+    s = parse("{\"subnets\": [\"a\"], \"default_target_group\": [\"web\"]}");
+    char *j = check_api("alb", "lb", s, 1);
+    cr_assert_str_eq(j, "spec.default_target_group: alb 'lb': field 'default_target_group': "
+                        "expected a resource name, got a list [\"web\"] (allowed: a resource name "
+                        "of [a-z0-9-], 1..48 characters)");
+    gd_free(j);
+    json_decref(s);
+
+    s = parse("{\"launch_template\": \"web\", \"subnets\": [\"a\"], "
+              "\"target_groups\": [\"api\", \"Bad\"]}");
+    j = check_api("asg", "web", s, 1);
+    cr_assert_str_eq(j, "spec.target_groups[1]: asg 'web': field 'target_groups[1]': \"Bad\" is "
+                        "not a valid resource name (allowed: a list of resource names of "
+                        "[a-z0-9-])");
+    gd_free(j);
+    json_decref(s);
+
+    /* the reference table: what the API and the scenario loader check */
+    size_t n;
+    const gd_schema_ref *refs = gd_schema_refs(&n);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(refs[i].type, "asg") && !strcmp(refs[i].field, "target_groups")) {
+            seen |= 1;
+            cr_assert_str_eq(refs[i].target, "target_group");
+        }
+        if (!strcmp(refs[i].type, "alb") && !strcmp(refs[i].field, "default_target_group")) {
+            seen |= 2;
+            cr_assert_str_eq(refs[i].target, "target_group");
+        }
+        if (!strcmp(refs[i].type, "target_group") && !strcmp(refs[i].field, "instances")) {
+            seen |= 4;
+            cr_assert_str_eq(refs[i].target, "instance");
+        }
+    }
+    cr_assert_eq(seen, 7, "missing reference fields: %d", seen);
+}
+
+Test(schema, alb_groups_in_use)
+{
+    json_t *s =
+        parse("{\"default_target_group\": \"web\", \"rules\": ["
+              "{\"priority\": 1, \"conditions\": {\"path\": \"/api/*\"}, "
+              "\"action\": {\"type\": \"forward\", \"target_group\": \"api\"}},"
+              "{\"priority\": 2, \"conditions\": {\"path\": \"/old\"}, "
+              "\"action\": {\"type\": \"forward\", \"target_group\": \"default\"}},"
+              "{\"priority\": 3, \"conditions\": {\"path\": \"/v2/*\"}, "
+              "\"action\": {\"type\": \"forward\", \"target_group\": \"api\"}},"
+              "{\"priority\": 4, \"conditions\": {\"path\": \"/x\"}, \"action\": {\"type\": "
+              "\"fixed_response\"}},"
+              "{\"priority\": 5, \"conditions\": {\"path\": \"/w\"}, "
+              "\"action\": {\"type\": \"forward\", \"target_group\": \"web\"}}]}");
+    json_t *used = gd_schema_alb_groups(s);
+    char *d = dump(used);
+    cr_assert_str_eq(d, "[\"web\",\"api\"]", "each once, without the implicit group");
+    free(d);
+    json_decref(used);
+    cr_assert_str_eq(gd_schema_rule_forward(json_array_get(json_object_get(s, "rules"), 0)), "api");
+    cr_assert_null(gd_schema_rule_forward(json_array_get(json_object_get(s, "rules"), 3)));
+    json_decref(s);
+
+    s = parse("{\"default_target_group\": \"default\"}");
+    used = gd_schema_alb_groups(s);
+    cr_assert_eq(json_array_size(used), 0);
+    json_decref(used);
     json_decref(s);
 }
