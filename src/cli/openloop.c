@@ -372,8 +372,8 @@ int gd_cmd_openloop(int argc, char **argv)
                 busy++;
             }
         }
-        if (!quiet && t >= next_progress) {
-            progress(t, last_ok);
+        if (t >= next_progress) {
+            if (!quiet) progress(t, last_ok);
             last_ok = O.ok;
             next_progress += 1000000000ull;
         }

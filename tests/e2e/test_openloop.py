@@ -91,3 +91,18 @@ def test_bad_arguments_are_refused():
     r = subprocess.run([BIN, "openloop", "http://%s:1/" % ADDR, "--rate", "0"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert r.returncode == 2 and "--rate" in r.stderr
+
+
+def test_waits_without_spinning(instance):
+    # Between due times the generator sleeps in epoll: at 100 req/s it must leave the
+    # CPU idle nearly all the time, --quiet or not (it once spun when --quiet).
+    instance(18004, 0, 1000, 0)
+    for extra in ([], ["--quiet"]):
+        t0 = os.times()
+        r = subprocess.run([BIN, "openloop", "http://%s:18004/?key=idle" % ADDR, "--rate", "100",
+                            "--seconds", "2", "--warmup", "0"] + extra,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+        t1 = os.times()
+        assert r.returncode == 0, r.stderr
+        cpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
+        assert cpu < 0.5, "openloop %s used %.2f s of CPU in a 2 s run" % (extra, cpu)
