@@ -117,6 +117,8 @@ static const struct field clb_fields[] = {
     {F("instances", F_REFS, 0, "[]"), RANGE(0, 1e9)},
     {F("idle_timeout", F_DUR, 0, "60"), RANGE(1, 4000)},
     {F("health_check", F_MAP, 0, "{}"), .sub = clb_health_fields},
+    /* seconds a deregistered instance keeps its requests in flight; 0: cut at once */
+    {F("connection_draining", F_DUR, 0, "300"), RANGE(0, 3600)},
     {.name = NULL},
 };
 

@@ -311,6 +311,7 @@ static void create_resource(gd_game *g, gd_http_conn *c, gd_http_req *req, struc
     int r;
     if (!strcmp(type, "instance")) {
         r = gd_launcher_run_instance(g, w->team, name, str(spec, "launch_template"),
+                                     json_string_value(json_object_get(spec, "instance_type")),
                                      str(spec, "subnet"), NULL, 0, w->principal,
                                      gd_http_conn_peer(c), id, err, sizeof err);
         if (r < 0) {

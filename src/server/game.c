@@ -523,9 +523,10 @@ static int bootstrap(gd_game *g)
             json_t *spec = json_object_get(r, "spec");
             char err[256];
             if (!strcmp(type, "instance")) {
-                if (gd_launcher_run_instance(g, t, str(r, "name"), str(spec, "launch_template"),
-                                             str(spec, "subnet"), NULL, 1, "gameday", NULL, NULL,
-                                             err, sizeof err) < 0)
+                if (gd_launcher_run_instance(
+                        g, t, str(r, "name"), str(spec, "launch_template"),
+                        json_string_value(json_object_get(spec, "instance_type")),
+                        str(spec, "subnet"), NULL, 1, "gameday", NULL, NULL, err, sizeof err) < 0)
                     gd_warn("bootstrap_instance_failed", "team=%d err=%s", t, gd_log_q(err));
             } else if (!strcmp(type, "asg")) {
                 int desired = (int)json_integer_value(json_object_get(spec, "desired"));
@@ -533,7 +534,7 @@ static int bootstrap(gd_game *g)
                 for (int k = 0; k < desired; k++) {
                     const char *sn = json_string_value(
                         json_array_get(subnets, (size_t)k % json_array_size(subnets)));
-                    if (gd_launcher_run_instance(g, t, NULL, str(spec, "launch_template"), sn,
+                    if (gd_launcher_run_instance(g, t, NULL, str(spec, "launch_template"), NULL, sn,
                                                  str(r, "name"), 1, "autoscaling", NULL, NULL, err,
                                                  sizeof err) < 0)
                         gd_warn("bootstrap_instance_failed", "team=%d err=%s", t, gd_log_q(err));

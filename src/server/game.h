@@ -42,9 +42,11 @@ typedef struct gd_edge_link {
     char res_id[40];
     gd_httpc_pool *admin;
     uv_loop_t *admin_loop;
-    char *pushed;      /* the last document the edge accepted */
-    char *refused;     /* the last document the edge refused (not pushed again) */
-    uint64_t stats_at; /* loop time (ms) of the last /stats request */
+    char *pushed;        /* the last document the edge accepted */
+    char *refused;       /* the last document the edge refused (not pushed again) */
+    uint64_t stats_at;   /* loop time (ms) of the last /stats request */
+    uint64_t stats_from; /* stats_at of the request e->stats answers */
+    uint64_t pushed_at;  /* loop time (ms) the edge accepted `pushed` */
     int pushing;
     json_t *stats; /* the edge's last /stats answer */
     int stats_inflight;
@@ -108,10 +110,12 @@ json_t *gd_game_info(gd_game *g);
 /** Runs every reconciler once: autoscaling groups, instance boots, edges, loadgens. */
 void gd_launcher_reconcile(gd_game *g);
 /** Creates an instance resource (pending; it boots after its launch template's boot
- *  time). GD_EFULL with a message when its subnet has no free address. */
+ *  time), of type itype, or the template's when NULL. GD_EFULL with a message when its
+ *  subnet has no free address. */
 int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
-                             const char *subnet, const char *asg, int booted, const char *principal,
-                             const char *source_ip, char id_out[40], char *err, size_t errlen);
+                             const char *itype, const char *subnet, const char *asg, int booted,
+                             const char *principal, const char *source_ip, char id_out[40],
+                             char *err, size_t errlen);
 /** Terminates an instance: its process is stopped (SIGKILL when hard), its status
  *  becomes terminated, the edges stop sending to it. Audited. */
 int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,

@@ -286,8 +286,9 @@ static int alloc_cdn_ip(gd_game *g, int team, uint32_t *ip)
 /* ---- instances ---- */
 
 int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
-                             const char *subnet, const char *asg, int booted, const char *principal,
-                             const char *source_ip, char id_out[40], char *err, size_t errlen)
+                             const char *itype, const char *subnet, const char *asg, int booted,
+                             const char *principal, const char *source_ip, char id_out[40],
+                             char *err, size_t errlen)
 {
     json_t *req = json_pack("{s:s,s:s,s:s?}", "launchTemplate", lt_name, "subnet", subnet,
                             "autoScalingGroup", asg);
@@ -319,7 +320,7 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     snprintf(gen, sizeof gen, "%s-%08x", asg ? asg : lt_name, (unsigned)gd_rand_u64(&g->rnd));
     if (!name) name = gen;
     json_t *spec = json_pack("{s:s,s:s,s:s}", "launch_template", lt_name, "subnet", subnet,
-                             "instance_type", str(lts, "instance_type"));
+                             "instance_type", itype ? itype : str(lts, "instance_type"));
     json_t *status = json_pack(
         "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", "pending", "ip", ipb, "port",
         (int)num(lts, "port", 8000), "subnet", subnet, "az", str(json_object_get(sn, "spec"), "az"),
@@ -472,6 +473,53 @@ static void boot(gd_game *g, json_t *inst)
 
 /* ---- autoscaling groups ---- */
 
+/* 1 when a scale-in has deregistered the instance and it waits to be drained. */
+static int leaving(json_t *inst)
+{
+    return !strcmp(str(json_object_get(inst, "status"), "lifecycle"), "Terminating");
+}
+
+/* 1 once no edge can still send to the instance or have a request in flight on it:
+ * every edge has accepted a document without it and answered /stats since, and those
+ * stats list it nowhere (an edge forgets a deregistered target when it is drained). */
+static int drained(gd_game *g, const char *id)
+{
+    char quoted[48];
+    snprintf(quoted, sizeof quoted, "\"%s\"", id);
+    for (gd_edge_link *e = g->edges; e; e = e->next) {
+        if (e->pushed && strstr(e->pushed, quoted)) return 0;
+        if (e->pushed && e->stats_from <= e->pushed_at) return 0;
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(e->stats, "targets"), i,
+                           t) if (!strcmp(str(t, "id"), id)) return 0;
+    }
+    return 1;
+}
+
+/* The longest deregistration delay of the load balancers and target groups an asg
+ * registers its instances with (clb: connection_draining), game seconds; 0 when none. */
+static double asg_drain_delay(gd_game *g, int team, json_t *spec)
+{
+    double d = 0;
+    static const char *const fields[] = {"load_balancers", "target_groups"};
+    for (int f = 0; f < 2; f++) {
+        size_t i;
+        json_t *n;
+        json_array_foreach(json_object_get(spec, fields[f]), i, n)
+        {
+            json_t *r = gd_store_res_get(g->db, team, json_string_value(n));
+            json_t *rs = json_object_get(r, "spec");
+            double x = !strcmp(str(r, "type"), "clb")   ? num(rs, "connection_draining", 300)
+                       : !strcmp(str(r, "type"), "cdn") ? 0
+                                                        : num(rs, "deregistration_delay", 300);
+            if (r && x > d) d = x;
+            json_decref(r);
+        }
+    }
+    return d;
+}
+
 static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
 {
     int team = (int)json_integer_value(json_object_get(asg, "team"));
@@ -481,14 +529,23 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
     json_t *mine = json_array();
     size_t i;
     json_t *r;
+    double now = gd_game_now(g);
     json_array_foreach(instances, i, r)
     {
         json_t *st = json_object_get(r, "status");
-        if ((int)json_integer_value(json_object_get(r, "team")) == team &&
-            !strcmp(str(st, "asg"), name) && strcmp(str(st, "state"), "terminated") != 0)
+        if ((int)json_integer_value(json_object_get(r, "team")) != team ||
+            strcmp(str(st, "asg"), name) != 0 || !strcmp(str(st, "state"), "terminated"))
+            continue;
+        if (!leaving(r)) {
             json_array_append(mine, r);
+        } else if (now >= num(st, "drain_until", 0) || drained(g, str(r, "id"))) {
+            /* Deregistered and drained: it goes now. Terminating reconciles again with
+             * what is true now, so this stale pass stops here. */
+            gd_launcher_terminate(g, team, str(r, "id"), 0, "autoscaling", NULL, "scale-in");
+            json_decref(mine);
+            return;
+        }
     }
-    double now = gd_game_now(g);
     /* Health check type ELB: an instance its load balancers report out of service,
      * once past the grace period, is replaced (EC2: only a dead process is). */
     if (!strcmp(str(spec, "health_check_type"), "ELB")) {
@@ -548,14 +605,15 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
                 }
             }
             char err[256], id[40];
-            int rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"), best,
-                                              name, 0, "autoscaling", NULL, id, err, sizeof err);
+            int rc =
+                gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"), NULL, best,
+                                         name, 0, "autoscaling", NULL, id, err, sizeof err);
             if (rc == GD_EFULL && json_array_size(subnets) > 1) {
                 /* Try the other subnets before giving up. */
                 json_array_foreach(subnets, si, sj)
                 {
                     if (!strcmp(json_string_value(sj), best)) continue;
-                    rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"),
+                    rc = gd_launcher_run_instance(g, team, NULL, str(spec, "launch_template"), NULL,
                                                   json_string_value(sj), name, 0, "autoscaling",
                                                   NULL, id, err, sizeof err);
                     if (rc == 0) break;
@@ -574,10 +632,27 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
                                   json_pack("{s:n,s:i}", "last_error", "retry_at", 0));
         }
     } else if (have > desired) {
-        /* Scale in: the newest instances go first. */
+        /* Scale in: the newest instances go first. One registered with load balancers
+         * is deregistered first and terminated once its edges have drained it (no
+         * request in flight) or its longest deregistration delay has passed, as EC2
+         * Auto Scaling does; the others go at once. */
+        double delay = asg_drain_delay(g, team, spec);
         for (int k = have - 1; k >= desired; k--) {
             json_t *m = json_array_get(mine, (size_t)k);
-            gd_launcher_terminate(g, team, str(m, "id"), 0, "autoscaling", NULL, "scale-in");
+            const char *mid = str(m, "id");
+            if (delay > 0 && !strcmp(str(json_object_get(m, "status"), "state"), "running")) {
+                set_status_fields(g, mid,
+                                  json_pack("{s:s,s:f,s:f}", "lifecycle", "Terminating",
+                                            "drain_since", now, "drain_until", now + delay));
+                gd_game_audit(g, team, "autoscaling", NULL, "DeregisterTargets",
+                              json_pack("{s:s,s:s}", "instanceId", mid, "asg", name),
+                              json_pack("{s:s,s:f}", "lifecycle", "Terminating",
+                                        "deregistration_delay", delay),
+                              NULL);
+                gd_info("instance_draining", "id=%s asg=%s delay=%.0f", mid, name, delay);
+            } else {
+                gd_launcher_terminate(g, team, mid, 0, "autoscaling", NULL, "scale-in");
+            }
         }
     }
     json_decref(mine);
@@ -636,7 +711,7 @@ static json_t *group_targets(int team, json_t *names, const char *field, const c
     {
         if ((int)json_integer_value(json_object_get(r, "team")) != team) continue;
         json_t *ist = json_object_get(r, "status");
-        if (strcmp(str(ist, "state"), "running") != 0) continue;
+        if (strcmp(str(ist, "state"), "running") != 0 || leaving(r)) continue;
         int reg = 0;
         size_t k;
         json_t *x;
@@ -737,6 +812,8 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
         group_targets(team, json_object_get(spec, "instances"), "load_balancers", str(lb, "name"),
                       iport, boot, instances, asgs, e, GD_SCHEMA_IMPLICIT_TG);
     if (!strcmp(type, "clb")) {
+        json_object_set_new(doc, "deregistration_delay",
+                            json_real(num(spec, "connection_draining", 300)));
         json_t *hc = json_object_get(spec, "health_check");
         json_object_set_new(
             doc, "health_check",
@@ -843,6 +920,7 @@ static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
     if (!err && resp->status == 200) {
         gd_free(p->e->pushed);
         p->e->pushed = p->doc;
+        p->e->pushed_at = uv_now(p->e->admin_loop);
         gd_debug("edge_config_pushed", "lb=%s", p->e->res_id);
     } else {
         if (!err) {
@@ -868,6 +946,7 @@ static void on_stats(void *ud, int err, const gd_httpc_resp *resp)
         gd_metrics_from_edge(g->metrics, e->res_id, gd_game_now(g), e->stats, j);
         json_decref(e->stats);
         e->stats = j;
+        e->stats_from = e->stats_at;
     }
 }
 

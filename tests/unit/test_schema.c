@@ -117,7 +117,8 @@ Test(schema, defaults_asg_and_clb)
     s = parse("{\"subnets\": [\"public-a\"], \"health_check\": {\"interval\": \"10s\"}}");
     gd_free(check_api("clb", "web-lb", s, 0));
     d = dump(s);
-    cr_assert_str_eq(d, "{\"health_check\":{\"healthy_threshold\":10,\"interval\":10,"
+    cr_assert_str_eq(d, "{\"connection_draining\":300,"
+                        "\"health_check\":{\"healthy_threshold\":10,\"interval\":10,"
                         "\"path\":\"/health\",\"timeout\":5,\"unhealthy_threshold\":2},"
                         "\"idle_timeout\":60,\"instance_port\":8000,\"instances\":[],"
                         "\"port\":8080,\"subnets\":[\"public-a\"]}");
