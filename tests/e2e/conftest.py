@@ -268,8 +268,10 @@ def free_port(start=18080):
 class Game:
     """One `gameday play` process and what it printed."""
 
-    def __init__(self, scenario, out, *, port=None, speed=None, duration=None, extra=()):
+    def __init__(self, scenario, out, *, port=None, speed=None, duration=None, extra=(),
+                 net=1):
         self.scenario = str(scenario)
+        self.net = net  # team 1 lives on 127.<net>.0.0/16
         self.out = Path(out)
         self.port = port or free_port()
         self.api = f"http://127.0.0.1:{self.port}"
@@ -279,6 +281,8 @@ class Game:
         if duration is not None:
             self.args += ["--duration", str(duration)]
         self.args += ["--headless", "--out", str(self.out), "--port", str(self.port), *extra]
+        if net != 1:
+            self.args += ["--net", str(net)]
         self.proc = None
         self.lines = []  # (monotonic time, line) of stdout
         self.err_lines = []
@@ -294,8 +298,8 @@ class Game:
     # -- life
 
     def start(self):
-        self._lock = net_lock()
-        wait_for_quiet_network()
+        self._lock = net_lock(net=self.net)
+        wait_for_quiet_network(net=self.net)
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(self.args, cwd=ROOT, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -495,14 +499,17 @@ class Game:
 
 _all_games = []
 
-LOCK_FILE = "/tmp/gameday-e2e-127.1.lock"
+def lock_file(net=1):
+    return f"/tmp/gameday-e2e-127.{net}.lock"
 
 
-def net_lock(timeout=300):
-    """An exclusive flock on LOCK_FILE, held while a game of ours uses 127.1.0.0/16:
-    two runs of this suite on one machine (several engineers) take turns instead of
-    fighting over the addresses. Returns the open file; closing it releases."""
-    f = open(LOCK_FILE, "a")
+def net_lock(timeout=300, net=1):
+    """An exclusive flock on lock_file(net), held while a game of ours uses
+    127.<net>.0.0/16: two runs of this suite on one machine (several engineers) take
+    turns instead of fighting over the addresses. Returns the open file; closing it
+    releases."""
+    path = lock_file(net)
+    f = open(path, "a")
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -511,20 +518,20 @@ def net_lock(timeout=300):
         except BlockingIOError:
             if time.monotonic() > deadline:
                 f.close()
-                raise Timeout(f"another run of the e2e tests held {LOCK_FILE} for {timeout} s")
+                raise Timeout(f"another run of the e2e tests held {path} for {timeout} s")
             time.sleep(0.1)
 
 
-def wait_for_quiet_network(timeout=30):
-    """Games share 127.1.0.0/16: wait until every earlier game of ours is gone and
+def wait_for_quiet_network(timeout=30, net=1):
+    """Games share 127.<net>.0.0/16: wait until every earlier game of ours is gone and
     nothing listens there any more."""
     for g in _all_games:
         if g.proc is not None and not g.running():
             wait_until(lambda: not game_processes(g.pgid, g.out, g.seen_pids), timeout,
                        f"the processes of the earlier game in {g.out} to exit")
-    wait_until(lambda: not listeners_in("127.1."), timeout,
-               "no listener left on 127.1.0.0/16 (another game is running: games must not "
-               "overlap)")
+    wait_until(lambda: not listeners_in(f"127.{net}."), timeout,
+               f"no listener left on 127.{net}.0.0/16 (another game is running: games must "
+               "not overlap)")
 
 
 def _finish(games):

@@ -6,49 +6,21 @@ deleted while an alb or a group uses it, and a group and rule added live route a
 while the customers see no error. Real binaries: `gameday play` with its server, edge,
 instances and loadgen, on a network of its own (--net 214)."""
 
-import fcntl
-import time
-
 import pytest
 
 import conftest
-from conftest import Game, Timeout, free_port, gameday_hash, http, listeners_in, scenario_path
+from conftest import Game, free_port, gameday_hash, http, scenario_path
 
 SCENARIO = scenario_path("target_groups.yaml")
 SPEED = 60
 NET = 214  # team 1 lives at 127.214.0.0/16: no other test uses it
 PREFIX = "127.214."
-LOCK_FILE = "/tmp/gameday-e2e-127.214.lock"
-
-
-def own_lock(timeout=300):
-    """conftest.net_lock for this test's own /16."""
-    f = open(LOCK_FILE, "a")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return f
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                f.close()
-                raise Timeout(f"another run held {LOCK_FILE} for {timeout} s")
-            time.sleep(0.1)
-
-
-def own_quiet_network(timeout=30):
-    """conftest.wait_for_quiet_network for this test's own /16."""
-    conftest.wait_until(lambda: not listeners_in(PREFIX), timeout,
-                        f"no listener left on {PREFIX}0.0/16 (another game uses --net {NET})")
 
 
 @pytest.fixture
-def game(tmp_path, monkeypatch):
-    # The game lives on 127.214/16, not 127.1/16: take that network's lock instead.
-    monkeypatch.setattr(conftest, "net_lock", own_lock)
-    monkeypatch.setattr(conftest, "wait_for_quiet_network", own_quiet_network)
-    g = Game(SCENARIO, tmp_path / "game", port=free_port(18394), speed=SPEED,
-             extra=("--net", str(NET)))
+def game(tmp_path):
+    # The game lives on 127.214/16, not 127.1/16, with that network's lock.
+    g = Game(SCENARIO, tmp_path / "game", port=free_port(18394), speed=SPEED, net=NET)
     try:
         g.start()
         g.wait_ready()
