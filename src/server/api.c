@@ -672,7 +672,7 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         json_t *r = res[0] ? gd_store_res_get(g->db, w.team, res) : NULL;
         if (!r) {
             gd_http_respond_error(c, 404, "NotFound",
-                                  "resource=NAME: no such load balancer or cdn");
+                                  "resource=NAME: no such resource in the team");
             return;
         }
         if (metric[0])

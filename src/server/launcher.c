@@ -935,6 +935,32 @@ static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
     gd_free(p);
 }
 
+/* The metrics of the target_group resources an alb's edge sends to, from its stats
+ * (its own group "default" is the alb's, in the alb's metrics). */
+static void group_metrics(gd_game *g, gd_edge_link *e, double now, const json_t *cur)
+{
+    json_t *groups = json_object_get(cur, "target_groups");
+    if (json_array_size(groups) < 2) return;
+    json_t *lb = gd_store_res_get(g->db, 0, e->res_id);
+    int team = (int)json_integer_value(json_object_get(lb, "team"));
+    json_decref(lb);
+    size_t i, k;
+    json_t *x, *p;
+    json_array_foreach(groups, i, x)
+    {
+        const char *name = str(x, "name");
+        if (!strcmp(name, GD_SCHEMA_IMPLICIT_TG)) continue;
+        json_t *tg = gd_store_res_get(g->db, team, name);
+        if (tg && !strcmp(str(tg, "type"), "target_group")) {
+            const json_t *prev = NULL;
+            json_array_foreach(json_object_get(e->stats, "target_groups"), k,
+                               p) if (!strcmp(str(p, "name"), name)) prev = p;
+            gd_metrics_from_group(g->metrics, str(tg, "id"), now, prev, x);
+        }
+        json_decref(tg);
+    }
+}
+
 static void on_stats(void *ud, int err, const gd_httpc_resp *resp)
 {
     gd_edge_link *e = ud;
@@ -943,7 +969,9 @@ static void on_stats(void *ud, int err, const gd_httpc_resp *resp)
     json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
     if (j) {
         gd_game *g = e->admin_loop->data;
-        gd_metrics_from_edge(g->metrics, e->res_id, gd_game_now(g), e->stats, j);
+        double now = gd_game_now(g);
+        gd_metrics_from_edge(g->metrics, e->res_id, now, e->stats, j);
+        group_metrics(g, e, now, j);
         json_decref(e->stats);
         e->stats = j;
         e->stats_from = e->stats_at;

@@ -112,3 +112,17 @@ void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const jso
                        json_number_value(json_object_get(c, "origin_latency_ms")));
     }
 }
+
+void gd_metrics_from_group(gd_metrics *m, const char *tg_id, double t, const json_t *prev,
+                           const json_t *cur)
+{
+    double req = delta(prev, cur, "requests");
+    int healthy = (int)json_integer_value(json_object_get(cur, "healthy"));
+    int unhealthy = (int)json_integer_value(json_object_get(cur, "unhealthy"));
+    gd_metrics_put(m, tg_id, "RequestCount", t, req);
+    gd_metrics_put(m, tg_id, "HealthyHostCount", t, healthy);
+    gd_metrics_put(m, tg_id, "UnHealthyHostCount", t, unhealthy);
+    /* AWS divides by the healthy targets (all of them when none is healthy). */
+    int n = healthy ? healthy : healthy + unhealthy;
+    gd_metrics_put(m, tg_id, "RequestCountPerTarget", t, n ? req / n : 0);
+}

@@ -23,5 +23,10 @@ json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id);
  *  against prev (the previous answer, may be NULL). */
 void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
                           const json_t *cur);
+/** Records one target group's metrics from an edge's /stats entry for it (prev: the
+ *  same group's entry in the previous stats, or NULL), under the target group's id:
+ *  RequestCount, RequestCountPerTarget, HealthyHostCount, UnHealthyHostCount. */
+void gd_metrics_from_group(gd_metrics *m, const char *tg_id, double t, const json_t *prev,
+                           const json_t *cur);
 
 #endif

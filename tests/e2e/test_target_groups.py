@@ -82,6 +82,17 @@ def test_rules_send_each_path_to_its_target_group(game):
     assert st["load_balancers"] == ["web-alb"] and st["targets"] == 2 and st["unhealthy"] == 0, st
     assert g.get("/resources/api-tg")["id"].startswith("tg-")
 
+    # Its CloudWatch-style metrics, under its own id: the 6 requests sent to it, over
+    # its 2 healthy targets.
+    m = g.wait_until(
+        lambda: (lambda s: s if sum(v for _, v in s) >= 6 else None)(
+            g.get("/metrics?resource=api-tg&metric=RequestCount")),
+        10, "api-tg's RequestCount in the metric store")
+    assert sum(v for _, v in m) == 6, m
+    per = g.get("/metrics?resource=api-tg&metric=RequestCountPerTarget")
+    assert sum(v for _, v in per) == 3, per
+    assert g.get("/metrics?resource=api-tg")["HealthyHostCount"] == 2
+
     # In use by the alb's rule and by group api: DependencyViolation, audited.
     r = g.call("DELETE", "/resources/api-tg")
     assert r.status == 409, r
