@@ -487,8 +487,10 @@ static int drained(gd_game *g, const char *id)
     char quoted[48];
     snprintf(quoted, sizeof quoted, "\"%s\"", id);
     for (gd_edge_link *e = g->edges; e; e = e->next) {
-        if (e->pushed && strstr(e->pushed, quoted)) return 0;
-        if (e->pushed && e->stats_from <= e->pushed_at) return 0;
+        /* An edge with no accepted document yet (just spawned, or a restarted server
+         * that has not pushed again) may still have the target. */
+        if (!e->pushed || strstr(e->pushed, quoted)) return 0;
+        if (e->stats_from <= e->pushed_at) return 0;
         size_t i;
         json_t *t;
         json_array_foreach(json_object_get(e->stats, "targets"), i,
