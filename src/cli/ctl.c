@@ -32,22 +32,21 @@ static void hms(double s, char *out, size_t n)
 
 static int usage(int rc)
 {
-    fprintf(
-        rc ? stderr : stdout,
-        "usage: gameday ctl [--api URL] [--token T] [--game DIR] [--json] COMMAND\n"
-        "commands:\n"
-        "  status                     game clock, rate, latency, score, bill\n"
-        "  instances                  instances, their address, state and health\n"
-        "  resources [TYPE]           every resource (vpc, subnet, asg, alb, cdn...)\n"
-        "  get NAME|ID                one resource, spec and status\n"
-        "  scale ASG N                set an autoscaling group's desired capacity\n"
-        "  terminate ID|NAME [--force]  terminate an instance (--force: SIGKILL)\n"
-        "  create TYPE NAME [k=v...]  create a resource (values are JSON or plain strings)\n"
-        "  update NAME k=v [k=v...]   change fields of a resource's spec\n"
-        "  delete NAME|ID             delete a resource (an instance is terminated)\n"
-        "  score                      the team's score\n"
-        "  events                     score events: time, source, points, reason\n"
-        "  audit                      the audit log: who did what\n");
+    fprintf(rc ? stderr : stdout,
+            "usage: gameday ctl [--api URL] [--token T] [--game DIR] [--json] COMMAND\n"
+            "commands:\n"
+            "  status                     game clock, rate, latency, score, bill\n"
+            "  instances                  instances, their address, state and health\n"
+            "  resources [TYPE]           every resource (vpc, subnet, asg, alb, cdn...)\n"
+            "  get NAME|ID                one resource, spec and status\n"
+            "  scale ASG N                set an autoscaling group's desired capacity\n"
+            "  terminate ID|NAME [--force]  terminate an instance (--force: SIGKILL)\n"
+            "  create TYPE NAME [k=v...]  create a resource (values are JSON or plain strings)\n"
+            "  update NAME k=v [k=v...]   change fields of a resource's spec\n"
+            "  delete NAME|ID             delete a resource (an instance is terminated)\n"
+            "  score                      the team's score\n"
+            "  events                     score events: time, source, points, reason\n"
+            "  audit                      the audit log: who did what\n");
     return rc;
 }
 
