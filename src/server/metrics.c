@@ -87,17 +87,26 @@ static double delta(const json_t *prev, const json_t *cur, const char *k)
     return c >= p ? c - p : c;
 }
 
-void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
-                          const json_t *cur)
+/* The series an edge's stats and each of its groups' entries share: RequestCount,
+ * HealthyHostCount, UnHealthyHostCount, and RequestCountPerTarget (per registered
+ * target, as the edge's own /metrics has it). */
+static void host_series(gd_metrics *m, const char *id, double t, const json_t *prev,
+                        const json_t *cur)
 {
     double req = delta(prev, cur, "requests");
     int healthy = (int)json_integer_value(json_object_get(cur, "healthy"));
     int unhealthy = (int)json_integer_value(json_object_get(cur, "unhealthy"));
-    gd_metrics_put(m, res_id, "RequestCount", t, req);
-    gd_metrics_put(m, res_id, "HealthyHostCount", t, healthy);
-    gd_metrics_put(m, res_id, "UnHealthyHostCount", t, unhealthy);
-    gd_metrics_put(m, res_id, "RequestCountPerTarget", t,
+    gd_metrics_put(m, id, "RequestCount", t, req);
+    gd_metrics_put(m, id, "HealthyHostCount", t, healthy);
+    gd_metrics_put(m, id, "UnHealthyHostCount", t, unhealthy);
+    gd_metrics_put(m, id, "RequestCountPerTarget", t,
                    healthy + unhealthy ? req / (healthy + unhealthy) : 0);
+}
+
+void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
+                          const json_t *cur)
+{
+    host_series(m, res_id, t, prev, cur);
     gd_metrics_put(m, res_id, "HTTPCode_Target_2XX_Count", t, delta(prev, cur, "2xx"));
     gd_metrics_put(m, res_id, "HTTPCode_Target_4XX_Count", t, delta(prev, cur, "4xx"));
     gd_metrics_put(m, res_id, "HTTPCode_Target_5XX_Count", t, delta(prev, cur, "5xx"));
@@ -116,13 +125,5 @@ void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const jso
 void gd_metrics_from_group(gd_metrics *m, const char *tg_id, double t, const json_t *prev,
                            const json_t *cur)
 {
-    double req = delta(prev, cur, "requests");
-    int healthy = (int)json_integer_value(json_object_get(cur, "healthy"));
-    int unhealthy = (int)json_integer_value(json_object_get(cur, "unhealthy"));
-    gd_metrics_put(m, tg_id, "RequestCount", t, req);
-    gd_metrics_put(m, tg_id, "HealthyHostCount", t, healthy);
-    gd_metrics_put(m, tg_id, "UnHealthyHostCount", t, unhealthy);
-    /* AWS divides by the healthy targets (all of them when none is healthy). */
-    int n = healthy ? healthy : healthy + unhealthy;
-    gd_metrics_put(m, tg_id, "RequestCountPerTarget", t, n ? req / n : 0);
+    host_series(m, tg_id, t, prev, cur);
 }
