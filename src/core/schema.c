@@ -144,6 +144,17 @@ static const struct field stickiness_fields[] = {
     {.name = NULL},
 };
 
+/* How a target group balances and checks: an alb's own group and a target_group. */
+// clang-format off
+#define TARGET_GROUP_SETTINGS                                                   \
+    {F("algorithm", F_ENUM, 0, "\"round_robin\""), .enums = algorithms},         \
+    {F("health_check", F_MAP, 0, "{}"), .sub = alb_health_fields},              \
+    {F("stickiness", F_MAP, 0, "{}"), .sub = stickiness_fields},                \
+    {F("deregistration_delay", F_DUR, 0, "300"), RANGE(0, 3600)},               \
+    {F("slow_start", F_DUR, 0, "0"), RANGE(0, 900)},                            \
+    {F("cross_zone", F_BOOL, 0, "true")}
+// clang-format on
+
 /* An Application LB. Its own fields make its implicit target group "default" (its
  * instances: the groups that name it in load_balancers, and `instances`); rules and
  * default_target_group may send requests to target_group resources instead. */
@@ -153,12 +164,7 @@ static const struct field alb_fields[] = {
     {F("instance_port", F_INT, 0, "8000"), RANGE(1024, 65535)},
     {F("instances", F_REFS, 0, "[]"), RANGE(0, 1e9)},
     {F("idle_timeout", F_DUR, 0, "60"), RANGE(1, 4000)},
-    {F("algorithm", F_ENUM, 0, "\"round_robin\""), .enums = algorithms},
-    {F("health_check", F_MAP, 0, "{}"), .sub = alb_health_fields},
-    {F("stickiness", F_MAP, 0, "{}"), .sub = stickiness_fields},
-    {F("deregistration_delay", F_DUR, 0, "300"), RANGE(0, 3600)},
-    {F("slow_start", F_DUR, 0, "0"), RANGE(0, 900)},
-    {F("cross_zone", F_BOOL, 0, "true")},
+    TARGET_GROUP_SETTINGS,
     /* listener rules as the edge takes them (doc/edge.md); they forward to "default" or
      * to a target_group of the team */
     {F("rules", F_LIST, 0, "[]"), RANGE(0, 100)},
@@ -171,12 +177,7 @@ static const struct field alb_fields[] = {
  * its targets are `instances` and the groups that name it in target_groups. */
 static const struct field tg_fields[] = {
     {F("port", F_INT, 0, "8000"), RANGE(1024, 65535)},
-    {F("algorithm", F_ENUM, 0, "\"round_robin\""), .enums = algorithms},
-    {F("health_check", F_MAP, 0, "{}"), .sub = alb_health_fields},
-    {F("stickiness", F_MAP, 0, "{}"), .sub = stickiness_fields},
-    {F("deregistration_delay", F_DUR, 0, "300"), RANGE(0, 3600)},
-    {F("slow_start", F_DUR, 0, "0"), RANGE(0, 900)},
-    {F("cross_zone", F_BOOL, 0, "true")},
+    TARGET_GROUP_SETTINGS,
     {F("instances", F_REFS, 0, "[]"), RANGE(0, 1e9)},
     {.name = NULL},
 };
