@@ -63,10 +63,18 @@ struct gd_httpc_pool {
     struct creq *qhead, *qtail;
     int nqueued;
     int closing, handles;
+    int draining; /* takes no new request; closes once the last one has ended */
     int sweeping;
 };
 
 static void pump(gd_httpc_pool *p);
+
+/* A draining pool closes once nothing is in flight, queued or connecting. */
+static void drain_check(gd_httpc_pool *p)
+{
+    if (p->draining && !p->closing && p->nbusy == 0 && p->nqueued == 0 && p->nconnecting == 0)
+        gd_httpc_pool_close(p);
+}
 
 static void set_state(struct cconn *c, enum cstate s)
 {
@@ -151,10 +159,12 @@ static void on_handle_closed(uv_handle_t *h)
     c->magic = 0;
     gd_free(c);
     p->handles--;
-    if (p->closing)
+    if (p->closing) {
         maybe_free_pool(p);
-    else
+    } else {
         pump(p);
+        drain_check(p);
+    }
 }
 
 /* Closes a connection; its request (if any) ends with err, or is retried when
@@ -269,13 +279,15 @@ static void deliver(struct cconn *c)
         set_state(c, CC_CLOSING);
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     }
+    gd_httpc_pool *p = c->pool;
     finish(r, 0, &resp);
     if (c->state == CC_IDLE) {
         gd_buf_reset(&c->in);
         c->fed = 0;
         c->complete = 0;
-        if (!c->pool->closing) pump(c->pool);
+        if (!p->closing) pump(p);
     }
+    drain_check(p); /* last: it may close c */
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -468,6 +480,7 @@ static void on_sweep(uv_timer_t *t)
     }
     p->sweeping = 0;
     if (!p->closing && p->nbusy == 0 && p->nqueued == 0) uv_timer_stop(&p->sweep);
+    drain_check(p);
 }
 
 /* ---- public ---- */
@@ -500,6 +513,14 @@ static void on_timer_closed(uv_handle_t *h)
     maybe_free_pool(p);
 }
 
+void gd_httpc_pool_drain(gd_httpc_pool *p)
+{
+    check_pool(p);
+    if (p->closing || p->draining) return;
+    p->draining = 1;
+    drain_check(p);
+}
+
 void gd_httpc_pool_close(gd_httpc_pool *p)
 {
     check_pool(p);
@@ -518,7 +539,7 @@ static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, uint6
                    gd_httpc_cb cb, void *ud)
 {
     check_pool(p);
-    if (p->closing) return GD_ECLOSED;
+    if (p->closing || p->draining) return GD_ECLOSED;
     if (p->nqueued >= p->max_queue) return GD_EFULL;
     struct creq *r = gd_calloc(1, sizeof *r);
     r->data = data;
@@ -539,7 +560,8 @@ static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, uint6
 int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
                      gd_httpc_cb cb, void *ud)
 {
-    if (p->closing || p->nqueued >= p->max_queue) return p->closing ? GD_ECLOSED : GD_EFULL;
+    if (p->closing || p->draining || p->nqueued >= p->max_queue)
+        return p->closing || p->draining ? GD_ECLOSED : GD_EFULL;
     char *copy = gd_malloc(len);
     memcpy(copy, req, len);
     int r = request(p, copy, len, 0, timeout_ms, cb, ud);

@@ -36,6 +36,9 @@ void gd_httpc_pool_set_source(gd_httpc_pool *p, uint32_t src_ip);
 /** Closes every connection; pending requests get GD_ECLOSED; memory is freed once
  *  the last handle has closed. */
 void gd_httpc_pool_close(gd_httpc_pool *p);
+/** Stops taking requests (GD_ECLOSED) but lets the ones in flight and queued finish,
+ *  then closes as gd_httpc_pool_close does: for a pool being replaced. */
+void gd_httpc_pool_drain(gd_httpc_pool *p);
 /** Sends req (a whole request: request line, headers, body; copied) and calls cb
  *  once with the answer or an error. timeout_ms is wall time from now to the full
  *  answer (0 = none). Returns 0, or GD_EFULL/GD_ECLOSED without calling cb. */

@@ -155,7 +155,8 @@ int gd_cdn_apply(gd_edge *e, const json_t *doc, char *err, size_t errlen)
         uint32_t ip;
         int port;
         gd_hostport_parse(addr, &ip, &port);
-        if (d->origin) gd_httpc_pool_close(d->origin);
+        /* The old origin's requests in flight still get their answers. */
+        if (d->origin) gd_httpc_pool_drain(d->origin);
         d->origin = gd_httpc_pool_new(e->loop, ip, port, 1024, 65536);
         snprintf(d->origin_addr, sizeof d->origin_addr, "%s", addr);
     }
