@@ -579,8 +579,3 @@ int gd_httpc_pool_conns(const gd_httpc_pool *p)
 {
     return p->nconns;
 }
-
-int gd_httpc_pool_inflight(const gd_httpc_pool *p)
-{
-    return p->nbusy + p->nqueued;
-}

@@ -48,8 +48,7 @@ int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t tim
  *  edge keeps a proxied request for a retry anyway). */
 int gd_httpc_request_ref(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
                          gd_httpc_cb cb, void *ud);
-/** Connections open and requests in flight or queued. */
+/** Connections open. */
 int gd_httpc_pool_conns(const gd_httpc_pool *p);
-int gd_httpc_pool_inflight(const gd_httpc_pool *p);
 
 #endif

@@ -170,28 +170,6 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- reports ---- */
 
-/* Pools of former endpoints, closed once their requests are answered. */
-static gd_httpc_pool *retired[16];
-
-static void retire(gd_httpc_pool *p)
-{
-    for (int i = 0; i < 16; i++)
-        if (!retired[i]) {
-            retired[i] = p;
-            return;
-        }
-    gd_httpc_pool_close(p);
-}
-
-static void sweep_retired(void)
-{
-    for (int i = 0; i < 16; i++)
-        if (retired[i] && gd_httpc_pool_inflight(retired[i]) == 0) {
-            gd_httpc_pool_close(retired[i]);
-            retired[i] = NULL;
-        }
-}
-
 static void report_send(void);
 
 static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
@@ -216,8 +194,9 @@ static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
         if (ep && strcmp(ep, L.endpoint) != 0) {
             uint32_t ip;
             int port;
-            /* The old pool finishes what it carries: switching costs no request. */
-            if (L.pool) retire(L.pool);
+            /* The old pool finishes what it carries, then closes: switching costs no
+             * request. */
+            if (L.pool) gd_httpc_pool_drain(L.pool);
             L.pool = NULL;
             snprintf(L.endpoint, sizeof L.endpoint, "%s", ep);
             if (gd_hostport_parse(ep, &ip, &port) == 0)
@@ -282,7 +261,6 @@ static void report_make(double t1)
 static void on_report_timer(uv_timer_t *t)
 {
     double now = gd_clock_now();
-    sweep_retired();
     /* The last requests get the client timeout (and a wall second) to end. */
     int drained = L.inflight == 0 || now > L.duration + L.sc->client_timeout + gd_clock_speed();
     if (L.stopping && drained && !L.done) {
