@@ -77,23 +77,26 @@ def load(path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def swap_while(gens, configs):
-    """PUTs the configs in turn every 100 ms until every generator is done; returns how
-    many were applied."""
+def answered_while_swapping(configs, paths):
+    """Loads the edge at every path while PUTting the configs in turn every 100 ms; checks
+    that every request was answered and every configuration applied. Returns the edge's
+    stats and the last configuration applied."""
+    v0 = stats()["version"]
+    gens = [load(p) for p in paths]
     applied = 0
     while any(g.poll() is None for g in gens):
         status, _ = admin("PUT", "/config", configs[applied % len(configs)])
         assert status == 200
         applied += 1
         time.sleep(0.1)  # the pace of the changes, not a synchronisation
-    return applied
-
-
-def assert_all_answered(g):
-    out, err = g.communicate(timeout=30)
-    res = json.loads(out.strip().splitlines()[-1])
-    assert res["ok"] == RATE * SECONDS, (res, stats())
-    assert res["errors"] == res["timeouts"] == res["bad_status"] == 0, (res, err)
+    for g in gens:
+        out, err = g.communicate(timeout=30)
+        res = json.loads(out.strip().splitlines()[-1])
+        assert res["ok"] == RATE * SECONDS, (res, stats())
+        assert res["errors"] == res["timeouts"] == res["bad_status"] == 0, (res, err)
+    s = stats()
+    assert applied >= 20 and s["version"] == v0 + applied, (applied, s["version"])
+    return s, configs[(applied - 1) % len(configs)]
 
 
 def alb(web, api, algorithm="round_robin", api_path="/api*"):
@@ -116,17 +119,10 @@ def test_alb_changes_under_load_fail_no_request(cluster):
                alb([1, 4], [2, 3], algorithm="weighted_random", api_path="/api/*"),
                alb([3], [1, 2, 4])]
     cluster(configs[0])
-    v0 = stats()["version"]
-    gens = [load("/?key=web"), load("/api/v1?key=api")]
-    applied = swap_while(gens, configs)
-    for g in gens:
-        assert_all_answered(g)
-    s = stats()
-    assert applied >= 20 and s["version"] == v0 + applied, (applied, s["version"])
+    s, last = answered_while_swapping(configs, ["/?key=web", "/api/v1?key=api"])
     assert s["elb_5xx"] == 0 and s["retries"] == 0, s
     # The edge ends with the groups of the last configuration.
-    last = configs[(applied - 1) % len(configs)]["target_groups"]
-    for group in last:
+    for group in last["target_groups"]:
         assert {t["id"] for t in s["targets"] if t.get("target_group") == group["name"]} == \
             {t["id"] for t in group["targets"]}, (group, s["targets"])
 
@@ -144,11 +140,5 @@ def test_cdn_changes_under_load_fail_no_request(cluster):
                    stale_while_revalidate=5),
                cdn(4, query_strings={"except": ["x"]}, default_ttl=2, stale_if_error=10)]
     cluster(configs[0])
-    v0 = stats()["version"]
-    gens = [load("/?key=a"), load("/?key=b&x=1")]
-    applied = swap_while(gens, configs)
-    for g in gens:
-        assert_all_answered(g)
-    s = stats()
-    assert applied >= 20 and s["version"] == v0 + applied, (applied, s["version"])
+    s, _ = answered_while_swapping(configs, ["/?key=a", "/?key=b&x=1"])
     assert s["cache"]["hits"] > 0 and s["cache"]["misses"] > 0, s["cache"]
