@@ -662,6 +662,51 @@ static void check_alb_rules(struct sctx *x, json_t *resources, json_t *alb, cons
     }
 }
 
+/* The first alb before `alb` in resources that sends to target group tg, or NULL. */
+static const char *earlier_owner(json_t *resources, json_t *alb, const char *tg)
+{
+    size_t i, k;
+    json_t *r, *t;
+    json_array_foreach(resources, i, r)
+    {
+        if (r == alb) break;
+        if (strcmp(json_string_value(json_object_get(r, "type")), "alb") != 0) continue;
+        json_t *theirs = gd_schema_alb_groups(json_object_get(r, "spec"));
+        int owns = 0;
+        json_array_foreach(theirs, k, t) owns |= !strcmp(json_string_value(t), tg);
+        json_decref(theirs);
+        if (owns) return json_string_value(json_object_get(r, "name"));
+    }
+    return NULL;
+}
+
+/* A target group serves one load balancer, as in AWS (TargetGroupAssociationLimit):
+ * reported at the later alb, at the field that names the group. */
+static void check_alb_owner(struct sctx *x, json_t *resources, json_t *alb)
+{
+    json_t *spec = json_object_get(alb, "spec");
+    const char *name = json_string_value(json_object_get(alb, "name"));
+    static const char allow[] = "a target_group no other alb sends to";
+    json_t *d = json_object_get(spec, "default_target_group");
+    const char *owner =
+        json_is_string(d) ? earlier_owner(resources, alb, json_string_value(d)) : NULL;
+    if (owner)
+        rerr(x, "alb", name, spec, "default_target_group", d, "default_target_group", allow,
+             "target_group '%s' already serves alb '%s'", json_string_value(d), owner);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(spec, "rules"), i, r)
+    {
+        const char *tg = gd_schema_rule_forward(r);
+        if (!tg || !(owner = earlier_owner(resources, alb, tg))) continue;
+        json_t *action = json_object_get(r, "action");
+        char fp[96];
+        snprintf(fp, sizeof fp, "rules[%zu].action.target_group", i);
+        rerr(x, "alb", name, action, "target_group", json_object_get(action, "target_group"), fp,
+             allow, "target_group '%s' already serves alb '%s'", tg, owner);
+    }
+}
+
 static void check_subnets(struct sctx *x, json_t *resources)
 {
     size_t i, j;
@@ -843,6 +888,7 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
                 continue;
             snprintf(p, sizeof p, "architecture.resources[%zu]", i);
             check_alb_rules(x, s->resources, q, p);
+            check_alb_owner(x, s->resources, q);
             json_object_del(q, "checked");
         }
     }

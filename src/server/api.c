@@ -177,6 +177,29 @@ static void check_rules(gd_game *g, int team, json_t *spec, gd_errs *errs)
     json_decref(tgs);
 }
 
+/* A target group serves one load balancer, as in AWS (TargetGroupAssociationLimit):
+ * the groups alb `self` sends to must not be another alb's of the team. */
+static void check_group_owner(gd_game *g, int team, const char *self, json_t *spec, gd_errs *errs)
+{
+    json_t *used = gd_schema_alb_groups(spec);
+    json_t *albs = json_array_size(used) ? gd_store_res_list(g->db, team, "alb", 0) : NULL;
+    size_t i, k, q;
+    json_t *u, *a, *t;
+    json_array_foreach(albs, k, a)
+    {
+        if (!strcmp(str(a, "name"), self)) continue;
+        json_t *theirs = gd_schema_alb_groups(json_object_get(a, "spec"));
+        json_array_foreach(used, i, u) json_array_foreach(theirs, q, t) if (json_equal(u, t))
+            gd_errs_add(errs,
+                        "spec: target_group '%s' already serves alb '%s' (a target group "
+                        "serves one load balancer)",
+                        json_string_value(u), str(a, "name"));
+        json_decref(theirs);
+    }
+    json_decref(albs);
+    json_decref(used);
+}
+
 /* Checks that every name a spec refers to is a live resource of the right type, and
  * that a subnet lies inside its VPC without overlapping another subnet. */
 static void check_refs(gd_game *g, int team, const char *type, const char *name, json_t *spec,
@@ -206,7 +229,10 @@ static void check_refs(gd_game *g, int team, const char *type, const char *name,
         }
         json_decref(list);
     }
-    if (!strcmp(type, "alb")) check_rules(g, team, spec, errs);
+    if (!strcmp(type, "alb")) {
+        check_rules(g, team, spec, errs);
+        check_group_owner(g, team, name, spec, errs);
+    }
     if (strcmp(type, "subnet") != 0) return;
     gd_cidr c, o;
     if (gd_cidr_parse(str(spec, "cidr"), team + g->net - 1, &c) < 0) return;

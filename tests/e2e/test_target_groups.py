@@ -105,6 +105,13 @@ def test_rules_send_each_path_to_its_target_group(game):
     r = g.call("PATCH", "/resources/web-alb", {"spec": {"rules": bad}})
     assert r.status == 400, r
     assert "no target_group named 'nope'" in r.json()["error"]["message"], r.json()
+    # A target group serves one load balancer: a second alb may not send to api-tg.
+    r = g.call("POST", "/resources", {"type": "alb", "name": "other-alb",
+                                      "spec": {"subnets": ["public-a"],
+                                               "default_target_group": "api-tg"}})
+    assert r.status == 400, r
+    assert "target_group 'api-tg' already serves alb 'web-alb'" in r.json()["error"]["message"]
+    assert "other-alb" not in [x["name"] for x in g.get("/resources")]
 
     # Live: a new group for web's instances and a rule to it. Customers keep flowing.
     g.ctl("create", "target_group", "v2-tg", "health_check={\"interval\": \"10s\"}")

@@ -676,6 +676,45 @@ Test(scenario, target_groups_are_checked_with_their_place)
     rm_tmp();
 }
 
+Test(scenario, a_target_group_serves_one_alb)
+{
+    gd_errs e = {0};
+    load_bad_text("name: tgs\n"                                         /* 1 */
+                  "duration: 1h\n"                                      /* 2 */
+                  "traffic: {rate: [{at: 0, rps: 1}]}\n"                /* 3 */
+                  "architecture:\n"                                     /* 4 */
+                  "  endpoint: lb\n"                                    /* 5 */
+                  "  resources:\n"                                      /* 6 */
+                  "    - {type: vpc, name: main}\n"                     /* 7 */
+                  "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n" /* 8 */
+                  "    - {type: target_group, name: web-tg}\n"          /* 9 */
+                  "    - {type: target_group, name: api-tg}\n"          /* 10 */
+                  "    - {type: alb, name: lb, subnets: [a], default_target_group: web-tg, "
+                  "rules: [{priority: 1, conditions: {path: /a}, action: {type: forward, "
+                  "target_group: api-tg}}]}\n" /* 11 */
+                  "    - {type: alb, name: lb2, subnets: [a], default_target_group: web-tg}\n"
+                  /* 12 */
+                  "    - {type: alb, name: lb3, subnets: [a], rules: [{priority: 1, conditions: "
+                  "{path: /a}, action: {type: forward, target_group: api-tg}}]}\n", /* 13 */
+                  &e);
+    const char *w[] = {
+        "12:66: alb 'lb2': field 'default_target_group': target_group 'web-tg' already serves "
+        "alb 'lb' (allowed: a target_group no other alb sends to)",
+        "13:128: alb 'lb3': field 'rules[0].action.target_group': target_group 'api-tg' "
+        "already serves alb 'lb' (allowed: a target_group no other alb sends to)",
+    };
+    int n = (int)(sizeof w / sizeof w[0]);
+    char msgs[4][1024];
+    const char *ptrs[4];
+    for (int i = 0; i < n; i++) {
+        snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, w[i]);
+        ptrs[i] = msgs[i];
+    }
+    assert_errs(&e, ptrs, n);
+    gd_errs_free(&e);
+    rm_tmp();
+}
+
 Test(scenario, alb_rules_forward_to_target_groups_defined_later)
 {
     gd_scenario *s =
