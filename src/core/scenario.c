@@ -628,19 +628,11 @@ static void check_alb_rules(struct sctx *x, json_t *resources, json_t *alb, cons
     json_t *spec = json_object_get(alb, "spec"), *rules = json_object_get(spec, "rules");
     const char *name = json_string_value(json_object_get(alb, "name"));
     if (json_array_size(rules) == 0) return;
-    const char *names[101] = {GD_SCHEMA_IMPLICIT_TG};
+    const char *names[101];
     char allow[512];
-    size_t n = 1, off = (size_t)snprintf(allow, sizeof allow, "%s", GD_SCHEMA_IMPLICIT_TG), i;
+    gd_schema_tg_names(resources, names, 101, allow, sizeof allow);
+    size_t i;
     json_t *r;
-    json_array_foreach(resources, i, r)
-    {
-        if (strcmp(json_string_value(json_object_get(r, "type")), "target_group") != 0) continue;
-        const char *tn = json_string_value(json_object_get(r, "name"));
-        if (n < 100) names[n++] = tn;
-        if (off < sizeof allow)
-            off += (size_t)snprintf(allow + off, sizeof allow - off, ", %s", tn);
-    }
-    names[n] = NULL;
     int bad = 0;
     json_array_foreach(rules, i, r)
     {
@@ -662,24 +654,6 @@ static void check_alb_rules(struct sctx *x, json_t *resources, json_t *alb, cons
     }
 }
 
-/* The first alb before `alb` in resources that sends to target group tg, or NULL. */
-static const char *earlier_owner(json_t *resources, json_t *alb, const char *tg)
-{
-    size_t i, k;
-    json_t *r, *t;
-    json_array_foreach(resources, i, r)
-    {
-        if (r == alb) break;
-        if (strcmp(json_string_value(json_object_get(r, "type")), "alb") != 0) continue;
-        json_t *theirs = gd_schema_alb_groups(json_object_get(r, "spec"));
-        int owns = 0;
-        json_array_foreach(theirs, k, t) owns |= !strcmp(json_string_value(t), tg);
-        json_decref(theirs);
-        if (owns) return json_string_value(json_object_get(r, "name"));
-    }
-    return NULL;
-}
-
 /* A target group serves one load balancer, as in AWS (TargetGroupAssociationLimit):
  * reported at the later alb, at the field that names the group. */
 static void check_alb_owner(struct sctx *x, json_t *resources, json_t *alb)
@@ -689,7 +663,7 @@ static void check_alb_owner(struct sctx *x, json_t *resources, json_t *alb)
     static const char allow[] = "a target_group no other alb sends to";
     json_t *d = json_object_get(spec, "default_target_group");
     const char *owner =
-        json_is_string(d) ? earlier_owner(resources, alb, json_string_value(d)) : NULL;
+        json_is_string(d) ? gd_schema_tg_owner(resources, name, json_string_value(d), 1) : NULL;
     if (owner)
         rerr(x, "alb", name, spec, "default_target_group", d, "default_target_group", allow,
              "target_group '%s' already serves alb '%s'", json_string_value(d), owner);
@@ -698,7 +672,7 @@ static void check_alb_owner(struct sctx *x, json_t *resources, json_t *alb)
     json_array_foreach(json_object_get(spec, "rules"), i, r)
     {
         const char *tg = gd_schema_rule_forward(r);
-        if (!tg || !(owner = earlier_owner(resources, alb, tg))) continue;
+        if (!tg || !(owner = gd_schema_tg_owner(resources, name, tg, 1))) continue;
         json_t *action = json_object_get(r, "action");
         char fp[96];
         snprintf(fp, sizeof fp, "rules[%zu].action.target_group", i);

@@ -785,3 +785,44 @@ json_t *gd_schema_alb_groups(const json_t *spec)
     }
     return out;
 }
+
+const char *gd_schema_tg_owner(const json_t *resources, const char *self, const char *tg,
+                               int before_self)
+{
+    size_t i, k;
+    json_t *r, *t;
+    json_array_foreach(resources, i, r)
+    {
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (name && self && !strcmp(name, self)) {
+            if (before_self) break;
+            continue;
+        }
+        const char *type = json_string_value(json_object_get(r, "type"));
+        if (!type || strcmp(type, "alb") != 0) continue;
+        json_t *theirs = gd_schema_alb_groups(json_object_get(r, "spec"));
+        int owns = 0;
+        json_array_foreach(theirs, k, t) owns |= !strcmp(json_string_value(t), tg);
+        json_decref(theirs);
+        if (owns) return name;
+    }
+    return NULL;
+}
+
+size_t gd_schema_tg_names(const json_t *resources, const char **names, size_t max, char *allow,
+                          size_t allowlen)
+{
+    size_t n = 0, off = (size_t)snprintf(allow, allowlen, "%s", GD_SCHEMA_IMPLICIT_TG), i;
+    if (max > 1) names[n++] = GD_SCHEMA_IMPLICIT_TG;
+    json_t *r;
+    json_array_foreach(resources, i, r)
+    {
+        const char *type = json_string_value(json_object_get(r, "type"));
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (!type || !name || strcmp(type, "target_group") != 0) continue;
+        if (n + 1 < max) names[n++] = name;
+        if (off < allowlen) off += (size_t)snprintf(allow + off, allowlen - off, ", %s", name);
+    }
+    if (max) names[n] = NULL;
+    return n;
+}

@@ -45,5 +45,15 @@ const char *gd_schema_rule_forward(const json_t *rule);
  *  those its rules forward to, each once, without the implicit "default". Returns a
  *  new array of strings (the caller decrefs it). */
 json_t *gd_schema_alb_groups(const json_t *spec);
+/** The alb among `resources` (objects with type, name, spec) other than the one named
+ *  self that sends to target group tg; with before_self, only one listed before self.
+ *  NULL if none. A target group serves one load balancer, as in AWS. */
+const char *gd_schema_tg_owner(const json_t *resources, const char *self, const char *tg,
+                               int before_self);
+/** The names a listener rule may forward to: GD_SCHEMA_IMPLICIT_TG, then every
+ *  target_group among `resources`, into names (NULL-terminated, at most max - 1) and
+ *  as "default, a, b" into allow. Returns how many. */
+size_t gd_schema_tg_names(const json_t *resources, const char **names, size_t max, char *allow,
+                          size_t allowlen);
 
 #endif

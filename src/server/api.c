@@ -147,23 +147,16 @@ static void check_rules(gd_game *g, int team, json_t *spec, gd_errs *errs)
     json_t *rules = json_object_get(spec, "rules");
     if (json_array_size(rules) == 0) return;
     json_t *tgs = gd_store_res_list(g->db, team, "target_group", 0);
-    const char *names[102] = {GD_SCHEMA_IMPLICIT_TG};
+    const char *names[102];
     char allow[512];
-    size_t n = 1, off = (size_t)snprintf(allow, sizeof allow, "%s", GD_SCHEMA_IMPLICIT_TG), i;
+    size_t n = gd_schema_tg_names(tgs, names, 102, allow, sizeof allow), i;
     json_t *r;
-    json_array_foreach(tgs, i, r)
-    {
-        if (n < 101) names[n++] = str(r, "name");
-        if (off < sizeof allow)
-            off += (size_t)snprintf(allow + off, sizeof allow - off, ", %s", str(r, "name"));
-    }
-    names[n] = NULL;
     int bad = 0;
     json_array_foreach(rules, i, r)
     {
         const char *tg = gd_schema_rule_forward(r);
-        int known = !tg || !strcmp(tg, GD_SCHEMA_IMPLICIT_TG);
-        for (size_t k = 1; k < n && !known; k++) known = !strcmp(names[k], tg);
+        int known = !tg;
+        for (size_t k = 0; k < n && !known; k++) known = !strcmp(names[k], tg);
         if (known) continue;
         gd_errs_add(errs,
                     "spec.rules[%zu].action.target_group: no target_group named '%s' in team %d "
@@ -183,18 +176,16 @@ static void check_group_owner(gd_game *g, int team, const char *self, json_t *sp
 {
     json_t *used = gd_schema_alb_groups(spec);
     json_t *albs = json_array_size(used) ? gd_store_res_list(g->db, team, "alb", 0) : NULL;
-    size_t i, k, q;
-    json_t *u, *a, *t;
-    json_array_foreach(albs, k, a)
+    size_t i;
+    json_t *u;
+    json_array_foreach(used, i, u)
     {
-        if (!strcmp(str(a, "name"), self)) continue;
-        json_t *theirs = gd_schema_alb_groups(json_object_get(a, "spec"));
-        json_array_foreach(used, i, u) json_array_foreach(theirs, q, t) if (json_equal(u, t))
+        const char *owner = gd_schema_tg_owner(albs, self, json_string_value(u), 0);
+        if (owner)
             gd_errs_add(errs,
                         "spec: target_group '%s' already serves alb '%s' (a target group "
                         "serves one load balancer)",
-                        json_string_value(u), str(a, "name"));
-        json_decref(theirs);
+                        json_string_value(u), owner);
     }
     json_decref(albs);
     json_decref(used);
