@@ -79,3 +79,11 @@ long gd_mem_live(void)
 {
     return live;
 }
+
+void gd_join(const char *const *items, char *buf, size_t n)
+{
+    size_t off = 0;
+    if (n) buf[0] = 0;
+    for (int i = 0; items[i] && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", items[i]);
+}

@@ -17,6 +17,8 @@ char *gd_strndup(const char *s, size_t n);
 char *gd_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** The same with a va_list. */
 char *gd_vsprintf(const char *fmt, va_list ap);
+/** Writes the NULL-terminated items as "a, b, c" into buf (n bytes, truncated). */
+void gd_join(const char *const *items, char *buf, size_t n);
 /** Number of gd_ allocations not yet freed (approximate: realloc counts once). */
 long gd_mem_live(void);
 

@@ -139,14 +139,6 @@ static char *fmt_val(const json_t *v, char *buf, size_t n)
     return buf;
 }
 
-static void join(const char *const *items, char *buf, size_t n)
-{
-    size_t off = 0;
-    buf[0] = 0;
-    for (int i = 0; items[i] && off < n; i++)
-        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", items[i]);
-}
-
 static void join_keys(const struct sfield *f, char *buf, size_t n)
 {
     size_t off = 0;
@@ -178,7 +170,7 @@ static void allowed(const struct sfield *f, char *buf, size_t n)
         snprintf(buf, n, "true, false");
         break;
     case S_ENUM:
-        join(f->enums, buf, n);
+        gd_join(f->enums, buf, n);
         break;
     case S_SUB:
         snprintf(buf, n, "a mapping");
@@ -764,7 +756,7 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
             int ok = 1;
             char pt[160];
             snprintf(pt, sizeof pt, "%s.type", p);
-            join(types, allow, sizeof allow);
+            gd_join(types, allow, sizeof allow);
             if (tv == NULL) {
                 serr(x, it, NULL, NULL, pt, allow, "missing");
                 ok = 0;
@@ -922,7 +914,7 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
         memcpy(type, e->target, (size_t)(slash - e->target));
         type[slash - e->target] = 0;
         if (!gd_schema_known(type)) {
-            join(gd_schema_types(), allow, sizeof allow);
+            gd_join(gd_schema_types(), allow, sizeof allow);
             serr(x, it, "target", tv, pf, allow, "'%s' is not a resource type", type);
         } else if (!find_resource(s->resources, type, slash + 1)) {
             names_of(s->resources, type, allow, sizeof allow);

@@ -337,14 +337,6 @@ static const char *kind_name(const json_t *v)
     return "?";
 }
 
-static void join_list(const char *const *items, char *buf, size_t n)
-{
-    size_t off = 0;
-    buf[0] = 0;
-    for (int i = 0; items[i] && off < n; i++)
-        off += (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", items[i]);
-}
-
 static void join_fields(const struct field *f, char *buf, size_t n)
 {
     size_t off = 0;
@@ -398,7 +390,7 @@ static void allowed(const struct field *f, char *buf, size_t n)
                  f->min >= 1 ? "at least 1 " : "");
         break;
     case F_ENUM:
-        join_list(f->enums, buf, n);
+        gd_join(f->enums, buf, n);
         break;
     case F_MAP:
         join_fields(f->sub, buf, n);
@@ -728,7 +720,7 @@ int gd_schema_check(const char *type, const char *name, json_t *spec, const gd_c
     const struct rtype *t = find_type(type);
     char w[512], allow[256];
     if (t == NULL) {
-        join_list(type_names, allow, sizeof allow);
+        gd_join(type_names, allow, sizeof allow);
         gd_conf_where(conf, spec, path ? path : "?", w, sizeof w);
         gd_errs_add(errs, "%s: %s '%s': unknown resource type (allowed: %s)", w, x.type,
                     name ? name : "", allow);
