@@ -547,7 +547,8 @@ static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, uint6
     r->len = len;
     r->cb = cb;
     r->ud = ud;
-    uv_update_time(p->loop);
+    /* The loop's time, not a clock read per request: it is at most one loop turn
+     * old, which only brings a deadline of seconds that much forward. */
     r->deadline = timeout_ms ? uv_now(p->loop) + timeout_ms : 0;
     if (r->deadline == 1) r->deadline = 2;
     enqueue(p, r, 0);
