@@ -5,7 +5,7 @@
 #include "cli/roles.h"
 #include "core/hash.h"
 #include "core/mem.h"
-#include "core/scenario.h"
+#include "model/scenario.h"
 
 #include <glob.h>
 #include <stdio.h>

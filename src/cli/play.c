@@ -6,7 +6,7 @@
 #include "cli/roles.h"
 #include "core/conf.h"
 #include "core/mem.h"
-#include "core/scenario.h"
+#include "model/scenario.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,4 +38,18 @@ void gd_hash_key(const char *salt, const char *key, size_t keylen, char out[65])
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = 0;
+}
+
+int gd_secret_eq(const char *a, const char *b)
+{
+    if (!a || !b) return 0;
+    size_t la = strlen(a), lb = strlen(b);
+    /* Compare as many bytes as the longer one has, so a short guess takes as long. */
+    size_t n = la > lb ? la : lb;
+    if (n == 0) return 0;
+    unsigned char x[128] = {0}, y[128] = {0};
+    if (n > sizeof x) return 0;
+    memcpy(x, a, la);
+    memcpy(y, b, lb);
+    return CRYPTO_memcmp(x, y, sizeof x) == 0 && la == lb;
 }

@@ -402,76 +402,43 @@ static void action_free(gd_action *a)
     gd_free(a->location);
 }
 
-static int action_parse(const json_t *j, gd_tgroup *tgs, gd_action *a, const char *where, char *err,
-                        size_t errlen)
+/* Builds an action from JSON that gd_rules_check_action accepted. */
+static void action_build(const json_t *j, gd_tgroup *tgs, gd_action *a)
 {
     memset(a, 0, sizeof *a);
     const char *type = json_string_value(json_object_get(j, "type"));
-    if (type && !strcmp(type, "forward")) {
-        const char *tg = json_string_value(json_object_get(j, "target_group"));
-        for (gd_tgroup *g = tgs; g && tg; g = g->next)
-            if (!strcmp(g->name, tg)) a->tg = g;
-        if (!a->tg) {
-            snprintf(err, errlen, "%s.target_group: no target group named '%s'", where,
-                     tg ? tg : "");
-            return GD_EINVAL;
-        }
-        a->type = GD_ACT_FORWARD;
-        return 0;
-    }
     json_t *st = json_object_get(j, "status");
-    if (type && !strcmp(type, "fixed_response")) {
-        a->type = GD_ACT_FIXED;
-        a->status = st ? (int)json_integer_value(st) : 200;
-        if (a->status < 200 || a->status > 599) {
-            snprintf(err, errlen, "%s.status: 200..599", where);
-            return GD_EINVAL;
-        }
+    if (!strcmp(type, "forward")) {
+        const char *tg = json_string_value(json_object_get(j, "target_group"));
+        for (gd_tgroup *g = tgs; g; g = g->next)
+            if (!strcmp(g->name, tg)) a->tg = g;
+        a->type = GD_ACT_FORWARD;
+    } else if (!strcmp(type, "fixed_response")) {
         const char *ct = json_string_value(json_object_get(j, "content_type"));
         const char *body = json_string_value(json_object_get(j, "body"));
+        a->type = GD_ACT_FIXED;
+        a->status = st ? (int)json_integer_value(st) : 200;
         a->content_type = gd_strdup(ct ? ct : "text/plain");
         a->body = gd_strdup(body ? body : "");
-        if (strlen(a->body) > 1024) {
-            snprintf(err, errlen, "%s.body: at most 1024 bytes (as in AWS)", where);
-            action_free(a);
-            return GD_EINVAL;
-        }
-        return 0;
-    }
-    if (type && !strcmp(type, "redirect")) {
+    } else {
         a->type = GD_ACT_REDIRECT;
         a->status = st ? (int)json_integer_value(st) : 301;
-        const char *loc = json_string_value(json_object_get(j, "location"));
-        if ((a->status != 301 && a->status != 302) || !loc || !*loc) {
-            snprintf(err, errlen, "%s: a redirect needs status 301 or 302 and a location", where);
-            return GD_EINVAL;
-        }
-        a->location = gd_strdup(loc);
-        return 0;
+        a->location = gd_strdup(json_string_value(json_object_get(j, "location")));
     }
-    snprintf(err, errlen, "%s.type: '%s' (allowed: forward, fixed_response, redirect)", where,
-             type ? type : "");
-    return GD_EINVAL;
 }
 
-static int values_parse(const json_t *v, gd_cond *c)
+static void values_build(const json_t *v, gd_cond *c)
 {
     if (json_is_string(v)) {
         c->values = gd_calloc(1, sizeof *c->values);
         c->values[0] = gd_strdup(json_string_value(v));
         c->nvalues = 1;
-        return 0;
+        return;
     }
-    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 5) return -1;
     c->values = gd_calloc(json_array_size(v), sizeof *c->values);
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x)
-    {
-        if (!json_is_string(x)) return -1;
-        c->values[c->nvalues++] = gd_strdup(json_string_value(x));
-    }
-    return 0;
+    json_array_foreach(v, i, x) c->values[c->nvalues++] = gd_strdup(json_string_value(x));
 }
 
 static void rule_free(gd_rule *r)
@@ -494,109 +461,55 @@ int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_ru
                    size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (rules && !json_is_array(rules)) {
-        snprintf(err, errlen, "rules: must be an array");
-        return GD_EINVAL;
+    /* One grammar for the scenario, the API and the edge: src/model/rules.c. */
+    size_t ng = 0;
+    for (gd_tgroup *g = tgs; g; g = g->next) ng++;
+    const char **names = gd_calloc(ng + 1, sizeof *names);
+    ng = 0;
+    for (gd_tgroup *g = tgs; g; g = g->next) names[ng++] = g->name;
+    int rc = gd_rules_check(rules, names, err, errlen);
+    if (rc == 0 && !def) {
+        snprintf(err, errlen,
+                 "default_action: missing (allowed: forward, fixed_response, redirect)");
+        rc = GD_EINVAL;
     }
-    size_t n = json_array_size(rules);
+    if (rc == 0) rc = gd_rules_check_action(def, names, "default_action", err, errlen);
+    gd_free(names);
+    if (rc < 0) return GD_EINVAL;
+    size_t n = json_array_size(rules), i;
     out->rules = gd_calloc(n ? n : 1, sizeof *out->rules);
-    size_t i;
     json_t *r;
     json_array_foreach(rules, i, r)
     {
-        char where[48];
-        snprintf(where, sizeof where, "rules[%zu]", i);
-        gd_rule *x = &out->rules[out->n];
-        json_t *pr = json_object_get(r, "priority");
-        if (!json_is_integer(pr) || json_integer_value(pr) < 1 || json_integer_value(pr) > 50000) {
-            snprintf(err, errlen, "%s.priority: an integer in 1..50000", where);
-            gd_rules_free(out);
-            return GD_EINVAL;
-        }
-        x->priority = (int)json_integer_value(pr);
-        for (int k = 0; k < out->n; k++)
-            if (out->rules[k].priority == x->priority) {
-                snprintf(err, errlen, "%s.priority: %d is used twice", where, x->priority);
-                gd_rules_free(out);
-                return GD_EINVAL;
-            }
+        gd_rule *x = &out->rules[out->n++];
+        x->priority = (int)json_integer_value(json_object_get(r, "priority"));
         json_t *conds = json_object_get(r, "conditions");
-        x->conds = gd_calloc(8, sizeof *x->conds);
-        const char *kinds[] = {"path", "host", "query", "header"};
+        x->conds = gd_calloc(GD_RULES_MAX_CONDS, sizeof *x->conds);
+        static const char *const kinds[] = {"path", "host", "query", "header"};
         for (int k = 0; k < 4; k++) {
             json_t *v = json_object_get(conds, kinds[k]);
             if (!v) continue;
             if (k <= 1) {
                 gd_cond *c = &x->conds[x->nconds++];
                 c->kind = (enum gd_cond_kind)k;
-                if (values_parse(v, c) < 0) goto bad_cond;
-            } else {
-                /* {"name": value-or-values, ...} */
-                const char *key;
-                json_t *val;
-                if (!json_is_object(v)) goto bad_cond;
-                json_object_foreach(v, key, val)
-                {
-                    if (x->nconds == 8) goto bad_cond;
-                    gd_cond *c = &x->conds[x->nconds++];
-                    c->kind = (enum gd_cond_kind)k;
-                    c->name = gd_strdup(key);
-                    if (values_parse(val, c) < 0) goto bad_cond;
-                }
+                values_build(v, c);
+                continue;
+            }
+            const char *key;
+            json_t *val;
+            json_object_foreach(v, key, val)
+            {
+                gd_cond *c = &x->conds[x->nconds++];
+                c->kind = (enum gd_cond_kind)k;
+                c->name = gd_strdup(key);
+                values_build(val, c);
             }
         }
-        if (x->nconds == 0) goto bad_cond;
-        if (action_parse(json_object_get(r, "action"), tgs, &x->action, where, err, errlen) < 0) {
-            out->n++;
-            gd_rules_free(out);
-            return GD_EINVAL;
-        }
-        out->n++;
-        continue;
-    bad_cond:
-        out->n++;
-        snprintf(err, errlen,
-                 "%s.conditions: at least one of path, host (1..5 patterns), query, "
-                 "header ({name: patterns}); at most 8 in all",
-                 where);
-        gd_rules_free(out);
-        return GD_EINVAL;
+        action_build(json_object_get(r, "action"), tgs, &x->action);
     }
     qsort(out->rules, (size_t)out->n, sizeof *out->rules, by_priority);
-    if (!def) {
-        snprintf(err, errlen,
-                 "default_action: missing (allowed: forward, fixed_response, redirect)");
-        gd_rules_free(out);
-        return GD_EINVAL;
-    }
-    if (action_parse(def, tgs, &out->def, "default_action", err, errlen) < 0) {
-        gd_rules_free(out);
-        return GD_EINVAL;
-    }
+    action_build(def, tgs, &out->def);
     return 0;
-}
-
-int gd_rules_check(const json_t *rules, const char *const *tg_names, char *err, size_t errlen)
-{
-    int n = 0;
-    while (tg_names[n]) n++;
-    if (n == 0) {
-        snprintf(err, errlen, "rules: no target group to forward to");
-        return GD_EINVAL;
-    }
-    gd_tgroup *tgs = gd_calloc((size_t)n, sizeof *tgs);
-    for (int i = 0; i < n; i++) {
-        tgs[i].magic = TG_MAGIC;
-        snprintf(tgs[i].name, sizeof tgs[i].name, "%s", tg_names[i]);
-        tgs[i].next = i + 1 < n ? &tgs[i + 1] : NULL;
-    }
-    json_t *def = json_pack("{s:s,s:s}", "type", "forward", "target_group", tg_names[0]);
-    gd_rules r;
-    int rc = gd_rules_parse(rules, def, tgs, &r, err, errlen);
-    json_decref(def);
-    if (rc == 0) gd_rules_free(&r);
-    gd_free(tgs);
-    return rc;
 }
 
 void gd_rules_free(gd_rules *r)

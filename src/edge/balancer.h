@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/http.h"
 #include "edge/target.h"
+#include "model/rules.h"
 
 #include <jansson.h>
 
@@ -93,10 +94,6 @@ void gd_tgroup_counts(const gd_tgroup *g, int *healthy, int *unhealthy);
 int gd_rules_parse(const json_t *rules, const json_t *def, gd_tgroup *tgs, gd_rules *out, char *err,
                    size_t errlen);
 void gd_rules_free(gd_rules *r);
-/** Checks listener rules that may forward to the target groups named in tg_names
- *  (NULL-terminated, at least one), as an alb resource's rules do; 0, or GD_EINVAL
- *  with err set. */
-int gd_rules_check(const json_t *rules, const char *const *tg_names, char *err, size_t errlen);
 /** The action for a request: the first rule (by priority) whose conditions all match. */
 const gd_action *gd_rules_match(const gd_rules *r, const gd_http_req *req);
 /** Writes the redirect target of a request into out (AWS #{host} #{path} #{query}

@@ -14,7 +14,7 @@
 #include "core/mem.h"
 #include "core/promtext.h"
 #include "core/rand.h"
-#include "core/scenario.h"
+#include "model/scenario.h"
 
 #include <signal.h>
 #include <stdio.h>

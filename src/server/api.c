@@ -6,9 +6,9 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/promtext.h"
-#include "core/schema.h"
+#include "model/schema.h"
 #include "core/webassets.h"
-#include "edge/balancer.h"
+#include "model/rules.h"
 #include "server/game.h"
 
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include "core/http.h"
 #include "core/httpc.h"
 #include "core/rand.h"
-#include "core/scenario.h"
+#include "model/scenario.h"
 #include "server/metrics.h"
 #include "server/store.h"
 

@@ -7,7 +7,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/schema.h"
+#include "model/schema.h"
 #include "server/game.h"
 
 #include <errno.h>

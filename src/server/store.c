@@ -5,7 +5,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
-#include "core/schema.h"
+#include "model/schema.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>

@@ -4,6 +4,7 @@
 #include "core/hash.h"
 #include "core/mem.h"
 
+#include <stdio.h>
 #include <string.h>
 
 Test(hash, known_vector)
@@ -58,4 +59,22 @@ Test(hash, same_input_same_answer)
     cr_assert_str_eq(a, b);
     cr_assert_str_neq(a, c);
     cr_assert_eq(strlen(a), 64);
+}
+
+Test(hash, secrets_compare_whole)
+{
+    const char *tok = "8be2835cdee15e0d39127660f632cd4587b99fde1a1ffe8b31ff9d3ade2f3406";
+    char copy[80];
+    snprintf(copy, sizeof copy, "%s", tok);
+    cr_assert_eq(gd_secret_eq(tok, copy), 1);
+    copy[63] ^= 1; /* the last byte differs */
+    cr_assert_eq(gd_secret_eq(tok, copy), 0);
+    copy[63] ^= 1;
+    copy[0] ^= 1; /* the first byte differs */
+    cr_assert_eq(gd_secret_eq(tok, copy), 0);
+    cr_assert_eq(gd_secret_eq(tok, "8be2835c"), 0, "a prefix is not the token");
+    cr_assert_eq(gd_secret_eq("8be2835c", tok), 0);
+    cr_assert_eq(gd_secret_eq("", ""), 0, "an empty token matches nothing");
+    cr_assert_eq(gd_secret_eq(NULL, tok), 0);
+    cr_assert_eq(gd_secret_eq(tok, NULL), 0);
 }

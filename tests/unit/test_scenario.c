@@ -4,7 +4,7 @@
 
 #include "core/err.h"
 #include "core/mem.h"
-#include "core/scenario.h"
+#include "model/scenario.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,7 +393,8 @@ Test(scenario, broken_default_game_reports_all_errors)
         {"speed: fast", 7, "field 'speed': expected a number, got \"fast\" (allowed: 0.1..10000)"},
         {"colour: blue", 0,
          "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
-         "seed, teams, service, traffic, scoring, billing, events, architecture)"},
+         "seed, teams, service, traffic, scoring, billing, events, architecture, "
+         "allowed_commands)"},
         {"{at: 20m, rps: 3", 5,
          "field 'traffic.rate[2].at': 20m is not after the previous point (30m) (allowed: a time "
          "after the previous point)"},
@@ -533,8 +534,8 @@ Test(scenario, architecture_errors)
                   "    - 42\n",                                                            /* 18 */
                   &e);
     const char *w[] = {
-        "9:37: subnet 'b': field 'cidr': 127.9.0.0/24 is not inside vpc 'main' (127.T.0.0/16) "
-        "(allowed: a block inside 127.T.0.0/16)",
+        "9:37: subnet 'b': field 'cidr': 127.9.0.0/24 names one team's addresses; write the "
+        "second octet as T (allowed: a block of 127.T.0.0/16, with T for each team's octet)",
         "10:37: subnet 'c': field 'cidr': 127.T.0.0/26 overlaps subnet 'a' (127.T.0.0/24) "
         "(allowed: a block that overlaps no other subnet)",
         "10:56: subnet 'c': field 'vpc': no vpc named 'other' (allowed: main)",
@@ -618,8 +619,8 @@ Test(scenario, alb_rules_are_checked_with_their_place)
         &e);
     char want[512];
     snprintf(want, sizeof want,
-             "%s:13:9: field 'architecture.resources[2].rules': rules[1].priority: 7 is used "
-             "twice (allowed: listener rules as doc/edge.md describes them)",
+             "%s:13:9: alb 'lb': field 'rules': rules[1].priority: 7 is used twice (allowed: "
+             "listener rules as doc/edge.md describes them)",
              tmp_path);
     const char *w[] = {want};
     assert_errs(&e, w, 1);
@@ -773,7 +774,7 @@ Test(scenario, alb_rules_forward_to_target_groups_defined_later)
                   &e);
     char want[512];
     snprintf(want, sizeof want,
-             "%s:13:9: field 'architecture.resources[2].rules': rules[0].conditions: at least one "
+             "%s:13:9: alb 'lb': field 'rules': rules[0].conditions: at least one "
              "of path, host (1..5 patterns), query, header ({name: patterns}); at most 8 in all "
              "(allowed: listener rules as doc/edge.md describes them)",
              tmp_path);

@@ -4,7 +4,7 @@
 
 #include "core/conf.h"
 #include "core/mem.h"
-#include "core/schema.h"
+#include "model/schema.h"
 
 #include <string.h>
 

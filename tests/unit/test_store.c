@@ -2,7 +2,7 @@
  * what must survive a close and reopen of the same file. */
 #include "core/err.h"
 #include "core/mem.h"
-#include "core/schema.h"
+#include "model/schema.h"
 #include "server/store.h"
 
 #include <criterion/criterion.h>

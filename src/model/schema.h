@@ -1,14 +1,16 @@
-/* Resource types and their fields: the one place that says what a resource spec may
- * hold, its defaults and allowed values. Used by the scenario loader (errors name
- * file:line:col) and by the API (errors name the JSON field path). */
-#ifndef GD_SCHEMA_H
-#define GD_SCHEMA_H
+/* The spec checker over the registry's field tables (src/model/registry.h): what a
+ * resource spec may hold, its defaults and allowed values. Used by the scenario loader
+ * (errors name file:line:col) and by the operations layer (errors name the JSON field
+ * path), so that both say the same thing about the same spec. */
+#ifndef GD_MODEL_SCHEMA_H
+#define GD_MODEL_SCHEMA_H
 
 #include "core/conf.h"
+#include "model/registry.h"
 
 #include <jansson.h>
 
-/** The known resource type names, NULL-terminated. */
+/** The known resource type names (the registry's rows), NULL-terminated. */
 const char *const *gd_schema_types(void);
 /** 1 if type is a known resource type. */
 int gd_schema_known(const char *type);
@@ -55,5 +57,28 @@ const char *gd_schema_tg_owner(const json_t *resources, const char *self, const 
  *  as "default, a, b" into allow. Returns how many. */
 size_t gd_schema_tg_names(const json_t *resources, const char **names, size_t max, char *allow,
                           size_t allowlen);
+
+/* ---- for the registry's per-type checks ---- */
+
+/** Adds "<where>: <type> '<name>': field '<fpath>': <what> (allowed: <allow>)" to errs:
+ *  the one shape of every spec and architecture error. */
+void gd_model_err(gd_errs *errs, const char *where, const char *type, const char *name,
+                  const char *fpath, const char *allow, const char *what);
+/** Where a problem with `key` of `parent` (its value `node`, may be NULL) was written:
+ *  file:line:col of the value, else of the key, the mapping or top, when conf is given;
+ *  else "path.fpath" (the API's field path). Returns buf. */
+const char *gd_model_where(const gd_conf *conf, const char *path, json_t *top, json_t *parent,
+                           const char *key, json_t *node, const char *fpath, char *buf, size_t n);
+/** "1h30m", "4s", "250ms", "0s". Returns buf. */
+char *gd_model_fmt_dur(double s, char *buf, size_t n);
+/** The value as written, for messages: strings quoted, long ones cut. Returns buf. */
+char *gd_model_fmt_val(const json_t *v, char *buf, size_t n);
+
+/** A spec check's own error, at a field (see gd_model_err). */
+void gd_spec_fail(gd_spec_check *x, json_t *parent, const char *key, json_t *node,
+                  const char *fpath, const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/** 1 if field fpath already has an error (a check between fields then leaves it be). */
+int gd_spec_is_bad(const gd_spec_check *x, const char *fpath);
 
 #endif

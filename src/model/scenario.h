@@ -1,7 +1,7 @@
 /* A scenario: story, runbook, duration, traffic, scoring, billing, chaos events and
  * the starting architecture, loaded and fully validated from YAML. */
-#ifndef GD_SCENARIO_H
-#define GD_SCENARIO_H
+#ifndef GD_MODEL_SCENARIO_H
+#define GD_MODEL_SCENARIO_H
 
 #include "core/conf.h"
 
@@ -58,8 +58,9 @@ typedef struct gd_scenario {
     } billing;
     gd_event *events;
     int nevents;
-    char *endpoint;    /* name of the resource customers reach (architecture.endpoint) */
-    json_t *resources; /* array of {"type","name","spec"} in file order, defaults filled */
+    char *endpoint;           /* name of the resource customers reach (architecture.endpoint) */
+    json_t *resources;        /* array of {"type","name","spec"} in file order, defaults filled */
+    json_t *allowed_commands; /* commands a team may give a launch template: [[argv...]] */
     gd_conf *conf;
 } gd_scenario;
 

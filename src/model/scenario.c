@@ -1,13 +1,14 @@
 /* Scenario files: loads the YAML, validates every section (collecting all errors with
  * file:line:col), checks the starting architecture (names, references, subnet CIDRs)
  * and answers the game's questions: customer rate at t, points per request, prices. */
-#include "core/scenario.h"
+#include "model/scenario.h"
 
 #include "core/addr.h"
 #include "core/err.h"
 #include "core/mem.h"
-#include "core/schema.h"
-#include "edge/balancer.h"
+#include "model/arch.h"
+#include "model/schema.h"
+#include "model/rules.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -78,26 +79,6 @@ static void serr(struct sctx *x, json_t *parent, const char *key, json_t *node, 
     va_end(ap);
     where(x, parent, key, node, w, sizeof w);
     gd_errs_add(x->errs, "%s: field '%s': %s (allowed: %s)", w, path, what, allow);
-    x->n++;
-}
-
-/* Adds "<where>: <type> '<name>': field '<path>': <what> (allowed: <allow>)". */
-static void rerr(struct sctx *x, const char *type, const char *name, json_t *parent,
-                 const char *key, json_t *node, const char *path, const char *allow,
-                 const char *fmt, ...) __attribute__((format(printf, 9, 10)));
-
-static void rerr(struct sctx *x, const char *type, const char *name, json_t *parent,
-                 const char *key, json_t *node, const char *path, const char *allow,
-                 const char *fmt, ...)
-{
-    char w[512], what[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    where(x, parent, key, node, w, sizeof w);
-    gd_errs_add(x->errs, "%s: %s '%s': field '%s': %s (allowed: %s)", w, type, name, path, what,
-                allow);
     x->n++;
 }
 
@@ -361,6 +342,7 @@ static const struct sfield top_fields[] = {
     {"billing", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"events", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"architecture", S_SUB, 1, NULL, 0, 0, 0, NULL},
+    {"allowed_commands", S_SUB, 0, NULL, 0, 0, 0, NULL},
     END,
 };
 
@@ -463,6 +445,29 @@ static json_t *get_list(struct sctx *x, json_t *obj, const char *key, const char
         return NULL;
     }
     return v;
+}
+
+/* The commands a team token may give a launch template (each a list of strings, matched
+ * whole): the scenario's and the instructor's own commands need no entry. */
+static void read_allowed_commands(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    static const char allow[] = "a list of commands, each a non-empty list of strings";
+    s->allowed_commands = json_array();
+    json_t *list = get_list(x, root, "allowed_commands", "allowed_commands", 0, allow);
+    size_t i, k;
+    json_t *c, *a;
+    char p[64], vb[64];
+    json_array_foreach(list, i, c)
+    {
+        int ok = json_is_array(c) && json_array_size(c) > 0 && json_array_size(c) <= 64;
+        json_array_foreach(c, k, a) ok &= json_is_string(a) && json_string_length(a) > 0;
+        snprintf(p, sizeof p, "allowed_commands[%zu]", i);
+        if (!ok)
+            serr(x, list, NULL, c, p, allow, "%s is not a list of strings",
+                 fmt_val(c, vb, sizeof vb));
+        else
+            json_array_append(s->allowed_commands, c);
+    }
 }
 
 static void read_traffic(struct sctx *x, gd_scenario *s, json_t *root)
@@ -569,167 +574,6 @@ static void read_billing(struct sctx *x, gd_scenario *s, json_t *root)
 
 /* ---- the architecture -------------------------------------------------------------------- */
 
-/* Which fields of which type name which other type. */
-
-static json_t *find_resource(json_t *resources, const char *type, const char *name)
-{
-    size_t i;
-    json_t *r;
-    json_array_foreach(resources, i, r)
-    {
-        if (gd_schema_type_is(json_string_value(json_object_get(r, "type")), type) &&
-            strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
-            return r;
-    }
-    return NULL;
-}
-
-/* "main, other" — the names of every resource of a type, for "allowed:". */
-static void names_of(json_t *resources, const char *type, char *buf, size_t n)
-{
-    size_t i, off = 0;
-    json_t *r;
-    buf[0] = 0;
-    json_array_foreach(resources, i, r)
-    {
-        if (!gd_schema_type_is(json_string_value(json_object_get(r, "type")), type) || off >= n)
-            continue;
-        off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? ", " : "",
-                                json_string_value(json_object_get(r, "name")));
-    }
-    if (off == 0) snprintf(buf, n, "no %s is defined", type);
-}
-
-static void check_ref(struct sctx *x, json_t *resources, json_t *r, const char *field,
-                      const char *target, json_t *parent, json_t *node, const char *path)
-{
-    if (!json_is_string(node)) return;
-    const char *name = json_string_value(node);
-    if (find_resource(resources, target, name)) return;
-    char allow[512];
-    names_of(resources, target, allow, sizeof allow);
-    rerr(x, json_string_value(json_object_get(r, "type")),
-         json_string_value(json_object_get(r, "name")), parent, field, node, path, allow,
-         "no %s named '%s'", target, name);
-}
-
-/* An alb's rules forward to "default" or to a target_group of the architecture; then
- * the edge's own check of the rules (at `p`, the resource's place in the list). */
-static void check_alb_rules(struct sctx *x, json_t *resources, json_t *alb, const char *p)
-{
-    json_t *spec = json_object_get(alb, "spec"), *rules = json_object_get(spec, "rules");
-    const char *name = json_string_value(json_object_get(alb, "name"));
-    if (json_array_size(rules) == 0) return;
-    const char *names[101];
-    char allow[512];
-    gd_schema_tg_names(resources, names, 101, allow, sizeof allow);
-    size_t i;
-    json_t *r;
-    int bad = 0;
-    json_array_foreach(rules, i, r)
-    {
-        const char *tg = gd_schema_rule_forward(r);
-        if (!tg || !strcmp(tg, GD_SCHEMA_IMPLICIT_TG) ||
-            find_resource(resources, "target_group", tg))
-            continue;
-        json_t *action = json_object_get(r, "action");
-        char fp[96];
-        snprintf(fp, sizeof fp, "rules[%zu].action.target_group", i);
-        rerr(x, "alb", name, action, "target_group", json_object_get(action, "target_group"), fp,
-             allow, "no target_group named '%s'", tg);
-        bad = 1;
-    }
-    char e[256], fp[200];
-    if (!bad && gd_rules_check(rules, names, e, sizeof e) < 0) {
-        snprintf(fp, sizeof fp, "%s.rules", p);
-        serr(x, spec, "rules", rules, fp, "listener rules as doc/edge.md describes them", "%s", e);
-    }
-}
-
-/* A target group serves one load balancer, as in AWS (TargetGroupAssociationLimit):
- * reported at the later alb, at the field that names the group. */
-static void check_alb_owner(struct sctx *x, json_t *resources, json_t *alb)
-{
-    json_t *spec = json_object_get(alb, "spec");
-    const char *name = json_string_value(json_object_get(alb, "name"));
-    static const char allow[] = "a target_group no other alb sends to";
-    json_t *d = json_object_get(spec, "default_target_group");
-    const char *owner =
-        json_is_string(d) ? gd_schema_tg_owner(resources, name, json_string_value(d), 1) : NULL;
-    if (owner)
-        rerr(x, "alb", name, spec, "default_target_group", d, "default_target_group", allow,
-             "target_group '%s' already serves alb '%s'", json_string_value(d), owner);
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(spec, "rules"), i, r)
-    {
-        const char *tg = gd_schema_rule_forward(r);
-        if (!tg || !(owner = gd_schema_tg_owner(resources, name, tg, 1))) continue;
-        json_t *action = json_object_get(r, "action");
-        char fp[96];
-        snprintf(fp, sizeof fp, "rules[%zu].action.target_group", i);
-        rerr(x, "alb", name, action, "target_group", json_object_get(action, "target_group"), fp,
-             allow, "target_group '%s' already serves alb '%s'", tg, owner);
-    }
-}
-
-static void check_subnets(struct sctx *x, json_t *resources)
-{
-    size_t i, j;
-    json_t *r, *q;
-    char a[24], b[24];
-    /* VPCs must not overlap each other */
-    json_array_foreach(resources, i, r)
-    {
-        if (strcmp(json_string_value(json_object_get(r, "type")), "vpc") != 0) continue;
-        json_t *spec = json_object_get(r, "spec"), *cv = json_object_get(spec, "cidr");
-        gd_cidr c, d;
-        if (gd_cidr_parse(json_string_value(cv), 1, &c) != 0) continue;
-        for (j = 0; j < i; j++) {
-            q = json_array_get(resources, j);
-            if (strcmp(json_string_value(json_object_get(q, "type")), "vpc") != 0) continue;
-            json_t *qv = json_object_get(json_object_get(q, "spec"), "cidr");
-            if (gd_cidr_parse(json_string_value(qv), 1, &d) != 0 || !gd_cidr_overlaps(c, d))
-                continue;
-            rerr(x, "vpc", json_string_value(json_object_get(r, "name")), spec, "cidr", cv, "cidr",
-                 "a block that overlaps no other vpc", "%s overlaps vpc '%s' (%s)",
-                 gd_cidr_format(c, a), json_string_value(json_object_get(q, "name")),
-                 gd_cidr_format(d, b));
-        }
-    }
-    /* Subnets lie inside their VPC and do not overlap each other */
-    json_array_foreach(resources, i, r)
-    {
-        if (strcmp(json_string_value(json_object_get(r, "type")), "subnet") != 0) continue;
-        const char *name = json_string_value(json_object_get(r, "name"));
-        json_t *spec = json_object_get(r, "spec"), *cv = json_object_get(spec, "cidr");
-        gd_cidr c, v, d;
-        if (gd_cidr_parse(json_string_value(cv), 1, &c) != 0) continue;
-        const char *vpcname = json_string_value(json_object_get(spec, "vpc"));
-        json_t *vpc = vpcname ? find_resource(resources, "vpc", vpcname) : NULL;
-        json_t *vc = vpc ? json_object_get(json_object_get(vpc, "spec"), "cidr") : NULL;
-        if (vc && gd_cidr_parse(json_string_value(vc), 1, &v) == 0 && !gd_cidr_contains(v, c)) {
-            char allow[64];
-            snprintf(allow, sizeof allow, "a block inside %s", json_string_value(vc));
-            rerr(x, "subnet", name, spec, "cidr", cv, "cidr", allow,
-                 "%s is not inside vpc '%s' (%s)", json_string_value(cv), vpcname,
-                 json_string_value(vc));
-            continue;
-        }
-        for (j = 0; j < i; j++) {
-            q = json_array_get(resources, j);
-            if (strcmp(json_string_value(json_object_get(q, "type")), "subnet") != 0) continue;
-            json_t *qv = json_object_get(json_object_get(q, "spec"), "cidr");
-            if (gd_cidr_parse(json_string_value(qv), 1, &d) != 0 || !gd_cidr_overlaps(c, d))
-                continue;
-            rerr(x, "subnet", name, spec, "cidr", cv, "cidr",
-                 "a block that overlaps no other subnet", "%s overlaps subnet '%s' (%s)",
-                 json_string_value(cv), json_string_value(json_object_get(q, "name")),
-                 json_string_value(qv));
-        }
-    }
-}
-
 static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
 {
     s->resources = json_array();
@@ -808,59 +652,24 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
                     json_decref(r); /* reserved: no one may name it as a target_group */
                     continue;
                 }
-            } else if (!strcmp(json_string_value(tv), "alb"))
-                json_object_set_new(r, "checked", json_true()); /* its rules: below */
+            } else {
+                json_object_set_new(r, "spec_ok", json_true()); /* its own checks: below */
+            }
             json_object_set(r, "spec", it);
             json_array_append_new(s->resources, r);
         }
     }
-    /* references, only between resources that were read */
-    size_t i;
-    json_t *r;
-    json_array_foreach(s->resources, i, r)
-    {
-        const char *type = json_string_value(json_object_get(r, "type"));
-        json_t *spec = json_object_get(r, "spec");
-        size_t nrefs;
-        const gd_schema_ref *refs = gd_schema_refs(&nrefs);
-        for (size_t k = 0; k < nrefs; k++) {
-            if (strcmp(refs[k].type, type) != 0) continue;
-            json_t *v = json_object_get(spec, refs[k].field);
-            if (json_is_array(v)) {
-                size_t j;
-                json_t *e;
-                json_array_foreach(v, j, e)
-                {
-                    snprintf(p, sizeof p, "%s[%zu]", refs[k].field, j);
-                    check_ref(x, s->resources, r, refs[k].field, refs[k].target, v, e, p);
-                }
-            } else if (!strcmp(refs[k].target, "target_group") && json_is_string(v) &&
-                       !strcmp(json_string_value(v), GD_SCHEMA_IMPLICIT_TG)) {
-                /* an alb's own group: the same as no default_target_group */
-            } else {
-                check_ref(x, s->resources, r, refs[k].field, refs[k].target, spec, v,
-                          refs[k].field);
-            }
-        }
+    /* Each resource against the rest (references, then its type's own checks), with
+     * the same checks the operations layer applies to an API request. */
+    gd_arch_check ac = {.resources = s->resources, .conf = x->conf, .errs = x->errs};
+    for (ac.self = 0; ac.self < json_array_size(s->resources); ac.self++) {
+        json_t *r = json_array_get(s->resources, ac.self);
+        gd_arch_check_res(&ac, json_is_true(json_object_get(r, "spec_ok")));
+        json_object_del(r, "spec_ok");
     }
-    /* An alb's rules, once every target group is known. */
-    json_array_foreach(list, i, r)
-    {
-        size_t k;
-        json_t *q;
-        json_array_foreach(s->resources, k, q)
-        {
-            if (json_object_get(q, "spec") != r || !json_is_true(json_object_get(q, "checked")))
-                continue;
-            snprintf(p, sizeof p, "architecture.resources[%zu]", i);
-            check_alb_rules(x, s->resources, q, p);
-            check_alb_owner(x, s->resources, q);
-            json_object_del(q, "checked");
-        }
-    }
-    check_subnets(x, s->resources);
-    if (s->endpoint && !find_resource(s->resources, "entry", s->endpoint)) {
-        names_of(s->resources, "entry", allow, sizeof allow);
+    x->n += ac.n;
+    if (s->endpoint && !gd_arch_find(s->resources, "entry", s->endpoint)) {
+        gd_arch_names(s->resources, "entry", allow, sizeof allow);
         json_t *ev = json_object_get(arch, "endpoint");
         serr(x, arch, "endpoint", ev, "architecture.endpoint", allow,
              "no load balancer or cdn named '%s'", s->endpoint);
@@ -916,8 +725,8 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
         if (!gd_schema_known(type)) {
             gd_join(gd_schema_types(), allow, sizeof allow);
             serr(x, it, "target", tv, pf, allow, "'%s' is not a resource type", type);
-        } else if (!find_resource(s->resources, type, slash + 1)) {
-            names_of(s->resources, type, allow, sizeof allow);
+        } else if (!gd_arch_find(s->resources, type, slash + 1)) {
+            gd_arch_names(s->resources, type, allow, sizeof allow);
             serr(x, it, "target", tv, pf, allow, "no %s named '%s'", type, slash + 1);
         }
     }
@@ -988,6 +797,7 @@ int gd_scenario_load(const char *path, gd_scenario **out, gd_errs *errs)
              "scoring.success_min", allow, "%.15g is above success_max", s->scoring.success_min);
     }
     read_billing(&x, s, root);
+    read_allowed_commands(&x, s, root);
     read_architecture(&x, s, root);
     read_events(&x, s, root);
     if (x.n > 0 || errs->n > from) {
@@ -1010,6 +820,7 @@ void gd_scenario_free(gd_scenario *s)
     gd_free(s->runbook);
     gd_free(s->service);
     gd_free(s->salt);
+    json_decref(s->allowed_commands);
     gd_free(s->rate);
     gd_free(s->surges);
     for (int i = 0; i < s->nevents; i++) {

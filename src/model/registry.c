@@ -1,0 +1,524 @@
+/* The resource registry: every resource type's row (see registry.h) and what makes
+ * it up: its fields with their defaults and ranges, its references, and its checks
+ * within a spec and against the rest of the architecture. A new type is a new field
+ * table, its checks and one row in `rows` below. */
+#include "model/registry.h"
+
+#include "core/addr.h"
+#include "core/err.h"
+#include "model/arch.h"
+#include "model/rules.h"
+#include "model/schema.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* ---- fields ------------------------------------------------------------------------ */
+
+#define F(n, k, req, dflt) .name = (n), .kind = (k), .required = (req), .def = (dflt)
+#define RANGE(lo, hi) .ranged = 1, .min = (lo), .max = (hi)
+
+static const char *const instance_types[] = {"t3.micro",  "t3.small", "t3.medium", "m5.large",
+                                             "m5.xlarge", "c5.large", "c5.xlarge", NULL};
+static const char *const services[] = {"unicorn", "time", "clothes", NULL};
+static const char *const hc_types[] = {"EC2", "ELB", NULL};
+static const char *const azs[] = {"a", "b", "c", "d", "e", "f", NULL};
+
+static const gd_field vpc_fields[] = {
+    {F("cidr", GD_F_CIDR, 0, "\"127.T.0.0/16\""), RANGE(16, 16)},
+    {.name = NULL},
+};
+
+static const gd_field subnet_fields[] = {
+    {F("vpc", GD_F_REF, 0, "\"main\"")},
+    {F("cidr", GD_F_CIDR, 1, NULL), RANGE(24, 28)},
+    {F("az", GD_F_ENUM, 0, "\"a\""), .enums = azs},
+    {F("public", GD_F_BOOL, 0, "false")},
+    {.name = NULL},
+};
+
+static const gd_field lt_fields[] = {
+    {F("service", GD_F_ENUM, 0, "\"unicorn\""), .enums = services},
+    {F("command", GD_F_STRS, 0, NULL), RANGE(1, 1e9)},
+    {F("instance_type", GD_F_ENUM, 0, "\"t3.micro\""), .enums = instance_types},
+    {F("port", GD_F_INT, 0, "8000"), RANGE(1024, 65535)},
+    {F("slots", GD_F_INT, 0, "5"), RANGE(1, 1000)},
+    {F("queue", GD_F_INT, 0, "32"), RANGE(0, 100000)},
+    {F("service_time", GD_F_DUR, 0, "4"), RANGE(0, 3600)},
+    {F("boot_time", GD_F_DUR, 0, "60"), RANGE(0, 3600)},
+    {.name = NULL},
+};
+
+static const gd_field instance_fields[] = {
+    {F("launch_template", GD_F_REF, 1, NULL)},
+    {F("subnet", GD_F_REF, 1, NULL)},
+    {F("instance_type", GD_F_ENUM, 0, NULL), .enums = instance_types},
+    {.name = NULL},
+};
+
+static const gd_field asg_fields[] = {
+    {F("launch_template", GD_F_REF, 1, NULL)},
+    {F("subnets", GD_F_REFS, 1, NULL), RANGE(1, 1e9)},
+    {F("min", GD_F_INT, 0, "1"), RANGE(0, 1000)},
+    {F("max", GD_F_INT, 0, "10"), RANGE(0, 1000)},
+    {F("desired", GD_F_INT, 0, NULL), RANGE(0, 1000)}, /* default: min (see asg_cross) */
+    {F("load_balancers", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {F("target_groups", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {F("health_check_type", GD_F_ENUM, 0, "\"EC2\""), .enums = hc_types},
+    {F("health_check_grace", GD_F_DUR, 0, "300"), RANGE(0, 7200)},
+    {.name = NULL},
+};
+
+static const gd_field clb_health_fields[] = {
+    {F("path", GD_F_STR, 0, "\"/health\"")},
+    {F("interval", GD_F_DUR, 0, "30"), RANGE(5, 300)},
+    {F("timeout", GD_F_DUR, 0, "5"), RANGE(2, 60)},
+    {F("healthy_threshold", GD_F_INT, 0, "10"), RANGE(2, 10)},
+    {F("unhealthy_threshold", GD_F_INT, 0, "2"), RANGE(2, 10)},
+    {.name = NULL},
+};
+
+static const gd_field clb_fields[] = {
+    {F("subnets", GD_F_REFS, 1, NULL), RANGE(1, 1e9)},
+    {F("port", GD_F_INT, 0, "8080"), RANGE(1024, 65535)},
+    {F("instance_port", GD_F_INT, 0, "8000"), RANGE(1024, 65535)},
+    {F("instances", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {F("idle_timeout", GD_F_DUR, 0, "60"), RANGE(1, 4000)},
+    {F("health_check", GD_F_MAP, 0, "{}"), .sub = clb_health_fields},
+    /* seconds a deregistered instance keeps its requests in flight; 0: cut at once */
+    {F("connection_draining", GD_F_DUR, 0, "300"), RANGE(0, 3600)},
+    {.name = NULL},
+};
+
+static const char *const algorithms[] = {"round_robin", "least_outstanding_requests",
+                                         "weighted_random", NULL};
+static const char *const sticky_types[] = {"none", "lb_cookie", "app_cookie", NULL};
+static const char *const qs_modes[] = {"none", "all", NULL};
+
+static const gd_field alb_health_fields[] = {
+    {F("path", GD_F_STR, 0, "\"/health\"")},
+    {F("interval", GD_F_DUR, 0, "30"), RANGE(5, 300)},
+    {F("timeout", GD_F_DUR, 0, "5"), RANGE(2, 120)},
+    {F("healthy_threshold", GD_F_INT, 0, "5"), RANGE(2, 10)},
+    {F("unhealthy_threshold", GD_F_INT, 0, "2"), RANGE(2, 10)},
+    {F("matcher", GD_F_STR, 0, "\"200\"")},
+    {.name = NULL},
+};
+
+static const gd_field stickiness_fields[] = {
+    {F("type", GD_F_ENUM, 0, "\"none\""), .enums = sticky_types},
+    {F("duration", GD_F_DUR, 0, "86400"), RANGE(1, 604800)},
+    {F("cookie_name", GD_F_STR, 0, NULL)},
+    {.name = NULL},
+};
+
+/* How a target group balances and checks: an alb's own group and a target_group. */
+// clang-format off
+#define TARGET_GROUP_SETTINGS                                                   \
+    {F("algorithm", GD_F_ENUM, 0, "\"round_robin\""), .enums = algorithms},         \
+    {F("health_check", GD_F_MAP, 0, "{}"), .sub = alb_health_fields},              \
+    {F("stickiness", GD_F_MAP, 0, "{}"), .sub = stickiness_fields},                \
+    {F("deregistration_delay", GD_F_DUR, 0, "300"), RANGE(0, 3600)},               \
+    {F("slow_start", GD_F_DUR, 0, "0"), RANGE(0, 900)},                            \
+    {F("cross_zone", GD_F_BOOL, 0, "true")}
+// clang-format on
+
+/* An Application LB. Its own fields make its implicit target group "default" (its
+ * instances: the groups that name it in load_balancers, and `instances`); rules and
+ * default_target_group may send requests to target_group resources instead. */
+static const gd_field alb_fields[] = {
+    {F("subnets", GD_F_REFS, 1, NULL), RANGE(1, 1e9)},
+    {F("port", GD_F_INT, 0, "8080"), RANGE(1024, 65535)},
+    {F("instance_port", GD_F_INT, 0, "8000"), RANGE(1024, 65535)},
+    {F("instances", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {F("idle_timeout", GD_F_DUR, 0, "60"), RANGE(1, 4000)},
+    TARGET_GROUP_SETTINGS,
+    /* listener rules as the edge takes them (doc/edge.md); they forward to "default" or
+     * to a target_group of the team */
+    {F("rules", GD_F_LIST, 0, "[]"), RANGE(0, 100)},
+    /* absent: the default action forwards to "default" */
+    {F("default_target_group", GD_F_REF, 0, NULL)},
+    {.name = NULL},
+};
+
+/* A target group of its own: an ALB's default_target_group or rules send to it, and
+ * its targets are `instances` and the groups that name it in target_groups. */
+static const gd_field tg_fields[] = {
+    {F("port", GD_F_INT, 0, "8000"), RANGE(1024, 65535)},
+    TARGET_GROUP_SETTINGS,
+    {F("instances", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {.name = NULL},
+};
+
+/* A CDN distribution with one cache behaviour in front of a load balancer. */
+static const gd_field cdn_fields[] = {
+    {F("origin", GD_F_REF, 1, NULL)},
+    {F("query_strings", GD_F_ENUM, 0, "\"none\""), .enums = qs_modes},
+    {F("query_include", GD_F_STRS, 0, NULL), RANGE(1, 10)},
+    {F("headers", GD_F_STRS, 0, "[]"), RANGE(0, 10)},
+    {F("cookies", GD_F_STRS, 0, "[]"), RANGE(0, 10)},
+    {F("min_ttl", GD_F_DUR, 0, "0"), RANGE(0, 31536000)},
+    {F("default_ttl", GD_F_DUR, 0, "86400"), RANGE(0, 31536000)},
+    {F("max_ttl", GD_F_DUR, 0, "31536000"), RANGE(0, 31536000)},
+    {F("stale_while_revalidate", GD_F_DUR, 0, "0"), RANGE(0, 31536000)},
+    {F("stale_if_error", GD_F_DUR, 0, "0"), RANGE(0, 31536000)},
+    {F("max_bytes", GD_F_INT, 0, "67108864"), RANGE(65536, 17179869184.0)},
+    {.name = NULL},
+};
+
+/* ---- checks within a spec --------------------------------------------------------- */
+
+static int int_field(json_t *spec, const char *k, long long *out)
+{
+    json_t *v = json_object_get(spec, k);
+    if (!json_is_integer(v)) return 0;
+    *out = json_integer_value(v);
+    return 1;
+}
+
+static void asg_cross(gd_spec_check *x, json_t *spec)
+{
+    long long mn = 0, mx = 0, d = 0;
+    int okmin = !gd_spec_is_bad(x, "min") && int_field(spec, "min", &mn),
+        okmax = !gd_spec_is_bad(x, "max") && int_field(spec, "max", &mx);
+    if (json_object_get(spec, "desired") == NULL && okmin)
+        json_object_set_new(spec, "desired", json_integer(mn));
+    if (!okmin || !okmax) return;
+    char allow[64];
+    if (mn > mx) {
+        snprintf(allow, sizeof allow, "%lld..1000", mn);
+        gd_spec_fail(x, spec, "max", json_object_get(spec, "max"), "max", allow,
+                     "%lld is below min (%lld)", mx, mn);
+        return;
+    }
+    if (!gd_spec_is_bad(x, "desired") && int_field(spec, "desired", &d) && (d < mn || d > mx)) {
+        snprintf(allow, sizeof allow, "%lld..%lld", mn, mx);
+        gd_spec_fail(x, spec, "desired", json_object_get(spec, "desired"), "desired", allow,
+                     "%lld is outside min..max", d);
+    }
+}
+
+static void clb_cross(gd_spec_check *x, json_t *spec)
+{
+    json_t *hc = json_object_get(spec, "health_check");
+    if (!json_is_object(hc)) return;
+    json_t *iv = json_object_get(hc, "interval"), *to = json_object_get(hc, "timeout");
+    if (!json_is_number(iv) || !json_is_number(to) || gd_spec_is_bad(x, "health_check.interval") ||
+        gd_spec_is_bad(x, "health_check.timeout"))
+        return;
+    double i = json_number_value(iv), t = json_number_value(to);
+    if (t >= i) {
+        char allow[96], a[32], b[32];
+        snprintf(allow, sizeof allow, "shorter than health_check.interval (%s)",
+                 gd_model_fmt_dur(i, a, sizeof a));
+        gd_spec_fail(x, hc, "timeout", to, "health_check.timeout", allow,
+                     "%s is not shorter than the interval", gd_model_fmt_dur(t, b, sizeof b));
+    }
+}
+
+/* What an alb and a target_group share: the settings of a target group. */
+static void group_cross(gd_spec_check *x, json_t *spec)
+{
+    clb_cross(x, spec);
+    json_t *ss = json_object_get(spec, "slow_start"), *al = json_object_get(spec, "algorithm");
+    if (json_is_number(ss) && json_number_value(ss) > 0 && json_is_string(al) &&
+        !strcmp(json_string_value(al), "least_outstanding_requests") &&
+        !gd_spec_is_bad(x, "slow_start"))
+        gd_spec_fail(x, spec, "slow_start", ss, "slow_start", "0 with least_outstanding_requests",
+                     "slow start cannot be used with least outstanding requests (as in AWS)");
+    if (json_is_number(ss) && json_number_value(ss) > 0 && json_number_value(ss) < 30 &&
+        !gd_spec_is_bad(x, "slow_start"))
+        gd_spec_fail(x, spec, "slow_start", ss, "slow_start", "0 (off) or 30s..15m", "too short");
+    json_t *st = json_object_get(spec, "stickiness");
+    json_t *ty = json_object_get(st, "type");
+    if (json_is_string(ty) && !strcmp(json_string_value(ty), "app_cookie") &&
+        !json_is_string(json_object_get(st, "cookie_name")))
+        gd_spec_fail(x, st, "cookie_name", NULL, "stickiness.cookie_name",
+                     "the application's cookie name",
+                     "missing: app_cookie stickiness follows a cookie the application sets");
+}
+
+/* ---- checks against the architecture ------------------------------------------------ */
+
+/* gameday's own addresses in every team's /16: cdns (127.T.250.x), the loadgen's
+ * metrics and the game's network lock (127.T.255.x). */
+static const char *const reserved[] = {"127.T.250.0/24", "127.T.255.0/24", NULL};
+
+/* A block must lie in the team's own 127.T.0.0/16, written with T in a scenario (every
+ * team gets its own copy), and a subnet outside gameday's reserved blocks. 0 if so. */
+static int in_team_range(gd_arch_check *a, json_t *spec, json_t *cv, int subnet, gd_cidr *out)
+{
+    const char *s = json_string_value(cv);
+    gd_cidr c, c2, team;
+    int t = a->team ? a->team : 1;
+    if (!s || gd_cidr_parse(s, t, &c) != 0) return -1; /* reported by the spec check */
+    char allow[96], own[24];
+    team.base = 0x7f000000u | ((uint32_t)t << 16);
+    team.prefix = 16;
+    if (a->team == 0) {
+        snprintf(allow, sizeof allow, "a block of 127.T.0.0/16, with T for each team's octet");
+        if (gd_cidr_parse(s, 2, &c2) == 0 && c2.base == c.base) {
+            gd_arch_fail(a, spec, "cidr", cv, "cidr", allow,
+                         "%s names one team's addresses; write the second octet as T", s);
+            return -1;
+        }
+    } else {
+        snprintf(allow, sizeof allow, "a block inside %s (this team's range)",
+                 gd_cidr_format(team, own));
+        if (!gd_cidr_contains(team, c)) {
+            gd_arch_fail(a, spec, "cidr", cv, "cidr", allow, "%s is outside this team's range", s);
+            return -1;
+        }
+    }
+    for (int i = 0; subnet && reserved[i]; i++) {
+        gd_cidr r;
+        gd_cidr_parse(reserved[i], t, &r);
+        if (gd_cidr_overlaps(c, r)) {
+            gd_arch_fail(
+                a, spec, "cidr", cv, "cidr", "a block outside 127.T.250.0/24 and 127.T.255.0/24",
+                "%s overlaps %s, which gameday keeps for its own addresses", s, reserved[i]);
+            return -1;
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+/* VPCs lie in the team's range and overlap no earlier VPC. */
+static void vpc_arch(gd_arch_check *a, const json_t *res)
+{
+    json_t *spec = json_object_get(res, "spec"), *cv = json_object_get(spec, "cidr");
+    gd_cidr c, d;
+    char x[24], y[24];
+    if (in_team_range(a, spec, cv, 0, &c) < 0) return;
+    for (size_t j = 0; j < a->self; j++) {
+        const json_t *q = json_array_get(a->resources, j);
+        if (strcmp(str(q, "type"), "vpc") != 0) continue;
+        json_t *qv = json_object_get(json_object_get(q, "spec"), "cidr");
+        if (gd_cidr_parse(json_string_value(qv), a->team ? a->team : 1, &d) != 0 ||
+            !gd_cidr_overlaps(c, d))
+            continue;
+        gd_arch_fail(a, spec, "cidr", cv, "cidr", "a block that overlaps no other vpc",
+                     "%s overlaps vpc '%s' (%s)", gd_cidr_format(c, x), str(q, "name"),
+                     gd_cidr_format(d, y));
+    }
+}
+
+/* Subnets lie in the team's range, inside their VPC, and overlap no earlier subnet. */
+static void subnet_arch(gd_arch_check *a, const json_t *res)
+{
+    json_t *spec = json_object_get(res, "spec"), *cv = json_object_get(spec, "cidr");
+    int t = a->team ? a->team : 1;
+    gd_cidr c, v, d;
+    if (in_team_range(a, spec, cv, 1, &c) < 0) return;
+    const char *vpcname = json_string_value(json_object_get(spec, "vpc"));
+    const json_t *vpc = vpcname ? gd_arch_find(a->resources, "vpc", vpcname) : NULL;
+    json_t *vc = vpc ? json_object_get(json_object_get(vpc, "spec"), "cidr") : NULL;
+    if (vc && gd_cidr_parse(json_string_value(vc), t, &v) == 0 && !gd_cidr_contains(v, c)) {
+        char allow[64];
+        snprintf(allow, sizeof allow, "a block inside %s", json_string_value(vc));
+        gd_arch_fail(a, spec, "cidr", cv, "cidr", allow, "%s is not inside vpc '%s' (%s)",
+                     json_string_value(cv), vpcname, json_string_value(vc));
+        return;
+    }
+    for (size_t j = 0; j < a->self; j++) {
+        const json_t *q = json_array_get(a->resources, j);
+        if (strcmp(str(q, "type"), "subnet") != 0) continue;
+        json_t *qv = json_object_get(json_object_get(q, "spec"), "cidr");
+        if (gd_cidr_parse(json_string_value(qv), t, &d) != 0 || !gd_cidr_overlaps(c, d)) continue;
+        gd_arch_fail(a, spec, "cidr", cv, "cidr", "a block that overlaps no other subnet",
+                     "%s overlaps subnet '%s' (%s)", json_string_value(cv), str(q, "name"),
+                     json_string_value(qv));
+    }
+}
+
+/* An alb's rules forward to "default" or to a target_group of the architecture; then
+ * their grammar (src/model/rules.c); and a target group serves one load balancer, as in
+ * AWS (TargetGroupAssociationLimit), reported at the later alb. */
+static void alb_arch(gd_arch_check *a, const json_t *res)
+{
+    json_t *spec = json_object_get(res, "spec"), *rules = json_object_get(spec, "rules");
+    const char *names[102];
+    char allow[512];
+    gd_schema_tg_names(a->resources, names, 102, allow, sizeof allow);
+    size_t i;
+    json_t *r;
+    int bad = 0;
+    json_array_foreach(rules, i, r)
+    {
+        const char *tg = gd_schema_rule_forward(r);
+        if (!tg || !strcmp(tg, GD_SCHEMA_IMPLICIT_TG) ||
+            gd_arch_find(a->resources, "target_group", tg))
+            continue;
+        json_t *action = json_object_get(r, "action");
+        char fp[96];
+        snprintf(fp, sizeof fp, "rules[%zu].action.target_group", i);
+        gd_arch_fail(a, action, "target_group", json_object_get(action, "target_group"), fp, allow,
+                     "no target_group named '%s'", tg);
+        bad = 1;
+    }
+    char e[256];
+    if (!bad && json_array_size(rules) && gd_rules_check(rules, names, e, sizeof e) < 0)
+        gd_arch_fail(a, spec, "rules", rules, "rules",
+                     "listener rules as doc/edge.md describes them", "%s", e);
+    /* Only albs before this one count as owners: with the candidate last, that is every
+     * other alb of the team. */
+    json_t *before = json_array();
+    for (size_t j = 0; j < a->self; j++) json_array_append(before, json_array_get(a->resources, j));
+    static const char owned[] = "a target_group no other alb sends to";
+    const char *name = str(res, "name"), *owner;
+    json_t *d = json_object_get(spec, "default_target_group");
+    if (json_is_string(d) && (owner = gd_schema_tg_owner(before, name, json_string_value(d), 0)))
+        gd_arch_fail(a, spec, "default_target_group", d, "default_target_group", owned,
+                     "target_group '%s' already serves alb '%s'", json_string_value(d), owner);
+    json_array_foreach(rules, i, r)
+    {
+        const char *tg = gd_schema_rule_forward(r);
+        if (!tg || !(owner = gd_schema_tg_owner(before, name, tg, 0))) continue;
+        json_t *action = json_object_get(r, "action");
+        char fp[96];
+        snprintf(fp, sizeof fp, "rules[%zu].action.target_group", i);
+        gd_arch_fail(a, action, "target_group", json_object_get(action, "target_group"), fp, owned,
+                     "target_group '%s' already serves alb '%s'", tg, owner);
+    }
+    json_decref(before);
+}
+
+/* ---- what blocks a delete, beyond reference fields ------------------------------------ */
+
+/* An alb's rules name target groups inside their actions. */
+static int alb_depends(const json_t *res, const json_t *on)
+{
+    if (strcmp(str(on, "type"), "target_group") != 0) return 0;
+    json_t *used = gd_schema_alb_groups(json_object_get(res, "spec"));
+    size_t i;
+    json_t *x;
+    int dep = 0;
+    json_array_foreach(used, i, x) dep |= !strcmp(json_string_value(x), str(on, "name"));
+    json_decref(used);
+    return dep;
+}
+
+/* A terminated instance blocks nothing; one launched by a group sits in its subnet
+ * without naming it. */
+static int instance_depends(const json_t *res, const json_t *on)
+{
+    const json_t *st = json_object_get(res, "status");
+    if (!strcmp(str(st, "state"), "terminated")) return -1;
+    return !strcmp(str(on, "type"), "subnet") && !strcmp(str(st, "subnet"), str(on, "name"));
+}
+
+/* ---- the rows ------------------------------------------------------------------------ */
+
+static const gd_ref subnet_refs[] = {{"vpc", "vpc"}, {NULL, NULL}};
+static const gd_ref instance_refs[] = {
+    {"launch_template", "launch_template"}, {"subnet", "subnet"}, {NULL, NULL}};
+static const gd_ref asg_refs[] = {{"launch_template", "launch_template"},
+                                  {"subnets", "subnet"},
+                                  {"load_balancers", "lb"},
+                                  {"target_groups", "target_group"},
+                                  {NULL, NULL}};
+static const gd_ref clb_refs[] = {{"subnets", "subnet"}, {"instances", "instance"}, {NULL, NULL}};
+static const gd_ref alb_refs[] = {{"subnets", "subnet"},
+                                  {"instances", "instance"},
+                                  {"default_target_group", "target_group"},
+                                  {NULL, NULL}};
+static const gd_ref tg_refs[] = {{"instances", "instance"}, {NULL, NULL}};
+static const gd_ref cdn_refs[] = {{"origin", "lb"}, {NULL, NULL}};
+
+static const gd_rtype rows[] = {
+    {.name = "vpc",
+     .prefix = "vpc",
+     .summary = "the team's network, 127.T.0.0/16",
+     .fields = vpc_fields,
+     .check_arch = vpc_arch},
+    {.name = "subnet",
+     .prefix = "subnet",
+     .summary = "a block of the VPC in one availability zone; instances take its addresses",
+     .fields = subnet_fields,
+     .refs = subnet_refs,
+     .check_arch = subnet_arch},
+    {.name = "launch_template",
+     .prefix = "lt",
+     .summary = "what an instance runs: service or command, type, slots, service and boot time",
+     .fields = lt_fields},
+    {.name = "instance",
+     .prefix = "i",
+     .summary = "one server: a real process on its own address",
+     .fields = instance_fields,
+     .refs = instance_refs,
+     .depends = instance_depends,
+     .price = GD_PRICE_INSTANCE},
+    {.name = "asg",
+     .prefix = "asg",
+     .summary = "an auto scaling group: keeps `desired` instances running in its subnets",
+     .fields = asg_fields,
+     .refs = asg_refs,
+     .check_spec = asg_cross},
+    {.name = "clb",
+     .prefix = "lb",
+     .summary = "a Classic Load Balancer: round robin over its instances",
+     .flags = GD_RT_LB | GD_RT_ENTRY | GD_RT_EDGE,
+     .fields = clb_fields,
+     .refs = clb_refs,
+     .check_spec = clb_cross,
+     .price = GD_PRICE_HOURLY},
+    {.name = "alb",
+     .prefix = "alb",
+     .summary = "an Application Load Balancer: listener rules, target groups, health, stickiness",
+     .flags = GD_RT_LB | GD_RT_ENTRY | GD_RT_EDGE,
+     .fields = alb_fields,
+     .refs = alb_refs,
+     .check_spec = group_cross,
+     .check_arch = alb_arch,
+     .depends = alb_depends,
+     .price = GD_PRICE_HOURLY},
+    {.name = "target_group",
+     .prefix = "tg",
+     .summary = "targets an alb's rules forward to, with their own health check",
+     .fields = tg_fields,
+     .refs = tg_refs,
+     .check_spec = group_cross},
+    {.name = "cdn",
+     .prefix = "cdn",
+     .summary = "a CDN distribution: a cache in front of a load balancer",
+     .flags = GD_RT_ENTRY | GD_RT_EDGE,
+     .fields = cdn_fields,
+     .refs = cdn_refs,
+     .price = GD_PRICE_REQUESTS},
+};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+const gd_rtype *gd_registry_all(size_t *n)
+{
+    *n = NROWS;
+    return rows;
+}
+
+const gd_rtype *gd_registry_find(const char *type)
+{
+    for (size_t i = 0; type && i < NROWS; i++)
+        if (!strcmp(rows[i].name, type)) return &rows[i];
+    return NULL;
+}
+
+int gd_registry_has(const char *type, unsigned flags)
+{
+    const gd_rtype *t = gd_registry_find(type);
+    return t && (t->flags & flags) == flags;
+}
+
+size_t gd_registry_names(unsigned flags, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < NROWS && n + 1 < max; i++)
+        if ((rows[i].flags & flags) == flags) names[n++] = rows[i].name;
+    if (max) names[n] = NULL;
+    return n;
+}
