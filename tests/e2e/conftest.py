@@ -111,8 +111,9 @@ class Resp:
 
 def http(method, url, body=None, token=None, timeout=10):
     """One HTTP exchange (no proxy). Returns Resp for any status; raises OSError when
-    nothing answers."""
-    data = json.dumps(body).encode() if body is not None else None
+    nothing answers. A bytes body is sent as it is (for malformed bodies)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None \
+        else None
     req = urllib.request.Request(url, data=data, method=method)
     if token:
         req.add_header("Authorization", "Bearer " + token)

@@ -1,0 +1,464 @@
+/* The operations layer (see ops.h): create, update, delete and the actions, each
+ * checked through the model's registry, written to the store and audited once. */
+#include "server/ops.h"
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "model/arch.h"
+#include "model/registry.h"
+#include "model/schema.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *str(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static int fail(gd_op_result *o, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(gd_op_result *o, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->message, sizeof o->message, fmt, ap);
+    va_end(ap);
+    o->status = status;
+    o->code = code;
+    return status == 404   ? GD_ENOENT
+           : status == 409 ? GD_EEXIST
+           : status == 403 ? GD_EPERM
+                           : GD_EINVAL;
+}
+
+static int ok(gd_op_result *o, int status, json_t *body)
+{
+    o->status = status;
+    o->code = NULL;
+    o->body = body;
+    return 0;
+}
+
+json_t *gd_op_answer(gd_op_result *r)
+{
+    json_t *j;
+    if (!r->code) {
+        j = r->body ? r->body : json_object();
+    } else {
+        j = json_pack("{s:{s:s,s:s}}", "error", "code", r->code, "message", r->message);
+        if (r->errors) json_object_set_new(json_object_get(j, "error"), "errors", r->errors);
+        json_decref(r->body);
+    }
+    r->body = r->errors = NULL;
+    return j;
+}
+
+void gd_op_result_free(gd_op_result *r)
+{
+    json_decref(r->body);
+    json_decref(r->errors);
+    r->body = r->errors = NULL;
+}
+
+/* Audits the outcome of one operation: the one record it leaves. Takes request. */
+static void audit(gd_game *g, const gd_actor *who, const char *event, json_t *request,
+                  const gd_op_result *o)
+{
+    json_t *resp = NULL;
+    if (o->code && o->message[0])
+        resp = json_pack("{s:s}", "message", o->message);
+    else if (!o->code && o->body)
+        resp = json_pack("{s:s?}", "id", json_string_value(json_object_get(o->body, "id")));
+    gd_game_audit(g, who->team, who->principal, who->source_ip, event, request, resp, o->code);
+}
+
+/* Top-level fields of a request body: anything else is a ValidationError, not ignored. */
+static int known_keys(const json_t *body, const char *const *allowed, gd_op_result *o)
+{
+    if (body && !json_is_object(body))
+        return fail(o, 400, "ValidationError", "the body must be a JSON object");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        int known = 0;
+        for (int i = 0; allowed[i]; i++) known |= !strcmp(allowed[i], k);
+        if (known) continue;
+        char allow[160];
+        gd_join(allowed, allow, sizeof allow);
+        return fail(o, 400, "ValidationError", "%s: unknown field (allowed: %s)", k, allow);
+    }
+    return 0;
+}
+
+static int valid_name(const char *n)
+{
+    size_t l = strlen(n);
+    if (l == 0 || l > 48) return 0;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) return 0;
+    return 1;
+}
+
+static int team_octet(const gd_game *g, int team)
+{
+    return team + g->net - 1;
+}
+
+static int check_team(gd_game *g, const gd_actor *who, gd_op_result *o)
+{
+    if (who->team >= 1 && who->team <= g->nteams) return 0;
+    return fail(o, 404, "NoSuchTeam", "no team %d in this game (teams: 1..%d)", who->team,
+                g->nteams);
+}
+
+/* A launch template's command runs as the server's user: only the scenario, the
+ * instructor, or an entry of the scenario's allowed_commands may set one. */
+static int command_allowed(const gd_actor *who, const json_t *spec, const json_t *old_spec,
+                           const json_t *allowed, gd_op_result *o)
+{
+    json_t *cmd = json_object_get(spec, "command");
+    if (!cmd || who->trust != GD_TRUST_TEAM) return 0;
+    if (old_spec && json_equal(cmd, json_object_get(old_spec, "command"))) return 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(allowed, i, a) if (json_equal(a, cmd)) return 0;
+    return fail(o, 403, "UnauthorizedOperation",
+                "spec.command: a team may run only the commands the scenario lists in "
+                "allowed_commands (%zu listed); the built-in services need no command",
+                json_array_size(allowed));
+}
+
+int gd_op_check_spec(const gd_actor *who, const char *type, const char *name, json_t *spec,
+                     const json_t *old_spec, const json_t *resources, int team_octet,
+                     const json_t *allowed_commands, gd_op_result *out)
+{
+    if (!strcmp(type, "launch_template") &&
+        command_allowed(who, spec, old_spec, allowed_commands, out) < 0)
+        return GD_EPERM;
+    gd_errs errs = {0};
+    if (gd_schema_check(type, name, spec, NULL, "spec", &errs) == 0) {
+        json_t *arch = json_array();
+        size_t i;
+        json_t *r;
+        json_array_foreach(resources, i, r) if (strcmp(str(r, "name"), name) != 0)
+            json_array_append(arch, r);
+        json_array_append_new(arch,
+                              json_pack("{s:s,s:s,s:O}", "type", type, "name", name, "spec", spec));
+        gd_arch_check a = {.resources = arch,
+                           .self = json_array_size(arch) - 1,
+                           .team = team_octet,
+                           .path = "spec",
+                           .errs = &errs};
+        gd_arch_check_res(&a, 1);
+        json_decref(arch);
+    }
+    if (errs.n == 0) return 0;
+    out->errors = json_array();
+    for (int i = 0; i < errs.n; i++) json_array_append_new(out->errors, json_string(errs.msgs[i]));
+    fail(out, 400, "ValidationError", "%s", errs.msgs[0]);
+    gd_errs_free(&errs);
+    return GD_EINVAL;
+}
+
+/* ---- create, update, delete --------------------------------------------------------- */
+
+int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_result *out)
+{
+    static const char *const keys[] = {"type", "name", "spec", NULL};
+    memset(out, 0, sizeof *out);
+    json_t *req = json_deep_copy(body);
+    const char *type = str(body, "type"), *name = str(body, "name");
+    json_t *given = json_object_get(body, "spec");
+    json_t *spec = given ? json_deep_copy(given) : json_object();
+    int r = check_team(g, who, out);
+    if (r == 0) r = known_keys(body, keys, out);
+    if (r == 0 && !gd_registry_find(type)) {
+        const char *names[64];
+        char allow[300];
+        gd_registry_names(0, names, 64);
+        gd_join(names, allow, sizeof allow);
+        r = fail(out, 400, "ValidationError", "type: '%s' is not a resource type (allowed: %s)",
+                 type, allow);
+    } else if (r == 0 && !valid_name(name)) {
+        r = fail(out, 400, "ValidationError",
+                 "name: '%s' is not a valid name (allowed: [a-z0-9-], 1..48 characters)", name);
+    } else if (r == 0 && !json_is_object(spec)) {
+        r = fail(out, 400, "ValidationError", "spec: must be a mapping of the type's fields");
+    }
+    if (r == 0) {
+        json_t *all = gd_store_res_list(g->db, who->team, NULL, 0);
+        r = gd_op_check_spec(who, type, name, spec, NULL, all, team_octet(g, who->team),
+                             g->sc->allowed_commands, out);
+        json_decref(all);
+    }
+    if (r < 0) {
+        audit(g, who, "CreateResource", req, out);
+        json_decref(spec);
+        return r;
+    }
+    char id[40], err[256];
+    if (!strcmp(type, "instance")) {
+        /* RunInstances: audited by the launch itself. */
+        json_decref(req);
+        r = gd_launcher_run_instance(g, who->team, name, str(spec, "launch_template"),
+                                     json_string_value(json_object_get(spec, "instance_type")),
+                                     str(spec, "subnet"), NULL, 0, who->principal, who->source_ip,
+                                     id, err, sizeof err);
+        if (r < 0)
+            fail(out, r == GD_EEXIST ? 409 : 400,
+                 r == GD_EFULL    ? "InsufficientFreeAddressesInSubnet"
+                 : r == GD_EEXIST ? "AlreadyExists"
+                                  : "InvalidParameterValue",
+                 "%s", err);
+    } else {
+        r = gd_store_res_create(g->db, who->team, type, name, spec, NULL, gd_game_now(g), id);
+        if (r == GD_EEXIST)
+            fail(out, 409, "AlreadyExists", "a resource named '%s' exists", name);
+        else if (r < 0)
+            fail(out, 500, "InternalError", "%s", gd_strerror(r));
+        else
+            ok(out, 201, gd_store_res_get(g->db, who->team, id));
+        audit(g, who, "CreateResource", req, out);
+    }
+    json_decref(spec);
+    if (r < 0) return r;
+    if (!out->body) ok(out, 201, gd_store_res_get(g->db, who->team, id));
+    out->status = 201;
+    gd_launcher_reconcile(g);
+    return 0;
+}
+
+/* A live resource of the team by id or name; NULL (and 404) if none. */
+static json_t *live(gd_game *g, const gd_actor *who, const char *id, gd_op_result *out)
+{
+    json_t *res = gd_store_res_get(g->db, who->team, id);
+    if (res && json_is_true(json_object_get(res, "deleted"))) {
+        json_decref(res);
+        res = NULL; /* a deleted resource can be read, not changed */
+    }
+    if (!res) fail(out, 404, "ResourceNotFound", "no resource of that id or name: '%s'", id);
+    return res;
+}
+
+/* Merges patch into res's spec, checks and stores it; audited as event with params. */
+static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *patch,
+                  const char *event, json_t *params, gd_op_result *out)
+{
+    const char *type = str(res, "type"), *name = str(res, "name");
+    json_t *old = json_object_get(res, "spec");
+    json_t *spec = json_deep_copy(old);
+    json_object_update(spec, (json_t *)patch);
+    json_t *all = gd_store_res_list(g->db, who->team, NULL, 0);
+    int r = gd_op_check_spec(who, type, name, spec, old, all, team_octet(g, who->team),
+                             g->sc->allowed_commands, out);
+    json_decref(all);
+    if (r == 0) {
+        r = gd_store_res_set_spec(g->db, str(res, "id"), spec, gd_game_now(g));
+        if (r < 0)
+            fail(out, 500, "InternalError", "%s", gd_strerror(r));
+        else
+            ok(out, 200, gd_store_res_get(g->db, who->team, str(res, "id")));
+    }
+    audit(g, who, event, params, out);
+    json_decref(spec);
+    if (r == 0) gd_launcher_reconcile(g);
+    return r;
+}
+
+int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                 gd_op_result *out)
+{
+    static const char *const keys[] = {"spec", NULL};
+    memset(out, 0, sizeof *out);
+    json_t *params = json_pack("{s:s,s:O?}", "id", id, "spec", json_object_get(body, "spec"));
+    int r = check_team(g, who, out);
+    if (r == 0) r = known_keys(body, keys, out);
+    if (r == 0 && !json_is_object(json_object_get(body, "spec")))
+        r = fail(out, 400, "ValidationError", "the body must be {\"spec\": {field: value, ...}}");
+    json_t *res = r == 0 ? live(g, who, id, out) : NULL;
+    if (r == 0 && !res) r = GD_ENOENT;
+    if (r < 0) {
+        audit(g, who, "UpdateResource", params, out);
+        return r;
+    }
+    r = update(g, who, res, json_object_get(body, "spec"), "UpdateResource", params, out);
+    json_decref(res);
+    return r;
+}
+
+int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    int r = check_team(g, who, out);
+    json_t *res = r == 0 ? live(g, who, id, out) : NULL;
+    if (!res) {
+        audit(g, who, "DeleteResource", json_pack("{s:s}", "id", id), out);
+        return r < 0 ? r : GD_ENOENT;
+    }
+    const char *rid = str(res, "id"), *type = str(res, "type");
+    if (!strcmp(type, "instance")) { /* TerminateInstances: audited by the launcher */
+        gd_launcher_terminate(g, who->team, rid, 0, who->principal, who->source_ip, "terminated");
+        ok(out, 200, gd_store_res_get(g->db, who->team, rid));
+        json_decref(res);
+        return 0;
+    }
+    json_t *params = json_pack("{s:s,s:s}", "id", rid, "type", type);
+    json_t *all = gd_store_res_list(g->db, who->team, NULL, 0);
+    gd_buf deps;
+    gd_buf_init(&deps, 4096);
+    gd_arch_dependents(all, res, &deps);
+    json_decref(all);
+    if (deps.len) {
+        fail(out, 409, "DependencyViolation", "%s '%s' is in use by: %s", type, str(res, "name"),
+             gd_buf_cstr(&deps));
+        audit(g, who, "DeleteResource", params, out);
+        gd_buf_free(&deps);
+        json_decref(res);
+        return GD_EEXIST;
+    }
+    gd_buf_free(&deps);
+    if (!strcmp(type, "asg")) {
+        /* Deleting a group terminates its instances (AWS: force delete). */
+        json_t *inst = gd_store_res_list(g->db, who->team, "instance", 0);
+        size_t i;
+        json_t *x;
+        json_array_foreach(inst, i, x)
+        {
+            json_t *st = json_object_get(x, "status");
+            if (!strcmp(str(st, "asg"), str(res, "name")) &&
+                strcmp(str(st, "state"), "terminated") != 0)
+                gd_launcher_terminate(g, who->team, str(x, "id"), 0, who->principal, who->source_ip,
+                                      "group deleted");
+        }
+        json_decref(inst);
+    }
+    r = gd_store_res_delete(g->db, rid, gd_game_now(g));
+    if (r < 0)
+        fail(out, 404, "ResourceNotFound", "no resource of that id: '%s'", rid);
+    else
+        ok(out, 200, json_pack("{s:s,s:b}", "id", rid, "deleted", 1));
+    audit(g, who, "DeleteResource", params, out);
+    json_decref(res);
+    gd_launcher_reconcile(g);
+    return r < 0 ? GD_ENOENT : 0;
+}
+
+/* ---- actions ------------------------------------------------------------------------ */
+
+/* SetDesiredCapacity: {"desired": N} within the group's min..max. */
+static int act_scale(gd_game *g, const gd_actor *who, const char *name, const json_t *body,
+                     gd_op_result *out)
+{
+    static const char *const keys[] = {"desired", NULL};
+    json_t *params = json_pack("{s:s,s:O?}", "autoScalingGroupName", name, "desiredCapacity",
+                               json_object_get(body, "desired"));
+    int r = known_keys(body, keys, out);
+    json_t *asg = r == 0 ? gd_store_res_get(g->db, who->team, name) : NULL;
+    json_t *d = json_object_get(body, "desired");
+    if (r == 0 && (!asg || strcmp(str(asg, "type"), "asg") != 0 ||
+                   json_is_true(json_object_get(asg, "deleted")))) {
+        r = fail(out, 404, "ResourceNotFound", "no autoscaling group named '%s'", name);
+    } else if (r == 0 && !json_is_integer(d)) {
+        r = fail(out, 400, "ValidationError", "desired: must be an integer");
+    } else if (r == 0) {
+        json_t *spec = json_object_get(asg, "spec");
+        json_int_t mn = json_integer_value(json_object_get(spec, "min"));
+        json_int_t mx = json_integer_value(json_object_get(spec, "max"));
+        json_int_t v = json_integer_value(d);
+        if (v < mn || v > mx)
+            r = fail(out, 400, "ValidationError",
+                     "desired %lld is outside the group's min..max (%lld..%lld); change max first",
+                     (long long)v, (long long)mn, (long long)mx);
+    }
+    if (r < 0) {
+        audit(g, who, "SetDesiredCapacity", params, out);
+        json_decref(asg);
+        return r;
+    }
+    json_t *patch = json_pack("{s:O}", "desired", d);
+    r = update(g, who, asg, patch, "SetDesiredCapacity", params, out);
+    json_decref(patch);
+    json_decref(asg);
+    return r;
+}
+
+/* TerminateInstances: optional {"force": bool}; the launcher audits it. */
+static int act_terminate(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                         gd_op_result *out)
+{
+    static const char *const keys[] = {"force", NULL};
+    json_t *force = json_object_get(body, "force");
+    int r = known_keys(body, keys, out);
+    if (r == 0 && force && !json_is_boolean(force))
+        r = fail(out, 400, "ValidationError", "force: must be true or false");
+    if (r < 0) {
+        audit(g, who, "TerminateInstances", json_pack("{s:s}", "instanceId", id), out);
+        return r;
+    }
+    r = gd_launcher_terminate(g, who->team, id, json_is_true(force), who->principal, who->source_ip,
+                              who->trust == GD_TRUST_GAME ? "chaos" : "terminated");
+    if (r < 0)
+        return fail(out, 404, "InvalidInstanceID.NotFound", "no instance of that id or name");
+    return ok(out, 200, gd_store_res_get(g->db, who->team, id));
+}
+
+/* ChangeResourceRecordSets: points the team's public name at another entry point
+ * (a type with GD_RT_ENTRY), like changing a Route 53 alias record. */
+static int act_set_endpoint(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
+                            gd_op_result *out)
+{
+    static const char *const keys[] = {"name", NULL};
+    const char *name = str(body, "name");
+    int r = known_keys(body, keys, out);
+    json_t *res = r == 0 ? gd_store_res_get(g->db, who->team, name) : NULL;
+    if (r == 0 && (!res || json_is_true(json_object_get(res, "deleted")) ||
+                   !gd_registry_has(str(res, "type"), GD_RT_ENTRY))) {
+        const char *names[16];
+        char allow[160];
+        gd_registry_names(GD_RT_ENTRY, names, 16);
+        gd_join(names, allow, sizeof allow);
+        r = fail(out, 400, "InvalidChangeBatch",
+                 "name: not a live resource of this team of type %s", allow);
+    }
+    if (r == 0) {
+        char key[32];
+        snprintf(key, sizeof key, "endpoint_%d", who->team);
+        gd_store_kv_set(g->db, key, name);
+        ok(out, 200, json_pack("{s:s}", "name", name));
+    }
+    gd_game_audit(g, who->team, who->principal, who->source_ip, "ChangeResourceRecordSets",
+                  json_deep_copy(body), r == 0 ? json_pack("{s:s}", "endpoint", name) : NULL,
+                  out->code);
+    json_decref(res);
+    return r;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
+              gd_op_result *out);
+} actions[] = {
+    {"scale", act_scale},
+    {"terminate", act_terminate},
+    {"set_endpoint", act_set_endpoint},
+};
+
+int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
+                 const json_t *body, gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++) {
+        if (strcmp(actions[i].name, action) != 0) continue;
+        int r = check_team(g, who, out);
+        if (r < 0) return r;
+        return actions[i].fn(g, who, target, body, out);
+    }
+    return fail(out, 400, "InvalidAction", "no action '%s'", action);
+}

@@ -1,0 +1,71 @@
+/* The operations layer: every write to the resources goes through these functions,
+ * whoever asks (the REST API for players and the instructor, scenario events and chaos,
+ * the autoscaler). Each one checks its input through the model's registry, writes the
+ * store, leaves exactly one audit record (principal, source IP, parameters, response
+ * or an AWS-style error code) and returns its outcome with an HTTP status and an
+ * AWS-style code. Nothing else writes specs, creates or deletes resources. */
+#ifndef GD_SERVER_OPS_H
+#define GD_SERVER_OPS_H
+
+#include "core/conf.h"
+#include "server/game.h"
+
+#include <jansson.h>
+
+/* How far a caller is trusted. Only the scenario (events, chaos, the autoscaler) and
+ * the instructor may give a launch template a command of their own; a team may give
+ * only the commands the scenario lists in allowed_commands. */
+enum gd_trust { GD_TRUST_TEAM, GD_TRUST_ADMIN, GD_TRUST_GAME };
+
+/* Who acts. */
+typedef struct gd_actor {
+    int team;              /* the team acted on, 1..nteams */
+    const char *principal; /* "team-1", "admin", "autoscaling", "chaos-monkey" */
+    const char *source_ip; /* NULL when the game itself acts */
+    enum gd_trust trust;
+} gd_actor;
+
+/* What an operation did. */
+typedef struct gd_op_result {
+    int status;       /* 200, 201, 400, 403, 404, 409 or 500 */
+    const char *code; /* AWS-style error code ("ValidationError"), NULL on success */
+    char message[1024];
+    json_t *errors; /* ValidationError: every problem, one string each (owned) */
+    json_t *body;   /* on success: the answer (owned), e.g. the resource */
+} gd_op_result;
+
+/** The answer as the API sends it: the body, or {"error":{code,message,errors}}.
+ *  Takes the result's references; the result is empty afterwards. */
+json_t *gd_op_answer(gd_op_result *r);
+/** Frees what a result holds. */
+void gd_op_result_free(gd_op_result *r);
+
+/** Checks a spec of `type` named `name` for a team, in place (defaults filled): whether
+ *  `who` may give it what it asks (a launch template's command that differs from the
+ *  one in old_spec, NULL for a new resource, must be in allowed_commands unless the
+ *  scenario or the instructor asks), its fields (gd_schema_check), then the resource
+ *  against `resources` (the team's live resources; one of the same name is replaced)
+ *  with the team's octet `team_octet`. Pure: no store, no audit; the scenario loader
+ *  runs the same model checks. 0, or a negative code with out filled (400
+ *  ValidationError, 403 UnauthorizedOperation). */
+int gd_op_check_spec(const gd_actor *who, const char *type, const char *name, json_t *spec,
+                     const json_t *old_spec, const json_t *resources, int team_octet,
+                     const json_t *allowed_commands, gd_op_result *out);
+
+/** Creates a resource from {"type", "name", "spec"} (CreateResource; an instance is
+ *  launched: RunInstances). 201 with the resource. */
+int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_result *out);
+/** Merges {"spec": {...}} into a resource's spec (UpdateResource). 200 with it. */
+int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                 gd_op_result *out);
+/** Deletes a resource (DeleteResource; an instance is terminated; a group's instances
+ *  are terminated with it). 409 DependencyViolation while another resource needs it. */
+int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *out);
+/** An action on a resource: "scale" (SetDesiredCapacity, {"desired": N} on an asg),
+ *  "terminate" (TerminateInstances, optional {"force": bool}), "set_endpoint"
+ *  (ChangeResourceRecordSets, {"name": entry}: target is ignored). body may be NULL
+ *  where the action takes none. */
+int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
+                 const json_t *body, gd_op_result *out);
+
+#endif
