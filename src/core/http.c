@@ -86,14 +86,6 @@ static void set_state(gd_http_conn *c, enum conn_state s)
     c->state = s;
 }
 
-static void conn_check(const gd_http_conn *c)
-{
-    if (c == NULL || c->magic != CONN_MAGIC) {
-        gd_error("http_bad_conn", "ptr=%p", (const void *)c);
-        abort();
-    }
-}
-
 /* ---- closing ---- */
 
 static void conn_free(gd_http_conn *c)
@@ -120,6 +112,7 @@ static void conn_free(gd_http_conn *c)
 static void on_conn_closed(uv_handle_t *h)
 {
     gd_http_conn *c = h->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     c->handle_closed = 1;
     /* A request still with its handler keeps the memory until it is answered. */
     if (!c->pending) conn_free(c);
@@ -844,6 +837,7 @@ static void conn_nobufs(gd_http_conn *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     gd_http_conn *c = h->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (gd_buf_reserve(&c->in, READ_SIZE) < 0) {
         buf->base = NULL;
         buf->len = 0;
@@ -856,7 +850,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     gd_http_conn *c = st->data;
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (nread == UV_ENOBUFS)
         conn_nobufs(c);
     else if (nread < 0)
@@ -891,6 +885,7 @@ static void on_unaccepted_closed(uv_handle_t *h)
 static void on_connection(uv_stream_t *ls, int status)
 {
     gd_http_server *s = ls->data;
+    GD_CHECK_OBJ(s, SERVER_MAGIC);
     if (status < 0) return;
     gd_http_conn *c = gd_calloc(1, sizeof *c);
     uv_tcp_init(s->loop, &c->tcp);
@@ -951,7 +946,7 @@ static void answered(gd_http_conn *c)
 
 void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep_alive)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (c->state != CS_CLOSING) {
         if (gd_buf_append(&c->out, data, len) < 0) c->close_after = 1;
         if (!keep_alive) c->req.keep_alive = 0;
@@ -979,7 +974,7 @@ static int put_str(gd_buf *b, const char *s)
 void gd_http_respond(gd_http_conn *c, int status, const char *extra_headers, const char *ctype,
                      const void *body, size_t len)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (c->state != CS_CLOSING) {
         gd_buf *o = &c->out;
         int r = gd_http_status_line(o, status);
@@ -1067,7 +1062,7 @@ gd_http_conn *gd_http_conn_fake(gd_http_server *s, gd_buf *sink)
 
 size_t gd_http_conn_feed(gd_http_conn *c, const void *data, size_t len)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     size_t taken = 0;
     /* The same steps as on_alloc and on_read, one read per free stretch of `in`. */
     while (taken < len && c->state != CS_CLOSING && !c->read_paused) {
@@ -1091,7 +1086,7 @@ int gd_http_conn_closing(const gd_http_conn *c)
 
 void gd_http_conn_free_fake(gd_http_conn *c)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     set_state(c, CS_CLOSING);
     c->handle_closed = 1;
     conn_free(c);
@@ -1113,6 +1108,7 @@ static uint64_t sweep_period(const gd_http_server *s)
 static void on_sweep(uv_timer_t *t)
 {
     gd_http_server *s = t->data;
+    GD_CHECK_OBJ(s, SERVER_MAGIC);
     uint64_t now = uv_now(s->loop);
     for (gd_http_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
@@ -1188,6 +1184,7 @@ int gd_http_server_listen(gd_http_server *s, const char *ip, int port)
 static void on_listener_closed(uv_handle_t *h)
 {
     gd_http_server *s = h->data;
+    GD_CHECK_OBJ(s, SERVER_MAGIC);
     s->listening = 0;
     if (s->nconns == 0 && s->on_closed) {
         void (*cb)(gd_http_server *) = s->on_closed;

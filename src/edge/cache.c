@@ -2,6 +2,7 @@
  * and the object store (hash table + O(1) LRU under a byte cap, Vary variants,
  * invalidation, miss collapsing). The request path of the edge lives in edge.c. */
 #include "edge/cache.h"
+#include "core/check.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -892,22 +893,6 @@ int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, 
 
 /* ---- objects ---- */
 
-static void check_obj(const gd_cache_obj *o)
-{
-    if (o == NULL || o->magic != OBJ_MAGIC) {
-        gd_error("cache_bad_object", "ptr=%p", (const void *)o);
-        abort();
-    }
-}
-
-static void check_cache(const gd_cache *c)
-{
-    if (c == NULL || c->magic != CACHE_MAGIC) {
-        gd_error("cache_bad_cache", "ptr=%p", (const void *)c);
-        abort();
-    }
-}
-
 /* Hop-by-hop (RFC 9110 7.6.1: Connection and the names it lists, Keep-Alive, TE,
  * Trailer, Transfer-Encoding, Upgrade, Proxy-*), plus what a stored head never keeps:
  * Date and Age (the server adds its own), Content-Length (written on replay) and
@@ -1081,7 +1066,7 @@ int gd_cache_obj_new(const char *key, size_t keylen, const gd_http_req *req, int
 
 gd_cache_obj *gd_cache_obj_ref(gd_cache_obj *o)
 {
-    check_obj(o);
+    GD_CHECK_OBJ(o, OBJ_MAGIC);
     o->refs++;
     return o;
 }
@@ -1089,7 +1074,7 @@ gd_cache_obj *gd_cache_obj_ref(gd_cache_obj *o)
 void gd_cache_obj_unref(gd_cache_obj *o)
 {
     if (o == NULL) return;
-    check_obj(o);
+    GD_CHECK_OBJ(o, OBJ_MAGIC);
     if (--o->refs > 0) return;
     o->magic = 0;
     gd_free(o);
@@ -1097,7 +1082,7 @@ void gd_cache_obj_unref(gd_cache_obj *o)
 
 int gd_cache_revalidation_headers(const gd_cache_obj *o, gd_buf *out)
 {
-    check_obj(o);
+    GD_CHECK_OBJ(o, OBJ_MAGIC);
     int n = 0, r = 0;
     if (o->etag) {
         r = gd_buf_puts(out, "If-None-Match: ");
@@ -1193,7 +1178,7 @@ static void evict_to_fit(gd_cache *c, const gd_cache_obj *keep)
 void gd_cache_free(gd_cache *c)
 {
     if (c == NULL) return;
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     while (c->lru_head) unlink_obj(c, c->lru_head);
     for (size_t i = 0; i <= c->pmask; i++) {
         pend *e = c->pb[i];
@@ -1211,26 +1196,26 @@ void gd_cache_free(gd_cache *c)
 
 void gd_cache_set_max_bytes(gd_cache *c, size_t max_bytes)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     c->max_bytes = max_bytes;
     evict_to_fit(c, NULL);
 }
 
 size_t gd_cache_max_obj_bytes(const gd_cache *c)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     return c->max_bytes / 8;
 }
 
 const gd_cache_stats *gd_cache_stats_get(const gd_cache *c)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     return &c->st;
 }
 
 void gd_cache_note_stale_if_error(gd_cache *c)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     c->st.stale_served++;
 }
 
@@ -1274,7 +1259,7 @@ static int same_vary(const gd_cache_obj *a, const gd_cache_obj *b)
 gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen, const gd_http_req *req,
                                double now, gd_cache_obj **out)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     *out = NULL;
     uint64_t hash = hash_bytes(key, keylen);
     gd_cache_obj *o = c->b[hash & c->mask];
@@ -1305,8 +1290,8 @@ gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen, cons
 
 int gd_cache_insert(gd_cache *c, gd_cache_obj *o)
 {
-    check_cache(c);
-    check_obj(o);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
+    GD_CHECK_OBJ(o, OBJ_MAGIC);
     if (o->linked) return GD_EEXIST;
     if (o->size > c->max_bytes / 8) return GD_ETOOBIG;
     o->hash = hash_bytes(o->key, o->keylen);
@@ -1367,8 +1352,8 @@ static int parse_head(const gd_cache_obj *o, gd_http_header *h, int max)
 int gd_cache_refresh(gd_cache *c, gd_cache_obj *old, const gd_cache_policy *p,
                      const gd_http_header *h, int nh, double now, gd_cache_obj **out)
 {
-    check_cache(c);
-    check_obj(old);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
+    GD_CHECK_OBJ(old, OBJ_MAGIC);
     *out = NULL;
     /* Stored headers not named by the 304, then the 304's storable ones (RFC 9111
      * 3.2 / 4.3.4), then its Date and Age for the TTL (not stored). */
@@ -1422,7 +1407,7 @@ int gd_cache_refresh(gd_cache *c, gd_cache_obj *old, const gd_cache_policy *p,
 
 int gd_cache_invalidate(gd_cache *c, const char *pattern)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     size_t pl = pattern ? strlen(pattern) : 0;
     if (pl == 0 || pattern[0] != '/') return GD_EINVAL;
     const char *star = strchr(pattern, '*');
@@ -1476,7 +1461,7 @@ static void pend_grow(gd_cache *c)
 int gd_cache_pending_begin(gd_cache *c, const char *key, size_t keylen, double now,
                            double lock_timeout)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     uint64_t hash = hash_bytes(key, keylen);
     pend *e = *pend_find(c, key, keylen, hash);
     if (e) {
@@ -1502,14 +1487,14 @@ int gd_cache_pending_begin(gd_cache *c, const char *key, size_t keylen, double n
 
 void **gd_cache_pending_slot(gd_cache *c, const char *key, size_t keylen)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     pend *e = *pend_find(c, key, keylen, hash_bytes(key, keylen));
     return e ? &e->slot : NULL;
 }
 
 void *gd_cache_pending_end(gd_cache *c, const char *key, size_t keylen)
 {
-    check_cache(c);
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
     pend **pp = pend_find(c, key, keylen, hash_bytes(key, keylen));
     pend *e = *pp;
     if (e == NULL) return NULL;

@@ -4,6 +4,7 @@
  * objects are served while revalidating or when the origin fails, as allowed. */
 #include "edge/cache.h"
 #include "edge/edge.h"
+#include "core/check.h"
 #include "core/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -323,6 +324,7 @@ static void wake_waiters(gd_edge *e, struct waiter *w, gd_cache_obj *o, const gd
 static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
 {
     struct fetch *f = ud;
+    GD_CHECK_OBJ(f, FETCH_MAGIC);
     gd_edge *e = &gd_the_edge;
     struct gd_cdn *d = e->cdn;
     double now = gd_edge_now();

@@ -151,7 +151,10 @@ static int may_retry(struct proxy *px, int err)
 static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
 {
     struct proxy *px = ud;
+    GD_CHECK_OBJ(px, PROXY_MAGIC);
     gd_target *t = px->target;
+    GD_CHECK_OBJ(t, GD_TARGET_MAGIC);
+    GD_CHECK_OBJ(px->tg, GD_TGROUP_MAGIC);
     double now = gd_edge_now();
     t->inflight--;
     gd_tgroup_outcome(px->tg, t, err != 0 || resp->status >= 500, now);
