@@ -2,6 +2,7 @@
  * lenient), dispatch one request at a time per connection, batch the answers of one read
  * into one write, refuse requests over a limit, sweep slow and idle connections. */
 #include "core/http.h"
+#include "core/check.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -67,6 +68,8 @@ struct gd_http_conn {
     int pending;     /* closed while a request was with its handler */
     int handle_closed;
     int read_paused; /* input full while a request is with its handler */
+    int out_paused;  /* unsent output over max_unsent: neither reading nor parsing */
+    int reading;     /* uv_read_start is in effect */
     int fake;        /* no socket (gd_http_conn_fake): output goes to sink */
     gd_buf *sink;
     uint64_t served; /* requests dispatched on this connection */
@@ -81,14 +84,6 @@ struct gd_http_conn {
 static void set_state(gd_http_conn *c, enum conn_state s)
 {
     c->state = s;
-}
-
-static void conn_check(const gd_http_conn *c)
-{
-    if (c == NULL || c->magic != CONN_MAGIC) {
-        gd_error("http_bad_conn", "ptr=%p", (const void *)c);
-        abort();
-    }
 }
 
 /* ---- closing ---- */
@@ -117,6 +112,7 @@ static void conn_free(gd_http_conn *c)
 static void on_conn_closed(uv_handle_t *h)
 {
     gd_http_conn *c = h->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     c->handle_closed = 1;
     /* A request still with its handler keeps the memory until it is answered. */
     if (!c->pending) conn_free(c);
@@ -128,6 +124,7 @@ static void conn_close(gd_http_conn *c)
     c->pending = c->state == CS_DISPATCHED;
     set_state(c, CS_CLOSING);
     if (c->fake) return; /* freed by gd_http_conn_free_fake */
+    c->reading = 0;
     uv_read_stop((uv_stream_t *)&c->tcp);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
@@ -136,20 +133,39 @@ static void conn_close(gd_http_conn *c)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+static void process(gd_http_conn *c);
+static void flush_out(gd_http_conn *c);
 
-/* Stops reading (an epoll_ctl: only off the normal path). */
-static void pause_reading(gd_http_conn *c)
+/* Reads while the connection is open, its input has room and its output is under
+ * max_unsent; starts or stops the socket's reading when that changes (an epoll_ctl:
+ * only off the normal path). */
+static void update_reading(gd_http_conn *c)
 {
-    if (c->read_paused) return;
-    c->read_paused = 1;
-    if (!c->fake) uv_read_stop((uv_stream_t *)&c->tcp);
+    int want = c->state != CS_CLOSING && !c->read_paused && !c->out_paused;
+    if (c->fake || want == c->reading) return;
+    c->reading = want;
+    if (want)
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    else
+        uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
-static void resume_reading(gd_http_conn *c)
+/* Stops reading until the request with the handler is answered. */
+static void pause_reading(gd_http_conn *c)
 {
-    c->read_paused = 0;
-    if (!c->fake && c->state != CS_CLOSING)
-        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    c->read_paused = 1;
+    update_reading(c);
+}
+
+/* Answers written or queued and not yet taken by the socket. */
+static inline size_t unsent(const gd_http_conn *c)
+{
+    return c->out.len + (c->fake ? 0 : c->tcp.write_queue_size);
+}
+
+size_t gd_http_conn_unsent(const gd_http_conn *c)
+{
+    return unsent(c);
 }
 
 /* ---- writing ---- */
@@ -178,6 +194,7 @@ static void on_written(uv_write_t *w, int status)
 {
     struct wreq *r = (struct wreq *)w;
     gd_http_conn *c = r->c;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     gd_free(r);
     if (c->state == CS_CLOSING) return;
     if (status < 0) {
@@ -185,6 +202,15 @@ static void on_written(uv_write_t *w, int status)
         return;
     }
     if (c->close_after && c->tcp.write_queue_size == 0) conn_close(c);
+    if (c->out_paused && c->state == CS_READING) {
+        c->last_active = c->head_start = uv_now(c->srv->loop); /* the client reads */
+        if (unsent(c) > c->srv->max_unsent) return;
+        /* Drained under the cap: parse what waited, then read again. */
+        c->out_paused = 0;
+        process(c);
+        flush_out(c);
+        update_reading(c);
+    }
 }
 
 static void flush_out(gd_http_conn *c)
@@ -730,6 +756,19 @@ static void process(gd_http_conn *c)
 {
     c->in_process = 1;
     while (c->state == CS_READING && !c->close_after) {
+        if (unsent(c) > c->srv->max_unsent) {
+            /* A client that sends and does not read: write what the socket takes, and
+             * stop reading and parsing while the rest is over the cap (on_written
+             * resumes). Off the normal path: one read's answers are far under it. */
+            flush_out(c);
+            if (c->state != CS_READING || c->close_after) break;
+            if (unsent(c) > c->srv->max_unsent) {
+                c->out_paused = 1;
+                c->srv->output_pauses++;
+                update_reading(c);
+                break;
+            }
+        }
         const char *why = NULL;
         size_t at = 0;
         int st = c->head_end ? 0 : scan_head(c, &why, &at);
@@ -798,6 +837,7 @@ static void conn_nobufs(gd_http_conn *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     gd_http_conn *c = h->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (gd_buf_reserve(&c->in, READ_SIZE) < 0) {
         buf->base = NULL;
         buf->len = 0;
@@ -810,7 +850,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     gd_http_conn *c = st->data;
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (nread == UV_ENOBUFS)
         conn_nobufs(c);
     else if (nread < 0)
@@ -845,6 +885,7 @@ static void on_unaccepted_closed(uv_handle_t *h)
 static void on_connection(uv_stream_t *ls, int status)
 {
     gd_http_server *s = ls->data;
+    GD_CHECK_OBJ(s, SERVER_MAGIC);
     if (status < 0) return;
     gd_http_conn *c = gd_calloc(1, sizeof *c);
     uv_tcp_init(s->loop, &c->tcp);
@@ -869,6 +910,7 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
+    c->reading = 1;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
@@ -893,7 +935,10 @@ static void answered(gd_http_conn *c)
     set_state(c, CS_READING);
     if (!c->req.keep_alive) c->close_after = 1;
     c->last_active = c->head_start = uv_now(c->srv->loop);
-    if (c->read_paused && !c->close_after) resume_reading(c);
+    if (c->read_paused && !c->close_after) {
+        c->read_paused = 0;
+        update_reading(c);
+    }
     if (c->in_process) return; /* process() goes on parsing; the caller flushes once */
     process(c);
     flush_out(c);
@@ -901,7 +946,7 @@ static void answered(gd_http_conn *c)
 
 void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep_alive)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (c->state != CS_CLOSING) {
         if (gd_buf_append(&c->out, data, len) < 0) c->close_after = 1;
         if (!keep_alive) c->req.keep_alive = 0;
@@ -929,7 +974,7 @@ static int put_str(gd_buf *b, const char *s)
 void gd_http_respond(gd_http_conn *c, int status, const char *extra_headers, const char *ctype,
                      const void *body, size_t len)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (c->state != CS_CLOSING) {
         gd_buf *o = &c->out;
         int r = gd_http_status_line(o, status);
@@ -1017,7 +1062,7 @@ gd_http_conn *gd_http_conn_fake(gd_http_server *s, gd_buf *sink)
 
 size_t gd_http_conn_feed(gd_http_conn *c, const void *data, size_t len)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     size_t taken = 0;
     /* The same steps as on_alloc and on_read, one read per free stretch of `in`. */
     while (taken < len && c->state != CS_CLOSING && !c->read_paused) {
@@ -1041,7 +1086,7 @@ int gd_http_conn_closing(const gd_http_conn *c)
 
 void gd_http_conn_free_fake(gd_http_conn *c)
 {
-    conn_check(c);
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     set_state(c, CS_CLOSING);
     c->handle_closed = 1;
     conn_free(c);
@@ -1063,10 +1108,15 @@ static uint64_t sweep_period(const gd_http_server *s)
 static void on_sweep(uv_timer_t *t)
 {
     gd_http_server *s = t->data;
+    GD_CHECK_OBJ(s, SERVER_MAGIC);
     uint64_t now = uv_now(s->loop);
     for (gd_http_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         if (c->state != CS_READING) continue;
+        if (c->out_paused) { /* a client that does not read its answers */
+            if (now - c->last_active > s->idle_ms) conn_close(c);
+            continue;
+        }
         if (c->close_after || c->in.len == c->base) {
             uint64_t limit = c->served || c->close_after ? s->idle_ms : s->header_timeout_ms;
             if (now - c->last_active > limit) conn_close(c);
@@ -1097,6 +1147,7 @@ void gd_http_server_init(gd_http_server *s, uv_loop_t *loop, gd_http_handler h, 
     s->max_headers = GD_HTTP_MAX_HEADERS;
     s->max_body = GD_HTTP_MAX_BODY;
     s->header_timeout_ms = GD_HTTP_HEADER_TIMEOUT_MS;
+    s->max_unsent = GD_HTTP_MAX_UNSENT;
 }
 
 int gd_http_server_listen(gd_http_server *s, const char *ip, int port)
@@ -1133,6 +1184,7 @@ int gd_http_server_listen(gd_http_server *s, const char *ip, int port)
 static void on_listener_closed(uv_handle_t *h)
 {
     gd_http_server *s = h->data;
+    GD_CHECK_OBJ(s, SERVER_MAGIC);
     s->listening = 0;
     if (s->nconns == 0 && s->on_closed) {
         void (*cb)(gd_http_server *) = s->on_closed;

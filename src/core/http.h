@@ -21,6 +21,11 @@
 #define GD_HTTP_MAX_LINE (8 * 1024)
 #define GD_HTTP_HEADER_TIMEOUT_MS 10000
 
+/* Unsent output (answers not yet written plus bytes queued in uv_write) over which a
+ * connection stops reading and parsing its pipelined requests, until the client has
+ * read enough to bring it back under (HAProxy's and nginx's output backpressure). */
+#define GD_HTTP_MAX_UNSENT (256 * 1024)
+
 typedef struct gd_http_header {
     const char *name;
     size_t name_len;
@@ -73,6 +78,11 @@ struct gd_http_server {
      * a new connection to send its first byte (then closed without an answer). */
     uint64_t header_timeout_ms;
     uint64_t timeouts; /* connections refused with 408 by header_timeout_ms or idle_ms */
+    /* Unsent output over which a connection stops reading (GD_HTTP_MAX_UNSENT), and how
+     * many times a connection stopped for it. A connection stopped for longer than idle_ms
+     * without the client reading anything is closed. */
+    size_t max_unsent;
+    uint64_t output_pauses;
 };
 
 /** Prepares a server; nothing listens yet. idle timeout 60 s wall, 10000 connections.
@@ -99,6 +109,8 @@ void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep
 /** The client's address ("127.1.0.4") and numeric form (host order). */
 const char *gd_http_conn_peer(const gd_http_conn *c);
 uint32_t gd_http_conn_peer_ip(const gd_http_conn *c);
+/** Bytes of answers the connection has not written yet (queued or not yet tried). */
+size_t gd_http_conn_unsent(const gd_http_conn *c);
 /** Per-connection user pointer, for handlers that answer later. */
 void gd_http_conn_set_data(gd_http_conn *c, void *data);
 void *gd_http_conn_data(const gd_http_conn *c);

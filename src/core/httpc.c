@@ -1,6 +1,7 @@
 /* HTTP/1.1 client connection pool: queue, connect, write, parse the answer, keep the
  * connection for the next request; one sweep timer enforces every deadline. */
 #include "core/httpc.h"
+#include "core/check.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -86,14 +87,6 @@ static void set_state(struct cconn *c, enum cstate s)
     if (s == CC_BUSY) p->nbusy++;
 }
 
-static void check_pool(const gd_httpc_pool *p)
-{
-    if (p == NULL || p->magic != POOL_MAGIC) {
-        gd_error("httpc_bad_pool", "ptr=%p", (const void *)p);
-        abort();
-    }
-}
-
 static void maybe_free_pool(gd_httpc_pool *p)
 {
     if (p->closing && p->handles == 0) {
@@ -146,6 +139,7 @@ static struct creq *dequeue(gd_httpc_pool *p)
 static void on_handle_closed(uv_handle_t *h)
 {
     struct cconn *c = h->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     gd_httpc_pool *p = c->pool;
     if (c->prev)
         c->prev->next = c->next;
@@ -293,6 +287,7 @@ static void deliver(struct cconn *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct cconn *c = h->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (gd_buf_reserve(&c->in, 16384) < 0) {
         buf->base = NULL;
         buf->len = 0;
@@ -305,6 +300,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct cconn *c = st->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (c->state == CC_CLOSING) return;
     if (nread == 0) return;
     if (c->state != CC_BUSY) {
@@ -346,6 +342,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 static void on_write(uv_write_t *w, int status)
 {
     struct cconn *c = w->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     c->writing = 0;
     if (status < 0 && c->state == CC_BUSY) conn_close(c, GD_ECONNRESET, c->served > 0);
 }
@@ -383,6 +380,7 @@ static void assign(struct cconn *c, struct creq *r)
 static void on_connect(uv_connect_t *cr, int status)
 {
     struct cconn *c = cr->data;
+    GD_CHECK_OBJ(c, CONN_MAGIC);
     if (c->state == CC_CLOSING) return;
     if (status < 0) {
         /* Fail one waiting request per failed connection attempt. */
@@ -456,6 +454,7 @@ static void pump(gd_httpc_pool *p)
 static void on_sweep(uv_timer_t *t)
 {
     gd_httpc_pool *p = t->data;
+    GD_CHECK_OBJ(p, POOL_MAGIC);
     uint64_t now = uv_now(p->loop);
     p->sweeping = 1;
     for (struct cconn *c = p->conns, *next; c; c = next) {
@@ -509,13 +508,14 @@ void gd_httpc_pool_set_source(gd_httpc_pool *p, uint32_t src_ip)
 static void on_timer_closed(uv_handle_t *h)
 {
     gd_httpc_pool *p = h->data;
+    GD_CHECK_OBJ(p, POOL_MAGIC);
     p->handles--;
     maybe_free_pool(p);
 }
 
 void gd_httpc_pool_drain(gd_httpc_pool *p)
 {
-    check_pool(p);
+    GD_CHECK_OBJ(p, POOL_MAGIC);
     if (p->closing || p->draining) return;
     p->draining = 1;
     drain_check(p);
@@ -523,7 +523,7 @@ void gd_httpc_pool_drain(gd_httpc_pool *p)
 
 void gd_httpc_pool_close(gd_httpc_pool *p)
 {
-    check_pool(p);
+    GD_CHECK_OBJ(p, POOL_MAGIC);
     if (p->closing) return;
     p->closing = 1;
     struct creq *r;
@@ -538,7 +538,7 @@ void gd_httpc_pool_close(gd_httpc_pool *p)
 static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, uint64_t timeout_ms,
                    gd_httpc_cb cb, void *ud)
 {
-    check_pool(p);
+    GD_CHECK_OBJ(p, POOL_MAGIC);
     if (p->closing || p->draining) return GD_ECLOSED;
     if (p->nqueued >= p->max_queue) return GD_EFULL;
     struct creq *r = gd_calloc(1, sizeof *r);

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define TG_MAGIC 0x54475250u
+#define TG_MAGIC GD_TGROUP_MAGIC
 
 /* ---- wildcards ---- */
 

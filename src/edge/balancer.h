@@ -17,6 +17,8 @@
 enum gd_algo { GD_ALGO_RR, GD_ALGO_LOR, GD_ALGO_WRANDOM };
 enum gd_sticky { GD_STICKY_NONE, GD_STICKY_LB, GD_STICKY_APP };
 
+#define GD_TGROUP_MAGIC 0x54475250u /* gd_tgroup.magic */
+
 typedef struct gd_tgroup {
     uint32_t magic;
     char name[64];

@@ -1,7 +1,8 @@
 /* The CDN cache core of the edge's "cdn" mode: cache behaviours (key policy, TTLs)
- * parsed from JSON, canonical cache keys, CloudFront-style TTL rules, and an in-memory
- * store with Vary variants, LRU under a byte cap, invalidation and miss collapsing.
- * Single-threaded (one cache per loop thread); all times are game seconds. */
+ * parsed from JSON (cache_policy.c), canonical cache keys (cache_key.c), CloudFront-style
+ * TTL rules (cache_fresh.c), and an in-memory store with Vary variants, LRU under a byte
+ * cap, invalidation and miss collapsing (cache_store.c). Single-threaded (one cache per
+ * loop thread); all times are game seconds. */
 #ifndef GD_EDGE_CACHE_H
 #define GD_EDGE_CACHE_H
 
@@ -109,7 +110,8 @@ typedef struct gd_cache_times {
 } gd_cache_times;
 
 /** Decides whether a response (status, headers h[0..nh)) to a GET may be stored and
- *  for how long, at game time now; the rules (CloudFront's, cited) are in cache.c.
+ *  for how long, at game time now; the rules (CloudFront's, cited) are in
+ *  cache_fresh.c.
  *  Returns 1 and fills *out when cacheable, 0 when not (*out is then zeroed).
  *  Only call it for responses to GET: a HEAD response has no body to store. */
 int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, int nh, double now,
@@ -144,7 +146,7 @@ typedef struct gd_cache_obj {
     double stored_at; /* game seconds */
     gd_cache_times times;
     size_t size; /* bytes charged to the cache: the block plus an overhead estimate */
-    /* private to cache.c */
+    /* private to cache_store.c */
     int nvary;
     int linked;
     uint64_t hash;

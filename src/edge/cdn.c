@@ -4,6 +4,7 @@
  * objects are served while revalidating or when the origin fails, as allowed. */
 #include "edge/cache.h"
 #include "edge/edge.h"
+#include "core/check.h"
 #include "core/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -102,7 +103,7 @@ static int parse_behaviors(const json_t *doc, struct bset **out, char *err, size
     return 0;
 }
 
-int gd_cdn_check(const json_t *doc, char *err, size_t errlen)
+static int cdn_check(const json_t *doc, char *err, size_t errlen)
 {
     const json_t *o = json_object_get(doc, "origin");
     const char *addr = json_string_value(json_object_get(o, "addr"));
@@ -129,7 +130,7 @@ int gd_cdn_check(const json_t *doc, char *err, size_t errlen)
     return 0;
 }
 
-int gd_cdn_apply(gd_edge *e, const json_t *doc, char *err, size_t errlen)
+static int cdn_apply(gd_edge *e, const json_t *doc, gd_edge_changes *ch, char *err, size_t errlen)
 {
     if (!e->cdn) {
         e->cdn = gd_calloc(1, sizeof *e->cdn);
@@ -323,6 +324,7 @@ static void wake_waiters(gd_edge *e, struct waiter *w, gd_cache_obj *o, const gd
 static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
 {
     struct fetch *f = ud;
+    GD_CHECK_OBJ(f, FETCH_MAGIC);
     gd_edge *e = &gd_the_edge;
     struct gd_cdn *d = e->cdn;
     double now = gd_edge_now();
@@ -400,7 +402,7 @@ static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
 
 /* ---- the request path ---- */
 
-void gd_cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
+static void cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
 {
     struct gd_cdn *d = e->cdn;
     double now = gd_edge_now();
@@ -476,7 +478,7 @@ void gd_cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
 
 /* ---- admin ---- */
 
-int gd_cdn_invalidate(gd_edge *e, const json_t *paths, char *err, size_t errlen)
+static int cdn_invalidate(gd_edge *e, const json_t *paths, char *err, size_t errlen)
 {
     if (!json_is_array(paths) || json_array_size(paths) == 0 || json_array_size(paths) > 3000) {
         snprintf(err, errlen, "paths: an array of 1..3000 paths (\"/a.html\", \"/images/*\")");
@@ -502,7 +504,7 @@ int gd_cdn_invalidate(gd_edge *e, const json_t *paths, char *err, size_t errlen)
     return total;
 }
 
-json_t *gd_cdn_stats(gd_edge *e)
+static json_t *cdn_stats(gd_edge *e)
 {
     const gd_cache_stats *s = gd_cache_stats_get(e->cdn->cache);
     double lookups = (double)(s->hits + s->misses + s->stale_served);
@@ -517,7 +519,7 @@ json_t *gd_cdn_stats(gd_edge *e)
         e->cdn->origin_addr);
 }
 
-void gd_cdn_metrics(gd_edge *e, gd_buf *b, const char *labels)
+static void cdn_metrics(gd_edge *e, gd_buf *b, const char *labels)
 {
     const gd_cache_stats *s = gd_cache_stats_get(e->cdn->cache);
     double lookups = (double)(s->hits + s->misses + s->stale_served);
@@ -548,3 +550,32 @@ void gd_cdn_metrics(gd_edge *e, gd_buf *b, const char *labels)
     gd_prom_head(b, "gameday_cdn_bytes", "gauge", "Bytes charged to the cache");
     gd_prom_sample(b, "gameday_cdn_bytes", labels, (double)s->bytes);
 }
+
+static void cdn_stats_add(gd_edge *e, json_t *stats)
+{
+    json_object_set_new(stats, "cache", cdn_stats(e));
+}
+
+static void cdn_free(gd_edge *e)
+{
+    struct gd_cdn *d = e->cdn;
+    if (!d) return;
+    if (d->origin) gd_httpc_pool_close(d->origin);
+    bset_unref(d->bs);
+    gd_cache_free(d->cache);
+    gd_buf_free(&d->key);
+    gd_buf_free(&d->out);
+    gd_free(d);
+    e->cdn = NULL;
+}
+
+const gd_edge_mode_ops gd_cdn_ops = {
+    .name = "cdn",
+    .check = cdn_check,
+    .apply = cdn_apply,
+    .serve = cdn_handle,
+    .stats = cdn_stats_add,
+    .metrics = cdn_metrics,
+    .invalidate = cdn_invalidate,
+    .free = cdn_free,
+};

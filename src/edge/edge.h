@@ -1,5 +1,6 @@
-/* The edge process's state, shared by its modes: clb and alb (edge.c, balancer.c) and
- * cdn (cdn.c). One edge process serves one load balancer or CDN resource. */
+/* The edge process's state, shared by its modes: clb and alb (proxy.c, balancer.c) and
+ * cdn (cdn.c), each behind one gd_edge_mode_ops. One edge process (edge.c, the host)
+ * serves one load balancer or CDN resource. */
 #ifndef GD_EDGE_H
 #define GD_EDGE_H
 
@@ -29,7 +30,36 @@ typedef struct gd_edge_counters {
     uint64_t target_time_n;
 } gd_edge_counters;
 
-typedef struct gd_edge {
+typedef struct gd_edge gd_edge;
+
+/* What a configuration change did to the targets (logged by the host). */
+typedef struct gd_edge_changes {
+    int targets, added, removed;
+} gd_edge_changes;
+
+/* One mode of the edge. The host (edge.c) checks and applies the fields every mode has
+ * (mode, listen, idle_timeout, retry_budget, access_log, id, name) and calls these for
+ * the rest. NULL members are optional. */
+typedef struct gd_edge_mode_ops {
+    const char *name; /* the document's "mode" */
+    /** Checks the mode's part of a document; 0 or GD_EINVAL with err set. */
+    int (*check)(const json_t *doc, char *err, size_t errlen);
+    /** Applies a checked document's mode part (counts its target changes in ch). */
+    int (*apply)(gd_edge *e, const json_t *doc, gd_edge_changes *ch, char *err, size_t errlen);
+    /** Serves one request of the front listener (it answers now or later). */
+    void (*serve)(gd_edge *e, gd_http_conn *c, gd_http_req *req);
+    /** Adds the mode's fields to GET /stats (optional). */
+    void (*stats)(gd_edge *e, json_t *stats);
+    /** Adds the mode's samples to /metrics (Prometheus text; optional). */
+    void (*metrics)(gd_edge *e, gd_buf *b, const char *labels);
+    /** POST /invalidations {"paths": [...]}: the number of objects removed, or
+     *  GD_EINVAL with err set (optional: a mode without a cache refuses). */
+    int (*invalidate)(gd_edge *e, const json_t *paths, char *err, size_t errlen);
+    /** Releases the mode's state at exit. */
+    void (*free)(gd_edge *e);
+} gd_edge_mode_ops;
+
+struct gd_edge {
     uv_loop_t *loop;
     enum gd_edge_mode mode;
     gd_http_server admin;
@@ -51,7 +81,7 @@ typedef struct gd_edge {
     json_t *config;
     uint64_t version;
     gd_edge_counters c;
-} gd_edge;
+};
 
 /** The one edge of this process. */
 extern gd_edge gd_the_edge;
@@ -68,16 +98,7 @@ int gd_edge_stops_here(const gd_http_header *hs, int n, const gd_http_header *h)
 void gd_edge_error(gd_http_conn *c, int status, const char *msg);
 
 /* ---- cdn.c ---- */
-/** Checks a cdn config document; 0 or GD_EINVAL with err set. */
-int gd_cdn_check(const json_t *doc, char *err, size_t errlen);
-/** Applies a checked cdn document (the cache survives a config change). */
-int gd_cdn_apply(gd_edge *e, const json_t *doc, char *err, size_t errlen);
-/** Serves one request in cdn mode. */
-void gd_cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req);
-/** Adds the cdn's metrics (Prometheus text) and stats (JSON). */
-void gd_cdn_metrics(gd_edge *e, gd_buf *b, const char *labels);
-json_t *gd_cdn_stats(gd_edge *e);
-/** POST /invalidations {"paths": [...]}: returns the number of objects removed. */
-int gd_cdn_invalidate(gd_edge *e, const json_t *paths, char *err, size_t errlen);
+/** The cdn mode: a cache in front of one origin (the cache survives a config change). */
+extern const gd_edge_mode_ops gd_cdn_ops;
 
 #endif

@@ -1,5 +1,6 @@
 /* Edge targets: pools, active health checks with thresholds in game time. */
 #include "edge/target.h"
+#include "core/check.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -8,13 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TARGET_MAGIC 0x54475254u
-
 static void hc_done(void *ud, int err, const gd_httpc_resp *resp)
 {
     gd_target *t = ud;
+    GD_CHECK_OBJ(t, GD_TARGET_MAGIC);
     t->hc_running = 0;
-    if (t->magic != TARGET_MAGIC || t->draining) return;
+    if (t->draining) return;
     int ok = err == 0 && resp->status >= t->hc->matcher_lo && resp->status <= t->hc->matcher_hi;
     if (ok) {
         t->hc_ok++;
@@ -40,6 +40,7 @@ static void hc_done(void *ud, int err, const gd_httpc_resp *resp)
 static void hc_tick(uv_timer_t *tm)
 {
     gd_target *t = tm->data;
+    GD_CHECK_OBJ(t, GD_TARGET_MAGIC);
     if (t->hc_running) return;
     char req[512];
     int n = snprintf(req, sizeof req,
@@ -54,7 +55,7 @@ gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port,
                          const gd_hc_conf *hc)
 {
     gd_target *t = gd_calloc(1, sizeof *t);
-    t->magic = TARGET_MAGIC;
+    t->magic = GD_TARGET_MAGIC;
     snprintf(t->id, sizeof t->id, "%s", id);
     t->ip = ip;
     t->port = port;
@@ -81,6 +82,7 @@ void gd_target_hc_restart(gd_target *t)
 static void on_timer_closed(uv_handle_t *h)
 {
     gd_target *t = h->data;
+    GD_CHECK_OBJ(t, GD_TARGET_MAGIC);
     t->magic = 0;
     gd_free(t);
 }

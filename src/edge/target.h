@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#define GD_TARGET_MAGIC 0x54475254u /* gd_target.magic */
+
 typedef struct gd_hc_conf {
     char path[256];
     int port;        /* 0: the target's own port */

@@ -6,6 +6,8 @@
 #include "core/httpc.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <string.h>
@@ -16,6 +18,8 @@
 static uv_loop_t loop;
 static gd_http_server srv;
 static int port;
+
+static size_t max_unsent_seen; /* the most unsent output a request was dispatched with */
 
 struct deferred {
     uv_timer_t t;
@@ -48,6 +52,8 @@ static void handler(gd_http_conn *c, gd_http_req *req, void *ud)
         return;
     }
     if (req->path_len == 6 && !memcmp(req->path, "/never", 6)) return;
+    size_t u = gd_http_conn_unsent(c);
+    if (u > max_unsent_seen) max_unsent_seen = u;
     gd_http_respond(c, 200, NULL, "text/plain", req->path, req->path_len);
 }
 
@@ -617,6 +623,94 @@ Test(http, pipelined_flood_behind_a_slow_answer_is_read_later)
     cr_assert_eq(answers, N + 2, "answers %d, got %zu bytes", answers, r->n);
     cr_assert_eq(srv.bad_requests, 0);
     free(r);
+    free(b);
+}
+
+/* A client that pipelines and reads nothing until the server has stopped reading it. */
+struct stalled {
+    const char *send;
+    size_t len;
+    volatile int may_read;
+    char *got;
+    size_t n, cap;
+};
+
+static void *stalled_writer(void *arg)
+{
+    struct stalled *st = arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, IP, &sa.sin_addr);
+    int small = 4096; /* a small window: the kernel takes few answers for us */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) return NULL;
+    int flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    size_t off = 0;
+    for (;;) {
+        if (off < st->len) {
+            ssize_t w = write(fd, st->send + off, st->len - off);
+            if (w > 0) off += (size_t)w;
+        }
+        if (st->may_read) {
+            ssize_t k = read(fd, st->got + st->n, st->cap - 1 - st->n);
+            if (k == 0) break;
+            if (k > 0) st->n += (size_t)k;
+        }
+        struct pollfd pf = {
+            fd, (short)((off < st->len ? POLLOUT : 0) | (st->may_read ? POLLIN : 0)), 0};
+        poll(&pf, 1, 10);
+    }
+    close(fd);
+    return NULL;
+}
+
+Test(http, client_that_does_not_read_stops_being_read)
+{
+    /* Output backpressure: with 4 KiB of unsent answers the server stops reading and
+     * parsing; the client reads only once it has; every answer then arrives, in order. */
+    srv.max_unsent = 4096;
+    max_unsent_seen = 0;
+    enum { N = 40000, PAD = 200 };
+    char pad[PAD + 1];
+    memset(pad, 'x', PAD);
+    pad[PAD] = 0;
+    char *b = malloc((size_t)N * (PAD + 48) + 64), *p = b;
+    for (int i = 0; i < N; i++) p += sprintf(p, "GET /%05d%s HTTP/1.1\r\n" H "\r\n", i, pad);
+    p += sprintf(p, "GET /end HTTP/1.1\r\n" H "Connection: close\r\n\r\n");
+    struct stalled st = {.send = b, .len = (size_t)(p - b), .cap = (size_t)N * (PAD + 128)};
+    st.got = malloc(st.cap);
+    pthread_t th;
+    pthread_create(&th, NULL, stalled_writer, &st);
+    for (int i = 0; i < 50000 && srv.output_pauses == 0; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(200);
+    }
+    cr_assert(srv.output_pauses > 0, "the server never stopped reading");
+    st.may_read = 1;
+    int joined = 0;
+    for (int i = 0; i < 20000 && !joined; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        joined = pthread_tryjoin_np(th, NULL) == 0;
+        if (!joined) usleep(500);
+    }
+    cr_assert(joined, "the client did not get every answer");
+    st.got[st.n] = 0;
+    /* A request is dispatched only while the unsent output is under the cap. */
+    cr_assert(max_unsent_seen <= 4096, "dispatched with %zu bytes unsent", max_unsent_seen);
+    /* Each answer's body is its path: walk them in order (no strstr: under ASan each
+     * call would scan the whole buffer). */
+    const char *q = st.got, *end = st.got + st.n;
+    for (int i = 0; i <= N; i++) {
+        while (q + 4 <= end && memcmp(q, "\r\n\r\n", 4) != 0) q++;
+        cr_assert(q + 4 <= end, "answer %d missing", i);
+        q += 4;
+        char want[16];
+        int wl =
+            i < N ? snprintf(want, sizeof want, "/%05d", i) : snprintf(want, sizeof want, "/end");
+        cr_assert(end - q >= wl && memcmp(q, want, (size_t)wl) == 0, "answer %d out of order", i);
+    }
+    free(st.got);
     free(b);
 }
 
