@@ -7,7 +7,9 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "model/registry.h"
 #include "server/game.h"
+#include "server/ops.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -131,6 +133,58 @@ static void load_totals(gd_game *g, int team)
     json_decref(j);
 }
 
+/* The most customers per game second the scenario ever sends (surges included). */
+static double peak_rate(const gd_scenario *sc)
+{
+    double peak = 0, surge = 1;
+    for (int i = 0; i < sc->nrate; i++)
+        if (sc->rate[i].rps > peak) peak = sc->rate[i].rps;
+    for (int i = 0; i < sc->nsurges; i++)
+        surge *= sc->surges[i].multiplier > 1 ? sc->surges[i].multiplier : 1;
+    return peak * surge;
+}
+
+/* A report no loadgen of this game could have sent (the internal token is a secret,
+ * but a report must not be able to write any score it likes):
+ * - seq: a loadgen numbers its reports from the system's monotonic clock in
+ *   microseconds at its start, one more per report (about one a wall second), so a
+ *   real seq is never ahead of that clock now;
+ * - its window must have ended by now, and its counts fit the scenario's peak rate
+ *   over that window and the client timeout before it (answers to earlier requests
+ *   may land in it), three times over plus 50 for bursts and rounding;
+ * - its points are at most its correct answers times scoring.success_max. */
+static int implausible(gd_game *g, json_t *rep, json_int_t seq, const json_int_t n[4],
+                       double points, double t0, double t1, char *err, size_t errlen)
+{
+    json_int_t now_us = (json_int_t)(gd_clock_mono_ns() / 1000);
+    if (seq > now_us + 1000000) {
+        snprintf(err, errlen, "seq: %lld is ahead of any loadgen's count (at most %lld)",
+                 (long long)seq, (long long)now_us);
+        return 1;
+    }
+    if (t1 > gd_game_now(g) + 5) {
+        snprintf(err, errlen, "t1: %.1f is in the future (game time now %.1f)", t1, gd_game_now(g));
+        return 1;
+    }
+    double total = (double)(n[0] + n[1] + n[2] + n[3]);
+    double most = peak_rate(g->sc) * (t1 - t0 + g->sc->client_timeout) * 3 + 50;
+    if (total > most) {
+        snprintf(err, errlen,
+                 "ok, error, timeout, wrong: %.0f requests in %.1f s is more than "
+                 "the scenario ever sends (at most %.0f)",
+                 total, t1 - t0, most);
+        return 1;
+    }
+    double top = (double)n[0] * g->sc->scoring.success_max;
+    if (points > top + 1e-6) {
+        snprintf(err, errlen, "points: %.2f is more than %lld correct answers can earn (%.2f)",
+                 points, (long long)n[0], top);
+        return 1;
+    }
+    (void)rep;
+    return 0;
+}
+
 int gd_game_report(gd_game *g, json_t *rep, char *err, size_t errlen)
 {
     json_int_t team = json_integer_value(json_object_get(rep, "team"));
@@ -155,6 +209,7 @@ int gd_game_report(gd_game *g, json_t *rep, char *err, size_t errlen)
         return snprintf(err, errlen, "hist: malformed histogram"), GD_EINVAL;
     gd_team_stats *ts = &g->teams[team];
     if (seq <= ts->last_seq) return 0; /* a retry of a report already counted */
+    if (implausible(g, rep, seq, n, points, t0, t1, err, errlen)) return GD_EINVAL;
     ts->last_seq = seq;
     for (int i = 0; i < 4; i++) {
         ts->n[i] += (uint64_t)n[i];
@@ -199,10 +254,12 @@ static void bill(gd_game *g, double to)
                 end = json_number_value(json_object_get(st, "terminated_at"));
             if (end < until) end = until;
             double secs = end - until;
-            /* The first minute of a launch is billed whole. */
+            /* The first minute of a launch is billed whole, but never past the end of
+             * the game: an instance launched in its last minute pays up to the end. */
             if (until <= launched && secs < sc->billing.minimum) {
-                secs = sc->billing.minimum;
                 end = launched + sc->billing.minimum;
+                if (end > g->duration) end = g->duration > to ? g->duration : to;
+                secs = end - until;
             }
             if (secs <= 0) continue;
             double price = gd_scenario_price(sc, str(st, "instance_type"));
@@ -215,15 +272,19 @@ static void bill(gd_game *g, double to)
             json_decref(nst);
         }
         json_decref(inst);
-        /* Load balancers by the hour; a CDN by the requests it answered. */
-        static const char *const kinds[] = {"clb", "alb", "cdn"};
-        for (int k = 0; k < 3; k++) {
-            json_t *lbs = gd_store_res_list(g->db, t, kinds[k], 0);
+        /* Every other priced type, by its registry row: by the hour (load balancers)
+         * or by the requests it answered (a cdn). */
+        size_t nrows;
+        const gd_rtype *rows = gd_registry_all(&nrows);
+        for (size_t k = 0; k < nrows; k++) {
+            const gd_rtype *rt = &rows[k];
+            if (rt->price != GD_PRICE_HOURLY && rt->price != GD_PRICE_REQUESTS) continue;
+            double price = gd_scenario_price(sc, rt->name);
+            if (price <= 0) continue;
+            json_t *lbs = gd_store_res_list(g->db, t, rt->name, 0);
             json_array_foreach(lbs, i, r)
             {
-                double price = gd_scenario_price(sc, kinds[k]);
-                if (price <= 0) continue;
-                if (k < 2) {
+                if (rt->price == GD_PRICE_HOURLY) {
                     usd += price * sc->billing.multiplier * (to - g->last_billing) / 3600.0;
                     nlb++;
                     continue;
@@ -256,8 +317,23 @@ static void bill(gd_game *g, double to)
 
 /* ---- scenario events ---- */
 
+/* Chaos acts through the operations layer, as a player would, under its own
+ * principal: checked and audited the same way. */
+static void chaos_op(gd_game *g, int team, const char *principal, const char *action,
+                     const char *target, const json_t *body)
+{
+    gd_actor who = {.team = team, .principal = principal, .trust = GD_TRUST_GAME};
+    gd_op_result r;
+    gd_op_action(g, &who, action, target, body, &r);
+    if (r.code)
+        gd_warn("chaos_refused", "team=%d action=%s target=%s code=%s", team, action, target,
+                r.code);
+    gd_op_result_free(&r);
+}
+
 static void fire(gd_game *g, const gd_event *ev)
 {
+    json_t *force = json_pack("{s:b}", "force", 1);
     const char *principal = ev->principal ? ev->principal : "chaos-monkey";
     gd_info("scenario_event", "action=%s target=%s principal=%s", ev->action,
             ev->target ? ev->target : "-", principal);
@@ -291,7 +367,7 @@ static void fire(gd_game *g, const gd_event *ev)
             for (int k = 0; k < ev->count && json_array_size(cand) > 0; k++) {
                 size_t pick = (size_t)(gd_rand_u64(&g->rnd) % json_array_size(cand));
                 const char *id = str(json_array_get(cand, pick), "id");
-                gd_launcher_terminate(g, t, id, 1, principal, NULL, "chaos");
+                chaos_op(g, t, principal, "terminate", id, force);
                 snprintf(reason, sizeof reason, "terminated %s%s%s", id, ev->message ? ": " : "",
                          ev->message ? ev->message : "");
                 gd_store_ledger_add(g->db, gd_game_now(g), t, principal, 0, reason);
@@ -300,30 +376,27 @@ static void fire(gd_game *g, const gd_event *ev)
             json_decref(cand);
             json_decref(inst);
         } else if (!strcmp(ev->action, "terminate")) {
-            gd_launcher_terminate(g, t, name, 1, principal, NULL, "chaos");
+            chaos_op(g, t, principal, "terminate", name, force);
             snprintf(reason, sizeof reason, "terminated %s", name);
             gd_store_ledger_add(g->db, gd_game_now(g), t, principal, 0, reason);
         } else if (!strcmp(ev->action, "scale")) {
             json_t *asg = gd_store_res_get(g->db, t, name);
             if (asg) {
-                json_t *spec = json_deep_copy(json_object_get(asg, "spec"));
                 /* Like SetDesiredCapacity, the group's min..max bound the change. */
+                json_t *spec = json_object_get(asg, "spec");
                 json_int_t mn = json_integer_value(json_object_get(spec, "min"));
                 json_int_t mx = json_integer_value(json_object_get(spec, "max"));
                 json_int_t want = ev->count < mn ? mn : ev->count > mx ? mx : ev->count;
-                json_object_set_new(spec, "desired", json_integer(want));
-                gd_store_res_set_spec(g->db, str(asg, "id"), spec, gd_game_now(g));
-                gd_game_audit(g, t, principal, NULL, "SetDesiredCapacity",
-                              json_pack("{s:s,s:i}", "autoScalingGroupName", name,
-                                        "desiredCapacity", ev->count),
-                              NULL, NULL);
+                json_t *b = json_pack("{s:I}", "desired", want);
+                chaos_op(g, t, principal, "scale", name, b);
+                json_decref(b);
                 snprintf(reason, sizeof reason, "set %s desired to %d", name, ev->count);
                 gd_store_ledger_add(g->db, gd_game_now(g), t, principal, 0, reason);
-                json_decref(spec);
             }
             json_decref(asg);
         }
     }
+    json_decref(force);
 }
 
 /* ---- the tick ---- */
@@ -652,16 +725,27 @@ int gd_cmd_server(int argc, char **argv)
     gd_game *g = &G;
     snprintf(g->host, sizeof g->host, "127.0.0.1");
     g->port = port;
+    /* The folder holds every token (state.db, game.json): nobody else may read it,
+     * and whatever the server and its children create in it is theirs alone. */
+    umask(077);
     if (!realpath(dir, g->dir)) {
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
             fprintf(stderr, "gameday server: cannot create %s: %s\n", dir, strerror(errno));
             return 1;
         }
         if (!realpath(dir, g->dir)) return 1;
     }
     char path[PATH_MAX + 32];
+    chmod(g->dir, 0700);
     snprintf(path, sizeof path, "%s/logs", g->dir);
-    mkdir(path, 0755);
+    mkdir(path, 0700);
+    chmod(path, 0700);
+    static const char *const secret[] = {"state.db", "state.db-wal", "state.db-shm", "game.json",
+                                         NULL};
+    for (int k = 0; secret[k]; k++) { /* a folder an older version made */
+        snprintf(path, sizeof path, "%s/%s", g->dir, secret[k]);
+        chmod(path, 0600);
+    }
     ssize_t n = readlink("/proc/self/exe", g->exe, sizeof g->exe - 1);
     if (n <= 0) return 1;
     g->exe[n] = 0;

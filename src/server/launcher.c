@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/schema.h"
+#include "model/registry.h"
 #include "server/game.h"
 
 #include <errno.h>
@@ -140,7 +141,7 @@ static gd_proc *spawn(gd_game *g, enum gd_proc_kind kind, int team, const char *
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/logs/%s.log", g->dir, logname);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int n = 0, m = 0;
     while (environ[n]) n++;
     while (extra_env && extra_env[m]) m++;
@@ -234,6 +235,20 @@ static int ip_in_use(json_t *list, uint32_t ip)
 }
 
 /* The first free usable address of a subnet, as AWS hands them out. */
+/* Every live resource of a team (0: all teams) whose type has every flag in flags. */
+static json_t *list_flagged(gd_game *g, int team, unsigned flags)
+{
+    const char *names[32];
+    size_t n = gd_registry_names(flags, names, 32);
+    json_t *all = json_array();
+    for (size_t k = 0; k < n; k++) {
+        json_t *x = gd_store_res_list(g->db, team, names[k], 0);
+        json_array_extend(all, x);
+        json_decref(x);
+    }
+    return all;
+}
+
 static int alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char *err, size_t n)
 {
     gd_cidr c;
@@ -242,13 +257,12 @@ static int alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
         return GD_ENOENT;
     }
     json_t *inst = gd_store_res_list(g->db, team, "instance", 0);
-    json_t *lbs = gd_store_res_list(g->db, team, "clb", 0);
-    json_t *albs = gd_store_res_list(g->db, team, "alb", 0);
+    json_t *lbs = list_flagged(g, team, GD_RT_LB); /* load balancers sit in subnets */
     int r = GD_EFULL;
     for (uint32_t i = 0; i < gd_cidr_usable(c); i++) {
         uint32_t cand;
         gd_cidr_host(c, i, &cand);
-        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand) && !ip_in_use(albs, cand)) {
+        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand)) {
             *ip = cand;
             r = 0;
             break;
@@ -256,7 +270,6 @@ static int alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     }
     json_decref(inst);
     json_decref(lbs);
-    json_decref(albs);
     if (r < 0) {
         char cb[24];
         snprintf(err, n,
@@ -284,6 +297,28 @@ static int alloc_cdn_ip(gd_game *g, int team, uint32_t *ip)
 }
 
 /* ---- instances ---- */
+
+/* A new instance's name, "<group>-<8 hex digits>", unique across server restarts: the
+ * digits come from a counter kept in the store (kv name_seq), mixed with the game's
+ * epoch so that names look random, and a name a live resource has is skipped. */
+static const char *gen_name(gd_game *g, int team, const char *base, char *out, size_t n)
+{
+    char *v = gd_store_kv_get(g->db, "name_seq");
+    uint64_t seq = v ? strtoull(v, NULL, 10) : 0;
+    gd_free(v);
+    for (int tries = 0; tries < 64; tries++) {
+        gd_rand r;
+        gd_rand_seed(&r, gd_clock_epoch_ns() ^ (++seq * 0x9e3779b97f4a7c15ull));
+        snprintf(out, n, "%s-%08x", base, (unsigned)gd_rand_u64(&r));
+        json_t *taken = gd_store_res_get(g->db, team, out);
+        json_decref(taken);
+        if (!taken) break;
+    }
+    char b[32];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)seq);
+    gd_store_kv_set(g->db, "name_seq", b);
+    return out;
+}
 
 int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
                              const char *itype, const char *subnet, const char *asg, int booted,
@@ -317,8 +352,7 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     double now = gd_game_now(g);
     char ipb[16], gen[64];
     gd_ip_format(ip, ipb);
-    snprintf(gen, sizeof gen, "%s-%08x", asg ? asg : lt_name, (unsigned)gd_rand_u64(&g->rnd));
-    if (!name) name = gen;
+    if (!name) name = gen_name(g, team, asg ? asg : lt_name, gen, sizeof gen);
     json_t *spec = json_pack("{s:s,s:s,s:s}", "launch_template", lt_name, "subnet", subnet,
                              "instance_type", itype ? itype : str(lts, "instance_type"));
     json_t *status = json_pack(
@@ -1105,8 +1139,7 @@ static int endpoint_ready(gd_game *g, int team)
     json_t *r = name ? gd_store_res_get(g->db, team, name) : NULL;
     gd_free(name);
     int ready = 1;
-    if (r && (!strcmp(str(r, "type"), "clb") || !strcmp(str(r, "type"), "alb") ||
-              !strcmp(str(r, "type"), "cdn"))) {
+    if (r && gd_registry_has(str(r, "type"), GD_RT_EDGE)) {
         gd_edge_link *e = edge_link(g, str(r, "id"));
         ready = e && e->pushed;
     }
@@ -1114,53 +1147,65 @@ static int endpoint_ready(gd_game *g, int team)
     return ready;
 }
 
-void gd_launcher_reconcile(gd_game *g)
+/* What one reconcile pass reads: the store's view, refreshed after each step that
+ * changes it. */
+struct pass {
+    double now;
+    json_t *asgs, *instances, *edges, *tgs;
+};
+
+static void refresh_instances(gd_game *g, struct pass *p)
 {
-    if (g->stopping) return;
-    double now = gd_game_now(g);
-    json_t *asgs = gd_store_res_list(g->db, 0, "asg", 0);
-    json_t *instances = gd_store_res_list(g->db, 0, "instance", 0);
+    json_decref(p->instances);
+    p->instances = gd_store_res_list(g->db, 0, "instance", 0);
+}
+
+/* Auto scaling groups: launch or terminate toward desired (autoscaler). */
+static void rc_asgs(gd_game *g, struct pass *p)
+{
     size_t i;
     json_t *r;
-    json_array_foreach(asgs, i, r) reconcile_asg(g, r, instances);
-    json_decref(instances);
-    instances = gd_store_res_list(g->db, 0, "instance", 0);
-    json_array_foreach(instances, i, r)
+    json_array_foreach(p->asgs, i, r) reconcile_asg(g, r, p->instances);
+    refresh_instances(g, p);
+}
+
+/* Instances: boot the pending ones that are due; a running one with no process is lost. */
+static void rc_instances(gd_game *g, struct pass *p)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(p->instances, i, r)
     {
         json_t *st = json_object_get(r, "status");
         const char *state = str(st, "state");
-        if (!strcmp(state, "pending") && now >= num(st, "boot_until", 0)) {
+        if (!strcmp(state, "pending") && p->now >= num(st, "boot_until", 0)) {
             boot(g, r);
         } else if (!strcmp(state, "running") && !proc_find(g, str(r, "id"), GD_PROC_INSTANCE, 0)) {
             set_status_fields(g, str(r, "id"),
                               json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
-                                        now, "reason", "the process was lost"));
+                                        p->now, "reason", "the process was lost"));
         }
     }
-    json_decref(instances);
-    instances = gd_store_res_list(g->db, 0, "instance", 0);
-    json_t *lbs = gd_store_res_list(g->db, 0, "clb", 0);
-    static const char *const more[] = {"alb", "cdn"};
-    for (int k = 0; k < 2; k++) {
-        json_t *x = gd_store_res_list(g->db, 0, more[k], 0);
-        json_array_extend(lbs, x);
-        json_decref(x);
-    }
-    json_t *tgs = gd_store_res_list(g->db, 0, "target_group", 0);
-    json_array_foreach(lbs, i, r) reconcile_lb(g, r, instances, asgs, tgs);
-    json_array_foreach(tgs, i, r) tg_status(g, r, lbs, instances, asgs);
-    json_decref(tgs);
-    /* Edges of deleted load balancers stop. */
+    refresh_instances(g, p);
+}
+
+/* Every type that runs as an edge (GD_RT_EDGE: clb, alb, cdn): its process, its
+ * configuration document and its stats; the edges of deleted ones stop. */
+static void rc_edges(gd_game *g, struct pass *p)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(p->edges, i, r) reconcile_lb(g, r, p->instances, p->asgs, p->tgs);
     for (gd_edge_link **pp = &g->edges; *pp;) {
         gd_edge_link *e = *pp;
         int live = 0;
-        json_array_foreach(lbs, i, r) live |= !strcmp(str(r, "id"), e->res_id);
+        json_array_foreach(p->edges, i, r) live |= !strcmp(str(r, "id"), e->res_id);
         if (!live) {
-            gd_proc *p = proc_find(g, e->res_id, GD_PROC_EDGE, 0);
-            if (p) {
-                p->killed = 1;
-                snprintf(p->kill_reason, sizeof p->kill_reason, "load balancer deleted");
-                kill(p->pid, SIGTERM);
+            gd_proc *pr = proc_find(g, e->res_id, GD_PROC_EDGE, 0);
+            if (pr) {
+                pr->killed = 1;
+                snprintf(pr->kill_reason, sizeof pr->kill_reason, "load balancer deleted");
+                kill(pr->pid, SIGTERM);
             }
             *pp = e->next;
             gd_httpc_pool_close(e->admin);
@@ -1172,12 +1217,49 @@ void gd_launcher_reconcile(gd_game *g)
             pp = &e->next;
         }
     }
-    json_decref(lbs);
-    json_decref(instances);
-    json_decref(asgs);
-    if (!g->ended)
-        for (int t = 1; t <= g->nteams; t++)
-            if (!g->teams[t].loadgen_done && endpoint_ready(g, t)) gd_launcher_start_loadgen(g, t);
+}
+
+/* Target groups: their status from the edges that use them. */
+static void rc_target_groups(gd_game *g, struct pass *p)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(p->tgs, i, r) tg_status(g, r, p->edges, p->instances, p->asgs);
+}
+
+/* Loadgens: a team's customers start once its endpoint serves. */
+static void rc_loadgens(gd_game *g, struct pass *p)
+{
+    if (g->ended) return;
+    for (int t = 1; t <= g->nteams; t++)
+        if (!g->teams[t].loadgen_done && endpoint_ready(g, t)) gd_launcher_start_loadgen(g, t);
+}
+
+/* The reconciler table, in the order a pass runs them. A new resource type that
+ * needs one adds a line here (see doc/architecture.md, "Adding a resource type"). */
+static const struct {
+    const char *what;
+    void (*fn)(gd_game *g, struct pass *p);
+} reconcilers[] = {
+    {"asg", rc_asgs},          {"instance", rc_instances},
+    {"edges", rc_edges},       {"target_group", rc_target_groups},
+    {"loadgens", rc_loadgens},
+};
+
+void gd_launcher_reconcile(gd_game *g)
+{
+    if (g->stopping) return;
+    struct pass p = {.now = gd_game_now(g),
+                     .asgs = gd_store_res_list(g->db, 0, "asg", 0),
+                     .instances = gd_store_res_list(g->db, 0, "instance", 0),
+                     .edges = list_flagged(g, 0, GD_RT_EDGE),
+                     .tgs = gd_store_res_list(g->db, 0, "target_group", 0)};
+    for (size_t k = 0; k < sizeof reconcilers / sizeof reconcilers[0]; k++)
+        reconcilers[k].fn(g, &p);
+    json_decref(p.asgs);
+    json_decref(p.instances);
+    json_decref(p.edges);
+    json_decref(p.tgs);
 }
 
 /* ---- restart ---- */
@@ -1236,7 +1318,7 @@ void gd_launcher_adopt(gd_game *g)
             snprintf(want, sizeof want, " GAMEDAY_INSTANCE_ID=%s ", str(r, "id"));
             if (kill(pid, 0) == 0 && proc_has(pid, "environ", want + 1))
                 adopt(g, GD_PROC_INSTANCE, team, str(r, "id"), pid);
-        } else if (!strcmp(type, "clb") || !strcmp(type, "alb") || !strcmp(type, "cdn")) {
+        } else if (gd_registry_has(type, GD_RT_EDGE)) {
             char want[64];
             snprintf(want, sizeof want, "edge --admin %s", str(st, "admin"));
             if (kill(pid, 0) == 0 && proc_has(pid, "cmdline", want))
