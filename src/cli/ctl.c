@@ -250,6 +250,53 @@ static void print_audit(json_t *list)
     }
 }
 
+/* How a metric's datapoints read, as CloudWatch names them: the statistic each one is
+ * of its period (one sample of the edge's /stats) and the unit. */
+static void metric_kind(const char *name, const char **stat, const char **unit)
+{
+    static const struct {
+        const char *prefix, *stat, *unit;
+    } kinds[] = {
+        {"RequestCount", "Sum", "Count"}, /* and RequestCountPerTarget */
+        {"HTTPCode_", "Sum", "Count"},
+        {"HealthyHostCount", "Average", "Count"},
+        {"UnHealthyHostCount", "Average", "Count"},
+        {"ActiveConnectionCount", "Average", "Count"},
+        {"CacheHitRate", "Average", "None"}, /* a fraction, 0..1 */
+        {"OriginLatency", "Average", "Milliseconds"},
+    };
+    *stat = "Average";
+    *unit = "None";
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strncmp(name, kinds[i].prefix, strlen(kinds[i].prefix))) {
+            *stat = kinds[i].stat;
+            *unit = kinds[i].unit;
+            return;
+        }
+}
+
+/* One metric's datapoints ([[time, value], ...]) as a table, one period a row, oldest
+ * first, like `aws cloudwatch get-metric-statistics --output table`. */
+static void print_datapoints(const char *metric, json_t *list)
+{
+    const char *stat, *unit;
+    metric_kind(metric, &stat, &unit);
+    printf("%-9s %14s  %-10s %s\n", "TIME", "VALUE", "STATISTIC", "UNIT");
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        char t[32];
+        hms(json_number_value(json_array_get(p, 0)), t, sizeof t);
+        printf("%-9s %14.6g  %-10s %s\n", t, json_number_value(json_array_get(p, 1)), stat, unit);
+    }
+    if (json_array_size(list) == 0)
+        fprintf(stderr,
+                "gameday ctl metrics: no datapoints of %s yet ('gameday ctl metrics "
+                "NAME' lists the metrics the resource has)\n",
+                metric);
+}
+
 int gd_cmd_ctl(int argc, char **argv)
 {
     const char *api = NULL, *token = NULL, *gamedir = NULL;
@@ -304,7 +351,7 @@ int gd_cmd_ctl(int argc, char **argv)
     const char *method = "GET";
     char path[512];
     json_t *body = NULL;
-    enum { RAW, INSTANCES, RESOURCES, EVENTS, AUDIT, STATUS, SCORE } kind = RAW;
+    enum { RAW, INSTANCES, RESOURCES, EVENTS, AUDIT, STATUS, SCORE, METRICS } kind = RAW;
     if (!strcmp(cmd, "status")) {
         snprintf(path, sizeof path, "/api/v1/status");
         kind = STATUS;
@@ -344,6 +391,7 @@ int gd_cmd_ctl(int argc, char **argv)
     } else if (!strcmp(cmd, "metrics")) {
         snprintf(path, sizeof path, "/api/v1/metrics?resource=%s%s%s", args[0],
                  nargs == 2 ? "&metric=" : "", nargs == 2 ? args[1] : "");
+        if (nargs == 2) kind = METRICS;
     } else if (!strcmp(cmd, "endpoint")) {
         snprintf(path, sizeof path, "/api/v1/endpoint");
         if (nargs == 1) {
@@ -382,6 +430,8 @@ int gd_cmd_ctl(int argc, char **argv)
         print_events(j);
     } else if (kind == AUDIT) {
         print_audit(j);
+    } else if (kind == METRICS) {
+        print_datapoints(args[1], j);
     } else if (kind == SCORE) {
         printf("team-%lld score %.1f\n", (long long)json_integer_value(json_object_get(j, "team")),
                N(j, "score"));
