@@ -36,6 +36,18 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The `ctl` command that works from here, for the hints play prints: "./gameday ctl"
+ * when the repo's wrapper runs this very binary, else the binary's absolute path; with
+ * --game DIR when the game is not the newest var/<game> that ctl would find. */
+static void ctl_command(const char *exe, const char *gamedir, char *out, size_t n)
+{
+    char wrapped[PATH_MAX];
+    int ours =
+        access("gameday", X_OK) == 0 && realpath("build/gameday", wrapped) && !strcmp(wrapped, exe);
+    int k = snprintf(out, n, "%s ctl", ours ? "./gameday" : exe);
+    if (gamedir && k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, " --game %s", gamedir);
+}
+
 static void hms(double s, char *out, size_t n)
 {
     long t = (long)s;
@@ -303,7 +315,10 @@ int gd_cmd_play(int argc, char **argv)
     printf("token: %s\n", token ? token : "?");
     printf("endpoint: http://%s/\n", ep && *ep ? ep : "(none yet)");
     printf("state: %s (game.json has every team's token and the admin token)\n", dir);
-    printf("runbook: the 'runbook' section of %s; try: %s ctl instances\n", scen, "gameday");
+    char ctl[2 * PATH_MAX + 32];
+    ctl_command(exe, out ? (realdir[0] ? realdir : dir) : NULL, ctl, sizeof ctl);
+    printf("runbook: the 'runbook' section of %s; try: %s instances\n", scen, ctl);
+    printf("ctl: %s --help lists the commands (status, instances, scale, metrics...)\n", ctl);
     printf("note: instances are real processes; only their CPU time is emulated (a request holds "
            "one of the instance's slots for its service time on a timer).\n");
     fflush(stdout);

@@ -3,6 +3,7 @@ an unknown command (with the nearest known one), a missing or extra argument (wi
 command's own usage), exit status 2; --help lists every command, exit status 0. None of
 these needs a game: the command line is checked before any game is looked for."""
 
+import os
 import subprocess
 
 import pytest
@@ -92,3 +93,23 @@ def test_gameday_unknown_role_suggests_the_nearest(tmp_path):
     r = run("--help", cwd=tmp_path)
     assert r.returncode == 0
     assert "ctl" in r.stdout
+
+
+def test_the_root_wrapper_runs_the_build_or_says_to_make_it(tmp_path):
+    wrapper = tmp_path / "gameday"
+    wrapper.write_text((ROOT / "gameday").read_text())
+    wrapper.chmod(0o755)
+    r = subprocess.run([str(wrapper), "ctl", "--help"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 127
+    assert "is not built yet: run 'make'" in r.stderr, r.stderr
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "gameday").symlink_to(gameday_bin())
+    r = subprocess.run(["./gameday", "ctl", "--help"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: gameday ctl ")
+    r = subprocess.run(["./gameday", "ctl", "instnaces"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 2
+    assert os.access(ROOT / "gameday", os.X_OK), "the repo's ./gameday is executable"
