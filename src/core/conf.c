@@ -696,6 +696,45 @@ static int flow_depth_scan(struct builder *b, const char *t, size_t n)
     return 0;
 }
 
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80                   ? 1
+                 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+                 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+                 : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                               : 0;
+    if (len == 0 || len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80) return 0;
+    if (len == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+    if (len == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+    return len;
+}
+
+/* A YAML stream is Unicode text, and libfyaml 0.7 is not safe on bytes that are not
+ * UTF-8: it loops forever on a directive line holding one ("%\xff"), leaks a quoted
+ * scalar's text before one, and may end the stream early at one in a comment. So the
+ * text is checked here first; the first such byte is the error, at its line and
+ * column (in characters). Returns 0, or -1 with the error added. */
+static int utf8_scan(struct builder *b, const char *t, size_t n)
+{
+    int line = 1, col = 1;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_len((const unsigned char *)t + i, n - i);
+        if (l == 0) {
+            berr(b, line, col, "not valid UTF-8 text (allowed: UTF-8)");
+            return -1;
+        }
+        if (t[i] == '\n')
+            line++, col = 1;
+        else
+            col++;
+        i += l;
+    }
+    return 0;
+}
+
 static void noop_output(struct fy_diag *diag, void *user, const char *buf, size_t len) {}
 
 int gd_conf_load_string(const char *name, const char *text, size_t len, gd_conf **out,
@@ -716,7 +755,7 @@ int gd_conf_load_string(const char *name, const char *text, size_t len, gd_conf 
         gd_errs_add(errs, "%s: cannot create YAML diagnostics", name);
         return GD_ENOMEM;
     }
-    if (flow_depth_scan(&b, text, len) != 0) {
+    if (flow_depth_scan(&b, text, len) != 0 || utf8_scan(&b, text, len) != 0) {
         fy_diag_destroy(b.diag);
         gd_conf_free(c);
         return GD_EINVAL;

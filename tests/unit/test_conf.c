@@ -358,3 +358,36 @@ Test(conf, nesting_depth_is_capped)
     gd_free(m);
     gd_free(a);
 }
+
+/* Bytes that are not UTF-8 are refused before libfyaml sees them: it looped forever on
+ * a directive holding one, leaked a quoted scalar's text before one, and ended the
+ * stream early at one in a comment (the first two found by fuzz/scenario_fuzz.c). */
+Test(conf, text_that_is_not_utf8_is_refused, .timeout = 10)
+{
+    char *j = load_bad("%\xff\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:1:2: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    j = load_bad("key: |\n  [[arhcite[[[\n% {{#me:  \"\xff\xfe\"\n[\"\n\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:3:12: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    j = load_bad("a: 1\n%YAML\x80 1.2\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:2:6: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    long before = gd_mem_live();
+    j = load_bad("b:\n''''''''''''''\x83", NULL);
+    cr_assert_str_eq(j, "t.yaml:2:15: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    cr_assert_eq(gd_mem_live(), before);
+    j = load_bad("# caf\xe9\na: 1\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:1:6: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    j = load_bad("a: \"\xc3\xa9\xed\xa0\x80\"\n", NULL); /* a UTF-16 surrogate */
+    cr_assert_str_eq(j, "t.yaml:1:6: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    /* UTF-8 loads as before, a byte-order mark included */
+    gd_conf *c =
+        load_ok("\xef\xbb\xbf# caf\xc3\xa9\na: \"\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x84\"\n");
+    cr_assert_str_eq(json_string_value(json_object_get(gd_conf_root(c), "a")),
+                     "\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x84");
+    gd_conf_free(c);
+}
