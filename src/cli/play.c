@@ -189,14 +189,17 @@ int gd_cmd_play(int argc, char **argv)
     double duration = sc->duration, sp = sc->speed;
     if (dur && gd_duration_parse(dur, &duration) < 0) {
         fprintf(stderr, "gameday play: --duration '%s': not a duration (e.g. 20m, 4h, 90s)\n", dur);
+        gd_scenario_free(sc);
         return 2;
     }
     if (speed && (sp = atof(speed)) <= 0) {
         fprintf(stderr, "gameday play: --speed '%s': must be a number > 0\n", speed);
+        gd_scenario_free(sc);
         return 2;
     }
     if (port < 1024 || port > 65535) {
         fprintf(stderr, "gameday play: --port must be in 1024..65535\n");
+        gd_scenario_free(sc);
         return 2;
     }
     char dir[PATH_MAX];
@@ -208,6 +211,7 @@ int gd_cmd_play(int argc, char **argv)
     mkdir("var", 0755);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
         fprintf(stderr, "gameday play: cannot create %s: %s\n", dir, strerror(errno));
+        gd_scenario_free(sc);
         return 1;
     }
     snprintf(path, sizeof path, "%s/logs", dir);
@@ -228,7 +232,10 @@ int gd_cmd_play(int argc, char **argv)
 
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return 1;
+    if (n <= 0) {
+        gd_scenario_free(sc);
+        return 1;
+    }
     exe[n] = 0;
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
@@ -298,6 +305,7 @@ int gd_cmd_play(int argc, char **argv)
         if (system(cmd) != 0) {
         }
         stop_all();
+        gd_scenario_free(sc);
         return 1;
     }
     snprintf(path, sizeof path, "%s/game.json", dir);
