@@ -3,6 +3,7 @@
  * GAMEDAY_TOKEN, or the newest var/<game>/game.json (the first team's token). */
 #include "cli/http_client.h"
 #include "cli/roles.h"
+#include "cli/suggest.h"
 #include "core/hash.h"
 #include "core/mem.h"
 #include "model/scenario.h"
@@ -30,24 +31,85 @@ static void hms(double s, char *out, size_t n)
     snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
 }
 
+/* The commands: name, arguments (optional ones in brackets), what it does, and how many
+ * arguments it takes (max -1: any number; extra ones are ignored, as they always were). */
+static const struct ctl_cmd {
+    const char *name, *args, *help;
+    int min, max;
+} cmds[] = {
+    {"status", "", "game clock, rate, latency, score, bill", 0, -1},
+    {"instances", "", "instances, their address, state and health", 0, -1},
+    {"resources", "[TYPE]", "every resource (vpc, subnet, asg, alb, cdn...)", 0, -1},
+    {"get", "NAME|ID", "one resource, spec and status", 1, 1},
+    {"scale", "NAME COUNT", "set an autoscaling group's desired capacity", 2, 2},
+    {"terminate", "ID|NAME [--force]", "terminate an instance (--force: SIGKILL)", 1, -1},
+    {"create", "TYPE NAME [k=v...]", "create a resource (values are JSON or plain strings)", 2, -1},
+    {"update", "NAME k=v [k=v...]", "change fields of a resource's spec", 2, -1},
+    {"delete", "NAME|ID", "delete a resource (an instance is terminated)", 1, 1},
+    {"metrics", "NAME [METRIC]", "latest metrics, or one metric's datapoints as a table", 1, 2},
+    {"endpoint", "[NAME]", "where the team's customers go; with NAME, point them there", 0, 1},
+    {"score", "", "the team's score", 0, -1},
+    {"events", "", "score events: time, source, points, reason", 0, -1},
+    {"audit", "", "the audit log: who did what", 0, -1},
+    {"help", "", "this list (also --help, -h)", 0, -1},
+};
+#define NCMDS (sizeof cmds / sizeof cmds[0])
+
 static int usage(int rc)
 {
-    fprintf(rc ? stderr : stdout,
-            "usage: gameday ctl [--api URL] [--token T] [--game DIR] [--json] COMMAND\n"
-            "commands:\n"
-            "  status                     game clock, rate, latency, score, bill\n"
-            "  instances                  instances, their address, state and health\n"
-            "  resources [TYPE]           every resource (vpc, subnet, asg, alb, cdn...)\n"
-            "  get NAME|ID                one resource, spec and status\n"
-            "  scale ASG N                set an autoscaling group's desired capacity\n"
-            "  terminate ID|NAME [--force]  terminate an instance (--force: SIGKILL)\n"
-            "  create TYPE NAME [k=v...]  create a resource (values are JSON or plain strings)\n"
-            "  update NAME k=v [k=v...]   change fields of a resource's spec\n"
-            "  delete NAME|ID             delete a resource (an instance is terminated)\n"
-            "  score                      the team's score\n"
-            "  events                     score events: time, source, points, reason\n"
-            "  audit                      the audit log: who did what\n");
+    FILE *f = rc ? stderr : stdout;
+    fprintf(f, "usage: gameday ctl [--api URL] [--token T] [--game DIR] [--json] COMMAND [ARGS]\n"
+               "commands:\n");
+    for (size_t i = 0; i < NCMDS; i++) {
+        char head[40];
+        snprintf(head, sizeof head, "%s %s", cmds[i].name, cmds[i].args);
+        fprintf(f, "  %-28s %s\n", head, cmds[i].help);
+    }
+    fprintf(f,
+            "The game is found from --api/--token, GAMEDAY_API and GAMEDAY_TOKEN, or the newest\n"
+            "var/<game>/game.json. --json prints the API's answer as it is. See doc/cli.md.\n");
     return rc;
+}
+
+static const struct ctl_cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < NCMDS; i++)
+        if (!strcmp(cmds[i].name, name)) return &cmds[i];
+    return NULL;
+}
+
+static int unknown_cmd(const char *name)
+{
+    const char *names[NCMDS];
+    for (size_t i = 0; i < NCMDS; i++) names[i] = cmds[i].name;
+    const char *near = gd_suggest(name, names, NCMDS);
+    if (near)
+        fprintf(stderr, "gameday ctl: unknown command '%s'; did you mean '%s'?\n", name, near);
+    else
+        fprintf(stderr, "gameday ctl: unknown command '%s'\n", name);
+    return usage(2);
+}
+
+/* Checks the number of arguments of c; on a mismatch says which argument is missing
+ * (or which one is too many) and the command's usage, and returns 2. */
+static int check_args(const struct ctl_cmd *c, int nargs, char **args)
+{
+    if (nargs >= c->min && (c->max < 0 || nargs <= c->max)) return 0;
+    if (nargs < c->min) {
+        /* the (nargs+1)-th word of the argument list names what is missing */
+        const char *w = c->args;
+        for (int k = 0; k < nargs && w; k++) {
+            w = strchr(w, ' ');
+            if (w) w++;
+        }
+        int len = w ? (int)strcspn(w, " ") : 0;
+        fprintf(stderr, "gameday ctl %s: missing argument %.*s (usage: gameday ctl %s %s)\n",
+                c->name, len, w ? w : "", c->name, c->args);
+    } else {
+        fprintf(stderr, "gameday ctl %s: unexpected argument '%s' (usage: gameday ctl %s %s)\n",
+                c->name, args[c->max], c->name, c->args);
+    }
+    return 2;
 }
 
 /* Finds api and token from flags, the environment, or the newest game.json. */
@@ -188,6 +250,53 @@ static void print_audit(json_t *list)
     }
 }
 
+/* How a metric's datapoints read, as CloudWatch names them: the statistic each one is
+ * of its period (one sample of the edge's /stats) and the unit. */
+static void metric_kind(const char *name, const char **stat, const char **unit)
+{
+    static const struct {
+        const char *prefix, *stat, *unit;
+    } kinds[] = {
+        {"RequestCount", "Sum", "Count"}, /* and RequestCountPerTarget */
+        {"HTTPCode_", "Sum", "Count"},
+        {"HealthyHostCount", "Average", "Count"},
+        {"UnHealthyHostCount", "Average", "Count"},
+        {"ActiveConnectionCount", "Average", "Count"},
+        {"CacheHitRate", "Average", "None"}, /* a fraction, 0..1 */
+        {"OriginLatency", "Average", "Milliseconds"},
+    };
+    *stat = "Average";
+    *unit = "None";
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (!strncmp(name, kinds[i].prefix, strlen(kinds[i].prefix))) {
+            *stat = kinds[i].stat;
+            *unit = kinds[i].unit;
+            return;
+        }
+}
+
+/* One metric's datapoints ([[time, value], ...]) as a table, one period a row, oldest
+ * first, like `aws cloudwatch get-metric-statistics --output table`. */
+static void print_datapoints(const char *metric, json_t *list)
+{
+    const char *stat, *unit;
+    metric_kind(metric, &stat, &unit);
+    printf("%-9s %14s  %-10s %s\n", "TIME", "VALUE", "STATISTIC", "UNIT");
+    size_t i;
+    json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        char t[32];
+        hms(json_number_value(json_array_get(p, 0)), t, sizeof t);
+        printf("%-9s %14.6g  %-10s %s\n", t, json_number_value(json_array_get(p, 1)), stat, unit);
+    }
+    if (json_array_size(list) == 0)
+        fprintf(stderr,
+                "gameday ctl metrics: no datapoints of %s yet ('gameday ctl metrics "
+                "NAME' lists the metrics the resource has)\n",
+                metric);
+}
+
 int gd_cmd_ctl(int argc, char **argv)
 {
     const char *api = NULL, *token = NULL, *gamedir = NULL;
@@ -195,19 +304,29 @@ int gd_cmd_ctl(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--json"))
             as_json = 1;
-        else if (!strcmp(argv[i], "--help"))
+        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return usage(0);
-        else if (i + 1 < argc && !strcmp(argv[i], "--api"))
-            api = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--token"))
-            token = argv[++i];
-        else if (i + 1 < argc && !strcmp(argv[i], "--game"))
-            gamedir = argv[++i];
-        else
+        else if (!strcmp(argv[i], "--api") || !strcmp(argv[i], "--token") ||
+                 !strcmp(argv[i], "--game")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gameday ctl: option %s needs a value\n", argv[i]);
+                return usage(2);
+            }
+            const char **dst = argv[i][2] == 'a' ? &api : argv[i][2] == 't' ? &token : &gamedir;
+            *dst = argv[++i];
+        } else {
+            fprintf(stderr, "gameday ctl: unknown option '%s'\n", argv[i]);
             return usage(2);
+        }
     }
-    if (i >= argc) return usage(2);
+    if (i >= argc) {
+        fprintf(stderr, "gameday ctl: missing COMMAND\n");
+        return usage(2);
+    }
     const char *cmd = argv[i++];
+    const struct ctl_cmd *cc = find_cmd(cmd);
+    if (cc == NULL) return unknown_cmd(cmd);
+    if (!strcmp(cmd, "help")) return usage(0);
     /* --json may also follow the command. */
     int nargs = 0;
     char *args[32];
@@ -217,12 +336,22 @@ int gd_cmd_ctl(int argc, char **argv)
         else
             args[nargs++] = argv[i];
     }
+    if (check_args(cc, nargs, args)) return 2;
+    if (!strcmp(cmd, "scale")) {
+        char *end;
+        long n = strtol(args[1], &end, 10);
+        if (*end || n < 0 || end == args[1]) {
+            fprintf(stderr, "gameday ctl scale: '%s' is not a count (allowed: 0 or more)\n",
+                    args[1]);
+            return 2;
+        }
+    }
     char apibuf[128], tokbuf[128];
     if (locate(&api, &token, gamedir, apibuf, tokbuf) < 0) return 1;
     const char *method = "GET";
     char path[512];
     json_t *body = NULL;
-    enum { RAW, INSTANCES, RESOURCES, EVENTS, AUDIT, STATUS, SCORE } kind = RAW;
+    enum { RAW, INSTANCES, RESOURCES, EVENTS, AUDIT, STATUS, SCORE, METRICS } kind = RAW;
     if (!strcmp(cmd, "status")) {
         snprintf(path, sizeof path, "/api/v1/status");
         kind = STATUS;
@@ -233,41 +362,37 @@ int gd_cmd_ctl(int argc, char **argv)
         snprintf(path, sizeof path, "/api/v1/resources%s%s", nargs ? "?type=" : "",
                  nargs ? args[0] : "");
         kind = RESOURCES;
-    } else if (!strcmp(cmd, "get") && nargs == 1) {
+    } else if (!strcmp(cmd, "get")) {
         snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
-    } else if (!strcmp(cmd, "scale") && nargs == 2) {
-        char *end;
-        long n = strtol(args[1], &end, 10);
-        if (*end || n < 0) {
-            fprintf(stderr, "gameday ctl: scale: '%s' is not a count\n", args[1]);
-            return 2;
-        }
+    } else if (!strcmp(cmd, "scale")) {
+        long n = strtol(args[1], NULL, 10);
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/asgs/%s/scale", args[0]);
         body = json_pack("{s:i}", "desired", (int)n);
-    } else if (!strcmp(cmd, "terminate") && nargs >= 1) {
+    } else if (!strcmp(cmd, "terminate")) {
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/instances/%s/terminate", args[0]);
         body = json_pack("{s:b}", "force", nargs > 1 && !strcmp(args[1], "--force"));
-    } else if (!strcmp(cmd, "create") && nargs >= 2) {
+    } else if (!strcmp(cmd, "create")) {
         json_t *spec = kv_args(nargs - 2, args + 2);
         if (!spec) return 2;
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/resources");
         body = json_pack("{s:s,s:s,s:o}", "type", args[0], "name", args[1], "spec", spec);
-    } else if (!strcmp(cmd, "update") && nargs >= 2) {
+    } else if (!strcmp(cmd, "update")) {
         json_t *spec = kv_args(nargs - 1, args + 1);
         if (!spec) return 2;
         method = "PATCH";
         snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
         body = json_pack("{s:o}", "spec", spec);
-    } else if (!strcmp(cmd, "delete") && nargs == 1) {
+    } else if (!strcmp(cmd, "delete")) {
         method = "DELETE";
         snprintf(path, sizeof path, "/api/v1/resources/%s", args[0]);
-    } else if (!strcmp(cmd, "metrics") && (nargs == 1 || nargs == 2)) {
+    } else if (!strcmp(cmd, "metrics")) {
         snprintf(path, sizeof path, "/api/v1/metrics?resource=%s%s%s", args[0],
                  nargs == 2 ? "&metric=" : "", nargs == 2 ? args[1] : "");
-    } else if (!strcmp(cmd, "endpoint") && nargs <= 1) {
+        if (nargs == 2) kind = METRICS;
+    } else if (!strcmp(cmd, "endpoint")) {
         snprintf(path, sizeof path, "/api/v1/endpoint");
         if (nargs == 1) {
             method = "POST";
@@ -305,6 +430,8 @@ int gd_cmd_ctl(int argc, char **argv)
         print_events(j);
     } else if (kind == AUDIT) {
         print_audit(j);
+    } else if (kind == METRICS) {
+        print_datapoints(args[1], j);
     } else if (kind == SCORE) {
         printf("team-%lld score %.1f\n", (long long)json_integer_value(json_object_get(j, "team")),
                N(j, "score"));

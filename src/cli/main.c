@@ -1,5 +1,6 @@
 /* gameday: one multi-call binary; the first argument names the role. */
 #include "cli/roles.h"
+#include "cli/suggest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +40,13 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
         if (!strcmp(argv[1], roles[i].name)) return roles[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "gameday: unknown command '%s'\n", argv[1]);
+    const char *names[sizeof roles / sizeof roles[0]];
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) names[i] = roles[i].name;
+    const char *near = gd_suggest(argv[1], names, sizeof roles / sizeof roles[0]);
+    if (near)
+        fprintf(stderr, "gameday: unknown command '%s'; did you mean '%s'?\n", argv[1], near);
+    else
+        fprintf(stderr, "gameday: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
 }

@@ -36,6 +36,18 @@ static double mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The `ctl` command that works from here, for the hints play prints: "./gameday ctl"
+ * when the repo's wrapper runs this very binary, else the binary's absolute path; with
+ * --game DIR when the game is not the newest var/<game> that ctl would find. */
+static void ctl_command(const char *exe, const char *gamedir, char *out, size_t n)
+{
+    char wrapped[PATH_MAX];
+    int ours =
+        access("gameday", X_OK) == 0 && realpath("build/gameday", wrapped) && !strcmp(wrapped, exe);
+    int k = snprintf(out, n, "%s ctl", ours ? "./gameday" : exe);
+    if (gamedir && k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, " --game %s", gamedir);
+}
+
 static void hms(double s, char *out, size_t n)
 {
     long t = (long)s;
@@ -177,14 +189,17 @@ int gd_cmd_play(int argc, char **argv)
     double duration = sc->duration, sp = sc->speed;
     if (dur && gd_duration_parse(dur, &duration) < 0) {
         fprintf(stderr, "gameday play: --duration '%s': not a duration (e.g. 20m, 4h, 90s)\n", dur);
+        gd_scenario_free(sc);
         return 2;
     }
     if (speed && (sp = atof(speed)) <= 0) {
         fprintf(stderr, "gameday play: --speed '%s': must be a number > 0\n", speed);
+        gd_scenario_free(sc);
         return 2;
     }
     if (port < 1024 || port > 65535) {
         fprintf(stderr, "gameday play: --port must be in 1024..65535\n");
+        gd_scenario_free(sc);
         return 2;
     }
     char dir[PATH_MAX];
@@ -196,6 +211,7 @@ int gd_cmd_play(int argc, char **argv)
     mkdir("var", 0755);
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
         fprintf(stderr, "gameday play: cannot create %s: %s\n", dir, strerror(errno));
+        gd_scenario_free(sc);
         return 1;
     }
     snprintf(path, sizeof path, "%s/logs", dir);
@@ -216,7 +232,10 @@ int gd_cmd_play(int argc, char **argv)
 
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return 1;
+    if (n <= 0) {
+        gd_scenario_free(sc);
+        return 1;
+    }
     exe[n] = 0;
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     signal(SIGPIPE, SIG_IGN);
@@ -286,6 +305,7 @@ int gd_cmd_play(int argc, char **argv)
         if (system(cmd) != 0) {
         }
         stop_all();
+        gd_scenario_free(sc);
         return 1;
     }
     snprintf(path, sizeof path, "%s/game.json", dir);
@@ -303,7 +323,10 @@ int gd_cmd_play(int argc, char **argv)
     printf("token: %s\n", token ? token : "?");
     printf("endpoint: http://%s/\n", ep && *ep ? ep : "(none yet)");
     printf("state: %s (game.json has every team's token and the admin token)\n", dir);
-    printf("runbook: the 'runbook' section of %s; try: %s ctl instances\n", scen, "gameday");
+    char ctl[2 * PATH_MAX + 32];
+    ctl_command(exe, out ? (realdir[0] ? realdir : dir) : NULL, ctl, sizeof ctl);
+    printf("runbook: the 'runbook' section of %s; try: %s instances\n", scen, ctl);
+    printf("ctl: %s --help lists the commands (status, instances, scale, metrics...)\n", ctl);
     printf("note: instances are real processes; only their CPU time is emulated (a request holds "
            "one of the instance's slots for its service time on a timer).\n");
     fflush(stdout);

@@ -199,6 +199,7 @@ struct builder {
     struct anchor *anchors;
     int nanchors;
     long nodes;
+    int depth; /* mappings and sequences open around the event being built */
 };
 
 static void berr(struct builder *b, int line, int col, const char *fmt, ...)
@@ -260,6 +261,18 @@ static int count_node(struct builder *b, int line, int col)
     if (++b->nodes <= MAX_NODES) return 0;
     if (b->nodes == MAX_NODES + 1)
         berr(b, line, col, "document too large (allowed: at most %ld nodes)", MAX_NODES);
+    return -1;
+}
+
+/* A collection at nesting level `level` (the root is 1): past GD_CONF_MAX_DEPTH it is an
+ * error that ends the document, so that no recursion here (nor the schema's walk of the
+ * tree, nor jansson's) goes deeper than that. */
+static int check_depth(struct builder *b, int level, int line, int col)
+{
+    if (level <= GD_CONF_MAX_DEPTH) return 0;
+    berr(b, line, col, "nested deeper than %d levels (allowed: at most %d)", GD_CONF_MAX_DEPTH,
+         GD_CONF_MAX_DEPTH);
+    b->fatal = 1;
     return -1;
 }
 
@@ -343,10 +356,13 @@ static json_t *scalar_node(struct builder *b, struct fy_event *e, int line, int 
     return j;
 }
 
-/* A deep copy of src that keeps the places of src's nodes (for aliases and merges). */
-static json_t *copy_node(struct builder *b, json_t *src, int line, int col)
+/* A deep copy of src that keeps the places of src's nodes (for aliases and merges);
+ * level is the nesting level the copy will have, capped like the nodes written out. */
+static json_t *copy_node(struct builder *b, json_t *src, int line, int col, int level)
 {
     if (count_node(b, line, col)) return NULL;
+    if ((json_is_object(src) || json_is_array(src)) && check_depth(b, level, line, col))
+        return NULL;
     json_t *dst;
     if (json_is_object(src)) {
         dst = json_object();
@@ -354,7 +370,7 @@ static json_t *copy_node(struct builder *b, json_t *src, int line, int col)
         json_t *v;
         json_object_foreach(src, k, v)
         {
-            json_t *cv = copy_node(b, v, line, col);
+            json_t *cv = copy_node(b, v, line, col, level + 1);
             if (cv == NULL) {
                 json_decref(dst);
                 return NULL;
@@ -369,7 +385,7 @@ static json_t *copy_node(struct builder *b, json_t *src, int line, int col)
         json_t *v;
         json_array_foreach(src, i, v)
         {
-            json_t *cv = copy_node(b, v, line, col);
+            json_t *cv = copy_node(b, v, line, col, level + 1);
             if (cv == NULL) {
                 json_decref(dst);
                 return NULL;
@@ -421,7 +437,7 @@ static void apply_merges(struct builder *b, json_t *obj, json_t *merges)
         {
             if (json_object_get(obj, k)) continue;
             struct loc *l = loc_find(b->c, v, NULL);
-            json_t *cv = copy_node(b, v, l ? l->line : 1, l ? l->col : 1);
+            json_t *cv = copy_node(b, v, l ? l->line : 1, l ? l->col : 1, b->depth + 1);
             if (cv == NULL) return;
             json_object_set_new(obj, k, cv);
             struct loc *kl = loc_find(b->c, src, k);
@@ -564,18 +580,20 @@ static json_t *build(struct builder *b, struct fy_event *e)
             berr(b, line, col, "unknown alias '*%s' (allowed: an anchor defined earlier)",
                  name ? name : "");
         else
-            j = copy_node(b, t, line, col);
+            j = copy_node(b, t, line, col, b->depth + 1);
         fy_parser_event_free(b->p, e);
         break;
     }
     case FYET_MAPPING_START:
+    case FYET_SEQUENCE_START: {
+        int map = e->type == FYET_MAPPING_START;
         fy_parser_event_free(b->p, e);
-        j = build_mapping(b, line, col);
+        if (check_depth(b, b->depth + 1, line, col)) break;
+        b->depth++;
+        j = map ? build_mapping(b, line, col) : build_sequence(b, line, col);
+        b->depth--;
         break;
-    case FYET_SEQUENCE_START:
-        fy_parser_event_free(b->p, e);
-        j = build_sequence(b, line, col);
-        break;
+    }
     default:
         berr(b, line, col, "unexpected YAML event %d", (int)e->type);
         b->fatal = 1;
@@ -587,6 +605,134 @@ static json_t *build(struct builder *b, struct fy_event *e)
     else
         gd_free(anchor);
     return j;
+}
+
+/* libfyaml's scanner holds every token of an unclosed flow collection ("[[[[...") until
+ * it knows whether the collection is a mapping key, so a deep flow nest costs it memory
+ * in proportion to the whole nest (gigabytes for a 16 MiB file) before the builder sees
+ * the first event. This cheap scan counts flow brackets outside quotes, comments and
+ * block scalars and reports the first one past GD_CONF_MAX_DEPTH, as the builder would.
+ * It may miss a nest (a bracket it takes for text) but never counts text as a bracket
+ * outside flow context unless it starts a node. Returns 0, or -1 with the error added. */
+static int flow_depth_scan(struct builder *b, const char *t, size_t n)
+{
+    int depth = 0, line = 1;
+    size_t bol = 0;     /* offset of the current line's first byte */
+    int node_start = 1; /* block context: the next non-space byte starts a node */
+    int indent = 0, skip_indent = -1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = t[i];
+        if (ch == '\n') {
+            line++;
+            bol = i + 1;
+            node_start = 1;
+            indent = 0;
+            while (bol + (size_t)indent < n && t[bol + (size_t)indent] == ' ') indent++;
+            if (skip_indent >= 0) {
+                size_t e = bol + (size_t)indent;
+                if (indent > skip_indent || e >= n || t[e] == '\n' || t[e] == '\r') {
+                    i = e - 1; /* a line of a block scalar: skip to its end */
+                    while (i + 1 < n && t[i + 1] != '\n') i++;
+                    continue;
+                }
+                skip_indent = -1;
+            }
+            continue;
+        }
+        int prev_sep = i == bol || t[i - 1] == ' ' || t[i - 1] == '\t';
+        if (ch == ' ' || ch == '\t' || ch == '\r') continue;
+        if (ch == '#' && prev_sep) {
+            while (i + 1 < n && t[i + 1] != '\n') i++;
+            continue;
+        }
+        int at_token = depth > 0 ? prev_sep || strchr("[{,:", t[i - 1]) != NULL : node_start;
+        if ((ch == '\'' || ch == '"') && at_token) {
+            for (i++; i < n; i++) {
+                if (t[i] == '\n') line++, bol = i + 1;
+                if (ch == '"' && t[i] == '\\') {
+                    i++;
+                    continue;
+                }
+                if (t[i] == ch) {
+                    if (ch == '\'' && i + 1 < n && t[i + 1] == '\'') {
+                        i++;
+                        continue;
+                    }
+                    break;
+                }
+            }
+            node_start = 0;
+            continue;
+        }
+        if (depth == 0) {
+            if ((ch == '|' || ch == '>') && node_start) {
+                skip_indent = indent;
+                node_start = 0;
+                continue;
+            }
+            if ((ch == '-' || ch == '?' || ch == ':') &&
+                (i + 1 == n || t[i + 1] == ' ' || t[i + 1] == '\n')) {
+                node_start = 1; /* an indicator: a node may follow */
+                continue;
+            }
+            if ((ch == '&' || ch == '!') && node_start) {
+                while (i + 1 < n && t[i + 1] != ' ' && t[i + 1] != '\n') i++;
+                continue; /* an anchor or a tag: the node follows */
+            }
+            if (!((ch == '[' || ch == '{') && node_start)) {
+                node_start = 0;
+                continue;
+            }
+        }
+        if (ch == '[' || ch == '{') {
+            if (++depth > GD_CONF_MAX_DEPTH) {
+                check_depth(b, depth, line, (int)(i - bol) + 1);
+                return -1;
+            }
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            if (--depth == 0) node_start = 0;
+        }
+    }
+    return 0;
+}
+
+/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80                   ? 1
+                 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2
+                 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
+                 : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
+                                               : 0;
+    if (len == 0 || len > n) return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((s[k] & 0xc0) != 0x80) return 0;
+    if (len == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+    if (len == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+    return len;
+}
+
+/* A YAML stream is Unicode text, and libfyaml 0.7 is not safe on bytes that are not
+ * UTF-8: it loops forever on a directive line holding one ("%\xff"), leaks a quoted
+ * scalar's text before one, and may end the stream early at one in a comment. So the
+ * text is checked here first; the first such byte is the error, at its line and
+ * column (in characters). Returns 0, or -1 with the error added. */
+static int utf8_scan(struct builder *b, const char *t, size_t n)
+{
+    int line = 1, col = 1;
+    for (size_t i = 0; i < n;) {
+        size_t l = utf8_len((const unsigned char *)t + i, n - i);
+        if (l == 0) {
+            berr(b, line, col, "not valid UTF-8 text (allowed: UTF-8)");
+            return -1;
+        }
+        if (t[i] == '\n')
+            line++, col = 1;
+        else
+            col++;
+        i += l;
+    }
+    return 0;
 }
 
 static void noop_output(struct fy_diag *diag, void *user, const char *buf, size_t len) {}
@@ -608,6 +754,11 @@ int gd_conf_load_string(const char *name, const char *text, size_t len, gd_conf 
         gd_conf_free(c);
         gd_errs_add(errs, "%s: cannot create YAML diagnostics", name);
         return GD_ENOMEM;
+    }
+    if (flow_depth_scan(&b, text, len) != 0 || utf8_scan(&b, text, len) != 0) {
+        fy_diag_destroy(b.diag);
+        gd_conf_free(c);
+        return GD_EINVAL;
     }
     fy_diag_set_collect_errors(b.diag, true);
     struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = b.diag};

@@ -11,6 +11,10 @@
 
 typedef struct gd_conf gd_conf;
 
+/** The deepest nesting of mappings and sequences a document may have; the root
+ *  collection is level 1. A deeper document is an error, "nested deeper than ...". */
+#define GD_CONF_MAX_DEPTH 64
+
 /** A list of user-facing error messages, each "where: what is wrong (allowed: ...)". */
 typedef struct gd_errs {
     char **msgs;

@@ -115,8 +115,14 @@ void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const jso
                    json_number_value(json_object_get(cur, "active_connections")));
     const json_t *c = json_object_get(cur, "cache");
     if (c) {
-        gd_metrics_put(m, res_id, "CacheHitRate", t,
-                       json_number_value(json_object_get(c, "hit_rate")));
+        /* CacheHitRate of this period alone, as CloudWatch's: the lookups answered from
+         * the cache (fresh or stale) over all lookups since the previous sample. The
+         * edge's own hit_rate is since its start; a period without lookups has no
+         * datapoint. */
+        const json_t *pc = prev ? json_object_get(prev, "cache") : NULL;
+        double hits = delta(pc, c, "hits") + delta(pc, c, "stale");
+        double lookups = hits + delta(pc, c, "misses");
+        if (lookups > 0) gd_metrics_put(m, res_id, "CacheHitRate", t, hits / lookups);
         gd_metrics_put(m, res_id, "OriginLatency", t,
                        json_number_value(json_object_get(c, "origin_latency_ms")));
     }

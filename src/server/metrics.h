@@ -20,7 +20,8 @@ json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *n
 /** {"Name": last value, ...} for a resource. */
 json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id);
 /** Turns an edge's /stats answer into datapoints: counters become per-sample deltas
- *  against prev (the previous answer, may be NULL). */
+ *  against prev (the previous answer, may be NULL), and a CDN's CacheHitRate is that
+ *  of the period since prev (no datapoint for a period without lookups). */
 void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
                           const json_t *cur);
 /** Records one target group's metrics from an edge's /stats entry for it (prev: the

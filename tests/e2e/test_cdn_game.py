@@ -162,6 +162,23 @@ def test_cdn_with_query_string_key_wins_and_without_loses(game):
                                                 stats["CacheHitRate"]))
     assert stats["CacheHitRate"] > 0.5, stats
 
+    # ctl prints the datapoints as a table of periods; --json keeps the API's pairs.
+    ctl = [BIN, "ctl", "--api", "http://127.0.0.1:%d" % PORT, "--token", token]
+    r = subprocess.run(ctl + ["metrics", "web-cdn", "CacheHitRate"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert rows[0].split() == ["TIME", "VALUE", "STATISTIC", "UNIT"], r.stdout
+    assert len(rows) > 2, r.stdout
+    for row in rows[1:]:
+        t, v, stat, unit = row.split()
+        assert ":" in t and 0 <= float(v) <= 1 and stat == "Average" and unit == "None", row
+    r = subprocess.run(ctl + ["metrics", "web-cdn", "RequestCount", "--json"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    pairs = json.loads(r.stdout)
+    assert pairs and all(len(p) == 2 for p in pairs), r.stdout[:300]
+
     # A CDN that ignores the query string answers every key with one key's hash.
     make_cdn(token, "bad-cdn", "none")
     t2 = switch_to(token, "bad-cdn")

@@ -6,11 +6,14 @@ One game serves the tests of this module: the endpoint is exercised while it run
 then the run's output and result are checked, then that nothing survives its end."""
 
 import json
+import os
 import re
+import shlex
+import subprocess
 
 import pytest
 
-from conftest import (DEFAULT_SCENARIO, STATUS_LINE, connect_refused, game_processes,
+from conftest import (ROOT, DEFAULT_SCENARIO, STATUS_LINE, connect_refused, game_processes,
                       gameday_hash, hostport, http, wait_until)
 
 SPEED = 60
@@ -45,6 +48,20 @@ def test_endpoint_answers_what_gameday_hash_prints(default_game):
     sb = g.line_value("scoreboard: ")
     r = http("GET", sb)
     assert r.status == 200 and b"<" in r.body[:200], r
+
+
+def test_the_ctl_command_play_names_works_as_printed(default_game):
+    g = default_game
+    hint = g.line_value("ctl: ")
+    assert hint and " --help " in hint, g.stdout_lines()[:10]
+    cmd = shlex.split(hint.split(" --help ")[0])
+    assert cmd[1] == "ctl", hint
+    assert cmd[0] == "./gameday" or os.path.isabs(cmd[0]), f"not a command that works: {hint}"
+    runbook = g.line_value("runbook: ")
+    assert runbook.endswith(" ".join(cmd) + " instances"), runbook
+    r = subprocess.run(cmd + ["status"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, f"{hint}: rc {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert "team-1 " in r.stdout, r.stdout
 
 
 def test_play_prints_header_status_lines_and_writes_result(default_game):

@@ -269,3 +269,125 @@ Test(conf, frees_everything)
     gd_free(j);
     cr_assert_eq(gd_mem_live(), before, "live allocations %ld, want %ld", gd_mem_live(), before);
 }
+
+/* A document of depth levels, in flow style ("[[[...]]]") or block style ("- - - x"). */
+static char *deep_doc(int depth, int flow)
+{
+    size_t n = (size_t)depth * 2 + 4;
+    char *s = gd_malloc(n), *p = s;
+    for (int i = 0; i < depth; i++) {
+        if (flow) {
+            *p++ = '[';
+        } else {
+            *p++ = '-';
+            *p++ = ' ';
+        }
+    }
+    if (flow)
+        for (int i = 0; i < depth; i++) *p++ = ']';
+    else
+        *p++ = 'x';
+    *p++ = '\n';
+    *p = 0;
+    return s;
+}
+
+Test(conf, nesting_depth_is_capped)
+{
+    char *s = deep_doc(GD_CONF_MAX_DEPTH, 1);
+    gd_conf *c = load_ok(s);
+    gd_conf_free(c);
+    gd_free(s);
+    s = deep_doc(GD_CONF_MAX_DEPTH, 0);
+    c = load_ok(s);
+    gd_conf_free(c);
+    gd_free(s);
+
+    s = deep_doc(GD_CONF_MAX_DEPTH + 1, 1);
+    char *j = load_bad(s, NULL);
+    cr_assert_str_eq(j, "t.yaml:1:65: nested deeper than 64 levels (allowed: at most 64)");
+    gd_free(j);
+    gd_free(s);
+
+    /* 50,000 levels overflowed the stack of the recursive build */
+    s = deep_doc(50000, 1);
+    j = load_bad(s, NULL);
+    cr_assert_str_eq(j, "t.yaml:1:65: nested deeper than 64 levels (allowed: at most 64)");
+    gd_free(j);
+    gd_free(s);
+    s = deep_doc(50000, 0);
+    j = load_bad(s, NULL);
+    cr_assert_str_eq(j, "t.yaml:1:129: nested deeper than 64 levels (allowed: at most 64)");
+    gd_free(j);
+    gd_free(s);
+
+    /* a flow mapping nested as deep, and a mix of both styles */
+    char *m = gd_malloc(50000 * 4 + 8), *p = m;
+    for (int i = 0; i < 50000; i++) p += sprintf(p, "{a: ");
+    strcpy(p, "1\n");
+    j = load_bad(m, NULL);
+    cr_assert_str_eq(j, "t.yaml:1:257: nested deeper than 64 levels (allowed: at most 64)");
+    gd_free(j);
+    gd_free(m);
+
+    /* brackets in text are not nesting: quotes, comments, block scalars, plain scalars */
+    char br[80];
+    memset(br, '[', 70);
+    br[70] = 0;
+    m = gd_malloc(1024);
+    snprintf(m, 1024, "a: '%s'\nb: \"%s\"\n# %s\nc: |\n  %s\n  %s\nd: x%s\ne: [\"%s\", '%s']\n", br,
+             br, br, br, br, br, br, br);
+    c = load_ok(m);
+    cr_assert_eq(strlen(json_string_value(json_object_get(gd_conf_root(c), "d"))), 71);
+    gd_conf_free(c);
+    gd_free(m);
+
+    /* an alias counts at the depth where it is copied: 40 levels inside 40 is too deep */
+    char *a = deep_doc(40, 1);
+    a[strlen(a) - 1] = 0;
+    m = gd_malloc(strlen(a) + 200);
+    p = m +
+        sprintf(m,
+                "a: &x %s\nb: "
+                "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*x]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+                a);
+    j = load_bad(m, NULL);
+    cr_assert(strstr(j, "t.yaml:2:42: nested deeper than 64 levels (allowed: at most 64)"),
+              "got '%s'", j);
+    gd_free(j);
+    gd_free(m);
+    gd_free(a);
+}
+
+/* Bytes that are not UTF-8 are refused before libfyaml sees them: it looped forever on
+ * a directive holding one, leaked a quoted scalar's text before one, and ended the
+ * stream early at one in a comment (the first two found by fuzz/scenario_fuzz.c). */
+Test(conf, text_that_is_not_utf8_is_refused, .timeout = 10)
+{
+    char *j = load_bad("%\xff\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:1:2: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    j = load_bad("key: |\n  [[arhcite[[[\n% {{#me:  \"\xff\xfe\"\n[\"\n\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:3:12: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    j = load_bad("a: 1\n%YAML\x80 1.2\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:2:6: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    long before = gd_mem_live();
+    j = load_bad("b:\n''''''''''''''\x83", NULL);
+    cr_assert_str_eq(j, "t.yaml:2:15: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    cr_assert_eq(gd_mem_live(), before);
+    j = load_bad("# caf\xe9\na: 1\n", NULL);
+    cr_assert_str_eq(j, "t.yaml:1:6: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    j = load_bad("a: \"\xc3\xa9\xed\xa0\x80\"\n", NULL); /* a UTF-16 surrogate */
+    cr_assert_str_eq(j, "t.yaml:1:6: not valid UTF-8 text (allowed: UTF-8)");
+    gd_free(j);
+    /* UTF-8 loads as before, a byte-order mark included */
+    gd_conf *c =
+        load_ok("\xef\xbb\xbf# caf\xc3\xa9\na: \"\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x84\"\n");
+    cr_assert_str_eq(json_string_value(json_object_get(gd_conf_root(c), "a")),
+                     "\xc3\xa9 \xe2\x82\xac \xf0\x9f\xa6\x84");
+    gd_conf_free(c);
+}

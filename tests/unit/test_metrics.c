@@ -1,0 +1,74 @@
+/* Unit tests for src/server/metrics.c: series from an edge's /stats, CacheHitRate of
+ * each period rather than since the edge started. */
+#include <criterion/criterion.h>
+
+#include "server/metrics.h"
+
+static json_t *stats(int hits, int misses, int stale)
+{
+    return json_pack(
+        "{s:i,s:i,s:i,s:{s:i,s:i,s:i,s:f}}", "requests", hits + misses + stale, "healthy", 1,
+        "unhealthy", 0, "cache", "hits", hits, "misses", misses, "stale", stale, "hit_rate",
+        hits + misses + stale ? (double)(hits + stale) / (hits + misses + stale) : 0.0);
+}
+
+static double point(json_t *series, size_t i, size_t k)
+{
+    return json_number_value(json_array_get(json_array_get(series, i), k));
+}
+
+Test(metrics, cache_hit_rate_is_per_period)
+{
+    gd_metrics *m = gd_metrics_new();
+    json_t *s1 = stats(0, 10, 0);  /* period 1: 10 misses */
+    json_t *s2 = stats(90, 10, 0); /* period 2: 90 hits, no miss */
+    json_t *s3 = stats(90, 10, 0); /* period 3: no lookup */
+    json_t *s4 = stats(95, 20, 5); /* period 4: 5 hits, 10 misses, 5 stale */
+    json_t *s5 = stats(3, 1, 0);   /* the edge restarted: its counters begin again */
+    gd_metrics_from_edge(m, "cdn-1", 10, NULL, s1);
+    gd_metrics_from_edge(m, "cdn-1", 20, s1, s2);
+    gd_metrics_from_edge(m, "cdn-1", 30, s2, s3);
+    gd_metrics_from_edge(m, "cdn-1", 40, s3, s4);
+    gd_metrics_from_edge(m, "cdn-1", 50, s4, s5);
+    json_t *a = gd_metrics_series(m, "cdn-1", "CacheHitRate", 0);
+    cr_assert_eq(json_array_size(a), 4, "want 4 datapoints (none for the idle period), got %zu",
+                 json_array_size(a));
+    cr_assert_float_eq(point(a, 0, 0), 10, 1e-9);
+    cr_assert_float_eq(point(a, 0, 1), 0.0, 1e-9);
+    cr_assert_float_eq(point(a, 1, 0), 20, 1e-9);
+    cr_assert_float_eq(point(a, 1, 1), 1.0, 1e-9, "got %g (the cumulative rate is 0.9)",
+                       point(a, 1, 1));
+    cr_assert_float_eq(point(a, 2, 0), 40, 1e-9);
+    cr_assert_float_eq(point(a, 2, 1), 0.5, 1e-9, "got %g", point(a, 2, 1));
+    cr_assert_float_eq(point(a, 3, 0), 50, 1e-9);
+    cr_assert_float_eq(point(a, 3, 1), 0.75, 1e-9, "got %g", point(a, 3, 1));
+    json_t *latest = gd_metrics_latest(m, "cdn-1");
+    cr_assert_float_eq(json_number_value(json_object_get(latest, "CacheHitRate")), 0.75, 1e-9);
+    json_t *rc = gd_metrics_series(m, "cdn-1", "RequestCount", 0);
+    cr_assert_eq(json_array_size(rc), 5);
+    cr_assert_float_eq(point(rc, 2, 1), 0, 1e-9);
+    json_decref(rc);
+    json_decref(latest);
+    json_decref(a);
+    json_decref(s1);
+    json_decref(s2);
+    json_decref(s3);
+    json_decref(s4);
+    json_decref(s5);
+    gd_metrics_free(m);
+}
+
+Test(metrics, no_cache_no_hit_rate)
+{
+    gd_metrics *m = gd_metrics_new();
+    json_t *s = json_pack("{s:i,s:i,s:i}", "requests", 5, "healthy", 2, "unhealthy", 0);
+    gd_metrics_from_edge(m, "alb-1", 1, NULL, s);
+    json_t *a = gd_metrics_series(m, "alb-1", "CacheHitRate", 0);
+    cr_assert_eq(json_array_size(a), 0);
+    json_t *rc = gd_metrics_series(m, "alb-1", "RequestCountPerTarget", 0);
+    cr_assert_float_eq(point(rc, 0, 1), 2.5, 1e-9);
+    json_decref(rc);
+    json_decref(a);
+    json_decref(s);
+    gd_metrics_free(m);
+}
