@@ -4,7 +4,7 @@
 #include "core/conf.h"
 #include "core/err.h"
 #include "core/mem.h"
-#include "core/scenario.h"
+#include "model/scenario.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -67,9 +67,10 @@ static pid_t start_server(const char *exe, char **args, const char *dir)
     pid_t pid = fork();
     if (pid == 0) {
         setpgid(0, 0);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         int nul = open("/dev/null", O_RDONLY);
         if (fd >= 0) {
+            fchmod(fd, 0600);
             dup2(fd, 1);
             dup2(fd, 2);
         }
@@ -208,14 +209,18 @@ int gd_cmd_play(int argc, char **argv)
     else
         snprintf(dir, sizeof dir, "var/%s", sc->name);
     char path[PATH_MAX + 64];
+    /* The game's folder holds every team's token: private to this user, whatever
+     * the folder was before (a game kept in it under an older release). */
+    umask(077);
     mkdir("var", 0755);
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+    if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || chmod(dir, 0700) < 0) {
         fprintf(stderr, "gameday play: cannot create %s: %s\n", dir, strerror(errno));
         gd_scenario_free(sc);
         return 1;
     }
     snprintf(path, sizeof path, "%s/logs", dir);
-    mkdir(path, 0755);
+    mkdir(path, 0700);
+    chmod(path, 0700);
     /* A new game in a folder that held one: keep the old state aside. */
     snprintf(path, sizeof path, "%s/state.db", dir);
     if (access(path, F_OK) == 0) {
