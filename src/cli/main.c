@@ -1,5 +1,9 @@
 /* gameday: one multi-call binary; the first argument names the role. */
 #include "cli/roles.h"
+#include "edge/edge.h"
+#include "loadgen/loadgen.h"
+#include "server/game.h"
+#include "services/instance.h"
 #include "cli/suggest.h"
 
 #include <stdio.h>

@@ -4,7 +4,6 @@
  * connection; with no server it keeps serving with the last one (static stability).
  * Here: flags, the admin API, configuration, housekeeping, /metrics, signals. */
 #include "edge/edge.h"
-#include "cli/roles.h"
 #include "edge/proxy.h"
 #include "core/addr.h"
 #include "core/clock.h"

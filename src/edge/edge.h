@@ -101,4 +101,7 @@ void gd_edge_error(gd_http_conn *c, int status, const char *msg);
 /** The cdn mode: a cache in front of one origin (the cache survives a config change). */
 extern const gd_edge_mode_ops gd_cdn_ops;
 
+/* The edge role (argv[0] is its name); returns the process exit code. */
+int gd_cmd_edge(int argc, char **argv);
+
 #endif

@@ -2,7 +2,7 @@
  * schedule at the scenario's rate whether or not earlier ones returned, latency counts
  * from the scheduled time, every answer's hash is checked, and the results go to the
  * server once a wall second as a report it turns into score. */
-#include "cli/roles.h"
+#include "loadgen/loadgen.h"
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/clock.h"

@@ -9,6 +9,7 @@
 #include "model/arch.h"
 #include "model/rules.h"
 #include "model/schema.h"
+#include "model/state.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -410,7 +411,7 @@ static int alb_depends(const json_t *res, const json_t *on)
 static int instance_depends(const json_t *res, const json_t *on)
 {
     const json_t *st = json_object_get(res, "status");
-    if (!strcmp(str(st, "state"), "terminated")) return -1;
+    if (gd_inst_state_of(st) == GD_INST_TERMINATED) return -1;
     return !strcmp(str(on, "type"), "subnet") && !strcmp(str(st, "subnet"), str(on, "name"));
 }
 

@@ -2,7 +2,6 @@
  * a game from its scenario, then once per tick runs the reconcilers, fires scenario
  * events (chaos, CEO messages), charges the bill to the ledger each billing interval,
  * and ends the game at its duration. Loadgen reports become score here. */
-#include "cli/roles.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -10,6 +9,7 @@
 #include "model/registry.h"
 #include "server/game.h"
 #include "server/ops.h"
+#include "model/state.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -250,7 +250,7 @@ static void bill(gd_game *g, double to)
             double launched = json_number_value(json_object_get(st, "launched_at"));
             double until = json_number_value(json_object_get(st, "billed_until"));
             double end = to;
-            if (!strcmp(str(st, "state"), "terminated"))
+            if (gd_inst_state_of(st) == GD_INST_TERMINATED)
                 end = json_number_value(json_object_get(st, "terminated_at"));
             if (end < until) end = until;
             double secs = end - until;
@@ -265,7 +265,7 @@ static void bill(gd_game *g, double to)
             double price = gd_scenario_price(sc, str(st, "instance_type"));
             if (price < 0) price = 0;
             usd += price * sc->billing.multiplier * secs / 3600.0;
-            ninst += strcmp(str(st, "state"), "terminated") != 0;
+            ninst += gd_inst_state_of(st) != GD_INST_TERMINATED;
             json_t *nst = json_deep_copy(st);
             json_object_set_new(nst, "billed_until", json_real(end));
             gd_store_res_set_status(g->db, str(r, "id"), nst, to);
@@ -359,7 +359,7 @@ static void fire(gd_game *g, const gd_event *ev)
             json_array_foreach(inst, i, r)
             {
                 json_t *st = json_object_get(r, "status");
-                if (strcmp(str(st, "state"), "running") != 0) continue;
+                if (gd_inst_state_of(st) != GD_INST_RUNNING) continue;
                 if (slash && !strncmp(ev->target, "asg/", 4) && strcmp(str(st, "asg"), name) != 0)
                     continue;
                 json_array_append(cand, r);
@@ -452,8 +452,7 @@ static int running_instances(gd_game *g, int team)
     int n = 0;
     size_t i;
     json_t *r;
-    json_array_foreach(inst, i, r) n +=
-        !strcmp(str(json_object_get(r, "status"), "state"), "running");
+    json_array_foreach(inst, i, r) n += gd_inst_state_of_res(r) == GD_INST_RUNNING;
     json_decref(inst);
     return n;
 }

@@ -133,4 +133,7 @@ json_t *gd_launcher_instances(gd_game *g, int team);
 /** Starts the HTTP API and the scoreboard on host:port. */
 int gd_api_start(gd_game *g);
 
+/* The server role (argv[0] is its name); returns the process exit code. */
+int gd_cmd_server(int argc, char **argv);
+
 #endif

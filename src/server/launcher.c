@@ -10,6 +10,7 @@
 #include "model/schema.h"
 #include "model/registry.h"
 #include "server/game.h"
+#include "model/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,14 +97,16 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
             p->kind, p->res_id, p->team, p->pid, (long long)status, sig, p->killed);
     if (p->kind == GD_PROC_INSTANCE) {
         json_t *r = gd_store_res_get(g->db, 0, p->res_id);
-        const char *state = str(json_object_get(r, "status"), "state");
-        if (r && strcmp(state, "terminated") != 0) {
+        if (r && gd_inst_state_of_res(r) != GD_INST_TERMINATED) {
             set_status_fields(g, p->res_id,
-                              json_pack("{s:s,s:f,s:s,s:i}", "state", "terminated", "terminated_at",
+                              json_pack("{s:s,s:f,s:s,s:i}", "state",
+                                        gd_inst_state_name(GD_INST_TERMINATED), "terminated_at",
                                         gd_game_now(g), "reason", why, "pid", 0));
             gd_game_audit(g, p->team, "ec2", NULL, "InstanceStateChange",
                           json_pack("{s:s}", "instanceId", p->res_id),
-                          json_pack("{s:s,s:s}", "state", "terminated", "reason", why), NULL);
+                          json_pack("{s:s,s:s}", "state", gd_inst_state_name(GD_INST_TERMINATED),
+                                    "reason", why),
+                          NULL);
         }
         json_decref(r);
     } else if (p->kind == GD_PROC_EDGE) {
@@ -228,7 +231,7 @@ static int ip_in_use(json_t *list, uint32_t ip)
     {
         json_t *st = json_object_get(r, "status");
         uint32_t used;
-        if (!strcmp(str(st, "state"), "terminated")) continue;
+        if (gd_inst_state_of(st) == GD_INST_TERMINATED) continue;
         if (gd_ip_parse(str(st, "ip"), &used) == 0 && used == ip) return 1;
     }
     return 0;
@@ -356,9 +359,9 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     json_t *spec = json_pack("{s:s,s:s,s:s}", "launch_template", lt_name, "subnet", subnet,
                              "instance_type", itype ? itype : str(lts, "instance_type"));
     json_t *status = json_pack(
-        "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", "pending", "ip", ipb, "port",
-        (int)num(lts, "port", 8000), "subnet", subnet, "az", str(json_object_get(sn, "spec"), "az"),
-        "asg", asg, "launched_at", now, "boot_until",
+        "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", gd_inst_state_name(GD_INST_PENDING),
+        "ip", ipb, "port", (int)num(lts, "port", 8000), "subnet", subnet, "az",
+        str(json_object_get(sn, "spec"), "az"), "asg", asg, "launched_at", now, "boot_until",
         booted ? now : now + num(lts, "boot_time", 60), "initial", booted, "billed_until", now);
     json_object_set(status, "instance_type", json_object_get(spec, "instance_type"));
     char id[40];
@@ -396,11 +399,10 @@ int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const 
         return GD_ENOENT;
     }
     const char *rid = str(r, "id");
-    json_t *st = json_object_get(r, "status");
-    const char *prev = str(st, "state");
+    gd_inst_state prev = gd_inst_state_of_res(r);
     char why[160];
     snprintf(why, sizeof why, "%s by %s", reason ? reason : "terminated", principal);
-    if (strcmp(prev, "terminated") != 0) {
+    if (prev != GD_INST_TERMINATED) {
         gd_proc *p = proc_find(g, rid, GD_PROC_INSTANCE, 0);
         if (p) {
             p->killed = 1;
@@ -408,13 +410,15 @@ int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const 
             kill(p->pid, hard ? SIGKILL : SIGTERM);
         }
         set_status_fields(g, rid,
-                          json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
+                          json_pack("{s:s,s:f,s:s}", "state",
+                                    gd_inst_state_name(GD_INST_TERMINATED), "terminated_at",
                                     gd_game_now(g), "reason", why));
     }
     gd_game_audit(g, (int)json_integer_value(json_object_get(r, "team")), principal, source_ip,
                   "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", rid, "force", hard),
-                  json_pack("{s:s,s:s,s:s}", "instanceId", rid, "previousState", prev,
-                            "currentState", "terminated"),
+                  json_pack("{s:s,s:s,s:s}", "instanceId", rid, "previousState",
+                            gd_inst_state_name(prev), "currentState",
+                            gd_inst_state_name(GD_INST_TERMINATED)),
                   NULL);
     gd_info("instance_terminated", "id=%s by=%s hard=%d", rid, principal, hard);
     json_decref(r);
@@ -494,11 +498,12 @@ static void boot(gd_game *g, json_t *inst)
     for (int k = 0; k < 64; k++) gd_free(owned[k]);
     if (p) {
         set_status_fields(g, id,
-                          json_pack("{s:s,s:i,s:f}", "state", "running", "pid", p->pid,
-                                    "running_at", gd_game_now(g)));
+                          json_pack("{s:s,s:i,s:f}", "state", gd_inst_state_name(GD_INST_RUNNING),
+                                    "pid", p->pid, "running_at", gd_game_now(g)));
     } else {
         set_status_fields(g, id,
-                          json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
+                          json_pack("{s:s,s:f,s:s}", "state",
+                                    gd_inst_state_name(GD_INST_TERMINATED), "terminated_at",
                                     gd_game_now(g), "reason",
                                     "the instance command failed to start"));
     }
@@ -570,7 +575,7 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
     {
         json_t *st = json_object_get(r, "status");
         if ((int)json_integer_value(json_object_get(r, "team")) != team ||
-            strcmp(str(st, "asg"), name) != 0 || !strcmp(str(st, "state"), "terminated"))
+            strcmp(str(st, "asg"), name) != 0 || !gd_inst_state_live(gd_inst_state_of(st)))
             continue;
         if (!leaving(r)) {
             json_array_append(mine, r);
@@ -589,7 +594,7 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
         for (size_t k = json_array_size(mine); k-- > 0;) {
             json_t *m = json_array_get(mine, k);
             json_t *mst = json_object_get(m, "status");
-            if (strcmp(str(mst, "state"), "running") != 0 ||
+            if (gd_inst_state_of(mst) != GD_INST_RUNNING ||
                 now < num(mst, "running_at", now) + grace)
                 continue;
             /* Out of service in any group of any edge. A target that has failed
@@ -676,7 +681,7 @@ static void reconcile_asg(gd_game *g, json_t *asg, json_t *instances)
         for (int k = have - 1; k >= desired; k--) {
             json_t *m = json_array_get(mine, (size_t)k);
             const char *mid = str(m, "id");
-            if (delay > 0 && !strcmp(str(json_object_get(m, "status"), "state"), "running")) {
+            if (delay > 0 && gd_inst_state_of_res(m) == GD_INST_RUNNING) {
                 set_status_fields(g, mid,
                                   json_pack("{s:s,s:f,s:f}", "lifecycle", "Terminating",
                                             "drain_since", now, "drain_until", now + delay));
@@ -747,7 +752,7 @@ static json_t *group_targets(int team, json_t *names, const char *field, const c
     {
         if ((int)json_integer_value(json_object_get(r, "team")) != team) continue;
         json_t *ist = json_object_get(r, "status");
-        if (strcmp(str(ist, "state"), "running") != 0 || leaving(r)) continue;
+        if (gd_inst_state_of(ist) != GD_INST_RUNNING || leaving(r)) continue;
         int reg = 0;
         size_t k;
         json_t *x;
@@ -1177,12 +1182,13 @@ static void rc_instances(gd_game *g, struct pass *p)
     json_array_foreach(p->instances, i, r)
     {
         json_t *st = json_object_get(r, "status");
-        const char *state = str(st, "state");
-        if (!strcmp(state, "pending") && p->now >= num(st, "boot_until", 0)) {
+        gd_inst_state state = gd_inst_state_of(st);
+        if (state == GD_INST_PENDING && p->now >= num(st, "boot_until", 0)) {
             boot(g, r);
-        } else if (!strcmp(state, "running") && !proc_find(g, str(r, "id"), GD_PROC_INSTANCE, 0)) {
+        } else if (state == GD_INST_RUNNING && !proc_find(g, str(r, "id"), GD_PROC_INSTANCE, 0)) {
             set_status_fields(g, str(r, "id"),
-                              json_pack("{s:s,s:f,s:s}", "state", "terminated", "terminated_at",
+                              json_pack("{s:s,s:f,s:s}", "state",
+                                        gd_inst_state_name(GD_INST_TERMINATED), "terminated_at",
                                         p->now, "reason", "the process was lost"));
         }
     }
@@ -1312,7 +1318,7 @@ void gd_launcher_adopt(gd_game *g)
         int pid = (int)num(st, "pid", 0);
         int team = (int)json_integer_value(json_object_get(r, "team"));
         if (pid <= 0) continue;
-        if (!strcmp(type, "instance") && !strcmp(str(st, "state"), "running")) {
+        if (!strcmp(type, "instance") && gd_inst_state_of(st) == GD_INST_RUNNING) {
             /* The launcher hands every instance its id in the environment. */
             char want[80];
             snprintf(want, sizeof want, " GAMEDAY_INSTANCE_ID=%s ", str(r, "id"));

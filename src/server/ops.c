@@ -9,6 +9,7 @@
 #include "model/arch.h"
 #include "model/registry.h"
 #include "model/schema.h"
+#include "model/state.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -333,7 +334,7 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
         {
             json_t *st = json_object_get(x, "status");
             if (!strcmp(str(st, "asg"), str(res, "name")) &&
-                strcmp(str(st, "state"), "terminated") != 0)
+                gd_inst_state_of(st) != GD_INST_TERMINATED)
                 gd_launcher_terminate(g, who->team, str(x, "id"), 0, who->principal, who->source_ip,
                                       "group deleted");
         }

@@ -1,6 +1,6 @@
 /* `gameday instance <service>`: one instance process. Everything it needs comes from
  * the launcher as GAMEDAY_* environment variables (or the equivalent flags). */
-#include "cli/roles.h"
+#include "services/instance.h"
 #include "core/addr.h"
 #include "core/clock.h"
 #include "core/err.h"
