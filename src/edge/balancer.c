@@ -247,8 +247,7 @@ void gd_tgroup_sync(gd_tgroup *g, uv_loop_t *loop, const json_t *targets, gd_tar
     while (g->targets) {
         gd_target *t = g->targets;
         g->targets = t->next;
-        t->draining = 1;
-        t->healthy = 0;
+        t->state = GD_TARGET_DRAINING;
         t->drain_until = now + g->dereg_delay;
         uv_timer_stop(&t->hc_timer);
         t->next = *draining;
@@ -261,7 +260,8 @@ void gd_tgroup_sync(gd_tgroup *g, uv_loop_t *loop, const json_t *targets, gd_tar
 void gd_tgroup_counts(const gd_tgroup *g, int *healthy, int *unhealthy)
 {
     *healthy = *unhealthy = 0;
-    for (gd_target *t = g->targets; t; t = t->next) t->healthy ? (*healthy)++ : (*unhealthy)++;
+    for (gd_target *t = g->targets; t; t = t->next)
+        t->state == GD_TARGET_IN_SERVICE ? (*healthy)++ : (*unhealthy)++;
 }
 
 /* ---- picking ---- */
@@ -269,7 +269,7 @@ void gd_tgroup_counts(const gd_tgroup *g, int *healthy, int *unhealthy)
 static int usable(const gd_target *t, double now, int fail_open)
 {
     if (t->ejected_until > now) return 0;
-    return t->healthy || fail_open;
+    return t->state == GD_TARGET_IN_SERVICE || fail_open;
 }
 
 /* Slow start: a newly healthy target's share grows linearly over the window. */
@@ -295,7 +295,7 @@ gd_target *gd_tgroup_pick(gd_tgroup *g, const char *sticky_id, const gd_target *
     int healthy = 0, n = 0;
     for (gd_target *t = g->targets; t; t = t->next) {
         n++;
-        if (t->healthy && t->ejected_until <= now) healthy++;
+        if (t->state == GD_TARGET_IN_SERVICE && t->ejected_until <= now) healthy++;
     }
     if (n == 0) return NULL;
     /* ALB fails open: with no healthy target, every target takes traffic. */

@@ -14,14 +14,14 @@ static void hc_done(void *ud, int err, const gd_httpc_resp *resp)
     gd_target *t = ud;
     GD_CHECK_OBJ(t, GD_TARGET_MAGIC);
     t->hc_running = 0;
-    if (t->draining) return;
+    if (t->state == GD_TARGET_DRAINING) return;
     int ok = err == 0 && resp->status >= t->hc->matcher_lo && resp->status <= t->hc->matcher_hi;
     if (ok) {
         t->hc_ok++;
         t->fail_streak = 0;
         t->ok_streak++;
-        if (!t->healthy && t->ok_streak >= t->hc->healthy_threshold) {
-            t->healthy = 1;
+        if (t->state == GD_TARGET_OUT_OF_SERVICE && t->ok_streak >= t->hc->healthy_threshold) {
+            t->state = GD_TARGET_IN_SERVICE;
             t->healthy_since = gd_clock_now();
             gd_info("target_healthy", "target=%s addr=%s checks=%d", t->id, t->addr, t->ok_streak);
         }
@@ -29,8 +29,8 @@ static void hc_done(void *ud, int err, const gd_httpc_resp *resp)
         t->hc_fail++;
         t->ok_streak = 0;
         t->fail_streak++;
-        if (t->healthy && t->fail_streak >= t->hc->unhealthy_threshold) {
-            t->healthy = 0;
+        if (t->state == GD_TARGET_IN_SERVICE && t->fail_streak >= t->hc->unhealthy_threshold) {
+            t->state = GD_TARGET_OUT_OF_SERVICE;
             gd_warn("target_unhealthy", "target=%s addr=%s reason=%s", t->id, t->addr,
                     err ? gd_strerror(err) : "status");
         }
@@ -61,7 +61,7 @@ gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port,
     t->port = port;
     snprintf(t->addr, sizeof t->addr, "%u.%u.%u.%u:%d", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255,
              ip & 255, port);
-    t->healthy = healthy;
+    t->state = healthy ? GD_TARGET_IN_SERVICE : GD_TARGET_OUT_OF_SERVICE;
     t->healthy_since = healthy ? -1e9 : 0;
     t->weight = 1;
     t->hc = hc;
@@ -94,15 +94,25 @@ void gd_target_free(gd_target *t)
     uv_close((uv_handle_t *)&t->hc_timer, on_timer_closed);
 }
 
+const char *gd_target_state_name(gd_target_state s)
+{
+    switch (s) {
+    case GD_TARGET_IN_SERVICE:
+        return "InService";
+    case GD_TARGET_DRAINING:
+        return "draining";
+    case GD_TARGET_OUT_OF_SERVICE:
+        break;
+    }
+    return "OutOfService";
+}
+
 json_t *gd_target_json(const gd_target *t)
 {
     /* state is what health checks say; ejected is the passive verdict on top of it. */
-    return json_pack(
-        "{s:s,s:s,s:s,s:b,s:i,s:I,s:I,s:I,s:I,s:s}", "id", t->id, "addr", t->addr, "state",
-        t->draining  ? "draining"
-        : t->healthy ? "InService"
-                     : "OutOfService",
-        "ejected", t->ejected_until > gd_clock_now(), "inflight", t->inflight, "requests",
-        (json_int_t)t->requests, "errors", (json_int_t)t->errors, "health_ok", (json_int_t)t->hc_ok,
-        "health_fail", (json_int_t)t->hc_fail, "az", t->az);
+    return json_pack("{s:s,s:s,s:s,s:b,s:i,s:I,s:I,s:I,s:I,s:s}", "id", t->id, "addr", t->addr,
+                     "state", gd_target_state_name(t->state), "ejected",
+                     t->ejected_until > gd_clock_now(), "inflight", t->inflight, "requests",
+                     (json_int_t)t->requests, "errors", (json_int_t)t->errors, "health_ok",
+                     (json_int_t)t->hc_ok, "health_fail", (json_int_t)t->hc_fail, "az", t->az);
 }

@@ -22,13 +22,28 @@ typedef struct gd_hc_conf {
     int matcher_lo, matcher_hi; /* status codes that count as healthy */
 } gd_hc_conf;
 
+/* A target's state as its load balancer sees it (the names CLB shows; an ALB's
+ * healthy/unhealthy/draining are the same three):
+ *
+ *   OUT_OF_SERVICE --(healthy_threshold checks pass)--> IN_SERVICE
+ *   IN_SERVICE --(unhealthy_threshold checks fail)--> OUT_OF_SERVICE
+ *   either --(removed from the config)--> DRAINING --(no request in flight, or the
+ *   deregistration delay over)--> freed
+ *
+ * Passive outlier ejection (ejected_until) sits on top and does not change it. */
+typedef enum {
+    GD_TARGET_OUT_OF_SERVICE = 0,
+    GD_TARGET_IN_SERVICE,
+    GD_TARGET_DRAINING,
+} gd_target_state;
+
 typedef struct gd_target {
     uint32_t magic;
     char id[48];
     char addr[32];
     uint32_t ip;
     int port;
-    int healthy; /* in service */
+    gd_target_state state;
     char az[8];
     double weight;        /* weighted random */
     double healthy_since; /* game seconds, for slow start */
@@ -37,7 +52,6 @@ typedef struct gd_target {
     double ejected_until; /* game seconds */
     double drain_until;   /* game seconds: a draining target is closed then */
     int ok_streak, fail_streak;
-    int draining; /* removed from the config; freed when inflight reaches 0 */
     int inflight;
     gd_httpc_pool *pool;    /* traffic */
     gd_httpc_pool *hc_pool; /* health checks */
@@ -47,6 +61,9 @@ typedef struct gd_target {
     uint64_t requests, errors, hc_ok, hc_fail;
     struct gd_target *next;
 } gd_target;
+
+/** "InService", "OutOfService" or "draining". */
+const char *gd_target_state_name(gd_target_state s);
 
 /** Creates a target and starts its health checks (first one at once). */
 gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port, int healthy,
