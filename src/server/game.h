@@ -21,6 +21,8 @@
 
 enum gd_proc_kind { GD_PROC_INSTANCE, GD_PROC_EDGE, GD_PROC_LOADGEN };
 
+#define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */
+
 /* A child process the server started (or found alive after a restart). */
 typedef struct gd_proc {
     uint32_t magic;
@@ -38,7 +40,10 @@ typedef struct gd_proc {
 } gd_proc;
 
 /* An edge (load balancer process) the server pushes configuration to. */
+#define GD_EDGE_LINK_MAGIC 0x45444c4bu /* gd_edge_link.magic */
+
 typedef struct gd_edge_link {
+    uint32_t magic;
     char res_id[40];
     gd_httpc_pool *admin;
     uv_loop_t *admin_loop;
@@ -97,8 +102,12 @@ double gd_game_now(const gd_game *g);
 /** Audits one mutation (principal: "team-1", "admin", "autoscaling", "chaos-monkey"...). */
 void gd_game_audit(gd_game *g, int team, const char *principal, const char *source_ip,
                    const char *event, json_t *request, json_t *response, const char *error_code);
+
+/* ---- score.c ---- */
 /** Takes a loadgen report; 0 or GD_EINVAL with a message in err. */
 int gd_game_report(gd_game *g, json_t *report, char *err, size_t errlen);
+
+/* ---- views.c ---- */
 /** The team's endpoint "IP:PORT" (its architecture.endpoint resource), "" if none. */
 void gd_game_endpoint(gd_game *g, int team, char *out, size_t n);
 json_t *gd_game_scoreboard(gd_game *g);
@@ -109,17 +118,6 @@ json_t *gd_game_info(gd_game *g);
 /* ---- launcher.c ---- */
 /** Runs every reconciler once: autoscaling groups, instance boots, edges, loadgens. */
 void gd_launcher_reconcile(gd_game *g);
-/** Creates an instance resource (pending; it boots after its launch template's boot
- *  time), of type itype, or the template's when NULL. GD_EFULL with a message when its
- *  subnet has no free address. */
-int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
-                             const char *itype, const char *subnet, const char *asg, int booted,
-                             const char *principal, const char *source_ip, char id_out[40],
-                             char *err, size_t errlen);
-/** Terminates an instance: its process is stopped (SIGKILL when hard), its status
- *  becomes terminated, the edges stop sending to it. Audited. */
-int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,
-                          const char *source_ip, const char *reason);
 /** Starts the processes of a team's loadgen. */
 void gd_launcher_start_loadgen(gd_game *g, int team);
 /** Finds processes from an earlier server life (after a restart) and watches them. */

@@ -123,8 +123,11 @@ void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const jso
         double hits = delta(pc, c, "hits") + delta(pc, c, "stale");
         double lookups = hits + delta(pc, c, "misses");
         if (lookups > 0) gd_metrics_put(m, res_id, "CacheHitRate", t, hits / lookups);
-        gd_metrics_put(m, res_id, "OriginLatency", t,
-                       json_number_value(json_object_get(c, "origin_latency_ms")));
+        /* OriginLatency likewise: the mean time of the origin fetches that ended in
+         * this period (game milliseconds); none, no datapoint. */
+        double fetches = delta(pc, c, "origin_fetches");
+        if (fetches > 0)
+            gd_metrics_put(m, res_id, "OriginLatency", t, delta(pc, c, "origin_ms_sum") / fetches);
     }
 }
 

@@ -10,6 +10,7 @@
 #include "model/registry.h"
 #include "model/schema.h"
 #include "model/state.h"
+#include "server/launcher_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -204,20 +205,15 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
         json_decref(spec);
         return r;
     }
-    char id[40], err[256];
+    char id[40];
     if (!strcmp(type, "instance")) {
         /* RunInstances: audited by the launch itself. */
         json_decref(req);
-        r = gd_launcher_run_instance(g, who->team, name, str(spec, "launch_template"),
-                                     json_string_value(json_object_get(spec, "instance_type")),
-                                     str(spec, "subnet"), NULL, 0, who->principal, who->source_ip,
-                                     id, err, sizeof err);
-        if (r < 0)
-            fail(out, r == GD_EEXIST ? 409 : 400,
-                 r == GD_EFULL    ? "InsufficientFreeAddressesInSubnet"
-                 : r == GD_EEXIST ? "AlreadyExists"
-                                  : "InvalidParameterValue",
-                 "%s", err);
+        gd_launch l = {.name = name,
+                       .launch_template = str(spec, "launch_template"),
+                       .instance_type = json_string_value(json_object_get(spec, "instance_type")),
+                       .subnet = str(spec, "subnet")};
+        r = gd_op_run_instance(g, who, &l, id, out);
     } else {
         r = gd_store_res_create(g->db, who->team, type, name, spec, NULL, gd_game_now(g), id);
         if (r == GD_EEXIST)
@@ -403,11 +399,63 @@ static int act_terminate(gd_game *g, const gd_actor *who, const char *id, const 
         audit(g, who, "TerminateInstances", json_pack("{s:s}", "instanceId", id), out);
         return r;
     }
-    r = gd_launcher_terminate(g, who->team, id, json_is_true(force), who->principal, who->source_ip,
-                              who->trust == GD_TRUST_GAME ? "chaos" : "terminated");
+    return gd_op_terminate(g, who, id, json_is_true(force),
+                           who->trust == GD_TRUST_GAME ? "chaos" : "terminated", out);
+}
+
+/* ---- the game's own operations (bootstrap, the autoscaler) ---- */
+
+int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char id_out[40],
+                       gd_op_result *out)
+{
+    char err[256], id[40];
+    memset(out, 0, sizeof *out);
+    int r = gd_launcher_run_instance(g, who->team, l->name, l->launch_template, l->instance_type,
+                                     l->subnet, l->asg, l->booted, who->principal, who->source_ip,
+                                     id, err, sizeof err);
     if (r < 0)
+        return fail(out, r == GD_EEXIST ? 409 : 400,
+                    r == GD_EFULL    ? "InsufficientFreeAddressesInSubnet"
+                    : r == GD_EEXIST ? "AlreadyExists"
+                                     : "InvalidParameterValue",
+                    "%s", err);
+    if (id_out) snprintf(id_out, 40, "%s", id);
+    return ok(out, 201, gd_store_res_get(g->db, who->team, id));
+}
+
+int gd_op_terminate(gd_game *g, const gd_actor *who, const char *id, int hard, const char *reason,
+                    gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (gd_launcher_terminate(g, who->team, id, hard, who->principal, who->source_ip, reason) < 0)
         return fail(out, 404, "InvalidInstanceID.NotFound", "no instance of that id or name");
     return ok(out, 200, gd_store_res_get(g->db, who->team, id));
+}
+
+int gd_op_deregister(gd_game *g, const gd_actor *who, const char *id, const char *asg, double delay,
+                     gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *inst = gd_store_res_get(g->db, who->team, id);
+    json_t *req = json_pack("{s:s,s:s}", "instanceId", id, "asg", asg);
+    int r = 0;
+    if (!inst || strcmp(str(inst, "type"), "instance") != 0) {
+        r = fail(out, 404, "InvalidInstanceID.NotFound", "no instance of that id or name");
+        audit(g, who, "DeregisterTargets", req, out);
+    } else {
+        double now = gd_game_now(g);
+        gd_launcher_set_status(g, str(inst, "id"),
+                               json_pack("{s:s,s:f,s:f}", "lifecycle", "Terminating", "drain_since",
+                                         now, "drain_until", now + delay));
+        gd_game_audit(
+            g, who->team, who->principal, who->source_ip, "DeregisterTargets", req,
+            json_pack("{s:s,s:f}", "lifecycle", "Terminating", "deregistration_delay", delay),
+            NULL);
+        gd_info("instance_draining", "id=%s asg=%s delay=%.0f", str(inst, "id"), asg, delay);
+        ok(out, 200, json_incref(inst));
+    }
+    json_decref(inst);
+    return r;
 }
 
 /* ChangeResourceRecordSets: points the team's public name at another entry point

@@ -68,4 +68,31 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
                  const json_t *body, gd_op_result *out);
 
+/* ---- the game's own operations: the bootstrap and the autoscaler, not the API ---- */
+
+/* What RunInstances launches. */
+typedef struct gd_launch {
+    const char *name;            /* NULL: "<asg or template>-<8 hex digits>" */
+    const char *launch_template; /* its name */
+    const char *instance_type;   /* NULL: the template's */
+    const char *subnet;          /* its name */
+    const char *asg;             /* the group it belongs to, NULL for none */
+    int booted;                  /* running at once (the starting architecture) */
+} gd_launch;
+
+/** RunInstances: a pending instance (running when l->booted). 201 with it, its id in
+ *  id_out (may be NULL); 400 InsufficientFreeAddressesInSubnet or InvalidParameterValue,
+ *  409 AlreadyExists. Audited once. */
+int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char id_out[40],
+                       gd_op_result *out);
+/** TerminateInstances with a reason shown on the instance ("scale-in by autoscaling").
+ *  404 InvalidInstanceID.NotFound. Audited once. */
+int gd_op_terminate(gd_game *g, const gd_actor *who, const char *id, int hard, const char *reason,
+                    gd_op_result *out);
+/** DeregisterTargets for a scale-in: the instance leaves every target group now and is
+ *  terminated once drained or after `delay` game seconds (the autoscaler does that).
+ *  Audited once. */
+int gd_op_deregister(gd_game *g, const gd_actor *who, const char *id, const char *asg, double delay,
+                     gd_op_result *out);
+
 #endif

@@ -1,0 +1,213 @@
+/* The autoscaler: each auto scaling group toward its desired count, spread over its
+ * subnets; instances its load balancers find unhealthy replaced (health check type
+ * ELB); scale-in deregisters and drains before it terminates. It acts through the
+ * operations layer under the principal "autoscaling", as a player would. */
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "model/state.h"
+#include "server/launcher_int.h"
+#include "server/ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 1 once no edge can still send to the instance or have a request in flight on it:
+ * every edge has accepted a document without it and answered /stats since, and those
+ * stats list it nowhere (an edge forgets a deregistered target when it is drained). */
+static int drained(gd_game *g, const char *id)
+{
+    char quoted[48];
+    snprintf(quoted, sizeof quoted, "\"%s\"", id);
+    for (gd_edge_link *e = g->edges; e; e = e->next) {
+        /* An edge with no accepted document yet (just spawned, or a restarted server
+         * that has not pushed again) may still have the target. */
+        if (!e->pushed || strstr(e->pushed, quoted)) return 0;
+        if (e->stats_from <= e->pushed_at) return 0;
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(e->stats, "targets"), i,
+                           t) if (!strcmp(gd_jstr(t, "id"), id)) return 0;
+    }
+    return 1;
+}
+
+/* The longest deregistration delay of the load balancers and target groups an asg
+ * registers its instances with (clb: connection_draining), game seconds; 0 when none. */
+/* The autoscaler as an actor: the game's own, under the principal "autoscaling". */
+static gd_actor autoscaling(int team)
+{
+    return (gd_actor){.team = team, .principal = "autoscaling", .trust = GD_TRUST_GAME};
+}
+
+/* Terminates through the operations layer; the outcome is in the audit trail. */
+static void terminate(gd_game *g, int team, const char *id, const char *reason)
+{
+    gd_actor who = autoscaling(team);
+    gd_op_result r;
+    gd_op_terminate(g, &who, id, 0, reason, &r);
+    gd_op_result_free(&r);
+}
+
+static double asg_drain_delay(gd_game *g, int team, json_t *spec)
+{
+    double d = 0;
+    static const char *const fields[] = {"load_balancers", "target_groups"};
+    for (int f = 0; f < 2; f++) {
+        size_t i;
+        json_t *n;
+        json_array_foreach(json_object_get(spec, fields[f]), i, n)
+        {
+            json_t *r = gd_store_res_get(g->db, team, json_string_value(n));
+            json_t *rs = json_object_get(r, "spec");
+            double x = !strcmp(gd_jstr(r, "type"), "clb") ? gd_jnum(rs, "connection_draining", 300)
+                       : !strcmp(gd_jstr(r, "type"), "cdn")
+                           ? 0
+                           : gd_jnum(rs, "deregistration_delay", 300);
+            if (r && x > d) d = x;
+            json_decref(r);
+        }
+    }
+    return d;
+}
+
+void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
+{
+    int team = (int)json_integer_value(json_object_get(asg, "team"));
+    const char *name = gd_jstr(asg, "name");
+    json_t *spec = json_object_get(asg, "spec");
+    int desired = (int)gd_jnum(spec, "desired", 0);
+    json_t *mine = json_array();
+    size_t i;
+    json_t *r;
+    double now = gd_game_now(g);
+    json_array_foreach(instances, i, r)
+    {
+        json_t *st = json_object_get(r, "status");
+        if ((int)json_integer_value(json_object_get(r, "team")) != team ||
+            strcmp(gd_jstr(st, "asg"), name) != 0 || !gd_inst_state_live(gd_inst_state_of(st)))
+            continue;
+        if (!gd_instance_leaving(r)) {
+            json_array_append(mine, r);
+        } else if (now >= gd_jnum(st, "drain_until", 0) || drained(g, gd_jstr(r, "id"))) {
+            /* Deregistered and drained: it goes now. Terminating reconciles again with
+             * what is true now, so this stale pass stops here. */
+            terminate(g, team, gd_jstr(r, "id"), "scale-in");
+            json_decref(mine);
+            return;
+        }
+    }
+    /* Health check type ELB: an instance its load balancers report out of service,
+     * once past the grace period, is replaced (EC2: only a dead process is). */
+    if (!strcmp(gd_jstr(spec, "health_check_type"), "ELB")) {
+        double grace = gd_jnum(spec, "health_check_grace", 300);
+        for (size_t k = json_array_size(mine); k-- > 0;) {
+            json_t *m = json_array_get(mine, k);
+            json_t *mst = json_object_get(m, "status");
+            if (gd_inst_state_of(mst) != GD_INST_RUNNING ||
+                now < gd_jnum(mst, "running_at", now) + grace)
+                continue;
+            /* Out of service in any group of any edge. A target that has failed
+             * fewer than two checks (the least unhealthy threshold) is still
+             * `initial`, as AWS has it: just registered, e.g. in a group it joined. An
+             * InService target needs at least two failures to go out anyway. */
+            int out = 0;
+            for (gd_edge_link *e = g->edges; e; e = e->next) {
+                size_t q;
+                json_t *t;
+                json_array_foreach(json_object_get(e->stats, "targets"), q, t)
+                {
+                    if (!strcmp(gd_jstr(t, "id"), gd_jstr(m, "id")) &&
+                        !strcmp(gd_jstr(t, "state"), "OutOfService") &&
+                        gd_jnum(t, "health_fail", 2) >= 2)
+                        out = 1;
+                }
+            }
+            if (out) {
+                /* Terminating reconciles again, this group included, with what is
+                 * true now: the replacement and any other unhealthy member are
+                 * handled there, so this stale pass stops here. */
+                terminate(g, team, gd_jstr(m, "id"), "ELB health check failed");
+                json_decref(mine);
+                return;
+            }
+        }
+    }
+    int have = (int)json_array_size(mine);
+    json_t *ast = json_object_get(asg, "status");
+    if (have < desired && now >= gd_jnum(ast, "retry_at", 0)) {
+        json_t *subnets = json_object_get(spec, "subnets");
+        for (int k = have; k < desired; k++) {
+            /* Spread over the group's subnets: the one with fewest of ours first. */
+            const char *best = NULL;
+            int best_n = 1 << 30;
+            size_t si;
+            json_t *sj;
+            json_array_foreach(subnets, si, sj)
+            {
+                int cnt = 0;
+                size_t mi;
+                json_t *m;
+                json_array_foreach(mine, mi, m) cnt +=
+                    !strcmp(gd_jstr(json_object_get(m, "status"), "subnet"), json_string_value(sj));
+                if (cnt < best_n) {
+                    best_n = cnt;
+                    best = json_string_value(sj);
+                }
+            }
+            char id[40];
+            gd_actor who = autoscaling(team);
+            gd_op_result res;
+            gd_launch l = {
+                .launch_template = gd_jstr(spec, "launch_template"), .subnet = best, .asg = name};
+            int rc = gd_op_run_instance(g, &who, &l, id, &res);
+            if (rc < 0 && !strcmp(res.code, "InsufficientFreeAddressesInSubnet") &&
+                json_array_size(subnets) > 1) {
+                /* Try the other subnets before giving up. */
+                json_array_foreach(subnets, si, sj)
+                {
+                    if (!strcmp(json_string_value(sj), best)) continue;
+                    gd_op_result_free(&res);
+                    l.subnet = json_string_value(sj);
+                    rc = gd_op_run_instance(g, &who, &l, id, &res);
+                    if (rc == 0) break;
+                }
+            }
+            if (rc < 0) {
+                gd_warn("asg_launch_failed", "team=%d asg=%s code=%s err=%s", team, name, res.code,
+                        gd_log_q(res.message));
+                gd_launcher_set_status(
+                    g, gd_jstr(asg, "id"),
+                    json_pack("{s:s,s:f}", "last_error", res.message, "retry_at", now + 30));
+                gd_op_result_free(&res);
+                break;
+            }
+            gd_op_result_free(&res);
+            json_t *inst = gd_store_res_get(g->db, team, id);
+            if (inst) json_array_append_new(mine, inst);
+            if (json_object_get(ast, "last_error"))
+                gd_launcher_set_status(g, gd_jstr(asg, "id"),
+                                       json_pack("{s:n,s:i}", "last_error", "retry_at", 0));
+        }
+    } else if (have > desired) {
+        /* Scale in: the newest instances go first. One registered with load balancers
+         * is deregistered first and terminated once its edges have drained it (no
+         * request in flight) or its longest deregistration delay has passed, as EC2
+         * Auto Scaling does; the others go at once. */
+        double delay = asg_drain_delay(g, team, spec);
+        for (int k = have - 1; k >= desired; k--) {
+            json_t *m = json_array_get(mine, (size_t)k);
+            const char *mid = gd_jstr(m, "id");
+            if (delay > 0 && gd_inst_state_of_res(m) == GD_INST_RUNNING) {
+                gd_actor who = autoscaling(team);
+                gd_op_result res;
+                gd_op_deregister(g, &who, mid, name, delay, &res);
+                gd_op_result_free(&res);
+            } else {
+                terminate(g, team, mid, "scale-in");
+            }
+        }
+    }
+    json_decref(mine);
+}

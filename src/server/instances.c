@@ -1,0 +1,251 @@
+/* Instances: RunInstances and TerminateInstances (called through the operations
+ * layer), booting a pending instance into its process, and the instances as the API
+ * lists them, with their health as the edges see it. */
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/rand.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "model/state.h"
+#include "server/launcher_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <signal.h>
+
+/* A new instance's name, "<group>-<8 hex digits>", unique across server restarts: the
+ * digits come from a counter kept in the store (kv name_seq), mixed with the game's
+ * epoch so that names look random, and a name a live resource has is skipped. */
+static const char *gen_name(gd_game *g, int team, const char *base, char *out, size_t n)
+{
+    char *v = gd_store_kv_get(g->db, "name_seq");
+    uint64_t seq = v ? strtoull(v, NULL, 10) : 0;
+    gd_free(v);
+    for (int tries = 0; tries < 64; tries++) {
+        gd_rand r;
+        gd_rand_seed(&r, gd_clock_epoch_ns() ^ (++seq * 0x9e3779b97f4a7c15ull));
+        snprintf(out, n, "%s-%08x", base, (unsigned)gd_rand_u64(&r));
+        json_t *taken = gd_store_res_get(g->db, team, out);
+        json_decref(taken);
+        if (!taken) break;
+    }
+    char b[32];
+    snprintf(b, sizeof b, "%llu", (unsigned long long)seq);
+    gd_store_kv_set(g->db, "name_seq", b);
+    return out;
+}
+
+int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
+                             const char *itype, const char *subnet, const char *asg, int booted,
+                             const char *principal, const char *source_ip, char id_out[40],
+                             char *err, size_t errlen)
+{
+    json_t *req = json_pack("{s:s,s:s,s:s?}", "launchTemplate", lt_name, "subnet", subnet,
+                            "autoScalingGroup", asg);
+    json_t *lt = gd_store_res_get(g->db, team, lt_name);
+    json_t *sn = NULL;
+    gd_cidr c;
+    int r = 0;
+    if (!lt || strcmp(gd_jstr(lt, "type"), "launch_template") != 0) {
+        snprintf(err, errlen, "launch template '%s' does not exist", lt_name);
+        r = GD_ENOENT;
+    } else if (gd_net_subnet_of(g, team, subnet, &c, &sn) < 0) {
+        snprintf(err, errlen, "subnet '%s' does not exist", subnet);
+        r = GD_ENOENT;
+    }
+    uint32_t ip = 0;
+    if (r == 0) r = gd_net_alloc_ip(g, team, subnet, &ip, err, errlen);
+    if (r < 0) {
+        gd_game_audit(
+            g, team, principal, source_ip, "RunInstances", req, json_pack("{s:s}", "message", err),
+            r == GD_EFULL ? "InsufficientFreeAddressesInSubnet" : "InvalidParameterValue");
+        json_decref(lt);
+        json_decref(sn);
+        return r;
+    }
+    json_t *lts = json_object_get(lt, "spec");
+    double now = gd_game_now(g);
+    char ipb[16], gen[64];
+    gd_ip_format(ip, ipb);
+    if (!name) name = gen_name(g, team, asg ? asg : lt_name, gen, sizeof gen);
+    json_t *spec = json_pack("{s:s,s:s,s:s}", "launch_template", lt_name, "subnet", subnet,
+                             "instance_type", itype ? itype : gd_jstr(lts, "instance_type"));
+    json_t *status = json_pack(
+        "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", gd_inst_state_name(GD_INST_PENDING),
+        "ip", ipb, "port", (int)gd_jnum(lts, "port", 8000), "subnet", subnet, "az",
+        gd_jstr(json_object_get(sn, "spec"), "az"), "asg", asg, "launched_at", now, "boot_until",
+        booted ? now : now + gd_jnum(lts, "boot_time", 60), "initial", booted, "billed_until", now);
+    json_object_set(status, "instance_type", json_object_get(spec, "instance_type"));
+    char id[40];
+    r = gd_store_res_create(g->db, team, "instance", name, spec, status, now, id);
+    if (r == 0) {
+        if (id_out) snprintf(id_out, 40, "%s", id);
+        gd_game_audit(g, team, principal, source_ip, "RunInstances", req,
+                      json_pack("{s:s,s:s,s:s}", "instanceId", id, "name", name, "privateIp", ipb),
+                      NULL);
+        gd_info("instance_pending", "team=%d id=%s ip=%s by=%s", team, id, ipb, principal);
+    } else {
+        snprintf(err, errlen,
+                 r == GD_EEXIST ? "a resource named '%s' exists"
+                                : "could not record the instance: %s",
+                 r == GD_EEXIST ? name : gd_strerror(r));
+        gd_game_audit(g, team, principal, source_ip, "RunInstances", req,
+                      json_pack("{s:s}", "message", err),
+                      r == GD_EEXIST ? "AlreadyExists" : "InternalError");
+    }
+    json_decref(spec);
+    json_decref(status);
+    json_decref(lt);
+    json_decref(sn);
+    return r;
+}
+
+int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,
+                          const char *source_ip, const char *reason)
+{
+    json_t *r = gd_store_res_get(g->db, team, id);
+    if (!r || strcmp(gd_jstr(r, "type"), "instance") != 0) {
+        gd_game_audit(g, team, principal, source_ip, "TerminateInstances",
+                      json_pack("{s:s}", "instanceId", id), NULL, "InvalidInstanceID.NotFound");
+        json_decref(r);
+        return GD_ENOENT;
+    }
+    const char *rid = gd_jstr(r, "id");
+    gd_inst_state prev = gd_inst_state_of_res(r);
+    char why[160];
+    snprintf(why, sizeof why, "%s by %s", reason ? reason : "terminated", principal);
+    if (prev != GD_INST_TERMINATED) {
+        gd_proc *p = gd_proc_find(g, rid, GD_PROC_INSTANCE, 0);
+        if (p) gd_proc_stop(p, hard ? SIGKILL : SIGTERM, why);
+        gd_launcher_set_status(g, rid,
+                               json_pack("{s:s,s:f,s:s}", "state",
+                                         gd_inst_state_name(GD_INST_TERMINATED), "terminated_at",
+                                         gd_game_now(g), "reason", why));
+    }
+    gd_game_audit(g, (int)json_integer_value(json_object_get(r, "team")), principal, source_ip,
+                  "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", rid, "force", hard),
+                  json_pack("{s:s,s:s,s:s}", "instanceId", rid, "previousState",
+                            gd_inst_state_name(prev), "currentState",
+                            gd_inst_state_name(GD_INST_TERMINATED)),
+                  NULL);
+    gd_info("instance_terminated", "id=%s by=%s hard=%d", rid, principal, hard);
+    json_decref(r);
+    gd_launcher_reconcile(g); /* the edges stop sending to it now */
+    return 0;
+}
+
+void gd_instance_boot(gd_game *g, json_t *inst)
+{
+    int team = (int)json_integer_value(json_object_get(inst, "team"));
+    const char *id = gd_jstr(inst, "id");
+    json_t *st = json_object_get(inst, "status");
+    json_t *lt =
+        gd_store_res_get(g->db, team, gd_jstr(json_object_get(inst, "spec"), "launch_template"));
+    json_t *lts = json_object_get(lt, "spec");
+    char addr[64], e_addr[96], e_id[80], e_salt[160], e_slots[48], e_queue[48], e_svc[64];
+    char e_speed[64], e_epoch[64], e_port[48];
+    snprintf(addr, sizeof addr, "%s:%d", gd_jstr(st, "ip"), (int)gd_jnum(st, "port", 8000));
+    snprintf(e_addr, sizeof e_addr, "GAMEDAY_ADDR=%s", addr);
+    snprintf(e_port, sizeof e_port, "PORT=%d", (int)gd_jnum(st, "port", 8000));
+    snprintf(e_id, sizeof e_id, "GAMEDAY_INSTANCE_ID=%s", id);
+    snprintf(e_salt, sizeof e_salt, "GAMEDAY_SALT=%s", g->sc->salt);
+    snprintf(e_slots, sizeof e_slots, "GAMEDAY_SLOTS=%d", (int)gd_jnum(lts, "slots", 5));
+    snprintf(e_queue, sizeof e_queue, "GAMEDAY_QUEUE=%d", (int)gd_jnum(lts, "queue", 32));
+    snprintf(e_svc, sizeof e_svc, "GAMEDAY_SERVICE_MS=%.0f",
+             gd_jnum(lts, "service_time", 4) * 1000);
+    gd_proc_clock_env(e_speed, e_epoch, sizeof e_speed);
+    char e_ip[48];
+    snprintf(e_ip, sizeof e_ip, "GAMEDAY_IP=%s", gd_jstr(st, "ip"));
+    char *env[] = {e_addr,  e_ip,  e_port,  e_id,    e_salt, e_slots,
+                   e_queue, e_svc, e_speed, e_epoch, NULL};
+    json_t *cmd = json_object_get(lts, "command");
+    char *args[64];
+    int na = 0;
+    char svc[32];
+    char *owned[64] = {0};
+    if (json_is_array(cmd) && json_array_size(cmd) > 0) {
+        /* Any HTTP server can be an instance: ${GAMEDAY_IP}, ${PORT} and
+         * ${GAMEDAY_ADDR} in its arguments become this instance's address. */
+        char ipport[2][64];
+        snprintf(ipport[0], sizeof ipport[0], "%s", gd_jstr(st, "ip"));
+        snprintf(ipport[1], sizeof ipport[1], "%d", (int)gd_jnum(st, "port", 8000));
+        size_t i;
+        json_t *a;
+        json_array_foreach(cmd, i, a)
+        {
+            if (na >= 63) break;
+            const char *v = json_string_value(a);
+            gd_buf b;
+            gd_buf_init(&b, 4096);
+            for (const char *q = v; q && *q;) {
+                if (!strncmp(q, "${GAMEDAY_IP}", 13)) {
+                    gd_buf_puts(&b, ipport[0]);
+                    q += 13;
+                } else if (!strncmp(q, "${PORT}", 7)) {
+                    gd_buf_puts(&b, ipport[1]);
+                    q += 7;
+                } else if (!strncmp(q, "${GAMEDAY_ADDR}", 15)) {
+                    gd_buf_puts(&b, addr);
+                    q += 15;
+                } else {
+                    gd_buf_append(&b, q++, 1);
+                }
+            }
+            owned[na] = gd_strdup(gd_buf_cstr(&b));
+            args[na] = owned[na];
+            na++;
+            gd_buf_free(&b);
+        }
+    } else {
+        snprintf(svc, sizeof svc, "%s", lt ? gd_jstr(lts, "service") : "unicorn");
+        args[na++] = g->exe;
+        args[na++] = "instance";
+        args[na++] = svc[0] ? svc : "unicorn";
+    }
+    args[na] = NULL;
+    gd_proc *p = gd_proc_spawn(g, GD_PROC_INSTANCE, team, id, args, env, id);
+    for (int k = 0; k < 64; k++) gd_free(owned[k]);
+    if (p) {
+        gd_launcher_set_status(g, id,
+                               json_pack("{s:s,s:i,s:f}", "state",
+                                         gd_inst_state_name(GD_INST_RUNNING), "pid", p->pid,
+                                         "running_at", gd_game_now(g)));
+    } else {
+        gd_launcher_set_status(g, id,
+                               json_pack("{s:s,s:f,s:s}", "state",
+                                         gd_inst_state_name(GD_INST_TERMINATED), "terminated_at",
+                                         gd_game_now(g), "reason",
+                                         "the instance command failed to start"));
+    }
+    json_decref(lt);
+}
+
+/* 1 when a scale-in has deregistered the instance and it waits to be drained. */
+int gd_instance_leaving(json_t *inst)
+{
+    return !strcmp(gd_jstr(json_object_get(inst, "status"), "lifecycle"), "Terminating");
+}
+
+json_t *gd_launcher_instances(gd_game *g, int team)
+{
+    json_t *list = gd_store_res_list(g->db, team, "instance", 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        const char *health = "-";
+        for (gd_edge_link *e = g->edges; e; e = e->next) {
+            size_t k;
+            json_t *t;
+            json_array_foreach(json_object_get(e->stats, "targets"), k,
+                               t) if (!strcmp(gd_jstr(t, "id"), gd_jstr(r, "id"))) health =
+                gd_jstr(t, "state");
+        }
+        json_object_set_new(json_object_get(r, "status"), "health", json_string(health));
+    }
+    return list;
+}

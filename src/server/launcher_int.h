@@ -1,0 +1,70 @@
+/* What the launcher's files (launcher.c, proc.c, netalloc.c, instances.c,
+ * autoscaler.c, edgepush.c) and the operations layer share. Private to src/server. */
+#ifndef GD_SERVER_LAUNCHER_INT_H
+#define GD_SERVER_LAUNCHER_INT_H
+
+#include "core/addr.h"
+#include "server/game_int.h"
+
+#include <jansson.h>
+
+/* ---- launcher.c ---- */
+/** Merges fields (taken) into a resource's status. Status is what the game observes
+ *  (state, address, pid); only the launcher writes it, and specs only ops.c. */
+void gd_launcher_set_status(gd_game *g, const char *id, json_t *fields);
+/** Every live resource of a team (0: all teams) whose type has every flag in flags. */
+json_t *gd_launcher_list_flagged(gd_game *g, int team, unsigned flags);
+
+/* ---- proc.c ---- */
+/** Starts a child with args (args[0] a path), the server's environment plus
+ *  extra_env (which wins), its output appended to DIR/logs/LOGNAME.log. */
+gd_proc *gd_proc_spawn(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id,
+                       char **args, char **extra_env, const char *logname);
+/** The child of a resource (res_id), or of a team when res_id is NULL. */
+gd_proc *gd_proc_find(gd_game *g, const char *res_id, enum gd_proc_kind kind, int team);
+/** Signals a child we want gone: its exit is recorded with `reason`, not as a crash. */
+void gd_proc_stop(gd_proc *p, int sig, const char *reason);
+/** GAMEDAY_SPEED=... and GAMEDAY_EPOCH_NS=...: a child's game clock. */
+void gd_proc_clock_env(char *speed, char *epoch, size_t n);
+
+/* ---- netalloc.c ---- */
+/** A team's subnet by name, its CIDR in c (and the resource in *out when out). */
+int gd_net_subnet_of(gd_game *g, int team, const char *name, gd_cidr *c, json_t **out);
+/** The first free usable address of a subnet; GD_EFULL with a message when none. */
+int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char *err, size_t n);
+/** A free edge-location address for a team's cdn (127.X.250.4+). */
+int gd_net_alloc_cdn_ip(gd_game *g, int team, uint32_t *ip);
+
+/* ---- instances.c ---- */
+/** Creates an instance resource (pending; it boots after its launch template's boot
+ *  time), of type itype, or the template's when NULL. GD_EFULL with a message when its
+ *  subnet has no free address. Audited (RunInstances). Called by ops.c only. */
+int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
+                             const char *itype, const char *subnet, const char *asg, int booted,
+                             const char *principal, const char *source_ip, char id_out[40],
+                             char *err, size_t errlen);
+/** Terminates an instance: its process is stopped (SIGKILL when hard), its status
+ *  becomes terminated, the edges stop sending to it. Audited (TerminateInstances).
+ *  Called by ops.c only. */
+int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,
+                          const char *source_ip, const char *reason);
+/** Starts a pending instance's process; it is running, or terminated if it failed. */
+void gd_instance_boot(gd_game *g, json_t *inst);
+/** 1 when a scale-in has deregistered the instance and it waits to be drained. */
+int gd_instance_leaving(json_t *inst);
+
+/* ---- autoscaler.c ---- */
+/** One group toward its desired count; instances is every instance in the store. */
+void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances);
+
+/* ---- edgepush.c ---- */
+/** The link to a load balancer's edge, or NULL. */
+gd_edge_link *gd_edge_link_find(gd_game *g, const char *res_id);
+/** A load balancer or cdn: its address, its process, its configuration, its stats. */
+void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *asgs, json_t *tgs);
+/** A target group's status from the edges that use it. */
+void gd_edgepush_tg_status(gd_game *g, json_t *tg, json_t *lbs, json_t *instances, json_t *asgs);
+/** Stops the edges of load balancers no longer in `edges` and forgets their links. */
+void gd_edgepush_forget(gd_game *g, json_t *edges);
+
+#endif

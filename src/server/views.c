@@ -1,0 +1,146 @@
+/* JSON views of the game: its info, the teams' status, the scoreboard (score over
+ * time and notable events) and the final result. Read-only. */
+#include "core/clock.h"
+#include "core/mem.h"
+#include "model/state.h"
+#include "server/game_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void gd_game_endpoint(gd_game *g, int team, char *out, size_t n)
+{
+    out[0] = 0;
+    char key[32];
+    snprintf(key, sizeof key, "endpoint_%d", team);
+    char *name = gd_store_kv_get(g->db, key);
+    if (!name) return;
+    json_t *r = gd_store_res_get(g->db, team, name);
+    gd_free(name);
+    json_t *st = json_object_get(r, "status");
+    if (r && *gd_jstr(st, "ip"))
+        snprintf(out, n, "%s:%d", gd_jstr(st, "ip"),
+                 (int)json_integer_value(json_object_get(st, "port")));
+    json_decref(r);
+}
+
+json_t *gd_game_info(gd_game *g)
+{
+    return json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?}", "dir", g->dir, "name", g->sc->name,
+                     "title", g->sc->title ? g->sc->title : g->sc->name, "clock", gd_game_now(g),
+                     "duration", g->duration, "speed", gd_clock_speed(), "state",
+                     g->finished ? "ended"
+                     : g->ended  ? "ending"
+                                 : "running",
+                     "teams", g->nteams, "message", g->message[0] ? g->message : NULL);
+}
+
+static int running_instances(gd_game *g, int team)
+{
+    json_t *inst = gd_store_res_list(g->db, team, "instance", 0);
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(inst, i, r) n += gd_inst_state_of_res(r) == GD_INST_RUNNING;
+    json_decref(inst);
+    return n;
+}
+
+static json_t *team_summary(gd_game *g, int t)
+{
+    gd_team_stats *ts = &g->teams[t];
+    double now = gd_game_now(g);
+    double span = ts->last_span > 0 ? ts->last_span : 1;
+    uint64_t answered = ts->last_n[0] + ts->last_n[1] + ts->last_n[2] + ts->last_n[3];
+    char ep[48];
+    gd_game_endpoint(g, t, ep, sizeof ep);
+    return json_pack("{s:i,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:i}", "id", t, "name",
+                     "", "endpoint", ep, "score", gd_store_score(g->db, t), "trend",
+                     gd_store_score_between(g->db, t, now - 60, now + 1), "rps", answered / span,
+                     "p50_ms", gd_hist_percentile(&ts->last_hist, 50) / 1000.0, "p99_ms",
+                     gd_hist_percentile(&ts->last_hist, 99) / 1000.0, "ok", (json_int_t)ts->n[0],
+                     "errors", (json_int_t)ts->n[1], "timeouts", (json_int_t)ts->n[2], "wrong",
+                     (json_int_t)ts->n[3], "cost_usd", ts->cost_usd, "instances",
+                     running_instances(g, t));
+}
+
+json_t *gd_game_status(gd_game *g)
+{
+    json_t *teams = json_array();
+    for (int t = 1; t <= g->nteams; t++) {
+        json_t *s = team_summary(g, t);
+        char name[32];
+        snprintf(name, sizeof name, "team-%d", t);
+        json_object_set_new(s, "name", json_string(name));
+        json_array_append_new(teams, s);
+    }
+    json_t *info = gd_game_info(g);
+    json_object_set_new(info, "teams", teams);
+    return info;
+}
+
+json_t *gd_game_scoreboard(gd_game *g)
+{
+    json_t *status = gd_game_status(g);
+    json_t *teams = json_incref(json_object_get(status, "teams"));
+    json_object_del(status, "teams");
+    double now = gd_game_now(g);
+    size_t i;
+    json_t *tj;
+    json_array_foreach(teams, i, tj)
+    {
+        int t = (int)json_integer_value(json_object_get(tj, "id"));
+        /* Score over time: the running total at each game-minute boundary, then now. */
+        json_t *rows = gd_store_ledger_list(g->db, t, 0, 0);
+        json_t *hist = json_array();
+        double sum = 0, edge = 0;
+        size_t k;
+        json_t *row;
+        json_array_foreach(rows, k, row)
+        {
+            double tm = json_number_value(json_object_get(row, "time"));
+            while (tm >= edge + 60) {
+                edge += 60;
+                json_array_append_new(hist, json_pack("[f,f]", edge, sum));
+            }
+            sum += json_number_value(json_object_get(row, "points"));
+        }
+        json_array_append_new(hist, json_pack("[f,f]", now, sum));
+        json_decref(rows);
+        json_object_set_new(tj, "history", hist);
+        /* Notable events: everything but the customers' per-report rows. */
+        json_t *recent = gd_store_ledger_list(g->db, t, 0, -400);
+        json_t *ev = json_array();
+        for (size_t n = json_array_size(recent); n-- > 0 && json_array_size(ev) < 30;) {
+            json_t *e = json_array_get(recent, n);
+            if (strcmp(gd_jstr(e, "source"), "customers") != 0) json_array_append(ev, e);
+        }
+        json_decref(recent);
+        json_object_set_new(tj, "events", ev);
+    }
+    return json_pack("{s:o,s:o}", "game", status, "teams", teams);
+}
+
+json_t *gd_game_result(gd_game *g)
+{
+    /* The first team is the result of a one-team game; every team is listed too. */
+    json_t *teams = json_array();
+    for (int t = 1; t <= g->nteams; t++) {
+        gd_team_stats *ts = &g->teams[t];
+        json_array_append_new(
+            teams, json_pack("{s:i,s:f,s:{s:I,s:I,s:I,s:I},s:{s:f,s:f},s:f}", "team", t, "score",
+                             gd_store_score(g->db, t), "requests", "ok", (json_int_t)ts->n[0],
+                             "error", (json_int_t)ts->n[1], "timeout", (json_int_t)ts->n[2],
+                             "wrong", (json_int_t)ts->n[3], "latency_ms", "p50",
+                             gd_hist_percentile(&ts->hist, 50) / 1000.0, "p99",
+                             gd_hist_percentile(&ts->hist, 99) / 1000.0, "cost_usd", ts->cost_usd));
+    }
+    json_t *res = json_deep_copy(json_array_get(teams, 0));
+    json_object_del(res, "team");
+    json_object_set_new(res, "scenario", json_string(g->sc->name));
+    json_object_set_new(res, "game_seconds", json_real(g->duration));
+    json_object_set_new(res, "speed", json_real(gd_clock_speed()));
+    json_object_set_new(res, "state", json_string(g->finished ? "ended" : "running"));
+    json_object_set_new(res, "teams", teams);
+    return res;
+}
