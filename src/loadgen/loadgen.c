@@ -5,6 +5,7 @@
 #include "loadgen/loadgen.h"
 #include "core/addr.h"
 #include "core/buf.h"
+#include "core/check.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/hash.h"
@@ -62,7 +63,10 @@ static struct {
     gd_http_server metrics;
 } L;
 
+#define CALL_MAGIC 0x43414c4cu
+
 struct call {
+    uint32_t magic;
     uint64_t sched_ns; /* monotonic time the request was due */
     uint32_t rank;
 };
@@ -94,6 +98,7 @@ static int check_answer(const gd_httpc_resp *resp, uint32_t rank)
 static void on_answer(void *ud, int err, const gd_httpc_resp *resp)
 {
     struct call *c = ud;
+    GD_CHECK_OBJ(c, CALL_MAGIC);
     L.inflight--;
     double lat = gd_clock_game_ms(uv_hrtime() - c->sched_ns) / 1000.0;
     if (err == GD_ETIMEDOUT || (!err && lat > L.sc->client_timeout))
@@ -104,12 +109,14 @@ static void on_answer(void *ud, int err, const gd_httpc_resp *resp)
         record(GD_ERROR, lat);
     else
         record(check_answer(resp, c->rank) ? GD_OK_ANSWER : GD_WRONG, lat);
+    c->magic = 0;
     gd_free(c);
 }
 
 static void send_one(uint64_t sched_ns)
 {
     struct call *c = gd_malloc(sizeof *c);
+    c->magic = CALL_MAGIC;
     c->sched_ns = sched_ns;
     c->rank = gd_zipf_next(&L.zipf, &L.rnd);
     L.sent++;

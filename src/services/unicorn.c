@@ -2,6 +2,7 @@
  * a SHA-256 answer. */
 #include "services/unicorn.h"
 #include "core/buf.h"
+#include "core/check.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/hash.h"
@@ -13,8 +14,11 @@
 #include <string.h>
 
 #define MAX_KEY 1024
+#define JOB_MAGIC 0x4a4f4221u
+#define UNICORN_MAGIC 0x554e4943u
 
 struct job {
+    uint32_t magic;
     uv_timer_t timer;
     gd_unicorn *u;
     gd_http_conn *conn;
@@ -25,6 +29,7 @@ struct job {
 };
 
 struct gd_unicorn {
+    uint32_t magic;
     uv_loop_t *loop;
     gd_http_server http;
     gd_unicorn_conf conf;
@@ -41,7 +46,9 @@ static void start_job(gd_unicorn *u, struct job *j);
 static void on_timer_closed(uv_handle_t *h)
 {
     struct job *j = h->data;
+    GD_CHECK_OBJ(j, JOB_MAGIC);
     j->u->timers--;
+    j->magic = 0;
     gd_free(j);
 }
 
@@ -61,7 +68,9 @@ static void answer(struct job *j)
 static void on_service_done(uv_timer_t *t)
 {
     struct job *j = t->data;
+    GD_CHECK_OBJ(j, JOB_MAGIC);
     gd_unicorn *u = j->u;
+    GD_CHECK_OBJ(u, UNICORN_MAGIC);
     answer(j);
     u->busy--;
     uv_close((uv_handle_t *)&j->timer, on_timer_closed);
@@ -116,6 +125,7 @@ static int path_is(const gd_http_req *r, const char *p)
 static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
 {
     gd_unicorn *u = ud;
+    GD_CHECK_OBJ(u, UNICORN_MAGIC);
     if (path_is(req, "/health")) {
         u->health++;
         gd_http_respond(c, 200, u->xid, "text/plain", "ok\n", 3);
@@ -144,6 +154,7 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         return;
     }
     struct job *j = gd_malloc(sizeof *j + (size_t)n + 1);
+    j->magic = JOB_MAGIC;
     j->u = u;
     j->conn = c;
     j->next = NULL;
@@ -168,6 +179,7 @@ int gd_unicorn_start(uv_loop_t *loop, const gd_unicorn_conf *conf, const char *i
                      gd_unicorn **out)
 {
     gd_unicorn *u = gd_calloc(1, sizeof *u);
+    u->magic = UNICORN_MAGIC;
     u->loop = loop;
     u->conf = *conf;
     if (u->conf.slots < 1) u->conf.slots = 1;
