@@ -509,14 +509,15 @@ static json_t *cdn_stats(gd_edge *e)
     const gd_cache_stats *s = gd_cache_stats_get(e->cdn->cache);
     double lookups = (double)(s->hits + s->misses + s->stale_served);
     return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:s}", "hits", (json_int_t)s->hits, "misses",
-        (json_int_t)s->misses, "collapsed", (json_int_t)s->collapsed, "stale",
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:s}", "hits", (json_int_t)s->hits,
+        "misses", (json_int_t)s->misses, "collapsed", (json_int_t)s->collapsed, "stale",
         (json_int_t)s->stale_served, "refresh_hits", (json_int_t)s->refresh_hits, "evicted",
         (json_int_t)s->evicted, "invalidated", (json_int_t)s->invalidated, "objects",
         (json_int_t)s->objects, "bytes", (json_int_t)s->bytes, "hit_rate",
         lookups > 0 ? (double)(s->hits + s->stale_served) / lookups : 0.0, "origin_latency_ms",
-        e->cdn->origin_ms_n ? e->cdn->origin_ms_sum / (double)e->cdn->origin_ms_n : 0.0, "origin",
-        e->cdn->origin_addr);
+        e->cdn->origin_ms_n ? e->cdn->origin_ms_sum / (double)e->cdn->origin_ms_n : 0.0,
+        "origin_ms_sum", e->cdn->origin_ms_sum, "origin_fetches", (json_int_t)e->cdn->origin_ms_n,
+        "origin", e->cdn->origin_addr);
 }
 
 static void cdn_metrics(gd_edge *e, gd_buf *b, const char *labels)

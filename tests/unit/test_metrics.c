@@ -1,5 +1,5 @@
-/* Unit tests for src/server/metrics.c: series from an edge's /stats, CacheHitRate of
- * each period rather than since the edge started. */
+/* Unit tests for src/server/metrics.c: series from an edge's /stats, CacheHitRate and
+ * OriginLatency of each period rather than since the edge started. */
 #include <criterion/criterion.h>
 
 #include "server/metrics.h"
@@ -70,5 +70,34 @@ Test(metrics, no_cache_no_hit_rate)
     json_decref(rc);
     json_decref(a);
     json_decref(s);
+    gd_metrics_free(m);
+}
+
+static json_t *origin(double ms_sum, int fetches)
+{
+    return json_pack("{s:i,s:i,s:i,s:{s:i,s:i,s:i,s:f,s:i}}", "requests", fetches, "healthy", 1,
+                     "unhealthy", 0, "cache", "hits", 0, "misses", fetches, "stale", 0,
+                     "origin_ms_sum", ms_sum, "origin_fetches", fetches);
+}
+
+Test(metrics, origin_latency_is_per_period)
+{
+    gd_metrics *m = gd_metrics_new();
+    json_t *s1 = origin(4000, 1); /* period 1: one fetch of 4 s */
+    json_t *s2 = origin(4100, 3); /* period 2: two fetches of 50 ms */
+    json_t *s3 = origin(4100, 3); /* period 3: none */
+    gd_metrics_from_edge(m, "cdn-1", 10, NULL, s1);
+    gd_metrics_from_edge(m, "cdn-1", 20, s1, s2);
+    gd_metrics_from_edge(m, "cdn-1", 30, s2, s3);
+    json_t *a = gd_metrics_series(m, "cdn-1", "OriginLatency", 0);
+    cr_assert_eq(json_array_size(a), 2, "want no datapoint for the period with no fetch, got %zu",
+                 json_array_size(a));
+    cr_assert_float_eq(point(a, 0, 1), 4000, 1e-9);
+    cr_assert_float_eq(point(a, 1, 1), 50, 1e-9, "got %g (the cumulative mean is 1366.7)",
+                       point(a, 1, 1));
+    json_decref(a);
+    json_decref(s1);
+    json_decref(s2);
+    json_decref(s3);
     gd_metrics_free(m);
 }
