@@ -82,31 +82,6 @@ static void serr(struct sctx *x, json_t *parent, const char *key, json_t *node, 
     x->n++;
 }
 
-static char *fmt_dur(double s, char *buf, size_t n)
-{
-    long long ms = llround(s * 1000);
-    static const struct {
-        const char *u;
-        long long ms;
-    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
-    size_t off = 0;
-    if (ms == 0) {
-        snprintf(buf, n, "0s");
-        return buf;
-    }
-    buf[0] = 0;
-    if (ms < 0) {
-        off += (size_t)snprintf(buf, n, "-");
-        ms = -ms;
-    }
-    for (int i = 0; i < 5 && off < n; i++)
-        if (ms >= units[i].ms) {
-            off += (size_t)snprintf(buf + off, n - off, "%lld%s", ms / units[i].ms, units[i].u);
-            ms %= units[i].ms;
-        }
-    return buf;
-}
-
 static char *fmt_val(const json_t *v, char *buf, size_t n)
 {
     char *d = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -145,7 +120,8 @@ static void allowed(const struct sfield *f, char *buf, size_t n)
         snprintf(buf, n, "%.15g..%.15g", f->lo, f->hi);
         break;
     case S_DUR:
-        snprintf(buf, n, "%s..%s", fmt_dur(f->lo, a, sizeof a), fmt_dur(f->hi, b, sizeof b));
+        snprintf(buf, n, "%s..%s", gd_model_fmt_dur(f->lo, a, sizeof a),
+                 gd_model_fmt_dur(f->hi, b, sizeof b));
         break;
     case S_BOOL:
         snprintf(buf, n, "true, false");
@@ -231,7 +207,8 @@ static void read_value(struct sctx *x, const struct sfield *f, json_t *obj, json
             return;
         }
         if (s < f->lo || s > f->hi) {
-            serr(x, obj, f->key, v, path, allow, "%s is out of range", fmt_dur(s, a, sizeof a));
+            serr(x, obj, f->key, v, path, allow, "%s is out of range",
+                 gd_model_fmt_dur(s, a, sizeof a));
             return;
         }
         *(double *)dst = s;
@@ -506,14 +483,15 @@ static void read_traffic(struct sctx *x, gd_scenario *s, json_t *root)
             snprintf(p, sizeof p, "traffic.rate[%zu].at", i);
             if (i == 0 && r->at != 0)
                 serr(x, it, "at", at, p, "0s", "the first point must be at 0s, not %s",
-                     fmt_dur(r->at, a, sizeof a));
+                     gd_model_fmt_dur(r->at, a, sizeof a));
             else if (i > 0 && last >= 0 && r->at <= last)
                 serr(x, it, "at", at, p, "a time after the previous point",
-                     "%s is not after the previous point (%s)", fmt_dur(r->at, a, sizeof a),
-                     fmt_dur(last, b, sizeof b));
+                     "%s is not after the previous point (%s)",
+                     gd_model_fmt_dur(r->at, a, sizeof a), gd_model_fmt_dur(last, b, sizeof b));
             else if (s->duration > 0 && r->at > s->duration)
                 serr(x, it, "at", at, p, "0s..duration", "%s is after the end of the game (%s)",
-                     fmt_dur(r->at, a, sizeof a), fmt_dur(s->duration, b, sizeof b));
+                     gd_model_fmt_dur(r->at, a, sizeof a),
+                     gd_model_fmt_dur(s->duration, b, sizeof b));
             last = r->at;
         }
     }
@@ -534,8 +512,8 @@ static void read_traffic(struct sctx *x, gd_scenario *s, json_t *root)
             snprintf(p, sizeof p, "traffic.surges[%zu].at", i);
             if (s->duration > 0 && g->at >= s->duration)
                 serr(x, it, "at", json_object_get(it, "at"), p, "0s..duration",
-                     "%s is after the end of the game (%s)", fmt_dur(g->at, a, sizeof a),
-                     fmt_dur(s->duration, b, sizeof b));
+                     "%s is after the end of the game (%s)", gd_model_fmt_dur(g->at, a, sizeof a),
+                     gd_model_fmt_dur(s->duration, b, sizeof b));
             else
                 s->nsurges++;
         }
@@ -700,8 +678,8 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
         if (s->duration > 0 && e->at > s->duration) {
             snprintf(pf, sizeof pf, "%s.at", p);
             serr(x, it, "at", json_object_get(it, "at"), pf, "0s..duration",
-                 "%s is after the end of the game (%s)", fmt_dur(e->at, a, sizeof a),
-                 fmt_dur(s->duration, b, sizeof b));
+                 "%s is after the end of the game (%s)", gd_model_fmt_dur(e->at, a, sizeof a),
+                 gd_model_fmt_dur(s->duration, b, sizeof b));
         }
         int is_msg = strcmp(e->action, "message") == 0;
         snprintf(pf, sizeof pf, "%s.message", p);

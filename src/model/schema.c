@@ -16,9 +16,15 @@
 
 /* ---- formatting helpers ------------------------------------------------------------- */
 
-/* "1h30m", "4s", "250ms", "0s". */
+/* "1h30m", "4s", "250ms", "0s", "-5m". */
 char *gd_model_fmt_dur(double s, char *buf, size_t n)
 {
+    /* Past a million days (or not a number) units say nothing, and s * 1000 might not
+     * fit a long long: the seconds as they are. */
+    if (!isfinite(s) || fabs(s) > 86400e6) {
+        snprintf(buf, n, "%gs", s);
+        return buf;
+    }
     long long ms = llround(s * 1000);
     if (ms == 0) {
         snprintf(buf, n, "0s");
@@ -30,6 +36,10 @@ char *gd_model_fmt_dur(double s, char *buf, size_t n)
     } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
     size_t off = 0;
     buf[0] = 0;
+    if (ms < 0) {
+        off += (size_t)snprintf(buf, n, "-");
+        ms = -ms;
+    }
     for (int i = 0; i < 5 && off < n; i++) {
         if (ms >= units[i].ms) {
             off += (size_t)snprintf(buf + off, n - off, "%lld%s", ms / units[i].ms, units[i].u);

@@ -783,3 +783,19 @@ Test(scenario, alb_rules_forward_to_target_groups_defined_later)
     gd_errs_free(&e);
     rm_tmp();
 }
+
+/* Found by fuzz/run scenario: a duration too large for milliseconds in a long long
+ * was formatted through a signed overflow (UBSan). It is refused with its value. */
+Test(scenario, huge_duration_is_refused_in_seconds)
+{
+    gd_errs e = {0};
+    char *text = gd_strdup(minimal);
+    replace(&text, "duration: 1h", "duration: 177777777777777777777777777777777777777777h30m");
+    load_bad_text(text, &e);
+    cr_assert_eq(e.n, 1, "want one error, got %d", e.n);
+    cr_assert(strstr(e.msgs[0], "2:11: field 'duration': 6.4e+44s is out of range") != NULL,
+              "got: %s", e.msgs[0]);
+    gd_errs_free(&e);
+    gd_free(text);
+    rm_tmp();
+}

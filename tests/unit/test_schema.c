@@ -507,3 +507,14 @@ Test(schema, alb_groups_in_use)
     json_decref(used);
     json_decref(s);
 }
+
+Test(schema, fmt_dur_units_sign_and_extremes)
+{
+    char b[64];
+    cr_assert_str_eq(gd_model_fmt_dur(5400, b, sizeof b), "1h30m");
+    cr_assert_str_eq(gd_model_fmt_dur(0.25, b, sizeof b), "250ms");
+    cr_assert_str_eq(gd_model_fmt_dur(0, b, sizeof b), "0s");
+    cr_assert_str_eq(gd_model_fmt_dur(-300, b, sizeof b), "-5m");
+    cr_assert_str_eq(gd_model_fmt_dur(1e300, b, sizeof b), "1e+300s");
+    cr_assert_str_eq(gd_model_fmt_dur(-1e300, b, sizeof b), "-1e+300s");
+}
