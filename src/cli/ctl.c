@@ -4,9 +4,11 @@
 #include "cli/http_client.h"
 #include "cli/roles.h"
 #include "cli/suggest.h"
+#include "core/conf.h"
 #include "core/hash.h"
 #include "core/mem.h"
 #include "model/scenario.h"
+#include "model/stat.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -46,7 +48,10 @@ static const struct ctl_cmd {
     {"create", "TYPE NAME [k=v...]", "create a resource (values are JSON or plain strings)", 2, -1},
     {"update", "NAME k=v [k=v...]", "change fields of a resource's spec", 2, -1},
     {"delete", "NAME|ID", "delete a resource (an instance is terminated)", 1, 1},
-    {"metrics", "NAME [METRIC]", "latest metrics, or one metric's datapoints as a table", 1, 2},
+    {"metrics", "NAME [METRIC]",
+     "latest metrics, or a metric's datapoints; --statistic S --period P --window W: per "
+     "period",
+     1, 2},
     {"endpoint", "[NAME]", "where the team's customers go; with NAME, point them there", 0, 1},
     {"score", "", "the team's score", 0, -1},
     {"events", "", "score events: time, source, points, reason", 0, -1},
@@ -250,37 +255,12 @@ static void print_audit(json_t *list)
     }
 }
 
-/* How a metric's datapoints read, as CloudWatch names them: the statistic each one is
- * of its period (one sample of the edge's /stats) and the unit. */
-static void metric_kind(const char *name, const char **stat, const char **unit)
-{
-    static const struct {
-        const char *prefix, *stat, *unit;
-    } kinds[] = {
-        {"RequestCount", "Sum", "Count"}, /* and RequestCountPerTarget */
-        {"HTTPCode_", "Sum", "Count"},
-        {"HealthyHostCount", "Average", "Count"},
-        {"UnHealthyHostCount", "Average", "Count"},
-        {"ActiveConnectionCount", "Average", "Count"},
-        {"CacheHitRate", "Average", "None"}, /* a fraction, 0..1 */
-        {"OriginLatency", "Average", "Milliseconds"},
-    };
-    *stat = "Average";
-    *unit = "None";
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (!strncmp(name, kinds[i].prefix, strlen(kinds[i].prefix))) {
-            *stat = kinds[i].stat;
-            *unit = kinds[i].unit;
-            return;
-        }
-}
-
 /* One metric's datapoints ([[time, value], ...]) as a table, one period a row, oldest
  * first, like `aws cloudwatch get-metric-statistics --output table`. */
 static void print_datapoints(const char *metric, json_t *list)
 {
     const char *stat, *unit;
-    metric_kind(metric, &stat, &unit);
+    gd_metric_kind(metric, &stat, &unit);
     printf("%-9s %14s  %-10s %s\n", "TIME", "VALUE", "STATISTIC", "UNIT");
     size_t i;
     json_t *p;
@@ -295,6 +275,24 @@ static void print_datapoints(const char *metric, json_t *list)
                 "gameday ctl metrics: no datapoints of %s yet ('gameday ctl metrics "
                 "NAME' lists the metrics the resource has)\n",
                 metric);
+}
+
+/* GetMetricStatistics' answer as a table: one period a row, oldest first. */
+static void print_statistics(json_t *j)
+{
+    const char *stat = S(j, "Statistic");
+    printf("%-9s %14s  %-11s %7s  %s\n", "TIME", "VALUE", "STATISTIC", "SAMPLES", "UNIT");
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(j, "Datapoints"), i, p)
+    {
+        char t[32];
+        hms(N(p, "Timestamp"), t, sizeof t);
+        printf("%-9s %14.6g  %-11s %7lld  %s\n", t, N(p, stat), stat,
+               (long long)json_integer_value(json_object_get(p, "SampleCount")), S(p, "Unit"));
+    }
+    if (json_array_size(json_object_get(j, "Datapoints")) == 0)
+        fprintf(stderr, "gameday ctl metrics: no datapoints of %s in the window\n", S(j, "Label"));
 }
 
 int gd_cmd_ctl(int argc, char **argv)
@@ -330,8 +328,22 @@ int gd_cmd_ctl(int argc, char **argv)
     /* --json may also follow the command. */
     int nargs = 0;
     char *args[32];
+    /* metrics' options: statistics per period, as get-metric-statistics */
+    const char *m_stat = NULL, *m_period = NULL, *m_window = NULL;
     for (; i < argc && nargs < 32; i++) {
-        if (!strcmp(argv[i], "--json"))
+        const char **opt = NULL;
+        if (!strcmp(cmd, "metrics"))
+            opt = !strcmp(argv[i], "--statistic") ? &m_stat
+                  : !strcmp(argv[i], "--period")  ? &m_period
+                  : !strcmp(argv[i], "--window")  ? &m_window
+                                                  : NULL;
+        if (opt) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gameday ctl metrics: %s needs a value\n", argv[i]);
+                return 2;
+            }
+            *opt = argv[++i];
+        } else if (!strcmp(argv[i], "--json"))
             as_json = 1;
         else
             args[nargs++] = argv[i];
@@ -351,7 +363,17 @@ int gd_cmd_ctl(int argc, char **argv)
     const char *method = "GET";
     char path[512];
     json_t *body = NULL;
-    enum { RAW, INSTANCES, RESOURCES, EVENTS, AUDIT, STATUS, SCORE, METRICS } kind = RAW;
+    enum {
+        RAW,
+        INSTANCES,
+        RESOURCES,
+        EVENTS,
+        AUDIT,
+        STATUS,
+        SCORE,
+        METRICS,
+        STATISTICS
+    } kind = RAW;
     if (!strcmp(cmd, "status")) {
         snprintf(path, sizeof path, "/api/v1/status");
         kind = STATUS;
@@ -392,6 +414,24 @@ int gd_cmd_ctl(int argc, char **argv)
         snprintf(path, sizeof path, "/api/v1/metrics?resource=%s%s%s", args[0],
                  nargs == 2 ? "&metric=" : "", nargs == 2 ? args[1] : "");
         if (nargs == 2) kind = METRICS;
+        if ((m_stat || m_period || m_window) && nargs < 2) {
+            fprintf(stderr, "gameday ctl metrics: --statistic, --period and --window need a "
+                            "METRIC (gameday ctl metrics NAME METRIC --statistic Average)\n");
+            return 2;
+        }
+        if (nargs == 2 && (m_stat || m_period || m_window)) {
+            double p = 60, w = 3600;
+            if ((m_period && gd_duration_parse(m_period, &p) < 0) ||
+                (m_window && gd_duration_parse(m_window, &w) < 0)) {
+                fprintf(stderr, "gameday ctl metrics: --period and --window take a duration "
+                                "(60, 5m, 1h)\n");
+                return 2;
+            }
+            size_t l = strlen(path);
+            snprintf(path + l, sizeof path - l, "&statistic=%s&period=%.0f&window=%.0f",
+                     m_stat ? m_stat : "", p, w);
+            kind = STATISTICS;
+        }
     } else if (!strcmp(cmd, "endpoint")) {
         snprintf(path, sizeof path, "/api/v1/endpoint");
         if (nargs == 1) {
@@ -432,6 +472,8 @@ int gd_cmd_ctl(int argc, char **argv)
         print_audit(j);
     } else if (kind == METRICS) {
         print_datapoints(args[1], j);
+    } else if (kind == STATISTICS) {
+        print_statistics(j);
     } else if (kind == SCORE) {
         printf("team-%lld score %.1f\n", (long long)json_integer_value(json_object_get(j, "team")),
                N(j, "score"));

@@ -70,7 +70,8 @@ static void check_ref(gd_arch_check *a, const gd_ref *ref, json_t *parent, json_
     if (gd_arch_find(a->resources, ref->target, name)) return;
     char allow[512];
     gd_arch_names(a->resources, ref->target, allow, sizeof allow);
-    gd_arch_fail(a, parent, ref->field, node, fpath, allow, "no %s named '%s'", ref->target, name);
+    gd_arch_fail(a, parent, ref->field, node, fpath, allow, "no %s named '%s'",
+                 strcmp(ref->target, "any") ? ref->target : "resource", name);
 }
 
 int gd_arch_check_res(gd_arch_check *a, int spec_ok)

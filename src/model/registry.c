@@ -3,6 +3,7 @@
  * within a spec and against the rest of the architecture. A new type is a new field
  * table, its checks and one row in `rows` below. */
 #include "model/registry.h"
+#include "model/stat.h"
 
 #include "core/addr.h"
 #include "core/err.h"
@@ -154,6 +155,49 @@ static const gd_field tg_fields[] = {
     {F("port", GD_F_INT, 0, "8000"), RANGE(1024, 65535)},
     TARGET_GROUP_SETTINGS,
     {F("instances", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    {.name = NULL},
+};
+
+/* A CloudWatch alarm on one metric of one resource. */
+static const char *const comparisons[] = {"GreaterThanOrEqualToThreshold", "GreaterThanThreshold",
+                                          "LessThanThreshold", "LessThanOrEqualToThreshold", NULL};
+static const char *const missing_modes[] = {"missing", "notBreaching", "breaching", "ignore", NULL};
+static const gd_field alarm_fields[] = {
+    {F("resource", GD_F_REF, 1, NULL)},
+    {F("metric", GD_F_STR, 1, NULL)},
+    {F("statistic", GD_F_STR, 0, "\"Average\"")},
+    {F("period", GD_F_DUR, 0, "60"), RANGE(10, 86400)},
+    {F("evaluation_periods", GD_F_INT, 0, "1"), RANGE(1, 100)},
+    {F("datapoints_to_alarm", GD_F_INT, 0, NULL), RANGE(1, 100)},
+    {F("threshold", GD_F_NUM, 1, NULL)},
+    {F("comparison", GD_F_ENUM, 0, "\"GreaterThanThreshold\""), .enums = comparisons},
+    {F("treat_missing_data", GD_F_ENUM, 0, "\"missing\""), .enums = missing_modes},
+    {F("alarm_actions", GD_F_REFS, 0, "[]"), RANGE(0, 5)},
+    {F("ok_actions", GD_F_REFS, 0, "[]"), RANGE(0, 5)},
+    {F("notify", GD_F_BOOL, 0, "true")},
+    {.name = NULL},
+};
+
+/* An Auto Scaling group's scaling policy. */
+static const char *const policy_types[] = {"SimpleScaling", "StepScaling", "TargetTrackingScaling",
+                                           NULL};
+static const char *const adjustment_types[] = {"ChangeInCapacity", "ExactCapacity",
+                                               "PercentChangeInCapacity", NULL};
+static const char *const tt_metrics[] = {"ASGAverageCPUUtilization", "ALBRequestCountPerTarget",
+                                         NULL};
+static const gd_field policy_fields[] = {
+    {F("asg", GD_F_REF, 1, NULL)},
+    {F("policy_type", GD_F_ENUM, 0, "\"SimpleScaling\""), .enums = policy_types},
+    {F("adjustment_type", GD_F_ENUM, 0, "\"ChangeInCapacity\""), .enums = adjustment_types},
+    {F("scaling_adjustment", GD_F_INT, 0, NULL), RANGE(-1000, 1000)},
+    {F("min_adjustment_magnitude", GD_F_INT, 0, NULL), RANGE(1, 1000)},
+    {F("cooldown", GD_F_DUR, 0, "300"), RANGE(0, 86400)},
+    {F("step_adjustments", GD_F_LIST, 0, "[]"), RANGE(0, 20)},
+    {F("metric", GD_F_ENUM, 0, NULL), .enums = tt_metrics},
+    {F("target_value", GD_F_NUM, 0, NULL), RANGE(0.001, 1e9)},
+    {F("target_group", GD_F_REF, 0, NULL)},
+    {F("disable_scale_in", GD_F_BOOL, 0, "false")},
+    {F("estimated_instance_warmup", GD_F_DUR, 0, "300"), RANGE(0, 86400)},
     {.name = NULL},
 };
 
@@ -415,6 +459,65 @@ static int instance_depends(const json_t *res, const json_t *on)
     return !strcmp(str(on, "type"), "subnet") && !strcmp(str(st, "subnet"), str(on, "name"));
 }
 
+/* ---- alarms and scaling policies ---------------------------------------------------- */
+
+static void alarm_cross(gd_spec_check *x, json_t *spec)
+{
+    json_t *st = json_object_get(spec, "statistic");
+    gd_stat stat;
+    if (!gd_spec_is_bad(x, "statistic") && json_is_string(st) &&
+        gd_stat_parse(json_string_value(st), &stat) < 0)
+        gd_spec_fail(x, spec, "statistic", st, "statistic", GD_STAT_ALLOWED,
+                     "%s is not a statistic", json_string_value(st));
+    long long n = 0, m = 0;
+    if (!gd_spec_is_bad(x, "evaluation_periods") && int_field(spec, "evaluation_periods", &n) &&
+        !gd_spec_is_bad(x, "datapoints_to_alarm") && int_field(spec, "datapoints_to_alarm", &m) &&
+        m > n) {
+        char allow[32];
+        snprintf(allow, sizeof allow, "1..%lld", n);
+        gd_spec_fail(x, spec, "datapoints_to_alarm", json_object_get(spec, "datapoints_to_alarm"),
+                     "datapoints_to_alarm", allow, "%lld is more than evaluation_periods (%lld)", m,
+                     n);
+    }
+}
+
+/* What each policy type needs, and the shape of each step adjustment. */
+static void policy_cross(gd_spec_check *x, json_t *spec)
+{
+    const char *type = str(spec, "policy_type");
+    const char *need = !strcmp(type, "SimpleScaling")           ? "scaling_adjustment"
+                       : !strcmp(type, "TargetTrackingScaling") ? "metric"
+                                                                : NULL;
+    if (need && !gd_spec_is_bad(x, "policy_type") && !json_object_get(spec, need))
+        gd_spec_fail(x, spec, need, NULL, need, "see doc/resources.md", "missing (a %s needs it)",
+                     type);
+    if (!strcmp(type, "TargetTrackingScaling") && !json_object_get(spec, "target_value"))
+        gd_spec_fail(x, spec, "target_value", NULL, "target_value", "a number above 0",
+                     "missing (a TargetTrackingScaling needs it)");
+    json_t *steps = json_object_get(spec, "step_adjustments");
+    if (!strcmp(type, "StepScaling") && json_array_size(steps) == 0 &&
+        !gd_spec_is_bad(x, "step_adjustments"))
+        gd_spec_fail(x, spec, "step_adjustments", steps, "step_adjustments",
+                     "[{lower, upper, adjustment}, ...]", "a StepScaling needs at least one step");
+    size_t i;
+    json_t *st;
+    json_array_foreach(steps, i, st)
+    {
+        char fp[48];
+        snprintf(fp, sizeof fp, "step_adjustments[%zu]", i);
+        const char *k;
+        json_t *v;
+        int bad = !json_is_object(st) || !json_is_integer(json_object_get(st, "adjustment"));
+        json_object_foreach(st, k, v) bad |=
+            strcmp(k, "lower") && strcmp(k, "upper") && strcmp(k, "adjustment");
+        json_object_foreach(st, k, v) bad |= !json_is_number(v);
+        if (bad)
+            gd_spec_fail(x, steps, NULL, st, fp, "{lower: N, upper: N, adjustment: N}",
+                         "not a step adjustment (adjustment an integer; lower, upper numbers, "
+                         "either may be left out for no bound)");
+    }
+}
+
 /* ---- the rows ------------------------------------------------------------------------ */
 
 static const gd_ref subnet_refs[] = {{"vpc", "vpc"}, {NULL, NULL}};
@@ -432,6 +535,21 @@ static const gd_ref alb_refs[] = {{"subnets", "subnet"},
                                   {NULL, NULL}};
 static const gd_ref tg_refs[] = {{"instances", "instance"}, {NULL, NULL}};
 static const gd_ref cdn_refs[] = {{"origin", "lb"}, {NULL, NULL}};
+static const gd_ref alarm_refs[] = {{"resource", "any"},
+                                    {"alarm_actions", "scaling_policy"},
+                                    {"ok_actions", "scaling_policy"},
+                                    {NULL, NULL}};
+static const gd_ref policy_refs[] = {
+    {"asg", "asg"}, {"target_group", "target_group"}, {NULL, NULL}};
+
+/* Alarms and policies never block a delete: as in AWS, an alarm on a deleted resource
+ * has no data, and a policy of a deleted group does nothing. */
+static int never_blocks(const json_t *res, const json_t *on)
+{
+    (void)res;
+    (void)on;
+    return -1;
+}
 
 static const gd_rtype rows[] = {
     {.name = "vpc",
@@ -493,6 +611,20 @@ static const gd_rtype rows[] = {
      .fields = cdn_fields,
      .refs = cdn_refs,
      .price = GD_PRICE_REQUESTS},
+    {.name = "alarm",
+     .prefix = "alarm",
+     .summary = "a CloudWatch alarm: a metric against a threshold, OK / ALARM / INSUFFICIENT_DATA",
+     .fields = alarm_fields,
+     .refs = alarm_refs,
+     .check_spec = alarm_cross,
+     .depends = never_blocks},
+    {.name = "scaling_policy",
+     .prefix = "policy",
+     .summary = "how an asg scales: simple or step (on alarms), or target tracking",
+     .fields = policy_fields,
+     .refs = policy_refs,
+     .check_spec = policy_cross,
+     .depends = never_blocks},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

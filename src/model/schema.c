@@ -548,6 +548,7 @@ const gd_schema_ref *gd_schema_refs(size_t *n)
 int gd_schema_type_is(const char *type, const char *want)
 {
     if (!type || !want) return 0;
+    if (!strcmp(want, "any")) return gd_registry_find(type) != NULL;
     if (!strcmp(want, "lb")) return gd_registry_has(type, GD_RT_LB);
     if (!strcmp(want, "entry")) return gd_registry_has(type, GD_RT_ENTRY);
     return !strcmp(type, want);

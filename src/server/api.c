@@ -10,8 +10,10 @@
 #include "core/promtext.h"
 #include "core/webassets.h"
 #include "server/game.h"
+#include "model/stat.h"
 #include "server/ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,6 +334,58 @@ static void h_instances(struct call *k)
     gd_http_respond_json(k->c, 200, gd_launcher_instances(k->g, k->w->team));
 }
 
+/* A number query parameter: def when absent, NAN when not a finite number. */
+static double query_num(const gd_http_req *req, const char *name, double def)
+{
+    char v[32], *end;
+    if (gd_http_query_get(req->query, req->query_len, name, v, sizeof v) <= 0) return def;
+    double d = strtod(v, &end);
+    return *end || !isfinite(d) ? NAN : d;
+}
+
+/* GetMetricStatistics: ?statistic=S&period=P&start=T0&end=T1 (game seconds), or
+ * window=W for the last W seconds up to end. Defaults: the metric's own statistic
+ * (Sum for counts, Average for gauges), 60 s, the last hour up to now. */
+static void metric_statistics(struct call *k, json_t *r, const char *metric, const char *sname)
+{
+    const char *dstat, *unit;
+    gd_metric_kind(metric, &dstat, &unit);
+    if (!sname[0]) sname = dstat;
+    gd_stat st;
+    double now = gd_game_now(k->g);
+    double period = query_num(k->req, "period", 60);
+    double end = query_num(k->req, "end", now + 1e-6);
+    double start = query_num(k->req, "start", end - query_num(k->req, "window", 3600));
+    const char *bad = NULL;
+    if (gd_stat_parse(sname, &st) < 0)
+        bad = "statistic: not a statistic (allowed: " GD_STAT_ALLOWED ")";
+    else if (!(period >= 1) || period != floor(period))
+        bad = "period: must be a whole number of seconds, at least 1";
+    else if (isnan(start) || isnan(end) || end <= start)
+        bad = "start, end: must be game seconds with start < end";
+    else if ((end - start) / period > GD_METRIC_MAX_PERIODS)
+        bad = "period: the window holds more than 1440 periods; widen the period";
+    if (bad) {
+        gd_http_respond_error(k->c, 400, "InvalidParameterValue", bad);
+        return;
+    }
+    json_t *pts = gd_metrics_stats(k->g->metrics, str(r, "id"), metric, start, end, period, &st);
+    json_t *dps = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(pts, i, p)
+    {
+        json_t *d = json_pack("{s:f,s:O,s:s}", "Timestamp", json_number_value(json_array_get(p, 0)),
+                              "SampleCount", json_array_get(p, 2), "Unit", unit);
+        json_object_set(d, sname, json_array_get(p, 1));
+        json_array_append_new(dps, d);
+    }
+    json_decref(pts);
+    gd_http_respond_json(k->c, 200,
+                         json_pack("{s:s,s:s,s:f,s:o}", "Label", metric, "Statistic", sname,
+                                   "Period", period, "Datapoints", dps));
+}
+
 static void h_metrics(struct call *k)
 {
     char res[64] = "", metric[64] = "";
@@ -342,7 +396,13 @@ static void h_metrics(struct call *k)
         gd_http_respond_error(k->c, 404, "NotFound", "resource=NAME: no such resource in the team");
         return;
     }
-    if (metric[0])
+    char stat[64] = "", num[32];
+    gd_http_query_get(k->req->query, k->req->query_len, "statistic", stat, sizeof stat);
+    int stats = stat[0] ||
+                gd_http_query_get(k->req->query, k->req->query_len, "period", num, sizeof num) > 0;
+    if (metric[0] && stats) {
+        metric_statistics(k, r, metric, stat);
+    } else if (metric[0])
         gd_http_respond_json(
             k->c, 200,
             gd_metrics_series(k->g->metrics, str(r, "id"), metric, query_int(k->req, "since", 0)));

@@ -155,6 +155,28 @@ static void rc_target_groups(gd_game *g, struct pass *p)
     json_array_foreach(p->tgs, i, r) gd_edgepush_tg_status(g, r, p->edges, p->instances, p->asgs);
 }
 
+/* The fleet's own metrics (CPUUtilization, group sizes), once a wall second. */
+static void rc_fleet_metrics(gd_game *g, struct pass *p)
+{
+    gd_fleet_metrics(g, p->asgs, p->instances, p->now);
+}
+
+/* Alarms: each evaluated once per period; their actions run scaling policies. */
+static void rc_alarms(gd_game *g, struct pass *p)
+{
+    json_t *alarms = gd_store_res_list(g->db, 0, "alarm", 0);
+    gd_alarms_reconcile(g, alarms, p->now);
+    json_decref(alarms);
+}
+
+/* Target tracking policies, once a minute. */
+static void rc_policies(gd_game *g, struct pass *p)
+{
+    json_t *policies = gd_store_res_list(g->db, 0, "scaling_policy", 0);
+    gd_policies_track(g, policies, p->now);
+    json_decref(policies);
+}
+
 /* Loadgens: a team's customers start once its endpoint serves. */
 static void rc_loadgens(gd_game *g, struct pass *p)
 {
@@ -169,8 +191,13 @@ static const struct {
     const char *what;
     void (*fn)(gd_game *g, struct pass *p);
 } reconcilers[] = {
-    {"asg", rc_asgs},          {"instance", rc_instances},
-    {"edges", rc_edges},       {"target_group", rc_target_groups},
+    {"asg", rc_asgs},
+    {"instance", rc_instances},
+    {"edges", rc_edges},
+    {"target_group", rc_target_groups},
+    {"fleet metrics", rc_fleet_metrics},
+    {"alarm", rc_alarms},
+    {"scaling_policy", rc_policies},
     {"loadgens", rc_loadgens},
 };
 

@@ -67,4 +67,19 @@ void gd_edgepush_tg_status(gd_game *g, json_t *tg, json_t *lbs, json_t *instance
 /** Stops the edges of load balancers no longer in `edges` and forgets their links. */
 void gd_edgepush_forget(gd_game *g, json_t *edges);
 
+/* ---- alarms.c ---- */
+/** Evaluates every alarm whose period has ended since its last evaluation. */
+void gd_alarms_reconcile(gd_game *g, json_t *alarms, double now);
+
+/* ---- policies.c ---- */
+/** Runs a simple or step scaling policy for an alarm in ALARM (value: the alarm's last
+ *  datapoint): a SetDesiredCapacity through the operations layer, unless in cooldown. */
+void gd_policy_execute(gd_game *g, int team, const char *policy, const char *alarm, double value,
+                       double threshold);
+/** Target tracking: every group's TargetTrackingScaling policies, once per minute. */
+void gd_policies_track(gd_game *g, json_t *policies, double now);
+/** The fleet's own metrics, once a wall second: CPUUtilization of each running instance
+ *  and of each group (AWS/EC2), GroupDesiredCapacity and GroupInServiceInstances. */
+void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now);
+
 #endif

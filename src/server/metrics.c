@@ -2,15 +2,20 @@
 #include "server/metrics.h"
 #include "core/mem.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+/* A ring that starts small and doubles up to GD_METRIC_POINTS, so that the many
+ * series a big fleet has (one CPUUtilization per instance) cost what they hold. */
 struct series {
     char res[40], name[48];
-    double t[GD_METRIC_POINTS], v[GD_METRIC_POINTS];
-    unsigned head, n; /* next write position, points held */
+    double *t, *v;
+    unsigned cap, head, n; /* capacity, next write position, points held */
     struct series *next;
 };
+
+#define FIRST_CAP 64
 
 struct gd_metrics {
     struct series *list;
@@ -26,6 +31,8 @@ void gd_metrics_free(gd_metrics *m)
     if (!m) return;
     while (m->list) {
         struct series *n = m->list->next;
+        gd_free(m->list->t);
+        gd_free(m->list->v);
         gd_free(m->list);
         m->list = n;
     }
@@ -49,10 +56,26 @@ void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double 
         s->next = m->list;
         m->list = s;
     }
+    if (s->n == s->cap && s->cap < GD_METRIC_POINTS) {
+        /* Full: twice the room, oldest first from 0 (head is then n). */
+        unsigned cap = s->cap ? s->cap * 2 : FIRST_CAP;
+        double *nt = gd_malloc(sizeof *nt * cap), *nv = gd_malloc(sizeof *nv * cap);
+        for (unsigned k = 0; k < s->n; k++) {
+            unsigned i = (s->head + s->cap - s->n + k) % s->cap;
+            nt[k] = s->t[i];
+            nv[k] = s->v[i];
+        }
+        gd_free(s->t);
+        gd_free(s->v);
+        s->t = nt;
+        s->v = nv;
+        s->cap = cap;
+        s->head = s->n;
+    }
     s->t[s->head] = t;
     s->v[s->head] = v;
-    s->head = (s->head + 1) % GD_METRIC_POINTS;
-    if (s->n < GD_METRIC_POINTS) s->n++;
+    s->head = (s->head + 1) % s->cap;
+    if (s->n < s->cap) s->n++;
 }
 
 json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *name, double since)
@@ -60,11 +83,39 @@ json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *n
     json_t *a = json_array();
     const struct series *s = find(m, res_id, name);
     if (!s) return a;
-    unsigned start = (s->head + GD_METRIC_POINTS - s->n) % GD_METRIC_POINTS;
+    unsigned start = (s->head + s->cap - s->n) % s->cap;
     for (unsigned k = 0; k < s->n; k++) {
-        unsigned i = (start + k) % GD_METRIC_POINTS;
+        unsigned i = (start + k) % s->cap;
         if (s->t[i] >= since) json_array_append_new(a, json_pack("[f,f]", s->t[i], s->v[i]));
     }
+    return a;
+}
+
+json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *name, double start,
+                         double end, double period, const gd_stat *st)
+{
+    json_t *a = json_array();
+    const struct series *s = find(m, res_id, name);
+    if (!s || !(period > 0) || !(end > start)) return a;
+    double *v = gd_malloc(sizeof *v * (s->n ? s->n : 1));
+    size_t nv = 0;
+    long cur = -1;
+    unsigned first = (s->head + s->cap - s->n) % s->cap;
+    for (unsigned k = 0; k <= s->n; k++) {
+        unsigned i = (first + k) % s->cap;
+        int in = k < s->n && s->t[i] >= start && s->t[i] < end;
+        long b = in ? (long)floor((s->t[i] - start) / period) : -1;
+        if (nv > 0 && (k == s->n || (in && b != cur))) {
+            json_array_append_new(a, json_pack("[f,f,I]", start + (double)cur * period,
+                                               gd_stat_of(st, v, nv), (json_int_t)nv));
+            nv = 0;
+        }
+        if (!in) continue;
+        cur = b;
+        v[nv++] = s->v[i];
+    }
+    gd_free(v);
+    while (json_array_size(a) > GD_METRIC_MAX_PERIODS) json_array_remove(a, 0);
     return a;
 }
 
@@ -73,7 +124,7 @@ json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id)
     json_t *o = json_object();
     for (const struct series *s = m->list; s; s = s->next) {
         if (strcmp(s->res, res_id) != 0 || s->n == 0) continue;
-        unsigned last = (s->head + GD_METRIC_POINTS - 1) % GD_METRIC_POINTS;
+        unsigned last = (s->head + s->cap - 1) % s->cap;
         json_object_set_new(o, s->name, json_real(s->v[last]));
     }
     return o;

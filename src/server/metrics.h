@@ -5,6 +5,8 @@
 #ifndef GD_METRICS_H
 #define GD_METRICS_H
 
+#include "model/stat.h"
+
 #include <jansson.h>
 
 #define GD_METRIC_POINTS 4096
@@ -17,6 +19,13 @@ void gd_metrics_free(gd_metrics *m);
 void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double t, double v);
 /** [[t, v], ...] of a series since game time `since`, oldest first; [] if unknown. */
 json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *name, double since);
+/** A statistic of a series over game time [start, end), one value per period of
+ *  `period` seconds that has samples (periods start at start, start + period, ...):
+ *  [[period start, value, samples], ...], oldest first, at most GD_METRIC_MAX_PERIODS
+ *  (the latest ones), as get-metric-statistics answers. */
+json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *name, double start,
+                         double end, double period, const gd_stat *st);
+#define GD_METRIC_MAX_PERIODS 1440
 /** {"Name": last value, ...} for a resource. */
 json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id);
 /** Turns an edge's /stats answer into datapoints: counters become per-sample deltas

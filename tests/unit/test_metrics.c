@@ -101,3 +101,64 @@ Test(metrics, origin_latency_is_per_period)
     json_decref(s3);
     gd_metrics_free(m);
 }
+
+Test(metrics, statistics_per_period)
+{
+    gd_metrics *m = gd_metrics_new();
+    /* Samples at 0..179 s, value = t: periods [0,60), [60,120), [120,180). */
+    for (int t = 0; t < 180; t++) gd_metrics_put(m, "alb-1", "RequestCount", t, t);
+    gd_stat sum, avg, max, n, p90;
+    gd_stat_parse("Sum", &sum);
+    gd_stat_parse("Average", &avg);
+    gd_stat_parse("Maximum", &max);
+    gd_stat_parse("SampleCount", &n);
+    gd_stat_parse("p90", &p90);
+    json_t *a = gd_metrics_stats(m, "alb-1", "RequestCount", 0, 180, 60, &sum);
+    cr_assert_eq(json_array_size(a), 3);
+    cr_expect_float_eq(point(a, 0, 0), 0, 1e-9);
+    cr_expect_float_eq(point(a, 0, 1), 59 * 60 / 2.0, 1e-9);
+    cr_expect_float_eq(point(a, 2, 0), 120, 1e-9);
+    cr_expect_float_eq(point(a, 2, 1), (120 + 179) * 60 / 2.0, 1e-9);
+    cr_expect_float_eq(point(a, 1, 2), 60, 1e-9, "each datapoint says how many samples");
+    json_decref(a);
+    a = gd_metrics_stats(m, "alb-1", "RequestCount", 60, 120, 60, &avg);
+    cr_assert_eq(json_array_size(a), 1, "the window bounds the samples");
+    cr_expect_float_eq(point(a, 0, 1), 89.5, 1e-9);
+    json_decref(a);
+    a = gd_metrics_stats(m, "alb-1", "RequestCount", 30, 180, 100, &max);
+    cr_assert_eq(json_array_size(a), 2, "periods start at the window's start");
+    cr_expect_float_eq(point(a, 0, 0), 30, 1e-9);
+    cr_expect_float_eq(point(a, 0, 1), 129, 1e-9);
+    cr_expect_float_eq(point(a, 1, 1), 179, 1e-9);
+    json_decref(a);
+    a = gd_metrics_stats(m, "alb-1", "RequestCount", 0, 60, 60, &p90);
+    cr_expect_float_eq(point(a, 0, 1), 53, 1e-9, "nearest rank 54 of 60 is 53");
+    json_decref(a);
+    a = gd_metrics_stats(m, "alb-1", "RequestCount", 500, 900, 60, &n);
+    cr_expect_eq(json_array_size(a), 0, "no samples, no datapoints");
+    json_decref(a);
+    a = gd_metrics_stats(m, "alb-1", "Nope", 0, 900, 60, &n);
+    cr_expect_eq(json_array_size(a), 0);
+    json_decref(a);
+    a = gd_metrics_stats(m, "alb-1", "RequestCount", 0, 180, 0, &n);
+    cr_expect_eq(json_array_size(a), 0, "a period of 0 gives nothing, not a division by 0");
+    json_decref(a);
+    gd_metrics_free(m);
+}
+
+Test(metrics, rings_grow_then_keep_the_newest)
+{
+    gd_metrics *m = gd_metrics_new();
+    for (int t = 0; t < GD_METRIC_POINTS + 904; t++)
+        gd_metrics_put(m, "i-1", "CPUUtilization", t, t);
+    json_t *a = gd_metrics_series(m, "i-1", "CPUUtilization", 0);
+    cr_assert_eq(json_array_size(a), GD_METRIC_POINTS);
+    for (size_t i = 0; i < json_array_size(a); i++)
+        cr_assert_float_eq(point(a, i, 1), 904.0 + (double)i, 1e-9, "point %zu", i);
+    json_decref(a);
+    gd_metrics_put(m, "i-2", "CPUUtilization", 1, 7);
+    a = gd_metrics_series(m, "i-2", "CPUUtilization", 0);
+    cr_assert_eq(json_array_size(a), 1);
+    json_decref(a);
+    gd_metrics_free(m);
+}

@@ -35,7 +35,7 @@ Test(registry, rows_are_whole)
                     !strcmp(f->name, r->field) && (f->kind == GD_F_REF || f->kind == GD_F_REFS);
             cr_assert(is_field, "%s.%s is a reference field", t->name, r->field);
             int target = gd_registry_find(r->target) != NULL || !strcmp(r->target, "lb") ||
-                         !strcmp(r->target, "entry");
+                         !strcmp(r->target, "entry") || !strcmp(r->target, "any");
             cr_assert(target, "%s.%s names a known type: %s", t->name, r->field, r->target);
         }
         /* Customers enter through an edge process; a load balancer is one. */
@@ -73,6 +73,8 @@ Test(registry, defaults_pass_their_own_checks)
         {"clb", "{\"subnets\": [\"s\"]}"},
         {"alb", "{\"subnets\": [\"s\"]}"},
         {"cdn", "{\"origin\": \"lb\"}"},
+        {"alarm", "{\"resource\": \"lb\", \"metric\": \"RequestCount\", \"threshold\": 1}"},
+        {"scaling_policy", "{\"asg\": \"web\", \"scaling_adjustment\": 1}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);

@@ -36,14 +36,15 @@ static char *check_api(const char *type, const char *name, json_t *spec, int wan
 Test(schema, types_and_prefixes)
 {
     const char *const *t = gd_schema_types();
-    const char *want[] = {"vpc", "subnet", "launch_template", "instance", "asg",
-                          "clb", "alb",    "target_group",    "cdn",      NULL};
+    const char *want[] = {
+        "vpc",          "subnet", "launch_template", "instance",       "asg", "clb", "alb",
+        "target_group", "cdn",    "alarm",           "scaling_policy", NULL};
     for (int i = 0; want[i]; i++) {
         cr_assert_not_null(t[i]);
         cr_assert_str_eq(t[i], want[i]);
         cr_assert_eq(gd_schema_known(want[i]), 1);
     }
-    cr_assert_null(t[9]);
+    cr_assert_null(t[11]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -266,7 +267,8 @@ Test(schema, unknown_type_and_not_a_mapping)
     json_t *s = parse("{}");
     char *j = check_api("rocket", "x", s, 1);
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
-                        "launch_template, instance, asg, clb, alb, target_group, cdn)");
+                        "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
+                        "scaling_policy)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);

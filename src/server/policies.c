@@ -1,0 +1,392 @@
+/* Scaling policies and the fleet's metrics. A simple or step policy runs when an alarm
+ * names it; a target tracking policy watches its metric itself, once per minute, and
+ * sets the group's desired capacity so that the metric per instance comes back to its
+ * target. Every change is a SetDesiredCapacity through the operations layer by
+ * "autoscaling", so it is checked and audited as a player's would be. The formulas,
+ * where AWS publishes none, are in doc/cloudwatch.md. */
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "model/stat.h"
+#include "model/state.h"
+#include "server/launcher_int.h"
+#include "server/ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define TT_PERIOD 60    /* target tracking's datapoints: one a minute */
+#define TT_OUT_N 3      /* scale out on 3 of 3 datapoints above the target */
+#define TT_IN_N 15      /* scale in on 15 of 15 below it */
+#define TT_IN_SHARE 0.9 /* "below" for scale-in: under 90 % of the target */
+
+/* A live resource of the team, or NULL. */
+static json_t *live_res(gd_game *g, int team, const char *name, const char *type)
+{
+    json_t *r = name && *name ? gd_store_res_get(g->db, team, name) : NULL;
+    if (r &&
+        (strcmp(gd_jstr(r, "type"), type) != 0 || json_is_true(json_object_get(r, "deleted")))) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* SetDesiredCapacity by the autoscaler, within the group's min..max. 1 if it changed. */
+static int set_desired(gd_game *g, int team, json_t *asg, long long want, const char *why)
+{
+    json_t *spec = json_object_get(asg, "spec");
+    long long mn = (long long)gd_jnum(spec, "min", 0), mx = (long long)gd_jnum(spec, "max", 0);
+    long long cur = (long long)gd_jnum(spec, "desired", 0);
+    if (want < mn) want = mn;
+    if (want > mx) want = mx;
+    if (want == cur) return 0;
+    gd_actor who = {.team = team, .principal = "autoscaling", .trust = GD_TRUST_GAME};
+    gd_op_result r;
+    json_t *body = json_pack("{s:I}", "desired", (json_int_t)want);
+    int rc = gd_op_action(g, &who, "scale", gd_jstr(asg, "name"), body, &r);
+    json_decref(body);
+    if (rc == 0) {
+        gd_info("policy_scaled", "team=%d asg=%s from=%lld to=%lld why=%s", team,
+                gd_jstr(asg, "name"), cur, want, gd_log_q(why));
+        char line[400];
+        snprintf(line, sizeof line, "%s: desired %lld -> %lld (%s)", gd_jstr(asg, "name"), cur,
+                 want, why);
+        gd_store_ledger_add(g->db, gd_game_now(g), team, "autoscaling", 0, line);
+    }
+    gd_op_result_free(&r);
+    return rc == 0;
+}
+
+/* AWS's rounding of a percent change: above 1 down, between 0 and 1 to 1, between -1
+ * and 0 to -1, below -1 up; then at least min_adjustment_magnitude either way. */
+static long long percent_change(long long cur, double pct, long long mam)
+{
+    double d = (double)cur * pct / 100.0;
+    long long c = d >= 1    ? (long long)floor(d)
+                  : d > 0   ? 1
+                  : d <= -1 ? (long long)ceil(d)
+                  : d < 0   ? -1
+                            : 0;
+    if (mam > 0 && c != 0 && llabs(c) < mam) c = c > 0 ? mam : -mam;
+    return c;
+}
+
+void gd_policy_execute(gd_game *g, int team, const char *policy, const char *alarm, double value,
+                       double threshold)
+{
+    json_t *p = live_res(g, team, policy, "scaling_policy");
+    if (!p) return;
+    json_t *spec = json_object_get(p, "spec"), *st = json_object_get(p, "status");
+    const char *type = gd_jstr(spec, "policy_type");
+    double now = gd_game_now(g);
+    json_t *asg = live_res(g, team, gd_jstr(spec, "asg"), "asg");
+    if (!asg || !strcmp(type, "TargetTrackingScaling") || now < gd_jnum(st, "cooldown_until", 0)) {
+        json_decref(asg);
+        json_decref(p);
+        return;
+    }
+    long long adj = 0;
+    int found = 0;
+    if (!strcmp(type, "StepScaling")) {
+        /* The step whose [lower, upper) holds how far the metric is past the threshold. */
+        double d = value - threshold;
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(spec, "step_adjustments"), i, s)
+        {
+            json_t *lo = json_object_get(s, "lower"), *hi = json_object_get(s, "upper");
+            if ((!lo || d >= json_number_value(lo)) && (!hi || d < json_number_value(hi))) {
+                adj = (long long)json_integer_value(json_object_get(s, "adjustment"));
+                found = 1;
+                break;
+            }
+        }
+    } else {
+        adj = (long long)gd_jnum(spec, "scaling_adjustment", 0);
+        found = 1;
+    }
+    long long cur = (long long)gd_jnum(json_object_get(asg, "spec"), "desired", 0);
+    const char *at = gd_jstr(spec, "adjustment_type");
+    long long want =
+        !strcmp(at, "ExactCapacity") ? adj
+        : !strcmp(at, "PercentChangeInCapacity")
+            ? cur + percent_change(cur, (double)adj,
+                                   (long long)gd_jnum(spec, "min_adjustment_magnitude", 0))
+            : cur + adj;
+    char why[200];
+    snprintf(why, sizeof why, "policy %s on alarm %s", policy, alarm);
+    if (found && set_desired(g, team, asg, want, why)) {
+        /* Simple scaling waits its cooldown; step scaling its instances' warm-up. */
+        double wait = !strcmp(type, "StepScaling") ? gd_jnum(spec, "estimated_instance_warmup", 300)
+                                                   : gd_jnum(spec, "cooldown", 300);
+        gd_launcher_set_status(g, gd_jstr(p, "id"),
+                               json_pack("{s:f,s:s,s:I,s:f}", "last_executed", now, "last_alarm",
+                                         alarm, "last_desired", (json_int_t)want, "cooldown_until",
+                                         now + wait));
+    }
+    json_decref(asg);
+    json_decref(p);
+}
+
+/* ---- target tracking ---- */
+
+/* The series a target tracking policy watches: the resource id and the metric. */
+static int tt_series(gd_game *g, int team, json_t *spec, json_t *asg, char *id, size_t n,
+                     const char **metric)
+{
+    json_t *as = json_object_get(asg, "spec");
+    if (!strcmp(gd_jstr(spec, "metric"), "ASGAverageCPUUtilization")) {
+        *metric = "CPUUtilization";
+        snprintf(id, n, "%s", gd_jstr(asg, "id"));
+        return 0;
+    }
+    /* ALBRequestCountPerTarget: of the named target group, else of the group's first
+     * target group, else of its first alb's own group. */
+    *metric = "RequestCountPerTarget";
+    const char *tg = gd_jstr(spec, "target_group");
+    if (!*tg) tg = json_string_value(json_array_get(json_object_get(as, "target_groups"), 0));
+    json_t *r = tg ? live_res(g, team, tg, "target_group") : NULL;
+    if (!r)
+        r = live_res(g, team,
+                     json_string_value(json_array_get(json_object_get(as, "load_balancers"), 0)),
+                     "alb");
+    if (!r) return -1;
+    snprintf(id, n, "%s", gd_jstr(r, "id"));
+    json_decref(r);
+    return 0;
+}
+
+/* The group's running instances (its metric is spread over them). */
+static int running_members(json_t *instances, int team, const char *asg)
+{
+    int n = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(instances, i, r)
+    {
+        json_t *st = json_object_get(r, "status");
+        n += (int)json_integer_value(json_object_get(r, "team")) == team &&
+             !strcmp(gd_jstr(st, "asg"), asg) && gd_inst_state_of(st) == GD_INST_RUNNING &&
+             !gd_instance_leaving(r);
+    }
+    return n;
+}
+
+/* How many instances the metric of the period ending at pe was spread over: a target
+ * group's registered targets, or a group's in-service instances (AWS/AutoScaling). */
+static double measured_over(gd_game *g, const char *id, const char *metric, double pe)
+{
+    gd_stat avg;
+    gd_stat_parse("Average", &avg);
+    static const char *const alb[] = {"HealthyHostCount", "UnHealthyHostCount", NULL};
+    static const char *const cpu[] = {"GroupInServiceInstances", NULL};
+    const char *const *names = !strcmp(metric, "CPUUtilization") ? cpu : alb;
+    double n = 0;
+    for (int i = 0; names[i]; i++) {
+        json_t *pts =
+            gd_metrics_stats(g->metrics, id, names[i], pe - TT_PERIOD, pe, TT_PERIOD, &avg);
+        n += json_number_value(json_array_get(json_array_get(pts, 0), 1));
+        json_decref(pts);
+    }
+    return n;
+}
+
+/* One policy's wish for its group: 1 out, -1 in, 0 none; *want the capacity. */
+static int tt_wish(gd_game *g, json_t *p, json_t *asg, json_t *instances, double pe,
+                   long long *want, double *value)
+{
+    int team = (int)json_integer_value(json_object_get(p, "team"));
+    json_t *spec = json_object_get(p, "spec");
+    char id[40];
+    const char *metric;
+    if (tt_series(g, team, spec, asg, id, sizeof id, &metric) < 0) return 0;
+    gd_stat st;
+    gd_stat_parse(!strcmp(metric, "CPUUtilization") ? "Average" : "Sum", &st);
+    json_t *pts =
+        gd_metrics_stats(g->metrics, id, metric, pe - TT_IN_N * TT_PERIOD, pe, TT_PERIOD, &st);
+    double v[TT_IN_N];
+    for (int i = 0; i < TT_IN_N; i++) v[i] = NAN;
+    size_t k;
+    json_t *x;
+    json_array_foreach(pts, k, x)
+    {
+        int slot = (int)floor(
+            (json_number_value(json_array_get(x, 0)) - (pe - TT_IN_N * TT_PERIOD)) / TT_PERIOD +
+            0.5);
+        if (slot >= 0 && slot < TT_IN_N) v[slot] = json_number_value(json_array_get(x, 1));
+    }
+    json_decref(pts);
+    double target = gd_jnum(spec, "target_value", 1);
+    *value = v[TT_IN_N - 1];
+    int above = 0, below = 0;
+    for (int i = TT_IN_N - TT_OUT_N; i < TT_IN_N; i++) above += !isnan(v[i]) && v[i] > target;
+    for (int i = 0; i < TT_IN_N; i++) below += !isnan(v[i]) && v[i] < target * TT_IN_SHARE;
+    if (isnan(*value)) return 0;
+    /* The capacity that brings the metric per instance back to the target: the
+     * instances the last datapoint was measured over (not those launched since, which
+     * would overshoot), times value / target, rounded up both ways (out adds the most,
+     * in removes the fewest). */
+    double n = measured_over(g, id, metric, pe);
+    if (!(n > 0)) n = running_members(instances, team, gd_jstr(asg, "name"));
+    *want = (long long)ceil((n > 0 ? n : 1) * *value / target - 1e-9);
+    long long cur = (long long)gd_jnum(json_object_get(asg, "spec"), "desired", 0);
+    if (above == TT_OUT_N && *want > cur) return 1;
+    /* No scale-in while instances of the last scale-out are warming up. */
+    double warm = gd_jnum(spec, "estimated_instance_warmup", 300);
+    if (below == TT_IN_N && *want < cur &&
+        !json_is_true(json_object_get(spec, "disable_scale_in")) &&
+        pe >= gd_jnum(json_object_get(p, "status"), "scaled_out_at", -1e18) + warm)
+        return -1;
+    return 0;
+}
+
+void gd_policies_track(gd_game *g, json_t *policies, double now)
+{
+    double lag = 1.5 * gd_clock_speed();
+    if (lag > TT_PERIOD) lag = TT_PERIOD;
+    double pe = floor((now - lag) / TT_PERIOD) * TT_PERIOD;
+    json_t *instances = NULL, *done = json_object();
+    size_t i, j;
+    json_t *p, *q;
+    json_array_foreach(policies, i, p)
+    {
+        json_t *spec = json_object_get(p, "spec");
+        if (strcmp(gd_jstr(spec, "policy_type"), "TargetTrackingScaling") != 0) continue;
+        /* Read again: a change of capacity earlier in this loop ran a nested pass that
+         * may have evaluated this policy already. */
+        json_t *fresh = gd_store_res_get(g->db, 0, gd_jstr(p, "id"));
+        double done_until = gd_jnum(json_object_get(fresh, "status"), "evaluated_until", -1);
+        json_decref(fresh);
+        if (pe <= done_until) continue;
+        int team = (int)json_integer_value(json_object_get(p, "team"));
+        char key[96];
+        snprintf(key, sizeof key, "%d/%s", team, gd_jstr(spec, "asg"));
+        if (json_object_get(done, key)) continue;
+        json_object_set_new(done, key, json_true());
+        json_t *asg = live_res(g, team, gd_jstr(spec, "asg"), "asg");
+        if (!asg) continue;
+        if (!instances) instances = gd_store_res_list(g->db, 0, "instance", 0);
+        /* Every target tracking policy of the group: out if any asks, in only if all
+         * agree (to the largest capacity any of them wants). */
+        int outs = 0, ins = 0, n = 0;
+        long long out_to = 0, in_to = 0;
+        char why[256] = "";
+        json_array_foreach(policies, j, q)
+        {
+            json_t *qs = json_object_get(q, "spec");
+            if ((int)json_integer_value(json_object_get(q, "team")) != team ||
+                strcmp(gd_jstr(qs, "asg"), gd_jstr(spec, "asg")) != 0 ||
+                strcmp(gd_jstr(qs, "policy_type"), "TargetTrackingScaling") != 0)
+                continue;
+            n++;
+            long long want = 0;
+            double value = NAN;
+            int w = tt_wish(g, q, asg, instances, pe, &want, &value);
+            gd_launcher_set_status(g, gd_jstr(q, "id"),
+                                   json_pack("{s:f,s:o?,s:s}", "evaluated_until", pe, "last_value",
+                                             isnan(value) ? NULL : json_real(value), "wish",
+                                             w > 0   ? "out"
+                                             : w < 0 ? "in"
+                                                     : "hold"));
+            if (w > 0 && (!outs || want > out_to)) {
+                out_to = want;
+                snprintf(why, sizeof why, "target tracking %s: %s %.4g > target %g",
+                         gd_jstr(q, "name"), gd_jstr(qs, "metric"), value,
+                         gd_jnum(qs, "target_value", 0));
+            }
+            outs += w > 0;
+            if (w < 0) {
+                if (!ins || want > in_to) in_to = want;
+                ins++;
+            }
+        }
+        if (outs && set_desired(g, team, asg, out_to, why)) {
+            json_array_foreach(policies, j, q)
+            {
+                json_t *qs = json_object_get(q, "spec");
+                if ((int)json_integer_value(json_object_get(q, "team")) == team &&
+                    !strcmp(gd_jstr(qs, "asg"), gd_jstr(spec, "asg")))
+                    gd_launcher_set_status(g, gd_jstr(q, "id"),
+                                           json_pack("{s:f}", "scaled_out_at", pe));
+            }
+        } else if (ins == n && n > 0) {
+            snprintf(why, sizeof why,
+                     "target tracking: 15 minutes under the target of every "
+                     "policy of the group");
+            set_desired(g, team, asg, in_to, why);
+        }
+        json_decref(asg);
+    }
+    json_decref(instances);
+    json_decref(done);
+}
+
+/* ---- the fleet's metrics ---- */
+
+void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now)
+{
+    static uint64_t last_ms;
+    uint64_t t = uv_now(g->loop);
+    if (last_ms && t < last_ms + 250) return; /* as often as the edges' stats */
+    last_ms = t;
+    /* Busy slots as the load balancers see them: requests in flight to the instance
+     * (an instance's slots serve only what its edges send it). The instance's CPU is
+     * emulated this way: a request holds one slot for its service time. */
+    json_t *inflight = json_object();
+    for (gd_edge_link *e = g->edges; e; e = e->next) {
+        size_t k;
+        json_t *x;
+        json_array_foreach(json_object_get(e->stats, "targets"), k, x)
+        {
+            const char *id = gd_jstr(x, "id");
+            json_object_set_new(inflight, id,
+                                json_real(gd_jnum(inflight, id, 0) + gd_jnum(x, "inflight", 0)));
+        }
+    }
+    json_t *slots_of = json_object(), *sum = json_object(), *cnt = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(instances, i, r)
+    {
+        json_t *st = json_object_get(r, "status");
+        if (gd_inst_state_of(st) != GD_INST_RUNNING) continue;
+        int team = (int)json_integer_value(json_object_get(r, "team"));
+        char key[96];
+        snprintf(key, sizeof key, "%d/%s", team,
+                 gd_jstr(json_object_get(r, "spec"), "launch_template"));
+        if (!json_object_get(slots_of, key)) {
+            json_t *lt = live_res(g, team, gd_jstr(json_object_get(r, "spec"), "launch_template"),
+                                  "launch_template");
+            json_object_set_new(slots_of, key,
+                                json_real(gd_jnum(json_object_get(lt, "spec"), "slots", 5)));
+            json_decref(lt);
+        }
+        double slots = gd_jnum(slots_of, key, 5);
+        double busy = gd_jnum(inflight, gd_jstr(r, "id"), 0);
+        double cpu = 100.0 * (busy < slots ? busy : slots) / (slots > 0 ? slots : 1);
+        gd_metrics_put(g->metrics, gd_jstr(r, "id"), "CPUUtilization", now, cpu);
+        const char *asg = gd_jstr(st, "asg");
+        if (!*asg || gd_instance_leaving(r)) continue;
+        snprintf(key, sizeof key, "%d/%s", team, asg);
+        json_object_set_new(sum, key, json_real(gd_jnum(sum, key, 0) + cpu));
+        json_object_set_new(cnt, key, json_real(gd_jnum(cnt, key, 0) + 1));
+    }
+    json_array_foreach(asgs, i, r)
+    {
+        char key[96];
+        snprintf(key, sizeof key, "%d/%s", (int)json_integer_value(json_object_get(r, "team")),
+                 gd_jstr(r, "name"));
+        double n = gd_jnum(cnt, key, 0);
+        const char *id = gd_jstr(r, "id");
+        if (n > 0) gd_metrics_put(g->metrics, id, "CPUUtilization", now, gd_jnum(sum, key, 0) / n);
+        gd_metrics_put(g->metrics, id, "GroupDesiredCapacity", now,
+                       gd_jnum(json_object_get(r, "spec"), "desired", 0));
+        gd_metrics_put(g->metrics, id, "GroupInServiceInstances", now, n);
+    }
+    json_decref(inflight);
+    json_decref(slots_of);
+    json_decref(sum);
+    json_decref(cnt);
+}
