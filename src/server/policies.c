@@ -143,15 +143,18 @@ static int tt_series(gd_game *g, int team, json_t *spec, json_t *asg, char *id, 
         return 0;
     }
     /* ALBRequestCountPerTarget: of the named target group, else of the group's first
-     * target group, else of its first alb's own group. */
+     * target group, else of the first alb among its load balancers (its own group). */
     *metric = "RequestCountPerTarget";
     const char *tg = gd_jstr(spec, "target_group");
     if (!*tg) tg = json_string_value(json_array_get(json_object_get(as, "target_groups"), 0));
     json_t *r = tg ? live_res(g, team, tg, "target_group") : NULL;
-    if (!r)
-        r = live_res(g, team,
-                     json_string_value(json_array_get(json_object_get(as, "load_balancers"), 0)),
-                     "alb");
+    size_t i;
+    json_t *lb;
+    json_array_foreach(json_object_get(as, "load_balancers"), i, lb)
+    {
+        if (r) break;
+        r = live_res(g, team, json_string_value(lb), "alb");
+    }
     if (!r) return -1;
     snprintf(id, n, "%s", gd_jstr(r, "id"));
     json_decref(r);
