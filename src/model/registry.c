@@ -3,6 +3,7 @@
  * within a spec and against the rest of the architecture. A new type is a new field
  * table, its checks and one row in `rows` below. */
 #include "model/registry.h"
+#include "model/cron.h"
 #include "model/stat.h"
 
 #include "core/addr.h"
@@ -198,6 +199,18 @@ static const gd_field policy_fields[] = {
     {F("target_group", GD_F_REF, 0, NULL)},
     {F("disable_scale_in", GD_F_BOOL, 0, "false")},
     {F("estimated_instance_warmup", GD_F_DUR, 0, "300"), RANGE(0, 86400)},
+    {.name = NULL},
+};
+
+/* A scheduled action of an Auto Scaling group: once at a game time, or on a cron
+ * recurrence of game time. */
+static const gd_field sched_fields[] = {
+    {F("asg", GD_F_REF, 1, NULL)},
+    {F("at", GD_F_DUR, 0, NULL), RANGE(0, 604800)},
+    {F("recurrence", GD_F_STR, 0, NULL)},
+    {F("desired", GD_F_INT, 0, NULL), RANGE(0, 1000)},
+    {F("min", GD_F_INT, 0, NULL), RANGE(0, 1000)},
+    {F("max", GD_F_INT, 0, NULL), RANGE(0, 1000)},
     {.name = NULL},
 };
 
@@ -518,6 +531,32 @@ static void policy_cross(gd_spec_check *x, json_t *spec)
     }
 }
 
+/* Exactly one of at and recurrence; a valid recurrence; something to set, within
+ * itself (min <= desired <= max where given). */
+static void sched_cross(gd_spec_check *x, json_t *spec)
+{
+    json_t *at = json_object_get(spec, "at"), *rec = json_object_get(spec, "recurrence");
+    if (!at == !rec && !gd_spec_is_bad(x, "at") && !gd_spec_is_bad(x, "recurrence"))
+        gd_spec_fail(x, spec, at ? "recurrence" : "at", at ? rec : NULL, at ? "recurrence" : "at",
+                     "at: a game time, or recurrence: a cron line",
+                     at ? "give at or recurrence, not both" : "missing (or give recurrence)");
+    char err[128];
+    gd_cron c;
+    if (json_is_string(rec) && !gd_spec_is_bad(x, "recurrence") &&
+        gd_cron_parse(json_string_value(rec), &c, err, sizeof err) < 0)
+        gd_spec_fail(x, spec, "recurrence", rec, "recurrence",
+                     "minute hour * * * in game time, e.g. \"0 */1 * * *\"", "%s", err);
+    long long d = -1, mn = -1, mx = -1;
+    int hd = int_field(spec, "desired", &d), hmin = int_field(spec, "min", &mn),
+        hmax = int_field(spec, "max", &mx);
+    if (!hd && !hmin && !hmax && !gd_spec_is_bad(x, "desired"))
+        gd_spec_fail(x, spec, "desired", NULL, "desired", "desired, min and/or max",
+                     "missing (a scheduled action sets desired, min or max)");
+    if ((hmin && hmax && mn > mx) || (hd && hmin && d < mn) || (hd && hmax && d > mx))
+        gd_spec_fail(x, spec, "desired", json_object_get(spec, "desired"), "desired",
+                     "min <= desired <= max", "the action's own min, desired and max disagree");
+}
+
 /* ---- the rows ------------------------------------------------------------------------ */
 
 static const gd_ref subnet_refs[] = {{"vpc", "vpc"}, {NULL, NULL}};
@@ -539,6 +578,7 @@ static const gd_ref alarm_refs[] = {{"resource", "any"},
                                     {"alarm_actions", "scaling_policy"},
                                     {"ok_actions", "scaling_policy"},
                                     {NULL, NULL}};
+static const gd_ref sched_refs[] = {{"asg", "asg"}, {NULL, NULL}};
 static const gd_ref policy_refs[] = {
     {"asg", "asg"}, {"target_group", "target_group"}, {NULL, NULL}};
 
@@ -624,6 +664,13 @@ static const gd_rtype rows[] = {
      .fields = policy_fields,
      .refs = policy_refs,
      .check_spec = policy_cross,
+     .depends = never_blocks},
+    {.name = "scheduled_action",
+     .prefix = "sched",
+     .summary = "sets an asg's desired, min or max at a game time, once or on a recurrence",
+     .fields = sched_fields,
+     .refs = sched_refs,
+     .check_spec = sched_cross,
      .depends = never_blocks},
 };
 #define NROWS (sizeof rows / sizeof rows[0])

@@ -177,6 +177,14 @@ static void rc_policies(gd_game *g, struct pass *p)
     json_decref(policies);
 }
 
+/* Scheduled actions: a group's min, max and desired at their game time. */
+static void rc_schedules(gd_game *g, struct pass *p)
+{
+    json_t *actions = gd_store_res_list(g->db, 0, "scheduled_action", 0);
+    gd_schedules_reconcile(g, actions, p->now);
+    json_decref(actions);
+}
+
 /* Loadgens: a team's customers start once its endpoint serves. */
 static void rc_loadgens(gd_game *g, struct pass *p)
 {
@@ -198,6 +206,7 @@ static const struct {
     {"fleet metrics", rc_fleet_metrics},
     {"alarm", rc_alarms},
     {"scaling_policy", rc_policies},
+    {"scheduled_action", rc_schedules},
     {"loadgens", rc_loadgens},
 };
 

@@ -71,6 +71,10 @@ void gd_edgepush_forget(gd_game *g, json_t *edges);
 /** Evaluates every alarm whose period has ended since its last evaluation. */
 void gd_alarms_reconcile(gd_game *g, json_t *alarms, double now);
 
+/* ---- schedules.c ---- */
+/** Runs the scheduled actions that are due (once, or on their recurrence). */
+void gd_schedules_reconcile(gd_game *g, json_t *actions, double now);
+
 /* ---- policies.c ---- */
 /** Runs a simple or step scaling policy for an alarm in ALARM (value: the alarm's last
  *  datapoint): a SetDesiredCapacity through the operations layer, unless in cooldown. */

@@ -121,6 +121,36 @@ def test_alarm_ok_alarm_ok_runs_its_policy(game):
     assert g.call("GET", "/resources/bad").status == 404
 
 
+def test_scheduled_actions_once_and_on_a_recurrence(game):
+    g = game
+    start = clock(g)
+    at = int(start // 60 + 3) * 60
+    g.ctl("create", "scheduled_action", "batch-night", "asg=batch", f"at={at}", "min=1", "max=2",
+          "desired=1")
+    g.wait_until(lambda: res(g, "batch")["spec"]["max"] == 2, 20, "the one-off action to run")
+    spec = res(g, "batch")["spec"]
+    assert (spec["min"], spec["desired"]) == (1, 1), spec
+    ran = res(g, "batch-night")["status"]["ran_at"]
+    assert at <= ran < at + 60, (at, ran)
+    # Every 2 game minutes: desired 2 (within the max the one-off left).
+    g.ctl("create", "scheduled_action", "batch-tick", "asg=batch", "recurrence=*/2 * * * *",
+          "desired=2")
+    g.wait_until(lambda: desired(g, "batch") == 2, 20, "the recurrence to run")
+    ups = [a for a in g.audit() if a["eventName"] == "UpdateResource"
+           and a["principal"] == "autoscaling"]
+    assert len(ups) >= 2, ups
+    g.ctl("delete", "batch-tick")
+    # What is wrong is said, and nothing is created.
+    for args, want in [(("at=1h", "recurrence=0 * * * *", "desired=1"), "not both"),
+                       (("recurrence=61 * * * *", "desired=1"), "minute: not"),
+                       (("recurrence=0 * 1 * *", "desired=1"), "must be *"),
+                       (("at=1h",), "sets desired, min or max"),
+                       (("at=1h", "min=3", "max=2"), "disagree")]:
+        r = g.ctl("create", "scheduled_action", "bad", "asg=batch", *args, check=False)
+        assert r.returncode != 0 and want in r.stderr, (args, r.stderr)
+    assert g.call("GET", "/resources/bad").status == 404
+
+
 def test_target_tracking_scales_out_on_the_surge_and_back_in(game):
     g = game
     # The surge starts at 12m; three one-minute datapoints above the target, then out.

@@ -75,6 +75,7 @@ Test(registry, defaults_pass_their_own_checks)
         {"cdn", "{\"origin\": \"lb\"}"},
         {"alarm", "{\"resource\": \"lb\", \"metric\": \"RequestCount\", \"threshold\": 1}"},
         {"scaling_policy", "{\"asg\": \"web\", \"scaling_adjustment\": 1}"},
+        {"scheduled_action", "{\"asg\": \"web\", \"at\": \"1h\", \"desired\": 4}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);

@@ -495,7 +495,7 @@ Test(scenario, section_errors)
         "asg/web)",
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy)",
+        "scaling_policy, scheduled_action)",
         "20:3: field 'architecture.endpoint': missing (allowed: [a-z0-9-], 1..64 characters)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
         "name, ...fields of that type})",
@@ -543,10 +543,10 @@ Test(scenario, architecture_errors)
         "11:14: field 'architecture.resources[4].type': \"rocket\" is not a resource type "
         "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn, "
         "alarm, "
-        "scaling_policy)",
+        "scaling_policy, scheduled_action)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy)",
+        "scaling_policy, scheduled_action)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
