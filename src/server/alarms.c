@@ -178,13 +178,5 @@ void gd_alarms_reconcile(gd_game *g, json_t *alarms, double now)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(alarms, i, a)
-    {
-        /* Read again: an action of an earlier alarm may have run a nested pass that
-         * evaluated this one already. */
-        json_t *fresh = gd_store_res_get(g->db, 0, gd_jstr(a, "id"));
-        if (fresh && !json_is_true(json_object_get(fresh, "deleted")))
-            reconcile_alarm(g, fresh, now);
-        json_decref(fresh);
-    }
+    json_array_foreach(alarms, i, a) reconcile_alarm(g, a, now);
 }

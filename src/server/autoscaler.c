@@ -91,8 +91,8 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
         if (!gd_instance_leaving(r)) {
             json_array_append(mine, r);
         } else if (now >= gd_jnum(st, "drain_until", 0) || drained(g, gd_jstr(r, "id"))) {
-            /* Deregistered and drained: it goes now. Terminating reconciles again with
-             * what is true now, so this stale pass stops here. */
+            /* Deregistered and drained: it goes now. Terminating asks for another
+             * pass, with what is true then, so this group's stale view stops here. */
             terminate(g, team, gd_jstr(r, "id"), "scale-in");
             json_decref(mine);
             return;
@@ -125,9 +125,9 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
                 }
             }
             if (out) {
-                /* Terminating reconciles again, this group included, with what is
-                 * true now: the replacement and any other unhealthy member are
-                 * handled there, so this stale pass stops here. */
+                /* Terminating asks for another pass, this group included, with
+                 * what is true then: the replacement and any other unhealthy member
+                 * are handled there, so this group's stale view stops here. */
                 terminate(g, team, gd_jstr(m, "id"), "ELB health check failed");
                 json_decref(mine);
                 return;

@@ -94,6 +94,8 @@ typedef struct gd_game {
     gd_rand rnd;
     gd_metrics *metrics; /* CloudWatch-like series of the edges */
     int stopping;
+    int reconciling;     /* a reconcile pass is running */
+    int reconcile_again; /* a write during it asked for another */
 } gd_game;
 
 /* ---- game.c ---- */

@@ -210,9 +210,11 @@ static const struct {
     {"loadgens", rc_loadgens},
 };
 
-void gd_launcher_reconcile(gd_game *g)
+/* Passes a write made during a pass may ask for, before the rest waits for the tick. */
+#define MAX_AGAIN 4
+
+static void pass_once(gd_game *g)
 {
-    if (g->stopping) return;
     struct pass p = {.now = gd_game_now(g),
                      .asgs = gd_store_res_list(g->db, 0, "asg", 0),
                      .instances = gd_store_res_list(g->db, 0, "instance", 0),
@@ -224,4 +226,24 @@ void gd_launcher_reconcile(gd_game *g)
     json_decref(p.instances);
     json_decref(p.edges);
     json_decref(p.tgs);
+}
+
+/* Passes never nest: a reconciler's write (through the operations layer, which
+ * reconciles after each one) only asks for another pass, run once this one is over,
+ * on a fresh view of the store. So no reconciler meets a list that a nested pass has
+ * made stale behind its back. */
+void gd_launcher_reconcile(gd_game *g)
+{
+    if (g->stopping) return;
+    if (g->reconciling) {
+        g->reconcile_again = 1;
+        return;
+    }
+    g->reconciling = 1;
+    int n = 0;
+    do {
+        g->reconcile_again = 0;
+        pass_once(g);
+    } while (g->reconcile_again && ++n < MAX_AGAIN);
+    g->reconciling = 0;
 }

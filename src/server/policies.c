@@ -256,13 +256,9 @@ void gd_policies_track(gd_game *g, json_t *policies, double now)
     json_array_foreach(policies, i, p)
     {
         json_t *spec = json_object_get(p, "spec");
-        if (strcmp(gd_jstr(spec, "policy_type"), "TargetTrackingScaling") != 0) continue;
-        /* Read again: a change of capacity earlier in this loop ran a nested pass that
-         * may have evaluated this policy already. */
-        json_t *fresh = gd_store_res_get(g->db, 0, gd_jstr(p, "id"));
-        double done_until = gd_jnum(json_object_get(fresh, "status"), "evaluated_until", -1);
-        json_decref(fresh);
-        if (pe <= done_until) continue;
+        if (strcmp(gd_jstr(spec, "policy_type"), "TargetTrackingScaling") != 0 ||
+            pe <= gd_jnum(json_object_get(p, "status"), "evaluated_until", -1))
+            continue;
         int team = (int)json_integer_value(json_object_get(p, "team"));
         char key[96];
         snprintf(key, sizeof key, "%d/%s", team, gd_jstr(spec, "asg"));

@@ -72,7 +72,6 @@ static void reconcile_action(gd_game *g, json_t *act, double now)
         fields = json_pack("{s:I}", "checked_until", (json_int_t)now_m);
         if (due) json_object_set_new(fields, "ran_at", json_real(now));
     }
-    /* Written before it runs: the update runs a nested reconcile pass. */
     gd_launcher_set_status(g, gd_jstr(act, "id"), fields);
     if (!due) return;
     json_t *asg = gd_store_res_get(g->db, team, gd_jstr(spec, "asg"));
@@ -86,13 +85,5 @@ void gd_schedules_reconcile(gd_game *g, json_t *actions, double now)
 {
     size_t i;
     json_t *a;
-    json_array_foreach(actions, i, a)
-    {
-        /* Read again: an earlier action's update ran a nested pass that may have run
-         * this one already. */
-        json_t *fresh = gd_store_res_get(g->db, 0, gd_jstr(a, "id"));
-        if (fresh && !json_is_true(json_object_get(fresh, "deleted")))
-            reconcile_action(g, fresh, now);
-        json_decref(fresh);
-    }
+    json_array_foreach(actions, i, a) reconcile_action(g, a, now);
 }
