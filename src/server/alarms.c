@@ -64,17 +64,6 @@ gd_alarm_state gd_alarm_state_of(const char *name)
     return GD_ALARM_INSUFFICIENT_DATA;
 }
 
-/* The ids of the resource an alarm watches: itself, or NULL when it is gone. */
-static json_t *watched(gd_game *g, int team, const char *name)
-{
-    json_t *r = gd_store_res_get(g->db, team, name);
-    if (r && json_is_true(json_object_get(r, "deleted"))) {
-        json_decref(r);
-        return NULL;
-    }
-    return r;
-}
-
 static void run_actions(gd_game *g, int team, json_t *names, const char *alarm, double value,
                         double threshold)
 {
@@ -101,7 +90,7 @@ static void reconcile_alarm(gd_game *g, json_t *a, double now)
     if (gd_stat_parse(gd_jstr(spec, "statistic"), &stat) < 0) return; /* checked on write */
     double values[100];
     for (int i = 0; i < n; i++) values[i] = NAN;
-    json_t *res = watched(g, team, gd_jstr(spec, "resource"));
+    json_t *res = gd_store_res_live(g->db, team, gd_jstr(spec, "resource"), NULL);
     if (res) {
         json_t *pts = gd_metrics_stats(g->metrics, gd_jstr(res, "id"), gd_jstr(spec, "metric"),
                                        pe - n * period, pe, period, &stat);

@@ -235,11 +235,7 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
 /* A live resource of the team by id or name; NULL (and 404) if none. */
 static json_t *live(gd_game *g, const gd_actor *who, const char *id, gd_op_result *out)
 {
-    json_t *res = gd_store_res_get(g->db, who->team, id);
-    if (res && json_is_true(json_object_get(res, "deleted"))) {
-        json_decref(res);
-        res = NULL; /* a deleted resource can be read, not changed */
-    }
+    json_t *res = gd_store_res_live(g->db, who->team, id, NULL); /* deleted: read, not changed */
     if (!res) fail(out, 404, "ResourceNotFound", "no resource of that id or name: '%s'", id);
     return res;
 }
@@ -357,10 +353,9 @@ static int act_scale(gd_game *g, const gd_actor *who, const char *name, const js
     json_t *params = json_pack("{s:s,s:O?}", "autoScalingGroupName", name, "desiredCapacity",
                                json_object_get(body, "desired"));
     int r = known_keys(body, keys, out);
-    json_t *asg = r == 0 ? gd_store_res_get(g->db, who->team, name) : NULL;
+    json_t *asg = r == 0 ? gd_store_res_live(g->db, who->team, name, "asg") : NULL;
     json_t *d = json_object_get(body, "desired");
-    if (r == 0 && (!asg || strcmp(str(asg, "type"), "asg") != 0 ||
-                   json_is_true(json_object_get(asg, "deleted")))) {
+    if (r == 0 && !asg) {
         r = fail(out, 404, "ResourceNotFound", "no autoscaling group named '%s'", name);
     } else if (r == 0 && !json_is_integer(d)) {
         r = fail(out, 400, "ValidationError", "desired: must be an integer");
@@ -466,9 +461,8 @@ static int act_set_endpoint(gd_game *g, const gd_actor *who, const char *target,
     static const char *const keys[] = {"name", NULL};
     const char *name = str(body, "name");
     int r = known_keys(body, keys, out);
-    json_t *res = r == 0 ? gd_store_res_get(g->db, who->team, name) : NULL;
-    if (r == 0 && (!res || json_is_true(json_object_get(res, "deleted")) ||
-                   !gd_registry_has(str(res, "type"), GD_RT_ENTRY))) {
+    json_t *res = r == 0 ? gd_store_res_live(g->db, who->team, name, NULL) : NULL;
+    if (r == 0 && (!res || !gd_registry_has(str(res, "type"), GD_RT_ENTRY))) {
         const char *names[16];
         char allow[160];
         gd_registry_names(GD_RT_ENTRY, names, 16);

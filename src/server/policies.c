@@ -21,18 +21,6 @@
 #define TT_IN_N 15      /* scale in on 15 of 15 below it */
 #define TT_IN_SHARE 0.9 /* "below" for scale-in: under 90 % of the target */
 
-/* A live resource of the team, or NULL. */
-static json_t *live_res(gd_game *g, int team, const char *name, const char *type)
-{
-    json_t *r = name && *name ? gd_store_res_get(g->db, team, name) : NULL;
-    if (r &&
-        (strcmp(gd_jstr(r, "type"), type) != 0 || json_is_true(json_object_get(r, "deleted")))) {
-        json_decref(r);
-        return NULL;
-    }
-    return r;
-}
-
 /* SetDesiredCapacity by the autoscaler, within the group's min..max. 1 if it changed. */
 static int set_desired(gd_game *g, int team, json_t *asg, long long want, const char *why)
 {
@@ -76,12 +64,12 @@ static long long percent_change(long long cur, double pct, long long mam)
 void gd_policy_execute(gd_game *g, int team, const char *policy, const char *alarm, double value,
                        double threshold)
 {
-    json_t *p = live_res(g, team, policy, "scaling_policy");
+    json_t *p = gd_store_res_live(g->db, team, policy, "scaling_policy");
     if (!p) return;
     json_t *spec = json_object_get(p, "spec"), *st = json_object_get(p, "status");
     const char *type = gd_jstr(spec, "policy_type");
     double now = gd_game_now(g);
-    json_t *asg = live_res(g, team, gd_jstr(spec, "asg"), "asg");
+    json_t *asg = gd_store_res_live(g->db, team, gd_jstr(spec, "asg"), "asg");
     if (!asg || !strcmp(type, "TargetTrackingScaling") || now < gd_jnum(st, "cooldown_until", 0)) {
         json_decref(asg);
         json_decref(p);
@@ -147,13 +135,13 @@ static int tt_series(gd_game *g, int team, json_t *spec, json_t *asg, char *id, 
     *metric = "RequestCountPerTarget";
     const char *tg = gd_jstr(spec, "target_group");
     if (!*tg) tg = json_string_value(json_array_get(json_object_get(as, "target_groups"), 0));
-    json_t *r = tg ? live_res(g, team, tg, "target_group") : NULL;
+    json_t *r = tg ? gd_store_res_live(g->db, team, tg, "target_group") : NULL;
     size_t i;
     json_t *lb;
     json_array_foreach(json_object_get(as, "load_balancers"), i, lb)
     {
         if (r) break;
-        r = live_res(g, team, json_string_value(lb), "alb");
+        r = gd_store_res_live(g->db, team, json_string_value(lb), "alb");
     }
     if (!r) return -1;
     snprintf(id, n, "%s", gd_jstr(r, "id"));
@@ -264,7 +252,7 @@ void gd_policies_track(gd_game *g, json_t *policies, double now)
         snprintf(key, sizeof key, "%d/%s", team, gd_jstr(spec, "asg"));
         if (json_object_get(done, key)) continue;
         json_object_set_new(done, key, json_true());
-        json_t *asg = live_res(g, team, gd_jstr(spec, "asg"), "asg");
+        json_t *asg = gd_store_res_live(g->db, team, gd_jstr(spec, "asg"), "asg");
         if (!asg) continue;
         if (!instances) instances = gd_store_res_list(g->db, 0, "instance", 0);
         /* Every target tracking policy of the group: out if any asks, in only if all
@@ -356,8 +344,9 @@ void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now)
         snprintf(key, sizeof key, "%d/%s", team,
                  gd_jstr(json_object_get(r, "spec"), "launch_template"));
         if (!json_object_get(slots_of, key)) {
-            json_t *lt = live_res(g, team, gd_jstr(json_object_get(r, "spec"), "launch_template"),
-                                  "launch_template");
+            json_t *lt = gd_store_res_live(g->db, team,
+                                           gd_jstr(json_object_get(r, "spec"), "launch_template"),
+                                           "launch_template");
             json_object_set_new(slots_of, key,
                                 json_real(gd_jnum(json_object_get(lt, "spec"), "slots", 5)));
             json_decref(lt);

@@ -74,10 +74,8 @@ static void reconcile_action(gd_game *g, json_t *act, double now)
     }
     gd_launcher_set_status(g, gd_jstr(act, "id"), fields);
     if (!due) return;
-    json_t *asg = gd_store_res_get(g->db, team, gd_jstr(spec, "asg"));
-    if (asg && !strcmp(gd_jstr(asg, "type"), "asg") &&
-        !json_is_true(json_object_get(asg, "deleted")))
-        run_action(g, team, act, asg, now);
+    json_t *asg = gd_store_res_live(g->db, team, gd_jstr(spec, "asg"), "asg");
+    if (asg) run_action(g, team, act, asg, now);
     json_decref(asg);
 }
 

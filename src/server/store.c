@@ -589,6 +589,17 @@ fail:
     return NULL;
 }
 
+json_t *gd_store_res_live(gd_store *s, int team, const char *id_or_name, const char *type)
+{
+    json_t *r = gd_store_res_get(s, team, id_or_name);
+    const char *t = json_string_value(json_object_get(r, "type"));
+    if (r && (json_is_true(json_object_get(r, "deleted")) || (type && (!t || strcmp(t, type))))) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
 json_t *gd_store_res_list(gd_store *s, int team, const char *type, int include_deleted)
 {
     if (s == NULL) return NULL;

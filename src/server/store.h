@@ -40,6 +40,8 @@ int gd_store_res_delete(gd_store *s, const char *id, double now);
 /** One resource by id, or by name within team (team 0: by id only). NULL if none.
  *  {"id","team","type","name","spec":{},"status":{},"created","updated","deleted":bool} */
 json_t *gd_store_res_get(gd_store *s, int team, const char *id_or_name);
+/** The same, only if it is not deleted and (type not NULL) of that type; NULL else. */
+json_t *gd_store_res_live(gd_store *s, int team, const char *id_or_name, const char *type);
 /** Resources of a team (0 = all teams) and type (NULL = all), live only unless
  *  include_deleted, ordered by creation. An array of objects as above. */
 json_t *gd_store_res_list(gd_store *s, int team, const char *type, int include_deleted);

@@ -495,3 +495,24 @@ Test(store, big_spec_round_trips_and_frees_what_it_takes)
     json_decref(r);
     json_decref(spec);
 }
+
+Test(store, res_live_skips_deleted_and_other_types)
+{
+    char id[40];
+    snprintf(id, sizeof id, "%s", mk(1, "asg", "web", "{}"));
+    json_t *r = gd_store_res_live(s, 1, "web", "asg");
+    cr_assert_not_null(r);
+    cr_assert_str_eq(str(r, "id"), id);
+    json_decref(r);
+    r = gd_store_res_live(s, 1, id, NULL);
+    cr_assert_not_null(r, "by id, any type");
+    json_decref(r);
+    cr_assert_null(gd_store_res_live(s, 1, "web", "alb"), "another type");
+    cr_assert_null(gd_store_res_live(s, 1, "nothing", NULL));
+    cr_assert_null(gd_store_res_live(s, 1, NULL, NULL));
+    cr_assert_eq(gd_store_res_delete(s, id, 3.0), 0);
+    cr_assert_null(gd_store_res_live(s, 1, id, NULL), "deleted");
+    r = gd_store_res_get(s, 1, id);
+    cr_assert_not_null(r, "a deleted resource can still be read");
+    json_decref(r);
+}
