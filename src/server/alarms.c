@@ -79,31 +79,15 @@ static void reconcile_alarm(gd_game *g, json_t *a, double now)
     const char *id = gd_jstr(a, "id"), *name = gd_jstr(a, "name");
     json_t *spec = json_object_get(a, "spec"), *st = json_object_get(a, "status");
     double period = gd_jnum(spec, "period", 60);
-    /* The last period that has ended and whose samples are in: the edges' stats are
-     * read once a wall second, so a period's last sample may land up to that late. */
-    double lag = 1.5 * gd_clock_speed();
-    if (lag > period) lag = period;
-    double pe = floor((now - lag) / period) * period;
+    double pe = gd_metrics_settled(now, period);
     if (pe <= gd_jnum(st, "evaluated_until", -1)) return;
     int n = (int)gd_jnum(spec, "evaluation_periods", 1);
     gd_stat stat;
     if (gd_stat_parse(gd_jstr(spec, "statistic"), &stat) < 0) return; /* checked on write */
     double values[100];
-    for (int i = 0; i < n; i++) values[i] = NAN;
     json_t *res = gd_store_res_live(g->db, team, gd_jstr(spec, "resource"), NULL);
-    if (res) {
-        json_t *pts = gd_metrics_stats(g->metrics, gd_jstr(res, "id"), gd_jstr(spec, "metric"),
-                                       pe - n * period, pe, period, &stat);
-        size_t k;
-        json_t *p;
-        json_array_foreach(pts, k, p)
-        {
-            int slot = (int)floor(
-                (json_number_value(json_array_get(p, 0)) - (pe - n * period)) / period + 0.5);
-            if (slot >= 0 && slot < n) values[slot] = json_number_value(json_array_get(p, 1));
-        }
-        json_decref(pts);
-    }
+    gd_metrics_periods(g->metrics, res ? gd_jstr(res, "id") : "", gd_jstr(spec, "metric"), pe, n,
+                       period, &stat, values);
     gd_alarm_state cur = gd_alarm_state_of(json_string_value(json_object_get(st, "state")));
     gd_alarm_input in = {.values = values,
                          .evaluation_periods = n,

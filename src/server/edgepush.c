@@ -18,9 +18,6 @@
 #include <signal.h>
 
 #define EDGE_ADMIN_PORT 9901
-/* How often an edge's /stats is read: four samples a wall second, so that a
- * minute's period has several even at --speed 60. */
-#define STATS_MS 250
 
 gd_edge_link *gd_edge_link_find(gd_game *g, const char *res_id)
 {
@@ -430,7 +427,7 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
         gd_free(full);
     }
     free(s);
-    if (!e->stats_inflight && uv_now(g->loop) >= e->stats_at + STATS_MS) {
+    if (!e->stats_inflight && uv_now(g->loop) >= e->stats_at + GD_METRIC_SAMPLE_MS) {
         e->stats_at = uv_now(g->loop);
         static const char q[] = "GET /stats HTTP/1.1\r\nHost: edge\r\n\r\n";
         if (gd_httpc_request(e->admin, q, sizeof q - 1, 2000, on_stats, e) == 0)

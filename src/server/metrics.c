@@ -1,5 +1,6 @@
 /* Metric series in fixed rings, fed from the edges' /stats. */
 #include "server/metrics.h"
+#include "core/clock.h"
 #include "core/mem.h"
 
 #include <math.h>
@@ -91,12 +92,13 @@ json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *n
     return a;
 }
 
-json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *name, double start,
-                         double end, double period, const gd_stat *st)
+/* Calls emit for each period of [start, end) that has samples: its index from start,
+ * the statistic of its samples and how many there were. */
+static void each_period(const struct series *s, double start, double end, double period,
+                        const gd_stat *st, void (*emit)(void *ud, long b, double v, size_t n),
+                        void *ud)
 {
-    json_t *a = json_array();
-    const struct series *s = find(m, res_id, name);
-    if (!s || !(period > 0) || !(end > start)) return a;
+    if (!s || !(period > 0) || !(end > start)) return;
     double *v = gd_malloc(sizeof *v * (s->n ? s->n : 1));
     size_t nv = 0;
     long cur = -1;
@@ -106,8 +108,7 @@ json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *na
         int in = k < s->n && s->t[i] >= start && s->t[i] < end;
         long b = in ? (long)floor((s->t[i] - start) / period) : -1;
         if (nv > 0 && (k == s->n || (in && b != cur))) {
-            json_array_append_new(a, json_pack("[f,f,I]", start + (double)cur * period,
-                                               gd_stat_of(st, v, nv), (json_int_t)nv));
+            emit(ud, cur, gd_stat_of(st, v, nv), nv);
             nv = 0;
         }
         if (!in) continue;
@@ -115,8 +116,54 @@ json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *na
         v[nv++] = s->v[i];
     }
     gd_free(v);
-    while (json_array_size(a) > GD_METRIC_MAX_PERIODS) json_array_remove(a, 0);
-    return a;
+}
+
+struct to_json {
+    json_t *a;
+    double start, period;
+};
+
+static void emit_json(void *ud, long b, double v, size_t n)
+{
+    struct to_json *j = ud;
+    json_array_append_new(j->a,
+                          json_pack("[f,f,I]", j->start + (double)b * j->period, v, (json_int_t)n));
+}
+
+json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *name, double start,
+                         double end, double period, const gd_stat *st)
+{
+    struct to_json j = {json_array(), start, period};
+    each_period(find(m, res_id, name), start, end, period, st, emit_json, &j);
+    while (json_array_size(j.a) > GD_METRIC_MAX_PERIODS) json_array_remove(j.a, 0);
+    return j.a;
+}
+
+struct to_slots {
+    double *out;
+    int n;
+};
+
+static void emit_slot(void *ud, long b, double v, size_t n)
+{
+    struct to_slots *x = ud;
+    (void)n;
+    if (b >= 0 && b < x->n) x->out[b] = v;
+}
+
+void gd_metrics_periods(const gd_metrics *m, const char *res_id, const char *name, double end,
+                        int n, double period, const gd_stat *st, double *out)
+{
+    for (int i = 0; i < n; i++) out[i] = NAN;
+    struct to_slots x = {out, n};
+    each_period(find(m, res_id, name), end - n * period, end, period, st, emit_slot, &x);
+}
+
+double gd_metrics_settled(double now, double period)
+{
+    double lag = GD_METRIC_SETTLE_MS / 1000.0 * gd_clock_speed();
+    if (lag > period) lag = period;
+    return floor((now - lag) / period) * period;
 }
 
 json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id)

@@ -26,6 +26,18 @@ json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *n
 json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *name, double start,
                          double end, double period, const gd_stat *st);
 #define GD_METRIC_MAX_PERIODS 1440
+/** The statistic of each of the n periods of `period` seconds that end at `end`, oldest
+ *  first, into out[0..n-1]; NAN for a period without samples. */
+void gd_metrics_periods(const gd_metrics *m, const char *res_id, const char *name, double end,
+                        int n, double period, const gd_stat *st, double *out);
+/** How often the server samples the edges' stats and the fleet, wall milliseconds:
+ *  four samples a wall second, so that a minute's period has several even at x60. */
+#define GD_METRIC_SAMPLE_MS 250
+/** How long after a period's end its last samples may still arrive, wall ms. */
+#define GD_METRIC_SETTLE_MS 1500
+/** The end of the last period (periods of `period` game seconds from 0) whose samples
+ *  are all in by game time now: what an alarm or a policy evaluates up to. */
+double gd_metrics_settled(double now, double period);
 /** {"Name": last value, ...} for a resource. */
 json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id);
 /** Turns an edge's /stats answer into datapoints: counters become per-sample deltas

@@ -176,10 +176,9 @@ static double measured_over(gd_game *g, const char *id, const char *metric, doub
     const char *const *names = !strcmp(metric, "CPUUtilization") ? cpu : alb;
     double n = 0;
     for (int i = 0; names[i]; i++) {
-        json_t *pts =
-            gd_metrics_stats(g->metrics, id, names[i], pe - TT_PERIOD, pe, TT_PERIOD, &avg);
-        n += json_number_value(json_array_get(json_array_get(pts, 0), 1));
-        json_decref(pts);
+        double v;
+        gd_metrics_periods(g->metrics, id, names[i], pe, 1, TT_PERIOD, &avg, &v);
+        if (!isnan(v)) n += v;
     }
     return n;
 }
@@ -195,20 +194,8 @@ static int tt_wish(gd_game *g, json_t *p, json_t *asg, json_t *instances, double
     if (tt_series(g, team, spec, asg, id, sizeof id, &metric) < 0) return 0;
     gd_stat st;
     gd_stat_parse(!strcmp(metric, "CPUUtilization") ? "Average" : "Sum", &st);
-    json_t *pts =
-        gd_metrics_stats(g->metrics, id, metric, pe - TT_IN_N * TT_PERIOD, pe, TT_PERIOD, &st);
     double v[TT_IN_N];
-    for (int i = 0; i < TT_IN_N; i++) v[i] = NAN;
-    size_t k;
-    json_t *x;
-    json_array_foreach(pts, k, x)
-    {
-        int slot = (int)floor(
-            (json_number_value(json_array_get(x, 0)) - (pe - TT_IN_N * TT_PERIOD)) / TT_PERIOD +
-            0.5);
-        if (slot >= 0 && slot < TT_IN_N) v[slot] = json_number_value(json_array_get(x, 1));
-    }
-    json_decref(pts);
+    gd_metrics_periods(g->metrics, id, metric, pe, TT_IN_N, TT_PERIOD, &st, v);
     double target = gd_jnum(spec, "target_value", 1);
     *value = v[TT_IN_N - 1];
     int above = 0, below = 0;
@@ -235,9 +222,7 @@ static int tt_wish(gd_game *g, json_t *p, json_t *asg, json_t *instances, double
 
 void gd_policies_track(gd_game *g, json_t *policies, double now)
 {
-    double lag = 1.5 * gd_clock_speed();
-    if (lag > TT_PERIOD) lag = TT_PERIOD;
-    double pe = floor((now - lag) / TT_PERIOD) * TT_PERIOD;
+    double pe = gd_metrics_settled(now, TT_PERIOD);
     json_t *instances = NULL, *done = json_object();
     size_t i, j;
     json_t *p, *q;
@@ -316,7 +301,7 @@ void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now)
 {
     static uint64_t last_ms;
     uint64_t t = uv_now(g->loop);
-    if (last_ms && t < last_ms + 250) return; /* as often as the edges' stats */
+    if (last_ms && t < last_ms + GD_METRIC_SAMPLE_MS) return; /* as often as the edges' */
     last_ms = t;
     /* Busy slots as the load balancers see them: requests in flight to the instance
      * (an instance's slots serve only what its edges send it). The instance's CPU is

@@ -4,6 +4,8 @@
 
 #include "server/metrics.h"
 
+#include <math.h>
+
 static json_t *stats(int hits, int misses, int stale)
 {
     return json_pack(
@@ -160,5 +162,23 @@ Test(metrics, rings_grow_then_keep_the_newest)
     a = gd_metrics_series(m, "i-2", "CPUUtilization", 0);
     cr_assert_eq(json_array_size(a), 1);
     json_decref(a);
+    gd_metrics_free(m);
+}
+
+Test(metrics, periods_fill_slots_oldest_first)
+{
+    gd_metrics *m = gd_metrics_new();
+    gd_metrics_put(m, "a", "X", 5, 1);
+    gd_metrics_put(m, "a", "X", 10, 3);
+    gd_metrics_put(m, "a", "X", 130, 7); /* [60, 120) has none */
+    gd_stat sum;
+    gd_stat_parse("Sum", &sum);
+    double v[4];
+    gd_metrics_periods(m, "a", "X", 180, 3, 60, &sum, v);
+    cr_expect_float_eq(v[0], 4, 1e-9);
+    cr_expect(isnan(v[1]), "a period without samples is NAN, got %g", v[1]);
+    cr_expect_float_eq(v[2], 7, 1e-9);
+    gd_metrics_periods(m, "nobody", "X", 180, 2, 60, &sum, v);
+    cr_expect(isnan(v[0]) && isnan(v[1]));
     gd_metrics_free(m);
 }
