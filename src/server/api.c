@@ -10,6 +10,7 @@
 #include "core/promtext.h"
 #include "core/webassets.h"
 #include "server/game.h"
+#include "server/game_int.h"
 #include "model/stat.h"
 #include "server/ops.h"
 
@@ -24,12 +25,6 @@ struct who {
     int internal; /* loadgen token */
     char principal[32];
 };
-
-static const char *str(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
 
 static int query_int(const gd_http_req *req, const char *name, int def)
 {
@@ -56,7 +51,7 @@ static int team_of_token(gd_game *g, const char *tok)
         {
             int id = (int)json_integer_value(json_object_get(t, "id"));
             if (id < 1 || id > GD_MAX_TEAMS) continue;
-            snprintf(cache.tok[id], sizeof cache.tok[id], "%s", str(t, "token"));
+            snprintf(cache.tok[id], sizeof cache.tok[id], "%s", gd_jstr(t, "token"));
             if (id > cache.n) cache.n = id;
         }
         json_decref(teams);
@@ -369,7 +364,8 @@ static void metric_statistics(struct call *k, json_t *r, const char *metric, con
         gd_http_respond_error(k->c, 400, "InvalidParameterValue", bad);
         return;
     }
-    json_t *pts = gd_metrics_stats(k->g->metrics, str(r, "id"), metric, start, end, period, &st);
+    json_t *pts =
+        gd_metrics_stats(k->g->metrics, gd_jstr(r, "id"), metric, start, end, period, &st);
     json_t *dps = json_array();
     size_t i;
     json_t *p;
@@ -403,11 +399,11 @@ static void h_metrics(struct call *k)
     if (metric[0] && stats) {
         metric_statistics(k, r, metric, stat);
     } else if (metric[0])
-        gd_http_respond_json(
-            k->c, 200,
-            gd_metrics_series(k->g->metrics, str(r, "id"), metric, query_int(k->req, "since", 0)));
+        gd_http_respond_json(k->c, 200,
+                             gd_metrics_series(k->g->metrics, gd_jstr(r, "id"), metric,
+                                               query_int(k->req, "since", 0)));
     else
-        gd_http_respond_json(k->c, 200, gd_metrics_latest(k->g->metrics, str(r, "id")));
+        gd_http_respond_json(k->c, 200, gd_metrics_latest(k->g->metrics, gd_jstr(r, "id")));
     json_decref(r);
 }
 

@@ -16,12 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *str(const json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
 static int fail(gd_op_result *o, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -149,7 +143,7 @@ int gd_op_check_spec(const gd_actor *who, const char *type, const char *name, js
         json_t *arch = json_array();
         size_t i;
         json_t *r;
-        json_array_foreach(resources, i, r) if (strcmp(str(r, "name"), name) != 0)
+        json_array_foreach(resources, i, r) if (strcmp(gd_jstr(r, "name"), name) != 0)
             json_array_append(arch, r);
         json_array_append_new(arch,
                               json_pack("{s:s,s:s,s:O}", "type", type, "name", name, "spec", spec));
@@ -176,7 +170,7 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
     static const char *const keys[] = {"type", "name", "spec", NULL};
     memset(out, 0, sizeof *out);
     json_t *req = json_deep_copy(body);
-    const char *type = str(body, "type"), *name = str(body, "name");
+    const char *type = gd_jstr(body, "type"), *name = gd_jstr(body, "name");
     json_t *given = json_object_get(body, "spec");
     json_t *spec = given ? json_deep_copy(given) : json_object();
     int r = check_team(g, who, out);
@@ -210,9 +204,9 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
         /* RunInstances: audited by the launch itself. */
         json_decref(req);
         gd_launch l = {.name = name,
-                       .launch_template = str(spec, "launch_template"),
+                       .launch_template = gd_jstr(spec, "launch_template"),
                        .instance_type = json_string_value(json_object_get(spec, "instance_type")),
-                       .subnet = str(spec, "subnet")};
+                       .subnet = gd_jstr(spec, "subnet")};
         r = gd_op_run_instance(g, who, &l, id, out);
     } else {
         r = gd_store_res_create(g->db, who->team, type, name, spec, NULL, gd_game_now(g), id);
@@ -244,7 +238,7 @@ static json_t *live(gd_game *g, const gd_actor *who, const char *id, gd_op_resul
 static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *patch,
                   const char *event, json_t *params, gd_op_result *out)
 {
-    const char *type = str(res, "type"), *name = str(res, "name");
+    const char *type = gd_jstr(res, "type"), *name = gd_jstr(res, "name");
     json_t *old = json_object_get(res, "spec");
     json_t *spec = json_deep_copy(old);
     json_object_update(spec, (json_t *)patch);
@@ -253,11 +247,11 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
                              g->sc->allowed_commands, out);
     json_decref(all);
     if (r == 0) {
-        r = gd_store_res_set_spec(g->db, str(res, "id"), spec, gd_game_now(g));
+        r = gd_store_res_set_spec(g->db, gd_jstr(res, "id"), spec, gd_game_now(g));
         if (r < 0)
             fail(out, 500, "InternalError", "%s", gd_strerror(r));
         else
-            ok(out, 200, gd_store_res_get(g->db, who->team, str(res, "id")));
+            ok(out, 200, gd_store_res_get(g->db, who->team, gd_jstr(res, "id")));
     }
     audit(g, who, event, params, out);
     json_decref(spec);
@@ -295,7 +289,7 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
         audit(g, who, "DeleteResource", json_pack("{s:s}", "id", id), out);
         return r < 0 ? r : GD_ENOENT;
     }
-    const char *rid = str(res, "id"), *type = str(res, "type");
+    const char *rid = gd_jstr(res, "id"), *type = gd_jstr(res, "type");
     if (!strcmp(type, "instance")) { /* TerminateInstances: audited by the launcher */
         gd_launcher_terminate(g, who->team, rid, 0, who->principal, who->source_ip, "terminated");
         ok(out, 200, gd_store_res_get(g->db, who->team, rid));
@@ -309,8 +303,8 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
     gd_arch_dependents(all, res, &deps);
     json_decref(all);
     if (deps.len) {
-        fail(out, 409, "DependencyViolation", "%s '%s' is in use by: %s", type, str(res, "name"),
-             gd_buf_cstr(&deps));
+        fail(out, 409, "DependencyViolation", "%s '%s' is in use by: %s", type,
+             gd_jstr(res, "name"), gd_buf_cstr(&deps));
         audit(g, who, "DeleteResource", params, out);
         gd_buf_free(&deps);
         json_decref(res);
@@ -325,10 +319,10 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
         json_array_foreach(inst, i, x)
         {
             json_t *st = json_object_get(x, "status");
-            if (!strcmp(str(st, "asg"), str(res, "name")) &&
+            if (!strcmp(gd_jstr(st, "asg"), gd_jstr(res, "name")) &&
                 gd_inst_state_of(st) != GD_INST_TERMINATED)
-                gd_launcher_terminate(g, who->team, str(x, "id"), 0, who->principal, who->source_ip,
-                                      "group deleted");
+                gd_launcher_terminate(g, who->team, gd_jstr(x, "id"), 0, who->principal,
+                                      who->source_ip, "group deleted");
         }
         json_decref(inst);
     }
@@ -434,19 +428,19 @@ int gd_op_deregister(gd_game *g, const gd_actor *who, const char *id, const char
     json_t *inst = gd_store_res_get(g->db, who->team, id);
     json_t *req = json_pack("{s:s,s:s}", "instanceId", id, "asg", asg);
     int r = 0;
-    if (!inst || strcmp(str(inst, "type"), "instance") != 0) {
+    if (!inst || strcmp(gd_jstr(inst, "type"), "instance") != 0) {
         r = fail(out, 404, "InvalidInstanceID.NotFound", "no instance of that id or name");
         audit(g, who, "DeregisterTargets", req, out);
     } else {
         double now = gd_game_now(g);
-        gd_launcher_set_status(g, str(inst, "id"),
+        gd_launcher_set_status(g, gd_jstr(inst, "id"),
                                json_pack("{s:s,s:f,s:f}", "lifecycle", "Terminating", "drain_since",
                                          now, "drain_until", now + delay));
         gd_game_audit(
             g, who->team, who->principal, who->source_ip, "DeregisterTargets", req,
             json_pack("{s:s,s:f}", "lifecycle", "Terminating", "deregistration_delay", delay),
             NULL);
-        gd_info("instance_draining", "id=%s asg=%s delay=%.0f", str(inst, "id"), asg, delay);
+        gd_info("instance_draining", "id=%s asg=%s delay=%.0f", gd_jstr(inst, "id"), asg, delay);
         ok(out, 200, json_incref(inst));
     }
     json_decref(inst);
@@ -459,10 +453,10 @@ static int act_set_endpoint(gd_game *g, const gd_actor *who, const char *target,
                             gd_op_result *out)
 {
     static const char *const keys[] = {"name", NULL};
-    const char *name = str(body, "name");
+    const char *name = gd_jstr(body, "name");
     int r = known_keys(body, keys, out);
     json_t *res = r == 0 ? gd_store_res_live(g->db, who->team, name, NULL) : NULL;
-    if (r == 0 && (!res || !gd_registry_has(str(res, "type"), GD_RT_ENTRY))) {
+    if (r == 0 && (!res || !gd_registry_has(gd_jstr(res, "type"), GD_RT_ENTRY))) {
         const char *names[16];
         char allow[160];
         gd_registry_names(GD_RT_ENTRY, names, 16);
