@@ -1,7 +1,8 @@
 /* The autoscaler: each auto scaling group toward its desired count, spread over its
  * subnets; instances its load balancers find unhealthy replaced (health check type
  * ELB); scale-in deregisters and drains before it terminates. It acts through the
- * operations layer under the principal "autoscaling", as a player would. */
+ * operations layer under the principal "autoscaling", as a player would. It also
+ * samples the fleet's own metrics (CPU, group sizes) that scaling policies watch. */
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -210,4 +211,72 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
         }
     }
     json_decref(mine);
+}
+
+/* ---- the fleet's metrics ---- */
+
+void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now)
+{
+    uint64_t t = uv_now(g->loop);
+    if (g->fleet_sampled_at && t < g->fleet_sampled_at + GD_METRIC_SAMPLE_MS) return;
+    g->fleet_sampled_at = t; /* as often as the edges' stats */
+    /* Busy slots as the load balancers see them: requests in flight to the instance
+     * (an instance's slots serve only what its edges send it). The instance's CPU is
+     * emulated this way: a request holds one slot for its service time. */
+    json_t *inflight = json_object();
+    for (gd_edge_link *e = g->edges; e; e = e->next) {
+        size_t k;
+        json_t *x;
+        json_array_foreach(json_object_get(e->stats, "targets"), k, x)
+        {
+            const char *id = gd_jstr(x, "id");
+            json_object_set_new(inflight, id,
+                                json_real(gd_jnum(inflight, id, 0) + gd_jnum(x, "inflight", 0)));
+        }
+    }
+    json_t *slots_of = json_object(), *sum = json_object(), *cnt = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(instances, i, r)
+    {
+        json_t *st = json_object_get(r, "status");
+        if (gd_inst_state_of(st) != GD_INST_RUNNING) continue;
+        int team = (int)json_integer_value(json_object_get(r, "team"));
+        char key[96];
+        snprintf(key, sizeof key, "%d/%s", team,
+                 gd_jstr(json_object_get(r, "spec"), "launch_template"));
+        if (!json_object_get(slots_of, key)) {
+            json_t *lt = gd_store_res_live(g->db, team,
+                                           gd_jstr(json_object_get(r, "spec"), "launch_template"),
+                                           "launch_template");
+            json_object_set_new(slots_of, key,
+                                json_real(gd_jnum(json_object_get(lt, "spec"), "slots", 5)));
+            json_decref(lt);
+        }
+        double slots = gd_jnum(slots_of, key, 5);
+        double busy = gd_jnum(inflight, gd_jstr(r, "id"), 0);
+        double cpu = 100.0 * (busy < slots ? busy : slots) / (slots > 0 ? slots : 1);
+        gd_metrics_put(g->metrics, gd_jstr(r, "id"), "CPUUtilization", now, cpu);
+        const char *asg = gd_jstr(st, "asg");
+        if (!*asg || gd_instance_leaving(r)) continue;
+        snprintf(key, sizeof key, "%d/%s", team, asg);
+        json_object_set_new(sum, key, json_real(gd_jnum(sum, key, 0) + cpu));
+        json_object_set_new(cnt, key, json_real(gd_jnum(cnt, key, 0) + 1));
+    }
+    json_array_foreach(asgs, i, r)
+    {
+        char key[96];
+        snprintf(key, sizeof key, "%d/%s", (int)json_integer_value(json_object_get(r, "team")),
+                 gd_jstr(r, "name"));
+        double n = gd_jnum(cnt, key, 0);
+        const char *id = gd_jstr(r, "id");
+        if (n > 0) gd_metrics_put(g->metrics, id, "CPUUtilization", now, gd_jnum(sum, key, 0) / n);
+        gd_metrics_put(g->metrics, id, "GroupDesiredCapacity", now,
+                       gd_jnum(json_object_get(r, "spec"), "desired", 0));
+        gd_metrics_put(g->metrics, id, "GroupInServiceInstances", now, n);
+    }
+    json_decref(inflight);
+    json_decref(slots_of);
+    json_decref(sum);
+    json_decref(cnt);
 }

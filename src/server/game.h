@@ -94,8 +94,9 @@ typedef struct gd_game {
     gd_rand rnd;
     gd_metrics *metrics; /* CloudWatch-like series of the edges */
     int stopping;
-    int reconciling;     /* a reconcile pass is running */
-    int reconcile_again; /* a write during it asked for another */
+    uint64_t fleet_sampled_at; /* loop time (ms) of the fleet's last metrics */
+    int reconciling;           /* a reconcile pass is running */
+    int reconcile_again;       /* a write during it asked for another */
 } gd_game;
 
 /* ---- game.c ---- */

@@ -56,6 +56,9 @@ int gd_instance_leaving(json_t *inst);
 /* ---- autoscaler.c ---- */
 /** One group toward its desired count; instances is every instance in the store. */
 void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances);
+/** The fleet's own metrics, every GD_METRIC_SAMPLE_MS: CPUUtilization of each running
+ *  instance and of each group (AWS/EC2), GroupDesiredCapacity, GroupInServiceInstances. */
+void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now);
 
 /* ---- edgepush.c ---- */
 /** The link to a load balancer's edge, or NULL. */
@@ -82,8 +85,5 @@ void gd_policy_execute(gd_game *g, int team, const char *policy, const char *ala
                        double threshold);
 /** Target tracking: every group's TargetTrackingScaling policies, once per minute. */
 void gd_policies_track(gd_game *g, json_t *policies, double now);
-/** The fleet's own metrics, once a wall second: CPUUtilization of each running instance
- *  and of each group (AWS/EC2), GroupDesiredCapacity and GroupInServiceInstances. */
-void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now);
 
 #endif
