@@ -6,7 +6,6 @@
  * in the alarm's history, logged, and (notify) put in the team's event stream; the
  * alarm's actions are scaling policies, run on entering ALARM or OK and, for ALARM,
  * again every period while it lasts, as Auto Scaling's are. See doc/cloudwatch.md. */
-#include "core/clock.h"
 #include "core/log.h"
 #include "model/stat.h"
 #include "server/alarms.h"

@@ -4,9 +4,7 @@
  * target. Every change is a SetDesiredCapacity through the operations layer by
  * "autoscaling", so it is checked and audited as a player's would be. The formulas,
  * where AWS publishes none, are in doc/cloudwatch.md. */
-#include "core/clock.h"
 #include "core/log.h"
-#include "core/mem.h"
 #include "model/stat.h"
 #include "model/state.h"
 #include "server/launcher_int.h"
