@@ -177,6 +177,31 @@ json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id)
     return o;
 }
 
+/* A count over the time since the series' previous datapoint, spread over that time
+ * in pieces of GD_METRIC_COUNT_STEP game seconds: a period's Sum then holds what
+ * happened in it even when samples are far apart (at x120 a wall sample spans half a
+ * game minute). The first datapoint of a series, and anything before the last
+ * GD_METRIC_COUNT_SPAN seconds of a long gap, are put at t. */
+static void put_count(gd_metrics *m, const char *res_id, const char *name, double t, double v)
+{
+    struct series *s = find(m, res_id, name);
+    double t0 = s && s->n ? s->t[(s->head + s->cap - 1) % s->cap] : t;
+    if (t0 < t - GD_METRIC_COUNT_SPAN) t0 = t - GD_METRIC_COUNT_SPAN;
+    if (!(t - t0 > GD_METRIC_COUNT_STEP)) {
+        gd_metrics_put(m, res_id, name, t, v);
+        return;
+    }
+    int k = (int)ceil((t - t0) / GD_METRIC_COUNT_STEP);
+    double step = (t - t0) / k, given = 0;
+    /* A whole count goes in whole pieces, so that the pieces add up to it exactly. */
+    int whole = v == floor(v) && fabs(v) < 1e15;
+    for (int i = 1; i <= k; i++) {
+        double upto = i == k ? v : whole ? floor(v * i / k) : v * i / k;
+        gd_metrics_put(m, res_id, name, i == k ? t : t0 + step * i, upto - given);
+        given = upto;
+    }
+}
+
 static double delta(const json_t *prev, const json_t *cur, const char *k)
 {
     double c = json_number_value(json_object_get(cur, k));
@@ -194,21 +219,21 @@ static void host_series(gd_metrics *m, const char *id, double t, const json_t *p
     double req = delta(prev, cur, "requests");
     int healthy = (int)json_integer_value(json_object_get(cur, "healthy"));
     int unhealthy = (int)json_integer_value(json_object_get(cur, "unhealthy"));
-    gd_metrics_put(m, id, "RequestCount", t, req);
+    put_count(m, id, "RequestCount", t, req);
     gd_metrics_put(m, id, "HealthyHostCount", t, healthy);
     gd_metrics_put(m, id, "UnHealthyHostCount", t, unhealthy);
-    gd_metrics_put(m, id, "RequestCountPerTarget", t,
-                   healthy + unhealthy ? req / (healthy + unhealthy) : 0);
+    put_count(m, id, "RequestCountPerTarget", t,
+              healthy + unhealthy ? req / (healthy + unhealthy) : 0);
 }
 
 void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
                           const json_t *cur)
 {
     host_series(m, res_id, t, prev, cur);
-    gd_metrics_put(m, res_id, "HTTPCode_Target_2XX_Count", t, delta(prev, cur, "2xx"));
-    gd_metrics_put(m, res_id, "HTTPCode_Target_4XX_Count", t, delta(prev, cur, "4xx"));
-    gd_metrics_put(m, res_id, "HTTPCode_Target_5XX_Count", t, delta(prev, cur, "5xx"));
-    gd_metrics_put(m, res_id, "HTTPCode_ELB_5XX_Count", t, delta(prev, cur, "elb_5xx"));
+    put_count(m, res_id, "HTTPCode_Target_2XX_Count", t, delta(prev, cur, "2xx"));
+    put_count(m, res_id, "HTTPCode_Target_4XX_Count", t, delta(prev, cur, "4xx"));
+    put_count(m, res_id, "HTTPCode_Target_5XX_Count", t, delta(prev, cur, "5xx"));
+    put_count(m, res_id, "HTTPCode_ELB_5XX_Count", t, delta(prev, cur, "elb_5xx"));
     gd_metrics_put(m, res_id, "ActiveConnectionCount", t,
                    json_number_value(json_object_get(cur, "active_connections")));
     const json_t *c = json_object_get(cur, "cache");

@@ -31,8 +31,13 @@ json_t *gd_metrics_stats(const gd_metrics *m, const char *res_id, const char *na
 void gd_metrics_periods(const gd_metrics *m, const char *res_id, const char *name, double end,
                         int n, double period, const gd_stat *st, double *out);
 /** How often the server samples the edges' stats and the fleet, wall milliseconds:
- *  four samples a wall second, so that a minute's period has several even at x60. */
-#define GD_METRIC_SAMPLE_MS 250
+ *  five samples a wall second (every other tick of the server), so that a minute's
+ *  period has several even at x60. */
+#define GD_METRIC_SAMPLE_MS 200
+/** Counts (RequestCount, HTTPCode_*) are spread over the game time since their previous
+ *  datapoint in pieces of this many game seconds, at most the last SPAN seconds. */
+#define GD_METRIC_COUNT_STEP 5.0
+#define GD_METRIC_COUNT_SPAN 120.0
 /** How long after a period's end its last samples may still arrive, wall ms. */
 #define GD_METRIC_SETTLE_MS 1500
 /** The end of the last period (periods of `period` game seconds from 0) whose samples

@@ -46,9 +46,12 @@ Test(metrics, cache_hit_rate_is_per_period)
     cr_assert_float_eq(point(a, 3, 1), 0.75, 1e-9, "got %g", point(a, 3, 1));
     json_t *latest = gd_metrics_latest(m, "cdn-1");
     cr_assert_float_eq(json_number_value(json_object_get(latest, "CacheHitRate")), 0.75, 1e-9);
+    /* Counts are spread over the 10 s since the previous sample, in 5 s pieces. */
     json_t *rc = gd_metrics_series(m, "cdn-1", "RequestCount", 0);
-    cr_assert_eq(json_array_size(rc), 5);
-    cr_assert_float_eq(point(rc, 2, 1), 0, 1e-9);
+    cr_assert_eq(json_array_size(rc), 9, "got %zu", json_array_size(rc));
+    cr_assert_float_eq(point(rc, 1, 0), 15, 1e-9);
+    cr_assert_float_eq(point(rc, 1, 1), 45, 1e-9, "half of period 2's 90, got %g", point(rc, 1, 1));
+    cr_assert_float_eq(point(rc, 3, 1), 0, 1e-9);
     json_decref(rc);
     json_decref(latest);
     json_decref(a);
@@ -180,5 +183,31 @@ Test(metrics, periods_fill_slots_oldest_first)
     cr_expect_float_eq(v[2], 7, 1e-9);
     gd_metrics_periods(m, "nobody", "X", 180, 2, 60, &sum, v);
     cr_expect(isnan(v[0]) && isnan(v[1]));
+    gd_metrics_free(m);
+}
+
+/* Samples half a game minute apart (x120): each minute's Sum still holds that minute's
+ * requests, not one or two samples' worth depending on where the samples fell. */
+Test(metrics, counts_are_spread_over_the_time_since_the_last_sample)
+{
+    gd_metrics *m = gd_metrics_new();
+    json_t *prev = NULL;
+    for (int i = 0; i <= 8; i++) {
+        /* 2 requests a game second, a sample every 35 s */
+        json_t *cur = json_pack("{s:i,s:i,s:i}", "requests", 70 * i, "healthy", 2, "unhealthy", 0);
+        gd_metrics_from_edge(m, "alb-1", 35.0 * i, prev, cur);
+        json_decref(prev);
+        prev = cur;
+    }
+    json_decref(prev);
+    gd_stat sum;
+    gd_stat_parse("Sum", &sum);
+    double v[4];
+    gd_metrics_periods(m, "alb-1", "RequestCount", 240, 4, 60, &sum, v);
+    for (int i = 0; i < 4; i++)
+        cr_expect(fabs(v[i] - 120) <= 12, "minute %d: Sum %g, want 120 +- a 5 s piece", i, v[i]);
+    gd_metrics_periods(m, "alb-1", "RequestCountPerTarget", 240, 4, 60, &sum, v);
+    for (int i = 0; i < 4; i++)
+        cr_expect(fabs(v[i] - 60) <= 6, "minute %d: per target %g, want 60", i, v[i]);
     gd_metrics_free(m);
 }
