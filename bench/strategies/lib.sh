@@ -35,4 +35,7 @@ alb() {
   done
   sleep 1
   q endpoint web-alb
+  # The alb replaces the clb: once the customers have moved, the clb only costs.
+  q update web 'load_balancers=["web-alb"]'
+  q delete web-lb
 }

@@ -45,6 +45,8 @@ static const struct ctl_cmd {
     {"get", "NAME|ID", "one resource, spec and status", 1, 1},
     {"scale", "NAME COUNT", "set an autoscaling group's desired capacity", 2, 2},
     {"terminate", "ID|NAME [--force]", "terminate an instance (--force: SIGKILL)", 1, -1},
+    {"stop", "ID|NAME", "stop an instance (not billed; keeps its address)", 1, 1},
+    {"start", "ID|NAME", "start a stopped instance (it boots again, as its instance_type)", 1, 1},
     {"create", "TYPE NAME [k=v...]", "create a resource (values are JSON or plain strings)", 2, -1},
     {"update", "NAME k=v [k=v...]", "change fields of a resource's spec", 2, -1},
     {"delete", "NAME|ID", "delete a resource (an instance is terminated)", 1, 1},
@@ -54,6 +56,7 @@ static const struct ctl_cmd {
      1, 2},
     {"endpoint", "[NAME]", "where the team's customers go; with NAME, point them there", 0, 1},
     {"score", "", "the team's score", 0, -1},
+    {"bill", "", "the bill so far, by line and by resource", 0, 0},
     {"events", "", "score events: time, source, points, reason", 0, -1},
     {"audit", "", "the audit log: who did what", 0, -1},
     {"help", "", "this list (also --help, -h)", 0, -1},
@@ -238,6 +241,23 @@ static void print_events(json_t *list)
     }
 }
 
+static void print_bill(json_t *b)
+{
+    printf("team-%lld bill $%.2f (list prices x%g) = %.0f points, %.1f%% of the %.0f points "
+           "earned\n",
+           (long long)json_integer_value(json_object_get(b, "team")), N(b, "total_usd"),
+           N(b, "multiplier"), N(b, "points"), 100 * N(b, "share_of_earnings"),
+           N(b, "score") - N(b, "points"));
+    printf("\n%-34s %12s %-15s %10s\n", "LINE", "QUANTITY", "UNIT", "USD");
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(b, "by_line"), i, r) printf(
+        "%-34s %12.3f %-15s %10.2f\n", S(r, "line"), N(r, "quantity"), S(r, "unit"), N(r, "usd"));
+    printf("\n%-24s %-16s %-14s %10s\n", "RESOURCE", "TYPE", "ID", "USD");
+    json_array_foreach(json_object_get(b, "by_resource"), i, r) printf(
+        "%-24s %-16s %-14s %10.2f\n", S(r, "name"), S(r, "type"), S(r, "resource"), N(r, "usd"));
+}
+
 static void print_audit(json_t *list)
 {
     printf("%-9s %-14s %-22s %-26s %s\n", "TIME", "PRINCIPAL", "EVENT", "ERROR", "REQUEST");
@@ -371,6 +391,7 @@ int gd_cmd_ctl(int argc, char **argv)
         AUDIT,
         STATUS,
         SCORE,
+        BILL,
         METRICS,
         STATISTICS
     } kind = RAW;
@@ -395,6 +416,9 @@ int gd_cmd_ctl(int argc, char **argv)
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/instances/%s/terminate", args[0]);
         body = json_pack("{s:b}", "force", nargs > 1 && !strcmp(args[1], "--force"));
+    } else if (!strcmp(cmd, "stop") || !strcmp(cmd, "start")) {
+        method = "POST";
+        snprintf(path, sizeof path, "/api/v1/instances/%s/%s", args[0], cmd);
     } else if (!strcmp(cmd, "create")) {
         json_t *spec = kv_args(nargs - 2, args + 2);
         if (!spec) return 2;
@@ -441,6 +465,9 @@ int gd_cmd_ctl(int argc, char **argv)
     } else if (!strcmp(cmd, "score")) {
         snprintf(path, sizeof path, "/api/v1/score");
         kind = SCORE;
+    } else if (!strcmp(cmd, "bill")) {
+        snprintf(path, sizeof path, "/api/v1/bill");
+        kind = BILL;
     } else if (!strcmp(cmd, "events")) {
         snprintf(path, sizeof path, "/api/v1/score/events?limit=-100");
         kind = EVENTS;
@@ -474,6 +501,8 @@ int gd_cmd_ctl(int argc, char **argv)
         print_datapoints(args[1], j);
     } else if (kind == STATISTICS) {
         print_statistics(j);
+    } else if (kind == BILL) {
+        print_bill(j);
     } else if (kind == SCORE) {
         printf("team-%lld score %.1f\n", (long long)json_integer_value(json_object_get(j, "team")),
                N(j, "score"));

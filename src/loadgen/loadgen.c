@@ -45,7 +45,7 @@ static struct {
     double rate_override; /* > 0: constant game rps instead of the scenario's */
     double duration;
     gd_rand rnd;
-    gd_zipf zipf;
+    gd_zipf *zipf;  /* one per key phase of the scenario */
     double next_at; /* game seconds of the next arrival */
     gd_httpc_pool *pool;
     char endpoint[32];
@@ -68,7 +68,7 @@ static struct {
 struct call {
     uint32_t magic;
     uint64_t sched_ns; /* monotonic time the request was due */
-    uint32_t rank;
+    uint64_t key;      /* the key's number: the request asks for "k<key>" */
 };
 
 /* ---- customers ---- */
@@ -81,10 +81,10 @@ static void record(enum gd_outcome o, double latency_s)
     if (o == GD_OK_ANSWER) gd_hist_add(&L.w.hist, (uint64_t)(latency_s * 1e6));
 }
 
-static int check_answer(const gd_httpc_resp *resp, uint32_t rank)
+static int check_answer(const gd_httpc_resp *resp, uint64_t keyno)
 {
-    char key[16];
-    int kl = snprintf(key, sizeof key, "k%u", rank);
+    char key[32];
+    int kl = snprintf(key, sizeof key, "k%llu", (unsigned long long)keyno);
     char want[65];
     gd_hash_key(L.sc->salt, key, (size_t)kl, want);
     json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
@@ -108,7 +108,7 @@ static void on_answer(void *ud, int err, const gd_httpc_resp *resp)
     else if (resp->status != 200)
         record(GD_ERROR, lat);
     else
-        record(check_answer(resp, c->rank) ? GD_OK_ANSWER : GD_WRONG, lat);
+        record(check_answer(resp, c->key) ? GD_OK_ANSWER : GD_WRONG, lat);
     c->magic = 0;
     gd_free(c);
 }
@@ -118,7 +118,9 @@ static void send_one(uint64_t sched_ns)
     struct call *c = gd_malloc(sizeof *c);
     c->magic = CALL_MAGIC;
     c->sched_ns = sched_ns;
-    c->rank = gd_zipf_next(&L.zipf, &L.rnd);
+    double t = gd_clock_now();
+    c->key =
+        gd_scenario_key_of(L.sc, t, gd_zipf_next(&L.zipf[gd_scenario_key_phase(L.sc, t)], &L.rnd));
     L.sent++;
     if (!L.pool) {
         gd_free(c);
@@ -127,8 +129,8 @@ static void send_one(uint64_t sched_ns)
     }
     char req[256];
     int n = snprintf(req, sizeof req,
-                     "GET /?key=k%u HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-customer\r\n\r\n",
-                     c->rank, L.endpoint);
+                     "GET /?key=k%llu HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-customer\r\n\r\n",
+                     (unsigned long long)c->key, L.endpoint);
     uint64_t now = uv_hrtime();
     double left_ms =
         L.sc->client_timeout * 1000.0 / gd_clock_speed() - (double)(now - sched_ns) / 1e6;
@@ -375,7 +377,10 @@ int gd_cmd_loadgen(int argc, char **argv)
     if (!L.token) L.token = "";
     /* Same seed for every team: every team gets the same customers. */
     gd_rand_seed(&L.rnd, L.sc->seed);
-    if (gd_zipf_init(&L.zipf, L.sc->key_space, L.sc->zipf) < 0) return 1;
+    L.zipf = gd_calloc((size_t)L.sc->nkey_phases, sizeof *L.zipf);
+    for (int i = 0; i < L.sc->nkey_phases; i++)
+        if (gd_zipf_init(&L.zipf[i], L.sc->key_phases[i].space, L.sc->key_phases[i].zipf) < 0)
+            return 1;
     uint32_t ip;
     int port;
     if (endpoint && *endpoint) {

@@ -13,6 +13,7 @@
 #include "model/schema.h"
 #include "model/state.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,40 @@ static const char *str(const json_t *o, const char *k)
 
 static const char *const instance_types[] = {"t3.micro",  "t3.small", "t3.medium", "m5.large",
                                              "m5.xlarge", "c5.large", "c5.xlarge", NULL};
+/* vCPUs and memory as EC2 lists them. Slots: the burstable t3 types serve by their
+ * baseline CPU share (10 % of 2 vCPUs for a micro, 20 % for a small and a medium),
+ * with more memory for the same CPU as they grow; m5 (general purpose) and c5
+ * (compute optimised, the fastest cores) serve every vCPU whole. Per dollar c5 serves
+ * most, t3.micro next; bigger types are fewer, larger steps, and every one lost takes
+ * more with it. */
+static const gd_itype itypes[] = {
+    {"t3.micro", 2, 1, 5},   {"t3.small", 2, 2, 10},   {"t3.medium", 2, 4, 20},
+    {"m5.large", 2, 8, 40},  {"m5.xlarge", 4, 16, 80}, {"c5.large", 2, 4, 48},
+    {"c5.xlarge", 4, 8, 96},
+};
+
+const gd_itype *gd_itype_all(size_t *n)
+{
+    *n = sizeof itypes / sizeof itypes[0];
+    return itypes;
+}
+
+const gd_itype *gd_itype_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof itypes / sizeof itypes[0]; i++)
+        if (!strcmp(itypes[i].name, name)) return &itypes[i];
+    return NULL;
+}
+
+int gd_itype_slots(int lt_slots, const char *lt_type, const char *itype)
+{
+    const gd_itype *a = gd_itype_find(lt_type), *b = gd_itype_find(itype);
+    if (!a || !b || a == b) return lt_slots;
+    long s = lround((double)lt_slots * b->slots / a->slots);
+    return s < 1 ? 1 : s > 100000 ? 100000 : (int)s;
+}
+
+static const char *const markets[] = {"on-demand", "spot", NULL};
 static const char *const services[] = {"unicorn", "time", "clothes", NULL};
 static const char *const hc_types[] = {"EC2", "ELB", NULL};
 static const char *const azs[] = {"a", "b", "c", "d", "e", "f", NULL};
@@ -50,6 +85,7 @@ static const gd_field lt_fields[] = {
     {F("service", GD_F_ENUM, 0, "\"unicorn\""), .enums = services},
     {F("command", GD_F_STRS, 0, NULL), RANGE(1, 1e9)},
     {F("instance_type", GD_F_ENUM, 0, "\"t3.micro\""), .enums = instance_types},
+    {F("market", GD_F_ENUM, 0, "\"on-demand\""), .enums = markets},
     {F("port", GD_F_INT, 0, "8000"), RANGE(1024, 65535)},
     {F("slots", GD_F_INT, 0, "5"), RANGE(1, 1000)},
     {F("queue", GD_F_INT, 0, "32"), RANGE(0, 100000)},
@@ -62,6 +98,8 @@ static const gd_field instance_fields[] = {
     {F("launch_template", GD_F_REF, 1, NULL)},
     {F("subnet", GD_F_REF, 1, NULL)},
     {F("instance_type", GD_F_ENUM, 0, NULL), .enums = instance_types},
+    {F("market", GD_F_ENUM, 0, NULL), .enums = markets},
+    {F("protected_from_scale_in", GD_F_BOOL, 0, "false")},
     {.name = NULL},
 };
 
@@ -75,6 +113,8 @@ static const gd_field asg_fields[] = {
     {F("target_groups", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
     {F("health_check_type", GD_F_ENUM, 0, "\"EC2\""), .enums = hc_types},
     {F("health_check_grace", GD_F_DUR, 0, "300"), RANGE(0, 7200)},
+    {F("new_instances_protected_from_scale_in", GD_F_BOOL, 0, "false")},
+    {F("capacity_rebalance", GD_F_BOOL, 0, "false")},
     {.name = NULL},
 };
 
@@ -657,7 +697,8 @@ static const gd_rtype rows[] = {
      .fields = alarm_fields,
      .refs = alarm_refs,
      .check_spec = alarm_cross,
-     .depends = never_blocks},
+     .depends = never_blocks,
+     .price = GD_PRICE_HOURLY},
     {.name = "scaling_policy",
      .prefix = "policy",
      .summary = "how an asg scales: simple or step (on alarms), or target tracking",

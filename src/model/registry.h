@@ -80,6 +80,24 @@ typedef struct gd_rtype {
 
 /** Every row, in the order types are listed to users; *n gets their number. */
 const gd_rtype *gd_registry_all(size_t *n);
+
+/* The instance-type catalogue: what each type has, and how many slots (requests
+ * worked on at once, the emulated CPU) it serves relative to the others. The list
+ * prices are the scenario's (billing.prices). */
+typedef struct gd_itype {
+    const char *name;
+    int vcpu;
+    double memory_gib;
+    int slots; /* a service's slots on this type, in the unit where t3.micro has 5 */
+} gd_itype;
+/** The catalogue entry of a type, NULL when unknown. */
+const gd_itype *gd_itype_find(const char *name);
+/** The catalogue, n entries, in the order of the instance_type enum. */
+const gd_itype *gd_itype_all(size_t *n);
+/** The slots an instance of type `itype` gets from a launch template that gives
+ *  `lt_slots` on `lt_type`: lt_slots x slots(itype) / slots(lt_type), rounded, at least
+ *  1 (lt_slots when either type is unknown). */
+int gd_itype_slots(int lt_slots, const char *lt_type, const char *itype);
 /** The row of a type, or NULL when it is not a resource type. */
 const gd_rtype *gd_registry_find(const char *type);
 /** 1 if type has every flag in flags (0 for an unknown type). */

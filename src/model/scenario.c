@@ -6,6 +6,7 @@
 #include "core/addr.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/rand.h"
 #include "model/arch.h"
 #include "model/schema.h"
 #include "model/rules.h"
@@ -317,6 +318,8 @@ static const struct sfield top_fields[] = {
     {"traffic", S_SUB, 1, NULL, 0, 0, 0, NULL},
     {"scoring", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"billing", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"spot", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"quotas", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"events", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"architecture", S_SUB, 1, NULL, 0, 0, 0, NULL},
     {"allowed_commands", S_SUB, 0, NULL, 0, 0, 0, NULL},
@@ -340,6 +343,15 @@ static const struct sfield traffic_fields[] = {
 static const struct sfield keys_fields[] = {
     {"space", S_U32, 0, "10000", 1, 10000000, OFF(gd_scenario, key_space), NULL},
     {"zipf", S_NUM, 0, "1.0", 0, 5, OFF(gd_scenario, zipf), NULL},
+    {"drift", S_NUM, 0, "0", 0, 1e6, OFF(gd_scenario, key_drift), NULL},
+    {"widen", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    END,
+};
+
+static const struct sfield key_phase_fields[] = {
+    {"at", S_DUR, 1, NULL, 0, 7 * 86400, OFF(gd_key_phase, at), NULL},
+    {"space", S_U32, 1, NULL, 1, 10000000, OFF(gd_key_phase, space), NULL},
+    {"zipf", S_NUM, 1, NULL, 0, 5, OFF(gd_key_phase, zipf), NULL},
     END,
 };
 
@@ -397,10 +409,11 @@ static const struct {
     const char *kind;
     double price;
 } default_prices[] = {
-    {"t3.micro", 0.0104}, {"t3.small", 0.0208}, {"t3.medium", 0.0416}, {"m5.large", 0.096},
-    {"m5.xlarge", 0.192}, {"c5.large", 0.085},  {"c5.xlarge", 0.17},   {"clb", 0.025},
-    {"alb", 0.0225},      {"cdn", 0.0075}, /* per 10,000 requests, not per hour (CloudFront, HTTPS)
-                                            */
+    {"t3.micro", 0.0104},  {"t3.small", 0.0208}, {"t3.medium", 0.0416}, {"m5.large", 0.096},
+    {"m5.xlarge", 0.192},  {"c5.large", 0.085},  {"c5.xlarge", 0.17},   {"clb", 0.025},
+    {"alb", 0.0225},       {"cdn", 0.0075}, /* per 10,000 requests, not per hour (CloudFront, HTTPS)
+                                             */
+    {"alarm", 0.10 / 730},                  /* $0.10 an alarm-month (730 hours) */
 };
 
 /* A list of mappings at obj[key]: returns the array (or NULL if absent/invalid). */
@@ -447,13 +460,52 @@ static void read_allowed_commands(struct sctx *x, gd_scenario *s, json_t *root)
     }
 }
 
+/* traffic.keys.widen: later phases of the customers' keys, 'at' increasing. */
+static void read_key_phases(struct sctx *x, gd_scenario *s, json_t *keys)
+{
+    json_t *w = keys ? get_list(x, keys, "widen", "traffic.keys.widen", 0,
+                                "a list of {at, space, zipf}, 'at' increasing")
+                     : NULL;
+    size_t n = w ? json_array_size(w) : 0;
+    s->key_phases = gd_calloc(n + 1, sizeof(gd_key_phase));
+    s->key_phases[0] = (gd_key_phase){0, s->key_space, s->zipf};
+    s->nkey_phases = 1;
+    char p[64], a[32], b[32];
+    size_t i;
+    json_t *it;
+    json_array_foreach(w, i, it)
+    {
+        snprintf(p, sizeof p, "traffic.keys.widen[%zu]", i);
+        gd_key_phase *k = &s->key_phases[s->nkey_phases];
+        k->at = -1;
+        int n0 = x->n;
+        if (read_section(x, w, NULL, it, p, key_phase_fields, k) == NULL && x->n == n0)
+            serr(x, w, NULL, it, p, "a mapping {at, space, zipf}", "missing phase");
+        if (x->n != n0) continue;
+        double last = s->key_phases[s->nkey_phases - 1].at;
+        snprintf(p, sizeof p, "traffic.keys.widen[%zu].at", i);
+        if (k->at <= last)
+            serr(x, it, "at", json_object_get(it, "at"), p, "a time after the previous phase",
+                 "%s is not after the previous phase (%s)", gd_model_fmt_dur(k->at, a, sizeof a),
+                 gd_model_fmt_dur(last, b, sizeof b));
+        else if (s->duration > 0 && k->at >= s->duration)
+            serr(x, it, "at", json_object_get(it, "at"), p, "0s..duration",
+                 "%s is after the end of the game (%s)", gd_model_fmt_dur(k->at, a, sizeof a),
+                 gd_model_fmt_dur(s->duration, b, sizeof b));
+        else
+            s->nkey_phases++;
+    }
+}
+
 static void read_traffic(struct sctx *x, gd_scenario *s, json_t *root)
 {
     json_t *tr = json_object_get(root, "traffic");
     if (tr == NULL || json_is_null(tr)) return; /* reported as missing by the top reader */
     tr = read_section(x, root, "traffic", tr, "traffic", traffic_fields, s);
     if (tr == NULL) return;
-    read_section(x, tr, "keys", json_object_get(tr, "keys"), "traffic.keys", keys_fields, s);
+    json_t *keys =
+        read_section(x, tr, "keys", json_object_get(tr, "keys"), "traffic.keys", keys_fields, s);
+    read_key_phases(x, s, keys);
 
     char p[128], a[32], b[32];
     json_t *rate = get_list(x, tr, "rate", "traffic.rate", 1,
@@ -520,8 +572,24 @@ static void read_traffic(struct sctx *x, gd_scenario *s, json_t *root)
     }
 }
 
+static const struct sfield spot_fields[] = {
+    {"discount", S_NUM, 0, "0.7", 0, 0.95, OFF(gd_scenario, spot.discount), NULL},
+    {"interruptions_per_hour", S_NUM, 0, "1", 0, 3600, OFF(gd_scenario, spot.per_hour), NULL},
+    {"notice", S_DUR, 0, "2m", 0, 3600, OFF(gd_scenario, spot.notice), NULL},
+    END,
+};
+
+static const struct sfield quota_fields[] = {
+    {"vcpus", S_INT, 0, "256", 0, 1000000, OFF(gd_scenario, quotas.vcpus), NULL},
+    {"auto_scaling_groups", S_INT, 0, "20", 0, 10000, OFF(gd_scenario, quotas.asgs), NULL},
+    {"alarms", S_INT, 0, "100", 0, 100000, OFF(gd_scenario, quotas.alarms), NULL},
+    END,
+};
+
 static void read_billing(struct sctx *x, gd_scenario *s, json_t *root)
 {
+    read_section(x, root, "spot", json_object_get(root, "spot"), "spot", spot_fields, s);
+    read_section(x, root, "quotas", json_object_get(root, "quotas"), "quotas", quota_fields, s);
     s->billing.prices = json_object();
     for (size_t i = 0; i < sizeof default_prices / sizeof default_prices[0]; i++)
         json_object_set_new(s->billing.prices, default_prices[i].kind,
@@ -800,6 +868,7 @@ void gd_scenario_free(gd_scenario *s)
     gd_free(s->salt);
     json_decref(s->allowed_commands);
     gd_free(s->rate);
+    gd_free(s->key_phases);
     gd_free(s->surges);
     for (int i = 0; i < s->nevents; i++) {
         gd_free(s->events[i].action);
@@ -829,6 +898,38 @@ double gd_scenario_rate(const gd_scenario *s, double t)
         if (t >= s->surges[k].at && t < s->surges[k].at + s->surges[k].duration)
             r *= s->surges[k].multiplier;
     return r;
+}
+
+double gd_scenario_spot_at(const gd_scenario *s, int k)
+{
+    if (!(s->spot.per_hour > 0) || k < 0) return INFINITY;
+    /* Exponential gaps of mean 3600 / per_hour from a generator seeded by the scenario
+     * alone (not the game's start), so every team and every run sees the same ones. */
+    gd_rand r;
+    gd_rand_seed(&r, s->seed ^ 0x5b07b07b07b07b07ull);
+    double t = 0;
+    for (int i = 0; i <= k; i++) {
+        double u = (double)(gd_rand_u64(&r) >> 11) / 9007199254740992.0; /* [0, 1) */
+        t += -log(1 - u) * 3600 / s->spot.per_hour;
+    }
+    return t;
+}
+
+int gd_scenario_key_phase(const gd_scenario *s, double t)
+{
+    int i = 0;
+    while (i + 1 < s->nkey_phases && s->key_phases[i + 1].at <= t) i++;
+    return i;
+}
+
+uint64_t gd_scenario_key_of(const gd_scenario *s, double t, uint32_t rank)
+{
+    if (!(s->key_drift > 0)) return rank;
+    /* Key numbers count down from the last new key of the game, so they stay >= 1; the
+     * drift stops at the game's end. */
+    uint64_t most = (uint64_t)(s->key_drift * (s->duration > 0 ? s->duration : 0) / 3600);
+    uint64_t now = t > 0 ? (uint64_t)(s->key_drift * t / 3600) : 0;
+    return (uint64_t)rank + most - (now < most ? now : most);
 }
 
 double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s)

@@ -17,6 +17,13 @@ typedef struct gd_rate_point {
     int ramp;   /* 1: rate ramps linearly from the previous point to this one */
 } gd_rate_point;
 
+/* From `at` on, customers' keys follow a Zipf law of exponent zipf over space keys. */
+typedef struct gd_key_phase {
+    double at;
+    uint32_t space;
+    double zipf;
+} gd_key_phase;
+
 typedef struct gd_surge {
     double at, duration, multiplier;
 } gd_surge;
@@ -36,11 +43,14 @@ typedef struct gd_scenario {
     double duration; /* game seconds */
     double speed;    /* default speed */
     uint64_t seed;
-    int teams;             /* default number of teams */
-    char *service;         /* built-in service the customers call: "unicorn" */
-    char *salt;            /* unicorn hash salt */
-    uint32_t key_space;    /* keys are "k<rank>" for rank in 1..key_space */
-    double zipf;           /* Zipf exponent of key popularity */
+    int teams;                /* default number of teams */
+    char *service;            /* built-in service the customers call: "unicorn" */
+    char *salt;               /* unicorn hash salt */
+    uint32_t key_space;       /* keys are "k<rank>" for rank in 1..key_space (phase 0) */
+    double zipf;              /* Zipf exponent of key popularity (phase 0) */
+    double key_drift;         /* new keys a game hour that enter at the top of the ranking */
+    gd_key_phase *key_phases; /* [0] is {0, key_space, zipf}, then traffic.keys.widen */
+    int nkey_phases;
     double client_timeout; /* game seconds */
     gd_rate_point *rate;
     int nrate;
@@ -56,6 +66,16 @@ typedef struct gd_scenario {
         double minimum;           /* minimum billed seconds per instance (60) */
         json_t *prices;           /* {"t3.micro": 0.0104, ...} $/hour, "clb": per LB-hour */
     } billing;
+    struct {
+        int vcpus;  /* running (pending and running) vCPUs a team may have */
+        int asgs;   /* auto scaling groups */
+        int alarms; /* alarms */
+    } quotas;
+    struct {
+        double discount; /* off the on-demand price (0.7: a spot hour costs 30 %) */
+        double per_hour; /* interruptions a game hour (every team's oldest spot one) */
+        double notice;   /* game seconds from the notice to the termination */
+    } spot;
     gd_event *events;
     int nevents;
     char *endpoint;           /* name of the resource customers reach (architecture.endpoint) */
@@ -71,6 +91,15 @@ int gd_scenario_load(const char *path, gd_scenario **out, gd_errs *errs);
 void gd_scenario_free(gd_scenario *s);
 /** Customer rate (game requests per second) at game time t, surges included. */
 double gd_scenario_rate(const gd_scenario *s, double t);
+/** The key phase in force at game time t (an index into key_phases). */
+int gd_scenario_key_phase(const gd_scenario *s, double t);
+/** The key number the customers' rank-th most popular key is at game time t: with a
+ *  drift, a new key takes rank 1 every 3600/drift game seconds and the others move
+ *  one rank down. Always >= 1. */
+uint64_t gd_scenario_key_of(const gd_scenario *s, double t, uint32_t rank);
+/** The game time of the k-th spot interruption (k = 0, 1, ...), from the scenario's
+ *  seed: the same for every team and every run; INFINITY when there are none. */
+double gd_scenario_spot_at(const gd_scenario *s, int k);
 /** Points for one request: success earns max(success_min, success_max*(1-latency/timeout)). */
 double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s);
 /** List price in $/hour of an instance type or resource kind; -1 when unknown. */

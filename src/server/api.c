@@ -310,6 +310,11 @@ static void h_score(struct call *k)
         json_pack("{s:i,s:f}", "team", k->w->team, "score", gd_store_score(k->g->db, k->w->team)));
 }
 
+static void h_bill(struct call *k)
+{
+    gd_http_respond_json(k->c, 200, gd_billing_bill(k->g, k->w->team));
+}
+
 static void h_score_events(struct call *k)
 {
     gd_http_respond_json(k->c, 200,
@@ -438,6 +443,14 @@ static void h_terminate(struct call *k)
 {
     action(k, "terminate", 1);
 }
+static void h_stop(struct call *k)
+{
+    action(k, "stop", 1);
+}
+static void h_start(struct call *k)
+{
+    action(k, "start", 1);
+}
 static void h_scale(struct call *k)
 {
     action(k, "scale", 0);
@@ -518,9 +531,12 @@ static const struct route {
     {HTTP_GET, "teams", PLAYER, h_teams},
     {HTTP_GET, "score", TEAM, h_score},
     {HTTP_GET, "score/events", PLAYER, h_score_events},
+    {HTTP_GET, "bill", TEAM, h_bill},
     {HTTP_GET, "audit", PLAYER, h_audit},
     {HTTP_GET, "instances", PLAYER, h_instances},
     {HTTP_POST, "instances/*/terminate", TEAM, h_terminate},
+    {HTTP_POST, "instances/*/stop", TEAM, h_stop},
+    {HTTP_POST, "instances/*/start", TEAM, h_start},
     {HTTP_POST, "asgs/*/scale", TEAM, h_scale},
     {HTTP_GET, "metrics", PLAYER, h_metrics},
     {HTTP_GET, "endpoint", TEAM, h_endpoint_get},

@@ -51,6 +51,61 @@ static void terminate(gd_game *g, int team, const char *id, const char *reason)
     gd_op_result_free(&r);
 }
 
+void gd_asg_activity(gd_game *g, const char *asg_id, const char *description, const char *cause)
+{
+    json_t *r = gd_store_res_get(g->db, 0, asg_id);
+    if (!r) return;
+    json_t *old = json_object_get(json_object_get(r, "status"), "activities");
+    json_t *a = json_array();
+    size_t n = json_array_size(old), from = n >= GD_ASG_ACTIVITIES ? n - GD_ASG_ACTIVITIES + 1 : 0;
+    for (size_t i = from; i < n; i++) json_array_append(a, json_array_get(old, i));
+    json_array_append_new(a, json_pack("{s:f,s:s,s:s}", "time", gd_game_now(g), "description",
+                                       description, "cause", cause));
+    json_decref(r);
+    gd_launcher_set_status(g, asg_id, json_pack("{s:o}", "activities", a));
+}
+
+/* The availability zone of an instance (its subnet's), "" when unknown. */
+static const char *az_of(json_t *m)
+{
+    return gd_jstr(json_object_get(m, "status"), "az");
+}
+
+/* AWS's default termination policy, for one instance to go on scale-in: of the
+ * members not protected from scale-in and not chosen yet, those in the availability
+ * zone with the most members; of those, the ones of another launch template or type
+ * than the group's now; of those, the newest (billing is per second, so AWS's "closest
+ * to the next billing hour" does not tell them apart: the newest has served least).
+ * -1 when every member left is protected. */
+static int scale_in_victim(json_t *mine, const char *lt, const char *itype, const char *chosen)
+{
+    size_t n = json_array_size(mine);
+    int best = -1;
+    int best_az = -1, best_old = -1;
+    double best_t = -1e18;
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(mine, i);
+        if (chosen[i] ||
+            json_is_true(json_object_get(json_object_get(m, "spec"), "protected_from_scale_in")))
+            continue;
+        int in_az = 0;
+        for (size_t k = 0; k < n; k++)
+            in_az += !chosen[k] && !strcmp(az_of(json_array_get(mine, k)), az_of(m));
+        json_t *ms = json_object_get(m, "spec");
+        int old = strcmp(gd_jstr(ms, "launch_template"), lt) != 0 ||
+                  (*itype && strcmp(gd_jstr(json_object_get(m, "status"), "instance_type"), itype));
+        double t = gd_jnum(json_object_get(m, "status"), "launched_at", 0);
+        if (in_az > best_az ||
+            (in_az == best_az && (old > best_old || (old == best_old && t > best_t)))) {
+            best = (int)i;
+            best_az = in_az;
+            best_old = old;
+            best_t = t;
+        }
+    }
+    return best;
+}
+
 static double asg_drain_delay(gd_game *g, int team, json_t *spec)
 {
     double d = 0;
@@ -89,7 +144,12 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
         if ((int)json_integer_value(json_object_get(r, "team")) != team ||
             strcmp(gd_jstr(st, "asg"), name) != 0 || !gd_inst_state_live(gd_inst_state_of(st)))
             continue;
-        if (!gd_instance_leaving(r)) {
+        if (json_object_get(st, "interruption_at") &&
+            json_is_true(json_object_get(spec, "capacity_rebalance"))) {
+            /* Capacity rebalancing: a spot instance under notice is replaced now, and
+             * serves until its interruption. */
+            continue;
+        } else if (!gd_instance_leaving(r)) {
             json_array_append(mine, r);
         } else if (now >= gd_jnum(st, "drain_until", 0) || drained(g, gd_jstr(r, "id"))) {
             /* Deregistered and drained: it goes now. Terminating asks for another
@@ -129,6 +189,10 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
                 /* Terminating asks for another pass, this group included, with
                  * what is true then: the replacement and any other unhealthy member
                  * are handled there, so this group's stale view stops here. */
+                char what[160];
+                snprintf(what, sizeof what, "Terminating EC2 instance: %s", gd_jstr(m, "id"));
+                gd_asg_activity(g, gd_jstr(asg, "id"), what,
+                                "its load balancer found it unhealthy (health check type ELB)");
                 terminate(g, team, gd_jstr(m, "id"), "ELB health check failed");
                 json_decref(mine);
                 return;
@@ -160,8 +224,11 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
             char id[40];
             gd_actor who = autoscaling(team);
             gd_op_result res;
-            gd_launch l = {
-                .launch_template = gd_jstr(spec, "launch_template"), .subnet = best, .asg = name};
+            gd_launch l = {.launch_template = gd_jstr(spec, "launch_template"),
+                           .subnet = best,
+                           .asg = name,
+                           .protect = json_is_true(
+                               json_object_get(spec, "new_instances_protected_from_scale_in"))};
             int rc = gd_op_run_instance(g, &who, &l, id, &res);
             if (rc < 0 && !strcmp(res.code, "InsufficientFreeAddressesInSubnet") &&
                 json_array_size(subnets) > 1) {
@@ -185,6 +252,13 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
                 break;
             }
             gd_op_result_free(&res);
+            char what[160], why[200];
+            snprintf(what, sizeof what, "Launching a new EC2 instance: %s in subnet %s", id,
+                     l.subnet);
+            snprintf(why, sizeof why,
+                     "the desired capacity is %d and the group had %d live instance%s", desired, k,
+                     k == 1 ? "" : "s");
+            gd_asg_activity(g, gd_jstr(asg, "id"), what, why);
             json_t *inst = gd_store_res_get(g->db, team, id);
             if (inst) json_array_append_new(mine, inst);
             if (json_object_get(ast, "last_error"))
@@ -197,9 +271,31 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
          * request in flight) or its longest deregistration delay has passed, as EC2
          * Auto Scaling does; the others go at once. */
         double delay = asg_drain_delay(g, team, spec);
+        char *chosen = gd_calloc((size_t)have, 1);
+        json_t *lt =
+            gd_store_res_live(g->db, team, gd_jstr(spec, "launch_template"), "launch_template");
+        const char *itype = gd_jstr(json_object_get(lt, "spec"), "instance_type");
         for (int k = have - 1; k >= desired; k--) {
-            json_t *m = json_array_get(mine, (size_t)k);
+            int v = scale_in_victim(mine, gd_jstr(spec, "launch_template"), itype, chosen);
+            if (v < 0) {
+                if (!json_object_get(ast, "scale_in_blocked"))
+                    gd_launcher_set_status(
+                        g, gd_jstr(asg, "id"),
+                        json_pack("{s:s}", "scale_in_blocked",
+                                  "every instance left is protected from scale-in"));
+                break;
+            }
+            chosen[v] = 1;
+            json_t *m = json_array_get(mine, (size_t)v);
             const char *mid = gd_jstr(m, "id");
+            char what[160], why[200];
+            snprintf(what, sizeof what, "Terminating EC2 instance: %s in zone %s", mid, az_of(m));
+            snprintf(why, sizeof why,
+                     "the desired capacity is %d and the group had %d: the default termination "
+                     "policy chose it (zone with the most instances, then an older template or "
+                     "type, then the newest)",
+                     desired, have);
+            gd_asg_activity(g, gd_jstr(asg, "id"), what, why);
             if (delay > 0 && gd_inst_state_of_res(m) == GD_INST_RUNNING) {
                 gd_actor who = autoscaling(team);
                 gd_op_result res;
@@ -209,6 +305,10 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
                 terminate(g, team, mid, "scale-in");
             }
         }
+        json_decref(lt);
+        gd_free(chosen);
+    } else if (json_object_get(ast, "scale_in_blocked")) {
+        gd_launcher_set_status(g, gd_jstr(asg, "id"), json_pack("{s:n}", "scale_in_blocked"));
     }
     json_decref(mine);
 }
@@ -253,7 +353,7 @@ void gd_fleet_metrics(gd_game *g, json_t *asgs, json_t *instances, double now)
                                 json_real(gd_jnum(json_object_get(lt, "spec"), "slots", 5)));
             json_decref(lt);
         }
-        double slots = gd_jnum(slots_of, key, 5);
+        double slots = gd_jnum(st, "slots", gd_jnum(slots_of, key, 5)); /* by its type */
         double busy = gd_jnum(inflight, gd_jstr(r, "id"), 0);
         double cpu = 100.0 * (busy < slots ? busy : slots) / (slots > 0 ? slots : 1);
         gd_metrics_put(g->metrics, gd_jstr(r, "id"), "CPUUtilization", now, cpu);

@@ -95,6 +95,8 @@ typedef struct gd_game {
     gd_metrics *metrics; /* CloudWatch-like series of the edges */
     int stopping;
     uint64_t fleet_sampled_at; /* loop time (ms) of the fleet's last metrics */
+    int spot_next;             /* the next spot interruption to give notice of (spot.c) */
+    int spot_loaded;           /* spot_next read from the store */
     int reconciling;           /* a reconcile pass is running */
     int reconcile_again;       /* a write during it asked for another */
 } gd_game;
@@ -116,6 +118,10 @@ void gd_game_endpoint(gd_game *g, int team, char *out, size_t n);
 json_t *gd_game_scoreboard(gd_game *g);
 json_t *gd_game_status(gd_game *g);
 json_t *gd_game_result(gd_game *g);
+/** A team's bill so far: total, by resource, by line (instance-hours by type, load
+ *  balancer hours, CDN requests, alarm-months) and every item, dearest first, with the
+ *  multiplier and the share of what the team earned that it cost (billing.c). */
+json_t *gd_billing_bill(gd_game *g, int team);
 json_t *gd_game_info(gd_game *g);
 
 /* ---- launcher.c ---- */

@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "model/registry.h"
 #include "model/state.h"
 #include "server/launcher_int.h"
 
@@ -39,11 +40,37 @@ static const char *gen_name(gd_game *g, int team, const char *base, char *out, s
     return out;
 }
 
+/* GD_ETOOBIG with AWS's message when one more instance of type itype would take the
+ * team's pending and running vCPUs past the scenario's quota. */
+static int vcpu_quota(gd_game *g, int team, const char *itype, char *err, size_t errlen)
+{
+    const gd_itype *want = gd_itype_find(itype);
+    int n = want ? want->vcpu : 2;
+    json_t *list = gd_store_res_list(g->db, team, "instance", 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        json_t *st = json_object_get(r, "status");
+        if (!gd_inst_state_live(gd_inst_state_of(st))) continue;
+        const gd_itype *t = gd_itype_find(gd_jstr(st, "instance_type"));
+        n += t ? t->vcpu : 2;
+    }
+    json_decref(list);
+    if (n <= g->sc->quotas.vcpus) return 0;
+    snprintf(err, errlen,
+             "You have requested more vCPU capacity than your current vCPU limit of %d allows "
+             "(this launch would make %d running)",
+             g->sc->quotas.vcpus, n);
+    return GD_ETOOBIG;
+}
+
 int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
-                             const char *itype, const char *subnet, const char *asg, int booted,
+                             const char *itype, const char *subnet, const char *asg, int flags,
                              const char *principal, const char *source_ip, char id_out[40],
                              char *err, size_t errlen)
 {
+    int booted = flags & GD_LAUNCH_BOOTED;
     json_t *req = json_pack("{s:s,s:s,s:s?}", "launchTemplate", lt_name, "subnet", subnet,
                             "autoScalingGroup", asg);
     json_t *lt = gd_store_res_get(g->db, team, lt_name);
@@ -57,12 +84,18 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
         snprintf(err, errlen, "subnet '%s' does not exist", subnet);
         r = GD_ENOENT;
     }
+    if (r == 0)
+        r = vcpu_quota(g, team,
+                       itype ? itype : gd_jstr(json_object_get(lt, "spec"), "instance_type"), err,
+                       errlen);
     uint32_t ip = 0;
     if (r == 0) r = gd_net_alloc_ip(g, team, subnet, &ip, err, errlen);
     if (r < 0) {
-        gd_game_audit(
-            g, team, principal, source_ip, "RunInstances", req, json_pack("{s:s}", "message", err),
-            r == GD_EFULL ? "InsufficientFreeAddressesInSubnet" : "InvalidParameterValue");
+        gd_game_audit(g, team, principal, source_ip, "RunInstances", req,
+                      json_pack("{s:s}", "message", err),
+                      r == GD_EFULL     ? "InsufficientFreeAddressesInSubnet"
+                      : r == GD_ETOOBIG ? "VcpuLimitExceeded"
+                                        : "InvalidParameterValue");
         json_decref(lt);
         json_decref(sn);
         return r;
@@ -72,14 +105,25 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     char ipb[16], gen[64];
     gd_ip_format(ip, ipb);
     if (!name) name = gen_name(g, team, asg ? asg : lt_name, gen, sizeof gen);
-    json_t *spec = json_pack("{s:s,s:s,s:s}", "launch_template", lt_name, "subnet", subnet,
-                             "instance_type", itype ? itype : gd_jstr(lts, "instance_type"));
+    json_t *spec = json_pack("{s:s,s:s,s:s,s:b}", "launch_template", lt_name, "subnet", subnet,
+                             "instance_type", itype ? itype : gd_jstr(lts, "instance_type"),
+                             "protected_from_scale_in", (flags & GD_LAUNCH_PROTECTED) != 0);
     json_t *status = json_pack(
         "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", gd_inst_state_name(GD_INST_PENDING),
         "ip", ipb, "port", (int)gd_jnum(lts, "port", 8000), "subnet", subnet, "az",
         gd_jstr(json_object_get(sn, "spec"), "az"), "asg", asg, "launched_at", now, "boot_until",
         booted ? now : now + gd_jnum(lts, "boot_time", 60), "initial", booted, "billed_until", now);
     json_object_set(status, "instance_type", json_object_get(spec, "instance_type"));
+    const char *market = (flags & GD_LAUNCH_SPOT)        ? "spot"
+                         : (flags & GD_LAUNCH_ON_DEMAND) ? "on-demand"
+                                                         : gd_jstr(lts, "market");
+    json_object_set_new(status, "market", json_string(*market ? market : "on-demand"));
+    if (flags & (GD_LAUNCH_SPOT | GD_LAUNCH_ON_DEMAND))
+        json_object_set_new(spec, "market", json_string(market));
+    json_object_set_new(
+        status, "slots",
+        json_integer(gd_itype_slots((int)gd_jnum(lts, "slots", 5), gd_jstr(lts, "instance_type"),
+                                    gd_jstr(spec, "instance_type"))));
     char id[40];
     r = gd_store_res_create(g->db, team, "instance", name, spec, status, now, id);
     if (r == 0) {
@@ -104,6 +148,18 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     return r;
 }
 
+/* The audit record of a state change EC2 answers with {instanceId, previousState,
+ * currentState}; `req` is the request's parameters (taken). */
+static void audit_state(gd_game *g, int team, const char *principal, const char *source_ip,
+                        const char *event, json_t *req, const char *id, gd_inst_state prev,
+                        gd_inst_state cur)
+{
+    gd_game_audit(g, team, principal, source_ip, event, req,
+                  json_pack("{s:s,s:s,s:s}", "instanceId", id, "previousState",
+                            gd_inst_state_name(prev), "currentState", gd_inst_state_name(cur)),
+                  NULL);
+}
+
 int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,
                           const char *source_ip, const char *reason)
 {
@@ -126,15 +182,108 @@ int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const 
                                          gd_inst_state_name(GD_INST_TERMINATED), "terminated_at",
                                          gd_game_now(g), "reason", why));
     }
-    gd_game_audit(g, (int)json_integer_value(json_object_get(r, "team")), principal, source_ip,
-                  "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", rid, "force", hard),
-                  json_pack("{s:s,s:s,s:s}", "instanceId", rid, "previousState",
-                            gd_inst_state_name(prev), "currentState",
-                            gd_inst_state_name(GD_INST_TERMINATED)),
-                  NULL);
+    audit_state(g, (int)json_integer_value(json_object_get(r, "team")), principal, source_ip,
+                "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", rid, "force", hard),
+                rid, prev, GD_INST_TERMINATED);
     gd_info("instance_terminated", "id=%s by=%s hard=%d", rid, principal, hard);
     json_decref(r);
     gd_launcher_reconcile(g); /* the edges stop sending to it now */
+    return 0;
+}
+
+int gd_launcher_stop(gd_game *g, int team, const char *id, const char *principal,
+                     const char *source_ip, char *err, size_t errlen)
+{
+    json_t *r = gd_store_res_get(g->db, team, id);
+    json_t *req = json_pack("{s:s}", "instanceId", id);
+    int rc = 0;
+    const char *code = NULL;
+    gd_inst_state prev = r ? gd_inst_state_of_res(r) : GD_INST_UNKNOWN;
+    if (!r || strcmp(gd_jstr(r, "type"), "instance") != 0) {
+        snprintf(err, errlen, "no instance of that id or name");
+        code = "InvalidInstanceID.NotFound", rc = GD_ENOENT;
+    } else if (*gd_jstr(json_object_get(r, "status"), "asg")) {
+        snprintf(err, errlen,
+                 "%s belongs to the Auto Scaling group '%s': change the group's capacity, or "
+                 "terminate it and let the group replace it",
+                 gd_jstr(r, "id"), gd_jstr(json_object_get(r, "status"), "asg"));
+        code = "UnsupportedOperation", rc = GD_EINVAL;
+    } else if (prev != GD_INST_RUNNING && prev != GD_INST_PENDING) {
+        snprintf(err, errlen, "the instance is %s: only a pending or running one can stop",
+                 gd_inst_state_name(prev));
+        code = "IncorrectInstanceState", rc = GD_EEXIST;
+    }
+    if (rc < 0) {
+        gd_game_audit(g, team, principal, source_ip, "StopInstances", req,
+                      json_pack("{s:s}", "message", err), code);
+        json_decref(r);
+        return rc;
+    }
+    const char *rid = gd_jstr(r, "id");
+    double now = gd_game_now(g);
+    gd_launcher_set_status(g, rid,
+                           json_pack("{s:s,s:f,s:i}", "state", gd_inst_state_name(GD_INST_STOPPED),
+                                     "stopped_at", now, "pid", 0));
+    gd_proc *p = gd_proc_find(g, rid, GD_PROC_INSTANCE, 0);
+    char why[96];
+    snprintf(why, sizeof why, "stopped by %s", principal);
+    if (p) gd_proc_stop(p, SIGTERM, why);
+    audit_state(g, team, principal, source_ip, "StopInstances", req, rid, prev, GD_INST_STOPPED);
+    gd_info("instance_stopped", "id=%s by=%s", rid, principal);
+    json_decref(r);
+    gd_launcher_reconcile(g); /* the edges stop sending to it now */
+    return 0;
+}
+
+int gd_launcher_start(gd_game *g, int team, const char *id, const char *principal,
+                      const char *source_ip, char *err, size_t errlen)
+{
+    json_t *r = gd_store_res_get(g->db, team, id);
+    json_t *req = json_pack("{s:s}", "instanceId", id);
+    gd_inst_state prev = r ? gd_inst_state_of_res(r) : GD_INST_UNKNOWN;
+    const char *code = NULL;
+    int rc = 0;
+    json_t *lt = NULL;
+    if (!r || strcmp(gd_jstr(r, "type"), "instance") != 0) {
+        snprintf(err, errlen, "no instance of that id or name");
+        code = "InvalidInstanceID.NotFound", rc = GD_ENOENT;
+    } else if (prev != GD_INST_STOPPED) {
+        snprintf(err, errlen, "the instance is %s: only a stopped one can start",
+                 gd_inst_state_name(prev));
+        code = "IncorrectInstanceState", rc = GD_EEXIST;
+    } else if (!(lt = gd_store_res_get(g->db, team,
+                                       gd_jstr(json_object_get(r, "spec"), "launch_template")))) {
+        snprintf(err, errlen, "its launch template is gone");
+        code = "InvalidLaunchTemplateName.NotFoundException", rc = GD_ENOENT;
+    }
+    if (rc < 0) {
+        gd_game_audit(g, team, principal, source_ip, "StartInstances", req,
+                      json_pack("{s:s}", "message", err), code);
+        json_decref(r);
+        return rc;
+    }
+    /* It boots again, as the type its spec says now (changed while stopped, or not),
+     * and is billed from now with a new minimum, as EC2 bills each start. */
+    const char *rid = gd_jstr(r, "id");
+    json_t *lts = json_object_get(lt, "spec");
+    const char *itype = gd_jstr(json_object_get(r, "spec"), "instance_type");
+    double now = gd_game_now(g);
+    int slots = gd_itype_slots((int)gd_jnum(lts, "slots", 5), gd_jstr(lts, "instance_type"), itype);
+    gd_launcher_set_status(g, rid,
+                           json_pack("{s:s,s:f,s:f,s:f,s:s,s:i,s:b}", "state",
+                                     gd_inst_state_name(GD_INST_PENDING), "launched_at", now,
+                                     "billed_until", now, "boot_until",
+                                     now + gd_jnum(lts, "boot_time", 60), "instance_type", itype,
+                                     "slots", slots, "initial", 0));
+    gd_game_audit(g, team, principal, source_ip, "StartInstances", req,
+                  json_pack("{s:s,s:s,s:s,s:s}", "instanceId", rid, "previousState",
+                            gd_inst_state_name(prev), "currentState",
+                            gd_inst_state_name(GD_INST_PENDING), "instanceType", itype),
+                  NULL);
+    gd_info("instance_started", "id=%s type=%s by=%s", rid, itype, principal);
+    json_decref(lt);
+    json_decref(r);
+    gd_launcher_reconcile(g);
     return 0;
 }
 
@@ -153,7 +302,8 @@ void gd_instance_boot(gd_game *g, json_t *inst)
     snprintf(e_port, sizeof e_port, "PORT=%d", (int)gd_jnum(st, "port", 8000));
     snprintf(e_id, sizeof e_id, "GAMEDAY_INSTANCE_ID=%s", id);
     snprintf(e_salt, sizeof e_salt, "GAMEDAY_SALT=%s", g->sc->salt);
-    snprintf(e_slots, sizeof e_slots, "GAMEDAY_SLOTS=%d", (int)gd_jnum(lts, "slots", 5));
+    snprintf(e_slots, sizeof e_slots, "GAMEDAY_SLOTS=%d",
+             (int)gd_jnum(st, "slots", gd_jnum(lts, "slots", 5)));
     snprintf(e_queue, sizeof e_queue, "GAMEDAY_QUEUE=%d", (int)gd_jnum(lts, "queue", 32));
     snprintf(e_svc, sizeof e_svc, "GAMEDAY_SERVICE_MS=%.0f",
              gd_jnum(lts, "service_time", 4) * 1000);

@@ -185,6 +185,13 @@ static void rc_schedules(gd_game *g, struct pass *p)
     json_decref(actions);
 }
 
+/* Spot interruptions: the notice, then the termination. */
+static void rc_spot(gd_game *g, struct pass *p)
+{
+    gd_spot_reconcile(g, p->instances, p->now);
+    refresh_instances(g, p);
+}
+
 /* Loadgens: a team's customers start once its endpoint serves. */
 static void rc_loadgens(gd_game *g, struct pass *p)
 {
@@ -207,6 +214,7 @@ static const struct {
     {"alarm", rc_alarms},
     {"scaling_policy", rc_policies},
     {"scheduled_action", rc_schedules},
+    {"spot", rc_spot},
     {"loadgens", rc_loadgens},
 };
 

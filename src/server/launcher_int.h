@@ -12,6 +12,10 @@
 /** Merges fields (taken) into a resource's status. Status is what the game observes
  *  (state, address, pid); only the launcher writes it, and specs only ops.c. */
 void gd_launcher_set_status(gd_game *g, const char *id, json_t *fields);
+/** Appends {time, description, cause} to an asg's status.activities, the newest
+ *  GD_ASG_ACTIVITIES kept (autoscaler.c). */
+void gd_asg_activity(gd_game *g, const char *asg_id, const char *description, const char *cause);
+#define GD_ASG_ACTIVITIES 50
 /** Every live resource of a team (0: all teams) whose type has every flag in flags. */
 json_t *gd_launcher_list_flagged(gd_game *g, int team, unsigned flags);
 
@@ -40,12 +44,25 @@ int gd_net_alloc_cdn_ip(gd_game *g, int team, uint32_t *ip);
  *  time), of type itype, or the template's when NULL. GD_EFULL with a message when its
  *  subnet has no free address. Audited (RunInstances). Called by ops.c only. */
 int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char *lt_name,
-                             const char *itype, const char *subnet, const char *asg, int booted,
+                             const char *itype, const char *subnet, const char *asg, int flags,
                              const char *principal, const char *source_ip, char id_out[40],
                              char *err, size_t errlen);
+#define GD_LAUNCH_BOOTED 1    /* running at once (the starting architecture) */
+#define GD_LAUNCH_PROTECTED 2 /* protected_from_scale_in */
+#define GD_LAUNCH_SPOT 4      /* market spot, whatever the template says */
+#define GD_LAUNCH_ON_DEMAND 8 /* market on-demand, whatever the template says */
 /** Terminates an instance: its process is stopped (SIGKILL when hard), its status
  *  becomes terminated, the edges stop sending to it. Audited (TerminateInstances).
  *  Called by ops.c only. */
+/** StopInstances: a pending or running instance that belongs to no group stops (its
+ *  process ends, billing stops, it keeps its address); GD_ENOENT, GD_EINVAL (a group's
+ *  member: UnsupportedOperation) or GD_EEXIST (IncorrectInstanceState) with a message.
+ *  StartInstances: a stopped one boots again as its spec's instance_type. Audited.
+ *  Called by ops.c only. */
+int gd_launcher_stop(gd_game *g, int team, const char *id, const char *principal,
+                     const char *source_ip, char *err, size_t errlen);
+int gd_launcher_start(gd_game *g, int team, const char *id, const char *principal,
+                      const char *source_ip, char *err, size_t errlen);
 int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const char *principal,
                           const char *source_ip, const char *reason);
 /** Starts a pending instance's process; it is running, or terminated if it failed. */
@@ -77,6 +94,12 @@ void gd_alarms_reconcile(gd_game *g, json_t *alarms, double now);
 /* ---- schedules.c ---- */
 /** Runs the scheduled actions that are due (once, or on their recurrence). */
 void gd_schedules_reconcile(gd_game *g, json_t *actions, double now);
+
+/* ---- spot.c ---- */
+/** Spot interruptions at the scenario's seeded times: spot.notice before each, every
+ *  team's oldest running spot instance gets its notice (status.interruption_at, an
+ *  event, an audit record); at that time it is terminated by "ec2-spot". */
+void gd_spot_reconcile(gd_game *g, json_t *instances, double now);
 
 /* ---- policies.c ---- */
 /** Runs a simple or step scaling policy for an alarm in ALARM (value: the alarm's last

@@ -192,6 +192,20 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
         json_t *all = gd_store_res_list(g->db, who->team, NULL, 0);
         r = gd_op_check_spec(who, type, name, spec, NULL, all, team_octet(g, who->team),
                              g->sc->allowed_commands, out);
+        /* The team's quotas, as AWS's service quotas refuse: LimitExceeded. */
+        int quota = !strcmp(type, "asg")     ? g->sc->quotas.asgs
+                    : !strcmp(type, "alarm") ? g->sc->quotas.alarms
+                                             : -1;
+        if (r == 0 && quota >= 0) {
+            int n = 0;
+            size_t i;
+            json_t *x;
+            json_array_foreach(all, i, x) n += !strcmp(gd_jstr(x, "type"), type);
+            if (n >= quota)
+                r = fail(out, 400, "LimitExceeded",
+                         "the team has %d of %d %s allowed (the scenario's quotas)", n, quota,
+                         !strcmp(type, "asg") ? "auto scaling groups" : "alarms");
+        }
         json_decref(all);
     }
     if (r < 0) {
@@ -206,7 +220,9 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
         gd_launch l = {.name = name,
                        .launch_template = gd_jstr(spec, "launch_template"),
                        .instance_type = json_string_value(json_object_get(spec, "instance_type")),
-                       .subnet = gd_jstr(spec, "subnet")};
+                       .subnet = gd_jstr(spec, "subnet"),
+                       .protect = json_is_true(json_object_get(spec, "protected_from_scale_in")),
+                       .market = json_string_value(json_object_get(spec, "market"))};
         r = gd_op_run_instance(g, who, &l, id, out);
     } else {
         r = gd_store_res_create(g->db, who->team, type, name, spec, NULL, gd_game_now(g), id);
@@ -246,6 +262,13 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
     int r = gd_op_check_spec(who, type, name, spec, old, all, team_octet(g, who->team),
                              g->sc->allowed_commands, out);
     json_decref(all);
+    /* EC2 changes an instance's type only while it is stopped. */
+    if (r == 0 && !strcmp(type, "instance") &&
+        strcmp(gd_jstr(spec, "instance_type"), gd_jstr(old, "instance_type")) != 0 &&
+        gd_inst_state_of_res(res) != GD_INST_STOPPED)
+        r = fail(out, 409, "IncorrectInstanceState",
+                 "instance '%s' is %s: stop it before changing its instance_type", name,
+                 gd_inst_state_name(gd_inst_state_of_res(res)));
     if (r == 0) {
         r = gd_store_res_set_spec(g->db, gd_jstr(res, "id"), spec, gd_game_now(g));
         if (r < 0)
@@ -392,6 +415,45 @@ static int act_terminate(gd_game *g, const gd_actor *who, const char *id, const 
                            who->trust == GD_TRUST_GAME ? "chaos" : "terminated", out);
 }
 
+/* StopInstances and StartInstances (audited by the launcher). */
+static int act_stop_start(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                          gd_op_result *out, int start)
+{
+    static const char *const keys[] = {NULL};
+    int r = known_keys(body, keys, out);
+    if (r < 0) {
+        audit(g, who, start ? "StartInstances" : "StopInstances",
+              json_pack("{s:s}", "instanceId", id), out);
+        return r;
+    }
+    char err[256];
+    r = start ? gd_launcher_start(g, who->team, id, who->principal, who->source_ip, err, sizeof err)
+              : gd_launcher_stop(g, who->team, id, who->principal, who->source_ip, err, sizeof err);
+    if (r < 0)
+        return fail(out,
+                    r == GD_ENOENT   ? 404
+                    : r == GD_EEXIST ? 409
+                                     : 400,
+                    r == GD_ENOENT   ? "InvalidInstanceID.NotFound"
+                    : r == GD_EEXIST ? "IncorrectInstanceState"
+                                     : "UnsupportedOperation",
+                    "%s", err);
+    json_t *res = gd_store_res_get(g->db, who->team, id);
+    return ok(out, 200, res);
+}
+
+static int act_stop(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                    gd_op_result *out)
+{
+    return act_stop_start(g, who, id, body, out, 0);
+}
+
+static int act_start(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                     gd_op_result *out)
+{
+    return act_stop_start(g, who, id, body, out, 1);
+}
+
 /* ---- the game's own operations (bootstrap, the autoscaler) ---- */
 
 int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char id_out[40],
@@ -399,14 +461,19 @@ int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char
 {
     char err[256], id[40];
     memset(out, 0, sizeof *out);
-    int r = gd_launcher_run_instance(g, who->team, l->name, l->launch_template, l->instance_type,
-                                     l->subnet, l->asg, l->booted, who->principal, who->source_ip,
-                                     id, err, sizeof err);
+    int r = gd_launcher_run_instance(
+        g, who->team, l->name, l->launch_template, l->instance_type, l->subnet, l->asg,
+        (l->booted ? GD_LAUNCH_BOOTED : 0) | (l->protect ? GD_LAUNCH_PROTECTED : 0) |
+            (l->market && !strcmp(l->market, "spot") ? GD_LAUNCH_SPOT
+             : l->market                             ? GD_LAUNCH_ON_DEMAND
+                                                     : 0),
+        who->principal, who->source_ip, id, err, sizeof err);
     if (r < 0)
         return fail(out, r == GD_EEXIST ? 409 : 400,
-                    r == GD_EFULL    ? "InsufficientFreeAddressesInSubnet"
-                    : r == GD_EEXIST ? "AlreadyExists"
-                                     : "InvalidParameterValue",
+                    r == GD_EFULL     ? "InsufficientFreeAddressesInSubnet"
+                    : r == GD_ETOOBIG ? "VcpuLimitExceeded"
+                    : r == GD_EEXIST  ? "AlreadyExists"
+                                      : "InvalidParameterValue",
                     "%s", err);
     if (id_out) snprintf(id_out, 40, "%s", id);
     return ok(out, 201, gd_store_res_get(g->db, who->team, id));
@@ -482,9 +549,8 @@ static const struct {
     int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
               gd_op_result *out);
 } actions[] = {
-    {"scale", act_scale},
-    {"terminate", act_terminate},
-    {"set_endpoint", act_set_endpoint},
+    {"scale", act_scale}, {"terminate", act_terminate},       {"stop", act_stop},
+    {"start", act_start}, {"set_endpoint", act_set_endpoint},
 };
 
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,

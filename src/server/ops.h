@@ -78,6 +78,8 @@ typedef struct gd_launch {
     const char *subnet;          /* its name */
     const char *asg;             /* the group it belongs to, NULL for none */
     int booted;                  /* running at once (the starting architecture) */
+    int protect;                 /* protected_from_scale_in (the group's new instances) */
+    const char *market;          /* NULL: the template's */
 } gd_launch;
 
 /** RunInstances: a pending instance (running when l->booted). 201 with it, its id in

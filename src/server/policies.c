@@ -40,6 +40,8 @@ static int set_desired(gd_game *g, int team, json_t *asg, long long want, const 
         snprintf(line, sizeof line, "%s: desired %lld -> %lld (%s)", gd_jstr(asg, "name"), cur,
                  want, why);
         gd_store_ledger_add(g->db, gd_game_now(g), team, "autoscaling", 0, line);
+        snprintf(line, sizeof line, "Setting the desired capacity from %lld to %lld", cur, want);
+        gd_asg_activity(g, gd_jstr(asg, "id"), line, why);
     }
     gd_op_result_free(&r);
     return rc == 0;

@@ -62,7 +62,8 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
             p->kind, p->res_id, p->team, p->pid, (long long)status, sig, p->killed);
     if (p->kind == GD_PROC_INSTANCE) {
         json_t *r = gd_store_res_get(g->db, 0, p->res_id);
-        if (r && gd_inst_state_of_res(r) != GD_INST_TERMINATED) {
+        gd_inst_state was = r ? gd_inst_state_of_res(r) : GD_INST_TERMINATED;
+        if (was != GD_INST_TERMINATED && was != GD_INST_STOPPED) {
             gd_launcher_set_status(
                 g, p->res_id,
                 json_pack("{s:s,s:f,s:s,s:i}", "state", gd_inst_state_name(GD_INST_TERMINATED),

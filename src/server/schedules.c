@@ -37,6 +37,13 @@ static void run_action(gd_game *g, int team, json_t *act, json_t *asg, double no
              gd_jstr(act, "name"), gd_jstr(asg, "name"), mn, mx, d, rc ? ": " : "",
              rc ? r.message : "");
     gd_store_ledger_add(g->db, now, team, "autoscaling", 0, line);
+    if (rc == 0) {
+        char what[120];
+        snprintf(what, sizeof what, "Updating the group: min %lld, max %lld, desired %lld", mn, mx,
+                 d);
+        snprintf(line, sizeof line, "scheduled action %s", gd_jstr(act, "name"));
+        gd_asg_activity(g, gd_jstr(asg, "id"), what, line);
+    }
     gd_op_result_free(&r);
 }
 

@@ -577,5 +577,21 @@ def module_play(tmp_path_factory):
     _finish(games)
 
 
+def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers=True):
+    """For a module's `game` fixture (`yield from shared_game(...)`): one game of the
+    scenario on its own network, ready (and with customers answered), stopped with all
+    its processes when the module is done."""
+    g = Game(scenario, tmp_path_factory.mktemp(name) / "game", port=free_port(port), speed=speed,
+             net=net)
+    try:
+        g.start()
+        g.wait_ready()
+        if customers:
+            g.wait_customers()
+        yield g
+    finally:
+        _finish([g])
+
+
 def scenario_path(name):
     return SCENARIOS / name

@@ -187,3 +187,42 @@ def test_cdn_with_query_string_key_wins_and_without_loses(game):
     bad = customer_points(t2, t2 + 120)
     print("customer points per 2 game minutes behind the bad cdn: %.0f" % bad)
     assert bad < 0, "wrong hashes were not punished"
+
+
+def test_the_bill_by_line_and_by_resource(game):
+    """GET /bill and `ctl bill`: what the team ran, itemised, adding up to what the
+    status says was spent; the cdns' line counts the requests they answered."""
+    token = game
+    make_cdn(token, "web-cdn", "all")
+    t1 = switch_to(token, "web-cdn")
+    wait_until(lambda: clock() >= t1 + 180, 30, "three billed minutes behind the cdn")
+    wait_until(lambda: any(i["type"] == "cdn" for i in call("GET", "/bill", token)["items"]), 30,
+               "a cdn on the bill")
+    b = call("GET", "/bill", token)
+    spent = call("GET", "/status")["teams"][0]["cost_usd"]
+    assert b["team"] == 1 and b["total_usd"] > 0, b
+    assert abs(sum(i["usd"] for i in b["items"]) - b["total_usd"]) < 1e-6 * b["total_usd"] + 1e-9
+    assert abs(b["total_usd"] - spent) <= 0.05 * spent, (b["total_usd"], spent)
+    assert b["points"] == pytest.approx(-b["total_usd"] * b["points_per_dollar"])
+    assert 0 < b["share_of_earnings"] < 10, b["share_of_earnings"]
+    lines = {l["line"]: l for l in b["by_line"]}
+    assert lines["t3.micro on-demand"]["unit"] == "instance-hours"
+    assert lines["t3.micro on-demand"]["quantity"] > 0
+    assert lines["Classic Load Balancer hours"]["quantity"] > 0
+    cdn = lines["CDN requests (per 10,000)"]
+    served = call("GET", "/metrics?resource=web-cdn&metric=RequestCount&statistic=Sum"
+                  "&period=3600&window=86400", token)["Datapoints"]
+    # Billed once a game minute: at most what the cdn has answered since, at least half.
+    assert served and 0.5 * served[0]["Sum"] <= cdn["quantity"] * 10000 <= served[0]["Sum"] + 1, (
+        cdn, served)
+    usd = [l["usd"] for l in b["by_line"]]
+    assert usd == sorted(usd, reverse=True), "dearest first"
+    names = {r["name"] for r in b["by_resource"]}
+    assert {"web-lb", "web-cdn", "legacy-batch"} <= names, names
+    ctl = [BIN, "ctl", "--api", "http://127.0.0.1:%d" % PORT, "--token", token, "bill"]
+    r = subprocess.run(ctl, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("team-1 bill $"), r.stdout
+    assert any(row.split()[:4] == ["LINE", "QUANTITY", "UNIT", "USD"] for row in
+               r.stdout.splitlines()), r.stdout
+    assert "legacy-batch" in r.stdout and "CDN requests" in r.stdout

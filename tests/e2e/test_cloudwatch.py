@@ -6,12 +6,9 @@ change of capacity is a SetDesiredCapacity by "autoscaling" in the audit trail. 
 binaries: `gameday play` with its server, edge, instances and loadgen, on a network of
 its own (--net 216)."""
 
-import json
-
 import pytest
 
-import conftest
-from conftest import Game, free_port, scenario_path
+from conftest import scenario_path, shared_game
 
 SCENARIO = scenario_path("cloudwatch.yaml")
 SPEED = 60
@@ -20,15 +17,8 @@ NET = 216  # team 1 lives at 127.216.0.0/16: no other test uses it
 
 @pytest.fixture(scope="module")
 def game(tmp_path_factory):
-    g = Game(SCENARIO, tmp_path_factory.mktemp("cloudwatch") / "game", port=free_port(18420),
-             speed=SPEED, net=NET)
-    try:
-        g.start()
-        g.wait_ready()
-        g.wait_customers()
-        yield g
-    finally:
-        conftest._finish([g])
+    yield from shared_game(tmp_path_factory, SCENARIO, "cloudwatch", port=18420, speed=SPEED,
+                           net=NET)
 
 
 def clock(g):

@@ -149,3 +149,33 @@ Test(arch, a_team_keeps_to_its_range)
     cr_assert_eq(gd_arch_check_res(&a, 1), 0);
     json_decref(all);
 }
+
+/* The instance-type catalogue: every type of the instance_type enum has an entry, and a
+ * template's slots scale with the type an instance runs as. */
+Test(registry, instance_type_catalogue_and_slots)
+{
+    size_t n;
+    const gd_itype *all = gd_itype_all(&n);
+    cr_assert_eq(n, 7u);
+    const gd_rtype *lt = gd_registry_find("launch_template");
+    const gd_field *f = NULL;
+    for (const gd_field *x = lt->fields; x->name; x++)
+        if (!strcmp(x->name, "instance_type")) f = x;
+    cr_assert_not_null(f);
+    size_t k = 0;
+    for (; f->enums[k]; k++) {
+        cr_assert_lt(k, n);
+        cr_assert_str_eq(all[k].name, f->enums[k], "the catalogue follows the enum");
+        cr_assert(all[k].vcpu >= 2 && all[k].memory_gib >= 1 && all[k].slots >= 5);
+    }
+    cr_assert_eq(k, n);
+    cr_assert_eq(gd_itype_find("t3.micro")->slots, 5);
+    cr_assert_null(gd_itype_find("x1.32xlarge"));
+    cr_assert_null(gd_itype_find(NULL));
+    cr_assert_eq(gd_itype_slots(5, "t3.micro", "t3.micro"), 5);
+    cr_assert_eq(gd_itype_slots(5, "t3.micro", "t3.small"), 10);
+    cr_assert_eq(gd_itype_slots(5, "t3.micro", "c5.xlarge"), 96);
+    cr_assert_eq(gd_itype_slots(40, "m5.large", "t3.micro"), 5);
+    cr_assert_eq(gd_itype_slots(1, "c5.xlarge", "t3.micro"), 1, "at least one slot");
+    cr_assert_eq(gd_itype_slots(7, "t3.micro", "z9.huge"), 7, "unknown: the template's");
+}

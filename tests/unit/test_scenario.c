@@ -6,6 +6,7 @@
 #include "core/mem.h"
 #include "model/scenario.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,19 @@ static void assert_errs(const gd_errs *e, const char *const *want, int n)
     gd_free(j);
 }
 
+/* The same for messages given without the file: each is "<tmp_path>:<want[i]>". */
+static void assert_errs_here(const gd_errs *e, const char *const *want, int n)
+{
+    char msgs[32][1024];
+    const char *ptrs[32];
+    cr_assert_leq(n, 32);
+    for (int i = 0; i < n; i++) {
+        snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, want[i]);
+        ptrs[i] = msgs[i];
+    }
+    assert_errs(e, ptrs, n);
+}
+
 Test(scenario, default_game_loads_clean)
 {
     gd_scenario *s = NULL;
@@ -131,34 +145,44 @@ Test(scenario, default_game_loads_clean)
     cr_assert_eq(s->teams, 1);
     cr_assert_str_eq(s->service, "unicorn");
     cr_assert_str_eq(s->salt, "unicorn-rentals");
-    cr_assert_eq(s->key_space, 20000u);
-    cr_assert_float_eq(s->zipf, 1.05, 1e-12);
+    /* popular keys first, then more and flatter: a cache answers ever less */
+    cr_assert_eq(s->key_space, 5000u);
+    cr_assert_float_eq(s->zipf, 1.1, 1e-12);
+    cr_assert_float_eq(s->key_drift, 1000, 1e-12);
+    cr_assert_eq(s->nkey_phases, 3);
+    for (int i = 1; i < s->nkey_phases; i++) {
+        cr_assert(s->key_phases[i].space > s->key_phases[i - 1].space, "phase %d widens", i);
+        cr_assert(s->key_phases[i].zipf < s->key_phases[i - 1].zipf, "phase %d flattens", i);
+    }
     cr_assert_float_eq(s->client_timeout, 10.0, 1e-12);
-    cr_assert_eq(s->nsurges, 2);
+    cr_assert_eq(s->nsurges, 3);
     cr_assert_float_eq(s->scoring.success_max, 10.0, 1e-12);
     cr_assert_float_eq(s->scoring.success_min, 0.1, 1e-12);
     cr_assert_float_eq(s->scoring.error, -5.0, 1e-12);
     cr_assert_float_eq(s->scoring.timeout, -5.0, 1e-12);
     cr_assert_float_eq(s->scoring.wrong, -20.0, 1e-12);
-    cr_assert_float_eq(s->billing.multiplier, 1000.0, 1e-12);
+    cr_assert_float_eq(s->billing.multiplier, 4000.0, 1e-12);
     cr_assert_float_eq(s->billing.points_per_dollar, 100.0, 1e-12);
     cr_assert_float_eq(s->billing.interval, 60.0, 1e-12);
     cr_assert_float_eq(s->billing.minimum, 60.0, 1e-12);
     cr_assert_str_eq(s->endpoint, "web-lb");
 
-    /* chaos at 45m, 1h10m, 2h05m, 2h40m, 3h15m and the CEO at 1h, in time order */
-    double chaos[] = {2700, 4200, 7500, 9600, 11700};
+    /* chaos at 45m, 1h10m, 2h05m, 2h40m, 3h08m, 3h40m, harder as the game goes, and
+     * the CEO at 1h, in time order */
+    double chaos[] = {2700, 4200, 7500, 9600, 11280, 13200};
+    int counts[] = {1, 1, 2, 2, 3, 3};
     int nc = 0, nceo = 0;
     for (int i = 0; i < s->nevents; i++) {
         gd_event *ev = &s->events[i];
         if (i > 0) cr_assert(ev->at >= s->events[i - 1].at, "events are sorted by time");
         if (strcmp(ev->action, "terminate_random") == 0) {
-            cr_assert(nc < 5);
+            cr_assert(nc < 6);
             cr_assert_float_eq(ev->at, chaos[nc], 1e-9, "chaos %d at %g, want %g", nc, ev->at,
                                chaos[nc]);
             cr_assert_str_eq(ev->target, "asg/web");
             cr_assert_str_eq(ev->principal, "chaos-monkey");
-            cr_assert_eq(ev->count, 1);
+            cr_assert_eq(ev->count, counts[nc], "chaos %d kills %d, want %d", nc, ev->count,
+                         counts[nc]);
             nc++;
         } else {
             cr_assert_str_eq(ev->action, "message");
@@ -171,7 +195,7 @@ Test(scenario, default_game_loads_clean)
             nceo++;
         }
     }
-    cr_assert_eq(nc, 5);
+    cr_assert_eq(nc, 6);
     cr_assert_eq(nceo, 2);
 
     /* the starting architecture, defaults filled */
@@ -223,10 +247,14 @@ Test(scenario, default_game_traffic_shape)
     cr_assert_float_eq(gd_scenario_rate(s, 0), 1.5, 1e-9);
     cr_assert_float_eq(gd_scenario_rate(s, 40 * 60), 3.0, 1e-9);
     cr_assert_float_eq(gd_scenario_rate(s, 90 * 60), 5.0, 1e-9);
-    cr_assert_float_eq(gd_scenario_rate(s, 150 * 60), 7.0, 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 160 * 60), 7.0, 1e-9);
     cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 - 1), 7.0, 1e-9);
     cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600), 21.0, 1e-9, "surge x3 at 3h");
-    cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 + 20 * 60), 7.0, 1e-9, "surge over at 3h20m");
+    cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 + 29 * 60), 21.0, 1e-9, "for 30 minutes");
+    cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 + 30 * 60), 7.0, 1e-9, "surge over at 3h30m");
+    /* 2h25m: an unannounced x2.5 on the ramp 5 -> 7 (at 5 + 2*55/60) for 10 minutes */
+    cr_assert_float_eq(gd_scenario_rate(s, 145 * 60), 2.5 * (5 + 2.0 * 55 / 60), 1e-9);
+    cr_assert_float_eq(gd_scenario_rate(s, 155 * 60), 7.0, 1e-9, "over at 2h35m");
     /* 1h50m: ramp 5 -> 7 between 1h30m and 2h30m is at 5 + 2*20/60, doubled */
     cr_assert_float_eq(gd_scenario_rate(s, 110 * 60), 2 * (5 + 2.0 * 20 / 60), 1e-9);
     cr_assert_float_eq(gd_scenario_rate(s, 120 * 60), 5 + 2.0 * 30 / 60, 1e-9);
@@ -272,6 +300,10 @@ Test(scenario, defaults_of_a_minimal_scenario)
     cr_assert_float_eq(s->billing.points_per_dollar, 100.0, 1e-12);
     cr_assert_float_eq(s->billing.interval, 60.0, 1e-12);
     cr_assert_float_eq(s->billing.minimum, 60.0, 1e-12);
+    cr_assert_eq(s->quotas.vcpus, 256);
+    cr_assert_eq(s->quotas.asgs, 20);
+    cr_assert_eq(s->quotas.alarms, 100);
+    cr_assert_float_eq(s->spot.notice, 120, 1e-12);
     struct {
         const char *k;
         double p;
@@ -374,7 +406,7 @@ Test(scenario, broken_default_game_reports_all_errors)
     replace(&text, "speed: 20\n", "speed: fast\n");
     replace(&text, "teams: 1\n", "teams: 1\ncolour: blue\n");
     replace(&text, "{at: 40m, rps: 3, ramp: true}", "{at: 20m, rps: 3, ramp: true}");
-    replace(&text, "{at: 3h, for: 20m, x: 3}", "{at: 5h, for: 20m, x: 3}");
+    replace(&text, "{at: 3h, for: 30m, x: 3}", "{at: 5h, for: 20m, x: 3}");
     replace(&text, "{at: 45m, action: terminate_random, target: asg/web,",
             "{at: 45m, action: terminate_random, target: asg/webb,");
     replace(&text, "name: private-a, vpc: main, cidr: 127.T.1.0/28",
@@ -393,13 +425,13 @@ Test(scenario, broken_default_game_reports_all_errors)
         {"speed: fast", 7, "field 'speed': expected a number, got \"fast\" (allowed: 0.1..10000)"},
         {"colour: blue", 0,
          "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
-         "seed, teams, service, traffic, scoring, billing, events, architecture, "
+         "seed, teams, service, traffic, scoring, billing, spot, quotas, events, architecture, "
          "allowed_commands)"},
         {"{at: 20m, rps: 3", 5,
          "field 'traffic.rate[2].at': 20m is not after the previous point (30m) (allowed: a time "
          "after the previous point)"},
         {"{at: 5h, for: 20m", 5,
-         "field 'traffic.surges[1].at': 5h is after the end of the game (4h) (allowed: "
+         "field 'traffic.surges[2].at': 5h is after the end of the game (4h) (allowed: "
          "0s..duration)"},
         {"target: asg/webb", 8, "field 'events[0].target': no asg named 'webb' (allowed: web)"},
         {"endpoint: web\n", 10,
@@ -500,14 +532,7 @@ Test(scenario, section_errors)
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
         "name, ...fields of that type})",
     };
-    int n = (int)(sizeof w / sizeof w[0]);
-    char msgs[32][1024];
-    const char *ptrs[32];
-    for (int i = 0; i < n; i++) {
-        snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, w[i]);
-        ptrs[i] = msgs[i];
-    }
-    assert_errs(&e, ptrs, n);
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
     gd_errs_free(&e);
     rm_tmp();
 }
@@ -551,7 +576,7 @@ Test(scenario, architecture_errors)
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
         "16:42: launch_template 'tpl': field 'colour': unknown field (allowed: service, command, "
-        "instance_type, port, slots, queue, service_time, boot_time)",
+        "instance_type, market, port, slots, queue, service_time, boot_time)",
         "17:55: clb 'lb': field 'instances[0]': no instance named 'web' (allowed: no instance is "
         "defined)",
         "18:7: field 'architecture.resources[10]': expected a mapping, got 42 (allowed: a "
@@ -669,14 +694,7 @@ Test(scenario, target_groups_are_checked_with_their_place)
         "19:7: target_group 'default': the name is reserved for an alb's implicit target group "
         "(allowed: any other name)",
     };
-    int n = (int)(sizeof w / sizeof w[0]);
-    char msgs[8][1024];
-    const char *ptrs[8];
-    for (int i = 0; i < n; i++) {
-        snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, w[i]);
-        ptrs[i] = msgs[i];
-    }
-    assert_errs(&e, ptrs, n);
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
     gd_errs_free(&e);
     rm_tmp();
 }
@@ -802,4 +820,110 @@ Test(scenario, huge_duration_is_refused_in_seconds)
     gd_errs_free(&e);
     gd_free(text);
     rm_tmp();
+}
+
+/* traffic.keys.widen and drift: the phase in force at each time, keys that stay >= 1
+ * and a new key at rank 1 every 3600/drift game seconds. */
+Test(scenario, key_phases_and_drift)
+{
+    char *text = strdup(minimal);
+    replace(&text, "traffic:\n",
+            "traffic:\n"
+            "  keys:\n"
+            "    space: 100\n"
+            "    zipf: 1.2\n"
+            "    drift: 60\n"
+            "    widen:\n"
+            "      - {at: 10m, space: 1000, zipf: 0.9}\n"
+            "      - {at: 30m, space: 5000, zipf: 0.5}\n");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert_eq(s->nkey_phases, 3);
+    cr_assert_eq(s->key_phases[0].space, 100u);
+    cr_assert_float_eq(s->key_phases[1].zipf, 0.9, 1e-12);
+    cr_assert_eq(gd_scenario_key_phase(s, 0), 0);
+    cr_assert_eq(gd_scenario_key_phase(s, 599), 0);
+    cr_assert_eq(gd_scenario_key_phase(s, 600), 1);
+    cr_assert_eq(gd_scenario_key_phase(s, 3599), 2);
+    /* drift 60 an hour over a 1 h game: rank 1 is key 61 at 0, key 60 a minute later */
+    cr_assert_eq(gd_scenario_key_of(s, 0, 1), 61u);
+    cr_assert_eq(gd_scenario_key_of(s, 60, 1), 60u);
+    cr_assert_eq(gd_scenario_key_of(s, 60, 2), 61u, "the old top key is now second");
+    cr_assert_eq(gd_scenario_key_of(s, 3600, 1), 1u);
+    cr_assert_eq(gd_scenario_key_of(s, 7200, 1), 1u, "the drift stops at the game's end");
+    gd_scenario_free(s);
+    free(text);
+
+    /* no drift: the key is the rank */
+    s = load_ok_text(minimal);
+    cr_assert_eq(s->nkey_phases, 1);
+    cr_assert_eq(gd_scenario_key_of(s, 1000, 7), 7u);
+    gd_scenario_free(s);
+}
+
+Test(scenario, key_phase_errors)
+{
+    char *text = strdup(minimal);
+    replace(&text, "traffic:\n",
+            "traffic:\n"                                   /* 3 */
+            "  keys:\n"                                    /* 4 */
+            "    widen:\n"                                 /* 5 */
+            "      - {at: 20m, space: 10, zipf: 1}\n"      /* 6 */
+            "      - {at: 10m, space: 10, zipf: 1}\n"      /* 7 */
+            "      - {at: 2h, space: 10, zipf: 1}\n"       /* 8 */
+            "      - {at: 30m, space: 0, zipf: 1, x: 1}\n" /* 9 */
+            "      - {at: 40m}\n");                        /* 10 */
+    gd_errs e = {0};
+    load_bad_text(text, &e);
+    const char *w[] = {
+        "7:14: field 'traffic.keys.widen[1].at': 10m is not after the previous phase (20m) "
+        "(allowed: a time after the previous phase)",
+        "8:14: field 'traffic.keys.widen[2].at': 2h is after the end of the game (1h) (allowed: "
+        "0s..duration)",
+        "9:26: field 'traffic.keys.widen[3].space': 0 is out of range (allowed: 1..10000000)",
+        "9:38: field 'traffic.keys.widen[3].x': unknown field (allowed: at, space, zipf)",
+        "10:9: field 'traffic.keys.widen[4].space': missing (allowed: 1..10000000)",
+        "10:9: field 'traffic.keys.widen[4].zipf': missing (allowed: 0..5)",
+    };
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
+    gd_errs_free(&e);
+    rm_tmp();
+    free(text);
+}
+
+/* Spot interruptions: from the scenario alone (the same every run and for every team),
+ * increasing, about 3600 / interruptions_per_hour apart; none at a rate of 0. */
+Test(scenario, spot_interruptions_are_seeded)
+{
+    char *text = strdup(minimal);
+    replace(&text, "traffic:", "spot: {interruptions_per_hour: 6, notice: 90s}\ntraffic:");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert_float_eq(s->spot.notice, 90, 1e-12);
+    cr_assert_float_eq(s->spot.discount, 0.7, 1e-12, "the default discount");
+    double prev = 0, sum = 0;
+    for (int k = 0; k < 200; k++) {
+        double t = gd_scenario_spot_at(s, k);
+        cr_assert(t > prev, "interruption %d at %g after %g", k, t, prev);
+        cr_assert_float_eq(t, gd_scenario_spot_at(s, k), 0, "the same every time");
+        sum += t - prev;
+        prev = t;
+    }
+    double mean = sum / 200;
+    cr_assert(mean > 450 && mean < 750, "mean gap %g s, want about 600", mean);
+    double first = gd_scenario_spot_at(s, 0);
+    gd_scenario_free(s);
+    replace(&text, "name: tiny\n", "name: tiny\nseed: 2\n");
+    s = load_ok_text(text);
+    cr_assert(gd_scenario_spot_at(s, 0) != first, "another seed, other times");
+    gd_scenario_free(s);
+    free(text);
+
+    s = load_ok_text(minimal);
+    cr_assert_float_eq(s->spot.per_hour, 1, 1e-12);
+    gd_scenario_free(s);
+    text = strdup(minimal);
+    replace(&text, "traffic:", "spot: {interruptions_per_hour: 0}\ntraffic:");
+    s = load_ok_text(text);
+    cr_assert(isinf(gd_scenario_spot_at(s, 0)), "no interruptions");
+    gd_scenario_free(s);
+    free(text);
 }

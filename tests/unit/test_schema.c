@@ -64,7 +64,8 @@ Test(schema, defaults_launch_template)
     char *j = check_api("launch_template", "web", s, 0);
     gd_free(j);
     char *d = dump(s);
-    cr_assert_str_eq(d, "{\"boot_time\":60,\"instance_type\":\"t3.micro\",\"port\":8000,"
+    cr_assert_str_eq(d, "{\"boot_time\":60,\"instance_type\":\"t3.micro\",\"market\":\"on-demand\","
+                        "\"port\":8000,"
                         "\"queue\":32,\"service\":\"unicorn\",\"service_time\":90,\"slots\":5}");
     free(d);
     json_decref(s);
@@ -97,7 +98,9 @@ Test(schema, defaults_vpc_subnet_instance)
     s = parse("{\"launch_template\": \"web\", \"subnet\": \"private-a\"}");
     gd_free(check_api("instance", "i1", s, 0));
     d = dump(s);
-    cr_assert_str_eq(d, "{\"launch_template\":\"web\",\"subnet\":\"private-a\"}",
+    cr_assert_str_eq(d,
+                     "{\"launch_template\":\"web\",\"protected_from_scale_in\":false,"
+                     "\"subnet\":\"private-a\"}",
                      "instance_type stays absent: it is an optional override");
     free(d);
     json_decref(s);
@@ -108,9 +111,11 @@ Test(schema, defaults_asg_and_clb)
     json_t *s = parse("{\"launch_template\": \"web\", \"subnets\": [\"a\"], \"min\": 2}");
     gd_free(check_api("asg", "web", s, 0));
     char *d = dump(s);
-    cr_assert_str_eq(d, "{\"desired\":2,\"health_check_grace\":300,\"health_check_type\":\"EC2\","
+    cr_assert_str_eq(d, "{\"capacity_rebalance\":false,\"desired\":2,\"health_check_grace\":300,"
+                        "\"health_check_type\":\"EC2\","
                         "\"launch_template\":\"web\","
-                        "\"load_balancers\":[],\"max\":10,\"min\":2,\"subnets\":[\"a\"],"
+                        "\"load_balancers\":[],\"max\":10,\"min\":2,"
+                        "\"new_instances_protected_from_scale_in\":false,\"subnets\":[\"a\"],"
                         "\"target_groups\":[]}");
     free(d);
     json_decref(s);
@@ -134,7 +139,7 @@ Test(schema, api_errors_name_the_path)
     char *j = check_api("launch_template", "web", s, 5);
     cr_assert_str_eq(
         j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
-           "command, instance_type, port, slots, queue, service_time, boot_time)\n"
+           "command, instance_type, market, port, slots, queue, service_time, boot_time)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
            "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
            "m5.xlarge, c5.large, c5.xlarge)\n"
@@ -319,7 +324,7 @@ Test(schema, conf_errors_name_file_line_col)
     cr_assert_eq(n, 2);
     j = gd_errs_join(&e);
     cr_assert_str_eq(j, "b.yaml:1:3: instance 'i': field 'type': unknown field (allowed: "
-                        "launch_template, subnet, instance_type)\n"
+                        "launch_template, subnet, instance_type, market, protected_from_scale_in)\n"
                         "b.yaml:1:3: instance 'i': field 'launch_template': missing (allowed: a "
                         "resource name of [a-z0-9-], 1..48 characters)");
     gd_free(j);
