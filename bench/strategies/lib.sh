@@ -20,7 +20,7 @@ at() {
 # and a higher max.
 room() {
   q create subnet private-b "vpc=main" "cidr=127.$TEAM_OCTET.2.0/24" az=b
-  q update web 'subnets=["private-a","private-b"]' "max=${1:-24}"
+  q update web 'subnets=["private-a","private-b"]' "max=${1:-40}"
 }
 # An alb in front of the group, with quick health checks, and customers sent to it.
 alb() {

@@ -252,8 +252,8 @@ Test(scenario, default_game_traffic_shape)
     cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600), 21.0, 1e-9, "surge x3 at 3h");
     cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 + 29 * 60), 21.0, 1e-9, "for 30 minutes");
     cr_assert_float_eq(gd_scenario_rate(s, 3 * 3600 + 30 * 60), 7.0, 1e-9, "surge over at 3h30m");
-    /* 2h25m: an unannounced x2.5 on the ramp 5 -> 7 (at 5 + 2*55/60) for 10 minutes */
-    cr_assert_float_eq(gd_scenario_rate(s, 145 * 60), 2.5 * (5 + 2.0 * 55 / 60), 1e-9);
+    /* 2h25m: an unannounced x3 on the ramp 5 -> 7 (at 5 + 2*55/60) for 10 minutes */
+    cr_assert_float_eq(gd_scenario_rate(s, 145 * 60), 3 * (5 + 2.0 * 55 / 60), 1e-9);
     cr_assert_float_eq(gd_scenario_rate(s, 155 * 60), 7.0, 1e-9, "over at 2h35m");
     /* 1h50m: ramp 5 -> 7 between 1h30m and 2h30m is at 5 + 2*20/60, doubled */
     cr_assert_float_eq(gd_scenario_rate(s, 110 * 60), 2 * (5 + 2.0 * 20 / 60), 1e-9);
