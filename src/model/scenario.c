@@ -900,18 +900,30 @@ double gd_scenario_rate(const gd_scenario *s, double t)
     return r;
 }
 
-double gd_scenario_spot_at(const gd_scenario *s, int k)
+void gd_spot_times_init(gd_spot_times *it, const gd_scenario *s)
 {
-    if (!(s->spot.per_hour > 0) || k < 0) return INFINITY;
     /* Exponential gaps of mean 3600 / per_hour from a generator seeded by the scenario
      * alone (not the game's start), so every team and every run sees the same ones. */
-    gd_rand r;
-    gd_rand_seed(&r, s->seed ^ 0x5b07b07b07b07b07ull);
-    double t = 0;
-    for (int i = 0; i <= k; i++) {
-        double u = (double)(gd_rand_u64(&r) >> 11) / 9007199254740992.0; /* [0, 1) */
-        t += -log(1 - u) * 3600 / s->spot.per_hour;
-    }
+    gd_rand_seed(&it->rnd, s->seed ^ 0x5b07b07b07b07b07ull);
+    it->t = 0;
+    it->mean = s->spot.per_hour > 0 ? 3600 / s->spot.per_hour : INFINITY;
+}
+
+double gd_spot_times_next(gd_spot_times *it)
+{
+    if (isinf(it->mean)) return INFINITY;
+    double u = (double)(gd_rand_u64(&it->rnd) >> 11) / 9007199254740992.0; /* [0, 1) */
+    it->t += -log(1 - u) * it->mean;
+    return it->t;
+}
+
+double gd_scenario_spot_at(const gd_scenario *s, int k)
+{
+    if (k < 0) return INFINITY;
+    gd_spot_times it;
+    gd_spot_times_init(&it, s);
+    double t = INFINITY;
+    for (int i = 0; i <= k; i++) t = gd_spot_times_next(&it);
     return t;
 }
 

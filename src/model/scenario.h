@@ -4,6 +4,7 @@
 #define GD_MODEL_SCENARIO_H
 
 #include "core/conf.h"
+#include "core/rand.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -97,8 +98,16 @@ int gd_scenario_key_phase(const gd_scenario *s, double t);
  *  drift, a new key takes rank 1 every 3600/drift game seconds and the others move
  *  one rank down. Always >= 1. */
 uint64_t gd_scenario_key_of(const gd_scenario *s, double t, uint32_t rank);
-/** The game time of the k-th spot interruption (k = 0, 1, ...), from the scenario's
- *  seed: the same for every team and every run; INFINITY when there are none. */
+/** The spot interruption times, one after another, from the scenario's seed: the same
+ *  for every team and every run. Init, then each next() is the following time, in
+ *  game seconds; INFINITY when there are none. */
+typedef struct gd_spot_times {
+    gd_rand rnd;
+    double t, mean;
+} gd_spot_times;
+void gd_spot_times_init(gd_spot_times *it, const gd_scenario *s);
+double gd_spot_times_next(gd_spot_times *it);
+/** The k-th of them (k = 0, 1, ...): O(k). */
 double gd_scenario_spot_at(const gd_scenario *s, int k);
 /** Points for one request: success earns max(success_min, success_max*(1-latency/timeout)). */
 double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s);

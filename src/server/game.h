@@ -96,7 +96,9 @@ typedef struct gd_game {
     int stopping;
     uint64_t fleet_sampled_at; /* loop time (ms) of the fleet's last metrics */
     int spot_next;             /* the next spot interruption to give notice of (spot.c) */
-    int spot_loaded;           /* spot_next read from the store */
+    int spot_loaded;           /* spot_next read from the store, spot_times past it */
+    gd_spot_times spot_times;  /* its generator: spot_at is interruption spot_next */
+    double spot_at;
     int reconciling;           /* a reconcile pass is running */
     int reconcile_again;       /* a write during it asked for another */
 } gd_game;

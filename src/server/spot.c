@@ -70,17 +70,22 @@ void gd_spot_reconcile(gd_game *g, json_t *instances, double now)
 {
     const gd_scenario *sc = g->sc;
     if (!g->spot_loaded) {
+        /* After a restart: the generator walked up to the next one to notify (once). */
         g->spot_next = (int)gd_game_kv_num(g, "spot_next", 0);
+        gd_spot_times_init(&g->spot_times, sc);
+        g->spot_at = INFINITY;
+        for (int k = 0; k <= g->spot_next && g->spot_times.t <= g->duration; k++)
+            g->spot_at = gd_spot_times_next(&g->spot_times);
         g->spot_loaded = 1;
     }
     /* Notices due: each interruption once, for every team at the same game time. */
-    int given = 0;
-    for (double at; (at = gd_scenario_spot_at(sc, g->spot_next)) - sc->spot.notice <= now &&
-                    at <= g->duration && given < 16;
+    for (int given = 0; g->spot_at - sc->spot.notice <= now && g->spot_at <= g->duration &&
+                        given < 16;
          given++) {
-        for (int t = 1; t <= g->nteams; t++) notify(g, instances, t, at, now);
+        for (int t = 1; t <= g->nteams; t++) notify(g, instances, t, g->spot_at, now);
         g->spot_next++;
         gd_game_kv_setf(g, "spot_next", "%d", g->spot_next);
+        g->spot_at = gd_spot_times_next(&g->spot_times);
     }
     /* Interruptions due. The list may predate this pass's notices: those are at least
      * a notice away. */
