@@ -99,8 +99,8 @@ typedef struct gd_game {
     int spot_loaded;           /* spot_next read from the store, spot_times past it */
     gd_spot_times spot_times;  /* its generator: spot_at is interruption spot_next */
     double spot_at;
-    int reconciling;           /* a reconcile pass is running */
-    int reconcile_again;       /* a write during it asked for another */
+    int reconciling;     /* a reconcile pass is running */
+    int reconcile_again; /* a write during it asked for another */
 } gd_game;
 
 /* ---- game.c ---- */

@@ -183,8 +183,8 @@ int gd_launcher_terminate(gd_game *g, int team, const char *id, int hard, const 
                                          gd_game_now(g), "reason", why));
     }
     audit_state(g, (int)json_integer_value(json_object_get(r, "team")), principal, source_ip,
-                "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", rid, "force", hard),
-                rid, prev, GD_INST_TERMINATED);
+                "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", rid, "force", hard), rid,
+                prev, GD_INST_TERMINATED);
     gd_info("instance_terminated", "id=%s by=%s hard=%d", rid, principal, hard);
     json_decref(r);
     gd_launcher_reconcile(g); /* the edges stop sending to it now */

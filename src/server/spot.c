@@ -79,9 +79,8 @@ void gd_spot_reconcile(gd_game *g, json_t *instances, double now)
         g->spot_loaded = 1;
     }
     /* Notices due: each interruption once, for every team at the same game time. */
-    for (int given = 0; g->spot_at - sc->spot.notice <= now && g->spot_at <= g->duration &&
-                        given < 16;
-         given++) {
+    for (int given = 0;
+         g->spot_at - sc->spot.notice <= now && g->spot_at <= g->duration && given < 16; given++) {
         for (int t = 1; t <= g->nteams; t++) notify(g, instances, t, g->spot_at, now);
         g->spot_next++;
         gd_game_kv_setf(g, "spot_next", "%d", g->spot_next);
