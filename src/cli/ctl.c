@@ -4,6 +4,7 @@
 #include "cli/http_client.h"
 #include "cli/roles.h"
 #include "cli/suggest.h"
+#include "core/clock.h"
 #include "core/conf.h"
 #include "core/hash.h"
 #include "core/mem.h"
@@ -25,12 +26,6 @@ static const char *S(json_t *o, const char *k)
 static double N(json_t *o, const char *k)
 {
     return json_number_value(json_object_get(o, k));
-}
-
-static void hms(double s, char *out, size_t n)
-{
-    long t = (long)s;
-    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
 }
 
 /* The commands: name, arguments (optional ones in brackets), what it does, and how many
@@ -236,7 +231,7 @@ static void print_events(json_t *list)
     json_array_foreach(list, i, r)
     {
         char t[32];
-        hms(N(r, "time"), t, sizeof t);
+        gd_clock_hms(N(r, "time"), t, sizeof t);
         printf("%-9s %-14s %+10.1f  %s\n", t, S(r, "source"), N(r, "points"), S(r, "reason"));
     }
 }
@@ -266,7 +261,7 @@ static void print_audit(json_t *list)
     json_array_foreach(list, i, r)
     {
         char t[32];
-        hms(N(r, "eventTime"), t, sizeof t);
+        gd_clock_hms(N(r, "eventTime"), t, sizeof t);
         char *req = json_dumps(json_object_get(r, "requestParameters"), JSON_COMPACT);
         printf("%-9s %-14s %-22s %-26s %s\n", t, S(r, "principal"), S(r, "eventName"),
                json_is_string(json_object_get(r, "errorCode")) ? S(r, "errorCode") : "-",
@@ -287,7 +282,7 @@ static void print_datapoints(const char *metric, json_t *list)
     json_array_foreach(list, i, p)
     {
         char t[32];
-        hms(json_number_value(json_array_get(p, 0)), t, sizeof t);
+        gd_clock_hms(json_number_value(json_array_get(p, 0)), t, sizeof t);
         printf("%-9s %14.6g  %-10s %s\n", t, json_number_value(json_array_get(p, 1)), stat, unit);
     }
     if (json_array_size(list) == 0)
@@ -307,7 +302,7 @@ static void print_statistics(json_t *j)
     json_array_foreach(json_object_get(j, "Datapoints"), i, p)
     {
         char t[32];
-        hms(N(p, "Timestamp"), t, sizeof t);
+        gd_clock_hms(N(p, "Timestamp"), t, sizeof t);
         printf("%-9s %14.6g  %-11s %7lld  %s\n", t, N(p, stat), stat,
                (long long)json_integer_value(json_object_get(p, "SampleCount")), S(p, "Unit"));
     }
@@ -508,8 +503,8 @@ int gd_cmd_ctl(int argc, char **argv)
                N(j, "score"));
     } else if (kind == STATUS) {
         char c[32], d[32];
-        hms(N(j, "clock"), c, sizeof c);
-        hms(N(j, "duration"), d, sizeof d);
+        gd_clock_hms(N(j, "clock"), c, sizeof c);
+        gd_clock_hms(N(j, "duration"), d, sizeof d);
         printf("%s  %s / %s  x%g  %s\n", S(j, "title"), c, d, N(j, "speed"), S(j, "state"));
         size_t k;
         json_t *t;

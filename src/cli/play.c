@@ -4,6 +4,7 @@
  * Ctrl-C) writes result.json and stops every process it started. */
 #include "cli/http_client.h"
 #include "cli/roles.h"
+#include "core/clock.h"
 #include "core/conf.h"
 #include "core/mem.h"
 #include "model/scenario.h"
@@ -46,12 +47,6 @@ static void ctl_command(const char *exe, const char *gamedir, char *out, size_t 
         access("gameday", X_OK) == 0 && realpath("build/gameday", wrapped) && !strcmp(wrapped, exe);
     int k = snprintf(out, n, "%s ctl", ours ? "./gameday" : exe);
     if (gamedir && k > 0 && (size_t)k < n) snprintf(out + k, n - (size_t)k, " --game %s", gamedir);
-}
-
-static void hms(double s, char *out, size_t n)
-{
-    long t = (long)s;
-    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
 }
 
 /* The process groups of every server this play started (one per restart): each
@@ -321,7 +316,7 @@ int gd_cmd_play(int argc, char **argv)
     const char *ep = json_string_value(
         json_object_get(json_array_get(json_object_get(st, "teams"), 0), "endpoint"));
     char dh[32];
-    hms(duration, dh, sizeof dh);
+    gd_clock_hms(duration, dh, sizeof dh);
     printf("gameday: %s, %s of game time at x%g (about %.0f s of wall time)\n",
            sc->title ? sc->title : sc->name, dh, sp, duration / sp);
     printf("scoreboard: %s/\n", api);
@@ -371,7 +366,7 @@ int gd_cmd_play(int argc, char **argv)
         if (!s) continue;
         const char *state = json_string_value(json_object_get(s, "state"));
         char ch[32];
-        hms(json_number_value(json_object_get(s, "clock")), ch, sizeof ch);
+        gd_clock_hms(json_number_value(json_object_get(s, "clock")), ch, sizeof ch);
         size_t i;
         json_t *t;
         json_array_foreach(json_object_get(s, "teams"), i, t)

@@ -81,3 +81,10 @@ double gd_clock_game_ms(uint64_t wall_ns)
 {
     return (double)wall_ns / 1e6 * speed;
 }
+
+char *gd_clock_hms(double s, char *out, size_t n)
+{
+    long t = (long)s;
+    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
+    return out;
+}

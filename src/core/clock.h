@@ -5,6 +5,7 @@
 #ifndef GD_CLOCK_H
 #define GD_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /** Sets this process's game clock. epoch_ns is a CLOCK_MONOTONIC time (game t = 0). */
@@ -26,5 +27,7 @@ double gd_clock_game_at(uint64_t mono_ns);
 uint64_t gd_clock_wall_ms(double game_ms);
 /** Converts a wall duration (ns) to game milliseconds. */
 double gd_clock_game_ms(uint64_t wall_ns);
+/** Writes game seconds as "H:MM:SS" (the status line's clock) into out; returns out. */
+char *gd_clock_hms(double s, char *out, size_t n);
 
 #endif

@@ -2,6 +2,7 @@
  * every team), each after a notice, as EC2 gives a two-minute warning. The victim of an
  * interruption is, in every team, its oldest running spot instance not already under
  * notice: teams that run the same fleet lose the same instance. */
+#include "core/clock.h"
 #include "core/log.h"
 #include "model/state.h"
 #include "server/launcher_int.h"
@@ -14,12 +15,6 @@
 static int is_spot(json_t *r)
 {
     return !strcmp(gd_jstr(json_object_get(r, "status"), "market"), "spot");
-}
-
-static void hms(double s, char *out, size_t n)
-{
-    long t = (long)s;
-    snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, (t / 60) % 60, t % 60);
 }
 
 /* Gives team t's notice for the interruption at `at`; 0 when it runs no spot instance. */
@@ -43,7 +38,7 @@ static int notify(gd_game *g, json_t *instances, int team, double at, double now
     const char *id = gd_jstr(victim, "id");
     gd_launcher_set_status(g, id, json_pack("{s:f,s:f}", "interruption_at", at, "notice_at", now));
     char when[32], line[256];
-    hms(at, when, sizeof when);
+    gd_clock_hms(at, when, sizeof when);
     snprintf(line, sizeof line,
              "Spot interruption notice: %s (%s) will be terminated at %s: capacity is needed "
              "back",
