@@ -46,17 +46,15 @@ static int vcpu_quota(gd_game *g, int team, const char *itype, char *err, size_t
 {
     const gd_itype *want = gd_itype_find(itype);
     int n = want ? want->vcpu : 2;
-    json_t *list = gd_store_res_list(g->db, team, "instance", 0);
-    size_t i;
-    json_t *r;
-    json_array_foreach(list, i, r)
+    json_t *types = gd_store_live_types(g->db, team);
+    const char *k;
+    json_t *v;
+    json_object_foreach(types, k, v)
     {
-        json_t *st = json_object_get(r, "status");
-        if (!gd_inst_state_live(gd_inst_state_of(st))) continue;
-        const gd_itype *t = gd_itype_find(gd_jstr(st, "instance_type"));
-        n += t ? t->vcpu : 2;
+        const gd_itype *t = gd_itype_find(k);
+        n += (t ? t->vcpu : 2) * (int)json_integer_value(v);
     }
-    json_decref(list);
+    json_decref(types);
     if (n <= g->sc->quotas.vcpus) return 0;
     snprintf(err, errlen,
              "You have requested more vCPU capacity than your current vCPU limit of %d allows "

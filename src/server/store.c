@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/schema.h"
+#include "model/state.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -44,6 +45,7 @@ enum {
     ST_KV_SET,
     ST_KV_DEL,
     ST_KV_GET,
+    ST_LIVE_TYPES,
     ST_RES_LIST0,
     ST_N = ST_RES_LIST0 + 8
 };
@@ -93,6 +95,9 @@ static const char *const sql_text[ST_RES_LIST0] = {
                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
     [ST_KV_GET] = "SELECT value FROM kv WHERE key = ?1",
+    [ST_LIVE_TYPES] = "SELECT json_extract(status, '$.instance_type'), count(*) FROM resources "
+                      "WHERE team = ?1 AND type = 'instance' AND deleted = 0 AND "
+                      "json_extract(status, '$.state') IN (?2, ?3) GROUP BY 1",
 };
 
 static const char schema_sql[] =
@@ -730,6 +735,27 @@ int gd_store_kv_set(gd_store *s, const char *key, const char *value)
         return db_fail(s, "kv_set");
     }
     return run(s, st, "kv_set");
+}
+
+json_t *gd_store_live_types(gd_store *s, int team)
+{
+    if (s == NULL) return NULL;
+    sqlite3_stmt *st = s->st[ST_LIVE_TYPES];
+    json_t *o = json_object();
+    if (sqlite3_bind_int(st, 1, team) || bind_str(st, 2, gd_inst_state_name(GD_INST_PENDING)) ||
+        bind_str(st, 3, gd_inst_state_name(GD_INST_RUNNING))) {
+        done(st);
+        db_fail(s, "live_types");
+        return o;
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        json_object_set_new(o, t ? t : "", json_integer(sqlite3_column_int64(st, 1)));
+    }
+    if (rc != SQLITE_DONE) db_fail(s, "live_types");
+    done(st);
+    return o;
 }
 
 char *gd_store_kv_get(gd_store *s, const char *key)

@@ -67,6 +67,10 @@ double gd_store_score_between(gd_store *s, int team, double t0, double t1);
  *  rows (still oldest first): [{"seq","time","team","source","points","reason"}]. */
 json_t *gd_store_ledger_list(gd_store *s, int team, int64_t since, int limit);
 
+/** A team's pending and running instances by status.instance_type: {"t3.micro": 3, ...}
+ *  (counted by SQLite: no row is parsed). */
+json_t *gd_store_live_types(gd_store *s, int team);
+
 /* ---- key/value (game settings, counters) ---- */
 int gd_store_kv_set(gd_store *s, const char *key, const char *value);
 /** A new string (gd_free it) or NULL when absent. */

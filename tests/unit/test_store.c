@@ -516,3 +516,31 @@ Test(store, res_live_skips_deleted_and_other_types)
     cr_assert_not_null(r, "a deleted resource can still be read");
     json_decref(r);
 }
+
+/* A team's live instances by type, counted in SQL: pending and running only, this team
+ * only, deleted rows left out. */
+Test(store, live_instances_by_type)
+{
+    struct {
+        int team;
+        const char *name, *state, *type;
+    } rows[] = {{1, "a", "running", "t3.micro"},  {1, "b", "pending", "t3.micro"},
+                {1, "c", "running", "c5.xlarge"}, {1, "d", "terminated", "c5.xlarge"},
+                {1, "e", "stopped", "m5.large"},  {2, "f", "running", "t3.micro"}};
+    char id[40];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        json_t *st = json_pack("{s:s,s:s}", "state", rows[i].state, "instance_type", rows[i].type);
+        cr_assert_eq(
+            gd_store_res_create(s, rows[i].team, "instance", rows[i].name, NULL, st, 1, id), 0);
+        json_decref(st);
+    }
+    cr_assert_eq(gd_store_res_delete(s, id, 2), 0); /* team 2's only one */
+    json_t *t = gd_store_live_types(s, 1);
+    char *d = json_dumps(t, JSON_SORT_KEYS | JSON_COMPACT);
+    cr_assert_str_eq(d, "{\"c5.xlarge\":1,\"t3.micro\":2}");
+    free(d);
+    json_decref(t);
+    t = gd_store_live_types(s, 2);
+    cr_assert_eq(json_object_size(t), 0, "a deleted row does not count");
+    json_decref(t);
+}
