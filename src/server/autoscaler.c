@@ -79,19 +79,21 @@ static const char *az_of(json_t *m)
  * -1 when every member left is protected. */
 static int scale_in_victim(json_t *mine, const char *lt, const char *itype, const char *chosen)
 {
-    size_t n = json_array_size(mine);
-    int best = -1;
-    int best_az = -1, best_old = -1;
+    /* Members left in each zone: one pass (a zone is one of a few names). */
+    json_t *per_az = json_object();
+    size_t n = json_array_size(mine), i;
+    for (i = 0; i < n; i++) {
+        const char *az = az_of(json_array_get(mine, i));
+        if (!chosen[i])
+            json_object_set_new(per_az, az,
+                                json_integer(json_integer_value(json_object_get(per_az, az)) + 1));
+    }
+    int best = -1, best_az = -1, best_old = -1;
     double best_t = -1e18;
-    for (size_t i = 0; i < n; i++) {
-        json_t *m = json_array_get(mine, i);
-        if (chosen[i] ||
-            json_is_true(json_object_get(json_object_get(m, "spec"), "protected_from_scale_in")))
-            continue;
-        int in_az = 0;
-        for (size_t k = 0; k < n; k++)
-            in_az += !chosen[k] && !strcmp(az_of(json_array_get(mine, k)), az_of(m));
-        json_t *ms = json_object_get(m, "spec");
+    for (i = 0; i < n; i++) {
+        json_t *m = json_array_get(mine, i), *ms = json_object_get(m, "spec");
+        if (chosen[i] || json_is_true(json_object_get(ms, "protected_from_scale_in"))) continue;
+        int in_az = (int)json_integer_value(json_object_get(per_az, az_of(m)));
         int old = strcmp(gd_jstr(ms, "launch_template"), lt) != 0 ||
                   (*itype && strcmp(gd_jstr(json_object_get(m, "status"), "instance_type"), itype));
         double t = gd_jnum(json_object_get(m, "status"), "launched_at", 0);
@@ -103,6 +105,7 @@ static int scale_in_victim(json_t *mine, const char *lt, const char *itype, cons
             best_t = t;
         }
     }
+    json_decref(per_az);
     return best;
 }
 
