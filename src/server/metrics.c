@@ -47,7 +47,8 @@ static struct series *find(const gd_metrics *m, const char *res, const char *nam
     return NULL;
 }
 
-void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double t, double v)
+/* The series of (res_id, name), made empty when there is none. */
+static struct series *series_of(gd_metrics *m, const char *res_id, const char *name)
 {
     struct series *s = find(m, res_id, name);
     if (!s) {
@@ -57,6 +58,11 @@ void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double 
         s->next = m->list;
         m->list = s;
     }
+    return s;
+}
+
+static void append(struct series *s, double t, double v)
+{
     if (s->n == s->cap && s->cap < GD_METRIC_POINTS) {
         /* Full: twice the room, oldest first from 0 (head is then n). */
         unsigned cap = s->cap ? s->cap * 2 : FIRST_CAP;
@@ -77,6 +83,11 @@ void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double 
     s->v[s->head] = v;
     s->head = (s->head + 1) % s->cap;
     if (s->n < s->cap) s->n++;
+}
+
+void gd_metrics_put(gd_metrics *m, const char *res_id, const char *name, double t, double v)
+{
+    append(series_of(m, res_id, name), t, v);
 }
 
 json_t *gd_metrics_series(const gd_metrics *m, const char *res_id, const char *name, double since)
@@ -184,11 +195,11 @@ json_t *gd_metrics_latest(const gd_metrics *m, const char *res_id)
  * GD_METRIC_COUNT_SPAN seconds of a long gap, are put at t. */
 static void put_count(gd_metrics *m, const char *res_id, const char *name, double t, double v)
 {
-    struct series *s = find(m, res_id, name);
-    double t0 = s && s->n ? s->t[(s->head + s->cap - 1) % s->cap] : t;
+    struct series *s = series_of(m, res_id, name);
+    double t0 = s->n ? s->t[(s->head + s->cap - 1) % s->cap] : t;
     if (t0 < t - GD_METRIC_COUNT_SPAN) t0 = t - GD_METRIC_COUNT_SPAN;
     if (!(t - t0 > GD_METRIC_COUNT_STEP)) {
-        gd_metrics_put(m, res_id, name, t, v);
+        append(s, t, v);
         return;
     }
     int k = (int)ceil((t - t0) / GD_METRIC_COUNT_STEP);
@@ -197,7 +208,7 @@ static void put_count(gd_metrics *m, const char *res_id, const char *name, doubl
     int whole = v == floor(v) && fabs(v) < 1e15;
     for (int i = 1; i <= k; i++) {
         double upto = i == k ? v : whole ? floor(v * i / k) : v * i / k;
-        gd_metrics_put(m, res_id, name, i == k ? t : t0 + step * i, upto - given);
+        append(s, i == k ? t : t0 + step * i, upto - given);
         given = upto;
     }
 }
