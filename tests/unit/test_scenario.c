@@ -726,14 +726,7 @@ Test(scenario, a_target_group_serves_one_alb)
         "13:128: alb 'lb3': field 'rules[0].action.target_group': target_group 'api-tg' "
         "already serves alb 'lb' (allowed: a target_group no other alb sends to)",
     };
-    int n = (int)(sizeof w / sizeof w[0]);
-    char msgs[4][1024];
-    const char *ptrs[4];
-    for (int i = 0; i < n; i++) {
-        snprintf(msgs[i], sizeof msgs[i], "%s:%s", tmp_path, w[i]);
-        ptrs[i] = msgs[i];
-    }
-    assert_errs(&e, ptrs, n);
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
     gd_errs_free(&e);
     rm_tmp();
 }
