@@ -906,14 +906,13 @@ void gd_spot_times_init(gd_spot_times *it, const gd_scenario *s)
      * alone (not the game's start), so every team and every run sees the same ones. */
     gd_rand_seed(&it->rnd, s->seed ^ 0x5b07b07b07b07b07ull);
     it->t = 0;
-    it->mean = s->spot.per_hour > 0 ? 3600 / s->spot.per_hour : INFINITY;
+    it->rate = s->spot.per_hour / 3600; /* a game second */
 }
 
 double gd_spot_times_next(gd_spot_times *it)
 {
-    if (isinf(it->mean)) return INFINITY;
-    double u = (double)(gd_rand_u64(&it->rnd) >> 11) / 9007199254740992.0; /* [0, 1) */
-    it->t += -log(1 - u) * it->mean;
+    if (!(it->rate > 0)) return INFINITY;
+    it->t += gd_rand_exp(&it->rnd, it->rate);
     return it->t;
 }
 

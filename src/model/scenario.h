@@ -103,7 +103,7 @@ uint64_t gd_scenario_key_of(const gd_scenario *s, double t, uint32_t rank);
  *  game seconds; INFINITY when there are none. */
 typedef struct gd_spot_times {
     gd_rand rnd;
-    double t, mean;
+    double t, rate;
 } gd_spot_times;
 void gd_spot_times_init(gd_spot_times *it, const gd_scenario *s);
 double gd_spot_times_next(gd_spot_times *it);
