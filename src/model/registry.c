@@ -28,19 +28,25 @@ static const char *str(const json_t *o, const char *k)
 #define F(n, k, req, dflt) .name = (n), .kind = (k), .required = (req), .def = (dflt)
 #define RANGE(lo, hi) .ranged = 1, .min = (lo), .max = (hi)
 
-static const char *const instance_types[] = {"t3.micro",  "t3.small", "t3.medium", "m5.large",
-                                             "m5.xlarge", "c5.large", "c5.xlarge", NULL};
-/* vCPUs and memory as EC2 lists them. Slots: the burstable t3 types serve by their
- * baseline CPU share (10 % of 2 vCPUs for a micro, 20 % for a small and a medium),
- * with more memory for the same CPU as they grow; m5 (general purpose) and c5
- * (compute optimised, the fastest cores) serve every vCPU whole. Per dollar c5 serves
- * most, t3.micro next; bigger types are fewer, larger steps, and every one lost takes
- * more with it. */
-static const gd_itype itypes[] = {
-    {"t3.micro", 2, 1, 5},   {"t3.small", 2, 2, 10},   {"t3.medium", 2, 4, 20},
-    {"m5.large", 2, 8, 40},  {"m5.xlarge", 4, 16, 80}, {"c5.large", 2, 4, 48},
-    {"c5.xlarge", 4, 8, 96},
-};
+/* The instance-type catalogue, one row a type: name, vCPUs and memory as EC2 lists
+ * them, slots. Slots: the burstable t3 types serve by their baseline CPU share (10 %
+ * of 2 vCPUs for a micro, 20 % for a small and a medium), with more memory for the
+ * same CPU as they grow; m5 (general purpose) and c5 (compute optimised, the fastest
+ * cores) serve every vCPU whole. Per dollar c5 serves most, t3.micro next; bigger
+ * types are fewer, larger steps, and every one lost takes more with it. The
+ * instance_type enum is made from the same rows. */
+#define ITYPES(X)                                                                                  \
+    X("t3.micro", 2, 1, 5)                                                                         \
+    X("t3.small", 2, 2, 10)                                                                        \
+    X("t3.medium", 2, 4, 20)                                                                       \
+    X("m5.large", 2, 8, 40)                                                                        \
+    X("m5.xlarge", 4, 16, 80)                                                                      \
+    X("c5.large", 2, 4, 48)                                                                        \
+    X("c5.xlarge", 4, 8, 96)
+#define ITYPE_NAME(n, v, m, s) n,
+#define ITYPE_ROW(n, v, m, s) {n, v, m, s},
+static const char *const instance_types[] = {ITYPES(ITYPE_NAME) NULL};
+static const gd_itype itypes[] = {ITYPES(ITYPE_ROW)};
 
 const gd_itype *gd_itype_all(size_t *n)
 {
