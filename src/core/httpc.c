@@ -232,10 +232,13 @@ static int p_on_message_complete(http_parser *hp)
     return 0;
 }
 
-/* The answer to a HEAD has headers only, whatever its Content-Length says. */
+/* The answer to a HEAD, and a 204 or 304, has headers only, whatever its
+ * Content-Length says (RFC 9112 6.3); waiting for that body would hang until the
+ * origin closes. */
 static int p_on_headers_complete(http_parser *hp)
 {
     struct cconn *c = hp->data;
+    if (hp->status_code == 204 || hp->status_code == 304) return 1;
     return c->req && c->req->len >= 5 && !memcmp(c->req->data, "HEAD ", 5) ? 1 : 0;
 }
 
