@@ -49,13 +49,15 @@ typedef struct gd_cache_policy {
     double stale_while_revalidate;        /* used when Cache-Control has none: 0 */
     double stale_if_error;                /* used when Cache-Control has none: 0 */
     double lock_timeout; /* a miss being fetched longer than this is abandoned: 5 */
+    double heuristic;    /* "heuristic_freshness": 0 (off, CloudFront-like default_ttl), else
+                            this fraction of Date - Last-Modified when no explicit TTL */
 } gd_cache_policy;
 
 /** Parses one behaviour object:
  *    {"path":"*.jpg", "query_strings":"none"|"all"|{"include":[..]}|{"except":[..]},
  *     "headers":["accept-language"], "cookies":["lang"], "min_ttl":0, "default_ttl":86400,
  *     "max_ttl":31536000, "error_caching_min_ttl":10, "stale_while_revalidate":0,
- *     "stale_if_error":0, "lock_timeout":5}
+ *     "stale_if_error":0, "lock_timeout":5, "heuristic_freshness":0}
  *  Every field is optional (defaults as shown; query_strings "none"); unknown fields are
  *  an error. TTLs are seconds of game time, numbers >= 0 with min <= default <= max.
  *  On success fills *out (free it with gd_cache_policy_free) and returns 0. On error
@@ -99,11 +101,17 @@ enum gd_cache_time_flags {
                                          no-store / private: never served stale */
     GD_CACHE_T_ERROR = 1 << 5,        /* an error status cached for error_ttl */
     GD_CACHE_T_SET_COOKIE = 1 << 6,   /* the response had Set-Cookie (not stored) */
+    GD_CACHE_T_AUTH_OK = 1 << 7,      /* public, s-maxage or must-revalidate: may be stored
+                                         for a request with Authorization (RFC 9111 3.5) */
+    GD_CACHE_T_HEURISTIC = 1 << 8,    /* heuristic freshness from Last-Modified (4.2.2) */
+    GD_CACHE_T_TARGETED = 1 << 9,     /* CDN-Cache-Control / Surrogate-Control decided */
+    GD_CACHE_T_PASS = 1 << 10,        /* a hit-for-miss marker (gd_cache_insert_pass) */
 };
 
 typedef struct gd_cache_times {
-    double ttl;                          /* freshness lifetime chosen (seconds) */
-    double fresh_until;                  /* now + ttl */
+    double ttl;         /* freshness lifetime chosen (seconds) */
+    double age;         /* the response's age on arrival: upstream Age plus response delay */
+    double fresh_until; /* now + ttl */
     double stale_while_revalidate_until; /* fresh_until + stale-while-revalidate window */
     double stale_if_error_until;         /* fresh_until + stale-if-error window */
     unsigned flags;                      /* enum gd_cache_time_flags */
@@ -116,6 +124,14 @@ typedef struct gd_cache_times {
  *  Only call it for responses to GET: a HEAD response has no body to store. */
 int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, int nh, double now,
                  gd_cache_times *out);
+/** gd_cache_ttl for a response that took delay seconds from request to answer: the
+ *  delay is added to its Age (RFC 9111 4.2.3, corrected_age_value) in out->age and
+ *  taken off an origin TTL. */
+int gd_cache_ttl_after(const gd_cache_policy *p, int status, const gd_http_header *h, int nh,
+                       double now, double delay, gd_cache_times *out);
+/** Parses an HTTP-date (IMF-fixdate, RFC 850 or asctime) into Unix seconds: 0, or -1
+ *  when it is not one. */
+int gd_cache_http_date(const char *s, size_t n, double *out);
 
 /* ---- stored objects ---- */
 
@@ -130,11 +146,11 @@ typedef struct gd_cache_obj {
     size_t pathlen;
     int status;
     /* "HTTP/1.1 200 OK\r\n" then each stored header line ending in "\r\n", WITHOUT the
-     * empty line that ends a head: the server appends Date, Age, Content-Length,
+     * empty line that ends a head: the server appends Age, Content-Length,
      * Connection (and anything else of its own), then "\r\n", then the body. Stored
      * headers are the origin's minus hop-by-hop ones (Connection and those it names,
-     * Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*), Date, Age,
-     * Content-Length and Set-Cookie. */
+     * Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*), Age,
+     * Content-Length, Set-Cookie and Surrogate-Control; the origin's Date is kept. */
     const char *head;
     size_t headlen;
     const char *body;
@@ -143,15 +159,17 @@ typedef struct gd_cache_obj {
     size_t etag_len;
     const char *last_modified; /* value of Last-Modified, NULL if none */
     size_t last_modified_len;
+    const char *date; /* value of Date, NULL if none */
+    size_t date_len;
     double stored_at; /* game seconds */
     gd_cache_times times;
     size_t size; /* bytes charged to the cache: the block plus an overhead estimate */
     /* private to cache_store.c */
     int nvary;
     int linked;
-    uint64_t hash;
+    uint64_t hash, phash; /* of the key, of the path */
     uint64_t used;
-    struct gd_cache_obj *hnext, *lru_prev, *lru_next;
+    struct gd_cache_obj *hnext, *pnext, *lru_prev, *lru_next;
     struct gd_cache_vary *vary;
 } gd_cache_obj;
 
@@ -181,9 +199,10 @@ typedef struct gd_cache gd_cache;
 
 typedef struct gd_cache_stats {
     uint64_t hits;         /* lookups answered GD_CACHE_FRESH */
-    uint64_t misses;       /* lookups answered MISS, EXPIRED or STALE_IF_ERROR_ONLY */
+    uint64_t misses;       /* lookups answered MISS, PASS, EXPIRED or STALE_IF_ERROR_ONLY */
     uint64_t stale_served; /* lookups answered STALE, plus gd_cache_note_stale_if_error */
     uint64_t collapsed;    /* gd_cache_pending_begin callers told to wait */
+    uint64_t passes;       /* lookups answered GD_CACHE_PASS (counted in misses too) */
     uint64_t refresh_hits; /* 304 revalidations applied by gd_cache_refresh */
     uint64_t inserted;     /* objects stored by gd_cache_insert */
     uint64_t evicted;      /* objects dropped by the LRU for room (or variant count) */
@@ -201,6 +220,8 @@ typedef enum gd_cache_state {
                                      fails (error or 5xx), within stale-if-error */
     GD_CACHE_EXPIRED,             /* expired beyond any stale window: never serve it
                                      unvalidated; use it for a conditional request */
+    GD_CACHE_PASS,                /* a recent answer for this key could not be stored:
+                                     fetch it without collapsing (hit-for-miss); *out is NULL */
 } gd_cache_state;
 
 /** Creates an empty cache holding at most max_bytes (objects over max_bytes / 8 are
@@ -232,23 +253,39 @@ gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen, cons
  *  object, it logs and aborts on a bad magic number (a stale pointer).
  *  Do not insert a 5xx over a stale object you could serve instead (stale-if-error). */
 int gd_cache_insert(gd_cache *c, gd_cache_obj *o);
+/** Remembers for ttl seconds from now that the answer for key could not be stored
+ *  (no-store, private ...), so that lookups answer GD_CACHE_PASS instead of making
+ *  requests wait for each other (Varnish's hit-for-miss). A marker holds no response;
+ *  storing a real object for the key removes it. Returns 0 or GD_ETOOBIG. */
+int gd_cache_insert_pass(gd_cache *c, const char *key, size_t keylen, const char *path,
+                         size_t pathlen, double now, double ttl);
 /** Applies a 304 Not Modified (headers h[0..nh), at game time now) to old, as RFC 9111
  *  section 4.3.4 says: the stored headers named in the 304 are replaced by its ones
- *  (ETag, Cache-Control, Expires, Last-Modified ...; not hop-by-hop, Content-Length or
- *  Set-Cookie), the body is kept, and the times are recomputed with gd_cache_ttl under p
- *  (with the 304's Date and Age). The result is a new object (*out, a reference for the
- *  caller) that replaces old in the cache if old is still stored and still cacheable;
- *  in-flight users of old keep it until they unref it. Returns 1 if stored, 0 if only
- *  returned (old was evicted or invalidated meanwhile, or the 304 made it uncacheable:
- *  old is then removed), or a negative error (then *out is NULL). */
+ *  (Cache-Control, Expires, Date, Last-Modified ...; not hop-by-hop, Content-Length,
+ *  Set-Cookie, nor the validator and representation metadata the kept body depends on:
+ *  ETag, Content-Type, -Encoding, -Range, -Language, -Location, Vary), the body is kept,
+ *  and the times are recomputed with gd_cache_ttl_after under p (with the 304's Date,
+ *  Age and delay, the seconds its request took). Check gd_cache_validators_match first. The result
+ * is a new object (*out, a reference for the caller) that replaces old in the cache if old is still
+ * stored and still cacheable; in-flight users of old keep it until they unref it. Returns 1 if
+ * stored, 0 if only returned (old was evicted or invalidated meanwhile, or the 304 made it
+ * uncacheable: old is then removed), or a negative error (then *out is NULL). */
 int gd_cache_refresh(gd_cache *c, gd_cache_obj *old, const gd_cache_policy *p,
-                     const gd_http_header *h, int nh, double now, gd_cache_obj **out);
+                     const gd_http_header *h, int nh, double now, double delay, gd_cache_obj **out);
+/** Whether a 304 (headers h[0..nh)) may update o (RFC 9111 4.3.4): its ETag matches
+ *  o's (weak comparison), or without an ETag its Last-Modified equals o's, or it has
+ *  no validator at all. 1 or 0; on 0 the caller must fetch the response anew. */
+int gd_cache_validators_match(const gd_cache_obj *o, const gd_http_header *h, int nh);
 /** Removes the objects whose path matches pattern, CloudFront invalidation style: an
  *  exact path ("/index.html"), or a prefix ending in one trailing '*' ("/images/" then
  *  '*'; "/" then '*' for everything). Objects in use stay alive until unref'd but are
  *  unlinked at once. Returns the number removed, or GD_EINVAL (no leading '/', or a '*'
  *  anywhere but at the end). */
 int gd_cache_invalidate(gd_cache *c, const char *pattern);
+/** Removes every object stored for this exact path (any query, host or variant), in
+ *  time proportional to their number (a path index): how a cache invalidates the
+ *  target of an unsafe request (RFC 9111 4.4). Returns the number removed. */
+int gd_cache_invalidate_path(gd_cache *c, const char *path, size_t len);
 
 /* ---- request collapsing (the caller's event loop does the waiting) ---- */
 

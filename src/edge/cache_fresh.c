@@ -36,7 +36,7 @@
  *    max-age (CloudFront: "if you specify both max-age and Expires, CloudFront uses only
  *    max-age"), else Expires minus Date (RFC 9111 4.2.1; without Date, minus the wall
  *    clock now: game time is no calendar). An invalid Expires means already expired.
- *    An Age header is subtracted (RFC 9111 4.2.3: an upstream cache held it that long).
+ *    The age on arrival is subtracted (rule 10).
  *    Values past 2^31 s count as 2^31 (RFC 9111 1.2.2).
  * 4. "no-store" or "private": not cached, unless min_ttl > 0: then cached for min_ttl
  *    ("If your minimum TTL is greater than 0, CloudFront will cache content for at least
@@ -55,11 +55,19 @@
  * 7. Set-Cookie: the response is cached (CloudFront caches per its cookie settings),
  *    but Set-Cookie is never stored: a cookie meant for one viewer must not reach the
  *    others. The viewer whose request fetched it gets the origin's full response.
- * Requests with Authorization are the caller's call (CloudFront only forwards it when
- * it is part of the cache key). */
+ * 8. Targeted fields (RFC 9213): CDN-Cache-Control, else Surrogate-Control, when it
+ *    holds a directive we know, replaces Cache-Control and Expires for this cache.
+ * 9. Heuristic freshness (RFC 9111 4.2.2) only when the behaviour opts in
+ *    (heuristic_freshness: a fraction of Date - Last-Modified); CloudFront uses
+ *    default_ttl, and so do we by default.
+ * 10. Age (RFC 9111 4.2.3): the age on arrival is the upstream Age plus the response
+ *    delay; it is taken off an origin TTL and reported in the Age we send.
+ * Requests with Authorization are the caller's call, with GD_CACHE_T_AUTH_OK (public,
+ * s-maxage, must-revalidate: RFC 9111 3.5) to decide it. */
 
 typedef struct cc {
-    int any, no_store, no_cache, priv, must_reval, proxy_reval;
+    int any, known; /* a field was seen; it held at least one directive we know */
+    int no_store, no_cache, priv, pub, must_reval, proxy_reval;
     int has_max_age, has_smaxage, has_swr, has_sie;
     double max_age, smaxage, swr, sie;
 } cc;
@@ -105,12 +113,15 @@ static void parse_cc(const char *s, size_t n, cc *c)
         }
         while (s < end && *s != ',') s++; /* ignore junk up to the next directive */
         if (nl == 0) continue;
+        int ok = 1;
         if (ieq(name, nl, "no-store", 8))
             c->no_store = 1;
         else if (ieq(name, nl, "no-cache", 8))
             c->no_cache = 1;
         else if (ieq(name, nl, "private", 7))
             c->priv = 1;
+        else if (ieq(name, nl, "public", 6))
+            c->pub = 1;
         else if (ieq(name, nl, "must-revalidate", 15))
             c->must_reval = 1;
         else if (ieq(name, nl, "proxy-revalidate", 16))
@@ -123,6 +134,11 @@ static void parse_cc(const char *s, size_t n, cc *c)
             c->has_swr = 1, c->swr = delta_secs(val, vl);
         else if (ieq(name, nl, "stale-if-error", 14) && !c->has_sie)
             c->has_sie = 1, c->sie = delta_secs(val, vl);
+        else if (!(ieq(name, nl, "max-age", 7) || ieq(name, nl, "s-maxage", 8) ||
+                   ieq(name, nl, "stale-while-revalidate", 22) ||
+                   ieq(name, nl, "stale-if-error", 14)))
+            ok = 0; /* an extension directive: not enough to make a targeted field valid */
+        if (ok) c->known = 1;
     }
 }
 
@@ -242,31 +258,63 @@ static int vary_has_star(const char *s, size_t n)
     return 0;
 }
 
+int gd_cache_http_date(const char *s, size_t n, double *out)
+{
+    return http_date(s, n, out);
+}
+
 int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, int nh, double now,
                  gd_cache_times *out)
+{
+    return gd_cache_ttl_after(p, status, h, nh, now, 0, out);
+}
+
+int gd_cache_ttl_after(const gd_cache_policy *p, int status, const gd_http_header *h, int nh,
+                       double now, double delay, gd_cache_times *out)
 {
     memset(out, 0, sizeof *out);
     int klass = status_class(status);
     if (klass == 0) return 0;
-    cc c = {0};
-    const gd_http_header *expires = NULL, *date = NULL, *age = NULL;
+    cc c = {0}, cdn = {0}, sur = {0};
+    const gd_http_header *expires = NULL, *date = NULL, *age = NULL, *lm = NULL;
     int set_cookie = 0;
     for (int i = 0; i < nh; i++) {
         if (hname_is(&h[i], "cache-control"))
             parse_cc(h[i].value, h[i].value_len, &c);
+        else if (hname_is(&h[i], "cdn-cache-control"))
+            parse_cc(h[i].value, h[i].value_len, &cdn);
+        else if (hname_is(&h[i], "surrogate-control"))
+            parse_cc(h[i].value, h[i].value_len, &sur);
         else if (hname_is(&h[i], "expires") && !expires)
             expires = &h[i];
         else if (hname_is(&h[i], "date") && !date)
             date = &h[i];
         else if (hname_is(&h[i], "age") && !age)
             age = &h[i];
+        else if (hname_is(&h[i], "last-modified") && !lm)
+            lm = &h[i];
         else if (hname_is(&h[i], "vary") && vary_has_star(h[i].value, h[i].value_len))
             return 0;
         else if (hname_is(&h[i], "set-cookie"))
             set_cookie = 1;
     }
+    unsigned flags = set_cookie ? GD_CACHE_T_SET_COOKIE : 0;
+    /* RFC 9213 2.1: the first targeted field with a valid, non-empty value replaces
+     * Cache-Control and Expires for this cache. */
+    if (cdn.known || sur.known) {
+        c = cdn.known ? cdn : sur;
+        expires = NULL;
+        flags |= GD_CACHE_T_TARGETED;
+    }
     if (klass == 2 && !c.any) return 0;
+    if (c.pub || c.has_smaxage || c.must_reval) flags |= GD_CACHE_T_AUTH_OK;
 
+    /* RFC 9111 4.2.3: the age the response already has when it arrives is the upstream
+     * Age plus the time the request spent in flight (corrected_age_value; Date is a
+     * wall clock of one-second grain and game time runs at --speed, so apparent_age is
+     * not used). */
+    double initial_age =
+        (age ? delta_secs(age->value, age->value_len) : 0) + (delay > 0 ? delay : 0);
     int has = 1;
     double origin = 0;
     if (c.has_smaxage) {
@@ -284,13 +332,12 @@ int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, 
     } else {
         has = 0;
     }
-    if (has && age) {
-        origin -= delta_secs(age->value, age->value_len);
+    if (has) {
+        origin -= initial_age;
         if (origin < 0) origin = 0;
     }
     if (origin > MAX_DELTA) origin = MAX_DELTA;
 
-    unsigned flags = set_cookie ? GD_CACHE_T_SET_COOKIE : 0;
     double ttl, swr = 0, sie = 0;
     if (klass == 3) {
         ttl = p->error_ttl;
@@ -303,6 +350,7 @@ int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, 
         flags |= GD_CACHE_T_ERROR | GD_CACHE_T_NO_STALE;
     } else {
         int forbid = c.no_store || c.priv;
+        double lmt, dt;
         if (forbid || c.no_cache) {
             if (p->min_ttl > 0) {
                 ttl = p->min_ttl;
@@ -316,6 +364,15 @@ int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, 
         } else if (has) {
             ttl = origin < p->min_ttl ? p->min_ttl : origin > p->max_ttl ? p->max_ttl : origin;
             flags |= GD_CACHE_T_ORIGIN;
+        } else if (p->heuristic > 0 && klass == 1 && lm &&
+                   http_date(lm->value, lm->value_len, &lmt) == 0) {
+            /* RFC 9111 4.2.2: a fraction of the time since Last-Modified, from the
+             * response's Date (or now), less the age it arrived with. */
+            if (!date || http_date(date->value, date->value_len, &dt) != 0) dt = (double)time(NULL);
+            double o = (dt > lmt ? dt - lmt : 0) * p->heuristic - initial_age;
+            if (o < 0) o = 0;
+            ttl = o < p->min_ttl ? p->min_ttl : o > p->max_ttl ? p->max_ttl : o;
+            flags |= GD_CACHE_T_HEURISTIC;
         } else {
             ttl = p->default_ttl;
             flags |= GD_CACHE_T_DEFAULT;
@@ -328,6 +385,7 @@ int gd_cache_ttl(const gd_cache_policy *p, int status, const gd_http_header *h, 
         }
     }
     out->ttl = ttl;
+    out->age = initial_age;
     out->fresh_until = now + ttl;
     out->stale_while_revalidate_until = out->fresh_until + swr;
     out->stale_if_error_until = out->fresh_until + sie;

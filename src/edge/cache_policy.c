@@ -132,12 +132,19 @@ void gd_cache_policy_free(gd_cache_policy *p)
     memset(p, 0, sizeof *p);
 }
 
-static const char *const behavior_fields[] = {"path",           "query_strings",
-                                              "headers",        "cookies",
-                                              "min_ttl",        "default_ttl",
-                                              "max_ttl",        "error_caching_min_ttl",
-                                              "stale_if_error", "stale_while_revalidate",
-                                              "lock_timeout",   NULL};
+static const char *const behavior_fields[] = {"path",
+                                              "query_strings",
+                                              "headers",
+                                              "cookies",
+                                              "min_ttl",
+                                              "default_ttl",
+                                              "max_ttl",
+                                              "error_caching_min_ttl",
+                                              "stale_if_error",
+                                              "stale_while_revalidate",
+                                              "lock_timeout",
+                                              "heuristic_freshness",
+                                              NULL};
 
 static int parse_policy(const json_t *b, gd_cache_policy *p, char *err, size_t errlen)
 {
@@ -153,7 +160,8 @@ static int parse_policy(const json_t *b, gd_cache_policy *p, char *err, size_t e
             return fail(err, errlen,
                         "behavior.%s: unknown field; allowed: path, query_strings, headers, "
                         "cookies, min_ttl, default_ttl, max_ttl, error_caching_min_ttl, "
-                        "stale_while_revalidate, stale_if_error, lock_timeout",
+                        "stale_while_revalidate, stale_if_error, lock_timeout, "
+                        "heuristic_freshness",
                         k);
     }
     if ((v = json_object_get(b, "path"))) {
@@ -223,6 +231,14 @@ static int parse_policy(const json_t *b, gd_cache_policy *p, char *err, size_t e
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
         int r = parse_secs(b, secs[i].name, (double *)((char *)p + secs[i].off), err, errlen);
         if (r) return r;
+    }
+    if ((v = json_object_get(b, "heuristic_freshness"))) {
+        double f = json_is_number(v) ? json_number_value(v) : -1;
+        if (!(f >= 0 && f <= 1))
+            return fail(err, errlen,
+                        "behavior.heuristic_freshness: expected a fraction 0..1 of the time "
+                        "since Last-Modified (RFC 9111 4.2.2 suggests 0.1); 0 turns it off");
+        p->heuristic = f;
     }
     if (p->min_ttl > p->default_ttl)
         return fail(err, errlen,

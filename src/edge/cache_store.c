@@ -40,8 +40,9 @@ typedef struct pend {
 struct gd_cache {
     uint32_t magic;
     size_t max_bytes;
-    gd_cache_obj **b; /* hash buckets, chained through hnext */
-    size_t mask;
+    gd_cache_obj **b;                  /* hash buckets, chained through hnext */
+    gd_cache_obj **pt;                 /* path index: buckets by path hash, chained through pnext */
+    size_t mask;                       /* of both tables */
     gd_cache_obj *lru_head, *lru_tail; /* head: most recently used */
     uint64_t tick;
     pend **pb; /* pending fetches */
@@ -53,8 +54,10 @@ struct gd_cache {
 
 /* Hop-by-hop (RFC 9110 7.6.1: Connection and the names it lists, Keep-Alive, TE,
  * Trailer, Transfer-Encoding, Upgrade, Proxy-*), plus what a stored head never keeps:
- * Date and Age (the server adds its own), Content-Length (written on replay) and
- * Set-Cookie (one viewer's cookie). */
+ * Age (the server writes the current one), Content-Length (written on replay),
+ * Set-Cookie (one viewer's cookie) and Surrogate-Control (the Edge Architecture
+ * Specification: meant for this surrogate, removed by it). Date is kept: a response
+ * from the cache carries the origin's (RFC 9110 6.6.1). */
 static int not_stored(const gd_http_header *h, int nh, int i)
 {
     static const char *const drop[] = {"connection",
@@ -64,8 +67,8 @@ static int not_stored(const gd_http_header *h, int nh, int i)
                                        "trailer",
                                        "upgrade",
                                        "transfer-encoding",
-                                       "date",
                                        "age",
+                                       "surrogate-control",
                                        "content-length",
                                        "set-cookie",
                                        "set-cookie2",
@@ -90,6 +93,84 @@ static int not_stored(const gd_http_header *h, int nh, int i)
     return 0;
 }
 
+#define VARY_VALUE_MAX 2048 /* bytes of one normalised Vary'd request value */
+#define VARY_MEMBERS 64     /* list members sorted (Accept-Encoding); more: kept in order */
+
+struct member {
+    const char *s;
+    size_t n;
+};
+
+static int member_cmp(const void *a, const void *b)
+{
+    const struct member *x = a, *y = b;
+    return bytes_cmp(x->s, x->n, y->s, y->n);
+}
+
+/* The normalised value of the request header name (lowercase, nl bytes) for matching a
+ * Vary: every field line of it joined with ',' (RFC 9110 5.3), each list member
+ * trimmed and empty ones dropped, and OWS around ';' and '=' removed. The Accept
+ * family holds case-insensitive tokens, so those are lowercased, and the members of
+ * Accept-Encoding (whose order carries no meaning) are sorted: "gzip, br", "br,gzip"
+ * and "GZIP ,BR" are one variant (RFC 9111 4.1 allows normalising). Writes into out
+ * (VARY_VALUE_MAX bytes) and returns the length; -1 when the header is absent, -2
+ * when the value does not fit. */
+static int vary_value(const char *name, size_t nl, const gd_http_header *h, int nh, char *out)
+{
+    int fold = nl >= 6 && memcmp(name, "accept", 6) == 0 &&
+               (nl == 6 || (nl == 15 && !memcmp(name + 6, "-encoding", 9)) ||
+                (nl == 15 && !memcmp(name + 6, "-language", 9)) ||
+                (nl == 14 && !memcmp(name + 6, "-charset", 8)));
+    int sort = nl == 15 && !memcmp(name, "accept-encoding", 15);
+    struct member m[VARY_MEMBERS];
+    int nm = 0, present = 0, unsorted = 0;
+    size_t len = 0;
+    for (int i = 0; i < nh; i++) {
+        if (!ieq(h[i].name, h[i].name_len, name, nl)) continue;
+        present = 1;
+        const char *s = h[i].value, *end = s + h[i].value_len;
+        while (s < end) {
+            const char *comma = memchr(s, ',', (size_t)(end - s));
+            const char *e = comma ? comma : end;
+            const char *v = s;
+            size_t vl = (size_t)(e - s);
+            s = e + 1;
+            trim(&v, &vl);
+            if (vl == 0) continue;
+            if (len + vl + 1 > VARY_VALUE_MAX) return -2;
+            if (len) out[len++] = ',';
+            size_t start = len;
+            for (size_t k = 0; k < vl; k++) {
+                unsigned char ch = (unsigned char)v[k];
+                if (is_ows(ch) && ((k + 1 < vl && (v[k + 1] == ';' || v[k + 1] == '=' ||
+                                                   is_ows((unsigned char)v[k + 1]))) ||
+                                   (len > start && (out[len - 1] == ';' || out[len - 1] == '='))))
+                    continue;
+                out[len++] = (char)(fold ? lower(ch) : ch);
+            }
+            if (nm < VARY_MEMBERS)
+                m[nm++] = (struct member){out + start, len - start};
+            else
+                unsorted = 1;
+        }
+    }
+    if (!present) return -1;
+    if (sort && nm > 1 && !unsorted) {
+        char tmp[VARY_VALUE_MAX];
+        qsort(m, (size_t)nm, sizeof m[0], member_cmp);
+        size_t t = 0;
+        for (int k = 0; k < nm; k++) {
+            if (k && m[k].n == m[k - 1].n && !memcmp(m[k].s, m[k - 1].s, m[k].n)) continue;
+            if (t) tmp[t++] = ',';
+            memcpy(tmp + t, m[k].s, m[k].n);
+            t += m[k].n;
+        }
+        memcpy(out, tmp, t);
+        len = t;
+    }
+    return (int)len;
+}
+
 static int vary_cmp(const void *a, const void *b)
 {
     const struct gd_cache_vary *x = a, *y = b;
@@ -108,7 +189,8 @@ static int build(const char *key, size_t keylen, const char *path, size_t pathle
     /* Vary names (lowercased later), with the request's values. */
     struct gd_cache_vary vary[GD_CACHE_MAX_VARY];
     int nvary = 0;
-    size_t vbytes = 0;
+    size_t vbytes = 0, vused = 0;
+    char vbuf[VARY_VALUE_MAX * 3]; /* the normalised values, one after the other */
     for (int i = 0; i < nh; i++) {
         if (!hname_is(&h[i], "vary")) continue;
         const char *s = h[i].value, *end = s + h[i].value_len;
@@ -125,21 +207,19 @@ static int build(const char *key, size_t keylen, const char *path, size_t pathle
             for (int k = 0; k < nvary; k++) dup |= ieq(vary[k].name, vary[k].nlen, nm, nl);
             if (dup) continue;
             if (nvary == GD_CACHE_MAX_VARY) return GD_ETOOBIG;
+            if (nl > 64) return GD_ETOOBIG;
             struct gd_cache_vary *v = &vary[nvary++];
+            char lname[64];
+            for (size_t k = 0; k < nl; k++) lname[k] = (char)lower((unsigned char)nm[k]);
             v->name = nm;
             v->nlen = nl;
-            v->val = NULL;
-            v->vlen = 0;
-            v->present = 0;
-            for (int k = 0; k < nreqh; k++) {
-                if (ieq(reqh[k].name, reqh[k].name_len, nm, nl)) {
-                    v->val = reqh[k].value;
-                    v->vlen = reqh[k].value_len;
-                    trim(&v->val, &v->vlen);
-                    v->present = 1;
-                    break;
-                }
-            }
+            v->val = vbuf + vused;
+            int vl = vary_value(lname, nl, reqh, nreqh, vbuf + vused);
+            if (vl == -2 || (vl > 0 && vused + (size_t)vl > sizeof vbuf - VARY_VALUE_MAX))
+                return GD_ETOOBIG;
+            v->present = vl >= 0;
+            v->vlen = vl > 0 ? (size_t)vl : 0;
+            vused += v->vlen;
             vbytes += nl + v->vlen;
         }
     }
@@ -186,6 +266,8 @@ static int build(const char *key, size_t keylen, const char *path, size_t pathle
             o->etag = w, o->etag_len = h[i].value_len;
         else if (!o->last_modified && hname_is(&h[i], "last-modified"))
             o->last_modified = w, o->last_modified_len = h[i].value_len;
+        else if (!o->date && hname_is(&h[i], "date"))
+            o->date = w, o->date_len = h[i].value_len;
         w += h[i].value_len;
         *w++ = '\r';
         *w++ = '\n';
@@ -266,6 +348,7 @@ gd_cache *gd_cache_new(size_t max_bytes)
     c->max_bytes = max_bytes;
     c->mask = 255;
     c->b = gd_calloc(c->mask + 1, sizeof *c->b);
+    c->pt = gd_calloc(c->mask + 1, sizeof *c->pt);
     c->pmask = 63;
     c->pb = gd_calloc(c->pmask + 1, sizeof *c->pb);
     return c;
@@ -308,6 +391,18 @@ static void grow(gd_cache *c)
     }
     gd_free(c->b);
     c->b = nb;
+    gd_cache_obj **np = gd_calloc(nmask + 1, sizeof *np);
+    for (size_t i = 0; i <= c->mask; i++) {
+        gd_cache_obj *o = c->pt[i];
+        while (o) {
+            gd_cache_obj *next = o->pnext;
+            o->pnext = np[o->phash & nmask];
+            np[o->phash & nmask] = o;
+            o = next;
+        }
+    }
+    gd_free(c->pt);
+    c->pt = np;
     c->mask = nmask;
 }
 
@@ -318,6 +413,10 @@ static void unlink_obj(gd_cache *c, gd_cache_obj *o)
     while (*pp && *pp != o) pp = &(*pp)->hnext;
     if (*pp) *pp = o->hnext;
     o->hnext = NULL;
+    pp = &c->pt[o->phash & c->mask];
+    while (*pp && *pp != o) pp = &(*pp)->pnext;
+    if (*pp) *pp = o->pnext;
+    o->pnext = NULL;
     lru_remove(c, o);
     o->linked = 0;
     c->st.bytes -= o->size;
@@ -348,6 +447,7 @@ void gd_cache_free(gd_cache *c)
     }
     gd_free(c->pb);
     gd_free(c->b);
+    gd_free(c->pt);
     c->magic = 0;
     gd_free(c);
 }
@@ -386,18 +486,11 @@ static int vary_match(const gd_cache_obj *o, const gd_http_req *req)
 {
     for (int k = 0; k < o->nvary; k++) {
         const struct gd_cache_vary *v = &o->vary[k];
-        const char *val = NULL;
-        size_t vl = 0;
-        for (int i = 0; req && i < req->nheaders; i++) {
-            if (ieq(req->headers[i].name, req->headers[i].name_len, v->name, v->nlen)) {
-                val = req->headers[i].value;
-                vl = req->headers[i].value_len;
-                trim(&val, &vl);
-                break;
-            }
-        }
-        if ((val != NULL) != v->present) return 0;
-        if (val && (vl != v->vlen || memcmp(val, v->val, vl) != 0)) return 0;
+        char val[VARY_VALUE_MAX];
+        int vl = req ? vary_value(v->name, v->nlen, req->headers, req->nheaders, val) : -1;
+        if (vl == -2 || (vl >= 0) != v->present) return 0;
+        if (vl > 0 && ((size_t)vl != v->vlen || memcmp(val, v->val, (size_t)vl) != 0)) return 0;
+        if (vl == 0 && v->vlen) return 0;
     }
     return 1;
 }
@@ -424,6 +517,16 @@ gd_cache_state gd_cache_lookup(gd_cache *c, const char *key, size_t keylen, cons
     for (; o; o = o->hnext)
         if (same_key(o, hash, key, keylen) && vary_match(o, req)) break;
     if (o == NULL) {
+        c->st.misses++;
+        return GD_CACHE_MISS;
+    }
+    if (o->times.flags & GD_CACHE_T_PASS) {
+        if (now < o->times.fresh_until) {
+            c->st.passes++;
+            c->st.misses++;
+            return GD_CACHE_PASS;
+        }
+        unlink_obj(c, o); /* an old marker: forget it */
         c->st.misses++;
         return GD_CACHE_MISS;
     }
@@ -455,8 +558,13 @@ int gd_cache_insert(gd_cache *c, gd_cache_obj *o)
     o->hash = hash_bytes(o->key, o->keylen);
     gd_cache_obj *same = NULL, *oldest = NULL;
     int nvariants = 0;
-    for (gd_cache_obj *e = c->b[o->hash & c->mask]; e; e = e->hnext) {
+    for (gd_cache_obj *e = c->b[o->hash & c->mask], *next; e; e = next) {
+        next = e->hnext;
         if (!same_key(e, o->hash, o->key, o->keylen)) continue;
+        if ((e->times.flags | o->times.flags) & GD_CACHE_T_PASS) {
+            unlink_obj(c, e); /* a marker and an answer never live side by side */
+            continue;
+        }
         if (!same && same_vary(e, o)) {
             same = e;
             continue;
@@ -474,6 +582,9 @@ int gd_cache_insert(gd_cache *c, gd_cache_obj *o)
     o->used = ++c->tick;
     o->hnext = c->b[o->hash & c->mask];
     c->b[o->hash & c->mask] = o;
+    o->phash = hash_bytes(o->path, o->pathlen);
+    o->pnext = c->pt[o->phash & c->mask];
+    c->pt[o->phash & c->mask] = o;
     lru_push_front(c, o);
     c->st.bytes += o->size;
     c->st.objects++;
@@ -481,6 +592,23 @@ int gd_cache_insert(gd_cache *c, gd_cache_obj *o)
     if (c->st.objects > c->mask + 1) grow(c);
     evict_to_fit(c, o);
     return 0;
+}
+
+int gd_cache_insert_pass(gd_cache *c, const char *key, size_t keylen, const char *path,
+                         size_t pathlen, double now, double ttl)
+{
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
+    gd_cache_times t = {.ttl = ttl,
+                        .fresh_until = now + ttl,
+                        .stale_while_revalidate_until = now + ttl,
+                        .stale_if_error_until = now + ttl,
+                        .flags = GD_CACHE_T_PASS};
+    gd_cache_obj *o;
+    int r = build(key, keylen, path, pathlen, NULL, 0, 200, NULL, 0, "", 0, now, &t, &o);
+    if (r) return r;
+    r = gd_cache_insert(c, o);
+    gd_cache_obj_unref(o);
+    return r;
 }
 
 /* Splits a stored head (built by build(): "Name: value\r\n" lines after the status
@@ -507,14 +635,68 @@ static int parse_head(const gd_cache_obj *o, gd_http_header *h, int max)
     return n;
 }
 
+/* What a 304 never overwrites in a stored response (RFC 9111 3.2 lets a cache keep
+ * the fields its stored content depends on): the validator that selected it and the
+ * representation metadata of the body kept (RFC 9110 8), and the Vary it is keyed by. */
+static int kept_on_update(const gd_http_header *h)
+{
+    static const char *const keep[] = {"etag",
+                                       "content-type",
+                                       "content-encoding",
+                                       "content-range",
+                                       "content-language",
+                                       "content-location",
+                                       "vary",
+                                       NULL};
+    for (int k = 0; keep[k]; k++)
+        if (hname_is(h, keep[k])) return 1;
+    return 0;
+}
+
+/* The opaque part of an entity-tag (W/ dropped): weak comparison (RFC 9110 8.8.3.2). */
+static void opaque_tag(const char **s, size_t *n)
+{
+    trim(s, n);
+    if (*n >= 2 && (*s)[0] == 'W' && (*s)[1] == '/') *s += 2, *n -= 2;
+}
+
+int gd_cache_validators_match(const gd_cache_obj *o, const gd_http_header *h, int nh)
+{
+    GD_CHECK_OBJ(o, OBJ_MAGIC);
+    const gd_http_header *etag = NULL, *lm = NULL;
+    for (int k = 0; k < nh; k++) {
+        if (!etag && hname_is(&h[k], "etag")) etag = &h[k];
+        if (!lm && hname_is(&h[k], "last-modified")) lm = &h[k];
+    }
+    if (etag) { /* RFC 9111 4.3.4: the new response's validator selects what it updates */
+        if (!o->etag) return 0;
+        const char *a = etag->value, *b = o->etag;
+        size_t al = etag->value_len, bl = o->etag_len;
+        opaque_tag(&a, &al);
+        opaque_tag(&b, &bl);
+        return al == bl && memcmp(a, b, al) == 0;
+    }
+    if (lm) {
+        if (!o->last_modified) return 0;
+        double x, y;
+        if (gd_cache_http_date(lm->value, lm->value_len, &x) ||
+            gd_cache_http_date(o->last_modified, o->last_modified_len, &y))
+            return lm->value_len == o->last_modified_len &&
+                   memcmp(lm->value, o->last_modified, lm->value_len) == 0;
+        return x == y;
+    }
+    /* No validator in the 304: it answers the one conditional request we sent. */
+    return 1;
+}
+
 int gd_cache_refresh(gd_cache *c, gd_cache_obj *old, const gd_cache_policy *p,
-                     const gd_http_header *h, int nh, double now, gd_cache_obj **out)
+                     const gd_http_header *h, int nh, double now, double delay, gd_cache_obj **out)
 {
     GD_CHECK_OBJ(c, CACHE_MAGIC);
     GD_CHECK_OBJ(old, OBJ_MAGIC);
     *out = NULL;
-    /* Stored headers not named by the 304, then the 304's storable ones (RFC 9111
-     * 3.2 / 4.3.4), then its Date and Age for the TTL (not stored). */
+    /* Stored headers not replaced by the 304, then the 304's storable ones (RFC 9111
+     * 3.2 / 4.3.4) but those kept_on_update, then its Age for the TTL (not stored). */
     gd_http_header stored[GD_HTTP_MAX_HEADERS * 4];
     int ns = parse_head(old, stored, GD_HTTP_MAX_HEADERS * 4);
     gd_http_header merged[GD_HTTP_MAX_HEADERS * 5 + 2];
@@ -522,21 +704,19 @@ int gd_cache_refresh(gd_cache *c, gd_cache_obj *old, const gd_cache_policy *p,
     for (int i = 0; i < ns; i++) {
         int replaced = 0;
         for (int k = 0; k < nh && !replaced; k++)
-            replaced = !not_stored(h, nh, k) &&
+            replaced = !not_stored(h, nh, k) && !kept_on_update(&h[k]) &&
                        ieq(h[k].name, h[k].name_len, stored[i].name, stored[i].name_len);
         if (!replaced) merged[n++] = stored[i];
     }
-    const gd_http_header *date = NULL, *age = NULL;
+    const gd_http_header *age = NULL;
     for (int k = 0; k < nh && n < GD_HTTP_MAX_HEADERS * 5; k++) {
-        if (!not_stored(h, nh, k)) merged[n++] = h[k];
-        if (hname_is(&h[k], "date") && !date) date = &h[k];
+        if (!not_stored(h, nh, k) && !kept_on_update(&h[k])) merged[n++] = h[k];
         if (hname_is(&h[k], "age") && !age) age = &h[k];
     }
     int nstore = n;
-    if (date) merged[n++] = *date;
     if (age) merged[n++] = *age;
     gd_cache_times t;
-    int cacheable = gd_cache_ttl(p, old->status, merged, n, now, &t);
+    int cacheable = gd_cache_ttl_after(p, old->status, merged, n, now, delay, &t);
     if (!cacheable) {
         t.fresh_until = t.stale_while_revalidate_until = t.stale_if_error_until = now;
     }
@@ -571,6 +751,7 @@ int gd_cache_invalidate(gd_cache *c, const char *pattern)
     const char *star = strchr(pattern, '*');
     if (star && star != pattern + pl - 1) return GD_EINVAL;
     size_t plen = star ? pl - 1 : pl;
+    if (!star) return gd_cache_invalidate_path(c, pattern, plen);
     int removed = 0;
     gd_cache_obj *o = c->lru_head;
     while (o) {
@@ -578,6 +759,24 @@ int gd_cache_invalidate(gd_cache *c, const char *pattern)
         int match = star ? o->pathlen >= plen && memcmp(o->path, pattern, plen) == 0
                          : o->pathlen == plen && memcmp(o->path, pattern, plen) == 0;
         if (match) {
+            unlink_obj(c, o);
+            c->st.invalidated++;
+            removed++;
+        }
+        o = next;
+    }
+    return removed;
+}
+
+int gd_cache_invalidate_path(gd_cache *c, const char *path, size_t len)
+{
+    GD_CHECK_OBJ(c, CACHE_MAGIC);
+    uint64_t h = hash_bytes(path, len);
+    int removed = 0;
+    gd_cache_obj *o = c->pt[h & c->mask];
+    while (o) {
+        gd_cache_obj *next = o->pnext;
+        if (o->phash == h && o->pathlen == len && memcmp(o->path, path, len) == 0) {
             unlink_obj(c, o);
             c->st.invalidated++;
             removed++;

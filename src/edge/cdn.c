@@ -14,8 +14,10 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define FETCH_MAGIC 0x46455443u
+#define PASS_TTL 120 /* game seconds a hit-for-miss marker lasts (Varnish's default) */
 
 /* The behaviours of one configuration, shared by the fetches that started under it. */
 struct bset {
@@ -36,10 +38,69 @@ struct gd_cdn {
     gd_buf key, out;
 };
 
+/* ---- what one requester asked ---- */
+
+/* The request fields that change how a stored response is answered: conditionals
+ * (RFC 9110 13.1) and Range (14.2). The values point into the request, or into own
+ * after viewer_keep (for a request that waits past its handler). */
+struct sv {
+    const char *s;
+    size_t n;
+};
+
+struct viewer {
+    int keep_alive, head;
+    struct sv inm, ims, range, if_range;
+    char *own;
+};
+
+static int hdr_is(const gd_http_header *h, const char *name, size_t n)
+{
+    return h->name_len == n && !strncasecmp(h->name, name, n);
+}
+
+static void viewer_of(const gd_http_req *req, struct viewer *v)
+{
+    memset(v, 0, sizeof *v);
+    v->keep_alive = req->keep_alive;
+    v->head = req->method == HTTP_HEAD;
+    for (int i = 0; i < req->nheaders; i++) {
+        const gd_http_header *h = &req->headers[i];
+        if (h->name_len < 5 || (h->name[0] | 32) != (h->name_len == 5 ? 'r' : 'i')) continue;
+        struct sv *to = hdr_is(h, "if-none-match", 13)       ? &v->inm
+                        : hdr_is(h, "if-modified-since", 17) ? &v->ims
+                        : hdr_is(h, "range", 5)              ? &v->range
+                        : hdr_is(h, "if-range", 8)           ? &v->if_range
+                                                             : NULL;
+        if (to && !to->s) *to = (struct sv){h->value, h->value_len};
+    }
+}
+
+/* Copies the values into one block the viewer owns (free with viewer_drop). */
+static void viewer_keep(struct viewer *v)
+{
+    struct sv *f[] = {&v->inm, &v->ims, &v->range, &v->if_range};
+    size_t n = 1;
+    for (int i = 0; i < 4; i++) n += f[i]->n;
+    char *w = v->own = gd_malloc(n);
+    for (int i = 0; i < 4; i++) {
+        if (!f[i]->s) continue;
+        memcpy(w, f[i]->s, f[i]->n);
+        f[i]->s = w;
+        w += f[i]->n;
+    }
+}
+
+static void viewer_drop(struct viewer *v)
+{
+    gd_free(v->own);
+    v->own = NULL;
+}
+
 /* A request waiting for another request's fetch of the same key. */
 struct waiter {
     gd_http_conn *conn;
-    int keep_alive, head;
+    struct viewer v;
     char *req; /* its own origin request, if it must go alone after all */
     size_t len;
     struct waiter *next;
@@ -49,7 +110,10 @@ struct fetch {
     uint32_t magic;
     gd_http_conn *conn; /* NULL for a background revalidation */
     int keep_alive, head;
-    int collapsing; /* registered with gd_cache_pending_begin */
+    int collapsing;          /* registered with gd_cache_pending_begin */
+    int pass;                /* never stored: an uncacheable request, or a waiter gone alone */
+    int auth;                /* the request had Authorization (RFC 9111 3.5) */
+    size_t val_off, val_len; /* the validator lines in req (revalidation) */
     struct bset *bs;
     const gd_cache_policy *p;
     gd_cache_obj *stale; /* the object being revalidated, if any */
@@ -61,6 +125,7 @@ struct fetch {
     gd_http_req reqcopy; /* path and Vary header values for building the object */
     gd_buf reqbuf;       /* backing store of reqcopy */
     uint64_t start_ns;
+    struct viewer v; /* what the requester asked (conn's) */
 };
 
 static void bset_unref(struct bset *b)
@@ -166,50 +231,260 @@ static int cdn_apply(gd_edge *e, const json_t *doc, gd_edge_changes *ch, char *e
 
 /* ---- answering ---- */
 
-static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, int keep_alive, int head,
-                      const char *xcache, double now)
+/* The wall clock as an IMF-fixdate (RFC 9110 5.6.7), formatted once a second. */
+static const char *http_now(void)
+{
+    static _Thread_local char buf[40];
+    static _Thread_local time_t at;
+    time_t t = time(NULL);
+    if (t != at || !buf[0]) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        at = t;
+    }
+    return buf;
+}
+
+/* An entity-tag's opaque part (W/ dropped, for weak comparison); 0 when s is not one. */
+static int etag_next(const char **s, const char *end, struct sv *tag, int *weak)
+{
+    while (*s < end && (**s == ' ' || **s == '\t' || **s == ',')) (*s)++;
+    if (*s >= end) return 0;
+    *weak = 0;
+    if (end - *s >= 2 && (*s)[0] == 'W' && (*s)[1] == '/') *s += 2, *weak = 1;
+    if (*s >= end || **s != '"') return 0;
+    const char *q = memchr(*s + 1, '"', (size_t)(end - *s - 1));
+    if (!q) return 0;
+    *tag = (struct sv){*s, (size_t)(q + 1 - *s)};
+    *s = q + 1;
+    return 1;
+}
+
+static int stored_tag(const gd_cache_obj *o, struct sv *tag, int *weak)
+{
+    if (!o->etag) return 0;
+    const char *s = o->etag;
+    return etag_next(&s, o->etag + o->etag_len, tag, weak);
+}
+
+/* If-None-Match (weak comparison, "*" matches any) or, without it, If-Modified-Since
+ * against Last-Modified (else Date): the stored response is not modified (RFC 9110
+ * 13.1.2, 13.1.3, 13.2.2). */
+static int not_modified(const gd_cache_obj *o, const struct viewer *v)
+{
+    if (v->inm.s) {
+        const char *s = v->inm.s, *end = s + v->inm.n;
+        while (s < end && (*s == ' ' || *s == '\t')) s++;
+        if (s < end && *s == '*') return 1;
+        struct sv mine, t;
+        int w;
+        if (!stored_tag(o, &mine, &w)) return 0;
+        while (etag_next(&s, end, &t, &w))
+            if (t.n == mine.n && !memcmp(t.s, mine.s, t.n)) return 1;
+        return 0;
+    }
+    if (v->ims.s) {
+        double since, at;
+        const char *ref = o->last_modified ? o->last_modified : o->date;
+        size_t refn = o->last_modified ? o->last_modified_len : o->date_len;
+        if (!ref || gd_cache_http_date(v->ims.s, v->ims.n, &since) ||
+            gd_cache_http_date(ref, refn, &at))
+            return 0;
+        return at <= since;
+    }
+    return 0;
+}
+
+enum { RANGE_NONE, RANGE_PART, RANGE_UNSATISFIABLE };
+
+static int digits(const char **s, const char *end, uint64_t *v)
+{
+    const char *p = *s;
+    *v = 0;
+    while (p < end && *p >= '0' && *p <= '9' && p - *s < 18) *v = *v * 10 + (uint64_t)(*p++ - '0');
+    if (p == *s || (p < end && *p >= '0' && *p <= '9')) return 0;
+    *s = p;
+    return 1;
+}
+
+/* One byte range of a stored 200 (RFC 9110 14.2): RANGE_PART with [*first, *last],
+ * RANGE_UNSATISFIABLE, or RANGE_NONE (no Range, HEAD, a Range we ignore as allowed:
+ * bad syntax, another unit, several ranges, or an If-Range that does not match). */
+static int byte_range(const gd_cache_obj *o, const struct viewer *v, size_t *first, size_t *last)
+{
+    if (!v->range.s || v->head || o->status != 200) return RANGE_NONE;
+    if (v->if_range.s) {
+        const char *s = v->if_range.s, *end = s + v->if_range.n;
+        while (s < end && *s == ' ') s++;
+        if (s < end && (*s == '"' || *s == 'W')) { /* an entity-tag: strong comparison */
+            struct sv t, mine;
+            int w, mw;
+            if (!etag_next(&s, end, &t, &w) || w || !stored_tag(o, &mine, &mw) || mw ||
+                t.n != mine.n || memcmp(t.s, mine.s, t.n))
+                return RANGE_NONE;
+        } else if (!o->last_modified || o->last_modified_len != (size_t)(end - s) ||
+                   memcmp(s, o->last_modified, o->last_modified_len)) {
+            return RANGE_NONE; /* a date must be the Last-Modified exactly */
+        }
+    }
+    const char *s = v->range.s, *end = s + v->range.n;
+    if (end - s < 6 || strncasecmp(s, "bytes=", 6)) return RANGE_NONE;
+    s += 6;
+    while (s < end && *s == ' ') s++;
+    uint64_t a = 0, b = 0;
+    int has_a = 0, has_b = 0;
+    if (s < end && *s != '-') {
+        if (!digits(&s, end, &a)) return RANGE_NONE;
+        has_a = 1;
+    }
+    if (s >= end || *s++ != '-') return RANGE_NONE;
+    if (s < end && *s >= '0' && *s <= '9') {
+        if (!digits(&s, end, &b)) return RANGE_NONE;
+        has_b = 1;
+    }
+    while (s < end && *s == ' ') s++;
+    if (s != end || (!has_a && !has_b) || (has_a && has_b && b < a)) return RANGE_NONE;
+    uint64_t len = o->body_len;
+    if (!has_a) { /* a suffix: the last b bytes */
+        if (b == 0 || len == 0) return RANGE_UNSATISFIABLE;
+        *first = (size_t)(b >= len ? 0 : len - b);
+        *last = (size_t)(len - 1);
+        return RANGE_PART;
+    }
+    if (a >= len) return RANGE_UNSATISFIABLE;
+    *first = (size_t)a;
+    *last = (size_t)(has_b && b < len ? b : len - 1);
+    return RANGE_PART;
+}
+
+/* The stored header lines (after the status line), less representation metadata
+ * when the answer has no representation of its own (304, 416). */
+static void put_stored_lines(gd_buf *b, const gd_cache_obj *o, int no_content)
+{
+    const char *s = memchr(o->head, '\n', o->headlen);
+    s = s ? s + 1 : o->head + o->headlen;
+    const char *end = o->head + o->headlen;
+    if (!no_content) {
+        gd_buf_append(b, s, (size_t)(end - s));
+        return;
+    }
+    while (s < end) {
+        const char *eol = memchr(s, '\n', (size_t)(end - s));
+        const char *next = eol ? eol + 1 : end;
+        if (!((next - s) > 8 && !strncasecmp(s, "content-", 8)))
+            gd_buf_append(b, s, (size_t)(next - s));
+        s = next;
+    }
+}
+
+/* Answers v from o. A 200 becomes a 304 when v's conditionals hold, a 206 (or 416)
+ * when v asks for a range. cookies: the origin answer whose Set-Cookie lines go to
+ * this requester only (the one whose request fetched it), or NULL. */
+static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, const struct viewer *v,
+                      const char *xcache, double now, const gd_httpc_resp *cookies)
 {
     gd_buf *b = &e->cdn->out;
     gd_buf_reset(b);
-    gd_buf_append(b, o->head, o->headlen);
-    double age = now - o->stored_at;
+    size_t first = 0, last = 0;
+    int rng = RANGE_NONE, nm = o->status == 200 && (v->inm.s || v->ims.s) && not_modified(o, v);
+    if (!nm) rng = byte_range(o, v, &first, &last);
+    if (nm) {
+        gd_buf_puts(b, "HTTP/1.1 304 Not Modified\r\n");
+        put_stored_lines(b, o, 1);
+    } else if (rng == RANGE_PART) {
+        gd_buf_puts(b, "HTTP/1.1 206 Partial Content\r\n");
+        put_stored_lines(b, o, 0);
+        gd_buf_puts(b, "Content-Range: bytes ");
+        gd_http_put_uint(b, first);
+        gd_buf_append(b, "-", 1);
+        gd_http_put_uint(b, last);
+        gd_buf_append(b, "/", 1);
+        gd_http_put_uint(b, o->body_len);
+        gd_buf_append(b, "\r\n", 2);
+    } else if (rng == RANGE_UNSATISFIABLE) {
+        gd_buf_puts(b, "HTTP/1.1 416 Range Not Satisfiable\r\n");
+        put_stored_lines(b, o, 1);
+        gd_buf_puts(b, "Content-Range: bytes */");
+        gd_http_put_uint(b, o->body_len);
+        gd_buf_append(b, "\r\n", 2);
+    } else {
+        gd_buf_append(b, o->head, o->headlen);
+    }
+    if (!o->date) {
+        gd_buf_puts(b, "Date: ");
+        gd_buf_puts(b, http_now());
+        gd_buf_append(b, "\r\n", 2);
+    }
+    double age = o->times.age + (now - o->stored_at);
     gd_buf_append(b, "Age: ", 5);
     gd_http_put_uint(b, age > 0 ? (size_t)age : 0);
     gd_buf_append(b, "\r\nX-Cache: ", 11);
     gd_buf_puts(b, o->status >= 400 ? "Error" : xcache);
-    gd_buf_append(b, " from gameday\r\nContent-Length: ", 31);
-    gd_http_put_uint(b, o->body_len);
-    if (keep_alive)
-        gd_buf_append(b, "\r\n\r\n", 4);
+    gd_buf_append(b, " from gameday\r\n", 15);
+    for (int i = 0; cookies && i < cookies->nheaders; i++) {
+        const gd_http_header *h = &cookies->headers[i];
+        if (!hdr_is(h, "set-cookie", 10)) continue;
+        gd_buf_append(b, h->name, h->name_len);
+        gd_buf_append(b, ": ", 2);
+        gd_buf_append(b, h->value, h->value_len);
+        gd_buf_append(b, "\r\n", 2);
+    }
+    const char *body = o->body;
+    size_t blen = o->body_len;
+    if (nm || rng == RANGE_UNSATISFIABLE)
+        blen = 0;
+    else if (rng == RANGE_PART)
+        body += first, blen = last - first + 1;
+    if (!nm) {
+        gd_buf_append(b, "Content-Length: ", 16);
+        gd_http_put_uint(b, blen);
+        gd_buf_append(b, "\r\n", 2);
+    }
+    if (v->keep_alive)
+        gd_buf_append(b, "\r\n", 2);
     else
-        gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
-    if (!head) gd_buf_append(b, o->body, o->body_len);
-    gd_http_respond_raw(c, b->data, b->len, keep_alive);
+        gd_buf_append(b, "Connection: close\r\n\r\n", 21);
+    if (!v->head && blen) gd_buf_append(b, body, blen);
+    gd_http_respond_raw(c, b->data, b->len, v->keep_alive);
 }
 
-/* Passes an origin answer through unstored. */
+/* Passes an origin answer through unstored (adding a Date when it had none, RFC 9110
+ * 6.6.1, and taking off Surrogate-Control, which was for this cache). */
 static void serve_resp(gd_edge *e, gd_http_conn *c, const gd_httpc_resp *r, int keep_alive,
                        int head, const char *xcache)
 {
     gd_buf *b = &e->cdn->out;
     gd_buf_reset(b);
     gd_http_status_line(b, r->status);
+    int dated = 0;
     for (int i = 0; i < r->nheaders; i++) {
         const gd_http_header *h = &r->headers[i];
-        if (gd_edge_stops_here(r->headers, r->nheaders, h)) continue;
+        if (gd_edge_stops_here(r->headers, r->nheaders, h) || hdr_is(h, "surrogate-control", 17))
+            continue;
+        dated |= hdr_is(h, "date", 4);
         gd_buf_append(b, h->name, h->name_len);
         gd_buf_append(b, ": ", 2);
         gd_buf_append(b, h->value, h->value_len);
         gd_buf_append(b, "\r\n", 2);
     }
+    if (!dated) {
+        gd_buf_puts(b, "Date: ");
+        gd_buf_puts(b, http_now());
+        gd_buf_append(b, "\r\n", 2);
+    }
     gd_buf_puts(b, "X-Cache: ");
     gd_buf_puts(b, xcache);
-    gd_buf_puts(b, " from gameday\r\nContent-Length: ");
-    gd_http_put_uint(b, r->body_len);
+    gd_buf_puts(b, " from gameday\r\n");
+    if (r->status != 304 && r->status != 204) {
+        gd_buf_puts(b, "Content-Length: ");
+        gd_http_put_uint(b, r->body_len);
+        gd_buf_append(b, "\r\n", 2);
+    }
     if (keep_alive)
-        gd_buf_append(b, "\r\n\r\n", 4);
+        gd_buf_append(b, "\r\n", 2);
     else
-        gd_buf_append(b, "\r\nConnection: close\r\n\r\n", 23);
+        gd_buf_append(b, "Connection: close\r\n\r\n", 21);
     if (!head) gd_buf_append(b, r->body, r->body_len);
     e->c.target_2xx_5xx[r->status / 100 >= 1 && r->status / 100 <= 5 ? r->status / 100 : 5]++;
     gd_http_respond_raw(c, b->data, b->len, keep_alive);
@@ -228,6 +503,7 @@ static void fetch_free(struct fetch *f)
     f->magic = 0;
     gd_cache_obj_unref(f->stale);
     bset_unref(f->bs);
+    viewer_drop(&f->v);
     gd_free(f->key);
     gd_free(f->req);
     gd_buf_free(&f->reqbuf);
@@ -246,10 +522,14 @@ static int send_origin(gd_edge *e, struct fetch *f)
 
 /* Builds the origin request: the client's request line and headers (the whole query
  * string goes to the origin, whatever the cache key holds: CloudFront's AllViewer
- * origin request policy), plus validators when revalidating. */
+ * origin request policy), plus validators when revalidating. For a cacheable request
+ * (cacheable) the client's own conditionals and Range stay here: the cache fetches the
+ * whole response and answers them itself. *val_off / *val_len: where the validator
+ * lines are, so that they can be taken out again. */
 static void build_request(gd_edge *e, const gd_http_req *req, const gd_cache_obj *stale, gd_buf *b,
-                          gd_http_conn *c)
+                          gd_http_conn *c, int cacheable, size_t *val_off, size_t *val_len)
 {
+    (void)e;
     gd_buf_puts(b, req->method == HTTP_HEAD ? "GET " : http_method_str(req->method));
     if (req->method != HTTP_HEAD) gd_buf_append(b, " ", 1);
     gd_buf_append(b, req->url, req->url_len);
@@ -257,15 +537,18 @@ static void build_request(gd_edge *e, const gd_http_req *req, const gd_cache_obj
     for (int i = 0; i < req->nheaders; i++) {
         const gd_http_header *h = &req->headers[i];
         if (gd_edge_stops_here(req->headers, req->nheaders, h)) continue;
-        if ((h->name_len == 13 && !strncasecmp(h->name, "if-none-match", 13)) ||
-            (h->name_len == 17 && !strncasecmp(h->name, "if-modified-since", 17)))
+        if (cacheable && (hdr_is(h, "if-none-match", 13) || hdr_is(h, "if-modified-since", 17) ||
+                          hdr_is(h, "range", 5) || hdr_is(h, "if-range", 8) ||
+                          hdr_is(h, "if-match", 8) || hdr_is(h, "if-unmodified-since", 19)))
             continue;
         gd_buf_append(b, h->name, h->name_len);
         gd_buf_append(b, ": ", 2);
         gd_buf_append(b, h->value, h->value_len);
         gd_buf_append(b, "\r\n", 2);
     }
+    size_t off = b->len;
     if (stale) gd_cache_revalidation_headers(stale, b);
+    if (val_off) *val_off = off, *val_len = b->len - off;
     gd_buf_puts(b, "Via: 1.1 gameday-cdn\r\nX-Forwarded-For: ");
     gd_buf_puts(b, c ? gd_http_conn_peer(c) : "127.0.0.1");
     gd_buf_puts(b, "\r\nContent-Length: ");
@@ -279,7 +562,6 @@ static void build_request(gd_edge *e, const gd_http_req *req, const gd_cache_obj
 static void copy_req(struct fetch *f, const gd_http_req *req)
 {
     gd_buf_init(&f->reqbuf, GD_HTTP_MAX_HEAD + 1024);
-    gd_buf_reserve(&f->reqbuf, req->url_len + 1024);
     size_t need = req->url_len;
     for (int i = 0; i < req->nheaders; i++)
         need += req->headers[i].name_len + req->headers[i].value_len;
@@ -301,24 +583,114 @@ static void copy_req(struct fetch *f, const gd_http_req *req)
     }
     f->reqcopy.body = "";
     f->reqcopy.body_len = 0;
+    viewer_of(&f->reqcopy, &f->v);
+    f->v.keep_alive = req->keep_alive;
+    f->v.head = req->method == HTTP_HEAD;
 }
 
-static void wake_waiters(gd_edge *e, struct waiter *w, gd_cache_obj *o, const gd_httpc_resp *resp,
+static void waiter_free(struct waiter *w)
+{
+    viewer_drop(&w->v);
+    gd_free(w->req);
+    gd_free(w);
+}
+
+/* A waiter whose fetch's answer may not be shared (not storable: no-store, private,
+ * Authorization ...) asks the origin itself, as a pass (never stored). */
+static void waiter_alone(gd_edge *e, struct waiter *w)
+{
+    struct fetch *f = gd_calloc(1, sizeof *f);
+    f->magic = FETCH_MAGIC;
+    f->conn = w->conn;
+    f->keep_alive = w->v.keep_alive;
+    f->head = w->v.head;
+    f->pass = 1;
+    f->bs = e->cdn->bs;
+    f->bs->refs++;
+    f->p = &f->bs->p[f->bs->n - 1];
+    f->key = gd_malloc(1);
+    f->req = w->req;
+    f->len = w->len;
+    w->req = NULL;
+    gd_buf_init(&f->reqbuf, 16);
+    f->reqcopy.method = HTTP_GET;
+    if (send_origin(e, f) < 0) {
+        cdn_error(f->conn, 503, "the origin queue is full", f->keep_alive);
+        fetch_free(f);
+    }
+}
+
+static void wake_waiters(gd_edge *e, struct waiter *w, gd_cache_obj *o, int alone,
                          int status_on_error)
 {
     double now = gd_edge_now();
     while (w) {
         struct waiter *n = w->next;
         if (o)
-            serve_obj(e, w->conn, o, w->keep_alive, w->head, "Hit", now);
-        else if (resp)
-            serve_resp(e, w->conn, resp, w->keep_alive, w->head, "Miss");
+            serve_obj(e, w->conn, o, &w->v, "Hit", now, NULL);
+        else if (alone)
+            waiter_alone(e, w);
         else
-            cdn_error(w->conn, status_on_error, "the origin did not answer", w->keep_alive);
-        gd_free(w->req);
-        gd_free(w);
+            cdn_error(w->conn, status_on_error, "the origin did not answer", w->v.keep_alive);
+        waiter_free(w);
         w = n;
     }
+}
+
+static int is_safe(int method)
+{
+    return method == HTTP_GET || method == HTTP_HEAD || method == HTTP_OPTIONS ||
+           method == HTTP_TRACE;
+}
+
+/* The path of a Location / Content-Location on the request's own origin: "/p..." or
+ * "http(s)://<the request's Host>/p..."; 0 when it is elsewhere (RFC 9111 4.4: only
+ * the same origin may be invalidated). */
+static int same_origin_path(const gd_http_req *req, const char *v, size_t n, struct sv *path)
+{
+    const char *host = NULL;
+    size_t hl = 0;
+    for (int i = 0; i < req->nheaders; i++)
+        if (hdr_is(&req->headers[i], "host", 4))
+            host = req->headers[i].value, hl = req->headers[i].value_len;
+    const char *s = v, *end = v + n;
+    if (n >= 2 && s[0] == '/' && s[1] == '/') return 0;
+    if (n == 0 || s[0] != '/') {
+        size_t skip = n > 7 && !strncasecmp(s, "http://", 7)    ? 7
+                      : n > 8 && !strncasecmp(s, "https://", 8) ? 8
+                                                                : 0;
+        if (!skip || !host) return 0;
+        s += skip;
+        const char *slash = memchr(s, '/', (size_t)(end - s));
+        const char *hend = slash ? slash : end;
+        if ((size_t)(hend - s) != hl || strncasecmp(s, host, hl)) return 0;
+        s = slash ? slash : end;
+        if (s == end) s = "/", end = s + 1;
+    }
+    const char *q = s;
+    while (q < end && *q != '?' && *q != '#') q++;
+    *path = (struct sv){s, (size_t)(q - s)};
+    return 1;
+}
+
+/* RFC 9111 4.4: a non-error answer to an unsafe request invalidates its target URI
+ * (every stored response for that path) and the same-origin Location and
+ * Content-Location. */
+static void invalidate_after(gd_edge *e, const struct fetch *f, const gd_httpc_resp *resp)
+{
+    if (resp->status < 200 || resp->status >= 400) return;
+    gd_cache *c = e->cdn->cache;
+    int n = gd_cache_invalidate_path(c, f->reqcopy.path, f->reqcopy.path_len);
+    for (int i = 0; i < resp->nheaders; i++) {
+        const gd_http_header *h = &resp->headers[i];
+        struct sv p;
+        if ((hdr_is(h, "location", 8) || hdr_is(h, "content-location", 16)) &&
+            same_origin_path(&f->reqcopy, h->value, h->value_len, &p))
+            n += gd_cache_invalidate_path(c, p.s, p.n);
+    }
+    if (n > 0)
+        gd_info("unsafe_invalidated", "method=%s path=%.*s objects=%d",
+                http_method_str(f->reqcopy.method), (int)f->reqcopy.path_len, f->reqcopy.path, n);
 }
 
 static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
@@ -328,8 +700,24 @@ static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
     gd_edge *e = &gd_the_edge;
     struct gd_cdn *d = e->cdn;
     double now = gd_edge_now();
-    d->origin_ms_sum += gd_clock_game_ms(uv_hrtime() - f->start_ns);
+    double delay_ms = gd_clock_game_ms(uv_hrtime() - f->start_ns);
+    d->origin_ms_sum += delay_ms;
     d->origin_ms_n++;
+    /* A 304 whose validator is not the stored one's may not update it (RFC 9111
+     * 4.3.4): ask again, unconditionally; the waiters keep waiting. */
+    if (!err && resp->status == 304 && f->stale &&
+        !gd_cache_validators_match(f->stale, resp->headers, resp->nheaders)) {
+        gd_info("revalidation_mismatch", "path=%.*s", (int)f->reqcopy.path_len, f->reqcopy.path);
+        memmove(f->req + f->val_off, f->req + f->val_off + f->val_len,
+                f->len - f->val_off - f->val_len);
+        f->len -= f->val_len;
+        f->val_len = 0;
+        gd_cache_obj_unref(f->stale);
+        f->stale = NULL;
+        f->stale_usable_on_error = 0;
+        if (send_origin(e, f) == 0) return;
+        err = GD_EAGAIN;
+    }
     struct waiter *waiters = NULL;
     if (f->collapsing) waiters = gd_cache_pending_end(d->cache, f->key, f->keylen);
     int failed = err != 0 || resp->status >= 500;
@@ -337,46 +725,62 @@ static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
     /* The origin failed: a stale object may still serve (stale-if-error). */
     if (failed && f->stale && f->stale_usable_on_error) {
         gd_cache_note_stale_if_error(d->cache);
-        if (f->conn) serve_obj(e, f->conn, f->stale, f->keep_alive, f->head, "Hit", now);
-        wake_waiters(e, waiters, f->stale, NULL, 0);
+        if (f->conn) serve_obj(e, f->conn, f->stale, &f->v, "Hit", now, NULL);
+        wake_waiters(e, waiters, f->stale, 0, 0);
         fetch_free(f);
         return;
     }
     if (err) {
         int status = err == GD_ETIMEDOUT ? 504 : 502;
         if (f->conn) cdn_error(f->conn, status, "the origin did not answer", f->keep_alive);
-        wake_waiters(e, waiters, NULL, NULL, status);
+        wake_waiters(e, waiters, NULL, 0, status);
         fetch_free(f);
         return;
     }
+    if (!is_safe(f->reqcopy.method)) invalidate_after(e, f, resp);
     gd_cache_obj *o = NULL;
     const char *xc = "Miss";
     if (resp->status == 304 && f->stale) {
-        gd_cache_refresh(d->cache, f->stale, f->p, resp->headers, resp->nheaders, now, &o);
+        gd_cache_refresh(d->cache, f->stale, f->p, resp->headers, resp->nheaders, now,
+                         delay_ms / 1000, &o);
         xc = "RefreshHit";
-    } else {
+    } else if (!f->pass && f->reqcopy.method == HTTP_GET) {
         gd_cache_times t;
-        if (f->reqcopy.method == HTTP_GET &&
-            gd_cache_ttl(f->p, resp->status, resp->headers, resp->nheaders, now, &t) &&
-            gd_cache_obj_new(f->key, f->keylen, &f->reqcopy, resp->status, resp->headers,
-                             resp->nheaders, resp->body, resp->body_len, now, &t, &o) == 0)
+        gd_http_header hs[GD_HTTP_MAX_HEADERS + 1];
+        int nh = resp->nheaders, dated = 0;
+        for (int i = 0; i < nh; i++) dated |= hdr_is(&resp->headers[i], "date", 4);
+        memcpy(hs, resp->headers, (size_t)nh * sizeof hs[0]);
+        if (!dated) /* RFC 9110 6.6.1: a cache adds the Date a response lacks */
+            hs[nh++] = (gd_http_header){"Date", 4, http_now(), strlen(http_now())};
+        int ok = gd_cache_ttl_after(f->p, resp->status, hs, nh, now, delay_ms / 1000, &t);
+        if (ok && (!f->auth || (t.flags & GD_CACHE_T_AUTH_OK)) &&
+            gd_cache_obj_new(f->key, f->keylen, &f->reqcopy, resp->status, hs, nh, resp->body,
+                             resp->body_len, now, &t, &o) == 0)
             gd_cache_insert(d->cache, o);
+        else if (!ok && resp->status < 500)
+            /* Not storable for anyone: the next requests for the key go to the origin
+             * side by side instead of queueing behind one another (hit-for-miss). */
+            gd_cache_insert_pass(d->cache, f->key, f->keylen, f->reqcopy.path, f->reqcopy.path_len,
+                                 now, PASS_TTL);
         if (resp->status >= 500) xc = "Error";
+    } else if (resp->status >= 500) {
+        xc = "Error";
     }
     if (o) {
-        if (f->conn) serve_obj(e, f->conn, o, f->keep_alive, f->head, xc, now);
-        wake_waiters(e, waiters, o, NULL, 0);
+        if (f->conn) serve_obj(e, f->conn, o, &f->v, xc, now, resp);
+        wake_waiters(e, waiters, o, 0, 0);
         gd_cache_obj_unref(o);
     } else {
         if (f->conn) serve_resp(e, f->conn, resp, f->keep_alive, f->head, xc);
-        /* Not storable: the waiters share this answer (it was for their very key). */
-        wake_waiters(e, waiters, NULL, resp, 0);
+        /* Not storable, so not to be shared either (RFC 9111 3: no-store, private,
+         * Authorization ...): each waiter asks the origin for itself. */
+        wake_waiters(e, waiters, NULL, 1, 0);
     }
     fetch_free(f);
 }
 
 static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
-                               const gd_cache_policy *p, gd_cache_obj *stale)
+                               const gd_cache_policy *p, gd_cache_obj *stale, int cacheable)
 {
     struct fetch *f = gd_calloc(1, sizeof *f);
     f->magic = FETCH_MAGIC;
@@ -392,11 +796,13 @@ static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
     f->keylen = e->cdn->key.len;
     gd_buf b;
     gd_buf_init(&b, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 4096);
-    build_request(e, req, stale, &b, c);
+    build_request(e, req, stale, &b, c, cacheable, &f->val_off, &f->val_len);
     f->req = b.data;
     f->len = b.len;
     copy_req(f, req);
     f->reqcopy.method = req->method == HTTP_HEAD ? HTTP_GET : req->method;
+    for (int i = 0; i < req->nheaders; i++)
+        f->auth |= hdr_is(&req->headers[i], "authorization", 13);
     return f;
 }
 
@@ -417,8 +823,9 @@ static void cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
     if (!cacheable_method || gd_cache_key(p, req, &d->key) < 0) {
         /* Not cacheable: straight to the origin. */
         gd_buf_reset(&d->key);
-        struct fetch *f = fetch_new(e, c, req, p, NULL);
+        struct fetch *f = fetch_new(e, c, req, p, NULL, 0);
         f->reqcopy.method = req->method;
+        f->pass = 1;
         if (send_origin(e, f) < 0) {
             cdn_error(c, 503, "the origin queue is full", req->keep_alive);
             fetch_free(f);
@@ -427,8 +834,10 @@ static void cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
     }
     gd_cache_obj *o = NULL;
     gd_cache_state st = gd_cache_lookup(d->cache, d->key.data, d->key.len, req, now, &o);
+    struct viewer v;
     if (st == GD_CACHE_FRESH) {
-        serve_obj(e, c, o, req->keep_alive, req->method == HTTP_HEAD, "Hit", now);
+        viewer_of(req, &v);
+        serve_obj(e, c, o, &v, "Hit", now, NULL);
         gd_cache_obj_unref(o);
         return;
     }
@@ -437,10 +846,11 @@ static void cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
          * copies what it needs of the request before the answer releases it. */
         struct fetch *f = NULL;
         if (gd_cache_pending_begin(d->cache, d->key.data, d->key.len, now, p->lock_timeout)) {
-            f = fetch_new(e, NULL, req, p, o);
+            f = fetch_new(e, NULL, req, p, o, 1);
             f->collapsing = 1;
         }
-        serve_obj(e, c, o, req->keep_alive, req->method == HTTP_HEAD, "Hit", now);
+        viewer_of(req, &v);
+        serve_obj(e, c, o, &v, "Hit", now, NULL);
         if (f && send_origin(e, f) < 0) {
             gd_cache_pending_end(d->cache, f->key, f->keylen);
             fetch_free(f);
@@ -448,29 +858,42 @@ static void cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
         gd_cache_obj_unref(o);
         return;
     }
-    /* Miss or expired: one fetch per key; the others wait for it. */
-    if (!gd_cache_pending_begin(d->cache, d->key.data, d->key.len, now, p->lock_timeout)) {
-        void **slot = gd_cache_pending_slot(d->cache, d->key.data, d->key.len);
-        struct waiter *w = gd_calloc(1, sizeof *w);
-        w->conn = c;
-        w->keep_alive = req->keep_alive;
-        w->head = req->method == HTTP_HEAD;
-        w->next = slot ? *slot : NULL;
-        if (slot) *slot = w;
-        gd_cache_obj_unref(o);
-        if (!slot) { /* cannot happen: pending says a fetch is in flight */
-            gd_free(w);
-            cdn_error(c, 503, "collapsing failed", req->keep_alive);
+    if (st == GD_CACHE_PASS) { /* uncacheable lately: to the origin, no waiting */
+        struct fetch *f = fetch_new(e, c, req, p, NULL, 1);
+        if (send_origin(e, f) < 0) {
+            cdn_error(c, 503, "the origin queue is full", req->keep_alive);
+            fetch_free(f);
         }
         return;
     }
-    struct fetch *f = fetch_new(e, c, req, p, st == GD_CACHE_MISS ? NULL : o);
+    /* Miss or expired: one fetch per key; the others wait for it. */
+    if (!gd_cache_pending_begin(d->cache, d->key.data, d->key.len, now, p->lock_timeout)) {
+        void **slot = gd_cache_pending_slot(d->cache, d->key.data, d->key.len);
+        gd_cache_obj_unref(o);
+        if (!slot) { /* cannot happen: pending says a fetch is in flight */
+            cdn_error(c, 503, "collapsing failed", req->keep_alive);
+            return;
+        }
+        struct waiter *w = gd_calloc(1, sizeof *w);
+        w->conn = c;
+        viewer_of(req, &w->v);
+        viewer_keep(&w->v);
+        gd_buf b;
+        gd_buf_init(&b, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 4096);
+        build_request(e, req, NULL, &b, c, 1, NULL, NULL);
+        w->req = b.data;
+        w->len = b.len;
+        w->next = *slot;
+        *slot = w;
+        return;
+    }
+    struct fetch *f = fetch_new(e, c, req, p, st == GD_CACHE_MISS ? NULL : o, 1);
     f->collapsing = 1;
     f->stale_usable_on_error = st == GD_CACHE_STALE_IF_ERROR_ONLY;
     gd_cache_obj_unref(o);
     if (send_origin(e, f) < 0) {
         struct waiter *w = gd_cache_pending_end(d->cache, d->key.data, d->key.len);
-        wake_waiters(e, w, NULL, NULL, 503);
+        wake_waiters(e, w, NULL, 0, 503);
         cdn_error(c, 503, "the origin queue is full", req->keep_alive);
         fetch_free(f);
     }
@@ -509,11 +932,12 @@ static json_t *cdn_stats(gd_edge *e)
     const gd_cache_stats *s = gd_cache_stats_get(e->cdn->cache);
     double lookups = (double)(s->hits + s->misses + s->stale_served);
     return json_pack(
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:s}", "hits", (json_int_t)s->hits,
-        "misses", (json_int_t)s->misses, "collapsed", (json_int_t)s->collapsed, "stale",
-        (json_int_t)s->stale_served, "refresh_hits", (json_int_t)s->refresh_hits, "evicted",
-        (json_int_t)s->evicted, "invalidated", (json_int_t)s->invalidated, "objects",
-        (json_int_t)s->objects, "bytes", (json_int_t)s->bytes, "hit_rate",
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:s}", "hits",
+        (json_int_t)s->hits, "passes", (json_int_t)s->passes, "misses", (json_int_t)s->misses,
+        "collapsed", (json_int_t)s->collapsed, "stale", (json_int_t)s->stale_served, "refresh_hits",
+        (json_int_t)s->refresh_hits, "evicted", (json_int_t)s->evicted, "invalidated",
+        (json_int_t)s->invalidated, "objects", (json_int_t)s->objects, "bytes",
+        (json_int_t)s->bytes, "hit_rate",
         lookups > 0 ? (double)(s->hits + s->stale_served) / lookups : 0.0, "origin_latency_ms",
         e->cdn->origin_ms_n ? e->cdn->origin_ms_sum / (double)e->cdn->origin_ms_n : 0.0,
         "origin_ms_sum", e->cdn->origin_ms_sum, "origin_fetches", (json_int_t)e->cdn->origin_ms_n,
@@ -536,6 +960,7 @@ static void cdn_metrics(gd_edge *e, gd_buf *b, const char *labels)
     } c[] = {{"gameday_cdn_hits_total", s->hits},
              {"gameday_cdn_misses_total", s->misses},
              {"gameday_cdn_collapsed_total", s->collapsed},
+             {"gameday_cdn_passes_total", s->passes},
              {"gameday_cdn_stale_total", s->stale_served},
              {"gameday_cdn_refresh_hits_total", s->refresh_hits},
              {"gameday_cdn_evicted_total", s->evicted},

@@ -155,8 +155,8 @@ static gd_cache_state look(gd_cache *c, const char *url, const char *const *hdrs
     gd_cache_obj *o = NULL;
     gd_cache_state s = gd_cache_lookup(c, k.data, k.len, &r, now, &o);
     if (body) snprintf(body, bodylen, "%.*s", o ? (int)o->body_len : 0, o ? o->body : "");
-    if (s == GD_CACHE_MISS)
-        cr_assert_null(o, "MISS must not hand out an object");
+    if (s == GD_CACHE_MISS || s == GD_CACHE_PASS)
+        cr_assert_null(o, "MISS and PASS must not hand out an object");
     else
         cr_assert_not_null(o, "state %d must hand out an object", s);
     gd_cache_obj_unref(o);
@@ -167,8 +167,9 @@ static gd_cache_state look(gd_cache *c, const char *url, const char *const *hdrs
 
 static const char *state_name(gd_cache_state s)
 {
-    static const char *const n[] = {"MISS", "FRESH", "STALE", "STALE_IF_ERROR_ONLY", "EXPIRED"};
-    return (unsigned)s < 5 ? n[s] : "?";
+    static const char *const n[] = {"MISS",    "FRESH", "STALE", "STALE_IF_ERROR_ONLY",
+                                    "EXPIRED", "PASS"};
+    return (unsigned)s < 6 ? n[s] : "?";
 }
 
 #define EXPECT_STATE(call, want, ...)                                                              \
@@ -912,6 +913,112 @@ Test(ttl, expires_without_date_uses_the_wall_clock)
     gd_cache_policy_free(&p);
 }
 
+Test(ttl, age_on_arrival_counts_the_response_delay)
+{
+    gd_cache_policy p;
+    gd_cache_policy_default(&p);
+    const char *const lines[] = {"Cache-Control: max-age=100", "Age: 30", NULL};
+    gd_http_header h[4];
+    int nh = mkh(h, lines);
+    gd_cache_times t;
+    /* RFC 9111 4.2.3: corrected_age_value = Age + response_delay. */
+    cr_assert_eq(gd_cache_ttl_after(&p, 200, h, nh, 500, 4, &t), 1);
+    cr_assert_float_eq(t.age, 34, 1e-9, "age %g, expected 30 + 4", t.age);
+    cr_assert_float_eq(t.ttl, 66, 1e-9, "ttl %g, expected 100 - 34", t.ttl);
+    cr_assert_float_eq(t.fresh_until, 566, 1e-9);
+    /* Without an origin TTL the age is still reported but default_ttl is whole. */
+    const char *const bare[] = {"Age: 30", NULL};
+    nh = mkh(h, bare);
+    cr_assert_eq(gd_cache_ttl_after(&p, 200, h, nh, 500, 4, &t), 1);
+    cr_assert_float_eq(t.age, 34, 1e-9);
+    cr_assert_float_eq(t.ttl, 86400, 1e-9);
+    gd_cache_policy_free(&p);
+}
+
+Test(ttl, authorization_needs_an_explicit_permission)
+{
+    gd_cache_policy p;
+    gd_cache_policy_default(&p);
+    static const struct {
+        const char *cc;
+        int ok;
+    } rows[] = {{"Cache-Control: max-age=60", 0},
+                {"Cache-Control: public, max-age=60", 1},
+                {"Cache-Control: s-maxage=60", 1},
+                {"Cache-Control: must-revalidate, max-age=60", 1},
+                {"Cache-Control: proxy-revalidate, max-age=60", 0}};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *const lines[] = {rows[i].cc, NULL};
+        gd_http_header h[2];
+        int nh = mkh(h, lines);
+        gd_cache_times t;
+        cr_assert_eq(gd_cache_ttl(&p, 200, h, nh, 0, &t), 1, "%s", rows[i].cc);
+        cr_assert_eq(!!(t.flags & GD_CACHE_T_AUTH_OK), rows[i].ok, "%s: AUTH_OK %d", rows[i].cc,
+                     !!(t.flags & GD_CACHE_T_AUTH_OK));
+    }
+    gd_cache_policy_free(&p);
+}
+
+Test(ttl, heuristic_freshness_is_opt_in)
+{
+    gd_cache_policy p;
+    gd_cache_policy_default(&p);
+    p.default_ttl = 0;
+    const char *const lines[] = {"Date: Tue, 01 Dec 2026 10:00:00 GMT",
+                                 "Last-Modified: Tue, 01 Dec 2026 09:00:00 GMT", NULL};
+    gd_http_header h[4];
+    int nh = mkh(h, lines);
+    gd_cache_times t;
+    cr_assert_eq(gd_cache_ttl(&p, 200, h, nh, 0, &t), 1);
+    cr_assert_float_eq(t.ttl, 0, 1e-9, "off by default: default_ttl");
+    cr_assert(t.flags & GD_CACHE_T_DEFAULT);
+    p.heuristic = 0.1;
+    cr_assert_eq(gd_cache_ttl(&p, 200, h, nh, 0, &t), 1);
+    cr_assert_float_eq(t.ttl, 360, 1e-9, "a tenth of an hour, got %g", t.ttl);
+    cr_assert(t.flags & GD_CACHE_T_HEURISTIC);
+    p.max_ttl = 100;
+    cr_assert_eq(gd_cache_ttl(&p, 200, h, nh, 0, &t), 1);
+    cr_assert_float_eq(t.ttl, 100, 1e-9, "clamped to max_ttl");
+    /* An explicit TTL wins over the heuristic. */
+    const char *const explicit[] = {"Cache-Control: max-age=5",
+                                    "Last-Modified: Tue, 01 Dec 2026 09:00:00 GMT", NULL};
+    nh = mkh(h, explicit);
+    cr_assert_eq(gd_cache_ttl(&p, 200, h, nh, 0, &t), 1);
+    cr_assert_float_eq(t.ttl, 5, 1e-9);
+    gd_cache_policy_free(&p);
+}
+
+Test(ttl, targeted_fields_replace_cache_control)
+{
+    gd_cache_policy p;
+    gd_cache_policy_default(&p);
+    static const struct {
+        const char *a, *b;
+        int cacheable;
+        double ttl;
+    } rows[] = {
+        {"Cache-Control: no-store", "CDN-Cache-Control: max-age=30", 1, 30},
+        {"Cache-Control: max-age=30", "CDN-Cache-Control: no-store", 0, 0},
+        {"Cache-Control: private", "Surrogate-Control: max-age=40", 1, 40},
+        {"CDN-Cache-Control: max-age=50", "Surrogate-Control: max-age=40", 1, 50},
+        /* no directive known: not a valid targeted field, Cache-Control decides */
+        {"Cache-Control: max-age=20", "CDN-Cache-Control: foo=1", 1, 20},
+        {"Expires: Tue, 01 Dec 2026 10:00:00 GMT", "CDN-Cache-Control: max-age=70", 1, 70},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const char *const lines[] = {rows[i].a, rows[i].b, NULL};
+        gd_http_header h[3];
+        int nh = mkh(h, lines);
+        gd_cache_times t;
+        int got = gd_cache_ttl(&p, 200, h, nh, 0, &t);
+        cr_assert_eq(got, rows[i].cacheable, "%s + %s: cacheable %d", rows[i].a, rows[i].b, got);
+        if (got)
+            cr_assert_float_eq(t.ttl, rows[i].ttl, 1e-9, "%s + %s: ttl %g", rows[i].a, rows[i].b,
+                               t.ttl);
+    }
+    gd_cache_policy_free(&p);
+}
+
 /* ---- the store ---- */
 
 TestSuite(store, .init = mem_setup, .fini = mem_check);
@@ -965,6 +1072,7 @@ Test(store, head_keeps_end_to_end_headers_only)
     gd_cache_obj *o = obj_for("/a", NULL, resp, "hello", 0, 60, 0, 0);
     const char *want = "HTTP/1.1 200 OK\r\n"
                        "Content-Type: text/plain\r\n"
+                       "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
                        "ETag: \"v1\"\r\n"
                        "Last-Modified: Sat, 05 Nov 1994 08:00:00 GMT\r\n"
                        "Cache-Control: max-age=60\r\n"
@@ -1267,18 +1375,28 @@ Test(store, refresh_after_304)
     cr_assert_str_eq(gd_buf_cstr(&rv), "If-None-Match: \"v1\"\r\n");
     gd_buf_free(&rv);
 
-    const char *const h304[] = {"Cache-Control: max-age=60", "ETag: \"v2\"", DATE,
-                                "Connection: keep-alive", NULL};
+    /* Another validator: this 304 may not update it (RFC 9111 4.3.4). */
+    const char *const other[] = {"ETag: \"v2\"", NULL};
     gd_http_header h[8];
-    int nh = mkh(h, h304);
+    int nh = mkh(h, other);
+    cr_assert_eq(gd_cache_validators_match(old, h, nh), 0, "\"v2\" is not \"v1\"");
+    const char *const weak[] = {"ETag: W/\"v1\"", NULL};
+    nh = mkh(h, weak);
+    cr_assert_eq(gd_cache_validators_match(old, h, nh), 1, "weak comparison");
+    cr_assert_eq(gd_cache_validators_match(old, NULL, 0), 1, "no validator: the one we asked");
+    const char *const h304[] = {"Cache-Control: max-age=60", "ETag: W/\"v1\"",          DATE,
+                                "Connection: keep-alive",    "Content-Type: text/html", NULL};
+    nh = mkh(h, h304);
     gd_cache_obj *fresh;
-    cr_assert_eq(gd_cache_refresh(c, old, &p, h, nh, 115, &fresh), 1, "stored again");
+    cr_assert_eq(gd_cache_refresh(c, old, &p, h, nh, 115, 0, &fresh), 1, "stored again");
     cr_assert_neq(fresh, old);
+    /* The ETag and Vary stay; the 304's Content-Type is not the kept body's. */
     const char *want = "HTTP/1.1 200 OK\r\n"
+                       "ETag: \"v1\"\r\n"
                        "X-Old: 1\r\n"
                        "Vary: Accept-Language\r\n"
                        "Cache-Control: max-age=60\r\n"
-                       "ETag: \"v2\"\r\n";
+                       "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
     cr_assert(fresh->headlen == strlen(want) && memcmp(fresh->head, want, fresh->headlen) == 0,
               "refreshed head:\n%.*s\nexpected:\n%s", (int)fresh->headlen, fresh->head, want);
     cr_assert_float_eq(fresh->times.fresh_until, 175, 1e-9, "fresh until %g, expected 175",
@@ -1287,7 +1405,7 @@ Test(store, refresh_after_304)
     cr_assert_eq(fresh->body_len, 4);
     cr_assert(memcmp(fresh->body, "body", 4) == 0, "the body is kept");
     cr_assert_eq(fresh->etag_len, 4);
-    cr_assert(memcmp(fresh->etag, "\"v2\"", 4) == 0, "the ETag is updated");
+    cr_assert(memcmp(fresh->etag, "\"v1\"", 4) == 0, "the stored ETag is kept");
     /* The old object is still whole for whoever holds it. */
     cr_assert(memcmp(old->body, "body", 4) == 0);
     cr_assert_eq(old->refs, 1, "only our reference is left on the old object");
@@ -1304,16 +1422,100 @@ Test(store, refresh_after_304)
     cr_assert_eq(gd_cache_lookup(c, k.data, k.len, &r, 170, &old), GD_CACHE_FRESH);
     const char *const nostore[] = {"Cache-Control: no-store", NULL};
     nh = mkh(h, nostore);
-    cr_assert_eq(gd_cache_refresh(c, old, &p, h, nh, 170, &fresh), 0);
+    cr_assert_eq(gd_cache_refresh(c, old, &p, h, nh, 170, 0, &fresh), 0);
     cr_assert_not_null(fresh);
     cr_assert_eq(gd_cache_stats_get(c)->objects, 0);
     gd_cache_obj_unref(fresh);
     /* Refreshing an object no longer stored returns a copy and stores nothing. */
-    cr_assert_eq(gd_cache_refresh(c, old, &p, NULL, 0, 171, &fresh), 0);
+    cr_assert_eq(gd_cache_refresh(c, old, &p, NULL, 0, 171, 0, &fresh), 0);
     cr_assert_eq(gd_cache_stats_get(c)->objects, 0);
     gd_cache_obj_unref(fresh);
     gd_cache_obj_unref(old);
 
+    gd_buf_free(&k);
+    gd_cache_policy_free(&p);
+    gd_cache_free(c);
+}
+
+Test(store, vary_values_are_normalised)
+{
+    gd_cache *c = gd_cache_new(1 << 20);
+    const char *const resp[] = {"Vary: Accept-Encoding, Accept-Language, X-Case", NULL};
+    const char *const first[] = {"Host: ex.com", "Accept-Encoding: gzip, br",
+                                 "Accept-Language: en-US, fr;q=0.5", "X-Case: Abc", NULL};
+    gd_cache_obj *o = obj_for("/v", first, resp, "v", 0, 60, 0, 0);
+    cr_assert_eq(gd_cache_insert(c, o), 0);
+    gd_cache_obj_unref(o);
+    const char *const same1[] = {"Host: ex.com", "Accept-Encoding: br,GZIP,gzip",
+                                 "Accept-Language: EN-us ,fr ; q=0.5", "X-Case:  Abc ", NULL};
+    EXPECT_STATE(look(c, "/v", same1, 1, NULL, 0), GD_CACHE_FRESH);
+    const char *const lines2[] = {"Host: ex.com",          "Accept-Encoding: br",
+                                  "Accept-Encoding: gzip", "Accept-Language: en-US, fr;q=0.5",
+                                  "X-Case: Abc",           NULL};
+    EXPECT_STATE(look(c, "/v", lines2, 1, NULL, 0), GD_CACHE_FRESH);
+    const char *const order[] = {"Host: ex.com", "Accept-Encoding: gzip, br",
+                                 "Accept-Language: fr;q=0.5, en-US", "X-Case: Abc", NULL};
+    EXPECT_STATE(look(c, "/v", order, 1, NULL, 0), GD_CACHE_MISS, "language order matters");
+    const char *const kase[] = {"Host: ex.com", "Accept-Encoding: gzip, br",
+                                "Accept-Language: en-US, fr;q=0.5", "X-Case: abc", NULL};
+    EXPECT_STATE(look(c, "/v", kase, 1, NULL, 0), GD_CACHE_MISS, "other fields keep their case");
+    const char *const absent[] = {"Host: ex.com", "Accept-Encoding: gzip, br",
+                                  "Accept-Language: en-US, fr;q=0.5", NULL};
+    EXPECT_STATE(look(c, "/v", absent, 1, NULL, 0), GD_CACHE_MISS, "absent is not empty");
+    gd_cache_free(c);
+}
+
+Test(store, invalidate_path_takes_every_query_and_variant)
+{
+    gd_cache *c = gd_cache_new(1 << 20);
+    gd_cache_policy p;
+    gd_cache_policy_default(&p);
+    insert_new(c, "/item", "a", 0, 60);
+    insert_new(c, "/item/2", "b", 0, 60);
+    insert_new(c, "/items", "c", 0, 60);
+    cr_assert_eq(gd_cache_invalidate_path(c, "/item", 5), 1);
+    cr_assert_eq(gd_cache_invalidate_path(c, "/item", 5), 0, "already gone");
+    EXPECT_STATE(look(c, "/item/2", NULL, 1, NULL, 0), GD_CACHE_FRESH);
+    EXPECT_STATE(look(c, "/items", NULL, 1, NULL, 0), GD_CACHE_FRESH);
+    /* Many objects: the index still finds the one, across table growth. */
+    char url[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(url, sizeof url, "/n/%d", i);
+        insert_new(c, url, "x", 0, 60);
+    }
+    cr_assert_eq(gd_cache_invalidate_path(c, "/n/1234", 7), 1);
+    cr_assert_eq(gd_cache_invalidate(c, "/n/77"), 1, "an exact admin path uses the index");
+    cr_assert_eq(gd_cache_stats_get(c)->objects, 2000);
+    gd_cache_policy_free(&p);
+    gd_cache_free(c);
+}
+
+Test(store, pass_marker_until_it_expires_or_an_answer_is_stored)
+{
+    gd_cache *c = gd_cache_new(1 << 20);
+    gd_cache_policy p;
+    gd_cache_policy_default(&p);
+    const char *const dflt[] = {"Host: ex.com", NULL};
+    gd_http_req r;
+    mkreq(&r, HTTP_GET, "/u", dflt);
+    gd_buf k;
+    gd_buf_init(&k, 4096);
+    cr_assert_eq(gd_cache_key(&p, &r, &k), 0);
+    cr_assert_eq(gd_cache_insert_pass(c, k.data, k.len, "/u", 2, 100, 120), 0);
+    EXPECT_STATE(look(c, "/u", NULL, 150, NULL, 0), GD_CACHE_PASS);
+    cr_assert_eq(gd_cache_stats_get(c)->passes, 1);
+    EXPECT_STATE(look(c, "/u", NULL, 221, NULL, 0), GD_CACHE_MISS, "the marker is over");
+    cr_assert_eq(gd_cache_stats_get(c)->objects, 0, "and forgotten");
+    cr_assert_eq(gd_cache_insert_pass(c, k.data, k.len, "/u", 2, 300, 120), 0);
+    insert_new(c, "/u", "real", 310, 60);
+    char body[16];
+    EXPECT_STATE(look(c, "/u", NULL, 320, body, sizeof body), GD_CACHE_FRESH,
+                 "a stored answer replaces the marker");
+    cr_assert_str_eq(body, "real");
+    cr_assert_eq(gd_cache_stats_get(c)->objects, 1);
+    cr_assert_eq(gd_cache_insert_pass(c, k.data, k.len, "/u", 2, 330, 120), 0);
+    EXPECT_STATE(look(c, "/u", NULL, 331, NULL, 0), GD_CACHE_PASS, "and a marker the answer");
+    cr_assert_eq(gd_cache_stats_get(c)->objects, 1);
     gd_buf_free(&k);
     gd_cache_policy_free(&p);
     gd_cache_free(c);
