@@ -1,6 +1,7 @@
 /* The CDN cache core of the edge's "cdn" mode: cache behaviours (key policy, TTLs)
  * parsed from JSON (cache_policy.c), canonical cache keys (cache_key.c), CloudFront-style
- * TTL rules (cache_fresh.c), and an in-memory store with Vary variants, LRU under a byte
+ * TTL rules (cache_fresh.c), conditional and range requests (cache_cond.c), and an
+ * in-memory store with Vary variants, LRU under a byte
  * cap, invalidation and miss collapsing (cache_store.c). Single-threaded (one cache per
  * loop thread); all times are game seconds. */
 #ifndef GD_EDGE_CACHE_H
@@ -192,6 +193,25 @@ void gd_cache_obj_unref(gd_cache_obj *o);
  *  Returns the number of lines written (0: no validator, fetch unconditionally) or
  *  GD_ETOOBIG. */
 int gd_cache_revalidation_headers(const gd_cache_obj *o, gd_buf *out);
+
+/* ---- conditional and range requests (cache_cond.c) ---- */
+
+/** Whether a stored response o is "not modified" for a request's If-None-Match
+ *  (inm, weak comparison, a list or "*") or, when inm is NULL, If-Modified-Since (ims,
+ *  against Last-Modified, else Date): 1 means answer 304 (RFC 9110 13.1.2, 13.1.3,
+ *  13.2.2). Either may be NULL. Only for a stored 200 to a GET or HEAD. */
+int gd_cache_not_modified(const gd_cache_obj *o, const char *inm, size_t inm_len, const char *ims,
+                          size_t ims_len);
+
+enum { GD_CACHE_RANGE_NONE, GD_CACHE_RANGE_PART, GD_CACHE_RANGE_UNSATISFIABLE };
+
+/** One byte range of a stored 200 for a GET's Range (and If-Range) (RFC 9110 14.2):
+ *  GD_CACHE_RANGE_PART with [*first, *last] (inclusive, within the body),
+ *  GD_CACHE_RANGE_UNSATISFIABLE (answer 416), or GD_CACHE_RANGE_NONE: answer the whole
+ *  200, as a server may for several ranges, another unit, bad syntax, or an If-Range
+ *  that does not hold (strong ETag comparison, or the exact Last-Modified). */
+int gd_cache_byte_range(const gd_cache_obj *o, const char *range, size_t n, const char *if_range,
+                        size_t if_range_len, size_t *first, size_t *last);
 
 /* ---- the store ---- */
 

@@ -246,116 +246,17 @@ static const char *http_now(void)
     return buf;
 }
 
-/* An entity-tag's opaque part (W/ dropped, for weak comparison); 0 when s is not one. */
-static int etag_next(const char **s, const char *end, struct sv *tag, int *weak)
-{
-    while (*s < end && (**s == ' ' || **s == '\t' || **s == ',')) (*s)++;
-    if (*s >= end) return 0;
-    *weak = 0;
-    if (end - *s >= 2 && (*s)[0] == 'W' && (*s)[1] == '/') *s += 2, *weak = 1;
-    if (*s >= end || **s != '"') return 0;
-    const char *q = memchr(*s + 1, '"', (size_t)(end - *s - 1));
-    if (!q) return 0;
-    *tag = (struct sv){*s, (size_t)(q + 1 - *s)};
-    *s = q + 1;
-    return 1;
-}
-
-static int stored_tag(const gd_cache_obj *o, struct sv *tag, int *weak)
-{
-    if (!o->etag) return 0;
-    const char *s = o->etag;
-    return etag_next(&s, o->etag + o->etag_len, tag, weak);
-}
-
-/* If-None-Match (weak comparison, "*" matches any) or, without it, If-Modified-Since
- * against Last-Modified (else Date): the stored response is not modified (RFC 9110
- * 13.1.2, 13.1.3, 13.2.2). */
+/* The conditionals and Range of v against o (cache_cond.c). */
 static int not_modified(const gd_cache_obj *o, const struct viewer *v)
 {
-    if (v->inm.s) {
-        const char *s = v->inm.s, *end = s + v->inm.n;
-        while (s < end && (*s == ' ' || *s == '\t')) s++;
-        if (s < end && *s == '*') return 1;
-        struct sv mine, t;
-        int w;
-        if (!stored_tag(o, &mine, &w)) return 0;
-        while (etag_next(&s, end, &t, &w))
-            if (t.n == mine.n && !memcmp(t.s, mine.s, t.n)) return 1;
-        return 0;
-    }
-    if (v->ims.s) {
-        double since, at;
-        const char *ref = o->last_modified ? o->last_modified : o->date;
-        size_t refn = o->last_modified ? o->last_modified_len : o->date_len;
-        if (!ref || gd_cache_http_date(v->ims.s, v->ims.n, &since) ||
-            gd_cache_http_date(ref, refn, &at))
-            return 0;
-        return at <= since;
-    }
-    return 0;
+    return gd_cache_not_modified(o, v->inm.s, v->inm.n, v->ims.s, v->ims.n);
 }
 
-enum { RANGE_NONE, RANGE_PART, RANGE_UNSATISFIABLE };
-
-static int digits(const char **s, const char *end, uint64_t *v)
-{
-    const char *p = *s;
-    *v = 0;
-    while (p < end && *p >= '0' && *p <= '9' && p - *s < 18) *v = *v * 10 + (uint64_t)(*p++ - '0');
-    if (p == *s || (p < end && *p >= '0' && *p <= '9')) return 0;
-    *s = p;
-    return 1;
-}
-
-/* One byte range of a stored 200 (RFC 9110 14.2): RANGE_PART with [*first, *last],
- * RANGE_UNSATISFIABLE, or RANGE_NONE (no Range, HEAD, a Range we ignore as allowed:
- * bad syntax, another unit, several ranges, or an If-Range that does not match). */
 static int byte_range(const gd_cache_obj *o, const struct viewer *v, size_t *first, size_t *last)
 {
-    if (!v->range.s || v->head || o->status != 200) return RANGE_NONE;
-    if (v->if_range.s) {
-        const char *s = v->if_range.s, *end = s + v->if_range.n;
-        while (s < end && *s == ' ') s++;
-        if (s < end && (*s == '"' || *s == 'W')) { /* an entity-tag: strong comparison */
-            struct sv t, mine;
-            int w, mw;
-            if (!etag_next(&s, end, &t, &w) || w || !stored_tag(o, &mine, &mw) || mw ||
-                t.n != mine.n || memcmp(t.s, mine.s, t.n))
-                return RANGE_NONE;
-        } else if (!o->last_modified || o->last_modified_len != (size_t)(end - s) ||
-                   memcmp(s, o->last_modified, o->last_modified_len)) {
-            return RANGE_NONE; /* a date must be the Last-Modified exactly */
-        }
-    }
-    const char *s = v->range.s, *end = s + v->range.n;
-    if (end - s < 6 || strncasecmp(s, "bytes=", 6)) return RANGE_NONE;
-    s += 6;
-    while (s < end && *s == ' ') s++;
-    uint64_t a = 0, b = 0;
-    int has_a = 0, has_b = 0;
-    if (s < end && *s != '-') {
-        if (!digits(&s, end, &a)) return RANGE_NONE;
-        has_a = 1;
-    }
-    if (s >= end || *s++ != '-') return RANGE_NONE;
-    if (s < end && *s >= '0' && *s <= '9') {
-        if (!digits(&s, end, &b)) return RANGE_NONE;
-        has_b = 1;
-    }
-    while (s < end && *s == ' ') s++;
-    if (s != end || (!has_a && !has_b) || (has_a && has_b && b < a)) return RANGE_NONE;
-    uint64_t len = o->body_len;
-    if (!has_a) { /* a suffix: the last b bytes */
-        if (b == 0 || len == 0) return RANGE_UNSATISFIABLE;
-        *first = (size_t)(b >= len ? 0 : len - b);
-        *last = (size_t)(len - 1);
-        return RANGE_PART;
-    }
-    if (a >= len) return RANGE_UNSATISFIABLE;
-    *first = (size_t)a;
-    *last = (size_t)(has_b && b < len ? b : len - 1);
-    return RANGE_PART;
+    if (!v->range.s || v->head || o->status != 200) return GD_CACHE_RANGE_NONE;
+    return gd_cache_byte_range(o, v->range.s, v->range.n, v->if_range.s, v->if_range.n, first,
+                               last);
 }
 
 /* The stored header lines (after the status line), less representation metadata
@@ -387,12 +288,13 @@ static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, const 
     gd_buf *b = &e->cdn->out;
     gd_buf_reset(b);
     size_t first = 0, last = 0;
-    int rng = RANGE_NONE, nm = o->status == 200 && (v->inm.s || v->ims.s) && not_modified(o, v);
+    int rng = GD_CACHE_RANGE_NONE,
+        nm = o->status == 200 && (v->inm.s || v->ims.s) && not_modified(o, v);
     if (!nm) rng = byte_range(o, v, &first, &last);
     if (nm) {
         gd_buf_puts(b, "HTTP/1.1 304 Not Modified\r\n");
         put_stored_lines(b, o, 1);
-    } else if (rng == RANGE_PART) {
+    } else if (rng == GD_CACHE_RANGE_PART) {
         gd_buf_puts(b, "HTTP/1.1 206 Partial Content\r\n");
         put_stored_lines(b, o, 0);
         gd_buf_puts(b, "Content-Range: bytes ");
@@ -402,7 +304,7 @@ static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, const 
         gd_buf_append(b, "/", 1);
         gd_http_put_uint(b, o->body_len);
         gd_buf_append(b, "\r\n", 2);
-    } else if (rng == RANGE_UNSATISFIABLE) {
+    } else if (rng == GD_CACHE_RANGE_UNSATISFIABLE) {
         gd_buf_puts(b, "HTTP/1.1 416 Range Not Satisfiable\r\n");
         put_stored_lines(b, o, 1);
         gd_buf_puts(b, "Content-Range: bytes */");
@@ -432,9 +334,9 @@ static void serve_obj(gd_edge *e, gd_http_conn *c, const gd_cache_obj *o, const 
     }
     const char *body = o->body;
     size_t blen = o->body_len;
-    if (nm || rng == RANGE_UNSATISFIABLE)
+    if (nm || rng == GD_CACHE_RANGE_UNSATISFIABLE)
         blen = 0;
-    else if (rng == RANGE_PART)
+    else if (rng == GD_CACHE_RANGE_PART)
         body += first, blen = last - first + 1;
     if (!nm) {
         gd_buf_append(b, "Content-Length: ", 16);

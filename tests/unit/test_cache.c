@@ -1520,3 +1520,92 @@ Test(store, pass_marker_until_it_expires_or_an_answer_is_stored)
     gd_cache_policy_free(&p);
     gd_cache_free(c);
 }
+
+/* ---- conditionals and Range ---- */
+
+TestSuite(cond, .init = mem_setup, .fini = mem_check);
+
+Test(cond, not_modified)
+{
+    const char *const resp[] = {"ETag: \"v1\"", "Last-Modified: Tue, 01 Dec 2026 09:00:00 GMT",
+                                NULL};
+    gd_cache_obj *o = obj_for("/c", NULL, resp, "body", 0, 60, 0, 0);
+    static const struct {
+        const char *inm, *ims;
+        int want;
+    } rows[] = {
+        {"\"v1\"", NULL, 1},
+        {"W/\"v1\"", NULL, 1},
+        {"\"a\", \"v1\"", NULL, 1},
+        {"*", NULL, 1},
+        {"\"v2\"", NULL, 0},
+        {"v1", NULL, 0},
+        {"\"v2\"", "Tue, 01 Dec 2026 09:00:00 GMT", 0}, /* If-None-Match decides */
+        {NULL, "Tue, 01 Dec 2026 09:00:00 GMT", 1},
+        {NULL, "Tue, 01 Dec 2026 10:00:00 GMT", 1},
+        {NULL, "Tue, 01 Dec 2026 08:59:59 GMT", 0},
+        {NULL, "yesterday", 0},
+        {NULL, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int got = gd_cache_not_modified(o, rows[i].inm, rows[i].inm ? strlen(rows[i].inm) : 0,
+                                        rows[i].ims, rows[i].ims ? strlen(rows[i].ims) : 0);
+        cr_assert_eq(got, rows[i].want, "INM %s IMS %s: %d", rows[i].inm ? rows[i].inm : "-",
+                     rows[i].ims ? rows[i].ims : "-", got);
+    }
+    gd_cache_obj_unref(o);
+    /* No Last-Modified: If-Modified-Since is compared with Date. */
+    const char *const dated[] = {"Date: Tue, 01 Dec 2026 10:00:00 GMT", NULL};
+    o = obj_for("/d", NULL, dated, "body", 0, 60, 0, 0);
+    const char *later = "Tue, 01 Dec 2026 10:00:00 GMT", *earlier = "Tue, 01 Dec 2026 09:00:00 GMT";
+    cr_assert_eq(gd_cache_not_modified(o, NULL, 0, later, strlen(later)), 1);
+    cr_assert_eq(gd_cache_not_modified(o, NULL, 0, earlier, strlen(earlier)), 0);
+    cr_assert_eq(gd_cache_not_modified(o, "\"x\"", 3, NULL, 0), 0, "no ETag stored");
+    gd_cache_obj_unref(o);
+}
+
+Test(cond, byte_range)
+{
+    const char *const resp[] = {"ETag: \"r1\"", "Last-Modified: Tue, 01 Dec 2026 09:00:00 GMT",
+                                NULL};
+    gd_cache_obj *o = obj_for("/r", NULL, resp, "0123456789", 0, 60, 0, 0);
+    static const struct {
+        const char *range, *if_range;
+        int want;
+        size_t first, last;
+    } rows[] = {
+        {"bytes=2-5", NULL, GD_CACHE_RANGE_PART, 2, 5},
+        {"bytes=0-0", NULL, GD_CACHE_RANGE_PART, 0, 0},
+        {"bytes=7-", NULL, GD_CACHE_RANGE_PART, 7, 9},
+        {"bytes=-3", NULL, GD_CACHE_RANGE_PART, 7, 9},
+        {"bytes=-30", NULL, GD_CACHE_RANGE_PART, 0, 9},
+        {"bytes=8-100", NULL, GD_CACHE_RANGE_PART, 8, 9},
+        {"BYTES=1-1", NULL, GD_CACHE_RANGE_PART, 1, 1},
+        {"bytes=10-", NULL, GD_CACHE_RANGE_UNSATISFIABLE, 0, 0},
+        {"bytes=-0", NULL, GD_CACHE_RANGE_UNSATISFIABLE, 0, 0},
+        {"bytes=5-2", NULL, GD_CACHE_RANGE_NONE, 0, 0},
+        {"bytes=0-1,4-5", NULL, GD_CACHE_RANGE_NONE, 0, 0},
+        {"bytes=-", NULL, GD_CACHE_RANGE_NONE, 0, 0},
+        {"bytes=a-b", NULL, GD_CACHE_RANGE_NONE, 0, 0},
+        {"bytes=99999999999999999999-", NULL, GD_CACHE_RANGE_NONE, 0, 0},
+        {"lines=1-2", NULL, GD_CACHE_RANGE_NONE, 0, 0},
+        {"bytes=1-2", "\"r1\"", GD_CACHE_RANGE_PART, 1, 2},
+        {"bytes=1-2", "W/\"r1\"", GD_CACHE_RANGE_NONE, 0, 0},
+        {"bytes=1-2", "\"r2\"", GD_CACHE_RANGE_NONE, 0, 0},
+        {"bytes=1-2", "Tue, 01 Dec 2026 09:00:00 GMT", GD_CACHE_RANGE_PART, 1, 2},
+        {"bytes=1-2", "Tue, 01 Dec 2026 09:00:01 GMT", GD_CACHE_RANGE_NONE, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t first = 99, last = 99;
+        int got =
+            gd_cache_byte_range(o, rows[i].range, strlen(rows[i].range), rows[i].if_range,
+                                rows[i].if_range ? strlen(rows[i].if_range) : 0, &first, &last);
+        cr_assert_eq(got, rows[i].want, "%s (If-Range %s): %d, expected %d", rows[i].range,
+                     rows[i].if_range ? rows[i].if_range : "-", got, rows[i].want);
+        if (got == GD_CACHE_RANGE_PART)
+            cr_assert(first == rows[i].first && last == rows[i].last, "%s: %zu-%zu", rows[i].range,
+                      first, last);
+    }
+    cr_assert_eq(gd_cache_byte_range(o, NULL, 0, NULL, 0, NULL, NULL), GD_CACHE_RANGE_NONE);
+    gd_cache_obj_unref(o);
+}
