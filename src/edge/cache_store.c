@@ -8,6 +8,7 @@
 #include "core/mem.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,33 +377,36 @@ static void lru_push_front(gd_cache *c, gd_cache_obj *o)
     if (c->lru_tail == NULL) c->lru_tail = o;
 }
 
+/* Moves every object of the chained table t (mask + 1 buckets) into a new table of
+ * nmask + 1, the chain link and the hash being the fields at next_off and hash_off:
+ * the key table and the path index grow alike. Frees t. */
+static gd_cache_obj **rehash(gd_cache_obj **t, size_t mask, size_t nmask, size_t next_off,
+                             size_t hash_off)
+{
+    gd_cache_obj **nt = gd_calloc(nmask + 1, sizeof *nt);
+    for (size_t i = 0; i <= mask; i++) {
+        gd_cache_obj *o = t[i];
+        while (o) {
+            gd_cache_obj **link = (gd_cache_obj **)((char *)o + next_off);
+            gd_cache_obj *next = *link;
+            uint64_t h;
+            memcpy(&h, (char *)o + hash_off, sizeof h);
+            *link = nt[h & nmask];
+            nt[h & nmask] = o;
+            o = next;
+        }
+    }
+    gd_free(t);
+    return nt;
+}
+
 static void grow(gd_cache *c)
 {
     size_t nmask = c->mask * 2 + 1;
-    gd_cache_obj **nb = gd_calloc(nmask + 1, sizeof *nb);
-    for (size_t i = 0; i <= c->mask; i++) {
-        gd_cache_obj *o = c->b[i];
-        while (o) {
-            gd_cache_obj *next = o->hnext;
-            o->hnext = nb[o->hash & nmask];
-            nb[o->hash & nmask] = o;
-            o = next;
-        }
-    }
-    gd_free(c->b);
-    c->b = nb;
-    gd_cache_obj **np = gd_calloc(nmask + 1, sizeof *np);
-    for (size_t i = 0; i <= c->mask; i++) {
-        gd_cache_obj *o = c->pt[i];
-        while (o) {
-            gd_cache_obj *next = o->pnext;
-            o->pnext = np[o->phash & nmask];
-            np[o->phash & nmask] = o;
-            o = next;
-        }
-    }
-    gd_free(c->pt);
-    c->pt = np;
+    c->b =
+        rehash(c->b, c->mask, nmask, offsetof(gd_cache_obj, hnext), offsetof(gd_cache_obj, hash));
+    c->pt =
+        rehash(c->pt, c->mask, nmask, offsetof(gd_cache_obj, pnext), offsetof(gd_cache_obj, phash));
     c->mask = nmask;
 }
 
