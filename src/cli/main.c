@@ -1,5 +1,6 @@
 /* gameday: one multi-call binary; the first argument names the role. */
 #include "cli/roles.h"
+#include "dns/dnsd.h"
 #include "edge/edge.h"
 #include "loadgen/loadgen.h"
 #include "server/game.h"
@@ -17,6 +18,7 @@ static const struct {
     {"play", gd_cmd_play, "start a whole game: server, teams, customers, status line"},
     {"server", gd_cmd_server, "run the control plane (API, scoreboard, launcher, billing)"},
     {"edge", gd_cmd_edge, "run one load balancer / CDN process"},
+    {"dns", gd_cmd_dns, "run the game's authoritative DNS server (Route 53)"},
     {"instance", gd_cmd_instance, "run one built-in service instance (unicorn)"},
     {"loadgen", gd_cmd_loadgen, "run one team's customers"},
     {"ctl", gd_cmd_ctl, "talk to a running game's API"},
