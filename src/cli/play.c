@@ -322,6 +322,18 @@ int gd_cmd_play(int argc, char **argv)
     printf("scoreboard: %s/\n", api);
     printf("token: %s\n", token ? token : "?");
     printf("endpoint: http://%s/\n", ep && *ep ? ep : "(none yet)");
+    const char *dns = json_string_value(json_object_get(game, "dns"));
+    const char *zone =
+        json_string_value(json_object_get(json_array_get(json_object_get(st, "teams"), 0), "zone"));
+    if (dns && zone) {
+        char host[32];
+        snprintf(host, sizeof host, "%.*s", (int)strcspn(dns, ":"), dns);
+        const char *dport = strchr(dns, ':');
+        printf("dns: %s serves %s (dig @%s%s%s %s%s%s)\n", dns, zone, host,
+               dport && strcmp(dport, ":53") ? " -p " : "",
+               dport && strcmp(dport, ":53") ? dport + 1 : "",
+               sc->dns.resolve ? sc->dns.resolve : "", sc->dns.resolve ? "." : "", zone);
+    }
     printf("state: %s (game.json has every team's token and the admin token)\n", dir);
     char ctl[2 * PATH_MAX + 32];
     ctl_command(exe, out ? (realdir[0] ? realdir : dir) : NULL, ctl, sizeof ctl);

@@ -3,6 +3,7 @@
  * from the scheduled time, every answer's hash is checked, and the results go to the
  * server once a wall second as a report it turns into score. */
 #include "loadgen/loadgen.h"
+#include "loadgen/resolver.h"
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/check.h"
@@ -69,7 +70,42 @@ struct call {
     uint32_t magic;
     uint64_t sched_ns; /* monotonic time the request was due */
     uint64_t key;      /* the key's number: the request asks for "k<key>" */
+    int customer;      /* with DNS: who sends it (-1: none) */
+    uint32_t ip;       /* with DNS: where it went */
+    struct call *next; /* in its customer's wait for an answer */
 };
+
+/* ---- customers who find the service by name (the scenario's dns.resolve) ----
+ *
+ * Each of dns.customers customers has a stub resolver of its own: it looks the name up
+ * when it has no answer or its answer's TTL ran out, and sends to one address of the
+ * answer (picked at random, as resolvers rotate them). A seeded share of them (stale
+ * share) keeps its answer past the TTL, until a request to it fails. */
+
+#define MAX_DESTS 256   /* distinct addresses customers send to (a pool each) */
+#define MAX_WAITING 256 /* requests one customer holds while its lookup runs */
+
+struct customer {
+    uint32_t ip; /* its answer (0: none) */
+    double expires;
+    int keeper, resolving, nwaiting;
+    struct call *waiting;
+};
+
+static struct {
+    int on;
+    char name[256];
+    int port;
+    struct customer *c;
+    int n;
+    gd_rand rnd; /* apart from the keys' stream: teams see the same keys whatever DNS says */
+    struct {
+        uint32_t ip;
+        gd_httpc_pool *pool;
+        uint64_t sent;
+    } dest[MAX_DESTS];
+    int ndest;
+} C;
 
 /* ---- customers ---- */
 
@@ -109,38 +145,125 @@ static void on_answer(void *ud, int err, const gd_httpc_resp *resp)
         record(GD_ERROR, lat);
     else
         record(check_answer(resp, c->key) ? GD_OK_ANSWER : GD_WRONG, lat);
+    /* A customer that keeps answers past their TTL lets go of one that failed it. */
+    if (err && c->customer >= 0 && C.c[c->customer].keeper && C.c[c->customer].ip == c->ip)
+        C.c[c->customer].ip = 0;
     c->magic = 0;
     gd_free(c);
 }
 
-static void send_one(uint64_t sched_ns)
+/* Sends c's request through pool (the endpoint's, or the pool of the address its
+ * customer resolved). */
+static void send_call(struct call *c, gd_httpc_pool *pool, const char *host)
 {
-    struct call *c = gd_malloc(sizeof *c);
-    c->magic = CALL_MAGIC;
-    c->sched_ns = sched_ns;
-    double t = gd_clock_now();
-    c->key =
-        gd_scenario_key_of(L.sc, t, gd_zipf_next(&L.zipf[gd_scenario_key_phase(L.sc, t)], &L.rnd));
-    L.sent++;
-    if (!L.pool) {
+    if (!pool) {
+        c->magic = 0;
         gd_free(c);
         record(GD_ERROR, 0);
         return;
     }
-    char req[256];
+    char req[320];
     int n = snprintf(req, sizeof req,
                      "GET /?key=k%llu HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-customer\r\n\r\n",
-                     (unsigned long long)c->key, L.endpoint);
+                     (unsigned long long)c->key, host);
     uint64_t now = uv_hrtime();
     double left_ms =
-        L.sc->client_timeout * 1000.0 / gd_clock_speed() - (double)(now - sched_ns) / 1e6;
+        L.sc->client_timeout * 1000.0 / gd_clock_speed() - (double)(now - c->sched_ns) / 1e6;
     if (left_ms < 1) left_ms = 1;
     L.inflight++;
-    if (gd_httpc_request(L.pool, req, (size_t)n, (uint64_t)left_ms, on_answer, c) < 0) {
+    if (gd_httpc_request(pool, req, (size_t)n, (uint64_t)left_ms, on_answer, c) < 0) {
         L.inflight--;
+        c->magic = 0;
         gd_free(c);
         record(GD_ERROR, 0);
     }
+}
+
+static gd_httpc_pool *dest_pool(uint32_t ip)
+{
+    for (int i = 0; i < C.ndest; i++)
+        if (C.dest[i].ip == ip) {
+            C.dest[i].sent++;
+            return C.dest[i].pool;
+        }
+    if (C.ndest == MAX_DESTS) return NULL;
+    C.dest[C.ndest].ip = ip;
+    C.dest[C.ndest].pool = gd_httpc_pool_new(L.loop, ip, C.port, 4096, 65536);
+    C.dest[C.ndest].sent = 1;
+    return C.dest[C.ndest++].pool;
+}
+
+static void send_to_customer_ip(struct call *c, uint32_t ip)
+{
+    c->ip = ip;
+    send_call(c, dest_pool(ip), C.name);
+}
+
+static void on_resolved(void *ud, int err, const uint32_t *ips, int n, double ttl)
+{
+    int k = (int)(intptr_t)ud;
+    struct customer *cu = &C.c[k];
+    cu->resolving = 0;
+    if (!err && n > 0) {
+        cu->ip = ips[gd_rand_u64(&C.rnd) % (uint64_t)n];
+        cu->expires = gd_clock_now() + ttl;
+    } else {
+        cu->ip = 0;
+    }
+    struct call *w = cu->waiting;
+    cu->waiting = NULL;
+    cu->nwaiting = 0;
+    while (w) {
+        struct call *next = w->next;
+        if (cu->ip) {
+            send_to_customer_ip(w, cu->ip);
+        } else {
+            w->magic = 0;
+            gd_free(w);
+            record(GD_ERROR, 0); /* no answer from DNS: the customer cannot even try */
+        }
+        w = next;
+    }
+}
+
+static void send_dns(struct call *c)
+{
+    int k = (int)(gd_rand_u64(&C.rnd) % (uint64_t)C.n);
+    struct customer *cu = &C.c[k];
+    c->customer = k;
+    if (cu->ip && (cu->keeper || gd_clock_now() < cu->expires)) {
+        send_to_customer_ip(c, cu->ip);
+        return;
+    }
+    if (cu->nwaiting >= MAX_WAITING) {
+        c->magic = 0;
+        gd_free(c);
+        record(GD_ERROR, 0);
+        return;
+    }
+    c->next = cu->waiting;
+    cu->waiting = c;
+    cu->nwaiting++;
+    if (!cu->resolving) {
+        cu->resolving = 1;
+        gd_resolver_lookup(C.name, on_resolved, (void *)(intptr_t)k);
+    }
+}
+
+static void send_one(uint64_t sched_ns)
+{
+    struct call *c = gd_calloc(1, sizeof *c);
+    c->magic = CALL_MAGIC;
+    c->sched_ns = sched_ns;
+    c->customer = -1;
+    double t = gd_clock_now();
+    c->key =
+        gd_scenario_key_of(L.sc, t, gd_zipf_next(&L.zipf[gd_scenario_key_phase(L.sc, t)], &L.rnd));
+    L.sent++;
+    if (C.on)
+        send_dns(c);
+    else
+        send_call(c, L.pool, L.endpoint);
 }
 
 static double rate_at(double t)
@@ -200,7 +323,7 @@ static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
     } else {
         json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
         const char *ep = json_string_value(json_object_get(j, "endpoint"));
-        if (ep && strcmp(ep, L.endpoint) != 0) {
+        if (!C.on && ep && strcmp(ep, L.endpoint) != 0) {
             uint32_t ip;
             int port;
             /* The old pool finishes what it carries, then closes: switching costs no
@@ -309,6 +432,22 @@ static void on_metrics(gd_http_conn *c, gd_http_req *req, void *ud)
     gd_prom_head(&b, "gameday_loadgen_pending_reports", "gauge",
                  "Reports the server has not taken");
     gd_prom_sample(&b, "gameday_loadgen_pending_reports", l, L.rq_len);
+    if (C.on) {
+        gd_prom_head(&b, "gameday_loadgen_dns_lookups_total", "counter",
+                     "Lookups of the service's name by the customers' resolvers");
+        gd_prom_sample(&b, "gameday_loadgen_dns_lookups_total", l, (double)gd_resolver_asked());
+        gd_prom_head(&b, "gameday_loadgen_dns_failures_total", "counter",
+                     "Lookups that got no address (NXDOMAIN, no data, timeout)");
+        gd_prom_sample(&b, "gameday_loadgen_dns_failures_total", l, (double)gd_resolver_failed());
+        gd_prom_head(&b, "gameday_loadgen_sent_by_address_total", "counter",
+                     "Requests sent, by the address the customer's answer gave");
+        for (int i = 0; i < C.ndest; i++) {
+            char ipb[16], dl[64];
+            snprintf(dl, sizeof dl, "team=\"%d\",address=\"%s\"", L.team,
+                     gd_ip_format(C.dest[i].ip, ipb));
+            gd_prom_sample(&b, "gameday_loadgen_sent_by_address_total", dl, (double)C.dest[i].sent);
+        }
+    }
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
@@ -325,15 +464,18 @@ static int usage(int rc)
     fprintf(
         rc ? stderr : stdout,
         "usage: gameday loadgen --scenario FILE --team N --server IP:PORT [--endpoint IP:PORT]\n"
-        "         [--rate RPS] [--duration D] [--metrics IP:PORT]\n"
+        "         [--dns IP:PORT --resolve NAME] [--rate RPS] [--duration D] [--metrics IP:PORT]\n"
         "The token comes from GAMEDAY_INTERNAL_TOKEN, the clock from GAMEDAY_SPEED and\n"
-        "GAMEDAY_EPOCH_NS. --rate replaces the scenario's rate by a constant (game rps).\n");
+        "GAMEDAY_EPOCH_NS. --rate replaces the scenario's rate by a constant (game rps).\n"
+        "With --dns, customers find the service by looking NAME up there (the scenario's\n"
+        "dns section: port, customers, stale_share) instead of being told an endpoint.\n");
     return rc;
 }
 
 int gd_cmd_loadgen(int argc, char **argv)
 {
     const char *scen = NULL, *server = NULL, *endpoint = NULL, *maddr = NULL, *dur = NULL;
+    const char *dns = NULL, *resolve = NULL;
     L.team = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -353,6 +495,10 @@ int gd_cmd_loadgen(int argc, char **argv)
             dur = v;
         else if (!strcmp(a, "--metrics"))
             maddr = v;
+        else if (!strcmp(a, "--dns"))
+            dns = v;
+        else if (!strcmp(a, "--resolve"))
+            resolve = v;
         else
             return usage(2);
         i++;
@@ -383,6 +529,18 @@ int gd_cmd_loadgen(int argc, char **argv)
             return 1;
     uint32_t ip;
     int port;
+    if (dns) {
+        if (!resolve || strlen(resolve) >= sizeof C.name || gd_resolver_init(L.loop, dns) < 0)
+            return usage(2);
+        C.on = 1;
+        snprintf(C.name, sizeof C.name, "%s", resolve);
+        C.port = L.sc->dns.port;
+        C.n = L.sc->dns.customers;
+        C.c = gd_calloc((size_t)C.n, sizeof *C.c);
+        gd_rand_seed(&C.rnd, L.sc->seed ^ 0x646e73ull);
+        for (int i = 0; i < C.n; i++)
+            C.c[i].keeper = gd_rand_double(&C.rnd) < L.sc->dns.stale_share;
+    }
     if (endpoint && *endpoint) {
         if (gd_hostport_parse(endpoint, &ip, &port) < 0) return usage(2);
         snprintf(L.endpoint, sizeof L.endpoint, "%s", endpoint);
@@ -415,8 +573,9 @@ int gd_cmd_loadgen(int argc, char **argv)
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_init(L.loop, &sigint);
     uv_signal_start(&sigint, on_signal, SIGINT);
-    gd_info("ready", "team=%d endpoint=%s server=%s duration=%.0f", L.team,
-            L.endpoint[0] ? L.endpoint : "-", server ? server : "-", L.duration);
+    gd_info("ready", "team=%d endpoint=%s resolve=%s dns=%s server=%s duration=%.0f", L.team,
+            L.endpoint[0] ? L.endpoint : "-", C.on ? C.name : "-", dns ? dns : "-",
+            server ? server : "-", L.duration);
     uv_run(L.loop, UV_RUN_DEFAULT);
     gd_info("done", "ok=%llu error=%llu timeout=%llu wrong=%llu", (unsigned long long)L.total[0],
             (unsigned long long)L.total[1], (unsigned long long)L.total[2],

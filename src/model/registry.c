@@ -225,6 +225,22 @@ static const gd_field alarm_fields[] = {
     {.name = NULL},
 };
 
+/* A Route 53 record set in the team's hosted zone (team<T>.gameday.test). */
+static const char *const dns_types[] = {"A", "AAAA", "CNAME", NULL};
+static const char *const failovers[] = {"primary", "secondary", NULL};
+static const gd_field dns_record_fields[] = {
+    /* the name in the zone ("www", "@" the apex); absent, the resource's own name */
+    {F("record", GD_F_STR, 0, NULL)},
+    {F("type", GD_F_ENUM, 0, "\"A\""), .enums = dns_types},
+    {F("ttl", GD_F_DUR, 0, "300"), RANGE(0, 172800)},
+    {F("values", GD_F_STRS, 0, "[]"), RANGE(0, 8)},
+    /* an alias to a load balancer or cdn: its address, with the target's TTL (60 s) */
+    {F("alias", GD_F_REF, 0, NULL)},
+    {F("weight", GD_F_INT, 0, NULL), RANGE(0, 255)},
+    {F("failover", GD_F_ENUM, 0, NULL), .enums = failovers},
+    {.name = NULL},
+};
+
 /* An Auto Scaling group's scaling policy. */
 static const char *const policy_types[] = {"SimpleScaling", "StepScaling", "TargetTrackingScaling",
                                            NULL};
@@ -518,6 +534,104 @@ static int instance_depends(const json_t *res, const json_t *on)
     return !strcmp(str(on, "type"), "subnet") && !strcmp(str(st, "subnet"), str(on, "name"));
 }
 
+/* ---- dns records ---------------------------------------------------------------------- */
+
+/* A record's name in the zone: "@" or labels of letters, digits, '-' and '_'. */
+static int record_name_ok(const char *s)
+{
+    if (!s || !*s || strlen(s) > 200) return 0;
+    if (!strcmp(s, "@")) return 1;
+    size_t label = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '.') {
+            if (!label) return 0;
+            label = 0;
+        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || (*p == '*' && p == s)) {
+            if (++label > 63) return 0;
+        } else {
+            return 0;
+        }
+    }
+    return label > 0;
+}
+
+static void dns_record_cross(gd_spec_check *x, json_t *spec)
+{
+    json_t *rec = json_object_get(spec, "record"), *vals = json_object_get(spec, "values");
+    json_t *alias = json_object_get(spec, "alias"), *ty = json_object_get(spec, "type");
+    const char *type = json_string_value(ty) ? json_string_value(ty) : "A";
+    if (rec && !gd_spec_is_bad(x, "record") && !record_name_ok(json_string_value(rec)))
+        gd_spec_fail(x, spec, "record", rec, "record",
+                     "\"@\" (the zone's apex) or a name in the zone like \"www\" or \"api.v2\"",
+                     "not a name in the zone");
+    if (gd_spec_is_bad(x, "values") || gd_spec_is_bad(x, "alias") || gd_spec_is_bad(x, "type"))
+        return;
+    size_t n = json_array_size(vals);
+    if ((n > 0) == (alias != NULL)) {
+        gd_spec_fail(
+            x, spec, alias ? "alias" : "values", alias ? alias : vals, alias ? "alias" : "values",
+            "values (addresses or one name) or alias, not both",
+            alias ? "a record has values or an alias, not both" : "no values and no alias");
+        return;
+    }
+    if (alias && strcmp(type, "A") != 0) {
+        gd_spec_fail(x, spec, "alias", alias, "alias", "an alias on an A record",
+                     "an alias answers an address: the record's type must be A");
+        return;
+    }
+    if (!strcmp(type, "CNAME") && n != 1) {
+        gd_spec_fail(x, spec, "values", vals, "values", "exactly one name",
+                     "a CNAME has one target, not %zu", n);
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(vals, i, v)
+    {
+        const char *s = json_string_value(v);
+        char fp[32];
+        snprintf(fp, sizeof fp, "values[%zu]", i);
+        gd_cidr c;
+        char with[64];
+        snprintf(with, sizeof with, "%s/32", s ? s : "");
+        if (!strcmp(type, "A") && (!s || gd_cidr_parse(with, 1, &c) != 0))
+            gd_spec_fail(x, vals, NULL, v, fp, "an address of the team's range, like 127.T.1.4",
+                         "not an IPv4 address");
+        else if (!strcmp(type, "AAAA") && (!s || strcmp(s, "::1") != 0))
+            gd_spec_fail(x, vals, NULL, v, fp, "::1 (the one IPv6 loopback address)",
+                         "not an address customers can reach");
+        else if (!strcmp(type, "CNAME") && !record_name_ok(s))
+            gd_spec_fail(x, vals, NULL, v, fp,
+                         "a name in the team's zone, relative (\"www\") like record",
+                         "not a name in the zone");
+    }
+}
+
+/* An A record's addresses are the team's own: customers must never be sent to another
+ * team's instances. */
+static void dns_record_arch(gd_arch_check *a, const json_t *res)
+{
+    json_t *spec = json_object_get(res, "spec"), *vals = json_object_get(spec, "values");
+    json_t *ty = json_object_get(spec, "type");
+    if (json_is_string(ty) && strcmp(json_string_value(ty), "A") != 0) return;
+    int t = a->team ? a->team : 1;
+    gd_cidr team = {.base = 0x7f000000u | ((uint32_t)t << 16), .prefix = 16}, c;
+    size_t i;
+    json_t *v;
+    json_array_foreach(vals, i, v)
+    {
+        char with[64], own[24], fp[32], allow[96];
+        snprintf(with, sizeof with, "%s/32", json_string_value(v) ? json_string_value(v) : "");
+        if (gd_cidr_parse(with, t, &c) != 0 || !a->team || gd_cidr_contains(team, c)) continue;
+        snprintf(fp, sizeof fp, "values[%zu]", i);
+        snprintf(allow, sizeof allow, "an address inside %s (this team's range)",
+                 gd_cidr_format(team, own));
+        gd_arch_fail(a, vals, NULL, v, fp, allow, "%s is outside this team's range",
+                     json_string_value(v));
+    }
+}
+
 /* ---- alarms and scaling policies ---------------------------------------------------- */
 
 static void alarm_cross(gd_spec_check *x, json_t *spec)
@@ -625,6 +739,7 @@ static const gd_ref alarm_refs[] = {{"resource", "any"},
                                     {"ok_actions", "scaling_policy"},
                                     {NULL, NULL}};
 static const gd_ref sched_refs[] = {{"asg", "asg"}, {NULL, NULL}};
+static const gd_ref dns_record_refs[] = {{"alias", "entry"}, {NULL, NULL}};
 static const gd_ref policy_refs[] = {
     {"asg", "asg"}, {"target_group", "target_group"}, {NULL, NULL}};
 
@@ -718,6 +833,14 @@ static const gd_rtype rows[] = {
      .fields = sched_fields,
      .refs = sched_refs,
      .check_spec = sched_cross,
+     .depends = never_blocks},
+    {.name = "dns_record",
+     .prefix = "rrset",
+     .summary = "a Route 53 record set in the team's zone: A, AAAA, CNAME or an alias, with a TTL",
+     .fields = dns_record_fields,
+     .refs = dns_record_refs,
+     .check_spec = dns_record_cross,
+     .check_arch = dns_record_arch,
      .depends = never_blocks},
 };
 #define NROWS (sizeof rows / sizeof rows[0])

@@ -320,6 +320,7 @@ static const struct sfield top_fields[] = {
     {"billing", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"spot", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"quotas", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"dns", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"events", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"architecture", S_SUB, 1, NULL, 0, 0, 0, NULL},
     {"allowed_commands", S_SUB, 0, NULL, 0, 0, 0, NULL},
@@ -399,7 +400,8 @@ static const struct sfield event_fields[] = {
 };
 
 static const struct sfield arch_fields[] = {
-    {"endpoint", S_NAME, 1, NULL, 0, 0, OFF(gd_scenario, endpoint), NULL},
+    /* required unless the customers find the service by name (dns.resolve) */
+    {"endpoint", S_NAME, 0, NULL, 0, 0, OFF(gd_scenario, endpoint), NULL},
     {"resources", S_SUB, 1, NULL, 0, 0, 0, NULL},
     END,
 };
@@ -586,8 +588,27 @@ static const struct sfield quota_fields[] = {
     END,
 };
 
+static const struct sfield dns_fields[] = {
+    {"resolve", S_STR, 0, NULL, 0, 0, OFF(gd_scenario, dns.resolve), NULL},
+    {"port", S_INT, 0, "8080", 1024, 65535, OFF(gd_scenario, dns.port), NULL},
+    {"customers", S_INT, 0, "1000", 1, 100000, OFF(gd_scenario, dns.customers), NULL},
+    {"stale_share", S_NUM, 0, "0.05", 0, 1, OFF(gd_scenario, dns.stale_share), NULL},
+    END,
+};
+
 static void read_billing(struct sctx *x, gd_scenario *s, json_t *root)
 {
+    read_section(x, root, "dns", json_object_get(root, "dns"), "dns", dns_fields, s);
+    const char *rs = s->dns.resolve;
+    int ok = rs && *rs && strlen(rs) < 200 && rs[0] != '.' && rs[strlen(rs) - 1] != '.';
+    for (const char *c = rs; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' ||
+             (*c == '.' && c[1] != '.');
+    if (rs && !ok) {
+        json_t *d = json_object_get(root, "dns");
+        serr(x, d, "resolve", json_object_get(d, "resolve"), "dns.resolve",
+             "a lowercase name in the team's zone, like www", "not a record name");
+    }
     read_section(x, root, "spot", json_object_get(root, "spot"), "spot", spot_fields, s);
     read_section(x, root, "quotas", json_object_get(root, "quotas"), "quotas", quota_fields, s);
     s->billing.prices = json_object();
@@ -714,6 +735,11 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
         json_object_del(r, "spec_ok");
     }
     x->n += ac.n;
+    if (!s->endpoint && !s->dns.resolve) {
+        gd_arch_names(s->resources, "entry", allow, sizeof allow);
+        serr(x, arch, NULL, NULL, "architecture.endpoint", allow,
+             "missing (needed unless dns.resolve names the record customers look up)");
+    }
     if (s->endpoint && !gd_arch_find(s->resources, "entry", s->endpoint)) {
         gd_arch_names(s->resources, "entry", allow, sizeof allow);
         json_t *ev = json_object_get(arch, "endpoint");
@@ -864,6 +890,7 @@ void gd_scenario_free(gd_scenario *s)
     gd_free(s->title);
     gd_free(s->story);
     gd_free(s->runbook);
+    gd_free(s->dns.resolve);
     gd_free(s->service);
     gd_free(s->salt);
     json_decref(s->allowed_commands);

@@ -77,6 +77,13 @@ typedef struct gd_scenario {
         double per_hour; /* interruptions a game hour (every team's oldest spot one) */
         double notice;   /* game seconds from the notice to the termination */
     } spot;
+    struct {
+        char *resolve;      /* the record customers look up in their team's zone (NULL: they
+                               are told the endpoint by the game instead) */
+        int port;           /* the port they connect to at the address they get */
+        int customers;      /* distinct resolvers, each caching its answer for its TTL */
+        double stale_share; /* share of them that keep an answer past its TTL, until it fails */
+    } dns;
     gd_event *events;
     int nevents;
     char *endpoint;           /* name of the resource customers reach (architecture.endpoint) */

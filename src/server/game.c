@@ -166,7 +166,7 @@ static int bootstrap(gd_game *g)
             }
         }
         snprintf(key, sizeof key, "endpoint_%d", t);
-        gd_store_kv_set(g->db, key, sc->endpoint);
+        if (sc->endpoint) gd_store_kv_set(g->db, key, sc->endpoint);
     }
     return 0;
 }
@@ -179,6 +179,9 @@ static void write_game_json(gd_game *g)
     char api[64];
     snprintf(api, sizeof api, "http://%s:%d", g->host, g->port);
     json_object_set_new(j, "api", json_string(api));
+    char dns[48];
+    gd_dns_addr(g, dns, sizeof dns);
+    json_object_set_new(j, "dns", json_string(dns));
     char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/game.json", g->dir);
     snprintf(tmp, sizeof tmp, "%s/game.json.tmp", g->dir);

@@ -62,9 +62,23 @@ void gd_launcher_start_loadgen(gd_game *g, int team)
     char *env[] = {e_tok, e_speed, e_epoch, NULL};
     char maddr[48];
     snprintf(maddr, sizeof maddr, "127.%d.255.250:9100", team + g->net - 1);
+    char dns[48], name[128];
+    gd_dns_addr(g, dns, sizeof dns);
+    if (g->sc->dns.resolve) {
+        char zone[64];
+        gd_dns_zone(team, zone, sizeof zone);
+        snprintf(name, sizeof name, "%s.%s", g->sc->dns.resolve, zone);
+    }
     char *args[] = {g->exe,       "loadgen",  "--scenario", g->sc->path,  "--team",
                     steam,        "--server", server,       "--endpoint", endpoint,
-                    "--duration", dur,        "--metrics",  maddr,        NULL};
+                    "--duration", dur,        "--metrics",  maddr,        NULL,
+                    NULL,         NULL,       NULL,         NULL};
+    if (g->sc->dns.resolve) { /* customers find the service by name */
+        args[14] = "--dns";
+        args[15] = dns;
+        args[16] = "--resolve";
+        args[17] = name;
+    }
     gd_proc *p = gd_proc_spawn(g, GD_PROC_LOADGEN, team, NULL, args, env, logname);
     if (p) {
         char key[32], val[16];
@@ -84,10 +98,11 @@ static int endpoint_ready(gd_game *g, int team)
     char *name = gd_store_kv_get(g->db, key);
     json_t *r = name ? gd_store_res_get(g->db, team, name) : NULL;
     gd_free(name);
-    int ready = 1;
+    /* Customers who resolve the name wait for the zones to be served. */
+    int ready = !g->sc->dns.resolve || (g->dns && g->dns->pushed);
     if (r && gd_registry_has(gd_jstr(r, "type"), GD_RT_EDGE)) {
         gd_edge_link *e = gd_edge_link_find(g, gd_jstr(r, "id"));
-        ready = e && e->pushed;
+        ready = ready && e && e->pushed;
     }
     json_decref(r);
     return ready;
@@ -192,6 +207,14 @@ static void rc_spot(gd_game *g, struct pass *p)
     refresh_instances(g, p);
 }
 
+/* DNS: the game's name server and every team's records. */
+static void rc_dns(gd_game *g, struct pass *p)
+{
+    json_t *records = gd_store_res_list(g->db, 0, "dns_record", 0);
+    gd_dnspush_reconcile(g, records);
+    json_decref(records);
+}
+
 /* Loadgens: a team's customers start once its endpoint serves. */
 static void rc_loadgens(gd_game *g, struct pass *p)
 {
@@ -215,6 +238,7 @@ static const struct {
     {"scaling_policy", rc_policies},
     {"scheduled_action", rc_schedules},
     {"spot", rc_spot},
+    {"dns_record", rc_dns},
     {"loadgens", rc_loadgens},
 };
 

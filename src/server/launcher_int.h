@@ -87,6 +87,14 @@ void gd_edgepush_tg_status(gd_game *g, json_t *tg, json_t *lbs, json_t *instance
 /** Stops the edges of load balancers no longer in `edges` and forgets their links. */
 void gd_edgepush_forget(gd_game *g, json_t *edges);
 
+/* ---- dnspush.c ---- */
+/** The DNS server's address ("127.N.255.53:53"; port 5353 when the server may not bind
+ *  ports under 1024) and a team's hosted zone ("team<T>.gameday.test"). */
+void gd_dns_addr(gd_game *g, char *out, size_t n);
+void gd_dns_zone(int team, char *out, size_t n);
+/** Runs the DNS server and pushes the zones built from every dns_record. */
+void gd_dnspush_reconcile(gd_game *g, json_t *records);
+
 /* ---- alarms.c ---- */
 /** Evaluates every alarm whose period has ended since its last evaluation. */
 void gd_alarms_reconcile(gd_game *g, json_t *alarms, double now);

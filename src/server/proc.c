@@ -84,6 +84,9 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
             }
     } else if (p->kind == GD_PROC_LOADGEN) {
         if (status == 0 && !sig) g->teams[p->team].loadgen_done = 1;
+    } else if (p->kind == GD_PROC_DNS && g->dns) {
+        gd_free(g->dns->pushed); /* a new one gets the whole document again */
+        g->dns->pushed = NULL;
     }
     proc_unlink(g, p);
 }
@@ -241,6 +244,11 @@ void gd_launcher_adopt(gd_game *g)
         }
     }
     json_decref(list);
+    char *dv = gd_store_kv_get(g->db, "dns_pid");
+    int dpid = dv ? atoi(dv) : 0;
+    gd_free(dv);
+    if (dpid > 0 && kill(dpid, 0) == 0 && proc_has(dpid, "cmdline", "dns --listen"))
+        adopt(g, GD_PROC_DNS, 0, "dns", dpid);
     for (int t = 1; t <= g->nteams; t++) {
         char key[32];
         snprintf(key, sizeof key, "loadgen_pid_%d", t);

@@ -4,6 +4,7 @@
 #include "core/mem.h"
 #include "model/state.h"
 #include "server/game_int.h"
+#include "server/launcher_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -26,13 +27,15 @@ void gd_game_endpoint(gd_game *g, int team, char *out, size_t n)
 
 json_t *gd_game_info(gd_game *g)
 {
-    return json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?}", "dir", g->dir, "name", g->sc->name,
-                     "title", g->sc->title ? g->sc->title : g->sc->name, "clock", gd_game_now(g),
-                     "duration", g->duration, "speed", gd_clock_speed(), "state",
+    char dns[48];
+    gd_dns_addr(g, dns, sizeof dns);
+    return json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?,s:s}", "dir", g->dir, "name",
+                     g->sc->name, "title", g->sc->title ? g->sc->title : g->sc->name, "clock",
+                     gd_game_now(g), "duration", g->duration, "speed", gd_clock_speed(), "state",
                      g->finished ? "ended"
                      : g->ended  ? "ending"
                                  : "running",
-                     "teams", g->nteams, "message", g->message[0] ? g->message : NULL);
+                     "teams", g->nteams, "message", g->message[0] ? g->message : NULL, "dns", dns);
 }
 
 static int running_instances(gd_game *g, int team)
@@ -52,16 +55,17 @@ static json_t *team_summary(gd_game *g, int t)
     double now = gd_game_now(g);
     double span = ts->last_span > 0 ? ts->last_span : 1;
     uint64_t answered = ts->last_n[0] + ts->last_n[1] + ts->last_n[2] + ts->last_n[3];
-    char ep[48];
+    char ep[48], zone[64];
     gd_game_endpoint(g, t, ep, sizeof ep);
-    return json_pack("{s:i,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:i}", "id", t, "name",
-                     "", "endpoint", ep, "score", gd_store_score(g->db, t), "trend",
-                     gd_store_score_between(g->db, t, now - 60, now + 1), "rps", answered / span,
-                     "p50_ms", gd_hist_percentile(&ts->last_hist, 50) / 1000.0, "p99_ms",
-                     gd_hist_percentile(&ts->last_hist, 99) / 1000.0, "ok", (json_int_t)ts->n[0],
-                     "errors", (json_int_t)ts->n[1], "timeouts", (json_int_t)ts->n[2], "wrong",
-                     (json_int_t)ts->n[3], "cost_usd", ts->cost_usd, "instances",
-                     running_instances(g, t));
+    gd_dns_zone(t, zone, sizeof zone);
+    return json_pack("{s:i,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:i}", "id", t,
+                     "name", "", "zone", zone, "endpoint", ep, "score", gd_store_score(g->db, t),
+                     "trend", gd_store_score_between(g->db, t, now - 60, now + 1), "rps",
+                     answered / span, "p50_ms", gd_hist_percentile(&ts->last_hist, 50) / 1000.0,
+                     "p99_ms", gd_hist_percentile(&ts->last_hist, 99) / 1000.0, "ok",
+                     (json_int_t)ts->n[0], "errors", (json_int_t)ts->n[1], "timeouts",
+                     (json_int_t)ts->n[2], "wrong", (json_int_t)ts->n[3], "cost_usd", ts->cost_usd,
+                     "instances", running_instances(g, t));
 }
 
 json_t *gd_game_status(gd_game *g)

@@ -66,13 +66,15 @@ def dnsd(tmp_path_factory):
     def alive(what):
         assert p.poll() is None, f"gameday dns exited ({p.returncode}) before {what}"
 
-    wait_until(lambda: http("GET", f"http://{ADMIN}/health").status == 200, 10, "dns admin up",
-               alive=alive)
-    r = http("PUT", f"http://{ADMIN}/config", body=ZONES, token=TOKEN)
-    assert r.status == 200, r
-    yield p, d / "dns.err"
-    p.terminate()
-    p.wait(10)
+    try:
+        wait_until(lambda: http("GET", f"http://{ADMIN}/health").status == 200, 10,
+                   "dns admin up", alive=alive)
+        r = http("PUT", f"http://{ADMIN}/config", body=ZONES, token=TOKEN)
+        assert r.status == 200, r
+        yield p, d / "dns.err"
+    finally:
+        p.terminate()
+        p.wait(10)
     err.seek(0)
     text = err.read()
     for mark in SANITIZER_MARKS:

@@ -76,6 +76,7 @@ Test(registry, defaults_pass_their_own_checks)
         {"alarm", "{\"resource\": \"lb\", \"metric\": \"RequestCount\", \"threshold\": 1}"},
         {"scaling_policy", "{\"asg\": \"web\", \"scaling_adjustment\": 1}"},
         {"scheduled_action", "{\"asg\": \"web\", \"at\": \"1h\", \"desired\": 4}"},
+        {"dns_record", "{\"values\": [\"127.T.1.4\"]}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);
@@ -178,4 +179,40 @@ Test(registry, instance_type_catalogue_and_slots)
     cr_assert_eq(gd_itype_slots(40, "m5.large", "t3.micro"), 5);
     cr_assert_eq(gd_itype_slots(1, "c5.xlarge", "t3.micro"), 1, "at least one slot");
     cr_assert_eq(gd_itype_slots(7, "t3.micro", "z9.huge"), 7, "unknown: the template's");
+}
+
+Test(registry, dns_record_checks)
+{
+    static const struct {
+        const char *spec, *want; /* want: NULL passes, else a piece of the message */
+    } rows[] = {
+        {"{\"values\": [\"127.T.1.4\", \"127.T.1.5\"]}", NULL},
+        {"{\"alias\": \"lb\"}", NULL},
+        {"{\"record\": \"@\", \"type\": \"CNAME\", \"values\": [\"www\"]}", NULL},
+        {"{\"type\": \"AAAA\", \"values\": [\"::1\"]}", NULL},
+        {"{\"values\": [\"127.T.1.4\"], \"weight\": 3, \"failover\": \"primary\"}", NULL},
+        {"{}", "no values and no alias"},
+        {"{\"values\": [\"127.T.1.4\"], \"alias\": \"lb\"}", "not both"},
+        {"{\"type\": \"CNAME\", \"alias\": \"lb\"}", "must be A"},
+        {"{\"type\": \"CNAME\", \"values\": [\"a\", \"b\"]}", "one target"},
+        {"{\"values\": [\"localhost\"]}", "not an IPv4 address"},
+        {"{\"type\": \"AAAA\", \"values\": [\"2001:db8::1\"]}", "::1"},
+        {"{\"record\": \"a..b\", \"values\": [\"127.T.1.4\"]}", "not a name in the zone"},
+        {"{\"record\": \"bad name\", \"values\": [\"127.T.1.4\"]}", "not a name in the zone"},
+        {"{\"values\": [\"127.T.1.4\"], \"ttl\": \"3d\"}", "ttl"},
+        {"{\"values\": [\"127.T.1.4\"], \"weight\": 300}", "weight"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        json_t *spec = json_loads(rows[i].spec, 0, NULL);
+        cr_assert_not_null(spec, "%s", rows[i].spec);
+        gd_errs e = {0};
+        int bad = gd_schema_check("dns_record", "www", spec, NULL, "spec", &e);
+        if (!rows[i].want)
+            cr_assert_eq(bad, 0, "%s: %s", rows[i].spec, e.n ? e.msgs[0] : "");
+        else
+            cr_assert(bad && e.n && strstr(e.msgs[0], rows[i].want), "%s: got %s", rows[i].spec,
+                      e.n ? e.msgs[0] : "no error");
+        gd_errs_free(&e);
+        json_decref(spec);
+    }
 }

@@ -425,7 +425,8 @@ Test(scenario, broken_default_game_reports_all_errors)
         {"speed: fast", 7, "field 'speed': expected a number, got \"fast\" (allowed: 0.1..10000)"},
         {"colour: blue", 0,
          "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
-         "seed, teams, service, traffic, scoring, billing, spot, quotas, events, architecture, "
+         "seed, teams, service, traffic, scoring, billing, spot, quotas, dns, events, "
+         "architecture, "
          "allowed_commands)"},
         {"{at: 20m, rps: 3", 5,
          "field 'traffic.rate[2].at': 20m is not after the previous point (30m) (allowed: a time "
@@ -527,8 +528,9 @@ Test(scenario, section_errors)
         "asg/web)",
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy, scheduled_action)",
-        "20:3: field 'architecture.endpoint': missing (allowed: [a-z0-9-], 1..64 characters)",
+        "scaling_policy, scheduled_action, dns_record)",
+        "20:3: field 'architecture.endpoint': missing (needed unless dns.resolve names the record "
+        "customers look up) (allowed: no entry is defined)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
         "name, ...fields of that type})",
     };
@@ -568,10 +570,10 @@ Test(scenario, architecture_errors)
         "11:14: field 'architecture.resources[4].type': \"rocket\" is not a resource type "
         "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn, "
         "alarm, "
-        "scaling_policy, scheduled_action)",
+        "scaling_policy, scheduled_action, dns_record)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy, scheduled_action)",
+        "scaling_policy, scheduled_action, dns_record)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
@@ -919,4 +921,48 @@ Test(scenario, spot_interruptions_are_seeded)
     cr_assert(isinf(gd_scenario_spot_at(s, 0)), "no interruptions");
     gd_scenario_free(s);
     free(text);
+}
+
+Test(scenario, dns_section)
+{
+    gd_scenario *s = load_ok_text(minimal);
+    cr_assert_null(s->dns.resolve, "customers are told the endpoint by default");
+    cr_assert_eq(s->dns.port, 8080);
+    cr_assert_eq(s->dns.customers, 1000);
+    cr_assert_float_eq(s->dns.stale_share, 0.05, 1e-12);
+    gd_scenario_free(s);
+    char *text = strdup(minimal);
+    replace(&text, "traffic:", "dns: {resolve: www, port: 8000, customers: 50}\ntraffic:");
+    replace(&text, "  endpoint: lb\n", "");
+    s = load_ok_text(text);
+    cr_assert_str_eq(s->dns.resolve, "www");
+    cr_assert_eq(s->dns.port, 8000);
+    cr_assert_eq(s->dns.customers, 50);
+    cr_assert_null(s->endpoint, "no endpoint needed when customers resolve a name");
+    gd_scenario_free(s);
+    free(text);
+    /* bad names and a missing endpoint without dns.resolve are errors */
+    static const struct {
+        const char *dns, *want;
+    } bad[] = {
+        {"dns: {resolve: 'WWW!'}\n", "field 'dns.resolve': not a record name"},
+        {"dns: {resolve: a..b}\n", "field 'dns.resolve': not a record name"},
+        {"dns: {stale_share: 2}\n", "field 'dns.stale_share'"},
+        {"dns: {port: 80}\n", "field 'dns.port'"},
+        {"", "field 'architecture.endpoint': missing (needed unless dns.resolve"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        text = strdup(minimal);
+        char with[128];
+        snprintf(with, sizeof with, "%straffic:", bad[i].dns);
+        replace(&text, "traffic:", with);
+        if (!*bad[i].dns) replace(&text, "  endpoint: lb\n", "");
+        gd_errs e = {0};
+        load_bad_text(text, &e);
+        int found = 0;
+        for (int k = 0; k < e.n; k++) found |= strstr(e.msgs[k], bad[i].want) != NULL;
+        cr_assert(found, "%s: want %s, got %s", bad[i].dns, bad[i].want, e.n ? e.msgs[0] : "none");
+        gd_errs_free(&e);
+        free(text);
+    }
 }
