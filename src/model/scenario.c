@@ -302,7 +302,7 @@ static json_t *read_section(struct sctx *x, json_t *parent, const char *pkey, js
 
 /* ---- sections ---------------------------------------------------------------------------- */
 
-static const char *const service_kinds[] = {"unicorn", NULL};
+static const char *const service_kinds[] = {"unicorn", "time", NULL};
 static const char *const actions[] = {"terminate_random", "terminate", "scale", "message", NULL};
 
 static const struct sfield top_fields[] = {

@@ -45,7 +45,7 @@ typedef struct gd_scenario {
     double speed;    /* default speed */
     uint64_t seed;
     int teams;                /* default number of teams */
-    char *service;            /* built-in service the customers call: "unicorn" */
+    char *service;            /* built-in service the customers call: "unicorn" or "time" */
     char *salt;               /* unicorn hash salt */
     uint32_t key_space;       /* keys are "k<rank>" for rank in 1..key_space (phase 0) */
     double zipf;              /* Zipf exponent of key popularity (phase 0) */

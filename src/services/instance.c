@@ -33,7 +33,7 @@ int gd_cmd_instance(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || argv[1][0] == '-') {
         fprintf(argc < 2 ? stderr : stdout,
-                "usage: gameday instance unicorn [--addr IP:PORT] [--slots N] [--queue N]\n"
+                "usage: gameday instance unicorn|time [--addr IP:PORT] [--slots N] [--queue N]\n"
                 "         [--service-ms GAME_MS] [--salt S] [--id ID]\n"
                 "Defaults come from GAMEDAY_ADDR, GAMEDAY_SLOTS (5), GAMEDAY_QUEUE (32),\n"
                 "GAMEDAY_SERVICE_MS (4000), GAMEDAY_SALT, GAMEDAY_INSTANCE_ID; the game clock\n"
@@ -42,8 +42,9 @@ int gd_cmd_instance(int argc, char **argv)
     }
     const char *service = argv[1];
     gd_log_init("instance");
-    if (strcmp(service, "unicorn") != 0) {
-        fprintf(stderr, "gameday instance: unknown service '%s' (allowed: unicorn)\n", service);
+    if (strcmp(service, "unicorn") != 0 && strcmp(service, "time") != 0) {
+        fprintf(stderr, "gameday instance: unknown service '%s' (allowed: unicorn, time)\n",
+                service);
         return 2;
     }
     if (gd_clock_from_env() < 0) gd_clock_set(1.0, gd_clock_mono_ns());
@@ -56,6 +57,7 @@ int gd_cmd_instance(int argc, char **argv)
         return 2;
     }
     gd_unicorn_conf conf = {
+        .kind = !strcmp(service, "time") ? GD_SVC_TIME : GD_SVC_UNICORN,
         .id = opt(argc, argv, "--id", "GAMEDAY_INSTANCE_ID", "local"),
         .salt = opt(argc, argv, "--salt", "GAMEDAY_SALT", "unicorn-rentals"),
         .slots = atoi(opt(argc, argv, "--slots", "GAMEDAY_SLOTS", "5")),
@@ -77,7 +79,7 @@ int gd_cmd_instance(int argc, char **argv)
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_init(loop, &sigint);
     uv_signal_start(&sigint, on_signal, SIGINT);
-    gd_info("ready", "service=unicorn id=%s addr=%s slots=%d queue=%d service_ms=%.0f speed=%g",
+    gd_info("ready", "service=%s id=%s addr=%s slots=%d queue=%d service_ms=%.0f speed=%g", service,
             conf.id, addr, conf.slots, conf.queue, conf.service_ms, gd_clock_speed());
     uv_run(loop, UV_RUN_DEFAULT);
     return 0;

@@ -1,5 +1,5 @@
-/* Unicorn.Rentals instance: slots, a FIFO queue and service-time timers in front of
- * a SHA-256 answer. */
+/* An instance's built-in service: slots, a FIFO queue and service-time timers in
+ * front of the answer (a SHA-256 for unicorn, the time in a zone for time). */
 #include "services/unicorn.h"
 #include "core/buf.h"
 #include "core/check.h"
@@ -11,7 +11,10 @@
 #include "core/promtext.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #define MAX_KEY 1024
 #define JOB_MAGIC 0x4a4f4221u
@@ -24,8 +27,9 @@ struct job {
     gd_http_conn *conn;
     struct job *next; /* FIFO while queued */
     uint64_t queued_at;
+    int text; /* time: answer text/plain */
     size_t keylen;
-    char key[];
+    char key[]; /* unicorn: the key; time: the zone */
 };
 
 struct gd_unicorn {
@@ -52,9 +56,63 @@ static void on_timer_closed(uv_handle_t *h)
     gd_free(j);
 }
 
+/* The time now in zone tz (already checked against the tz database). */
+static void answer_time(struct job *j)
+{
+    gd_unicorn *u = j->u;
+    time_t now = time(NULL);
+    struct tm tm, utc;
+    setenv("TZ", j->key, 1);
+    tzset();
+    localtime_r(&now, &tm);
+    gmtime_r(&now, &utc);
+    char local[64], zulu[32], off[8];
+    strftime(local, sizeof local, "%Y-%m-%dT%H:%M:%S", &tm);
+    strftime(off, sizeof off, "%z", &tm); /* +0100 */
+    strftime(zulu, sizeof zulu, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    char iso[80];
+    snprintf(iso, sizeof iso, "%s%.3s:%s", local, off, off + 3);
+    if (j->text) {
+        char line[160], human[64];
+        strftime(human, sizeof human, "%Y-%m-%d %H:%M:%S %Z", &tm);
+        int n = snprintf(line, sizeof line, "%s (%s)\n", human, j->key);
+        gd_http_respond(j->conn, 200, u->xid, "text/plain; charset=utf-8", line, (size_t)n);
+    } else {
+        json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:i}", "tz", j->key, "time", iso, "utc", zulu,
+                                 "abbreviation", tm.tm_zone ? tm.tm_zone : "", "utc_offset_s",
+                                 (int)tm.tm_gmtoff);
+        char *s = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        gd_http_respond(j->conn, 200, u->xid, "application/json", s, strlen(s));
+        free(s);
+    }
+    u->served++;
+}
+
+/* A zone of the system's tz database: Area/City names of letters, digits, '_', '-',
+ * '+' and '/', no "..", that name a file under /usr/share/zoneinfo. */
+static int known_zone(const char *tz, size_t n)
+{
+    if (n == 0 || n > 64 || tz[0] == '/' || strstr(tz, "..")) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = tz[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '+' || c == '/'))
+            return 0;
+    }
+    char path[128];
+    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static void answer(struct job *j)
 {
     gd_unicorn *u = j->u;
+    if (u->conf.kind == GD_SVC_TIME) {
+        answer_time(j);
+        return;
+    }
     char hash[65];
     gd_hash_key(u->conf.salt, j->key, j->keylen, hash);
     json_t *body = json_pack("{s:s%,s:s}", "key", j->key, j->keylen, "hash", hash);
@@ -140,13 +198,37 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         return;
     }
     char key[MAX_KEY];
-    int n = gd_http_query_get(req->query, req->query_len, "key", key, sizeof key);
-    if (n <= 0) {
-        u->bad++;
-        gd_http_respond_error(c, 400, n == GD_ETOOBIG ? "KeyTooLong" : "MissingKey",
-                              n == GD_ETOOBIG ? "the key query parameter is over 1023 bytes"
-                                              : "GET /?key=K: the key query parameter is required");
-        return;
+    int n, text = 0;
+    if (u->conf.kind == GD_SVC_TIME) {
+        if (!path_is(req, "/time") && !path_is(req, "/")) {
+            gd_http_respond_error(c, 404, "NotFound", "GET /time?tz=Area/City");
+            return;
+        }
+        n = gd_http_query_get(req->query, req->query_len, "tz", key, sizeof key);
+        if (n < 0 && n != GD_ETOOBIG) n = snprintf(key, sizeof key, "UTC");
+        if (n <= 0 || !known_zone(key, (size_t)n)) {
+            u->bad++;
+            gd_http_respond_error(c, 400, "UnknownTimeZone",
+                                  "tz: a zone of the tz database, like Europe/Paris or "
+                                  "America/New_York (default UTC)");
+            return;
+        }
+        char fmt[16];
+        size_t al;
+        const char *accept = gd_http_header_get(req->headers, req->nheaders, "accept", &al);
+        text = (gd_http_query_get(req->query, req->query_len, "format", fmt, sizeof fmt) > 0 &&
+                !strcmp(fmt, "text")) ||
+               (accept && al >= 10 && !strncmp(accept, "text/plain", 10));
+    } else {
+        n = gd_http_query_get(req->query, req->query_len, "key", key, sizeof key);
+        if (n <= 0) {
+            u->bad++;
+            gd_http_respond_error(c, 400, n == GD_ETOOBIG ? "KeyTooLong" : "MissingKey",
+                                  n == GD_ETOOBIG
+                                      ? "the key query parameter is over 1023 bytes"
+                                      : "GET /?key=K: the key query parameter is required");
+            return;
+        }
     }
     if (u->busy >= u->conf.slots && u->qlen >= u->conf.queue) {
         u->rejected++;
@@ -158,6 +240,7 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
     j->u = u;
     j->conn = c;
     j->next = NULL;
+    j->text = text;
     j->keylen = (size_t)n;
     memcpy(j->key, key, (size_t)n + 1);
     uv_timer_init(u->loop, &j->timer);

@@ -1,7 +1,11 @@
-/* The Unicorn.Rentals service: GET /?key=K answers {"key":K,"hash":H} after holding
- * one of the instance's slots for its service time (the one emulated part: a timer,
- * not burnt CPU). Requests beyond the slots wait in a bounded FIFO queue; beyond
- * that they get 503. /health and /metrics answer at once. */
+/* The built-in services of an instance. Each request holds one of the instance's slots
+ * for its service time (the one emulated part: a timer, not burnt CPU); requests beyond
+ * the slots wait in a bounded FIFO queue; beyond that they get 503. /health and
+ * /metrics answer at once.
+ *   unicorn  (Unicorn.Rentals) GET /?key=K answers {"key":K,"hash":H}
+ *   time     (WhatsTheTime.com) GET /time?tz=Area/City answers the time there, from
+ *            the system's tz database: JSON, or text with format=text or
+ *            Accept: text/plain */
 #ifndef GD_UNICORN_H
 #define GD_UNICORN_H
 
@@ -10,7 +14,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+enum gd_service_kind { GD_SVC_UNICORN, GD_SVC_TIME };
+
 typedef struct gd_unicorn_conf {
+    enum gd_service_kind kind;
     const char *id; /* instance id, sent back in X-Instance-Id */
     const char *salt;
     int slots;         /* concurrent requests worked on */
