@@ -3,6 +3,7 @@
 #include "dns/dnsd.h"
 #include "edge/edge.h"
 #include "loadgen/loadgen.h"
+#include "nat/nat.h"
 #include "server/game.h"
 #include "services/instance.h"
 #include "cli/suggest.h"
@@ -19,6 +20,7 @@ static const struct {
     {"server", gd_cmd_server, "run the control plane (API, scoreboard, launcher, billing)"},
     {"edge", gd_cmd_edge, "run one load balancer / CDN process"},
     {"dns", gd_cmd_dns, "run the game's authoritative DNS server (Route 53)"},
+    {"nat", gd_cmd_nat, "run the game's Elastic IPs (one-to-one NAT to instances)"},
     {"instance", gd_cmd_instance, "run one built-in service instance (unicorn)"},
     {"loadgen", gd_cmd_loadgen, "run one team's customers"},
     {"ctl", gd_cmd_ctl, "talk to a running game's API"},

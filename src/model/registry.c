@@ -225,6 +225,13 @@ static const gd_field alarm_fields[] = {
     {.name = NULL},
 };
 
+/* An Elastic IP: an address of the team's (127.T.251.x) that stays while instances
+ * come and go; associated, it reaches its instance. */
+static const gd_field eip_fields[] = {
+    {F("instance", GD_F_REF, 0, NULL)},
+    {.name = NULL},
+};
+
 /* A Route 53 record set in the team's hosted zone (team<T>.gameday.test). */
 static const char *const dns_types[] = {"A", "AAAA", "CNAME", NULL};
 static const char *const failovers[] = {"primary", "secondary", NULL};
@@ -368,7 +375,7 @@ static void group_cross(gd_spec_check *x, json_t *spec)
 
 /* gameday's own addresses in every team's /16: cdns (127.T.250.x), the loadgen's
  * metrics and the game's network lock (127.T.255.x). */
-static const char *const reserved[] = {"127.T.250.0/24", "127.T.255.0/24", NULL};
+static const char *const reserved[] = {"127.T.250.0/24", "127.T.251.0/24", "127.T.255.0/24", NULL};
 
 /* A block must lie in the team's own 127.T.0.0/16, written with T in a scenario (every
  * team gets its own copy), and a subnet outside gameday's reserved blocks. 0 if so. */
@@ -740,6 +747,7 @@ static const gd_ref alarm_refs[] = {{"resource", "any"},
                                     {NULL, NULL}};
 static const gd_ref sched_refs[] = {{"asg", "asg"}, {NULL, NULL}};
 static const gd_ref dns_record_refs[] = {{"alias", "entry"}, {NULL, NULL}};
+static const gd_ref eip_refs[] = {{"instance", "instance"}, {NULL, NULL}};
 static const gd_ref policy_refs[] = {
     {"asg", "asg"}, {"target_group", "target_group"}, {NULL, NULL}};
 
@@ -842,6 +850,14 @@ static const gd_rtype rows[] = {
      .check_spec = dns_record_cross,
      .check_arch = dns_record_arch,
      .depends = never_blocks},
+    {.name = "elastic_ip",
+     .prefix = "eipalloc",
+     .summary =
+         "an Elastic IP: an address of the team's that reaches the instance it is associated with",
+     .fields = eip_fields,
+     .refs = eip_refs,
+     .depends = never_blocks,
+     .price = GD_PRICE_HOURLY},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

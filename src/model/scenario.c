@@ -416,6 +416,7 @@ static const struct {
     {"alb", 0.0225},       {"cdn", 0.0075}, /* per 10,000 requests, not per hour (CloudFront, HTTPS)
                                              */
     {"alarm", 0.10 / 730},                  /* $0.10 an alarm-month (730 hours) */
+    {"elastic_ip", 0.005}, /* a public IPv4 address-hour, in use or idle (AWS since 2024) */
 };
 
 /* A list of mappings at obj[key]: returns the array (or NULL if absent/invalid). */
@@ -585,6 +586,7 @@ static const struct sfield quota_fields[] = {
     {"vcpus", S_INT, 0, "256", 0, 1000000, OFF(gd_scenario, quotas.vcpus), NULL},
     {"auto_scaling_groups", S_INT, 0, "20", 0, 10000, OFF(gd_scenario, quotas.asgs), NULL},
     {"alarms", S_INT, 0, "100", 0, 100000, OFF(gd_scenario, quotas.alarms), NULL},
+    {"elastic_ips", S_INT, 0, "5", 0, 1000, OFF(gd_scenario, quotas.eips), NULL},
     END,
 };
 

@@ -71,6 +71,7 @@ typedef struct gd_scenario {
         int vcpus;  /* running (pending and running) vCPUs a team may have */
         int asgs;   /* auto scaling groups */
         int alarms; /* alarms */
+        int eips;   /* Elastic IPs (5, as AWS's default per region) */
     } quotas;
     struct {
         double discount; /* off the on-demand price (0.7: a spot hour costs 30 %) */

@@ -108,92 +108,16 @@ static json_t *zones_doc(gd_game *g, json_t *records)
     return json_pack("{s:o}", "zones", zones);
 }
 
-#define PUSH_MAGIC 0x444e5350u
-
-struct push {
-    uint32_t magic;
-    gd_edge_link *e;
-    char *doc;
-};
-
-static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
-{
-    struct push *p = ud;
-    GD_CHECK_OBJ(p, PUSH_MAGIC);
-    GD_CHECK_OBJ(p->e, GD_EDGE_LINK_MAGIC);
-    p->e->pushing = 0;
-    if (!err && resp->status == 200) {
-        gd_free(p->e->pushed);
-        p->e->pushed = p->doc;
-        gd_debug("dns_config_pushed", "bytes=%zu", strlen(p->doc));
-    } else {
-        if (!err) {
-            gd_free(p->e->refused);
-            p->e->refused = gd_strdup(p->doc);
-            gd_warn("dns_config_refused", "status=%d body=%s", resp->status, gd_log_q(resp->body));
-        }
-        gd_free(p->doc);
-    }
-    p->magic = 0;
-    gd_free(p);
-}
-
 void gd_dnspush_reconcile(gd_game *g, json_t *records)
 {
-    char addr[48], ipb[16];
+    char addr[48], admin[48], ipb[16];
     gd_dns_addr(g, addr, sizeof addr);
     uint32_t ip;
     int port;
     gd_hostport_parse(addr, &ip, &port);
-    gd_edge_link *e = g->dns;
-    if (!e) {
-        e = g->dns = gd_calloc(1, sizeof *e);
-        e->magic = GD_EDGE_LINK_MAGIC;
-        snprintf(e->res_id, sizeof e->res_id, "dns");
-        e->admin = gd_httpc_pool_new(g->loop, ip, DNS_ADMIN_PORT, 1, 8);
-        e->admin_loop = g->loop;
-    }
-    if (!gd_proc_find(g, "dns", GD_PROC_DNS, 0)) {
-        char admin[48], e_tok[128], e_speed[64], e_epoch[64];
-        snprintf(admin, sizeof admin, "%s:%d", gd_ip_format(ip, ipb), DNS_ADMIN_PORT);
-        snprintf(e_tok, sizeof e_tok, "GAMEDAY_ADMIN_TOKEN=%s", g->internal_token);
-        gd_proc_clock_env(e_speed, e_epoch, sizeof e_speed);
-        char *env[] = {e_tok, e_speed, e_epoch, NULL};
-        char *args[] = {g->exe, "dns", "--listen", addr, "--admin", admin, NULL};
-        gd_proc *p = gd_proc_spawn(g, GD_PROC_DNS, 0, "dns", args, env, "dns");
-        gd_free(e->pushed);
-        e->pushed = NULL;
-        if (p) {
-            char v[16];
-            snprintf(v, sizeof v, "%d", p->pid);
-            gd_store_kv_set(g->db, "dns_pid", v);
-        }
-    }
-    json_t *doc = zones_doc(g, records);
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    if (!e->pushing && (!e->pushed || strcmp(e->pushed, s) != 0) &&
-        (!e->refused || strcmp(e->refused, s) != 0)) {
-        size_t len = strlen(s);
-        char *head = gd_sprintf("PUT /config HTTP/1.1\r\nHost: dns\r\nAuthorization: Bearer %s\r\n"
-                                "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                                g->internal_token, len);
-        size_t hl = strlen(head);
-        char *full = gd_malloc(hl + len);
-        memcpy(full, head, hl);
-        memcpy(full + hl, s, len);
-        struct push *p = gd_malloc(sizeof *p);
-        p->magic = PUSH_MAGIC;
-        p->e = e;
-        p->doc = gd_strdup(s);
-        if (gd_httpc_request(e->admin, full, hl + len, 2000, on_pushed, p) == 0) {
-            e->pushing = 1;
-        } else {
-            gd_free(p->doc);
-            gd_free(p);
-        }
-        gd_free(head);
-        gd_free(full);
-    }
-    free(s);
+    gd_edge_link *e = gd_link_get(g, &g->dns, "dns", ip, DNS_ADMIN_PORT);
+    snprintf(admin, sizeof admin, "%s:%d", gd_ip_format(ip, ipb), DNS_ADMIN_PORT);
+    char *args[] = {g->exe, "dns", "--listen", addr, "--admin", admin, NULL};
+    gd_link_spawn(g, e, GD_PROC_DNS, args, "dns_pid");
+    gd_link_push(g, e, zones_doc(g, records));
 }

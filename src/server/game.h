@@ -19,7 +19,7 @@
 
 #define GD_MAX_TEAMS 16
 
-enum gd_proc_kind { GD_PROC_INSTANCE, GD_PROC_EDGE, GD_PROC_LOADGEN, GD_PROC_DNS };
+enum gd_proc_kind { GD_PROC_INSTANCE, GD_PROC_EDGE, GD_PROC_LOADGEN, GD_PROC_DNS, GD_PROC_NAT };
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */
 
@@ -91,6 +91,7 @@ typedef struct gd_game {
     gd_proc *procs;
     gd_edge_link *edges;
     gd_edge_link *dns; /* the game's DNS server (dnspush.c), a link like an edge's */
+    gd_edge_link *nat; /* the game's Elastic IPs (eips.c) */
     gd_team_stats teams[GD_MAX_TEAMS + 1];
     gd_rand rnd;
     gd_metrics *metrics; /* CloudWatch-like series of the edges */

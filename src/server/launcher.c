@@ -215,6 +215,14 @@ static void rc_dns(gd_game *g, struct pass *p)
     json_decref(records);
 }
 
+/* Elastic IPs: their addresses and the nat's mappings. */
+static void rc_eips(gd_game *g, struct pass *p)
+{
+    json_t *eips = gd_store_res_list(g->db, 0, "elastic_ip", 0);
+    gd_eips_reconcile(g, eips, p->instances);
+    json_decref(eips);
+}
+
 /* Loadgens: a team's customers start once its endpoint serves. */
 static void rc_loadgens(gd_game *g, struct pass *p)
 {
@@ -238,6 +246,7 @@ static const struct {
     {"scaling_policy", rc_policies},
     {"scheduled_action", rc_schedules},
     {"spot", rc_spot},
+    {"elastic_ip", rc_eips},
     {"dns_record", rc_dns},
     {"loadgens", rc_loadgens},
 };

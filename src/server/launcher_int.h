@@ -87,6 +87,20 @@ void gd_edgepush_tg_status(gd_game *g, json_t *tg, json_t *lbs, json_t *instance
 /** Stops the edges of load balancers no longer in `edges` and forgets their links. */
 void gd_edgepush_forget(gd_game *g, json_t *edges);
 
+/* ---- links.c: the game-wide daemons (dns, nat) ---- */
+/** The link in *slot, made on first use (name: its log, its process's res_id). */
+gd_edge_link *gd_link_get(gd_game *g, gd_edge_link **slot, const char *name, uint32_t ip,
+                          int admin_port);
+/** Starts its process (args[0] the binary) unless it runs; its pid goes to kv pid_key. */
+void gd_link_spawn(gd_game *g, gd_edge_link *e, enum gd_proc_kind kind, char **args,
+                   const char *pid_key);
+/** Pushes doc (taken) when it differs from what the daemon holds and was not refused. */
+void gd_link_push(gd_game *g, gd_edge_link *e, json_t *doc);
+
+/* ---- eips.c ---- */
+/** Elastic IPs: their addresses, and the nat's mappings to their instances. */
+void gd_eips_reconcile(gd_game *g, json_t *eips, json_t *instances);
+
 /* ---- dnspush.c ---- */
 /** The DNS server's address ("127.N.255.53:53"; port 5353 when the server may not bind
  *  ports under 1024) and a team's hosted zone ("team<T>.gameday.test"). */

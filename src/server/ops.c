@@ -193,9 +193,10 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
         r = gd_op_check_spec(who, type, name, spec, NULL, all, team_octet(g, who->team),
                              g->sc->allowed_commands, out);
         /* The team's quotas, as AWS's service quotas refuse: LimitExceeded. */
-        int quota = !strcmp(type, "asg")     ? g->sc->quotas.asgs
-                    : !strcmp(type, "alarm") ? g->sc->quotas.alarms
-                                             : -1;
+        int quota = !strcmp(type, "asg")          ? g->sc->quotas.asgs
+                    : !strcmp(type, "alarm")      ? g->sc->quotas.alarms
+                    : !strcmp(type, "elastic_ip") ? g->sc->quotas.eips
+                                                  : -1;
         if (r == 0 && quota >= 0) {
             int n = 0;
             size_t i;
@@ -204,7 +205,9 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
             if (n >= quota)
                 r = fail(out, 400, "LimitExceeded",
                          "the team has %d of %d %s allowed (the scenario's quotas)", n, quota,
-                         !strcmp(type, "asg") ? "auto scaling groups" : "alarms");
+                         !strcmp(type, "asg")     ? "auto scaling groups"
+                         : !strcmp(type, "alarm") ? "alarms"
+                                                  : "Elastic IPs");
         }
         json_decref(all);
     }

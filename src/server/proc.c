@@ -84,9 +84,10 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
             }
     } else if (p->kind == GD_PROC_LOADGEN) {
         if (status == 0 && !sig) g->teams[p->team].loadgen_done = 1;
-    } else if (p->kind == GD_PROC_DNS && g->dns) {
-        gd_free(g->dns->pushed); /* a new one gets the whole document again */
-        g->dns->pushed = NULL;
+    } else if ((p->kind == GD_PROC_DNS && g->dns) || (p->kind == GD_PROC_NAT && g->nat)) {
+        gd_edge_link *l = p->kind == GD_PROC_DNS ? g->dns : g->nat;
+        gd_free(l->pushed); /* a new one gets the whole document again */
+        l->pushed = NULL;
     }
     proc_unlink(g, p);
 }
@@ -249,6 +250,11 @@ void gd_launcher_adopt(gd_game *g)
     gd_free(dv);
     if (dpid > 0 && kill(dpid, 0) == 0 && proc_has(dpid, "cmdline", "dns --listen"))
         adopt(g, GD_PROC_DNS, 0, "dns", dpid);
+    char *nv = gd_store_kv_get(g->db, "nat_pid");
+    int npid = nv ? atoi(nv) : 0;
+    gd_free(nv);
+    if (npid > 0 && kill(npid, 0) == 0 && proc_has(npid, "cmdline", "nat --admin"))
+        adopt(g, GD_PROC_NAT, 0, "nat", npid);
     for (int t = 1; t <= g->nteams; t++) {
         char key[32];
         snprintf(key, sizeof key, "loadgen_pid_%d", t);

@@ -126,3 +126,60 @@ def test_customers_follow_the_record_after_its_ttl(game):
     assert errors3 - errors2 <= 2 * keepers * 2, (errors2, errors3)
     assert sent3[web2] - sent2.get(web2, 0) > 200, "customers moved to web2"
     assert errors2 - errors0 > 10, "the errors of the TTL window are counted"
+
+
+def eip_get(ip, path="/time?tz=UTC"):
+    with urllib.request.urlopen(f"http://{ip}:8080{path}", timeout=5) as r:
+        return r.status, r.headers.get("X-Instance-Id")
+
+
+def test_an_elastic_ip_reaches_its_instance_and_moves_with_it(game):
+    game.ctl("create", "instance", "web3", "launch_template=web", "subnet=public-a")
+    game.wait_until(lambda: game.get("/resources/web3")["status"].get("state") == "running", 10,
+                    "web3 running")
+    web2, web3 = game.get("/resources/web2")["id"], game.get("/resources/web3")["id"]
+    game.ctl("create", "elastic_ip", "front", "instance=web2")
+    eip = game.wait_until(lambda: game.get("/resources/front")["status"].get("ip"), 10,
+                          "an address")
+    assert eip.startswith(f"127.{NET}.251."), eip
+    game.wait_until(lambda: eip_get(eip) == (200, web2), 10, "the address reaching web2")
+    game.ctl("update", "front", "instance=web3")
+    game.wait_until(lambda: eip_get(eip) == (200, web3), 10, "the address moved to web3")
+    assert game.get("/resources/front")["status"]["association"] == web3
+    # customers reach the instance through its Elastic IP
+    game.ctl("update", "www", f"values=[\"{eip}\"]")
+    game.wait_until(lambda: loadgen_metrics(game)[0].get(eip, 0) > 100, 30,
+                    "customers going through the Elastic IP")
+    # at most 5 per team (AWS's default); one more is refused
+    for i in range(4):
+        game.ctl("create", "elastic_ip", f"spare{i}")
+    r = game.ctl("create", "elastic_ip", "one-too-many", check=False)
+    assert r.returncode != 0 and "LimitExceeded" in r.stderr, r.stderr
+    # and every address is billed by the hour
+    game.wait_until(lambda: any(r["type"] == "elastic_ip" and r["usd"] > 0
+                                for r in game.get("/bill")["by_resource"]), 10,
+                    "the Elastic IPs on the bill")
+
+
+def test_vertical_scaling_costs_its_downtime_in_errors(game):
+    """web3, behind the Elastic IP the customers resolve, is stopped, given a bigger
+    type and started again: the customers' errors grow while it is down, and stop
+    once it serves again."""
+    _, e0, _ = loadgen_metrics(game)
+    game.ctl("stop", "web3")
+    game.wait_until(lambda: game.get("/resources/web3")["status"]["state"] == "stopped", 10,
+                    "web3 stopped")
+    t0 = clock(game)
+    game.wait_until(lambda: clock(game) > t0 + 30, 10, "30 s of game time")
+    _, e1, _ = loadgen_metrics(game)
+    assert e1 - e0 > 20, "requests fail while the instance is stopped"
+    game.ctl("update", "web3", "instance_type=t3.small")
+    game.ctl("start", "web3")
+    game.wait_until(lambda: eip_get(game.get("/resources/front")["status"]["ip"])[0] == 200, 10,
+                    "web3 serving again")
+    t1 = clock(game)
+    game.wait_until(lambda: clock(game) > t1 + 20, 10, "20 s of game time")
+    _, e2, _ = loadgen_metrics(game)
+    game.wait_until(lambda: clock(game) > t1 + 60, 10, "40 s more")
+    _, e3, _ = loadgen_metrics(game)
+    assert e3 - e2 <= 2, "no errors once it serves again"

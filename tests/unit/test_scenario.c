@@ -494,7 +494,7 @@ Test(scenario, section_errors)
                   "  surges:\n"                                       /* 9 */
                   "    - {at: 1h, x: 2}\n"                            /* 10 */
                   "scoring: {success_min: 20}\n"                      /* 11 */
-                  "service: {kind: time}\n"                           /* 12 */
+                  "service: {kind: clock}\n"                          /* 12 */
                   "events:\n"                                         /* 13 */
                   "  - {at: 1m, action: explode}\n"                   /* 14 */
                   "  - {at: 2m, action: terminate}\n"                 /* 15 */
@@ -518,8 +518,8 @@ Test(scenario, section_errors)
         "10:7: field 'traffic.surges[0].for': missing (allowed: 1ms..7d)",
         "11:24: field 'scoring.success_min': 20 is above success_max (allowed: 0..10 "
         "(success_max))",
-        "12:17: field 'service.kind': \"time\" is not one of the allowed values (allowed: "
-        "unicorn)",
+        "12:17: field 'service.kind': \"clock\" is not one of the allowed values (allowed: "
+        "unicorn, time)",
         "14:22: field 'events[0].action': \"explode\" is not one of the allowed values (allowed: "
         "terminate_random, terminate, scale, message)",
         "15:5: field 'events[1].target': missing (allowed: TYPE/NAME, e.g. asg/web)",
@@ -528,7 +528,7 @@ Test(scenario, section_errors)
         "asg/web)",
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy, scheduled_action, dns_record)",
+        "scaling_policy, scheduled_action, dns_record, elastic_ip)",
         "20:3: field 'architecture.endpoint': missing (needed unless dns.resolve names the record "
         "customers look up) (allowed: no entry is defined)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
@@ -570,10 +570,10 @@ Test(scenario, architecture_errors)
         "11:14: field 'architecture.resources[4].type': \"rocket\" is not a resource type "
         "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn, "
         "alarm, "
-        "scaling_policy, scheduled_action, dns_record)",
+        "scaling_policy, scheduled_action, dns_record, elastic_ip)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy, scheduled_action, dns_record)",
+        "scaling_policy, scheduled_action, dns_record, elastic_ip)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",

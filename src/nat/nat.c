@@ -1,0 +1,461 @@
+/* `gameday nat`: see nat.h. Its document is {"maps": [{"ip": "127.1.251.4", "port":
+ * 8080, "to": "127.1.0.4:8080", "team": 1}]}, pushed on PUT /config of the admin
+ * listener. A mapping's listener stays while the mapping does (moving the address to
+ * another instance only changes where new connections go); connections are piped
+ * both ways with backpressure, and closed together. */
+#include "nat/nat.h"
+#include "core/addr.h"
+#include "core/buf.h"
+#include "core/check.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/http.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "core/promtext.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define MAX_MAPS 256
+#define HIGH_WATER (1 << 20) /* bytes queued toward one side before the other stops reading */
+#define LOW_WATER (1 << 18)
+#define MAP_MAGIC 0x4e41544du
+#define FLOW_MAGIC 0x464c4f57u
+
+struct map {
+    uint32_t magic;
+    uint32_t ip;
+    int port;
+    uint32_t to_ip;
+    int to_port;
+    int team;
+    int listening, closing, seen;
+    int refs; /* the list's (until its listener closed) and one per flow */
+    char error[64];
+    uv_tcp_t srv;
+    uint64_t conns, refused, bytes;
+    struct map *next;
+};
+
+struct side {
+    uv_tcp_t tcp;
+    int reading;
+};
+
+struct flow {
+    uint32_t magic;
+    struct side c, t; /* the client, the target */
+    uv_connect_t conn;
+    int connected, closing, handles;
+    struct map *m; /* a reference: counters outlive the mapping's removal */
+};
+
+static struct {
+    uv_loop_t *loop;
+    gd_http_server admin;
+    const char *token;
+    struct map *maps;
+    json_t *config;
+    uint64_t version, flows, open_flows;
+} N;
+
+/* ---- flows ---- */
+
+static void map_unref(struct map *m)
+{
+    if (--m->refs > 0) return;
+    m->magic = 0;
+    gd_free(m);
+}
+
+static void flow_freed(uv_handle_t *h)
+{
+    struct flow *f = h->data;
+    if (--f->handles > 0) return;
+    map_unref(f->m);
+    f->magic = 0;
+    N.open_flows--;
+    gd_free(f);
+}
+
+static void flow_close(struct flow *f)
+{
+    if (f->closing) return;
+    f->closing = 1;
+    uv_close((uv_handle_t *)&f->c.tcp, flow_freed);
+    uv_close((uv_handle_t *)&f->t.tcp, flow_freed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    b->base = gd_malloc(65536);
+    b->len = 65536;
+}
+
+struct wreq {
+    uv_write_t w;
+    struct flow *f;
+    char *data;
+};
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+static struct side *other(struct flow *f, uv_stream_t *s)
+{
+    return s == (uv_stream_t *)&f->c.tcp ? &f->t : &f->c;
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct wreq *r = (struct wreq *)w;
+    struct flow *f = r->f;
+    uv_stream_t *to = w->handle;
+    gd_free(r->data);
+    gd_free(r);
+    if (f->closing) return;
+    if (status < 0) {
+        flow_close(f);
+        return;
+    }
+    /* The side written to drained: the side that feeds it may read again. */
+    struct side *dst = to == (uv_stream_t *)&f->c.tcp ? &f->c : &f->t;
+    struct side *src = dst == &f->c ? &f->t : &f->c;
+    if (!src->reading && uv_stream_get_write_queue_size((uv_stream_t *)&dst->tcp) < LOW_WATER) {
+        src->reading = 1;
+        uv_read_start((uv_stream_t *)&src->tcp, on_alloc, on_read);
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct flow *f = s->data;
+    if (n <= 0) {
+        gd_free(b->base);
+        if (n < 0) flow_close(f);
+        return;
+    }
+    struct side *dst = other(f, s);
+    f->m->bytes += (uint64_t)n;
+    struct wreq *r = gd_malloc(sizeof *r);
+    r->f = f;
+    r->data = b->base;
+    uv_buf_t wb = uv_buf_init(b->base, (unsigned)n);
+    if (uv_write(&r->w, (uv_stream_t *)&dst->tcp, &wb, 1, on_written) < 0) {
+        gd_free(r->data);
+        gd_free(r);
+        flow_close(f);
+        return;
+    }
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&dst->tcp) > HIGH_WATER) {
+        struct side *src = s == (uv_stream_t *)&f->c.tcp ? &f->c : &f->t;
+        src->reading = 0;
+        uv_read_stop(s);
+    }
+}
+
+static void on_target_connected(uv_connect_t *req, int status)
+{
+    struct flow *f = req->data;
+    if (f->closing) return;
+    if (status < 0) { /* nothing answers behind the address: the client is refused */
+        f->m->refused++;
+        flow_close(f);
+        return;
+    }
+    f->connected = 1;
+    f->c.reading = f->t.reading = 1;
+    uv_read_start((uv_stream_t *)&f->c.tcp, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&f->t.tcp, on_alloc, on_read);
+}
+
+static void on_accept(uv_stream_t *srv, int status)
+{
+    struct map *m = srv->data;
+    GD_CHECK_OBJ(m, MAP_MAGIC);
+    if (status < 0) return;
+    struct flow *f = gd_calloc(1, sizeof *f);
+    f->magic = FLOW_MAGIC;
+    f->m = m;
+    m->refs++;
+    f->handles = 2;
+    uv_tcp_init(N.loop, &f->c.tcp);
+    uv_tcp_init(N.loop, &f->t.tcp);
+    f->c.tcp.data = f->t.tcp.data = f;
+    N.flows++;
+    N.open_flows++;
+    m->conns++;
+    if (uv_accept(srv, (uv_stream_t *)&f->c.tcp) < 0) {
+        flow_close(f);
+        return;
+    }
+    uv_tcp_nodelay(&f->c.tcp, 1);
+    uv_tcp_nodelay(&f->t.tcp, 1);
+    struct sockaddr_in sa;
+    char ipb[16];
+    uv_ip4_addr(gd_ip_format(m->to_ip, ipb), m->to_port, &sa);
+    f->conn.data = f;
+    if (uv_tcp_connect(&f->conn, &f->t.tcp, (struct sockaddr *)&sa, on_target_connected) < 0) {
+        m->refused++;
+        flow_close(f);
+    }
+}
+
+/* ---- mappings ---- */
+
+static void map_closed(uv_handle_t *h)
+{
+    map_unref(h->data);
+}
+
+static struct map *map_find(uint32_t ip, int port)
+{
+    for (struct map *m = N.maps; m; m = m->next)
+        if (m->ip == ip && m->port == port) return m;
+    return NULL;
+}
+
+#define BAD(...) (snprintf(err, errlen, __VA_ARGS__), GD_EINVAL)
+
+static int config_check(const json_t *doc, char *err, size_t errlen)
+{
+    const json_t *maps = json_object_get(doc, "maps");
+    if (!json_is_array(maps) || json_array_size(maps) > MAX_MAPS)
+        return BAD("maps: a list of at most %d {\"ip\", \"port\", \"to\"}", MAX_MAPS);
+    size_t i, k;
+    json_t *m, *o;
+    json_array_foreach(maps, i, m)
+    {
+        uint32_t ip, tip;
+        int tport;
+        const json_t *port = json_object_get(m, "port");
+        const char *to = json_string_value(json_object_get(m, "to"));
+        if (gd_ip_parse(json_string_value(json_object_get(m, "ip")), &ip) < 0 || (ip >> 24) != 127)
+            return BAD("maps[%zu].ip: an address in 127.0.0.0/8", i);
+        if (!json_is_integer(port) || json_integer_value(port) < 1 ||
+            json_integer_value(port) > 65535)
+            return BAD("maps[%zu].port: 1..65535", i);
+        if (!to || gd_hostport_parse(to, &tip, &tport) < 0 || (tip >> 24) != 127)
+            return BAD("maps[%zu].to: \"IP:PORT\" in 127.0.0.0/8", i);
+        json_array_foreach(maps, k, o)
+        {
+            if (k >= i) break;
+            uint32_t oip;
+            gd_ip_parse(json_string_value(json_object_get(o, "ip")), &oip);
+            if (oip == ip &&
+                json_integer_value(json_object_get(o, "port")) == json_integer_value(port))
+                return BAD("maps[%zu]: the address and port of maps[%zu] again", i, k);
+        }
+    }
+    return 0;
+}
+
+static void config_apply(const json_t *doc)
+{
+    for (struct map *m = N.maps; m; m = m->next) m->seen = 0;
+    size_t i;
+    json_t *j;
+    json_array_foreach(json_object_get(doc, "maps"), i, j)
+    {
+        uint32_t ip, tip;
+        int tport, port = (int)json_integer_value(json_object_get(j, "port"));
+        gd_ip_parse(json_string_value(json_object_get(j, "ip")), &ip);
+        gd_hostport_parse(json_string_value(json_object_get(j, "to")), &tip, &tport);
+        struct map *m = map_find(ip, port);
+        if (!m) {
+            m = gd_calloc(1, sizeof *m);
+            m->magic = MAP_MAGIC;
+            m->refs = 1;
+            m->ip = ip;
+            m->port = port;
+            m->next = N.maps;
+            N.maps = m;
+            uv_tcp_init(N.loop, &m->srv);
+            m->srv.data = m;
+            struct sockaddr_in sa;
+            char ipb[16];
+            uv_ip4_addr(gd_ip_format(ip, ipb), port, &sa);
+            int r = uv_tcp_bind(&m->srv, (struct sockaddr *)&sa, 0);
+            if (r == 0) r = uv_listen((uv_stream_t *)&m->srv, 512, on_accept);
+            if (r < 0) {
+                snprintf(m->error, sizeof m->error, "%s", uv_strerror(r));
+                gd_warn("listen_failed", "addr=%s:%d err=%s", ipb, port, m->error);
+            } else {
+                m->listening = 1;
+            }
+        }
+        m->seen = 1;
+        m->to_ip = tip;
+        m->to_port = tport;
+        m->team = (int)json_integer_value(json_object_get(j, "team"));
+    }
+    /* Mappings no longer in the document stop listening; their flows go on. */
+    for (struct map **pp = &N.maps; *pp;) {
+        struct map *m = *pp;
+        if (m->seen) {
+            pp = &m->next;
+            continue;
+        }
+        *pp = m->next;
+        uv_close((uv_handle_t *)&m->srv, map_closed);
+    }
+}
+
+static int config_load(const json_t *doc, char *err, size_t errlen)
+{
+    int r = config_check(doc, err, errlen);
+    if (r < 0) return r;
+    config_apply(doc);
+    json_decref(N.config);
+    N.config = json_deep_copy(doc);
+    N.version++;
+    int n = 0;
+    for (struct map *m = N.maps; m; m = m->next) n++;
+    gd_info("config_applied", "version=%llu maps=%d", (unsigned long long)N.version, n);
+    return 0;
+}
+
+/* ---- admin ---- */
+
+static json_t *stats_json(void)
+{
+    json_t *maps = json_array();
+    for (struct map *m = N.maps; m; m = m->next) {
+        char a[16], b[16];
+        json_t *x =
+            json_pack("{s:s,s:i,s:s,s:i,s:i,s:b,s:I,s:I,s:I}", "ip", gd_ip_format(m->ip, a), "port",
+                      m->port, "to_ip", gd_ip_format(m->to_ip, b), "to_port", m->to_port, "team",
+                      m->team, "listening", m->listening, "connections", (json_int_t)m->conns,
+                      "refused", (json_int_t)m->refused, "bytes", (json_int_t)m->bytes);
+        if (m->error[0]) json_object_set_new(x, "error", json_string(m->error));
+        json_array_append_new(maps, x);
+    }
+    return json_pack("{s:I,s:I,s:I,s:o}", "version", (json_int_t)N.version, "flows",
+                     (json_int_t)N.flows, "open_flows", (json_int_t)N.open_flows, "maps", maps);
+}
+
+static void metrics(gd_http_conn *c)
+{
+    gd_buf b;
+    gd_buf_init(&b, 1 << 20);
+    gd_prom_head(&b, "gameday_nat_connections_total", "counter",
+                 "Connections to an Elastic IP, by address");
+    for (struct map *m = N.maps; m; m = m->next) {
+        char l[96], ipb[16];
+        snprintf(l, sizeof l, "address=\"%s\",team=\"%d\"", gd_ip_format(m->ip, ipb), m->team);
+        gd_prom_sample(&b, "gameday_nat_connections_total", l, (double)m->conns);
+    }
+    gd_prom_head(&b, "gameday_nat_refused_total", "counter",
+                 "Connections nothing answered behind the address");
+    for (struct map *m = N.maps; m; m = m->next) {
+        char l[96], ipb[16];
+        snprintf(l, sizeof l, "address=\"%s\",team=\"%d\"", gd_ip_format(m->ip, ipb), m->team);
+        gd_prom_sample(&b, "gameday_nat_refused_total", l, (double)m->refused);
+    }
+    gd_prom_head(&b, "gameday_nat_open_flows", "gauge", "Connections being forwarded now");
+    gd_prom_sample(&b, "gameday_nat_open_flows", "", (double)N.open_flows);
+    gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
+    gd_buf_free(&b);
+}
+
+static int path_is(const gd_http_req *r, const char *p)
+{
+    return r->path_len == strlen(p) && !memcmp(r->path, p, r->path_len);
+}
+
+static void on_admin(gd_http_conn *c, gd_http_req *req, void *ud)
+{
+    if (path_is(req, "/health")) {
+        gd_http_respond(c, 200, NULL, "text/plain", "ok\n", 3);
+    } else if (path_is(req, "/metrics")) {
+        metrics(c);
+    } else if (path_is(req, "/stats")) {
+        gd_http_respond_json(c, 200, stats_json());
+    } else if (path_is(req, "/config") && req->method == HTTP_GET) {
+        gd_http_respond_json(c, 200, N.config ? json_incref(N.config) : json_object());
+    } else if (path_is(req, "/config") && req->method == HTTP_PUT) {
+        size_t n;
+        const char *a = gd_http_header_get(req->headers, req->nheaders, "authorization", &n);
+        size_t tl = strlen(N.token);
+        if (!(tl > 0 && a && n == tl + 7 && !strncmp(a, "Bearer ", 7) &&
+              !memcmp(a + 7, N.token, tl))) {
+            gd_http_respond_error(c, 401, "Unauthorized", "mutations need the admin token");
+            return;
+        }
+        json_error_t je;
+        char err[256];
+        json_t *doc = json_loadb(req->body, req->body_len, 0, &je);
+        if (!doc) {
+            snprintf(err, sizeof err, "line %d column %d: %s", je.line, je.column, je.text);
+            gd_http_respond_error(c, 400, "InvalidJSON", err);
+            return;
+        }
+        int r = config_load(doc, err, sizeof err);
+        json_decref(doc);
+        if (r < 0) {
+            gd_warn("config_rejected", "reason=%s", gd_log_q(err));
+            gd_http_respond_error(c, 400, "InvalidConfig", err);
+            return;
+        }
+        gd_http_respond_json(c, 200, json_pack("{s:I}", "version", (json_int_t)N.version));
+    } else {
+        gd_http_respond_error(c, 404, "NotFound", "admin paths: /config /stats /metrics /health");
+    }
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    gd_info("stopping", "signal=%d", signum);
+    fflush(stderr);
+    _exit(0);
+}
+
+int gd_cmd_nat(int argc, char **argv)
+{
+    const char *admin = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--admin") && i + 1 < argc) {
+            admin = argv[++i];
+        } else {
+            int help = !strcmp(argv[i], "--help");
+            fprintf(help ? stdout : stderr,
+                    "usage: gameday nat --admin IP:PORT\n"
+                    "Forwards each Elastic IP of its document (PUT /config with Authorization:\n"
+                    "Bearer $GAMEDAY_ADMIN_TOKEN) to its instance. GET /config, /stats,\n"
+                    "/metrics, /health. See doc/resources.md (elastic_ip).\n");
+            return help ? 0 : 2;
+        }
+    }
+    uint32_t ip;
+    int port;
+    if (!admin || gd_hostport_parse(admin, &ip, &port) < 0 || (ip >> 24) != 127) {
+        fprintf(stderr, "gameday nat: --admin IP:PORT in 127.0.0.0/8 is required\n");
+        return 2;
+    }
+    gd_log_init("nat");
+    if (gd_clock_from_env() < 0) gd_clock_set(1.0, gd_clock_mono_ns());
+    signal(SIGPIPE, SIG_IGN);
+    N.loop = uv_default_loop();
+    N.token = getenv("GAMEDAY_ADMIN_TOKEN");
+    if (!N.token) N.token = "";
+    char ipb[16];
+    gd_http_server_init(&N.admin, N.loop, on_admin, NULL);
+    int r = gd_http_server_listen(&N.admin, gd_ip_format(ip, ipb), port);
+    if (r < 0) {
+        gd_error("listen_failed", "addr=%s err=%s", admin, gd_strerror(r));
+        return 1;
+    }
+    uv_signal_t sigterm, sigint;
+    uv_signal_init(N.loop, &sigterm);
+    uv_signal_start(&sigterm, on_signal, SIGTERM);
+    uv_signal_init(N.loop, &sigint);
+    uv_signal_start(&sigint, on_signal, SIGINT);
+    gd_info("ready", "admin=%s", admin);
+    uv_run(N.loop, UV_RUN_DEFAULT);
+    return 0;
+}

@@ -1,0 +1,104 @@
+/* Links to the game-wide daemons the server runs besides the edges (`gameday dns`,
+ * `gameday nat`): each has one process, adopted across a server restart through its
+ * pid in the store, and one JSON document pushed over its admin port (PUT /config)
+ * whenever it changes, as the edges' documents are. */
+#include "core/check.h"
+#include "core/log.h"
+#include "core/mem.h"
+#include "server/launcher_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PUSH_MAGIC 0x4c4e4b50u
+
+gd_edge_link *gd_link_get(gd_game *g, gd_edge_link **slot, const char *name, uint32_t ip,
+                          int admin_port)
+{
+    if (!*slot) {
+        gd_edge_link *e = *slot = gd_calloc(1, sizeof *e);
+        e->magic = GD_EDGE_LINK_MAGIC;
+        snprintf(e->res_id, sizeof e->res_id, "%s", name);
+        e->admin = gd_httpc_pool_new(g->loop, ip, admin_port, 1, 8);
+        e->admin_loop = g->loop;
+    }
+    return *slot;
+}
+
+void gd_link_spawn(gd_game *g, gd_edge_link *e, enum gd_proc_kind kind, char **args,
+                   const char *pid_key)
+{
+    if (gd_proc_find(g, e->res_id, kind, 0)) return;
+    char e_tok[128], e_speed[64], e_epoch[64];
+    snprintf(e_tok, sizeof e_tok, "GAMEDAY_ADMIN_TOKEN=%s", g->internal_token);
+    gd_proc_clock_env(e_speed, e_epoch, sizeof e_speed);
+    char *env[] = {e_tok, e_speed, e_epoch, NULL};
+    gd_proc *p = gd_proc_spawn(g, kind, 0, e->res_id, args, env, e->res_id);
+    gd_free(e->pushed);
+    e->pushed = NULL;
+    if (p) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", p->pid);
+        gd_store_kv_set(g->db, pid_key, v);
+    }
+}
+
+struct push {
+    uint32_t magic;
+    gd_edge_link *e;
+    char *doc;
+};
+
+static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
+{
+    struct push *p = ud;
+    GD_CHECK_OBJ(p, PUSH_MAGIC);
+    GD_CHECK_OBJ(p->e, GD_EDGE_LINK_MAGIC);
+    p->e->pushing = 0;
+    if (!err && resp->status == 200) {
+        gd_free(p->e->pushed);
+        p->e->pushed = p->doc;
+        gd_debug("config_pushed", "to=%s bytes=%zu", p->e->res_id, strlen(p->doc));
+    } else {
+        if (!err) {
+            gd_free(p->e->refused);
+            p->e->refused = gd_strdup(p->doc);
+            gd_warn("config_refused", "to=%s status=%d body=%s", p->e->res_id, resp->status,
+                    gd_log_q(resp->body));
+        }
+        gd_free(p->doc);
+    }
+    p->magic = 0;
+    gd_free(p);
+}
+
+void gd_link_push(gd_game *g, gd_edge_link *e, json_t *doc)
+{
+    char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(doc);
+    if (!e->pushing && (!e->pushed || strcmp(e->pushed, s) != 0) &&
+        (!e->refused || strcmp(e->refused, s) != 0)) {
+        size_t len = strlen(s);
+        char *head = gd_sprintf("PUT /config HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                                "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                                e->res_id, g->internal_token, len);
+        size_t hl = strlen(head);
+        char *full = gd_malloc(hl + len);
+        memcpy(full, head, hl);
+        memcpy(full + hl, s, len);
+        struct push *p = gd_malloc(sizeof *p);
+        p->magic = PUSH_MAGIC;
+        p->e = e;
+        p->doc = gd_strdup(s);
+        if (gd_httpc_request(e->admin, full, hl + len, 2000, on_pushed, p) == 0) {
+            e->pushing = 1;
+        } else {
+            gd_free(p->doc);
+            gd_free(p);
+        }
+        gd_free(head);
+        gd_free(full);
+    }
+    free(s);
+}
