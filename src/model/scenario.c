@@ -303,7 +303,8 @@ static json_t *read_section(struct sctx *x, json_t *parent, const char *pkey, js
 /* ---- sections ---------------------------------------------------------------------------- */
 
 static const char *const service_kinds[] = {"unicorn", "time", NULL};
-static const char *const actions[] = {"terminate_random", "terminate", "scale", "message", NULL};
+static const char *const actions[] = {"terminate_random", "terminate", "scale",
+                                      "message",          "az_outage", NULL};
 
 static const struct sfield top_fields[] = {
     {"name", S_NAME, 1, NULL, 0, 0, OFF(gd_scenario, name), NULL},
@@ -396,6 +397,7 @@ static const struct sfield event_fields[] = {
     {"count", S_INT, 0, "1", 0, 1000, OFF(gd_event, count), NULL},
     {"principal", S_NAME, 0, "chaos-monkey", 0, 0, OFF(gd_event, principal), NULL},
     {"message", S_STR, 0, NULL, 0, 0, OFF(gd_event, message), NULL},
+    {"for", S_DUR, 0, "10m", 60, 86400, OFF(gd_event, for_s), NULL},
     END,
 };
 
@@ -753,7 +755,7 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
 static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
 {
     json_t *list = get_list(x, root, "events", "events", 0,
-                            "a list of {at, action, target, count, principal, message}");
+                            "a list of {at, action, target, count, principal, message, for}");
     if (list == NULL || json_array_size(list) == 0) return;
     s->events = gd_calloc(json_array_size(list), sizeof(gd_event));
     char p[128], a[32], b[32], allow[512];
@@ -788,6 +790,13 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
             continue;
         }
         const char *slash = strchr(e->target, '/');
+        if (!strcmp(e->action, "az_outage")) { /* a zone, not a resource */
+            const char *z = slash ? slash + 1 : "";
+            if (strncmp(e->target, "az/", 3) != 0 || strlen(z) != 1 || z[0] < 'a' || z[0] > 'f')
+                serr(x, it, "target", tv, pf, "az/a .. az/f", "'%s' is not an availability zone",
+                     e->target);
+            continue;
+        }
         char type[64];
         if (slash == NULL || (size_t)(slash - e->target) >= sizeof type) {
             serr(x, it, "target", tv, pf, "TYPE/NAME, e.g. asg/web", "'%s' is not TYPE/NAME",

@@ -31,11 +31,12 @@ typedef struct gd_surge {
 
 typedef struct gd_event {
     double at;       /* game seconds */
-    char *action;    /* terminate_random | terminate | scale | message */
-    char *target;    /* e.g. "asg/web", "instance/legacy-batch", NULL */
+    char *action;    /* terminate_random | terminate | scale | message | az_outage */
+    char *target;    /* e.g. "asg/web", "instance/legacy-batch", "az/a", NULL */
     char *principal; /* who acts, e.g. "chaos-monkey" */
     char *message;   /* text shown on the scoreboard, may be NULL */
     int count;       /* terminate_random: how many; scale: desired */
+    double for_s;    /* az_outage: how long the zone stays down (game seconds) */
 } gd_event;
 
 typedef struct gd_scenario {

@@ -233,7 +233,9 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
                            .protect = json_is_true(
                                json_object_get(spec, "new_instances_protected_from_scale_in"))};
             int rc = gd_op_run_instance(g, &who, &l, id, &res);
-            if (rc < 0 && !strcmp(res.code, "InsufficientFreeAddressesInSubnet") &&
+            if (rc < 0 &&
+                (!strcmp(res.code, "InsufficientFreeAddressesInSubnet") ||
+                 !strcmp(res.code, "InsufficientInstanceCapacity")) &&
                 json_array_size(subnets) > 1) {
                 /* Try the other subnets before giving up. */
                 json_array_foreach(subnets, si, sj)

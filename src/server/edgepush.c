@@ -376,6 +376,28 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
                                          (int)gd_jnum(spec, "port", 8080), "dns_name", dns));
         return; /* picked up on the next pass with its address */
     }
+    /* A load balancer has a node in each zone of its subnets; when every one of them
+     * is down (an AZ outage), so is the load balancer, until one comes back. */
+    if (strcmp(gd_jstr(lb, "type"), "cdn") != 0) {
+        int up = 0;
+        size_t k;
+        json_t *sn;
+        json_array_foreach(json_object_get(spec, "subnets"), k, sn)
+        {
+            json_t *sr = gd_store_res_get(g->db, team, json_string_value(sn));
+            up |= gd_az_down_until(g, gd_jstr(json_object_get(sr, "spec"), "az")) == 0;
+            json_decref(sr);
+        }
+        gd_proc *pr = gd_proc_find(g, id, GD_PROC_EDGE, 0);
+        if (!up) {
+            if (pr) gd_proc_stop(pr, SIGKILL, "every availability zone of its subnets is down");
+            if (strcmp(gd_jstr(st, "state"), "impaired") != 0)
+                gd_launcher_set_status(g, id, json_pack("{s:s}", "state", "impaired"));
+            return;
+        }
+        if (!strcmp(gd_jstr(st, "state"), "impaired"))
+            gd_launcher_set_status(g, id, json_pack("{s:s}", "state", "active"));
+    }
     gd_edge_link *e = gd_edge_link_find(g, id);
     uint32_t ip;
     gd_ip_parse(gd_jstr(st, "ip"), &ip);

@@ -1,6 +1,7 @@
 /* Scenario events: CEO messages and chaos, fired at their game time. Chaos acts
  * through the operations layer as a player would, under its own principal, so it is
  * checked and audited the same way. */
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/rand.h"
 #include "model/state.h"
@@ -33,6 +34,41 @@ void gd_events_fire(gd_game *g, const gd_event *ev)
     if (ev->message) {
         snprintf(g->message, sizeof g->message, "%s", ev->message);
         gd_store_kv_set(g->db, "message", g->message);
+    }
+    if (!strcmp(ev->action, "az_outage")) {
+        /* The zone is down for `for`: every instance in it is lost, nothing launches
+         * there, and a load balancer with no subnet elsewhere goes with it (edgepush). */
+        const char *az = ev->target + 3;
+        double until = gd_game_now(g) + ev->for_s;
+        char key[32], hms[32];
+        snprintf(key, sizeof key, "az_down_%s", az);
+        gd_game_kv_setf(g, key, "%.3f", until);
+        gd_clock_hms(until, hms, sizeof hms);
+        gd_warn("az_outage", "az=%s until=%.0f", az, until);
+        for (int t = 1; t <= g->nteams; t++) {
+            json_t *inst = gd_store_res_list(g->db, t, "instance", 0);
+            size_t i;
+            json_t *r;
+            int lost = 0;
+            json_array_foreach(inst, i, r)
+            {
+                json_t *st = json_object_get(r, "status");
+                gd_inst_state s = gd_inst_state_of(st);
+                if ((s == GD_INST_RUNNING || s == GD_INST_PENDING) &&
+                    !strcmp(gd_jstr(st, "az"), az)) {
+                    chaos_op(g, t, principal, "terminate", gd_jstr(r, "id"), force);
+                    lost++;
+                }
+            }
+            json_decref(inst);
+            char reason[700];
+            snprintf(reason, sizeof reason,
+                     "availability zone %s is down until %s: %d instance%s lost%s%s", az, hms, lost,
+                     lost == 1 ? "" : "s", ev->message ? ". " : "", ev->message ? ev->message : "");
+            gd_store_ledger_add(g->db, gd_game_now(g), t, principal, 0, reason);
+        }
+        json_decref(force);
+        return;
     }
     for (int t = 1; t <= g->nteams; t++) {
         char reason[600];

@@ -82,6 +82,15 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
         snprintf(err, errlen, "subnet '%s' does not exist", subnet);
         r = GD_ENOENT;
     }
+    double down = r == 0 ? gd_az_down_until(g, gd_jstr(json_object_get(sn, "spec"), "az")) : 0;
+    if (down > 0) {
+        char hms[32];
+        gd_clock_hms(down, hms, sizeof hms);
+        snprintf(err, errlen,
+                 "availability zone %s is impaired until %s: we do not have capacity there",
+                 gd_jstr(json_object_get(sn, "spec"), "az"), hms);
+        r = GD_EAGAIN;
+    }
     if (r == 0)
         r = vcpu_quota(g, team,
                        itype ? itype : gd_jstr(json_object_get(lt, "spec"), "instance_type"), err,
@@ -93,6 +102,7 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
                       json_pack("{s:s}", "message", err),
                       r == GD_EFULL     ? "InsufficientFreeAddressesInSubnet"
                       : r == GD_ETOOBIG ? "VcpuLimitExceeded"
+                      : r == GD_EAGAIN  ? "InsufficientInstanceCapacity"
                                         : "InvalidParameterValue");
         json_decref(lt);
         json_decref(sn);
@@ -233,6 +243,15 @@ int gd_launcher_stop(gd_game *g, int team, const char *id, const char *principal
     return 0;
 }
 
+double gd_az_down_until(gd_game *g, const char *az)
+{
+    if (!az || !*az) return 0;
+    char key[32];
+    snprintf(key, sizeof key, "az_down_%s", az);
+    double until = gd_game_kv_num(g, key, 0);
+    return until > gd_game_now(g) ? until : 0;
+}
+
 int gd_launcher_start(gd_game *g, int team, const char *id, const char *principal,
                       const char *source_ip, char *err, size_t errlen)
 {
@@ -253,6 +272,12 @@ int gd_launcher_start(gd_game *g, int team, const char *id, const char *principa
                                        gd_jstr(json_object_get(r, "spec"), "launch_template")))) {
         snprintf(err, errlen, "its launch template is gone");
         code = "InvalidLaunchTemplateName.NotFoundException", rc = GD_ENOENT;
+    } else if (gd_az_down_until(g, gd_jstr(json_object_get(r, "status"), "az")) > 0) {
+        snprintf(err, errlen, "availability zone %s is impaired: we do not have capacity there",
+                 gd_jstr(json_object_get(r, "status"), "az"));
+        code = "InsufficientInstanceCapacity", rc = GD_EAGAIN;
+        json_decref(lt);
+        lt = NULL;
     }
     if (rc < 0) {
         gd_game_audit(g, team, principal, source_ip, "StartInstances", req,

@@ -97,6 +97,11 @@ void gd_link_spawn(gd_game *g, gd_edge_link *e, enum gd_proc_kind kind, char **a
 /** Pushes doc (taken) when it differs from what the daemon holds and was not refused. */
 void gd_link_push(gd_game *g, gd_edge_link *e, json_t *doc);
 
+/* ---- instances.c: availability zones ---- */
+/** The game time until which availability zone az is down (an az_outage event), or 0
+ *  when it is up. */
+double gd_az_down_until(gd_game *g, const char *az);
+
 /* ---- eips.c ---- */
 /** Elastic IPs: their addresses, and the nat's mappings to their instances. */
 void gd_eips_reconcile(gd_game *g, json_t *eips, json_t *instances);

@@ -439,6 +439,7 @@ static int act_stop_start(gd_game *g, const gd_actor *who, const char *id, const
                                      : 400,
                     r == GD_ENOENT   ? "InvalidInstanceID.NotFound"
                     : r == GD_EEXIST ? "IncorrectInstanceState"
+                    : r == GD_EAGAIN ? "InsufficientInstanceCapacity"
                                      : "UnsupportedOperation",
                     "%s", err);
     json_t *res = gd_store_res_get(g->db, who->team, id);
@@ -476,6 +477,7 @@ int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char
                     r == GD_EFULL     ? "InsufficientFreeAddressesInSubnet"
                     : r == GD_ETOOBIG ? "VcpuLimitExceeded"
                     : r == GD_EEXIST  ? "AlreadyExists"
+                    : r == GD_EAGAIN  ? "InsufficientInstanceCapacity"
                                       : "InvalidParameterValue",
                     "%s", err);
     if (id_out) snprintf(id_out, 40, "%s", id);

@@ -521,7 +521,7 @@ Test(scenario, section_errors)
         "12:17: field 'service.kind': \"clock\" is not one of the allowed values (allowed: "
         "unicorn, time)",
         "14:22: field 'events[0].action': \"explode\" is not one of the allowed values (allowed: "
-        "terminate_random, terminate, scale, message)",
+        "terminate_random, terminate, scale, message, az_outage)",
         "15:5: field 'events[1].target': missing (allowed: TYPE/NAME, e.g. asg/web)",
         "16:5: field 'events[2].message': missing (allowed: the text to show)",
         "17:37: field 'events[3].target': 'web' is not TYPE/NAME (allowed: TYPE/NAME, e.g. "
@@ -962,6 +962,35 @@ Test(scenario, dns_section)
         int found = 0;
         for (int k = 0; k < e.n; k++) found |= strstr(e.msgs[k], bad[i].want) != NULL;
         cr_assert(found, "%s: want %s, got %s", bad[i].dns, bad[i].want, e.n ? e.msgs[0] : "none");
+        gd_errs_free(&e);
+        free(text);
+    }
+}
+
+Test(scenario, az_outage_events)
+{
+    char *text = strdup(minimal);
+    replace(&text, "architecture:",
+            "events:\n  - {at: 5m, action: az_outage, target: az/b}\n"
+            "  - {at: 9m, action: az_outage, target: az/a, for: 30m}\narchitecture:");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert_eq(s->nevents, 2);
+    cr_assert_str_eq(s->events[0].target, "az/b");
+    cr_assert_float_eq(s->events[0].for_s, 600, 1e-9, "10 minutes by default");
+    cr_assert_float_eq(s->events[1].for_s, 1800, 1e-9);
+    gd_scenario_free(s);
+    free(text);
+    static const char *const bad[] = {"az/z", "az/ab", "subnet/public-a", "a"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        text = strdup(minimal);
+        char ev[160];
+        snprintf(ev, sizeof ev,
+                 "events:\n  - {at: 5m, action: az_outage, target: %s}\narchitecture:", bad[i]);
+        replace(&text, "architecture:", ev);
+        gd_errs e = {0};
+        load_bad_text(text, &e);
+        cr_assert(e.n == 1 && strstr(e.msgs[0], "is not an availability zone"), "%s: %s", bad[i],
+                  e.n ? e.msgs[0] : "no error");
         gd_errs_free(&e);
         free(text);
     }

@@ -1,0 +1,67 @@
+"""An availability zone outage as a scenario event (tests/e2e/scenarios/az_outage.yaml),
+with the real binaries: every instance in the zone is lost, launches there fail with
+InsufficientInstanceCapacity until it recovers, and a load balancer whose subnets are
+all in it goes down with it. Only the stack whose group and load balancer span two
+zones keeps serving."""
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import scenario_path, shared_game
+
+NET = 222  # team 1 lives at 127.222.0.0/16: no other test uses it
+
+
+@pytest.fixture(scope="module")
+def game(tmp_path_factory):
+    yield from shared_game(tmp_path_factory, scenario_path("az_outage.yaml"), "az", port=18500,
+                           speed=60, net=NET)
+
+
+def clock(g):
+    return g.status()["clock"]
+
+
+def serves(g, lb):
+    st = g.get(f"/resources/{lb}")["status"]
+    try:
+        with urllib.request.urlopen(f"http://{st['ip']}:{st.get('port', 8080)}/?key=k1",
+                                    timeout=5) as r:
+            return r.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def members(g, asg):
+    return [i for i in g.instances() if i["status"].get("asg") == asg
+            and i["status"]["state"] in ("pending", "running")]
+
+
+def test_only_the_stack_over_two_zones_survives_the_outage(game):
+    game.wait_until(lambda: serves(game, "one-lb") and serves(game, "two-lb"), 30,
+                    "both stacks serving")
+    assert {i["status"]["az"] for i in members(game, "two")} == {"a", "b"}
+    game.wait_until(lambda: clock(game) > 5 * 60 + 5, 20, "the outage")
+    # zone a is gone: its instances, its launches, and the clb that lives only there
+    assert all(i["status"]["az"] == "b" for i in members(game, "one") + members(game, "two"))
+    game.wait_until(lambda: game.get("/resources/one-lb")["status"]["state"] == "impaired", 10,
+                    "one-lb down with its zone")
+    assert not serves(game, "one-lb")
+    assert serves(game, "two-lb"), "the clb over two zones answers from b"
+    game.wait_until(lambda: len([i for i in members(game, "two")
+                                 if i["status"]["state"] == "running"]) == 2, 20,
+                    "two's group back at 2, in zone b")
+    one = game.get("/resources/one")["status"]
+    assert "InsufficientInstanceCapacity" in one.get("last_error", "") or \
+        "impaired" in one.get("last_error", ""), one
+    audit = game.audit()
+    assert any(a.get("errorCode") == "InsufficientInstanceCapacity" for a in audit), audit[-5:]
+    events = game.get("/teams/1/score/events?limit=100000")
+    assert any("availability zone a is down" in e["reason"] for e in events), \
+        "the outage is in the team's events"
+    # the zone recovers at 15m: one launches there again and its clb comes back
+    game.wait_until(lambda: clock(game) > 15 * 60 + 5, 20, "the recovery")
+    game.wait_until(lambda: serves(game, "one-lb"), 30, "one-lb serving again")
+    assert game.get("/resources/one-lb")["status"]["state"] == "active"

@@ -1,0 +1,37 @@
+"""scenarios/whats-the-time.yaml plays as its story says: one t3.micro (the time
+service) behind the Elastic IP `front`, which `www` names for an hour; the customers
+resolve www through the game's DNS server and get right answers through the Elastic
+IP. (bench/strategies/wtt-* play the lesson's steps and show that they pay.)"""
+
+import json
+import subprocess
+import urllib.request
+
+import pytest
+
+from conftest import ROOT, shared_game
+
+NET = 221  # team 1 lives at 127.221.0.0/16: no other test uses it
+
+
+@pytest.fixture(scope="module")
+def game(tmp_path_factory):
+    yield from shared_game(tmp_path_factory, ROOT / "scenarios" / "whats-the-time.yaml", "wtt",
+                           port=18480, speed=60, net=NET)
+
+
+def test_the_first_step_of_the_lesson_serves(game):
+    host, port = game.info["dns"].split(":")
+    out = subprocess.run(["dig", f"@{host}", "-p", port, "+noall", "+answer",
+                          "www.team1.gameday.test"], capture_output=True, text=True, timeout=10)
+    f = out.stdout.split()
+    assert f[1] == "3600" and f[3] == "A" and f[4] == f"127.{NET}.251.4", out.stdout
+    front = game.get("/resources/front")["status"]
+    assert front["ip"] == f"127.{NET}.251.4"
+    assert front["association"] == game.get("/resources/web1")["id"]
+    assert game.team()["ok"] > 0 and game.team()["wrong"] == 0
+    # the answers come through the Elastic IP
+    with urllib.request.urlopen(f"http://127.{NET}.255.52:9052/stats", timeout=5) as r:
+        maps = json.loads(r.read())["maps"]
+    assert [m["connections"] > 0 for m in maps] == [True], maps
+    assert game.stdout_lines()[0].startswith("gameday: WhatsTheTime.com")
