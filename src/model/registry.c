@@ -235,6 +235,16 @@ static const gd_field eip_fields[] = {
 /* A Route 53 record set in the team's hosted zone (team<T>.gameday.test). */
 static const char *const dns_types[] = {"A", "AAAA", "CNAME", NULL};
 static const char *const failovers[] = {"primary", "secondary", NULL};
+/* A Route 53 health check of a record set: its first address (or its alias's target),
+ * probed from outside as customers would reach it. */
+static const gd_field dns_health_fields[] = {
+    {F("path", GD_F_STR, 0, "\"/health\"")},
+    {F("port", GD_F_INT, 0, "8080"), RANGE(1, 65535)},
+    {F("interval", GD_F_DUR, 0, "30"), RANGE(10, 30)},
+    {F("failure_threshold", GD_F_INT, 0, "3"), RANGE(1, 10)},
+    {.name = NULL},
+};
+
 static const gd_field dns_record_fields[] = {
     /* the name in the zone ("www", "@" the apex); absent, the resource's own name */
     {F("record", GD_F_STR, 0, NULL)},
@@ -245,6 +255,8 @@ static const gd_field dns_record_fields[] = {
     {F("alias", GD_F_REF, 0, NULL)},
     {F("weight", GD_F_INT, 0, NULL), RANGE(0, 255)},
     {F("failover", GD_F_ENUM, 0, NULL), .enums = failovers},
+    /* absent: always healthy, as a record without a health check is in Route 53 */
+    {F("health_check", GD_F_MAP, 0, NULL), .sub = dns_health_fields},
     {.name = NULL},
 };
 

@@ -183,3 +183,20 @@ def test_vertical_scaling_costs_its_downtime_in_errors(game):
     game.wait_until(lambda: clock(game) > t1 + 60, 10, "40 s more")
     _, e3, _ = loadgen_metrics(game)
     assert e3 - e2 <= 2, "no errors once it serves again"
+
+
+def test_failover_follows_the_route53_health_check(game):
+    web2, web3 = ip_of(game, "web2"), ip_of(game, "web3")
+    hc = '{"path": "/health", "port": 8080, "interval": "10s", "failure_threshold": 1}'
+    game.ctl("create", "dns_record", "api-primary", "record=api", "failover=primary",
+             f"values=[\"{web2}\"]", "ttl=10s", f"health_check={hc}")
+    game.ctl("create", "dns_record", "api-secondary", "record=api", "failover=secondary",
+             f"values=[\"{web3}\"]", "ttl=10s")
+    game.wait_until(lambda: dig(game, f"api.{ZONE}", "+short").split() == [web2], 10,
+                    "the primary answering")
+    game.wait_until(lambda: game.get("/resources/api-primary")["status"].get("health") ==
+                    "Healthy", 10, "the primary's check healthy")
+    game.ctl("terminate", "web2", "--force")
+    game.wait_until(lambda: dig(game, f"api.{ZONE}", "+short").split() == [web3], 10,
+                    "the secondary once the primary's check failed")
+    assert game.get("/resources/api-primary")["status"]["health"] == "Unhealthy"
