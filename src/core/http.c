@@ -910,6 +910,11 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
+    if (s->admit && !s->admit(s, c->peer_ip)) {
+        s->denied++;
+        conn_close(c);
+        return;
+    }
     c->reading = 1;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

@@ -78,6 +78,11 @@ struct gd_http_server {
      * a new connection to send its first byte (then closed without an answer). */
     uint64_t header_timeout_ms;
     uint64_t timeouts; /* connections refused with 408 by header_timeout_ms or idle_ms */
+    /* Optional: asked for each accepted connection (its peer, host order); 0 closes it at
+     * once, before a byte is read (a security group's deny), counted in denied. */
+    int (*admit)(gd_http_server *s, uint32_t peer_ip);
+    void *admit_ud;
+    uint64_t denied;
     /* Unsent output over which a connection stops reading (GD_HTTP_MAX_UNSENT), and how
      * many times a connection stopped for it. A connection stopped for longer than idle_ms
      * without the client reading anything is closed. */

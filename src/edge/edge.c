@@ -89,7 +89,37 @@ static int config_check(const json_t *doc, char *err, size_t errlen)
     json_t *rb = json_object_get(doc, "retry_budget");
     if (rb && (!json_is_number(rb) || json_number_value(rb) < 0 || json_number_value(rb) > 1))
         return snprintf(err, errlen, "field 'retry_budget': a share in 0..1"), -1;
+    json_t *al = json_object_get(doc, "allow");
+    if (al) {
+        gd_acl a;
+        int bad = !json_is_array(al) || json_array_size(al) > GD_ACL_MAX;
+        for (size_t i = 0; !bad && i < json_array_size(al); i++)
+            bad = !json_is_string(json_array_get(al, i)) ||
+                  gd_acl_parse(json_string_value(json_array_get(al, i)), &a) < 0;
+        if (bad)
+            return snprintf(err, errlen,
+                            "field 'allow': a list of at most %d blocks like \"0.0.0.0/0\" or "
+                            "\"127.1.0.0/16\" (the sources the security groups let in)",
+                            GD_ACL_MAX),
+                   -1;
+    }
     return modes[m]->check(doc, err, errlen);
+}
+
+uint32_t gd_edge_source_ip(void)
+{
+    uint32_t ip = 0;
+    int port;
+    if (E.listen[0] && gd_hostport_parse(E.listen, &ip, &port) < 0) ip = 0;
+    return ip;
+}
+
+/* Security groups: a source the config's "allow" does not list is closed at accept. */
+static int admit_front(gd_http_server *s, uint32_t peer)
+{
+    if (gd_acl_allows(&E.acl, peer)) return 1;
+    gd_acl_denied(&E.denied, peer, uv_now(E.loop));
+    return 0;
 }
 
 static int open_front(const char *listen)
@@ -102,6 +132,7 @@ static int open_front(const char *listen)
     gd_http_server *s = gd_malloc(sizeof *s);
     gd_http_server_init(s, E.loop, on_front, NULL);
     s->idle_ms = E.idle_ms;
+    s->admit = admit_front;
     int r = gd_http_server_listen(s, ipb, port);
     if (r < 0) {
         gd_free(s);
@@ -134,6 +165,14 @@ static int config_apply(const json_t *doc, char *err, size_t errlen)
         gd_info("listening", "addr=%s", listen);
     }
     E.front->idle_ms = E.idle_ms;
+    json_t *allow = json_object_get(doc, "allow");
+    E.acl.on = allow != NULL;
+    E.acl.n = 0;
+    for (size_t i = 0; allow && i < json_array_size(allow); i++) {
+        gd_acl one;
+        gd_acl_parse(json_string_value(json_array_get(allow, i)), &one);
+        for (int k = 0; k < one.n && E.acl.n < GD_ACL_MAX; k++) E.acl.c[E.acl.n++] = one.c[k];
+    }
     E.mode = m;
     gd_edge_changes ch = {0};
     int r = modes[m]->apply(&E, doc, &ch, err, errlen);
@@ -225,6 +264,7 @@ static json_t *stats_json(void)
         (json_int_t)E.c.elb_5xx, "retries", (json_int_t)E.c.retries, "backend_connection_errors",
         (json_int_t)E.c.backend_conn_errors, "active_connections",
         (json_int_t)(E.front ? E.front->nconns : 0), "target_groups", groups, "targets", ts);
+    json_object_set_new(j, "denied", json_integer((json_int_t)E.denied.denied));
     if (modes[E.mode]->stats) modes[E.mode]->stats(&E, j);
     return j;
 }
@@ -241,6 +281,9 @@ static void metrics(gd_http_conn *c)
     gd_prom_sample(&b, "NewConnectionCount", l, E.front ? (double)E.front->accepted : 0);
     gd_prom_head(&b, "ActiveConnectionCount", "gauge", "Client connections open");
     gd_prom_sample(&b, "ActiveConnectionCount", l, E.front ? E.front->nconns : 0);
+    gd_prom_head(&b, "gameday_edge_denied_total", "counter",
+                 "Connections closed at accept: not allowed by the security groups");
+    gd_prom_sample(&b, "gameday_edge_denied_total", l, (double)E.denied.denied);
     gd_prom_head(&b, "ProcessedBytes", "counter", "Bytes received and sent");
     gd_prom_sample(&b, "ProcessedBytes", l, (double)E.c.bytes);
     static const char *codes[] = {"", "1XX", "2XX", "3XX", "4XX", "5XX"};

@@ -4,6 +4,7 @@
 #ifndef GD_EDGE_H
 #define GD_EDGE_H
 
+#include "core/acl.h"
 #include "core/buf.h"
 #include "core/http.h"
 #include "core/httpc.h"
@@ -81,6 +82,8 @@ struct gd_edge {
     json_t *config;
     uint64_t version;
     gd_edge_counters c;
+    gd_acl acl;        /* who may connect to the front (the config's "allow") */
+    gd_acl_log denied; /* connections it closed at accept */
 };
 
 /** The one edge of this process. */
@@ -93,6 +96,10 @@ double gd_edge_now(void);
  *  (Connection, Keep-Alive, TE, Trailer, Upgrade, Transfer-Encoding, Proxy-*),
  *  Content-Length (the edge writes its own), or named by the message's Connection. */
 int gd_edge_stops_here(const gd_http_header *hs, int n, const gd_http_header *h);
+
+/** The front listener's address (host order): connections to targets come from it, so
+ *  that a target's security group can allow the load balancer's. 0 before a config. */
+uint32_t gd_edge_source_ip(void);
 
 /** Answers a request made by the edge itself (HTTPCode_ELB_*). */
 void gd_edge_error(gd_http_conn *c, int status, const char *msg);

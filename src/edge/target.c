@@ -1,5 +1,6 @@
 /* Edge targets: pools, active health checks with thresholds in game time. */
 #include "edge/target.h"
+#include "edge/edge.h"
 #include "core/check.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -43,8 +44,11 @@ static void hc_tick(uv_timer_t *tm)
     GD_CHECK_OBJ(t, GD_TARGET_MAGIC);
     if (t->hc_running) return;
     char req[512];
+    /* A new connection each time, as ELB's checks make: a security group that stopped
+     * letting the load balancer in fails the next check, whatever connections it keeps. */
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-health-check\r\n\r\n",
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-health-check\r\n"
+                     "Connection: close\r\n\r\n",
                      t->hc->path, t->addr);
     if (gd_httpc_request(t->hc_pool, req, (size_t)n, gd_clock_wall_ms(t->hc->timeout * 1000),
                          hc_done, t) == 0)
@@ -67,6 +71,9 @@ gd_target *gd_target_new(uv_loop_t *loop, const char *id, uint32_t ip, int port,
     t->hc = hc;
     t->pool = gd_httpc_pool_new(loop, ip, port, 512, 4096);
     t->hc_pool = gd_httpc_pool_new(loop, ip, hc->port ? hc->port : port, 1, 4);
+    /* From the load balancer's own address, as its nodes connect in a VPC. */
+    gd_httpc_pool_set_source(t->pool, gd_edge_source_ip());
+    gd_httpc_pool_set_source(t->hc_pool, gd_edge_source_ip());
     uv_timer_init(loop, &t->hc_timer);
     t->hc_timer.data = t;
     gd_target_hc_restart(t);

@@ -97,6 +97,8 @@ static const gd_field lt_fields[] = {
     {F("queue", GD_F_INT, 0, "32"), RANGE(0, 100000)},
     {F("service_time", GD_F_DUR, 0, "4"), RANGE(0, 3600)},
     {F("boot_time", GD_F_DUR, 0, "60"), RANGE(0, 3600)},
+    /* absent: no security group (everyone may connect), as before groups existed */
+    {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {.name = NULL},
 };
 
@@ -106,6 +108,8 @@ static const gd_field instance_fields[] = {
     {F("instance_type", GD_F_ENUM, 0, NULL), .enums = instance_types},
     {F("market", GD_F_ENUM, 0, NULL), .enums = markets},
     {F("protected_from_scale_in", GD_F_BOOL, 0, "false")},
+    /* absent: its launch template's */
+    {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {.name = NULL},
 };
 
@@ -142,6 +146,7 @@ static const gd_field clb_fields[] = {
     {F("health_check", GD_F_MAP, 0, "{}"), .sub = clb_health_fields},
     /* seconds a deregistered instance keeps its requests in flight; 0: cut at once */
     {F("connection_draining", GD_F_DUR, 0, "300"), RANGE(0, 3600)},
+    {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {.name = NULL},
 };
 
@@ -193,6 +198,7 @@ static const gd_field alb_fields[] = {
     {F("rules", GD_F_LIST, 0, "[]"), RANGE(0, 100)},
     /* absent: the default action forwards to "default" */
     {F("default_target_group", GD_F_REF, 0, NULL)},
+    {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {.name = NULL},
 };
 
@@ -222,6 +228,14 @@ static const gd_field alarm_fields[] = {
     {F("alarm_actions", GD_F_REFS, 0, "[]"), RANGE(0, 5)},
     {F("ok_actions", GD_F_REFS, 0, "[]"), RANGE(0, 5)},
     {F("notify", GD_F_BOOL, 0, "true")},
+    {.name = NULL},
+};
+
+/* A security group: who may connect to what names it (instances, load balancers).
+ * ingress: rules {from: "CIDR" | source_group: NAME, port: N} (port 0 or absent: all);
+ * checked by sg_cross and sg_arch. */
+static const gd_field sg_fields[] = {
+    {F("ingress", GD_F_LIST, 0, "[]"), RANGE(0, 60)},
     {.name = NULL},
 };
 
@@ -553,6 +567,67 @@ static int instance_depends(const json_t *res, const json_t *on)
     return !strcmp(str(on, "type"), "subnet") && !strcmp(str(st, "subnet"), str(on, "name"));
 }
 
+/* ---- security groups ------------------------------------------------------------------ */
+
+static void sg_cross(gd_spec_check *x, json_t *spec)
+{
+    json_t *rules = json_object_get(spec, "ingress");
+    if (gd_spec_is_bad(x, "ingress")) return;
+    size_t i;
+    json_t *r;
+    static const char *allow = "{from: \"CIDR\"} or {source_group: NAME}, and port 0..65535 "
+                               "(0 or absent: every port)";
+    json_array_foreach(rules, i, r)
+    {
+        char fp[48];
+        snprintf(fp, sizeof fp, "ingress[%zu]", i);
+        if (!json_is_object(r)) {
+            gd_spec_fail(x, rules, NULL, r, fp, allow, "not a mapping");
+            continue;
+        }
+        const char *k;
+        json_t *v;
+        int bad = 0;
+        json_object_foreach(r, k, v) bad |=
+            strcmp(k, "from") && strcmp(k, "source_group") && strcmp(k, "port");
+        json_t *from = json_object_get(r, "from"), *sg = json_object_get(r, "source_group"),
+               *port = json_object_get(r, "port");
+        gd_cidr c;
+        if (bad)
+            gd_spec_fail(x, rules, NULL, r, fp, allow, "an unknown key");
+        else if ((from != NULL) == (sg != NULL))
+            gd_spec_fail(x, rules, NULL, r, fp, allow, "give from or source_group, one of them");
+        else if (from &&
+                 (!json_is_string(from) || gd_cidr_parse(json_string_value(from), 1, &c) != 0))
+            gd_spec_fail(x, r, "from", from, fp, "a block like 0.0.0.0/0 or 127.T.0.0/16",
+                         "not a CIDR block");
+        else if (sg && !json_is_string(sg))
+            gd_spec_fail(x, r, "source_group", sg, fp, "the name of a security group",
+                         "not a name");
+        else if (port && (!json_is_integer(port) || json_integer_value(port) < 0 ||
+                          json_integer_value(port) > 65535))
+            gd_spec_fail(x, r, "port", port, fp, "0..65535 (0: every port)", "not a port");
+    }
+}
+
+/* A rule's source_group is a security group of the architecture. */
+static void sg_arch(gd_arch_check *a, const json_t *res)
+{
+    json_t *spec = json_object_get(res, "spec"), *rules = json_object_get(spec, "ingress");
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r)
+    {
+        const char *sg = json_string_value(json_object_get(r, "source_group"));
+        if (!sg || gd_arch_find(a->resources, "security_group", sg)) continue;
+        char fp[48], allow[256];
+        snprintf(fp, sizeof fp, "ingress[%zu].source_group", i);
+        gd_arch_names(a->resources, "security_group", allow, sizeof allow);
+        gd_arch_fail(a, r, "source_group", json_object_get(r, "source_group"), fp, allow,
+                     "no security_group named '%s'", sg);
+    }
+}
+
 /* ---- dns records ---------------------------------------------------------------------- */
 
 /* A record's name in the zone: "@" or labels of letters, digits, '-' and '_'. */
@@ -739,17 +814,24 @@ static void sched_cross(gd_spec_check *x, json_t *spec)
 /* ---- the rows ------------------------------------------------------------------------ */
 
 static const gd_ref subnet_refs[] = {{"vpc", "vpc"}, {NULL, NULL}};
-static const gd_ref instance_refs[] = {
-    {"launch_template", "launch_template"}, {"subnet", "subnet"}, {NULL, NULL}};
+static const gd_ref instance_refs[] = {{"launch_template", "launch_template"},
+                                       {"subnet", "subnet"},
+                                       {"security_groups", "security_group"},
+                                       {NULL, NULL}};
+static const gd_ref lt_refs[] = {{"security_groups", "security_group"}, {NULL, NULL}};
 static const gd_ref asg_refs[] = {{"launch_template", "launch_template"},
                                   {"subnets", "subnet"},
                                   {"load_balancers", "lb"},
                                   {"target_groups", "target_group"},
                                   {NULL, NULL}};
-static const gd_ref clb_refs[] = {{"subnets", "subnet"}, {"instances", "instance"}, {NULL, NULL}};
+static const gd_ref clb_refs[] = {{"subnets", "subnet"},
+                                  {"instances", "instance"},
+                                  {"security_groups", "security_group"},
+                                  {NULL, NULL}};
 static const gd_ref alb_refs[] = {{"subnets", "subnet"},
                                   {"instances", "instance"},
                                   {"default_target_group", "target_group"},
+                                  {"security_groups", "security_group"},
                                   {NULL, NULL}};
 static const gd_ref tg_refs[] = {{"instances", "instance"}, {NULL, NULL}};
 static const gd_ref cdn_refs[] = {{"origin", "lb"}, {NULL, NULL}};
@@ -787,7 +869,8 @@ static const gd_rtype rows[] = {
     {.name = "launch_template",
      .prefix = "lt",
      .summary = "what an instance runs: service or command, type, slots, service and boot time",
-     .fields = lt_fields},
+     .fields = lt_fields,
+     .refs = lt_refs},
     {.name = "instance",
      .prefix = "i",
      .summary = "one server: a real process on its own address",
@@ -870,6 +953,13 @@ static const gd_rtype rows[] = {
      .refs = eip_refs,
      .depends = never_blocks,
      .price = GD_PRICE_HOURLY},
+    {.name = "security_group",
+     .prefix = "sg",
+     .summary =
+         "a security group: the sources (blocks or other groups) that may connect to what names it",
+     .fields = sg_fields,
+     .check_spec = sg_cross,
+     .check_arch = sg_arch},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

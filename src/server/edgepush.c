@@ -139,6 +139,21 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
                             gd_jstr(lb, "name"), "listen", listen, "idle_timeout",
                             gd_jnum(spec, "idle_timeout", 60));
     int team = (int)json_integer_value(json_object_get(lb, "team"));
+    json_t *sgs = json_object_get(spec, "security_groups");
+    if (json_is_array(sgs)) { /* its security groups: who may connect to its port */
+        gd_buf b;
+        gd_buf_init(&b, 1 << 20);
+        gd_sg_allow(g, team, sgs, (int)gd_jnum(st, "port", 8080), &b);
+        json_t *allow = json_array();
+        const char *t = b.len ? gd_buf_cstr(&b) : "";
+        while (*t) {
+            size_t n = strcspn(t, "\n");
+            if (n) json_array_append_new(allow, json_stringn(t, n));
+            t += n + (t[n] == '\n');
+        }
+        json_object_set_new(doc, "allow", allow);
+        gd_buf_free(&b);
+    }
     if (!strcmp(type, "cdn")) {
         /* The origin is a load balancer of the same team. */
         json_t *o = gd_store_res_get(g->db, team, gd_jstr(spec, "origin"));

@@ -148,6 +148,7 @@ static int bootstrap(gd_game *g)
                 l.name = gd_jstr(r, "name");
                 l.instance_type = json_string_value(json_object_get(spec, "instance_type"));
                 l.subnet = gd_jstr(spec, "subnet");
+                l.security_groups = json_object_get(spec, "security_groups");
                 n = 1;
             } else if (!strcmp(type, "asg")) {
                 l.asg = gd_jstr(r, "name");

@@ -130,6 +130,13 @@ static void rc_asgs(gd_game *g, struct pass *p)
     refresh_instances(g, p);
 }
 
+/* Security groups: each instance's allow list, before instances boot with it. */
+static void rc_sgs(gd_game *g, struct pass *p)
+{
+    gd_sgs_reconcile(g, p->instances);
+    refresh_instances(g, p);
+}
+
 /* Instances: boot the pending ones that are due; a running one with no process is lost. */
 static void rc_instances(gd_game *g, struct pass *p)
 {
@@ -238,6 +245,7 @@ static const struct {
     void (*fn)(gd_game *g, struct pass *p);
 } reconcilers[] = {
     {"asg", rc_asgs},
+    {"security_group", rc_sgs},
     {"instance", rc_instances},
     {"edges", rc_edges},
     {"target_group", rc_target_groups},

@@ -4,6 +4,7 @@
 #define GD_SERVER_LAUNCHER_INT_H
 
 #include "core/addr.h"
+#include "core/buf.h"
 #include "server/game_int.h"
 
 #include <jansson.h>
@@ -101,6 +102,14 @@ void gd_link_push(gd_game *g, gd_edge_link *e, json_t *doc);
 /** The game time until which availability zone az is down (an az_outage event), or 0
  *  when it is up. */
 double gd_az_down_until(gd_game *g, const char *az);
+
+/* ---- sgs.c: security groups ---- */
+/** The blocks (one a line) that security groups `groups` of team let reach `port`. */
+void gd_sg_allow(gd_game *g, int team, const json_t *groups, int port, gd_buf *out);
+/** Writes instance inst's allow list file when it changed (1), else 0. */
+int gd_sg_write(gd_game *g, json_t *inst);
+/** Every live instance's list, and a SIGHUP to the built-in services whose list changed. */
+void gd_sgs_reconcile(gd_game *g, json_t *instances);
 
 /* ---- eips.c ---- */
 /** Elastic IPs: their addresses, and the nat's mappings to their instances. */

@@ -225,7 +225,8 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
                        .instance_type = json_string_value(json_object_get(spec, "instance_type")),
                        .subnet = gd_jstr(spec, "subnet"),
                        .protect = json_is_true(json_object_get(spec, "protected_from_scale_in")),
-                       .market = json_string_value(json_object_get(spec, "market"))};
+                       .market = json_string_value(json_object_get(spec, "market")),
+                       .security_groups = json_object_get(spec, "security_groups")};
         r = gd_op_run_instance(g, who, &l, id, out);
     } else {
         r = gd_store_res_create(g->db, who->team, type, name, spec, NULL, gd_game_now(g), id);
@@ -481,6 +482,14 @@ int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char
                                       : "InvalidParameterValue",
                     "%s", err);
     if (id_out) snprintf(id_out, 40, "%s", id);
+    if (json_is_array(l->security_groups)) { /* its own groups, in place of the template's */
+        json_t *res = gd_store_res_get(g->db, who->team, id);
+        json_t *spec = json_deep_copy(json_object_get(res, "spec"));
+        json_object_set(spec, "security_groups", (json_t *)l->security_groups);
+        gd_store_res_set_spec(g->db, id, spec, gd_game_now(g));
+        json_decref(spec);
+        json_decref(res);
+    }
     return ok(out, 201, gd_store_res_get(g->db, who->team, id));
 }
 

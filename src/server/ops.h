@@ -72,14 +72,15 @@ int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char
 
 /* What RunInstances launches. */
 typedef struct gd_launch {
-    const char *name;            /* NULL: "<asg or template>-<8 hex digits>" */
-    const char *launch_template; /* its name */
-    const char *instance_type;   /* NULL: the template's */
-    const char *subnet;          /* its name */
-    const char *asg;             /* the group it belongs to, NULL for none */
-    int booted;                  /* running at once (the starting architecture) */
-    int protect;                 /* protected_from_scale_in (the group's new instances) */
-    const char *market;          /* NULL: the template's */
+    const char *name;              /* NULL: "<asg or template>-<8 hex digits>" */
+    const char *launch_template;   /* its name */
+    const char *instance_type;     /* NULL: the template's */
+    const char *subnet;            /* its name */
+    const char *asg;               /* the group it belongs to, NULL for none */
+    int booted;                    /* running at once (the starting architecture) */
+    int protect;                   /* protected_from_scale_in (the group's new instances) */
+    const char *market;            /* NULL: the template's */
+    const json_t *security_groups; /* NULL: the template's */
 } gd_launch;
 
 /** RunInstances: a pending instance (running when l->booted). 201 with it, its id in

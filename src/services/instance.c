@@ -21,6 +21,15 @@ static void on_signal(uv_signal_t *s, int signum)
     _exit(0);
 }
 
+static gd_unicorn *the_service;
+static const char *acl_file;
+
+/* SIGHUP: the server changed the instance's security groups. */
+static void on_hup(uv_signal_t *s, int signum)
+{
+    gd_unicorn_load_acl(the_service, acl_file);
+}
+
 static const char *opt(int argc, char **argv, const char *flag, const char *env, const char *def)
 {
     for (int i = 1; i + 1 < argc; i++)
@@ -74,7 +83,12 @@ int gd_cmd_instance(int argc, char **argv)
         gd_error("listen_failed", "addr=%s err=%s", addr, gd_strerror(r));
         return 1;
     }
-    uv_signal_t sigterm, sigint;
+    the_service = u;
+    acl_file = getenv("GAMEDAY_ALLOW_FILE");
+    gd_unicorn_load_acl(u, acl_file);
+    uv_signal_t sigterm, sigint, sighup;
+    uv_signal_init(loop, &sighup);
+    uv_signal_start(&sighup, on_hup, SIGHUP);
     uv_signal_init(loop, &sigterm);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_init(loop, &sigint);

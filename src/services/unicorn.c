@@ -1,6 +1,7 @@
 /* An instance's built-in service: slots, a FIFO queue and service-time timers in
  * front of the answer (a SHA-256 for unicorn, the time in a zone for time). */
 #include "services/unicorn.h"
+#include "core/acl.h"
 #include "core/buf.h"
 #include "core/check.h"
 #include "core/clock.h"
@@ -43,6 +44,8 @@ struct gd_unicorn {
     int qlen;
     int timers;
     uint64_t served, rejected, bad, health;
+    gd_acl acl;
+    gd_acl_log denied;
 };
 
 static void start_job(gd_unicorn *u, struct job *j);
@@ -168,6 +171,9 @@ static void metrics(gd_unicorn *u, gd_http_conn *c)
     gd_prom_head(&b, "gameday_instance_rejected_total", "counter",
                  "Requests refused 503 (queue full)");
     gd_prom_sample(&b, "gameday_instance_rejected_total", l, (double)u->rejected);
+    gd_prom_head(&b, "gameday_instance_denied_total", "counter",
+                 "Connections closed at accept: not allowed by the security groups");
+    gd_prom_sample(&b, "gameday_instance_denied_total", l, (double)u->denied.denied);
     gd_prom_head(&b, "gameday_instance_bad_requests_total", "counter", "Requests refused 400");
     gd_prom_sample(&b, "gameday_instance_bad_requests_total", l, (double)u->bad);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
@@ -258,6 +264,35 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
     }
 }
 
+static int admit(gd_http_server *s, uint32_t peer)
+{
+    gd_unicorn *u = s->admit_ud;
+    if (gd_acl_allows(&u->acl, peer)) return 1;
+    gd_acl_denied(&u->denied, peer, uv_now(u->loop));
+    return 0;
+}
+
+int gd_unicorn_load_acl(gd_unicorn *u, const char *path)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) {
+        u->acl.on = 0; /* no file: no security group */
+        return 0;
+    }
+    char text[GD_ACL_MAX * 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    gd_acl a;
+    if (gd_acl_parse(text, &a) < 0) {
+        gd_warn("acl_refused", "file=%s", path);
+        return -1;
+    }
+    u->acl = a;
+    gd_info("acl_loaded", "blocks=%d", a.n);
+    return 0;
+}
+
 int gd_unicorn_start(uv_loop_t *loop, const gd_unicorn_conf *conf, const char *ip, int port,
                      gd_unicorn **out)
 {
@@ -269,6 +304,8 @@ int gd_unicorn_start(uv_loop_t *loop, const gd_unicorn_conf *conf, const char *i
     if (u->conf.queue < 0) u->conf.queue = 0;
     snprintf(u->xid, sizeof u->xid, "X-Instance-Id: %s\r\n", conf->id ? conf->id : "local");
     gd_http_server_init(&u->http, loop, on_request, u);
+    u->http.admit = admit;
+    u->http.admit_ud = u;
     int r = gd_http_server_listen(&u->http, ip, port);
     if (r < 0) {
         gd_free(u);

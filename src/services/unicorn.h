@@ -27,6 +27,12 @@ typedef struct gd_unicorn_conf {
 
 typedef struct gd_unicorn gd_unicorn;
 
+/** Reads the allow list of the instance's security groups from path (the blocks of
+ *  gd_acl_parse; a missing file: everyone is allowed, as without a group). Connections
+ *  from elsewhere are closed at accept and counted. 0, or -1 (the list is kept) when
+ *  the file does not parse. */
+int gd_unicorn_load_acl(gd_unicorn *u, const char *path);
+
 /** Starts serving on ip:port on loop. Returns 0 or a gd_err (GD_EEXIST: in use). */
 int gd_unicorn_start(uv_loop_t *loop, const gd_unicorn_conf *conf, const char *ip, int port,
                      gd_unicorn **out);

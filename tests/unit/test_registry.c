@@ -216,3 +216,36 @@ Test(registry, dns_record_checks)
         json_decref(spec);
     }
 }
+
+Test(registry, security_group_rules)
+{
+    static const struct {
+        const char *spec, *want;
+    } rows[] = {
+        {"{\"ingress\": [{\"from\": \"0.0.0.0/0\"}]}", NULL},
+        {"{\"ingress\": [{\"from\": \"127.T.0.0/16\", \"port\": 8000}, {\"source_group\": "
+         "\"lb\"}]}",
+         NULL},
+        {"{}", NULL},
+        {"{\"ingress\": [{\"port\": 80}]}", "give from or source_group"},
+        {"{\"ingress\": [{\"from\": \"0.0.0.0/0\", \"source_group\": \"lb\"}]}",
+         "give from or source_group"},
+        {"{\"ingress\": [{\"from\": \"everywhere\"}]}", "not a CIDR block"},
+        {"{\"ingress\": [{\"from\": \"0.0.0.0/0\", \"port\": 70000}]}", "not a port"},
+        {"{\"ingress\": [{\"from\": \"0.0.0.0/0\", \"proto\": \"tcp\"}]}", "an unknown key"},
+        {"{\"ingress\": [42]}", "a list of at most 60 mappings"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        json_t *spec = json_loads(rows[i].spec, 0, NULL);
+        cr_assert_not_null(spec, "%s", rows[i].spec);
+        gd_errs e = {0};
+        int bad = gd_schema_check("security_group", "sg", spec, NULL, "spec", &e);
+        if (!rows[i].want)
+            cr_assert_eq(bad, 0, "%s: %s", rows[i].spec, e.n ? e.msgs[0] : "");
+        else
+            cr_assert(bad && e.n && strstr(e.msgs[0], rows[i].want), "%s: got %s", rows[i].spec,
+                      e.n ? e.msgs[0] : "no error");
+        gd_errs_free(&e);
+        json_decref(spec);
+    }
+}

@@ -47,7 +47,8 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[11], "scheduled_action");
     cr_assert_str_eq(t[12], "dns_record");
     cr_assert_str_eq(t[13], "elastic_ip");
-    cr_assert_null(t[14]);
+    cr_assert_str_eq(t[14], "security_group");
+    cr_assert_null(t[15]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -142,7 +143,8 @@ Test(schema, api_errors_name_the_path)
     char *j = check_api("launch_template", "web", s, 5);
     cr_assert_str_eq(
         j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
-           "command, instance_type, market, port, slots, queue, service_time, boot_time)\n"
+           "command, instance_type, market, port, slots, queue, service_time, boot_time, "
+           "security_groups)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
            "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
            "m5.xlarge, c5.large, c5.xlarge)\n"
@@ -274,9 +276,10 @@ Test(schema, unknown_type_and_not_a_mapping)
 {
     json_t *s = parse("{}");
     char *j = check_api("rocket", "x", s, 1);
-    cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
-                        "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-                        "scaling_policy, scheduled_action, dns_record, elastic_ip)");
+    cr_assert_str_eq(j,
+                     "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
+                     "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
+                     "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
@@ -327,7 +330,8 @@ Test(schema, conf_errors_name_file_line_col)
     cr_assert_eq(n, 2);
     j = gd_errs_join(&e);
     cr_assert_str_eq(j, "b.yaml:1:3: instance 'i': field 'type': unknown field (allowed: "
-                        "launch_template, subnet, instance_type, market, protected_from_scale_in)\n"
+                        "launch_template, subnet, instance_type, market, protected_from_scale_in, "
+                        "security_groups)\n"
                         "b.yaml:1:3: instance 'i': field 'launch_template': missing (allowed: a "
                         "resource name of [a-z0-9-], 1..48 characters)");
     gd_free(j);
