@@ -231,6 +231,15 @@ static const gd_field alarm_fields[] = {
     {.name = NULL},
 };
 
+/* A Reserved Instance: a commitment to `count` instances of one type for the rest of
+ * the game, billed every hour whether used or not, at the scenario's reserved discount;
+ * running on-demand instances of that type are covered up to count (billing.c). */
+static const gd_field ri_fields[] = {
+    {F("instance_type", GD_F_ENUM, 1, NULL), .enums = instance_types},
+    {F("count", GD_F_INT, 0, "1"), RANGE(1, 100)},
+    {.name = NULL},
+};
+
 /* A security group: who may connect to what names it (instances, load balancers).
  * ingress: rules {from: "CIDR" | source_group: NAME, port: N} (port 0 or absent: all);
  * checked by sg_cross and sg_arch. */
@@ -960,6 +969,11 @@ static const gd_rtype rows[] = {
      .fields = sg_fields,
      .check_spec = sg_cross,
      .check_arch = sg_arch},
+    {.name = "reserved_instance",
+     .prefix = "ri",
+     .summary = "a Reserved Instance: instances of one type paid ahead, cheaper, used or not",
+     .fields = ri_fields,
+     .depends = never_blocks},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

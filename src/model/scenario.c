@@ -322,6 +322,7 @@ static const struct sfield top_fields[] = {
     {"spot", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"quotas", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"dns", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"reserved", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"events", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"architecture", S_SUB, 1, NULL, 0, 0, 0, NULL},
     {"allowed_commands", S_SUB, 0, NULL, 0, 0, 0, NULL},
@@ -592,6 +593,11 @@ static const struct sfield quota_fields[] = {
     END,
 };
 
+static const struct sfield reserved_fields[] = {
+    {"discount", S_NUM, 0, "0.4", 0, 0.9, OFF(gd_scenario, reserved.discount), NULL},
+    END,
+};
+
 static const struct sfield dns_fields[] = {
     {"resolve", S_STR, 0, NULL, 0, 0, OFF(gd_scenario, dns.resolve), NULL},
     {"port", S_INT, 0, "8080", 1024, 65535, OFF(gd_scenario, dns.port), NULL},
@@ -602,6 +608,8 @@ static const struct sfield dns_fields[] = {
 
 static void read_billing(struct sctx *x, gd_scenario *s, json_t *root)
 {
+    read_section(x, root, "reserved", json_object_get(root, "reserved"), "reserved",
+                 reserved_fields, s);
     read_section(x, root, "dns", json_object_get(root, "dns"), "dns", dns_fields, s);
     const char *rs = s->dns.resolve;
     int ok = rs && *rs && strlen(rs) < 200 && rs[0] != '.' && rs[strlen(rs) - 1] != '.';

@@ -75,6 +75,9 @@ typedef struct gd_scenario {
         int eips;   /* Elastic IPs (5, as AWS's default per region) */
     } quotas;
     struct {
+        double discount; /* off the on-demand price of a reserved_instance's hours */
+    } reserved;
+    struct {
         double discount; /* off the on-demand price (0.7: a spot hour costs 30 %) */
         double per_hour; /* interruptions a game hour (every team's oldest spot one) */
         double notice;   /* game seconds from the notice to the termination */

@@ -99,6 +99,7 @@ void gd_billing_charge(gd_game *g, double to)
         double usd = 0;
         int ninst = 0, nlb = 0, ncdn = 0;
         json_t *bill = bill_load(g, t);
+        json_t *od_secs = json_object(); /* instance type -> on-demand seconds billed now */
         json_t *inst = gd_store_res_list(g->db, t, "instance", 0);
         size_t i;
         json_t *r;
@@ -128,6 +129,10 @@ void gd_billing_charge(gd_game *g, double to)
             int spot = !strcmp(gd_jstr(st, "market"), "spot");
             if (spot) price *= 1 - sc->spot.discount;
             double cost = price * sc->billing.multiplier * secs / 3600.0;
+            if (!spot) { /* on-demand seconds of this type, for the reservations below */
+                json_t *cur = json_object_get(od_secs, itype);
+                json_object_set_new(od_secs, itype, json_real(json_number_value(cur) + secs));
+            }
             usd += cost;
             char line[96];
             snprintf(line, sizeof line, "%s %s", *itype ? itype : "instance",
@@ -140,6 +145,35 @@ void gd_billing_charge(gd_game *g, double to)
             json_decref(nst);
         }
         json_decref(inst);
+        /* Reserved instances: each is paid for the interval, used or not, at the reserved
+         * price; the on-demand seconds of its type (up to count x the interval) are then
+         * not charged again. The bill shows the fee and the coverage. */
+        json_t *ris = gd_store_res_list(g->db, t, "reserved_instance", 0);
+        double span = to - g->last_billing;
+        json_array_foreach(ris, i, r)
+        {
+            json_t *spec = json_object_get(r, "spec");
+            const char *itype = gd_jstr(spec, "instance_type");
+            double price = gd_scenario_price(sc, itype), n = gd_jnum(spec, "count", 1);
+            if (price <= 0 || span <= 0) continue;
+            double fee =
+                price * (1 - sc->reserved.discount) * sc->billing.multiplier * n * span / 3600.0;
+            char line[96];
+            snprintf(line, sizeof line, "%s reserved (%.0f%% off)", itype,
+                     sc->reserved.discount * 100);
+            bill_add(bill, r, line, "instance-hours", n * span / 3600.0, fee);
+            usd += fee;
+            double used = json_number_value(json_object_get(od_secs, itype));
+            double covered = used < n * span ? used : n * span;
+            if (covered <= 0) continue;
+            json_object_set_new(od_secs, itype, json_real(used - covered));
+            double credit = price * sc->billing.multiplier * covered / 3600.0;
+            snprintf(line, sizeof line, "%s on-demand usage covered by the reservation", itype);
+            bill_add(bill, r, line, "instance-hours", covered / 3600.0, -credit);
+            usd -= credit;
+        }
+        json_decref(ris);
+        json_decref(od_secs);
         /* Every other priced type, by its registry row: by the hour (load balancers,
          * alarms) or by the requests it answered (a cdn). */
         size_t nrows;

@@ -324,6 +324,14 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
         return 0;
     }
     json_t *params = json_pack("{s:s,s:s}", "id", rid, "type", type);
+    if (!strcmp(type, "reserved_instance") && who->trust != GD_TRUST_GAME) {
+        /* A reservation is a commitment: it cannot be cancelled, as in EC2. */
+        fail(out, 400, "OperationNotPermitted",
+             "a reserved instance is paid until the end of the game; it cannot be cancelled");
+        audit(g, who, "DeleteResource", params, out);
+        json_decref(res);
+        return GD_EINVAL;
+    }
     json_t *all = gd_store_res_list(g->db, who->team, NULL, 0);
     gd_buf deps;
     gd_buf_init(&deps, 4096);

@@ -35,3 +35,21 @@ def test_the_first_step_of_the_lesson_serves(game):
         maps = json.loads(r.read())["maps"]
     assert [m["connections"] > 0 for m in maps] == [True], maps
     assert game.stdout_lines()[0].startswith("gameday: WhatsTheTime.com")
+
+
+def test_a_reservation_for_the_baseline_saves_on_the_bill(game):
+    """The lesson's last step: the baseline (web1, a t3.micro that runs all game) bought
+    as a Reserved Instance. Its fee is 60 % of the on-demand hours it covers (the
+    scenario's default 40 % discount), and it cannot be cancelled."""
+    game.ctl("create", "reserved_instance", "baseline", "instance_type=t3.micro", "count=1")
+
+    def lines():
+        items = [it for it in game.get("/bill")["items"] if it["name"] == "baseline"]
+        fee = sum(it["usd"] for it in items if it["usd"] > 0)
+        covered = -sum(it["usd"] for it in items if it["usd"] < 0)
+        return (fee, covered) if fee > 0 and covered > 0 else None
+
+    fee, covered = game.wait_until(lines, 10, "the reservation on the bill")
+    assert abs(fee / covered - 0.6) < 0.01, (fee, covered)
+    r = game.ctl("delete", "baseline", check=False)
+    assert r.returncode != 0 and "OperationNotPermitted" in r.stderr, r.stderr

@@ -77,6 +77,7 @@ Test(registry, defaults_pass_their_own_checks)
         {"scaling_policy", "{\"asg\": \"web\", \"scaling_adjustment\": 1}"},
         {"scheduled_action", "{\"asg\": \"web\", \"at\": \"1h\", \"desired\": 4}"},
         {"dns_record", "{\"values\": [\"127.T.1.4\"]}"},
+        {"reserved_instance", "{\"instance_type\": \"t3.micro\"}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);

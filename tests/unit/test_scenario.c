@@ -425,7 +425,7 @@ Test(scenario, broken_default_game_reports_all_errors)
         {"speed: fast", 7, "field 'speed': expected a number, got \"fast\" (allowed: 0.1..10000)"},
         {"colour: blue", 0,
          "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
-         "seed, teams, service, traffic, scoring, billing, spot, quotas, dns, events, "
+         "seed, teams, service, traffic, scoring, billing, spot, quotas, dns, reserved, events, "
          "architecture, "
          "allowed_commands)"},
         {"{at: 20m, rps: 3", 5,
@@ -528,7 +528,8 @@ Test(scenario, section_errors)
         "asg/web)",
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group)",
+        "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
+        "reserved_instance)",
         "20:3: field 'architecture.endpoint': missing (needed unless dns.resolve names the record "
         "customers look up) (allowed: no entry is defined)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
@@ -570,10 +571,12 @@ Test(scenario, architecture_errors)
         "11:14: field 'architecture.resources[4].type': \"rocket\" is not a resource type "
         "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn, "
         "alarm, "
-        "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group)",
+        "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
+        "reserved_instance)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-        "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group)",
+        "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
+        "reserved_instance)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
