@@ -4,6 +4,7 @@
  * CNAME chased within our zones, routing among the record sets of the name. */
 #include "dns/dnsd.h"
 #include "core/addr.h"
+#include "core/admin.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/dns.h"
@@ -61,14 +62,12 @@ static struct {
     uv_loop_t *loop;
     uv_udp_t udp;
     uv_tcp_t tcp;
-    gd_http_server admin;
-    const char *token;
+    gd_admin admin;
     char listen[32];
     uint32_t listen_ip;
     struct zone *z;
     int nz;
-    json_t *config;
-    uint64_t version, serial;
+    uint64_t serial;
     gd_rand rnd;
     gd_buf out;
     int tcp_conns;
@@ -256,14 +255,14 @@ static int config_load(const json_t *doc, char *err, size_t errlen)
     zones_free(D.z, D.nz);
     D.z = z;
     D.nz = n;
-    json_decref(D.config);
-    D.config = json_deep_copy(doc);
-    D.version++;
+    json_decref(D.admin.config);
+    D.admin.config = json_deep_copy(doc);
+    D.admin.version++;
     D.serial++;
     int records = 0;
     for (int i = 0; i < n; i++) records += z[i].nr;
-    gd_info("config_applied", "version=%llu zones=%d records=%d", (unsigned long long)D.version, n,
-            records);
+    gd_info("config_applied", "version=%llu zones=%d records=%d",
+            (unsigned long long)D.admin.version, n, records);
     return 0;
 }
 
@@ -575,31 +574,29 @@ static json_t *stats_json(void)
                                                D.z[i].team, "records", D.z[i].nr, "queries",
                                                (json_int_t)D.z[i].queries));
     return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:o}", "listen",
-                     D.listen, "version", (json_int_t)D.version, "queries", (json_int_t)D.queries,
-                     "udp", (json_int_t)D.udp_q, "tcp", (json_int_t)D.tcp_q, "truncated",
-                     (json_int_t)D.truncated, "dropped", (json_int_t)D.dropped, "rcodes", "NOERROR",
-                     (json_int_t)D.by_rcode[0], "FORMERR", (json_int_t)D.by_rcode[1], "SERVFAIL",
-                     (json_int_t)D.by_rcode[2], "NXDOMAIN", (json_int_t)D.by_rcode[3], "NOTIMP",
-                     (json_int_t)D.by_rcode[4], "REFUSED", (json_int_t)D.by_rcode[5], "zones",
-                     zones);
+                     D.listen, "version", (json_int_t)D.admin.version, "queries",
+                     (json_int_t)D.queries, "udp", (json_int_t)D.udp_q, "tcp", (json_int_t)D.tcp_q,
+                     "truncated", (json_int_t)D.truncated, "dropped", (json_int_t)D.dropped,
+                     "rcodes", "NOERROR", (json_int_t)D.by_rcode[0], "FORMERR",
+                     (json_int_t)D.by_rcode[1], "SERVFAIL", (json_int_t)D.by_rcode[2], "NXDOMAIN",
+                     (json_int_t)D.by_rcode[3], "NOTIMP", (json_int_t)D.by_rcode[4], "REFUSED",
+                     (json_int_t)D.by_rcode[5], "zones", zones);
 }
 
-static void metrics(gd_http_conn *c)
+static void metrics(gd_buf *b)
 {
-    gd_buf b;
-    gd_buf_init(&b, 1 << 20);
     static const char *rc[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
-    gd_prom_head(&b, "gameday_dns_responses_total", "counter", "DNS answers by rcode");
+    gd_prom_head(b, "gameday_dns_responses_total", "counter", "DNS answers by rcode");
     for (int i = 0; i < 6; i++) {
         char l[48];
         snprintf(l, sizeof l, "rcode=\"%s\"", rc[i]);
-        gd_prom_sample(&b, "gameday_dns_responses_total", l, (double)D.by_rcode[i]);
+        gd_prom_sample(b, "gameday_dns_responses_total", l, (double)D.by_rcode[i]);
     }
-    gd_prom_head(&b, "DNSQueries", "counter", "Queries per hosted zone (Route 53's metric)");
+    gd_prom_head(b, "DNSQueries", "counter", "Queries per hosted zone (Route 53's metric)");
     for (int i = 0; i < D.nz; i++) {
         char l[GD_DNS_NAME_MAX + 32];
         snprintf(l, sizeof l, "zone=\"%s\",team=\"%d\"", D.z[i].name, D.z[i].team);
-        gd_prom_sample(&b, "DNSQueries", l, (double)D.z[i].queries);
+        gd_prom_sample(b, "DNSQueries", l, (double)D.z[i].queries);
     }
     struct {
         const char *name;
@@ -609,67 +606,9 @@ static void metrics(gd_http_conn *c)
               {"gameday_dns_truncated_total", D.truncated},
               {"gameday_dns_dropped_total", D.dropped}};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
-        gd_prom_head(&b, cs[i].name, "counter", "dns counter");
-        gd_prom_sample(&b, cs[i].name, "", (double)cs[i].v);
+        gd_prom_head(b, cs[i].name, "counter", "dns counter");
+        gd_prom_sample(b, cs[i].name, "", (double)cs[i].v);
     }
-    gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
-    gd_buf_free(&b);
-}
-
-static int authorized(const gd_http_req *req)
-{
-    size_t n;
-    const char *a = gd_http_header_get(req->headers, req->nheaders, "authorization", &n);
-    size_t tl = strlen(D.token);
-    return tl > 0 && a && n == tl + 7 && !strncmp(a, "Bearer ", 7) && !memcmp(a + 7, D.token, tl);
-}
-
-static int path_is(const gd_http_req *r, const char *p)
-{
-    return r->path_len == strlen(p) && !memcmp(r->path, p, r->path_len);
-}
-
-static void on_admin(gd_http_conn *c, gd_http_req *req, void *ud)
-{
-    if (path_is(req, "/health")) {
-        gd_http_respond(c, 200, NULL, "text/plain", "ok\n", 3);
-    } else if (path_is(req, "/metrics")) {
-        metrics(c);
-    } else if (path_is(req, "/stats")) {
-        gd_http_respond_json(c, 200, stats_json());
-    } else if (path_is(req, "/config") && req->method == HTTP_GET) {
-        gd_http_respond_json(c, 200, D.config ? json_incref(D.config) : json_object());
-    } else if (path_is(req, "/config") && req->method == HTTP_PUT) {
-        if (!authorized(req)) {
-            gd_http_respond_error(c, 401, "Unauthorized", "mutations need the admin token");
-            return;
-        }
-        json_error_t je;
-        char err[256];
-        json_t *doc = json_loadb(req->body, req->body_len, 0, &je);
-        if (!doc) {
-            snprintf(err, sizeof err, "line %d column %d: %s", je.line, je.column, je.text);
-            gd_http_respond_error(c, 400, "InvalidJSON", err);
-            return;
-        }
-        int r = config_load(doc, err, sizeof err);
-        json_decref(doc);
-        if (r < 0) {
-            gd_warn("config_rejected", "reason=%s", gd_log_q(err));
-            gd_http_respond_error(c, 400, "InvalidConfig", err);
-            return;
-        }
-        gd_http_respond_json(c, 200, json_pack("{s:I}", "version", (json_int_t)D.version));
-    } else {
-        gd_http_respond_error(c, 404, "NotFound", "admin paths: /config /stats /metrics /health");
-    }
-}
-
-static void on_signal(uv_signal_t *s, int signum)
-{
-    gd_info("stopping", "signal=%d", signum);
-    fflush(stderr);
-    _exit(0);
 }
 
 int gd_cmd_dns(int argc, char **argv)
@@ -693,9 +632,7 @@ int gd_cmd_dns(int argc, char **argv)
             return help ? 0 : 2;
         }
     }
-    gd_log_init("dns");
-    if (gd_clock_from_env() < 0) gd_clock_set(1.0, gd_clock_mono_ns());
-    signal(SIGPIPE, SIG_IGN);
+    gd_daemon_init("dns");
     uint32_t ip;
     int port;
     if (!listen || gd_hostport_parse(listen, &ip, &port) < 0 || (ip >> 24) != 127) {
@@ -703,8 +640,7 @@ int gd_cmd_dns(int argc, char **argv)
         return 2;
     }
     D.loop = uv_default_loop();
-    D.token = getenv("GAMEDAY_ADMIN_TOKEN");
-    if (!D.token) D.token = "";
+    gd_admin_init(&D.admin, "/config /stats /metrics /health", stats_json, metrics, config_load);
     uint64_t seed;
     if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (uint64_t)getpid();
     gd_rand_seed(&D.rnd, seed);
@@ -739,24 +675,12 @@ int gd_cmd_dns(int argc, char **argv)
         fprintf(stderr, "gameday dns: cannot listen on %s: %s\n", listen, uv_strerror(r));
         return 1;
     }
-    if (admin) {
-        uint32_t aip;
-        int aport;
-        if (gd_hostport_parse(admin, &aip, &aport) < 0) {
-            fprintf(stderr, "gameday dns: --admin must be IP:PORT in 127.0.0.0/8\n");
-            return 2;
-        }
-        gd_http_server_init(&D.admin, D.loop, on_admin, NULL);
-        if ((r = gd_http_server_listen(&D.admin, gd_ip_format(aip, ipb), aport)) < 0) {
-            gd_error("listen_failed", "addr=%s err=%s", admin, gd_strerror(r));
-            return 1;
-        }
+    if (admin && (r = gd_admin_listen(&D.admin, D.loop, admin)) < 0) {
+        gd_error("listen_failed", "addr=%s err=%s", admin, gd_strerror(r));
+        fprintf(stderr, "gameday dns: --admin must be a free IP:PORT in 127.0.0.0/8\n");
+        return r == GD_EINVAL ? 2 : 1;
     }
-    uv_signal_t sigterm, sigint;
-    uv_signal_init(D.loop, &sigterm);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_signal_init(D.loop, &sigint);
-    uv_signal_start(&sigint, on_signal, SIGINT);
+    gd_daemon_signals(D.loop, NULL);
     gd_info("ready", "listen=%s admin=%s", listen, admin ? admin : "-");
     uv_run(D.loop, UV_RUN_DEFAULT);
     return 0;

@@ -76,7 +76,7 @@ static int config_check(const json_t *doc, char *err, size_t errlen)
     if (!json_is_object(doc)) return snprintf(err, errlen, "the config must be a JSON object"), -1;
     if (mode_of(doc, &m) < 0)
         return snprintf(err, errlen, "field 'mode': (allowed: clb, alb, cdn)"), -1;
-    if (E.version > 0 && m != E.mode)
+    if (E.adm.version > 0 && m != E.mode)
         return snprintf(err, errlen, "field 'mode': an edge keeps its mode (start a new edge)"), -1;
     const char *listen = json_string_value(json_object_get(doc, "listen"));
     uint32_t ip;
@@ -186,11 +186,11 @@ static int config_apply(const json_t *doc, char *err, size_t errlen)
     const char *name = json_string_value(json_object_get(doc, "name"));
     snprintf(E.id, sizeof E.id, "%s", id ? id : "edge");
     snprintf(E.name, sizeof E.name, "%s", name ? name : E.id);
-    json_decref(E.config);
-    E.config = json_deep_copy(doc);
-    E.version++;
+    json_decref(E.adm.config);
+    E.adm.config = json_deep_copy(doc);
+    E.adm.version++;
     gd_info("config_applied", "version=%llu mode=%s targets=%d added=%d removed=%d listen=%s",
-            (unsigned long long)E.version, json_string_value(json_object_get(doc, "mode")),
+            (unsigned long long)E.adm.version, json_string_value(json_object_get(doc, "mode")),
             ch.targets, ch.added, ch.removed, E.listen);
     return 0;
 }
@@ -257,7 +257,7 @@ static json_t *stats_json(void)
     json_t *j = json_pack(
         "{s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "id", E.id,
         "name", E.name, "mode", modes[E.mode]->name, "listen", E.listen, "version",
-        (json_int_t)E.version, "requests", (json_int_t)E.c.requests, "healthy", healthy,
+        (json_int_t)E.adm.version, "requests", (json_int_t)E.c.requests, "healthy", healthy,
         "unhealthy", unhealthy, "2xx", (json_int_t)E.c.target_2xx_5xx[2], "3xx",
         (json_int_t)E.c.target_2xx_5xx[3], "4xx", (json_int_t)E.c.target_2xx_5xx[4], "5xx",
         (json_int_t)E.c.target_2xx_5xx[5], "elb_4xx", (json_int_t)E.c.elb_4xx, "elb_5xx",
@@ -269,139 +269,83 @@ static json_t *stats_json(void)
     return j;
 }
 
-static void metrics(gd_http_conn *c)
+static void metrics(gd_buf *b)
 {
-    gd_buf b;
-    gd_buf_init(&b, 4 << 20);
     char l[128];
     snprintf(l, sizeof l, "LoadBalancer=\"%s\"", E.name);
-    gd_prom_head(&b, "RequestCount", "counter", "Requests received");
-    gd_prom_sample(&b, "RequestCount", l, (double)E.c.requests);
-    gd_prom_head(&b, "NewConnectionCount", "counter", "Client connections accepted");
-    gd_prom_sample(&b, "NewConnectionCount", l, E.front ? (double)E.front->accepted : 0);
-    gd_prom_head(&b, "ActiveConnectionCount", "gauge", "Client connections open");
-    gd_prom_sample(&b, "ActiveConnectionCount", l, E.front ? E.front->nconns : 0);
-    gd_prom_head(&b, "gameday_edge_denied_total", "counter",
+    gd_prom_head(b, "RequestCount", "counter", "Requests received");
+    gd_prom_sample(b, "RequestCount", l, (double)E.c.requests);
+    gd_prom_head(b, "NewConnectionCount", "counter", "Client connections accepted");
+    gd_prom_sample(b, "NewConnectionCount", l, E.front ? (double)E.front->accepted : 0);
+    gd_prom_head(b, "ActiveConnectionCount", "gauge", "Client connections open");
+    gd_prom_sample(b, "ActiveConnectionCount", l, E.front ? E.front->nconns : 0);
+    gd_prom_head(b, "gameday_edge_denied_total", "counter",
                  "Connections closed at accept: not allowed by the security groups");
-    gd_prom_sample(&b, "gameday_edge_denied_total", l, (double)E.denied.denied);
-    gd_prom_head(&b, "ProcessedBytes", "counter", "Bytes received and sent");
-    gd_prom_sample(&b, "ProcessedBytes", l, (double)E.c.bytes);
+    gd_prom_sample(b, "gameday_edge_denied_total", l, (double)E.denied.denied);
+    gd_prom_head(b, "ProcessedBytes", "counter", "Bytes received and sent");
+    gd_prom_sample(b, "ProcessedBytes", l, (double)E.c.bytes);
     static const char *codes[] = {"", "1XX", "2XX", "3XX", "4XX", "5XX"};
     for (int k = 2; k <= 5; k++) {
         char n[48];
         snprintf(n, sizeof n, "HTTPCode_Target_%s_Count", codes[k]);
-        gd_prom_head(&b, n, "counter", "Answers from targets by status class");
-        gd_prom_sample(&b, n, l, (double)E.c.target_2xx_5xx[k]);
+        gd_prom_head(b, n, "counter", "Answers from targets by status class");
+        gd_prom_sample(b, n, l, (double)E.c.target_2xx_5xx[k]);
     }
-    gd_prom_head(&b, "HTTPCode_ELB_4XX_Count", "counter", "4xx made by the load balancer");
-    gd_prom_sample(&b, "HTTPCode_ELB_4XX_Count", l, (double)E.c.elb_4xx);
-    gd_prom_head(&b, "HTTPCode_ELB_5XX_Count", "counter", "5xx made by the load balancer");
-    gd_prom_sample(&b, "HTTPCode_ELB_5XX_Count", l, (double)E.c.elb_5xx);
-    gd_prom_head(&b, "TargetResponseTime", "gauge", "Mean seconds (game time) targets took");
-    gd_prom_sample(&b, "TargetResponseTime", l,
+    gd_prom_head(b, "HTTPCode_ELB_4XX_Count", "counter", "4xx made by the load balancer");
+    gd_prom_sample(b, "HTTPCode_ELB_4XX_Count", l, (double)E.c.elb_4xx);
+    gd_prom_head(b, "HTTPCode_ELB_5XX_Count", "counter", "5xx made by the load balancer");
+    gd_prom_sample(b, "HTTPCode_ELB_5XX_Count", l, (double)E.c.elb_5xx);
+    gd_prom_head(b, "TargetResponseTime", "gauge", "Mean seconds (game time) targets took");
+    gd_prom_sample(b, "TargetResponseTime", l,
                    E.c.target_time_n ? E.c.target_time_sum / (double)E.c.target_time_n : 0);
-    gd_prom_head(&b, "BackendConnectionErrors", "counter", "Failed exchanges with targets");
-    gd_prom_sample(&b, "BackendConnectionErrors", l, (double)E.c.backend_conn_errors);
-    gd_prom_head(&b, "gameday_edge_retries_total", "counter", "Requests retried on another target");
-    gd_prom_sample(&b, "gameday_edge_retries_total", l, (double)E.c.retries);
-    gd_prom_head(&b, "HealthyHostCount", "gauge", "Targets in service");
-    gd_prom_head(&b, "UnHealthyHostCount", "gauge", "Targets out of service");
-    gd_prom_head(&b, "RequestCountPerTarget", "gauge", "Requests per registered target");
+    gd_prom_head(b, "BackendConnectionErrors", "counter", "Failed exchanges with targets");
+    gd_prom_sample(b, "BackendConnectionErrors", l, (double)E.c.backend_conn_errors);
+    gd_prom_head(b, "gameday_edge_retries_total", "counter", "Requests retried on another target");
+    gd_prom_sample(b, "gameday_edge_retries_total", l, (double)E.c.retries);
+    gd_prom_head(b, "HealthyHostCount", "gauge", "Targets in service");
+    gd_prom_head(b, "UnHealthyHostCount", "gauge", "Targets out of service");
+    gd_prom_head(b, "RequestCountPerTarget", "gauge", "Requests per registered target");
     for (gd_tgroup *g = E.tgs; g; g = g->next) {
         if (g->removed) continue;
         int h, u;
         gd_tgroup_counts(g, &h, &u);
         char lg[256];
         snprintf(lg, sizeof lg, "%s,TargetGroup=\"%s\"", l, g->name);
-        gd_prom_sample(&b, "HealthyHostCount", lg, h);
-        gd_prom_sample(&b, "UnHealthyHostCount", lg, u);
-        gd_prom_sample(&b, "RequestCountPerTarget", lg, h + u ? (double)g->requests / (h + u) : 0);
+        gd_prom_sample(b, "HealthyHostCount", lg, h);
+        gd_prom_sample(b, "UnHealthyHostCount", lg, u);
+        gd_prom_sample(b, "RequestCountPerTarget", lg, h + u ? (double)g->requests / (h + u) : 0);
     }
-    gd_prom_head(&b, "gameday_edge_config_version", "gauge", "Configurations applied");
-    gd_prom_sample(&b, "gameday_edge_config_version", l, (double)E.version);
-    if (modes[E.mode]->metrics) modes[E.mode]->metrics(&E, &b, l);
-    gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
-    gd_buf_free(&b);
+    gd_prom_head(b, "gameday_edge_config_version", "gauge", "Configurations applied");
+    gd_prom_sample(b, "gameday_edge_config_version", l, (double)E.adm.version);
+    if (modes[E.mode]->metrics) modes[E.mode]->metrics(&E, b, l);
 }
 
-static int authorized(const gd_http_req *req)
+/* POST /invalidations {"paths": [...]}: the cdn's cache (the one admin route of the
+ * edge's own). */
+static int admin_route(gd_admin *a, gd_http_conn *c, gd_http_req *req)
 {
-    size_t n;
-    const char *a = gd_http_header_get(req->headers, req->nheaders, "authorization", &n);
-    size_t tl = strlen(E.token);
-    return tl > 0 && a && n == tl + 7 && !strncmp(a, "Bearer ", 7) && !memcmp(a + 7, E.token, tl);
-}
-
-static int path_is(const gd_http_req *r, const char *p)
-{
-    size_t n = strlen(p);
-    return r->path_len == n && !memcmp(r->path, p, n);
-}
-
-static json_t *body_json(gd_http_conn *c, gd_http_req *req)
-{
-    if (!authorized(req)) {
-        gd_http_respond_error(c, 401, "Unauthorized", "mutations need the admin token");
-        return NULL;
-    }
-    json_error_t je;
-    json_t *doc = json_loadb(req->body, req->body_len, 0, &je);
-    if (!doc) {
-        char err[256];
-        snprintf(err, sizeof err, "line %d column %d: %s", je.line, je.column, je.text);
-        gd_http_respond_error(c, 400, "InvalidJSON", err);
-    }
-    return doc;
-}
-
-static void on_admin(gd_http_conn *c, gd_http_req *req, void *ud)
-{
+    if (!gd_admin_path_is(req, "/invalidations") || req->method != HTTP_POST) return 0;
+    json_t *doc = gd_admin_body(a, c, req);
+    if (!doc) return 1;
     char err[256] = "";
-    if (path_is(req, "/health")) {
-        gd_http_respond(c, 200, NULL, "text/plain", "ok\n", 3);
-    } else if (path_is(req, "/metrics")) {
-        metrics(c);
-    } else if (path_is(req, "/stats")) {
-        gd_http_respond_json(c, 200, stats_json());
-    } else if (path_is(req, "/config") && req->method == HTTP_GET) {
-        gd_http_respond_json(c, 200, E.config ? json_incref(E.config) : json_object());
-    } else if (path_is(req, "/config") && req->method == HTTP_PUT) {
-        json_t *doc = body_json(c, req);
-        if (!doc) return;
-        int r = config_load(doc, err, sizeof err);
-        json_decref(doc);
-        if (r < 0) {
-            gd_warn("config_rejected", "reason=%s", gd_log_q(err));
-            gd_http_respond_error(c, 400, "InvalidConfig", err);
-            return;
-        }
-        gd_http_respond_json(c, 200, json_pack("{s:I}", "version", (json_int_t)E.version));
-    } else if (path_is(req, "/invalidations") && req->method == HTTP_POST) {
-        json_t *doc = body_json(c, req);
-        if (!doc) return;
-        int n = modes[E.mode]->invalidate
-                    ? modes[E.mode]->invalidate(&E, json_object_get(doc, "paths"), err, sizeof err)
-                    : (snprintf(err, sizeof err, "only a cdn edge has a cache"), GD_EINVAL);
-        json_decref(doc);
-        if (n < 0)
-            gd_http_respond_error(c, 400, "InvalidInvalidation", err);
-        else
-            gd_http_respond_json(c, 200, json_pack("{s:i}", "invalidated", n));
-    } else {
-        gd_http_respond_error(c, 404, "NotFound",
-                              "admin paths: /config /stats /metrics /health /invalidations");
-    }
+    int n = modes[E.mode]->invalidate
+                ? modes[E.mode]->invalidate(&E, json_object_get(doc, "paths"), err, sizeof err)
+                : (snprintf(err, sizeof err, "only a cdn edge has a cache"), GD_EINVAL);
+    json_decref(doc);
+    if (n < 0)
+        gd_http_respond_error(c, 400, "InvalidInvalidation", err);
+    else
+        gd_http_respond_json(c, 200, json_pack("{s:i}", "invalidated", n));
+    return 1;
 }
 
-static void on_signal(uv_signal_t *s, int signum)
+/* At exit, what the access log still holds. */
+static void flush_access_log(void)
 {
-    gd_info("stopping", "signal=%d", signum);
     if (E.access_log && E.access_buf.len) {
         fwrite(E.access_buf.data, 1, E.access_buf.len, E.access_log);
         fflush(E.access_log);
     }
-    fflush(stderr);
-    _exit(0);
 }
 
 int gd_cmd_edge(int argc, char **argv)
@@ -422,12 +366,11 @@ int gd_cmd_edge(int argc, char **argv)
             return !strcmp(argv[i], "--help") ? 0 : 2;
         }
     }
-    gd_log_init("edge");
-    if (gd_clock_from_env() < 0) gd_clock_set(1.0, gd_clock_mono_ns());
-    signal(SIGPIPE, SIG_IGN);
+    gd_daemon_init("edge");
     E.loop = uv_default_loop();
-    E.token = getenv("GAMEDAY_ADMIN_TOKEN");
-    if (!E.token) E.token = "";
+    gd_admin_init(&E.adm, "/config /stats /metrics /health /invalidations", stats_json, metrics,
+                  config_load);
+    E.adm.route = admin_route;
     E.idle_timeout = 60;
     E.idle_ms = gd_clock_wall_ms(60000);
     gd_proxy_init();
@@ -455,15 +398,11 @@ int gd_cmd_edge(int argc, char **argv)
         }
     }
     if (admin) {
-        uint32_t ip;
-        int port;
-        char ipb[16];
-        if (gd_hostport_parse(admin, &ip, &port) < 0) {
+        int r = gd_admin_listen(&E.adm, E.loop, admin);
+        if (r == GD_EINVAL) {
             fprintf(stderr, "gameday edge: --admin must be IP:PORT in 127.0.0.0/8\n");
             return 2;
         }
-        gd_http_server_init(&E.admin, E.loop, on_admin, NULL);
-        int r = gd_http_server_listen(&E.admin, gd_ip_format(ip, ipb), port);
         if (r < 0) {
             gd_error("listen_failed", "addr=%s err=%s", admin, gd_strerror(r));
             return 1;
@@ -471,11 +410,7 @@ int gd_cmd_edge(int argc, char **argv)
     }
     uv_timer_init(E.loop, &E.housekeeping);
     uv_timer_start(&E.housekeeping, on_housekeeping, 100, 100);
-    uv_signal_t sigterm, sigint;
-    uv_signal_init(E.loop, &sigterm);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_signal_init(E.loop, &sigint);
-    uv_signal_start(&sigint, on_signal, SIGINT);
+    gd_daemon_signals(E.loop, flush_access_log);
     gd_info("ready", "admin=%s listen=%s", admin ? admin : "-", E.listen[0] ? E.listen : "-");
     uv_run(E.loop, UV_RUN_DEFAULT);
     modes[E.mode]->free(&E);

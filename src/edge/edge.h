@@ -5,6 +5,7 @@
 #define GD_EDGE_H
 
 #include "core/acl.h"
+#include "core/admin.h"
 #include "core/buf.h"
 #include "core/http.h"
 #include "core/httpc.h"
@@ -63,10 +64,9 @@ typedef struct gd_edge_mode_ops {
 struct gd_edge {
     uv_loop_t *loop;
     enum gd_edge_mode mode;
-    gd_http_server admin;
+    gd_admin adm; /* the admin listener, its token, its document and version */
     gd_http_server *front;
     char listen[32], listen_port[8];
-    const char *token;
     char id[48], name[64];
     double idle_timeout; /* game seconds */
     uint64_t idle_ms;    /* the same in wall milliseconds */
@@ -79,8 +79,6 @@ struct gd_edge {
     FILE *access_log;
     gd_buf access_buf;
     uv_timer_t housekeeping;
-    json_t *config;
-    uint64_t version;
     gd_edge_counters c;
     gd_acl acl;        /* who may connect to the front (the config's "allow") */
     gd_acl_log denied; /* connections it closed at accept */

@@ -5,6 +5,7 @@
  * both ways with backpressure, and closed together. */
 #include "nat/nat.h"
 #include "core/addr.h"
+#include "core/admin.h"
 #include "core/buf.h"
 #include "core/check.h"
 #include "core/clock.h"
@@ -16,6 +17,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +60,9 @@ struct flow {
 
 static struct {
     uv_loop_t *loop;
-    gd_http_server admin;
-    const char *token;
+    gd_admin admin;
     struct map *maps;
-    json_t *config;
-    uint64_t version, flows, open_flows;
+    uint64_t flows, open_flows;
 } N;
 
 /* ---- flows ---- */
@@ -311,12 +311,12 @@ static int config_load(const json_t *doc, char *err, size_t errlen)
     int r = config_check(doc, err, errlen);
     if (r < 0) return r;
     config_apply(doc);
-    json_decref(N.config);
-    N.config = json_deep_copy(doc);
-    N.version++;
+    json_decref(N.admin.config);
+    N.admin.config = json_deep_copy(doc);
+    N.admin.version++;
     int n = 0;
     for (struct map *m = N.maps; m; m = m->next) n++;
-    gd_info("config_applied", "version=%llu maps=%d", (unsigned long long)N.version, n);
+    gd_info("config_applied", "version=%llu maps=%d", (unsigned long long)N.admin.version, n);
     return 0;
 }
 
@@ -335,84 +335,33 @@ static json_t *stats_json(void)
         if (m->error[0]) json_object_set_new(x, "error", json_string(m->error));
         json_array_append_new(maps, x);
     }
-    return json_pack("{s:I,s:I,s:I,s:o}", "version", (json_int_t)N.version, "flows",
+    return json_pack("{s:I,s:I,s:I,s:o}", "version", (json_int_t)N.admin.version, "flows",
                      (json_int_t)N.flows, "open_flows", (json_int_t)N.open_flows, "maps", maps);
 }
 
-static void metrics(gd_http_conn *c)
+static void metrics(gd_buf *b)
 {
-    gd_buf b;
-    gd_buf_init(&b, 1 << 20);
-    gd_prom_head(&b, "gameday_nat_connections_total", "counter",
-                 "Connections to an Elastic IP, by address");
-    for (struct map *m = N.maps; m; m = m->next) {
-        char l[96], ipb[16];
-        snprintf(l, sizeof l, "address=\"%s\",team=\"%d\"", gd_ip_format(m->ip, ipb), m->team);
-        gd_prom_sample(&b, "gameday_nat_connections_total", l, (double)m->conns);
-    }
-    gd_prom_head(&b, "gameday_nat_refused_total", "counter",
-                 "Connections nothing answered behind the address");
-    for (struct map *m = N.maps; m; m = m->next) {
-        char l[96], ipb[16];
-        snprintf(l, sizeof l, "address=\"%s\",team=\"%d\"", gd_ip_format(m->ip, ipb), m->team);
-        gd_prom_sample(&b, "gameday_nat_refused_total", l, (double)m->refused);
-    }
-    gd_prom_head(&b, "gameday_nat_open_flows", "gauge", "Connections being forwarded now");
-    gd_prom_sample(&b, "gameday_nat_open_flows", "", (double)N.open_flows);
-    gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
-    gd_buf_free(&b);
-}
-
-static int path_is(const gd_http_req *r, const char *p)
-{
-    return r->path_len == strlen(p) && !memcmp(r->path, p, r->path_len);
-}
-
-static void on_admin(gd_http_conn *c, gd_http_req *req, void *ud)
-{
-    if (path_is(req, "/health")) {
-        gd_http_respond(c, 200, NULL, "text/plain", "ok\n", 3);
-    } else if (path_is(req, "/metrics")) {
-        metrics(c);
-    } else if (path_is(req, "/stats")) {
-        gd_http_respond_json(c, 200, stats_json());
-    } else if (path_is(req, "/config") && req->method == HTTP_GET) {
-        gd_http_respond_json(c, 200, N.config ? json_incref(N.config) : json_object());
-    } else if (path_is(req, "/config") && req->method == HTTP_PUT) {
-        size_t n;
-        const char *a = gd_http_header_get(req->headers, req->nheaders, "authorization", &n);
-        size_t tl = strlen(N.token);
-        if (!(tl > 0 && a && n == tl + 7 && !strncmp(a, "Bearer ", 7) &&
-              !memcmp(a + 7, N.token, tl))) {
-            gd_http_respond_error(c, 401, "Unauthorized", "mutations need the admin token");
-            return;
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } per_map[] = {
+        {"gameday_nat_connections_total", "Connections to an Elastic IP, by address",
+         offsetof(struct map, conns)},
+        {"gameday_nat_refused_total", "Connections nothing answered behind the address",
+         offsetof(struct map, refused)},
+    };
+    for (size_t k = 0; k < sizeof per_map / sizeof per_map[0]; k++) {
+        gd_prom_head(b, per_map[k].name, "counter", per_map[k].help);
+        for (struct map *m = N.maps; m; m = m->next) {
+            char l[96], ipb[16];
+            uint64_t v;
+            memcpy(&v, (char *)m + per_map[k].off, sizeof v);
+            snprintf(l, sizeof l, "address=\"%s\",team=\"%d\"", gd_ip_format(m->ip, ipb), m->team);
+            gd_prom_sample(b, per_map[k].name, l, (double)v);
         }
-        json_error_t je;
-        char err[256];
-        json_t *doc = json_loadb(req->body, req->body_len, 0, &je);
-        if (!doc) {
-            snprintf(err, sizeof err, "line %d column %d: %s", je.line, je.column, je.text);
-            gd_http_respond_error(c, 400, "InvalidJSON", err);
-            return;
-        }
-        int r = config_load(doc, err, sizeof err);
-        json_decref(doc);
-        if (r < 0) {
-            gd_warn("config_rejected", "reason=%s", gd_log_q(err));
-            gd_http_respond_error(c, 400, "InvalidConfig", err);
-            return;
-        }
-        gd_http_respond_json(c, 200, json_pack("{s:I}", "version", (json_int_t)N.version));
-    } else {
-        gd_http_respond_error(c, 404, "NotFound", "admin paths: /config /stats /metrics /health");
     }
-}
-
-static void on_signal(uv_signal_t *s, int signum)
-{
-    gd_info("stopping", "signal=%d", signum);
-    fflush(stderr);
-    _exit(0);
+    gd_prom_head(b, "gameday_nat_open_flows", "gauge", "Connections being forwarded now");
+    gd_prom_sample(b, "gameday_nat_open_flows", "", (double)N.open_flows);
 }
 
 int gd_cmd_nat(int argc, char **argv)
@@ -437,24 +386,15 @@ int gd_cmd_nat(int argc, char **argv)
         fprintf(stderr, "gameday nat: --admin IP:PORT in 127.0.0.0/8 is required\n");
         return 2;
     }
-    gd_log_init("nat");
-    if (gd_clock_from_env() < 0) gd_clock_set(1.0, gd_clock_mono_ns());
-    signal(SIGPIPE, SIG_IGN);
+    gd_daemon_init("nat");
     N.loop = uv_default_loop();
-    N.token = getenv("GAMEDAY_ADMIN_TOKEN");
-    if (!N.token) N.token = "";
-    char ipb[16];
-    gd_http_server_init(&N.admin, N.loop, on_admin, NULL);
-    int r = gd_http_server_listen(&N.admin, gd_ip_format(ip, ipb), port);
+    gd_admin_init(&N.admin, "/config /stats /metrics /health", stats_json, metrics, config_load);
+    int r = gd_admin_listen(&N.admin, N.loop, admin);
     if (r < 0) {
         gd_error("listen_failed", "addr=%s err=%s", admin, gd_strerror(r));
         return 1;
     }
-    uv_signal_t sigterm, sigint;
-    uv_signal_init(N.loop, &sigterm);
-    uv_signal_start(&sigterm, on_signal, SIGTERM);
-    uv_signal_init(N.loop, &sigint);
-    uv_signal_start(&sigint, on_signal, SIGINT);
+    gd_daemon_signals(N.loop, NULL);
     gd_info("ready", "admin=%s", admin);
     uv_run(N.loop, UV_RUN_DEFAULT);
     return 0;

@@ -286,39 +286,6 @@ void gd_edgepush_tg_status(gd_game *g, json_t *tg, json_t *lbs, json_t *instance
         gd_launcher_set_status(g, gd_jstr(tg, "id"), fresh);
 }
 
-#define PUSH_MAGIC 0x50555348u
-
-struct push {
-    uint32_t magic;
-    gd_edge_link *e;
-    char *doc;
-};
-
-static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
-{
-    struct push *p = ud;
-    GD_CHECK_OBJ(p, PUSH_MAGIC);
-    GD_CHECK_OBJ(p->e, GD_EDGE_LINK_MAGIC);
-    p->e->pushing = 0;
-    if (!err && resp->status == 200) {
-        gd_free(p->e->pushed);
-        p->e->pushed = p->doc;
-        p->e->pushed_at = uv_now(p->e->admin_loop);
-        gd_debug("edge_config_pushed", "lb=%s", p->e->res_id);
-    } else {
-        if (!err) {
-            gd_free(p->e->refused);
-            p->e->refused = gd_strdup(p->doc);
-        }
-        if (!err)
-            gd_warn("edge_config_refused", "lb=%s status=%d body=%s", p->e->res_id, resp->status,
-                    gd_log_q(resp->body));
-        gd_free(p->doc);
-    }
-    p->magic = 0;
-    gd_free(p);
-}
-
 /* The metrics of the target_group resources an alb's edge sends to, from its stats
  * (its own group "default" is the alb's, in the alb's metrics). */
 static void group_metrics(gd_game *g, gd_edge_link *e, double now, const json_t *cur)
@@ -437,33 +404,7 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
         e->pushed = NULL;
         if (p) gd_launcher_set_status(g, id, json_pack("{s:i,s:s}", "pid", p->pid, "admin", admin));
     }
-    json_t *doc = edge_config(g, lb, instances, asgs, tgs);
-    char *s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(doc);
-    if (!e->pushing && (!e->pushed || strcmp(e->pushed, s) != 0) &&
-        (!e->refused || strcmp(e->refused, s) != 0)) {
-        size_t len = strlen(s);
-        char *req = gd_sprintf("PUT /config HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer %s\r\n"
-                               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                               g->internal_token, len);
-        size_t hl = strlen(req);
-        char *full = gd_malloc(hl + len);
-        memcpy(full, req, hl);
-        memcpy(full + hl, s, len);
-        struct push *p = gd_malloc(sizeof *p);
-        p->magic = PUSH_MAGIC;
-        p->e = e;
-        p->doc = gd_strdup(s);
-        if (gd_httpc_request(e->admin, full, hl + len, 2000, on_pushed, p) == 0)
-            e->pushing = 1;
-        else {
-            gd_free(p->doc);
-            gd_free(p);
-        }
-        gd_free(req);
-        gd_free(full);
-    }
-    free(s);
+    gd_link_push(g, e, edge_config(g, lb, instances, asgs, tgs));
     if (!e->stats_inflight && uv_now(g->loop) >= e->stats_at + GD_METRIC_SAMPLE_MS) {
         e->stats_at = uv_now(g->loop);
         static const char q[] = "GET /stats HTTP/1.1\r\nHost: edge\r\n\r\n";

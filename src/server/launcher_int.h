@@ -88,7 +88,7 @@ void gd_edgepush_tg_status(gd_game *g, json_t *tg, json_t *lbs, json_t *instance
 /** Stops the edges of load balancers no longer in `edges` and forgets their links. */
 void gd_edgepush_forget(gd_game *g, json_t *edges);
 
-/* ---- links.c: the game-wide daemons (dns, nat) ---- */
+/* ---- links.c: the daemons' documents (edges, dns, nat) ---- */
 /** The link in *slot, made on first use (name: its log, its process's res_id). */
 gd_edge_link *gd_link_get(gd_game *g, gd_edge_link **slot, const char *name, uint32_t ip,
                           int admin_port);

@@ -1,7 +1,7 @@
-/* Links to the game-wide daemons the server runs besides the edges (`gameday dns`,
- * `gameday nat`): each has one process, adopted across a server restart through its
- * pid in the store, and one JSON document pushed over its admin port (PUT /config)
- * whenever it changes, as the edges' documents are. */
+/* Links to the daemons the server configures: the edges (edgepush.c), and the
+ * game-wide `gameday dns` and `gameday nat`, each with one process adopted across a
+ * server restart through its pid in the store. Every one gets its JSON document over
+ * its admin port (PUT /config) whenever it changes; a refused one is not sent again. */
 #include "core/check.h"
 #include "core/log.h"
 #include "core/mem.h"
@@ -59,6 +59,7 @@ static void on_pushed(void *ud, int err, const gd_httpc_resp *resp)
     if (!err && resp->status == 200) {
         gd_free(p->e->pushed);
         p->e->pushed = p->doc;
+        p->e->pushed_at = uv_now(p->e->admin_loop);
         gd_debug("config_pushed", "to=%s bytes=%zu", p->e->res_id, strlen(p->doc));
     } else {
         if (!err) {

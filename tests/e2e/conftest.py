@@ -11,6 +11,7 @@ the suite on one machine take turns, and starts only when nothing listens on 127
 Nothing here sleeps to synchronise: `wait_until` polls for the awaited event.
 """
 
+import contextlib
 import fcntl
 import json
 import os
@@ -55,6 +56,49 @@ def _binary_exists():
     if not os.access(b, os.X_OK):
         pytest.fail(f"no gameday binary at {b}: build it (ninja -C build-asan) or set GAMEDAY_BIN")
     yield
+
+
+@contextlib.contextmanager
+def daemon(args, health_url, log_path, env=None):
+    """Runs the real binary with args (a daemon: dns, an instance...) until the block
+    ends, once health_url answers 200; then stops it and fails on a sanitizer report
+    in its stderr (kept at log_path)."""
+    err = open(log_path, "w+")
+    p = subprocess.Popen([gameday_bin(), *args], stdout=subprocess.DEVNULL, stderr=err,
+                         env=dict(os.environ, **(env or {})))
+
+    def alive(what):
+        assert p.poll() is None, f"{args[0]} exited ({p.returncode}) before {what}"
+
+    try:
+        wait_until(lambda: http("GET", health_url).status == 200, 10, f"{args[0]} up",
+                   alive=alive)
+        yield p
+    finally:
+        p.terminate()
+        p.wait(10)
+        err.seek(0)
+        text = err.read()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, text
+
+
+def dig(host, port, *args):
+    """The real dig (bind9-dnsutils) against a gameday dns at host:port; its stdout."""
+    out = subprocess.run(["dig", f"@{host}", "-p", str(port), "+time=2", "+tries=1", *args],
+                         capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def dig_answers(text):
+    """(name, ttl, type, value) of every answer line of dig's output."""
+    rows = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) >= 5 and not line.startswith(";"):
+            rows.append((f[0], int(f[1]), f[3], f[4]))
+    return rows
 
 
 class Timeout(AssertionError):

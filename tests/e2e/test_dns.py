@@ -2,14 +2,12 @@
 over UDP and TCP, its zones pushed over the admin API. Addresses: 127.241.0.0/16."""
 
 import json
-import os
 import re
-import subprocess
-import time
 
 import pytest
 
-from conftest import gameday_bin, http, wait_until, SANITIZER_MARKS
+from conftest import daemon, dig_answers, http
+from conftest import dig as dig_at
 
 LISTEN = ("127.241.0.53", 5353)
 ADMIN = "127.241.0.54:9000"
@@ -35,20 +33,10 @@ ZONES = {"zones": [
 
 
 def dig(*args):
-    cmd = ["dig", f"@{LISTEN[0]}", "-p", str(LISTEN[1]), "+time=2", "+tries=1", *args]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return out.stdout
+    return dig_at(*LISTEN, *args)
 
 
-def answers(text):
-    """(name, ttl, type, value) of every answer line of dig +noall +answer."""
-    rows = []
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) >= 5 and not line.startswith(";"):
-            rows.append((f[0], int(f[1]), f[3], f[4]))
-    return rows
+answers = dig_answers
 
 
 def status(text):
@@ -58,27 +46,12 @@ def status(text):
 
 @pytest.fixture(scope="module")
 def dnsd(tmp_path_factory):
-    d = tmp_path_factory.mktemp("dns")
-    err = open(d / "dns.err", "w+")
-    env = dict(os.environ, GAMEDAY_ADMIN_TOKEN=TOKEN)
-    p = subprocess.Popen([gameday_bin(), "dns", "--listen", f"{LISTEN[0]}:{LISTEN[1]}",
-                          "--admin", ADMIN], stdout=subprocess.DEVNULL, stderr=err, env=env)
-    def alive(what):
-        assert p.poll() is None, f"gameday dns exited ({p.returncode}) before {what}"
-
-    try:
-        wait_until(lambda: http("GET", f"http://{ADMIN}/health").status == 200, 10,
-                   "dns admin up", alive=alive)
+    log = tmp_path_factory.mktemp("dns") / "dns.err"
+    with daemon(["dns", "--listen", f"{LISTEN[0]}:{LISTEN[1]}", "--admin", ADMIN],
+                f"http://{ADMIN}/health", log, env={"GAMEDAY_ADMIN_TOKEN": TOKEN}) as p:
         r = http("PUT", f"http://{ADMIN}/config", body=ZONES, token=TOKEN)
         assert r.status == 200, r
-        yield p, d / "dns.err"
-    finally:
-        p.terminate()
-        p.wait(10)
-    err.seek(0)
-    text = err.read()
-    for mark in SANITIZER_MARKS:
-        assert mark not in text, text
+        yield p
 
 
 def test_dig_gets_the_records_with_their_ttls(dnsd):

@@ -7,13 +7,12 @@ while the old answers live, none once they ran out (but for the few customers th
 keep answers past their TTL, once each)."""
 
 import re
-import subprocess
-import time
 import urllib.request
 
 import pytest
 
-from conftest import scenario_path, shared_game
+from conftest import dig_answers, scenario_path, shared_game
+from conftest import dig as dig_at
 
 SCENARIO = scenario_path("dns_ttl.yaml")
 SPEED = 60
@@ -33,20 +32,10 @@ def dns_addr(g):
 
 
 def dig(g, name, *extra):
-    host, port = dns_addr(g)
-    r = subprocess.run(["dig", f"@{host}", "-p", port, "+time=2", "+tries=1", name, *extra],
-                       capture_output=True, text=True, timeout=10)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return r.stdout
+    return dig_at(*dns_addr(g), name, *extra)
 
 
-def answers(text):
-    rows = []
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) >= 5 and not line.startswith(";"):
-            rows.append((f[0], int(f[1]), f[3], f[4]))
-    return rows
+answers = dig_answers
 
 
 def loadgen_metrics(g):

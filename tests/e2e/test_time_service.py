@@ -4,15 +4,13 @@ of its slots for its service time like every built-in service. Addresses:
 127.242.0.0/16."""
 
 import datetime
-import os
-import subprocess
 import threading
 import time
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import gameday_bin, http, wait_until, SANITIZER_MARKS
+from conftest import daemon, http, wait_until
 
 ADDR = ("127.242.0.10", 8080)
 BASE = f"http://{ADDR[0]}:{ADDR[1]}"
@@ -20,23 +18,12 @@ BASE = f"http://{ADDR[0]}:{ADDR[1]}"
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    d = tmp_path_factory.mktemp("time")
-    err = open(d / "err", "w+")
-    env = dict(os.environ, GAMEDAY_SPEED="60", GAMEDAY_EPOCH_NS=str(time.monotonic_ns()),
-               GAMEDAY_SLOTS="2", GAMEDAY_QUEUE="0", GAMEDAY_SERVICE_MS="30000",
-               GAMEDAY_INSTANCE_ID="i-time")
-    p = subprocess.Popen([gameday_bin(), "instance", "time", "--addr", f"{ADDR[0]}:{ADDR[1]}"],
-                         stdout=subprocess.DEVNULL, stderr=err, env=env)
-    try:
-        wait_until(lambda: http("GET", f"{BASE}/health").status == 200, 10, "the time service")
+    env = {"GAMEDAY_SPEED": "60", "GAMEDAY_EPOCH_NS": str(time.monotonic_ns()),
+           "GAMEDAY_SLOTS": "2", "GAMEDAY_QUEUE": "0", "GAMEDAY_SERVICE_MS": "30000",
+           "GAMEDAY_INSTANCE_ID": "i-time"}
+    with daemon(["instance", "time", "--addr", f"{ADDR[0]}:{ADDR[1]}"], f"{BASE}/health",
+                tmp_path_factory.mktemp("time") / "err", env=env) as p:
         yield p
-    finally:
-        p.terminate()
-        p.wait(10)
-        err.seek(0)
-        text = err.read()
-        for mark in SANITIZER_MARKS:
-            assert mark not in text, text
 
 
 def test_the_time_in_a_zone(service):

@@ -4,12 +4,11 @@ resolve www through the game's DNS server and get right answers through the Elas
 IP. (bench/strategies/wtt-* play the lesson's steps and show that they pay.)"""
 
 import json
-import subprocess
 import urllib.request
 
 import pytest
 
-from conftest import ROOT, shared_game
+from conftest import ROOT, dig, dig_answers, shared_game
 
 NET = 221  # team 1 lives at 127.221.0.0/16: no other test uses it
 
@@ -21,11 +20,9 @@ def game(tmp_path_factory):
 
 
 def test_the_first_step_of_the_lesson_serves(game):
-    host, port = game.info["dns"].split(":")
-    out = subprocess.run(["dig", f"@{host}", "-p", port, "+noall", "+answer",
-                          "www.team1.gameday.test"], capture_output=True, text=True, timeout=10)
-    f = out.stdout.split()
-    assert f[1] == "3600" and f[3] == "A" and f[4] == f"127.{NET}.251.4", out.stdout
+    rows = dig_answers(dig(*game.info["dns"].split(":"), "+noall", "+answer",
+                           "www.team1.gameday.test"))
+    assert rows == [("www.team1.gameday.test.", 3600, "A", f"127.{NET}.251.4")], rows
     front = game.get("/resources/front")["status"]
     assert front["ip"] == f"127.{NET}.251.4"
     assert front["association"] == game.get("/resources/web1")["id"]

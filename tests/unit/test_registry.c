@@ -182,6 +182,22 @@ Test(registry, instance_type_catalogue_and_slots)
     cr_assert_eq(gd_itype_slots(7, "t3.micro", "z9.huge"), 7, "unknown: the template's");
 }
 
+/* A spec of type passes its checks (want NULL), or fails with want in its message. */
+static void expect_spec(const char *type, const char *text, const char *want)
+{
+    json_t *spec = json_loads(text, 0, NULL);
+    cr_assert_not_null(spec, "%s", text);
+    gd_errs e = {0};
+    int bad = gd_schema_check(type, "x", spec, NULL, "spec", &e);
+    if (!want)
+        cr_assert_eq(bad, 0, "%s: %s", text, e.n ? e.msgs[0] : "");
+    else
+        cr_assert(bad && e.n && strstr(e.msgs[0], want), "%s: got %s", text,
+                  e.n ? e.msgs[0] : "no error");
+    gd_errs_free(&e);
+    json_decref(spec);
+}
+
 Test(registry, dns_record_checks)
 {
     static const struct {
@@ -203,19 +219,8 @@ Test(registry, dns_record_checks)
         {"{\"values\": [\"127.T.1.4\"], \"ttl\": \"3d\"}", "ttl"},
         {"{\"values\": [\"127.T.1.4\"], \"weight\": 300}", "weight"},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        json_t *spec = json_loads(rows[i].spec, 0, NULL);
-        cr_assert_not_null(spec, "%s", rows[i].spec);
-        gd_errs e = {0};
-        int bad = gd_schema_check("dns_record", "www", spec, NULL, "spec", &e);
-        if (!rows[i].want)
-            cr_assert_eq(bad, 0, "%s: %s", rows[i].spec, e.n ? e.msgs[0] : "");
-        else
-            cr_assert(bad && e.n && strstr(e.msgs[0], rows[i].want), "%s: got %s", rows[i].spec,
-                      e.n ? e.msgs[0] : "no error");
-        gd_errs_free(&e);
-        json_decref(spec);
-    }
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        expect_spec("dns_record", rows[i].spec, rows[i].want);
 }
 
 Test(registry, security_group_rules)
@@ -236,17 +241,6 @@ Test(registry, security_group_rules)
         {"{\"ingress\": [{\"from\": \"0.0.0.0/0\", \"proto\": \"tcp\"}]}", "an unknown key"},
         {"{\"ingress\": [42]}", "a list of at most 60 mappings"},
     };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        json_t *spec = json_loads(rows[i].spec, 0, NULL);
-        cr_assert_not_null(spec, "%s", rows[i].spec);
-        gd_errs e = {0};
-        int bad = gd_schema_check("security_group", "sg", spec, NULL, "spec", &e);
-        if (!rows[i].want)
-            cr_assert_eq(bad, 0, "%s: %s", rows[i].spec, e.n ? e.msgs[0] : "");
-        else
-            cr_assert(bad && e.n && strstr(e.msgs[0], rows[i].want), "%s: got %s", rows[i].spec,
-                      e.n ? e.msgs[0] : "no error");
-        gd_errs_free(&e);
-        json_decref(spec);
-    }
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        expect_spec("security_group", rows[i].spec, rows[i].want);
 }
