@@ -333,10 +333,10 @@ void gd_instance_boot(gd_game *g, json_t *inst)
     gd_proc_clock_env(e_speed, e_epoch, sizeof e_speed);
     char e_ip[48];
     snprintf(e_ip, sizeof e_ip, "GAMEDAY_IP=%s", gd_jstr(st, "ip"));
-    /* Its security groups' allow list (sgs.c writes it, and SIGHUPs it on a change). */
+    /* Its security groups' allow list: gd_sgs_reconcile wrote it earlier in this pass,
+     * and SIGHUPs the instance when it changes. */
     char e_acl[PATH_MAX + 64];
     snprintf(e_acl, sizeof e_acl, "GAMEDAY_ALLOW_FILE=%s/acl/%s", g->dir, id);
-    gd_sg_write(g, inst);
     char *env[] = {e_addr,  e_ip,  e_port,  e_id,    e_salt, e_slots,
                    e_queue, e_svc, e_speed, e_epoch, e_acl,  NULL};
     json_t *cmd = json_object_get(lts, "command");

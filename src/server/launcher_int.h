@@ -106,9 +106,8 @@ double gd_az_down_until(gd_game *g, const char *az);
 /* ---- sgs.c: security groups ---- */
 /** The blocks (one a line) that security groups `groups` of team let reach `port`. */
 void gd_sg_allow(gd_game *g, int team, const json_t *groups, int port, gd_buf *out);
-/** Writes instance inst's allow list file when it changed (1), else 0. */
-int gd_sg_write(gd_game *g, json_t *inst);
-/** Every live instance's list, and a SIGHUP to the built-in services whose list changed. */
+/** Every live instance's allow list file (written before it boots: this reconciler runs
+ *  before the instances'), and a SIGHUP to the built-in services whose list changed. */
 void gd_sgs_reconcile(gd_game *g, json_t *instances);
 
 /* ---- eips.c ---- */

@@ -106,7 +106,7 @@ static uint64_t fnv(const char *s, size_t n)
     return h;
 }
 
-int gd_sg_write(gd_game *g, json_t *inst)
+static int sg_write(gd_game *g, json_t *inst)
 {
     int team = (int)json_integer_value(json_object_get(inst, "team"));
     const char *id = gd_jstr(inst, "id");
@@ -146,13 +146,21 @@ int gd_sg_write(gd_game *g, json_t *inst)
 
 void gd_sgs_reconcile(gd_game *g, json_t *instances)
 {
+    /* A game without security groups (most of them, and every large fleet) pays one
+     * query a pass here: only an instance that still has a list needs it taken away. */
+    json_t *sgs = gd_store_res_list(g->db, 0, "security_group", 0);
+    int none = json_array_size(sgs) == 0;
+    json_decref(sgs);
     size_t i;
     json_t *r;
     json_array_foreach(instances, i, r)
     {
-        gd_inst_state s = gd_inst_state_of(json_object_get(r, "status"));
+        json_t *st = json_object_get(r, "status");
+        gd_inst_state s = gd_inst_state_of(st);
         if (s != GD_INST_RUNNING && s != GD_INST_PENDING) continue;
-        if (!gd_sg_write(g, r)) continue;
+        const char *digest = gd_jstr(st, "sg_digest");
+        if (none && (!*digest || !strcmp(digest, "none"))) continue;
+        if (!sg_write(g, r)) continue;
         /* A running built-in service reads its list again (a command might not take a
          * SIGHUP: it gets the file at its next start). */
         gd_proc *p = gd_proc_find(g, gd_jstr(r, "id"), GD_PROC_INSTANCE, 0);
