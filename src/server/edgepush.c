@@ -360,7 +360,8 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
     }
     /* A load balancer has a node in each zone of its subnets; when every one of them
      * is down (an AZ outage), so is the load balancer, until one comes back. */
-    if (strcmp(gd_jstr(lb, "type"), "cdn") != 0) {
+    if (strcmp(gd_jstr(lb, "type"), "cdn") != 0 &&
+        (gd_az_any_down(g) || !strcmp(gd_jstr(st, "state"), "impaired"))) {
         int up = 0;
         size_t k;
         json_t *sn;

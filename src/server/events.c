@@ -6,6 +6,7 @@
 #include "core/rand.h"
 #include "model/state.h"
 #include "server/game_int.h"
+#include "server/launcher_int.h"
 #include "server/ops.h"
 
 #include <stdio.h>
@@ -40,9 +41,8 @@ void gd_events_fire(gd_game *g, const gd_event *ev)
          * there, and a load balancer with no subnet elsewhere goes with it (edgepush). */
         const char *az = ev->target + 3;
         double until = gd_game_now(g) + ev->for_s;
-        char key[32], hms[32];
-        snprintf(key, sizeof key, "az_down_%s", az);
-        gd_game_kv_setf(g, key, "%.3f", until);
+        char hms[32];
+        gd_az_set_down(g, az, until);
         gd_clock_hms(until, hms, sizeof hms);
         gd_warn("az_outage", "az=%s until=%.0f", az, until);
         for (int t = 1; t <= g->nteams; t++) {

@@ -92,6 +92,8 @@ typedef struct gd_game {
     gd_edge_link *edges;
     gd_edge_link *dns; /* the game's DNS server (dnspush.c), a link like an edge's */
     gd_edge_link *nat; /* the game's Elastic IPs (eips.c) */
+    double az_down[6]; /* zones a..f: game time an az_outage lasts until (kv az_down_<z>) */
+    int az_loaded;     /* az_down read from the store (after a restart) */
     gd_team_stats teams[GD_MAX_TEAMS + 1];
     gd_rand rnd;
     gd_metrics *metrics; /* CloudWatch-like series of the edges */

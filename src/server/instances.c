@@ -243,13 +243,41 @@ int gd_launcher_stop(gd_game *g, int team, const char *id, const char *principal
     return 0;
 }
 
+static double *az_slot(gd_game *g, const char *az)
+{
+    if (!g->az_loaded) { /* once, from the store: an outage outlives a server restart */
+        for (int i = 0; i < 6; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "az_down_%c", 'a' + i);
+            g->az_down[i] = gd_game_kv_num(g, key, 0);
+        }
+        g->az_loaded = 1;
+    }
+    return az && az[0] >= 'a' && az[0] <= 'f' && !az[1] ? &g->az_down[az[0] - 'a'] : NULL;
+}
+
 double gd_az_down_until(gd_game *g, const char *az)
 {
-    if (!az || !*az) return 0;
+    double *d = az_slot(g, az);
+    return d && *d > gd_game_now(g) ? *d : 0;
+}
+
+int gd_az_any_down(gd_game *g)
+{
+    az_slot(g, NULL);
+    for (int i = 0; i < 6; i++)
+        if (g->az_down[i] > gd_game_now(g)) return 1;
+    return 0;
+}
+
+void gd_az_set_down(gd_game *g, const char *az, double until)
+{
+    double *d = az_slot(g, az);
+    if (!d) return;
+    *d = until;
     char key[32];
     snprintf(key, sizeof key, "az_down_%s", az);
-    double until = gd_game_kv_num(g, key, 0);
-    return until > gd_game_now(g) ? until : 0;
+    gd_game_kv_setf(g, key, "%.3f", until);
 }
 
 int gd_launcher_start(gd_game *g, int team, const char *id, const char *principal,

@@ -102,6 +102,10 @@ void gd_link_push(gd_game *g, gd_edge_link *e, json_t *doc);
 /** The game time until which availability zone az is down (an az_outage event), or 0
  *  when it is up. */
 double gd_az_down_until(gd_game *g, const char *az);
+/** 1 while some zone is down (no store access: a load balancer asks every pass). */
+int gd_az_any_down(gd_game *g);
+/** Zone az ("a".."f") is down until game time until (the store keeps it). */
+void gd_az_set_down(gd_game *g, const char *az, double until);
 
 /* ---- sgs.c: security groups ---- */
 /** The blocks (one a line) that security groups `groups` of team let reach `port`. */
