@@ -3,6 +3,7 @@
  * within a spec and against the rest of the architecture. A new type is a new field
  * table, its checks and one row in `rows` below. */
 #include "model/registry.h"
+#include "core/dns.h"
 #include "model/cron.h"
 #include "model/stat.h"
 
@@ -639,24 +640,13 @@ static void sg_arch(gd_arch_check *a, const json_t *res)
 
 /* ---- dns records ---------------------------------------------------------------------- */
 
-/* A record's name in the zone: "@" or labels of letters, digits, '-' and '_'. */
+/* A record's name in the zone: "@", or a relative DNS name (no final dot). */
 static int record_name_ok(const char *s)
 {
-    if (!s || !*s || strlen(s) > 200) return 0;
-    if (!strcmp(s, "@")) return 1;
-    size_t label = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == '.') {
-            if (!label) return 0;
-            label = 0;
-        } else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                   (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || (*p == '*' && p == s)) {
-            if (++label > 63) return 0;
-        } else {
-            return 0;
-        }
-    }
-    return label > 0;
+    char n[GD_DNS_NAME_MAX + 1];
+    size_t l = s ? strlen(s) : 0;
+    return l && (!strcmp(s, "@") ||
+                 (l <= 200 && s[l - 1] != '.' && gd_dns_name_norm(s, l, n, sizeof n) >= 0));
 }
 
 static void dns_record_cross(gd_spec_check *x, json_t *spec)

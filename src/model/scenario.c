@@ -2,6 +2,7 @@
  * file:line:col), checks the starting architecture (names, references, subnet CIDRs)
  * and answers the game's questions: customer rate at t, points per request, prices. */
 #include "model/scenario.h"
+#include "core/dns.h"
 
 #include "core/addr.h"
 #include "core/err.h"
@@ -612,14 +613,12 @@ static void read_billing(struct sctx *x, gd_scenario *s, json_t *root)
                  reserved_fields, s);
     read_section(x, root, "dns", json_object_get(root, "dns"), "dns", dns_fields, s);
     const char *rs = s->dns.resolve;
-    int ok = rs && *rs && strlen(rs) < 200 && rs[0] != '.' && rs[strlen(rs) - 1] != '.';
-    for (const char *c = rs; ok && *c; c++)
-        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' ||
-             (*c == '.' && c[1] != '.');
-    if (rs && !ok) {
+    char norm[GD_DNS_NAME_MAX + 1];
+    if (rs && (!*rs || strlen(rs) > 200 || rs[strlen(rs) - 1] == '.' ||
+               gd_dns_name_norm(rs, strlen(rs), norm, sizeof norm) < 0)) {
         json_t *d = json_object_get(root, "dns");
         serr(x, d, "resolve", json_object_get(d, "resolve"), "dns.resolve",
-             "a lowercase name in the team's zone, like www", "not a record name");
+             "a name in the team's zone, like www", "not a record name");
     }
     read_section(x, root, "spot", json_object_get(root, "spot"), "spot", spot_fields, s);
     read_section(x, root, "quotas", json_object_get(root, "quotas"), "quotas", quota_fields, s);
