@@ -17,14 +17,8 @@ int gd_acl_parse(const char *text, gd_acl *a)
         memcpy(item, s, n);
         item[n] = 0;
         s += n;
-        gd_cidr c;
-        if (!strcmp(item, "0.0.0.0/0")) {
-            c.base = 0;
-            c.prefix = 0;
-        } else if (gd_cidr_parse(item, 1, &c) != 0) {
-            return -1;
-        }
-        t.c[t.n++] = c;
+        if (gd_cidr_parse(item, 1, &t.c[t.n]) != 0) return -1; /* 0.0.0.0/0 is anyone */
+        t.n++;
     }
     *a = t;
     return 0;
