@@ -14,28 +14,16 @@ struct tag {
     int weak;
 };
 
-/* The next entity-tag of a list at *s (skipping OWS and commas). 0 at the end or at
- * something that is not an entity-tag (the rest of the list is then ignored). */
-static int etag_next(const char **s, const char *end, struct tag *t)
+static int tag_next(const char **s, const char *end, struct tag *t)
 {
-    while (*s < end && (is_ows((unsigned char)**s) || **s == ',')) (*s)++;
-    if (*s >= end) return 0;
-    t->weak = 0;
-    if (end - *s >= 2 && (*s)[0] == 'W' && (*s)[1] == '/') *s += 2, t->weak = 1;
-    if (*s >= end || **s != '"') return 0;
-    const char *q = memchr(*s + 1, '"', (size_t)(end - *s - 1));
-    if (!q) return 0;
-    t->s = *s;
-    t->n = (size_t)(q + 1 - *s);
-    *s = q + 1;
-    return 1;
+    return etag_next(s, end, &t->s, &t->n, &t->weak);
 }
 
 static int stored_tag(const gd_cache_obj *o, struct tag *t)
 {
     if (!o->etag) return 0;
     const char *s = o->etag;
-    return etag_next(&s, o->etag + o->etag_len, t);
+    return tag_next(&s, o->etag + o->etag_len, t);
 }
 
 int gd_cache_not_modified(const gd_cache_obj *o, const char *inm, size_t inm_len, const char *ims,
@@ -47,7 +35,7 @@ int gd_cache_not_modified(const gd_cache_obj *o, const char *inm, size_t inm_len
         if (s < end && *s == '*') return 1;
         struct tag mine, t;
         if (!stored_tag(o, &mine)) return 0;
-        while (etag_next(&s, end, &t)) /* weak comparison: the opaque tags are equal */
+        while (tag_next(&s, end, &t)) /* weak comparison: the opaque tags are equal */
             if (t.n == mine.n && !memcmp(t.s, mine.s, t.n)) return 1;
         return 0;
     }
@@ -81,7 +69,7 @@ static int if_range_holds(const gd_cache_obj *o, const char *s, size_t n)
     while (s < end && is_ows((unsigned char)*s)) s++;
     if (s < end && (*s == '"' || *s == 'W')) {
         struct tag t, mine;
-        return etag_next(&s, end, &t) && !t.weak && stored_tag(o, &mine) && !mine.weak &&
+        return tag_next(&s, end, &t) && !t.weak && stored_tag(o, &mine) && !mine.weak &&
                t.n == mine.n && !memcmp(t.s, mine.s, t.n);
     }
     size_t left = (size_t)(end - s);

@@ -54,6 +54,24 @@ static inline int is_tchar(int ch)
            (ch && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
+/* The next entity-tag of a list at *s (OWS and commas skipped): its quoted opaque-tag
+ * (quotes included) in *tag / *n and whether it was W/. 0 at the end or at something
+ * that is not an entity-tag. Weak comparison compares the opaque-tags alone. */
+static inline int etag_next(const char **s, const char *end, const char **tag, size_t *n, int *weak)
+{
+    while (*s < end && (is_ows((unsigned char)**s) || **s == ',')) (*s)++;
+    if (*s >= end) return 0;
+    *weak = 0;
+    if (end - *s >= 2 && (*s)[0] == 'W' && (*s)[1] == '/') *s += 2, *weak = 1;
+    if (*s >= end || **s != '"') return 0;
+    const char *q = memchr(*s + 1, '"', (size_t)(end - *s - 1));
+    if (!q) return 0;
+    *tag = *s;
+    *n = (size_t)(q + 1 - *s);
+    *s = q + 1;
+    return 1;
+}
+
 /* A 64-bit hash reading 8 bytes per step, mixing with 64x64->128-bit multiplies
  * (folded high ^ low), in the manner of the wyhash family; written for gameday. */
 static inline uint64_t rd64(const unsigned char *p)

@@ -657,13 +657,6 @@ static int kept_on_update(const gd_http_header *h)
     return 0;
 }
 
-/* The opaque part of an entity-tag (W/ dropped): weak comparison (RFC 9110 8.8.3.2). */
-static void opaque_tag(const char **s, size_t *n)
-{
-    trim(s, n);
-    if (*n >= 2 && (*s)[0] == 'W' && (*s)[1] == '/') *s += 2, *n -= 2;
-}
-
 int gd_cache_validators_match(const gd_cache_obj *o, const gd_http_header *h, int nh)
 {
     GD_CHECK_OBJ(o, OBJ_MAGIC);
@@ -673,12 +666,13 @@ int gd_cache_validators_match(const gd_cache_obj *o, const gd_http_header *h, in
         if (!lm && hname_is(&h[k], "last-modified")) lm = &h[k];
     }
     if (etag) { /* RFC 9111 4.3.4: the new response's validator selects what it updates */
-        if (!o->etag) return 0;
-        const char *a = etag->value, *b = o->etag;
-        size_t al = etag->value_len, bl = o->etag_len;
-        opaque_tag(&a, &al);
-        opaque_tag(&b, &bl);
-        return al == bl && memcmp(a, b, al) == 0;
+        const char *a = etag->value, *b = o->etag, *ta, *tb;
+        size_t na, nb;
+        int wa, wb;
+        if (!o->etag || !etag_next(&a, a + etag->value_len, &ta, &na, &wa) ||
+            !etag_next(&b, b + o->etag_len, &tb, &nb, &wb))
+            return 0;
+        return na == nb && memcmp(ta, tb, na) == 0; /* weak comparison */
     }
     if (lm) {
         if (!o->last_modified) return 0;
