@@ -108,8 +108,7 @@ struct waiter {
 
 struct fetch {
     uint32_t magic;
-    gd_http_conn *conn; /* NULL for a background revalidation */
-    int keep_alive, head;
+    gd_http_conn *conn;      /* NULL for a background revalidation */
     int collapsing;          /* registered with gd_cache_pending_begin */
     int pass;                /* never stored: an uncacheable request, or a waiter gone alone */
     int auth;                /* the request had Authorization (RFC 9111 3.5) */
@@ -428,10 +427,9 @@ static int send_origin(gd_edge *e, struct fetch *f)
  * (cacheable) the client's own conditionals and Range stay here: the cache fetches the
  * whole response and answers them itself. *val_off / *val_len: where the validator
  * lines are, so that they can be taken out again. */
-static void build_request(gd_edge *e, const gd_http_req *req, const gd_cache_obj *stale, gd_buf *b,
+static void build_request(const gd_http_req *req, const gd_cache_obj *stale, gd_buf *b,
                           gd_http_conn *c, int cacheable, size_t *val_off, size_t *val_len)
 {
-    (void)e;
     gd_buf_puts(b, req->method == HTTP_HEAD ? "GET " : http_method_str(req->method));
     if (req->method != HTTP_HEAD) gd_buf_append(b, " ", 1);
     gd_buf_append(b, req->url, req->url_len);
@@ -504,8 +502,8 @@ static void waiter_alone(gd_edge *e, struct waiter *w)
     struct fetch *f = gd_calloc(1, sizeof *f);
     f->magic = FETCH_MAGIC;
     f->conn = w->conn;
-    f->keep_alive = w->v.keep_alive;
-    f->head = w->v.head;
+    f->v.keep_alive = w->v.keep_alive;
+    f->v.head = w->v.head;
     f->pass = 1;
     f->bs = e->cdn->bs;
     f->bs->refs++;
@@ -517,7 +515,7 @@ static void waiter_alone(gd_edge *e, struct waiter *w)
     gd_buf_init(&f->reqbuf, 16);
     f->reqcopy.method = HTTP_GET;
     if (send_origin(e, f) < 0) {
-        cdn_error(f->conn, 503, "the origin queue is full", f->keep_alive);
+        cdn_error(f->conn, 503, "the origin queue is full", f->v.keep_alive);
         fetch_free(f);
     }
 }
@@ -634,7 +632,7 @@ static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
     }
     if (err) {
         int status = err == GD_ETIMEDOUT ? 504 : 502;
-        if (f->conn) cdn_error(f->conn, status, "the origin did not answer", f->keep_alive);
+        if (f->conn) cdn_error(f->conn, status, "the origin did not answer", f->v.keep_alive);
         wake_waiters(e, waiters, NULL, 0, status);
         fetch_free(f);
         return;
@@ -673,7 +671,7 @@ static void on_origin(void *ud, int err, const gd_httpc_resp *resp)
         wake_waiters(e, waiters, o, 0, 0);
         gd_cache_obj_unref(o);
     } else {
-        if (f->conn) serve_resp(e, f->conn, resp, f->keep_alive, f->head, xc);
+        if (f->conn) serve_resp(e, f->conn, resp, f->v.keep_alive, f->v.head, xc);
         /* Not storable, so not to be shared either (RFC 9111 3: no-store, private,
          * Authorization ...): each waiter asks the origin for itself. */
         wake_waiters(e, waiters, NULL, 1, 0);
@@ -687,8 +685,6 @@ static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
     struct fetch *f = gd_calloc(1, sizeof *f);
     f->magic = FETCH_MAGIC;
     f->conn = c;
-    f->keep_alive = req->keep_alive;
-    f->head = req->method == HTTP_HEAD;
     f->bs = e->cdn->bs;
     f->bs->refs++;
     f->p = p;
@@ -698,7 +694,7 @@ static struct fetch *fetch_new(gd_edge *e, gd_http_conn *c, gd_http_req *req,
     f->keylen = e->cdn->key.len;
     gd_buf b;
     gd_buf_init(&b, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 4096);
-    build_request(e, req, stale, &b, c, cacheable, &f->val_off, &f->val_len);
+    build_request(req, stale, &b, c, cacheable, &f->val_off, &f->val_len);
     f->req = b.data;
     f->len = b.len;
     copy_req(f, req);
@@ -782,7 +778,7 @@ static void cdn_handle(gd_edge *e, gd_http_conn *c, gd_http_req *req)
         viewer_keep(&w->v);
         gd_buf b;
         gd_buf_init(&b, GD_HTTP_MAX_HEAD + GD_HTTP_MAX_BODY + 4096);
-        build_request(e, req, NULL, &b, c, 1, NULL, NULL);
+        build_request(req, NULL, &b, c, 1, NULL, NULL);
         w->req = b.data;
         w->len = b.len;
         w->next = *slot;
