@@ -529,12 +529,9 @@ static void on_tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             tconn_close(c);
             return;
         }
-        char *w = gd_malloc((size_t)len + 2);
-        w[0] = (char)(len >> 8);
-        w[1] = (char)len;
-        memcpy(w + 2, D.out.data, (size_t)len);
-        int sent = uv_try_write(s, &(uv_buf_t){w, (unsigned)len + 2}, 1);
-        gd_free(w);
+        char prefix[2] = {(char)(len >> 8), (char)len};
+        uv_buf_t bufs[2] = {uv_buf_init(prefix, 2), uv_buf_init(D.out.data, (unsigned)len)};
+        int sent = uv_try_write(s, bufs, 2);
         if (sent != len + 2) { /* a client that does not read its answers is dropped */
             tconn_close(c);
             return;
