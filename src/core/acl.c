@@ -24,6 +24,19 @@ int gd_acl_parse(const char *text, gd_acl *a)
     return 0;
 }
 
+int gd_acl_from_json(const json_t *list, gd_acl *a)
+{
+    gd_acl t = {.on = list != NULL};
+    if (list && (!json_is_array(list) || json_array_size(list) > GD_ACL_MAX)) return -1;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const char *s = json_string_value(json_array_get(list, i));
+        if (!s || gd_cidr_parse(s, 1, &t.c[t.n]) != 0) return -1;
+        t.n++;
+    }
+    *a = t;
+    return 0;
+}
+
 int gd_acl_allows(const gd_acl *a, uint32_t ip)
 {
     if (!a->on) return 1;

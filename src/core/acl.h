@@ -6,6 +6,8 @@
 
 #include "core/addr.h"
 
+#include <jansson.h>
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -21,6 +23,9 @@ typedef struct gd_acl {
  *  "127.1.0.4/32" one address) into a (which is then on, even when empty: nobody).
  *  0, or -1 at the first block that is not one (a is then left as it was). */
 int gd_acl_parse(const char *text, gd_acl *a);
+/** The same from a JSON list of block strings (a config's "allow"); NULL: no list
+ *  (everyone). 0, or -1 when it is not a list of at most GD_ACL_MAX blocks (a kept). */
+int gd_acl_from_json(const json_t *list, gd_acl *a);
 /** 1 if ip may connect. */
 int gd_acl_allows(const gd_acl *a, uint32_t ip);
 

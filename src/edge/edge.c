@@ -89,20 +89,13 @@ static int config_check(const json_t *doc, char *err, size_t errlen)
     json_t *rb = json_object_get(doc, "retry_budget");
     if (rb && (!json_is_number(rb) || json_number_value(rb) < 0 || json_number_value(rb) > 1))
         return snprintf(err, errlen, "field 'retry_budget': a share in 0..1"), -1;
-    json_t *al = json_object_get(doc, "allow");
-    if (al) {
-        gd_acl a;
-        int bad = !json_is_array(al) || json_array_size(al) > GD_ACL_MAX;
-        for (size_t i = 0; !bad && i < json_array_size(al); i++)
-            bad = !json_is_string(json_array_get(al, i)) ||
-                  gd_acl_parse(json_string_value(json_array_get(al, i)), &a) < 0;
-        if (bad)
-            return snprintf(err, errlen,
-                            "field 'allow': a list of at most %d blocks like \"0.0.0.0/0\" or "
-                            "\"127.1.0.0/16\" (the sources the security groups let in)",
-                            GD_ACL_MAX),
-                   -1;
-    }
+    gd_acl a;
+    if (gd_acl_from_json(json_object_get(doc, "allow"), &a) < 0)
+        return snprintf(err, errlen,
+                        "field 'allow': a list of at most %d blocks like \"0.0.0.0/0\" or "
+                        "\"127.1.0.0/16\" (the sources the security groups let in)",
+                        GD_ACL_MAX),
+               -1;
     return modes[m]->check(doc, err, errlen);
 }
 
@@ -165,14 +158,7 @@ static int config_apply(const json_t *doc, char *err, size_t errlen)
         gd_info("listening", "addr=%s", listen);
     }
     E.front->idle_ms = E.idle_ms;
-    json_t *allow = json_object_get(doc, "allow");
-    E.acl.on = allow != NULL;
-    E.acl.n = 0;
-    for (size_t i = 0; allow && i < json_array_size(allow); i++) {
-        gd_acl one;
-        gd_acl_parse(json_string_value(json_array_get(allow, i)), &one);
-        for (int k = 0; k < one.n && E.acl.n < GD_ACL_MAX; k++) E.acl.c[E.acl.n++] = one.c[k];
-    }
+    gd_acl_from_json(json_object_get(doc, "allow"), &E.acl); /* checked */
     E.mode = m;
     gd_edge_changes ch = {0};
     int r = modes[m]->apply(&E, doc, &ch, err, errlen);
