@@ -100,6 +100,7 @@ static const gd_field lt_fields[] = {
     {F("boot_time", GD_F_DUR, 0, "60"), RANGE(0, 3600)},
     /* absent: no security group (everyone may connect), as before groups existed */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
+    {F("tags", GD_F_TAGS, 0, NULL)},
     {.name = NULL},
 };
 
@@ -111,6 +112,7 @@ static const gd_field instance_fields[] = {
     {F("protected_from_scale_in", GD_F_BOOL, 0, "false")},
     /* absent: its launch template's */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
+    {F("tags", GD_F_TAGS, 0, NULL)},
     {.name = NULL},
 };
 
@@ -126,6 +128,7 @@ static const gd_field asg_fields[] = {
     {F("health_check_grace", GD_F_DUR, 0, "300"), RANGE(0, 7200)},
     {F("new_instances_protected_from_scale_in", GD_F_BOOL, 0, "false")},
     {F("capacity_rebalance", GD_F_BOOL, 0, "false")},
+    {F("tags", GD_F_TAGS, 0, NULL)},
     {.name = NULL},
 };
 

@@ -24,6 +24,8 @@ enum gd_fkind {
     GD_F_MAP,  /* a nested mapping of sub fields */
     GD_F_STRS, /* a list of strings, at least min of them */
     GD_F_LIST, /* a list of mappings, at most max of them (checked further by its type) */
+    GD_F_OBJ,  /* a mapping of user-chosen keys, at most max of them (checked by its type) */
+    GD_F_TAGS, /* tags: a mapping of string keys (1..128 chars) to string values (0..256) */
 };
 
 /* One field of a spec. Tables of fields end with a NULL name. */

@@ -158,6 +158,12 @@ static void allowed(const gd_field *f, char *buf, size_t n)
     case GD_F_LIST:
         snprintf(buf, n, "a list of at most %.0f mappings", f->max);
         break;
+    case GD_F_OBJ:
+        snprintf(buf, n, "a mapping of at most %.0f entries", f->max);
+        break;
+    case GD_F_TAGS:
+        snprintf(buf, n, "a mapping of at most 50 tags, key: value (text)");
+        break;
     }
 }
 
@@ -351,6 +357,34 @@ static void check_value(gd_spec_check *x, const gd_field *f, json_t *obj, json_t
         if (!ok)
             gd_spec_fail(x, obj, f->name, v, fpath, allow, "expected %s, got %s %s", allow,
                          kind_name(v), gd_model_fmt_val(v, vb, sizeof vb));
+        break;
+    }
+    case GD_F_OBJ:
+        if (!json_is_object(v) || json_object_size(v) > (size_t)f->max)
+            gd_spec_fail(x, obj, f->name, v, fpath, allow, "expected %s, got %s %s", allow,
+                         kind_name(v), gd_model_fmt_val(v, vb, sizeof vb));
+        break;
+    case GD_F_TAGS: {
+        if (!json_is_object(v) || json_object_size(v) > 50) {
+            gd_spec_fail(x, obj, f->name, v, fpath, allow, "expected %s, got %s %s", allow,
+                         kind_name(v), gd_model_fmt_val(v, vb, sizeof vb));
+            break;
+        }
+        const char *k;
+        json_t *tv;
+        json_object_foreach(v, k, tv)
+        {
+            char tp[224];
+            snprintf(tp, sizeof tp, "%s.%s", fpath, k);
+            size_t kl = strlen(k);
+            if (kl < 1 || kl > 128)
+                gd_spec_fail(x, v, k, tv, tp, allow, "a tag key is 1..128 characters");
+            else if (!json_is_string(tv) || strlen(json_string_value(tv)) > 256)
+                gd_spec_fail(x, v, k, tv, tp, allow,
+                             "expected text of at most 256 characters, "
+                             "got %s %s",
+                             kind_name(tv), gd_model_fmt_val(tv, vb, sizeof vb));
+        }
         break;
     }
     }

@@ -105,6 +105,7 @@ typedef struct gd_game {
     double spot_at;
     int reconciling;     /* a reconcile pass is running */
     int reconcile_again; /* a write during it asked for another */
+    json_t *faults;      /* faults in force (faults.c), NULL until the first */
 } gd_game;
 
 /* ---- game.c ---- */

@@ -145,7 +145,7 @@ Test(schema, api_errors_name_the_path)
     cr_assert_str_eq(
         j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
            "command, instance_type, market, port, slots, queue, service_time, boot_time, "
-           "security_groups)\n"
+           "security_groups, tags)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
            "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
            "m5.xlarge, c5.large, c5.xlarge)\n"
@@ -332,7 +332,7 @@ Test(schema, conf_errors_name_file_line_col)
     j = gd_errs_join(&e);
     cr_assert_str_eq(j, "b.yaml:1:3: instance 'i': field 'type': unknown field (allowed: "
                         "launch_template, subnet, instance_type, market, protected_from_scale_in, "
-                        "security_groups)\n"
+                        "security_groups, tags)\n"
                         "b.yaml:1:3: instance 'i': field 'launch_template': missing (allowed: a "
                         "resource name of [a-z0-9-], 1..48 characters)");
     gd_free(j);
