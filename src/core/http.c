@@ -19,11 +19,13 @@
 #define CONN_MAGIC 0x48434f4eu
 #define READ_SIZE 16384 /* room offered to each read */
 #define SWEEP_MIN_MS 50 /* shortest sweep period */
+#define SLOW_MS 10      /* period of the pacing and delayed-close timer */
 
 /* A connection's life, changed only in set_state(). */
 enum conn_state {
     CS_READING,    /* waiting for (more of) a request */
     CS_DISPATCHED, /* a request is with the handler, not answered yet */
+    CS_LINGERING,  /* the server closes it at close_at (a slow_close fault); not reading */
     CS_CLOSING,    /* uv_close called; freed in the close callback */
 };
 
@@ -79,6 +81,11 @@ struct gd_http_conn {
     uint32_t peer_ip;
     char peer[16];
     void *data;
+    /* network faults (gd_http_conn_set_rate, _set_close_delay) */
+    uint64_t rate;      /* bytes per second the answers go out at most, 0 = no limit */
+    double tokens;      /* bytes that may go out now */
+    uint64_t refill_at; /* loop time of the last refill */
+    uint64_t close_delay_ms, close_at;
 };
 
 static void set_state(gd_http_conn *c, enum conn_state s)
@@ -135,13 +142,31 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void process(gd_http_conn *c);
 static void flush_out(gd_http_conn *c);
+static void slow_on(gd_http_server *s);
+
+/* A close the server decides (the answer said so, the idle timeout): at once, or
+ * close_delay_ms later, the connection reading nothing meanwhile. */
+static void server_close(gd_http_conn *c)
+{
+    if (c->state == CS_LINGERING) return;
+    if (c->close_delay_ms == 0 || c->fake || c->state != CS_READING) {
+        conn_close(c);
+        return;
+    }
+    set_state(c, CS_LINGERING);
+    c->close_at = uv_now(c->srv->loop) + c->close_delay_ms;
+    c->reading = 0;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    slow_on(c->srv);
+}
 
 /* Reads while the connection is open, its input has room and its output is under
  * max_unsent; starts or stops the socket's reading when that changes (an epoll_ctl:
  * only off the normal path). */
 static void update_reading(gd_http_conn *c)
 {
-    int want = c->state != CS_CLOSING && !c->read_paused && !c->out_paused;
+    int want =
+        c->state != CS_CLOSING && c->state != CS_LINGERING && !c->read_paused && !c->out_paused;
     if (c->fake || want == c->reading) return;
     c->reading = want;
     if (want)
@@ -201,7 +226,8 @@ static void on_written(uv_write_t *w, int status)
         conn_close(c);
         return;
     }
-    if (c->close_after && c->tcp.write_queue_size == 0) conn_close(c);
+    if (c->state == CS_LINGERING) return;
+    if (c->close_after && c->tcp.write_queue_size == 0 && c->out.len == 0) server_close(c);
     if (c->out_paused && c->state == CS_READING) {
         c->last_active = c->head_start = uv_now(c->srv->loop); /* the client reads */
         if (unsent(c) > c->srv->max_unsent) return;
@@ -213,13 +239,47 @@ static void on_written(uv_write_t *w, int status)
     }
 }
 
+/* Paced output (a bandwidth fault): what the rate allows since the last refill, the
+ * rest left in `out` for the slow timer. Nothing goes through uv_write. */
+static void flush_paced(gd_http_conn *c)
+{
+    uint64_t now = uv_now(c->srv->loop);
+    double burst = c->rate / 20 > 1 ? (double)(c->rate / 20) : 1; /* 50 ms of bytes */
+    c->tokens += (double)c->rate * (double)(now - c->refill_at) / 1000;
+    if (c->tokens > burst) c->tokens = burst;
+    c->refill_at = now;
+    size_t n = c->out.len < (size_t)c->tokens ? c->out.len : (size_t)c->tokens;
+    if (n) {
+        int k = gd_tcp_send_now(&c->tcp, c->out.data, n);
+        if (k < 0) {
+            gd_buf_reset(&c->out);
+            conn_close(c);
+            return;
+        }
+        if (k > 0) {
+            gd_buf_consume(&c->out, (size_t)k);
+            c->tokens -= k;
+            c->last_active = now; /* the idle timeout counts from the last byte out */
+        }
+    }
+    if (c->out.len) {
+        slow_on(c->srv);
+        return;
+    }
+    if (c->close_after && c->tcp.write_queue_size == 0) server_close(c);
+}
+
 static void flush_out(gd_http_conn *c)
 {
-    if (c->out.len == 0 || c->state == CS_CLOSING) return;
+    if (c->out.len == 0 || c->state == CS_CLOSING || c->state == CS_LINGERING) return;
     if (c->fake) {
         if (c->sink) gd_buf_append(c->sink, c->out.data, c->out.len);
         gd_buf_reset(&c->out);
         if (c->close_after) conn_close(c);
+        return;
+    }
+    if (c->rate) {
+        flush_paced(c);
         return;
     }
     int n = gd_tcp_send_now(&c->tcp, c->out.data, c->out.len);
@@ -242,7 +302,7 @@ static void flush_out(gd_http_conn *c)
         return;
     }
     gd_buf_reset(&c->out);
-    if (c->close_after) conn_close(c);
+    if (c->close_after) server_close(c);
 }
 
 /* Answers a request the server refuses (4xx or 5xx, a one-line reason) and closes the
@@ -1053,6 +1113,75 @@ void *gd_http_conn_data(const gd_http_conn *c)
     return c->data;
 }
 
+/* ---- network faults ---- */
+
+void gd_http_conn_abort(gd_http_conn *c, int reset)
+{
+    GD_CHECK_OBJ(c, CONN_MAGIC);
+    int dispatched = c->state == CS_DISPATCHED || (c->state == CS_CLOSING && c->pending);
+    if (reset && c->state != CS_CLOSING && !c->fake) {
+        uv_os_fd_t fd;
+        struct linger l = {1, 0}; /* close() then sends a RST, not a FIN */
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    conn_close(c);
+    if (dispatched) answered(c); /* releases the request; may free c */
+}
+
+void gd_http_conn_set_rate(gd_http_conn *c, uint64_t bytes_per_s)
+{
+    GD_CHECK_OBJ(c, CONN_MAGIC);
+    if (bytes_per_s == c->rate) return;
+    c->rate = bytes_per_s;
+    c->tokens = 0;
+    c->refill_at = uv_now(c->srv->loop);
+}
+
+void gd_http_conn_set_close_delay(gd_http_conn *c, uint64_t ms)
+{
+    GD_CHECK_OBJ(c, CONN_MAGIC);
+    c->close_delay_ms = ms;
+}
+
+/* The slow timer: paced output goes on, and delayed closes happen when due. It stops
+ * once no connection needs it. */
+static void on_slow(uv_timer_t *t)
+{
+    gd_http_server *s = t->data;
+    GD_CHECK_OBJ(s, SERVER_MAGIC);
+    uint64_t now = uv_now(s->loop);
+    int more = 0;
+    for (gd_http_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->state == CS_LINGERING) {
+            if (now >= c->close_at)
+                conn_close(c);
+            else
+                more = 1;
+            continue;
+        }
+        if (c->state == CS_CLOSING || !c->rate || c->fake) continue;
+        if (c->out.len) flush_paced(c);
+        /* Drained under the cap: parse what waited, then read again (as on_written). */
+        if (c->state == CS_READING && c->out_paused && unsent(c) <= s->max_unsent) {
+            c->out_paused = 0;
+            c->last_active = c->head_start = now;
+            process(c);
+            flush_out(c);
+            update_reading(c);
+        }
+        more |= c->state == CS_LINGERING || (c->state != CS_CLOSING && c->out.len > 0);
+    }
+    if (!more) uv_timer_stop(t);
+}
+
+static void slow_on(gd_http_server *s)
+{
+    if (s->handles && !s->closing && !uv_is_active((uv_handle_t *)&s->slow))
+        uv_timer_start(&s->slow, on_slow, SLOW_MS, SLOW_MS);
+}
+
 /* ---- a connection without a socket (tests, fuzzing) ---- */
 
 gd_http_conn *gd_http_conn_fake(gd_http_server *s, gd_buf *sink)
@@ -1086,7 +1215,7 @@ size_t gd_http_conn_feed(gd_http_conn *c, const void *data, size_t len)
 
 int gd_http_conn_closing(const gd_http_conn *c)
 {
-    return c->state == CS_CLOSING || c->close_after;
+    return c->state == CS_CLOSING || c->state == CS_LINGERING || c->close_after;
 }
 
 void gd_http_conn_free_fake(gd_http_conn *c)
@@ -1124,7 +1253,7 @@ static void on_sweep(uv_timer_t *t)
         }
         if (c->close_after || c->in.len == c->base) {
             uint64_t limit = c->served || c->close_after ? s->idle_ms : s->header_timeout_ms;
-            if (now - c->last_active > limit) conn_close(c);
+            if (now - c->last_active > limit) server_close(c);
         } else if (!c->head_done ? now - c->head_start > s->header_timeout_ms
                                  : now - c->last_active > s->idle_ms) {
             s->timeouts++;
@@ -1183,13 +1312,19 @@ int gd_http_server_listen(gd_http_server *s, const char *ip, int port)
     s->sweep.data = s;
     uint64_t p = sweep_period(s);
     uv_timer_start(&s->sweep, on_sweep, p, p);
+    uv_timer_init(s->loop, &s->slow);
+    s->slow.data = s;
+    s->handles = 3;
     return 0;
 }
 
+/* The listener's and the timers' close callback: the server is closed once all three
+ * (and every connection) are. */
 static void on_listener_closed(uv_handle_t *h)
 {
     gd_http_server *s = h->data;
     GD_CHECK_OBJ(s, SERVER_MAGIC);
+    if (--s->handles > 0) return;
     s->listening = 0;
     if (s->nconns == 0 && s->on_closed) {
         void (*cb)(gd_http_server *) = s->on_closed;
@@ -1207,7 +1342,8 @@ void gd_http_server_close(gd_http_server *s, void (*on_closed)(gd_http_server *s
         conn_close(c);
     }
     if (s->listening) {
-        uv_close((uv_handle_t *)&s->sweep, NULL);
+        uv_close((uv_handle_t *)&s->sweep, on_listener_closed);
+        uv_close((uv_handle_t *)&s->slow, on_listener_closed);
         uv_close((uv_handle_t *)&s->tcp, on_listener_closed);
     } else if (on_closed && s->nconns == 0) {
         s->on_closed = NULL;

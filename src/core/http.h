@@ -88,6 +88,10 @@ struct gd_http_server {
      * without the client reading anything is closed. */
     size_t max_unsent;
     uint64_t output_pauses;
+    /* Paced output and delayed closes (gd_http_conn_set_rate, _set_close_delay): one
+     * timer, running only while a connection needs it. */
+    uv_timer_t slow;
+    int handles; /* the listener and the two timers, until all have closed */
 };
 
 /** Prepares a server; nothing listens yet. idle timeout 60 s wall, 10000 connections.
@@ -116,6 +120,19 @@ const char *gd_http_conn_peer(const gd_http_conn *c);
 uint32_t gd_http_conn_peer_ip(const gd_http_conn *c);
 /** Bytes of answers the connection has not written yet (queued or not yet tried). */
 size_t gd_http_conn_unsent(const gd_http_conn *c);
+/* Network faults (the edge's, src/edge/fault.c): what a connection's link does wrong. */
+
+/** Ends the current request of c without an answer and closes the connection at once;
+ *  reset: with a TCP RST (SO_LINGER 0) instead of a FIN. It stands for the request's
+ *  answer (nothing more is sent for it), also when the client has gone meanwhile. */
+void gd_http_conn_abort(gd_http_conn *c, int reset);
+/** From now on, the answers on c are written at most bytes_per_s, in pieces every 10 ms
+ *  (0: as fast as the socket takes them). */
+void gd_http_conn_set_rate(gd_http_conn *c, uint64_t bytes_per_s);
+/** A close the server decides on c (Connection: close once the answers are out, the
+ *  idle timeout) happens ms later (0: at once); meanwhile c reads nothing. */
+void gd_http_conn_set_close_delay(gd_http_conn *c, uint64_t ms);
+
 /** Per-connection user pointer, for handlers that answer later. */
 void gd_http_conn_set_data(gd_http_conn *c, void *data);
 void *gd_http_conn_data(const gd_http_conn *c);
