@@ -1,5 +1,7 @@
 /* HTTP/1.1 client connection pool: queue, connect, write, parse the answer, keep the
- * connection for the next request; one sweep timer enforces every deadline. */
+ * connection for the next request; one sweep timer enforces every deadline. It also
+ * carries what the edge's network faults do to a request (gd_httpc_opts): a delay before
+ * it is sent, an end without sending it, a slow read of its answer, a late close. */
 #include "core/httpc.h"
 #include "core/check.h"
 #include "core/err.h"
@@ -23,10 +25,17 @@ struct creq {
     gd_httpc_cb cb;
     void *ud;
     int retried;
+    /* gd_httpc_opts */
+    uint64_t due; /* uv_now() ms it leaves the waiting list (UINT64_MAX: never) */
+    gd_httpc_fate fate;
+    int status;
+    char *body; /* GD_HTTPC_ANSWER's, owned */
+    uint64_t read_rate, close_delay_ms;
 };
 
-/* A client connection's life, changed only in set_state(). */
-enum cstate { CC_CONNECTING, CC_IDLE, CC_BUSY, CC_CLOSING };
+/* A client connection's life, changed only in set_state(). CC_LINGER: its answer said
+ * the connection ends, and the close waits for the request's close_delay_ms. */
+enum cstate { CC_CONNECTING, CC_IDLE, CC_BUSY, CC_LINGER, CC_CLOSING };
 
 struct span {
     size_t off, len;
@@ -51,6 +60,12 @@ struct cconn {
     gd_buf body;
     int served; /* requests completed on this connection */
     uint64_t first_byte_ns;
+    /* The current request's read rate: a token bucket refilled by the sweep. */
+    uint64_t rate;                  /* bytes per second, 0 = no limit */
+    double tokens;                  /* bytes it may read now */
+    uint64_t refill_at;             /* uv_now() of the last refill */
+    int throttled;                  /* reading stopped until tokens come back */
+    uint64_t close_delay, close_at; /* ms; uv_now() the lingering close is due */
 };
 
 struct gd_httpc_pool {
@@ -63,17 +78,22 @@ struct gd_httpc_pool {
     int nconns, nconnecting, nbusy;
     struct creq *qhead, *qtail;
     int nqueued;
+    struct creq *later; /* delayed or unsent requests (gd_httpc_opts), not in the queue */
+    int nlater, nlinger;
     int closing, handles;
     int draining; /* takes no new request; closes once the last one has ended */
     int sweeping;
 };
 
 static void pump(gd_httpc_pool *p);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
 /* A draining pool closes once nothing is in flight, queued or connecting. */
 static void drain_check(gd_httpc_pool *p)
 {
-    if (p->draining && !p->closing && p->nbusy == 0 && p->nqueued == 0 && p->nconnecting == 0)
+    if (p->draining && !p->closing && p->nbusy == 0 && p->nqueued == 0 && p->nconnecting == 0 &&
+        p->nlater == 0)
         gd_httpc_pool_close(p);
 }
 
@@ -82,9 +102,20 @@ static void set_state(struct cconn *c, enum cstate s)
     gd_httpc_pool *p = c->pool;
     if (c->state == CC_CONNECTING) p->nconnecting--;
     if (c->state == CC_BUSY) p->nbusy--;
+    if (c->state == CC_LINGER) p->nlinger--;
     c->state = s;
     if (s == CC_CONNECTING) p->nconnecting++;
     if (s == CC_BUSY) p->nbusy++;
+    if (s == CC_LINGER) p->nlinger++;
+}
+
+static void on_sweep(uv_timer_t *t);
+
+/* The sweep runs while anything has a deadline or a time to wait for. */
+static void sweep_on(gd_httpc_pool *p)
+{
+    if (!uv_is_active((uv_handle_t *)&p->sweep))
+        uv_timer_start(&p->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
 }
 
 static void maybe_free_pool(gd_httpc_pool *p)
@@ -100,8 +131,25 @@ static void finish(struct creq *r, int err, const gd_httpc_resp *resp)
     gd_httpc_cb cb = r->cb;
     void *ud = r->ud;
     if (!r->borrowed) gd_free(r->data);
+    gd_free(r->body);
     gd_free(r);
     cb(ud, err, resp);
+}
+
+/* GD_HTTPC_ANSWER: the answer the options give, in the target's stead. */
+static void answer_instead(struct creq *r)
+{
+    gd_httpc_resp resp;
+    resp.status = r->status;
+    resp.headers[0] = (gd_http_header){"Content-Type", 12, "text/plain", 10};
+    resp.nheaders = 1;
+    char *body = r->body;
+    r->body = NULL;
+    resp.body = body ? body : "";
+    resp.body_len = strlen(resp.body);
+    resp.first_byte_ns = uv_hrtime();
+    finish(r, 0, &resp);
+    gd_free(body);
 }
 
 /* ---- queue ---- */
@@ -168,6 +216,7 @@ static void conn_close(struct cconn *c, int err, int retry)
     if (c->state == CC_CLOSING) return;
     struct creq *r = c->req;
     c->req = NULL;
+    c->throttled = 0;
     set_state(c, CC_CLOSING);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     if (r) {
@@ -266,12 +315,23 @@ static void deliver(struct cconn *c)
     resp.body_len = c->body.len;
     resp.first_byte_ns = c->first_byte_ns;
     int keep = http_should_keep_alive(&c->parser) && !c->pool->closing;
+    if (c->throttled) { /* the last bytes used up the bucket: an idle connection reads */
+        c->throttled = 0;
+        uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    }
     struct creq *r = c->req;
     c->req = NULL;
     c->served++;
     int extra = c->fed < c->in.len; /* bytes after the answer: not ours to keep */
+    c->rate = 0;
     if (keep && !extra) {
         set_state(c, CC_IDLE);
+    } else if (c->close_delay && !c->pool->closing) {
+        /* A slow close: the connection is done, and closes close_delay ms later. */
+        set_state(c, CC_LINGER);
+        c->close_at = uv_now(c->pool->loop) + c->close_delay;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        sweep_on(c->pool);
     } else {
         set_state(c, CC_CLOSING);
         uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
@@ -287,6 +347,16 @@ static void deliver(struct cconn *c)
     drain_check(p); /* last: it may close c */
 }
 
+/* Adds the bytes the rate allows since the last refill, up to a burst of 50 ms (at
+ * least 1 KiB). */
+static void refill(struct cconn *c, uint64_t now)
+{
+    double burst = c->rate / 20 > 1024 ? (double)(c->rate / 20) : 1024;
+    c->tokens += (double)c->rate * (double)(now - c->refill_at) / 1000;
+    if (c->tokens > burst) c->tokens = burst;
+    c->refill_at = now;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct cconn *c = h->data;
@@ -298,13 +368,20 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     }
     buf->base = c->in.data + c->in.len;
     buf->len = c->in.cap - c->in.len - 1;
+    /* A read rate: no more than the bucket holds (one byte when it is empty, so that a
+     * read still sees the end of the stream). */
+    if (c->rate && c->state == CC_BUSY) {
+        refill(c, uv_now(c->pool->loop));
+        size_t room = c->tokens >= 1 ? (size_t)c->tokens : 1;
+        if (buf->len > room) buf->len = room;
+    }
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct cconn *c = st->data;
     GD_CHECK_OBJ(c, CONN_MAGIC);
-    if (c->state == CC_CLOSING) return;
+    if (c->state == CC_CLOSING || c->state == CC_LINGER) return;
     if (nread == 0) return;
     if (c->state != CC_BUSY) {
         /* The server closed (or spoke on) an idle connection. */
@@ -330,6 +407,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
     if (c->in.len == 0) c->first_byte_ns = uv_hrtime();
     c->in.len += (size_t)nread;
+    if (c->rate) {
+        c->tokens -= (double)nread;
+        if (c->tokens < 1) { /* the sweep reads on once the bucket has refilled */
+            c->throttled = 1;
+            uv_read_stop((uv_stream_t *)&c->tcp);
+        }
+    }
     size_t n = http_parser_execute(&c->parser, &settings, c->in.data + c->fed, c->in.len - c->fed);
     c->fed += n;
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
@@ -354,6 +438,10 @@ static void assign(struct cconn *c, struct creq *r)
 {
     c->req = r;
     set_state(c, CC_BUSY);
+    c->rate = r->read_rate;
+    c->tokens = 0;
+    c->refill_at = uv_now(c->pool->loop);
+    c->close_delay = r->close_delay_ms;
     http_parser_init(&c->parser, HTTP_RESPONSE);
     c->parser.data = c;
     c->complete = 0;
@@ -454,6 +542,42 @@ static void pump(gd_httpc_pool *p)
 
 /* ---- deadlines ---- */
 
+/* The waiting requests whose time has come: sent (queued), or ended as their fate says;
+ * past their deadline, timed out (a dropped request's only end). */
+static void sweep_later(gd_httpc_pool *p, uint64_t now)
+{
+    struct creq *due = NULL, **tail = &due;
+    for (struct creq **pp = &p->later; *pp;) {
+        struct creq *r = *pp;
+        if ((r->deadline && r->deadline <= now) || r->due <= now) {
+            *pp = r->next;
+            p->nlater--;
+            r->next = NULL;
+            *tail = r;
+            tail = &r->next;
+        } else {
+            pp = &r->next;
+        }
+    }
+    int queued = 0;
+    while (due) {
+        struct creq *r = due;
+        due = r->next;
+        r->next = NULL;
+        if (p->closing) /* a callback closed the pool */
+            finish(r, GD_ECLOSED, NULL);
+        else if (r->deadline && r->deadline <= now)
+            finish(r, GD_ETIMEDOUT, NULL);
+        else if (r->fate == GD_HTTPC_RESET)
+            finish(r, GD_ECONNRESET, NULL);
+        else if (r->fate == GD_HTTPC_ANSWER)
+            answer_instead(r);
+        else
+            enqueue(p, r, 0), queued = 1;
+    }
+    if (queued && !p->closing) pump(p);
+}
+
 static void on_sweep(uv_timer_t *t)
 {
     gd_httpc_pool *p = t->data;
@@ -462,8 +586,17 @@ static void on_sweep(uv_timer_t *t)
     p->sweeping = 1;
     for (struct cconn *c = p->conns, *next; c; c = next) {
         next = c->next;
-        if (c->state == CC_BUSY && c->req && c->req->deadline && c->req->deadline <= now)
+        if (c->state == CC_BUSY && c->req && c->req->deadline && c->req->deadline <= now) {
             conn_close(c, GD_ETIMEDOUT, 0);
+        } else if (c->state == CC_BUSY && c->throttled) {
+            refill(c, now);
+            if (c->tokens >= 1) {
+                c->throttled = 0;
+                uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+            }
+        } else if (c->state == CC_LINGER && c->close_at <= now) {
+            conn_close(c, 0, 0);
+        }
     }
     /* Queued requests past their deadline. */
     struct creq **pp = &p->qhead, *prev = NULL;
@@ -480,8 +613,10 @@ static void on_sweep(uv_timer_t *t)
             pp = &r->next;
         }
     }
+    if (!p->closing) sweep_later(p, now);
     p->sweeping = 0;
-    if (!p->closing && p->nbusy == 0 && p->nqueued == 0) uv_timer_stop(&p->sweep);
+    if (!p->closing && p->nbusy == 0 && p->nqueued == 0 && p->nlater == 0 && p->nlinger == 0)
+        uv_timer_stop(&p->sweep);
     drain_check(p);
 }
 
@@ -531,6 +666,11 @@ void gd_httpc_pool_close(gd_httpc_pool *p)
     p->closing = 1;
     struct creq *r;
     while ((r = dequeue(p)) != NULL) finish(r, GD_ECLOSED, NULL);
+    while ((r = p->later) != NULL) {
+        p->later = r->next;
+        p->nlater--;
+        finish(r, GD_ECLOSED, NULL);
+    }
     for (struct cconn *c = p->conns, *next; c; c = next) {
         next = c->next;
         conn_close(c, GD_ECLOSED, 0);
@@ -538,12 +678,12 @@ void gd_httpc_pool_close(gd_httpc_pool *p)
     uv_close((uv_handle_t *)&p->sweep, on_timer_closed);
 }
 
-static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, uint64_t timeout_ms,
+static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, const gd_httpc_opts *o,
                    gd_httpc_cb cb, void *ud)
 {
     GD_CHECK_OBJ(p, POOL_MAGIC);
     if (p->closing || p->draining) return GD_ECLOSED;
-    if (p->nqueued >= p->max_queue) return GD_EFULL;
+    if (p->nqueued + p->nlater >= p->max_queue) return GD_EFULL;
     struct creq *r = gd_calloc(1, sizeof *r);
     r->data = data;
     r->borrowed = borrowed;
@@ -552,31 +692,55 @@ static int request(gd_httpc_pool *p, char *data, size_t len, int borrowed, uint6
     r->ud = ud;
     /* The loop's time, not a clock read per request: it is at most one loop turn
      * old, which only brings a deadline of seconds that much forward. */
-    r->deadline = timeout_ms ? uv_now(p->loop) + timeout_ms : 0;
+    r->deadline = o->timeout_ms ? uv_now(p->loop) + o->timeout_ms : 0;
     if (r->deadline == 1) r->deadline = 2;
+    sweep_on(p);
+    if (o->delay_ms || o->fate != GD_HTTPC_SEND || o->read_rate || o->close_delay_ms) {
+        r->fate = o->fate;
+        r->status = o->status;
+        if (o->fate == GD_HTTPC_ANSWER) r->body = gd_strdup(o->body ? o->body : "");
+        r->read_rate = o->read_rate;
+        r->close_delay_ms = o->close_delay_ms;
+        if (o->delay_ms || o->fate != GD_HTTPC_SEND) {
+            /* Out of the queue until its time: even a fate without a delay comes from
+             * the sweep, never from inside this call. */
+            r->due = o->fate == GD_HTTPC_DROP ? UINT64_MAX : uv_now(p->loop) + o->delay_ms;
+            r->next = p->later;
+            p->later = r;
+            p->nlater++;
+            return 0;
+        }
+    }
     enqueue(p, r, 0);
-    if (!uv_is_active((uv_handle_t *)&p->sweep))
-        uv_timer_start(&p->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     pump(p);
     return 0;
+}
+
+int gd_httpc_request_opts(gd_httpc_pool *p, const char *req, size_t len, int copy,
+                          const gd_httpc_opts *o, gd_httpc_cb cb, void *ud)
+{
+    if (!copy) return request(p, (char *)req, len, 1, o, cb, ud);
+    if (p->closing || p->draining || p->nqueued + p->nlater >= p->max_queue)
+        return p->closing || p->draining ? GD_ECLOSED : GD_EFULL;
+    char *dup = gd_malloc(len);
+    memcpy(dup, req, len);
+    int r = request(p, dup, len, 0, o, cb, ud);
+    if (r < 0) gd_free(dup);
+    return r;
 }
 
 int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
                      gd_httpc_cb cb, void *ud)
 {
-    if (p->closing || p->draining || p->nqueued >= p->max_queue)
-        return p->closing || p->draining ? GD_ECLOSED : GD_EFULL;
-    char *copy = gd_malloc(len);
-    memcpy(copy, req, len);
-    int r = request(p, copy, len, 0, timeout_ms, cb, ud);
-    if (r < 0) gd_free(copy);
-    return r;
+    gd_httpc_opts o = {.timeout_ms = timeout_ms};
+    return gd_httpc_request_opts(p, req, len, 1, &o, cb, ud);
 }
 
 int gd_httpc_request_ref(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
                          gd_httpc_cb cb, void *ud)
 {
-    return request(p, (char *)req, len, 1, timeout_ms, cb, ud);
+    gd_httpc_opts o = {.timeout_ms = timeout_ms};
+    return request(p, (char *)req, len, 1, &o, cb, ud);
 }
 
 int gd_httpc_pool_conns(const gd_httpc_pool *p)

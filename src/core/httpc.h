@@ -48,6 +48,30 @@ int gd_httpc_request(gd_httpc_pool *p, const char *req, size_t len, uint64_t tim
  *  edge keeps a proxied request for a retry anyway). */
 int gd_httpc_request_ref(gd_httpc_pool *p, const char *req, size_t len, uint64_t timeout_ms,
                          gd_httpc_cb cb, void *ud);
+/* How one request travels: what the edge's network faults (src/edge/fault.c) change
+ * about it. A zero-filled struct is a plain request. */
+typedef enum gd_httpc_fate {
+    GD_HTTPC_SEND = 0, /* sent to the target */
+    GD_HTTPC_ANSWER,   /* not sent: answered `status` with `body`, as if the target had */
+    GD_HTTPC_RESET,    /* not sent: fails GD_ECONNRESET, as a reset connection would */
+    GD_HTTPC_DROP,     /* not sent and never answered: fails GD_ETIMEDOUT at its deadline */
+} gd_httpc_fate;
+
+typedef struct gd_httpc_opts {
+    uint64_t timeout_ms;     /* wall ms from the call to the full answer (0 = none) */
+    uint64_t delay_ms;       /* wall ms before it is sent, or its fate comes (a latency) */
+    gd_httpc_fate fate;      /* GD_HTTPC_SEND, or how it ends without being sent */
+    int status;              /* GD_HTTPC_ANSWER: the status */
+    const char *body;        /* GD_HTTPC_ANSWER: the text/plain body (copied; NULL = "") */
+    uint64_t read_rate;      /* bytes per second its answer is read at most (0 = no limit) */
+    uint64_t close_delay_ms; /* when its answer ends the connection, the close waits this */
+} gd_httpc_opts;
+
+/** gd_httpc_request (copy set) or gd_httpc_request_ref (copy 0) with options. A delayed
+ *  or unsent request waits outside the queue (it holds no connection) but counts
+ *  against max_queue. Returns 0, or GD_EFULL/GD_ECLOSED without calling cb. */
+int gd_httpc_request_opts(gd_httpc_pool *p, const char *req, size_t len, int copy,
+                          const gd_httpc_opts *o, gd_httpc_cb cb, void *ud);
 /** Connections open. */
 int gd_httpc_pool_conns(const gd_httpc_pool *p);
 
