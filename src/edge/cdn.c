@@ -4,6 +4,7 @@
  * objects are served while revalidating or when the origin fails, as allowed. */
 #include "edge/cache.h"
 #include "edge/edge.h"
+#include "edge/fault.h"
 #include "core/check.h"
 #include "core/addr.h"
 #include "core/clock.h"
@@ -31,6 +32,8 @@ struct gd_cdn {
     struct bset *bs;
     gd_httpc_pool *origin;
     char origin_addr[32];
+    uint32_t origin_ip; /* the same, for the upstream faults' "targets" */
+    int origin_port;
     double origin_timeout; /* game seconds */
     uint64_t origin_requests, origin_errors;
     double origin_ms_sum; /* game milliseconds */
@@ -224,6 +227,8 @@ static int cdn_apply(gd_edge *e, const json_t *doc, gd_edge_changes *ch, char *e
         if (d->origin) gd_httpc_pool_drain(d->origin);
         d->origin = gd_httpc_pool_new(e->loop, ip, port, 1024, 65536);
         snprintf(d->origin_addr, sizeof d->origin_addr, "%s", addr);
+        d->origin_ip = ip;
+        d->origin_port = port;
     }
     return 0;
 }
@@ -417,8 +422,9 @@ static int send_origin(gd_edge *e, struct fetch *f)
 {
     e->cdn->origin_requests++;
     f->start_ns = uv_hrtime();
-    return gd_httpc_request_ref(e->cdn->origin, f->req, f->len,
-                                gd_clock_wall_ms(e->cdn->origin_timeout * 1000), on_origin, f);
+    struct gd_cdn *d = e->cdn;
+    return gd_faults_request(d->origin, d->origin_ip, d->origin_port, f->req, f->len, 0,
+                             gd_clock_wall_ms(d->origin_timeout * 1000), on_origin, f);
 }
 
 /* Builds the origin request: the client's request line and headers (the whole query

@@ -99,6 +99,10 @@ int gd_edge_stops_here(const gd_http_header *hs, int n, const gd_http_header *h)
  *  that a target's security group can allow the load balancer's. 0 before a config. */
 uint32_t gd_edge_source_ip(void);
 
+/** Serves a front request in the edge's mode (where a request the client faults held
+ *  comes back). */
+void gd_edge_serve(gd_http_conn *c, gd_http_req *req);
+
 /** Answers a request made by the edge itself (HTTPCode_ELB_*). */
 void gd_edge_error(gd_http_conn *c, int status, const char *msg);
 

@@ -2,6 +2,7 @@
  * target; the request is rewritten and sent through the target's pool, the answer
  * relayed, a failed connection retried once elsewhere, and each exchange logged. */
 #include "edge/proxy.h"
+#include "edge/fault.h"
 #include "core/check.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -129,7 +130,8 @@ static int send_to(struct proxy *px, gd_target *t)
     t->inflight++;
     t->requests++;
     px->tg->requests++;
-    int r = gd_httpc_request_ref(t->pool, px->req, px->len, E.idle_ms, on_backend, px);
+    int r =
+        gd_faults_request(t->pool, t->ip, t->port, px->req, px->len, 0, E.idle_ms, on_backend, px);
     if (r < 0) t->inflight--;
     return r;
 }

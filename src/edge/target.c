@@ -1,6 +1,7 @@
 /* Edge targets: pools, active health checks with thresholds in game time. */
 #include "edge/target.h"
 #include "edge/edge.h"
+#include "edge/fault.h"
 #include "core/check.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -50,8 +51,9 @@ static void hc_tick(uv_timer_t *tm)
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gameday-health-check\r\n"
                      "Connection: close\r\n\r\n",
                      t->hc->path, t->addr);
-    if (gd_httpc_request(t->hc_pool, req, (size_t)n, gd_clock_wall_ms(t->hc->timeout * 1000),
-                         hc_done, t) == 0)
+    /* Through the upstream faults of the target's address, as its traffic goes. */
+    if (gd_faults_request(t->hc_pool, t->ip, t->port, req, (size_t)n, 1,
+                          gd_clock_wall_ms(t->hc->timeout * 1000), hc_done, t) == 0)
         t->hc_running = 1;
 }
 
