@@ -241,12 +241,18 @@ class Reader:
         self.sock = sock
         self.buf = b""
         self.eof = False
+        self.first_at = None  # monotonic time of the first byte since mark()
+
+    def mark(self):
+        self.first_at = None
 
     def _more(self):
         d = self.sock.recv(65536)
         if not d:
             self.eof = True
             return False
+        if self.first_at is None:
+            self.first_at = time.monotonic()
         self.buf += d
         return True
 
@@ -401,6 +407,7 @@ class Origin:
         self.holds = {}  # name -> threading.Event (released)
         self.held = {}  # name -> count of requests waiting on it
         self.health_paths = set()
+        self.close_waits = []  # ms the edge took to close after a "close": "await" answer
         self.stop_ev = threading.Event()
         self.listener = None
         self.threads = []
@@ -618,8 +625,8 @@ class Origin:
         names = {k.lower() for k, _ in pairs}
         if not r.get("no_origin_header"):
             pairs.append(("X-Origin", self.name))
-        close = r.get("close") == "after" or (joined(req["headers"], "connection") or "").lower() \
-            == "close" or r.get("no_length")
+        close = r.get("close") in ("after", "await") or (
+            joined(req["headers"], "connection") or "").lower() == "close" or r.get("no_length")
         if r.get("chunked"):
             pairs.append(("Transfer-Encoding", "chunked"))
             payload = b""
@@ -639,6 +646,19 @@ class Origin:
         reason = r.get("reason", REASONS.get(status, "Whatever"))
         head = f"HTTP/1.1 {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in pairs)
         c.sendall(head.encode("latin-1") + b"\r\n" + payload)
+        if r.get("close") == "await":  # the edge is to close: how long does it take?
+            t0 = time.monotonic()
+            while not self.stop_ev.is_set() and time.monotonic() - t0 < 2 * IO_TIMEOUT:
+                try:
+                    if not c.recv(1):
+                        break
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            with self.lock:
+                self.close_waits.append((time.monotonic() - t0) * 1000)
+            return False
         if close:
             c.shutdown(socket.SHUT_WR)
             return False
@@ -692,8 +712,14 @@ class Conn:
                                              source_address=(case.client_ip, 0))
         self.sock.settimeout(IO_TIMEOUT)
         self.rd = Reader(self.sock)
+        self.was_reset = False  # the last read ended in a TCP RST
+        self.sent_at = None  # monotonic time the last request went out
+        self.elapsed_ms = None  # from sent_at to the whole answer (or the close)
+        self.first_byte_ms = None  # from sent_at to the answer's first byte
 
     def send(self, data):
+        self.rd.mark()
+        self.sent_at = time.monotonic()
         self.sock.sendall(data)
 
     def response(self, method="GET"):
@@ -702,8 +728,51 @@ class Conn:
         except socket.timeout:
             raise CaseError(f"no answer within {IO_TIMEOUT:g} s") from None
         except ConnectionResetError:
-            return None
+            self.was_reset = True
+            r = None
+        finally:
+            if self.sent_at is not None:
+                now = time.monotonic()
+                self.elapsed_ms = (now - self.sent_at) * 1000
+                if self.rd.first_at is not None:
+                    self.first_byte_ms = (self.rd.first_at - self.sent_at) * 1000
         return r
+
+    def silent_for(self, ms):
+        """True when nothing arrives and the peer does not close for ms."""
+        if self.rd.buf:
+            return False
+        self.sock.settimeout(ms / 1000)
+        try:
+            d = self.sock.recv(1)
+            self.rd.buf += d
+            return False  # bytes, or the close (b"")
+        except socket.timeout:
+            return True
+        except OSError:
+            return False
+        finally:
+            self.sock.settimeout(IO_TIMEOUT)
+
+    def close_within_ms(self, ms):
+        """Milliseconds until the peer closes (EOF or reset) with nothing more to read;
+        None when it is still open after ms, or sent more bytes."""
+        if self.rd.buf:
+            return None
+        t0 = time.monotonic()
+        self.sock.settimeout(ms / 1000)
+        try:
+            d = self.sock.recv(1)
+            if d:
+                self.rd.buf += d
+                return None
+        except socket.timeout:
+            return None
+        except OSError:
+            pass
+        finally:
+            self.sock.settimeout(IO_TIMEOUT)
+        return (time.monotonic() - t0) * 1000
 
     def closed_within(self, timeout):
         """True when the peer closed (EOF or reset) within timeout with nothing more
@@ -733,13 +802,16 @@ class Conn:
 
 def check_response(spec, resp, conn, what):
     """Checks one response against an "expect" spec; returns error strings."""
+    errs = timing_errors(spec, conn, what)
     if resp is None:
+        if "reset" in spec and conn is not None and conn.was_reset != spec["reset"]:
+            errs.append(f"{what}: the connection closed {'with' if conn.was_reset else 'without'}"
+                        f" a TCP reset, expected {'a' if spec['reset'] else 'no'} reset")
         if spec.get("no_response"):
-            return []
-        return [f"{what}: the connection closed without an answer"]
+            return errs
+        return errs + [f"{what}: the connection closed without an answer"]
     if spec.get("no_response"):
-        return [f"{what}: expected no answer, got {resp!r}"]
-    errs = []
+        return errs + [f"{what}: expected no answer, got {resp!r}"]
     st = spec.get("status")
     if st is not None:
         ok = resp.status in st if isinstance(st, list) else resp.status == st
@@ -753,6 +825,30 @@ def check_response(spec, resp, conn, what):
         if closed != spec["closed"]:
             errs.append(f"{what}: connection expected {'closed' if spec['closed'] else 'open'}"
                         f" after the answer, was {'closed' if closed else 'open'}")
+    if "close_ms" in spec and conn is not None:
+        lo, hi = spec["close_ms"]
+        ms = conn.close_within_ms(hi + 1000)
+        if ms is None or not lo <= ms <= hi:
+            errs.append(f"{what}: the edge was expected to close the connection {lo}..{hi} ms "
+                        f"after the answer, " + ("it did not within "
+                                                 f"{hi + 1000} ms" if ms is None else
+                                                 f"it did after {ms:.0f} ms"))
+    return errs
+
+
+def timing_errors(spec, conn, what):
+    """"elapsed_ms": [lo, hi] (request sent -> whole answer, or the close) and
+    "first_byte_ms": [lo, hi] (request sent -> the answer's first byte)."""
+    errs = []
+    for key, attr in (("elapsed_ms", "elapsed_ms"), ("first_byte_ms", "first_byte_ms")):
+        if key not in spec:
+            continue
+        lo, hi = spec[key]
+        got = getattr(conn, attr, None) if conn is not None else None
+        if got is None:
+            errs.append(f"{what}: {key} expected {lo}..{hi}, but it was not measured")
+        elif not lo <= got <= hi:
+            errs.append(f"{what}: {key} expected {lo}..{hi}, got {got:.0f}")
     return errs
 
 
@@ -995,6 +1091,13 @@ def origin_count_errors(run, expect):
         o = run.origins[name]
         with o.lock:
             n, nconn, nh = len(o.requests), len(o.conns), o.health_checks
+            waits = list(o.close_waits)
+        if "close_wait_ms" in spec:
+            lo, hi = spec["close_wait_ms"]
+            if not waits or not all(lo <= w <= hi for w in waits):
+                errs.append(f"origin {name}: expected the edge to close each \"close\": \"await\" "
+                            f"connection {lo}..{hi} ms after the answer, saw "
+                            f"{[round(w) for w in waits]}")
         if "requests" in spec and n != spec["requests"]:
             errs.append(f"origin {name}: expected {spec['requests']} request(s), saw {n}: "
                         f"{[r['method'] + ' ' + r['target'] for r in o.traffic()]}")
@@ -1087,6 +1190,9 @@ def do_step(run, step):
         if "min_health_checks" in w:
             poll(lambda: o.health_checks >= w["min_health_checks"], w.get("timeout_s", 10),
                  f"origin {w['origin']} to see {w['min_health_checks']} health check(s)")
+        if "min_closes" in w:  # "close": "await" answers whose connection the edge closed
+            poll(lambda: len(o.close_waits) >= w["min_closes"], w.get("timeout_s", 10),
+                 f"origin {w['origin']} to see the edge close {w['min_closes']} connection(s)")
         return
     if "wait_held" in step:
         w = step["wait_held"]
@@ -1202,6 +1308,8 @@ def step_request(run, step):
         run.asyncs[step["async"]] = slot
         t.start()
         return
+    if "silent_ms" in step.get("expect", {}):
+        return step_silent(run, step)
     deadline = time.monotonic() + step.get("poll_s", 0)
     while True:
         try:
@@ -1222,6 +1330,30 @@ def step_request(run, step):
     if errs:
         raise CaseError("\n  ".join(errs))
     save_vars(run, step.get("save"), resp)
+
+
+def step_silent(run, step):
+    """"expect": {"silent_ms": N}: the request gets no answer, and the connection stays
+    open, for N ms (a blackhole). With "conn" the connection is kept for later steps."""
+    name = step.get("conn")
+    c = run.conns.get(name) if name else None
+    if c is None:
+        c = run.connect()
+        if name:
+            run.conns[name] = c
+    data, _ = build_request(step["request"], run.env["listen"])
+    try:
+        c.send(data)
+    except OSError as e:
+        raise CaseError(f"sending failed: {e!r}") from None
+    ms = step["expect"]["silent_ms"]
+    quiet = c.silent_for(ms)
+    if not name:
+        c.close()
+    if not quiet:
+        got = c.rd.buf[:200]
+        raise CaseError(f"expected no answer and an open connection for {ms} ms, got "
+                        + (f"bytes {got!r}" if got else "the connection closed"))
 
 
 def step_raw(run, step):
@@ -1352,5 +1484,11 @@ def load_stop(run, spec):
                     f"{sorted(set(map(str, bad)))}")
     if len(st) < spec.get("min_requests", 1):
         errs.append(f"load {spec['id']}: only {len(st)} request(s) made")
+    for code, (lo, hi) in (spec.get("share") or {}).items():
+        n = sum(1 for s_ in st if str(s_) == code)
+        share = n / len(st) if st else 0
+        if not lo <= share <= hi:
+            errs.append(f"load {spec['id']}: {code} was {n} of {len(st)} answers ({share:.2f}), "
+                        f"expected a share in {lo}..{hi}")
     if errs:
         raise CaseError("\n  ".join(errs))
