@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/state.h"
+#include "server/faults.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -138,6 +139,12 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
     json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:f}", "mode", type, "id", gd_jstr(lb, "id"), "name",
                             gd_jstr(lb, "name"), "listen", listen, "idle_timeout",
                             gd_jnum(spec, "idle_timeout", 60));
+    /* The network faults an experiment put on its links (doc/edge.md "Faults"). */
+    json_t *faults = gd_faults_for(g, gd_jstr(lb, "id"));
+    if (json_array_size(faults) > 0)
+        json_object_set_new(doc, "faults", faults);
+    else
+        json_decref(faults);
     int team = (int)json_integer_value(json_object_get(lb, "team"));
     json_t *sgs = json_object_get(spec, "security_groups");
     if (json_is_array(sgs)) { /* its security groups: who may connect to its port */
