@@ -451,6 +451,14 @@ static void h_start(struct call *k)
 {
     action(k, "start", 1);
 }
+static void h_start_experiment(struct call *k)
+{
+    action(k, "start_experiment", 1);
+}
+static void h_stop_experiment(struct call *k)
+{
+    action(k, "stop_experiment", 1);
+}
 static void h_scale(struct call *k)
 {
     action(k, "scale", 0);
@@ -538,6 +546,8 @@ static const struct route {
     {HTTP_POST, "instances/*/stop", TEAM, h_stop},
     {HTTP_POST, "instances/*/start", TEAM, h_start},
     {HTTP_POST, "asgs/*/scale", TEAM, h_scale},
+    {HTTP_POST, "experiment_templates/*/start", TEAM, h_start_experiment},
+    {HTTP_POST, "experiments/*/stop", TEAM, h_stop_experiment},
     {HTTP_GET, "metrics", PLAYER, h_metrics},
     {HTTP_GET, "endpoint", TEAM, h_endpoint_get},
     {HTTP_PUT, "endpoint", TEAM, h_endpoint_set},

@@ -11,6 +11,7 @@
 #include "model/registry.h"
 #include "model/state.h"
 #include "server/launcher_int.h"
+#include "server/faults.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,10 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
                  gd_jstr(json_object_get(sn, "spec"), "az"), hms);
         r = GD_EAGAIN;
     }
+    const char *ice = NULL;
+    if (r == 0 && gd_faults_refuse(g, team, 0, "RunInstances",
+                                   gd_jstr(json_object_get(sn, "spec"), "az"), &ice, err, errlen))
+        r = GD_EAGAIN;
     if (r == 0)
         r = vcpu_quota(g, team,
                        itype ? itype : gd_jstr(json_object_get(lt, "spec"), "instance_type"), err,

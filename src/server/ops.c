@@ -11,6 +11,7 @@
 #include "model/registry.h"
 #include "model/schema.h"
 #include "model/state.h"
+#include "server/faults.h"
 #include "server/launcher_int.h"
 
 #include <stdarg.h>
@@ -94,6 +95,18 @@ static int known_keys(const json_t *body, const char *const *allowed, gd_op_resu
     return 0;
 }
 
+/* An API throttle an experiment injected refuses the team's own call (audited by the
+ * caller as refused, ThrottlingException). 0, or the negative code with out filled. */
+static int throttled(gd_game *g, const gd_actor *who, const char *event, gd_op_result *o)
+{
+    const char *code;
+    char msg[256];
+    if (who->trust != GD_TRUST_TEAM ||
+        !gd_faults_refuse(g, who->team, 1, event, NULL, &code, msg, sizeof msg))
+        return 0;
+    return fail(o, 400, code, "%s", msg);
+}
+
 static int valid_name(const char *n)
 {
     size_t l = strlen(n);
@@ -175,6 +188,8 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
     json_t *given = json_object_get(body, "spec");
     json_t *spec = given ? json_deep_copy(given) : json_object();
     int r = check_team(g, who, out);
+    if (r == 0)
+        r = throttled(g, who, !strcmp(type, "instance") ? "RunInstances" : "CreateResource", out);
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !gd_registry_find(type)) {
         const char *names[64];
@@ -299,6 +314,7 @@ int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *
     memset(out, 0, sizeof *out);
     json_t *params = json_pack("{s:s,s:O?}", "id", id, "spec", json_object_get(body, "spec"));
     int r = check_team(g, who, out);
+    if (r == 0) r = throttled(g, who, "UpdateResource", out);
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !json_is_object(json_object_get(body, "spec")))
         r = fail(out, 400, "ValidationError", "the body must be {\"spec\": {field: value, ...}}");
@@ -322,6 +338,7 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
 {
     memset(out, 0, sizeof *out);
     int r = check_team(g, who, out);
+    if (r == 0) r = throttled(g, who, "DeleteResource", out);
     json_t *res = r == 0 ? live(g, who, id, out) : NULL;
     if (!res) {
         audit(g, who, "DeleteResource", json_pack("{s:s}", "id", id), out);
@@ -676,17 +693,17 @@ static int act_stop_experiment(gd_game *g, const gd_actor *who, const char *targ
 }
 
 static const struct {
-    const char *name;
+    const char *name, *event; /* the action, the event its audit record has */
     int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
               gd_op_result *out);
 } actions[] = {
-    {"start_experiment", act_start_experiment},
-    {"stop_experiment", act_stop_experiment},
-    {"scale", act_scale},
-    {"terminate", act_terminate},
-    {"stop", act_stop},
-    {"start", act_start},
-    {"set_endpoint", act_set_endpoint},
+    {"start_experiment", "StartExperiment", act_start_experiment},
+    {"stop_experiment", "StopExperiment", act_stop_experiment},
+    {"scale", "SetDesiredCapacity", act_scale},
+    {"terminate", "TerminateInstances", act_terminate},
+    {"stop", "StopInstances", act_stop},
+    {"start", "StartInstances", act_start},
+    {"set_endpoint", "ChangeResourceRecordSets", act_set_endpoint},
 };
 
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
@@ -697,6 +714,11 @@ int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char
         if (strcmp(actions[i].name, action) != 0) continue;
         int r = check_team(g, who, out);
         if (r < 0) return r;
+        if (throttled(g, who, actions[i].event, out) < 0) {
+            audit(g, who, actions[i].event, json_pack("{s:s}", "target", target ? target : ""),
+                  out);
+            return -1;
+        }
         return actions[i].fn(g, who, target, body, out);
     }
     return fail(out, 400, "InvalidAction", "no action '%s'", action);
