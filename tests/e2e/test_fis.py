@@ -139,9 +139,11 @@ def test_stop_instances_starts_them_again_after_the_duration(game):
         "targets": {"solo": {"resourceType": "instance", "resourceIds": ["solo"]}},
         "actions": {"nap": {"actionId": "aws:ec2:stop-instances", "targets": {"Instances": "solo"},
                             "parameters": {"startInstancesAfterDuration": "PT3M"}}}})
+    game.wait_until(lambda: game.get("/resources/solo")["status"]["state"] == "running", 30,
+                    "solo running")
     eid = start(game, "nap")
-    game.wait_until(lambda: game.get("/resources/solo")["status"]["state"] == "stopped", 10,
-                    "solo stopped")
+    game.wait_until(lambda: game.get("/resources/solo")["status"]["state"] == "stopped", 30,
+                    f"solo stopped: {exp(game, eid)['status']}")
     assert exp(game, eid)["status"]["state"] == "running"
     e = wait_state(game, eid, ("completed",), timeout=30)
     assert e["status"]["actions"]["nap"]["endTime"] - e["status"]["actions"]["nap"]["startTime"] \
@@ -228,3 +230,35 @@ def test_actions_run_in_their_start_after_order(game):
     assert acts["then"]["startTime"] >= acts["first"]["endTime"] >= acts["first"]["startTime"] + 120
     game.wait_until(lambda: game.get("/resources/solo")["status"]["state"] in
                     ("pending", "running"), 10, "solo back after its reboot")
+
+
+def test_a_server_killed_mid_experiment_puts_its_faults_back_and_ends_it(game):
+    import json
+    import os
+    import signal
+
+    from conftest import live, proc_info
+
+    create(game, "outlast", {
+        "actions": {"ice": {"actionId": "aws:ec2:api-insufficient-instance-capacity-error",
+                            "parameters": {"duration": "PT1H",
+                                           "availabilityZoneIdentifiers": ["b"]}}}})
+    eid = start(game, "outlast")
+    wait_state(game, eid, ("running",))
+    body = {"type": "instance", "name": "in-b", "spec": {"launch_template": "web-lt",
+                                                         "subnet": "private-b"}}
+    assert b"InsufficientInstanceCapacity" in game.call("POST", "/resources", body).body
+    spid = json.loads((game.out / "game.json").read_text())["server_pid"]
+    os.kill(spid, signal.SIGKILL)
+    game.wait_until(lambda: not live(proc_info(spid)), 10, "the server to die")
+    game.wait_until(lambda: (lambda p: p if p != spid else None)(
+        json.loads((game.out / "game.json").read_text())["server_pid"]), 30,
+        "play to restart the server")
+    game.wait_until(game.team, 30, "the restarted server's API")
+    assert exp(game, eid)["status"]["state"] == "running"
+    r = game.call("POST", "/resources", body)
+    assert r.status == 400 and b"InsufficientInstanceCapacity" in r.body, \
+        "the fault is in force again after the restart"
+    assert game.call("POST", f"/experiments/{eid}/stop", {}).status == 200
+    r = game.call("POST", "/resources", body)
+    assert r.status == 201, r.body
