@@ -776,7 +776,8 @@ static const char *const ref_id_keys[] = {
     "resourceId",   "resourceIds",          "target",       "targets",
     "experimentId", "experimentTemplateId", "allocationId", NULL};
 static const char *const ref_name_keys[] = {
-    "name", "names", "asg", "autoScalingGroupName", "endpoint", "resource", "resourceName", NULL};
+    "name",     "names",        "asg", "autoScalingGroupName", "autoScalingGroup", "endpoint",
+    "resource", "resourceName", NULL};
 
 enum { REF_NONE, REF_ID, REF_NAME };
 
