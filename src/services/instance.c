@@ -65,6 +65,10 @@ int gd_cmd_instance(int argc, char **argv)
                 "again.\n");
         return argc < 2 ? 2 : 0;
     }
+    /* A SIGHUP that comes before the loop listens for it (the server's, for files it
+     * changed just after the spawn) must not end the process: the files are read after
+     * the handler is in place, so their change is not lost either. */
+    signal(SIGHUP, SIG_IGN);
     const char *service = argv[1];
     gd_log_init("instance");
     if (strcmp(service, "unicorn") != 0 && strcmp(service, "time") != 0) {
@@ -100,13 +104,13 @@ int gd_cmd_instance(int argc, char **argv)
         return 1;
     }
     the_service = u;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_signal_init(loop, &sighup);
+    uv_signal_start(&sighup, on_hup, SIGHUP);
     acl_file = getenv("GAMEDAY_ALLOW_FILE");
     gd_unicorn_load_acl(u, acl_file);
     fault_file = opt(argc, argv, "--fault-file", "GAMEDAY_FAULT_FILE", NULL);
     load_faults();
-    uv_signal_t sigterm, sigint, sighup;
-    uv_signal_init(loop, &sighup);
-    uv_signal_start(&sighup, on_hup, SIGHUP);
     uv_signal_init(loop, &sigterm);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_init(loop, &sigint);
