@@ -423,8 +423,8 @@ static int send_origin(gd_edge *e, struct fetch *f)
     e->cdn->origin_requests++;
     f->start_ns = uv_hrtime();
     struct gd_cdn *d = e->cdn;
-    return gd_faults_request(d->origin, d->origin_ip, d->origin_port, f->req, f->len, 0,
-                             gd_clock_wall_ms(d->origin_timeout * 1000), on_origin, f);
+    return gd_edge_faults_request(d->origin, d->origin_ip, d->origin_port, f->req, f->len, 0,
+                                  gd_clock_wall_ms(d->origin_timeout * 1000), on_origin, f);
 }
 
 /* Builds the origin request: the client's request line and headers (the whole query

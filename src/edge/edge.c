@@ -58,7 +58,8 @@ static void on_front(gd_http_conn *c, gd_http_req *req, void *ud)
 {
     E.c.requests++;
     /* Client faults (fault.c): one test while there are none. */
-    if ((gd_faults_now.client | gd_faults_now.touched) && gd_faults_client(c, req)) return;
+    if ((gd_edge_faults_now.client | gd_edge_faults_now.touched) && gd_edge_faults_client(c, req))
+        return;
     modes[E.mode]->serve(&E, c, req);
 }
 
@@ -104,8 +105,8 @@ static int config_check(const json_t *doc, char *err, size_t errlen)
                         "\"127.1.0.0/16\" (the sources the security groups let in)",
                         GD_ACL_MAX),
                -1;
-    gd_fault_set *fs = gd_malloc(sizeof *fs);
-    int r = gd_faults_parse(json_object_get(doc, "faults"), fs, err, errlen);
+    gd_edge_fault_set *fs = gd_malloc(sizeof *fs);
+    int r = gd_edge_faults_parse(json_object_get(doc, "faults"), fs, err, errlen);
     gd_free(fs);
     if (r < 0) return -1;
     return modes[m]->check(doc, err, errlen);
@@ -175,9 +176,9 @@ static int config_apply(const json_t *doc, char *err, size_t errlen)
     gd_edge_changes ch = {0};
     int r = modes[m]->apply(&E, doc, &ch, err, errlen);
     if (r < 0) return r;
-    gd_fault_set *fs = gd_malloc(sizeof *fs);
-    gd_faults_parse(json_object_get(doc, "faults"), fs, err, errlen); /* checked */
-    gd_faults_apply(fs);
+    gd_edge_fault_set *fs = gd_malloc(sizeof *fs);
+    gd_edge_faults_parse(json_object_get(doc, "faults"), fs, err, errlen); /* checked */
+    gd_edge_faults_apply(fs);
     gd_free(fs);
     const char *al = json_string_value(json_object_get(doc, "access_log"));
     if (al && !E.access_log) {
@@ -267,7 +268,7 @@ static json_t *stats_json(void)
         (json_int_t)E.c.backend_conn_errors, "active_connections",
         (json_int_t)(E.front ? E.front->nconns : 0), "target_groups", groups, "targets", ts);
     json_object_set_new(j, "denied", json_integer((json_int_t)E.denied.denied));
-    json_object_set_new(j, "faults", gd_faults_json());
+    json_object_set_new(j, "faults", gd_edge_faults_json());
     if (modes[E.mode]->stats) modes[E.mode]->stats(&E, j);
     return j;
 }
@@ -320,7 +321,7 @@ static void metrics(gd_buf *b)
     }
     gd_prom_head(b, "gameday_edge_config_version", "gauge", "Configurations applied");
     gd_prom_sample(b, "gameday_edge_config_version", l, (double)E.adm.version);
-    gd_faults_metrics(b);
+    gd_edge_faults_metrics(b);
     if (modes[E.mode]->metrics) modes[E.mode]->metrics(&E, b, l);
 }
 
@@ -382,7 +383,7 @@ int gd_cmd_edge(int argc, char **argv)
     unsigned char key[32];
     if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) memset(key, 7, sizeof key);
     gd_sticky_set_secret(key, sizeof key);
-    gd_faults_init();
+    gd_edge_faults_init();
     if (!admin && !file) {
         fprintf(stderr, "gameday edge: give --admin IP:PORT, --config FILE, or both\n");
         return 2;

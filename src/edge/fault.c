@@ -20,10 +20,10 @@
 #define E gd_the_edge
 #define HOLD_MAGIC 0x484f4c44u
 
-gd_faults_on gd_faults_now;
+gd_edge_faults_on gd_edge_faults_now;
 
-static gd_fault_set live; /* the faults in force */
-static uint64_t gen = 1;  /* changes with the set: connections are drawn again */
+static gd_edge_fault_set live; /* the faults in force */
+static uint64_t gen = 1;       /* changes with the set: connections are drawn again */
 static gd_rand rng;
 
 static const char *const kinds[] = {"latency",   "error",     "reset",
@@ -31,7 +31,7 @@ static const char *const kinds[] = {"latency",   "error",     "reset",
 static const char *const links[] = {"client", "upstream"};
 #define KINDS_ALLOWED "latency, error, reset, bandwidth, blackhole, slow_close"
 
-void gd_faults_init(void)
+void gd_edge_faults_init(void)
 {
     uint64_t seed;
     if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (uint64_t)uv_hrtime();
@@ -70,7 +70,7 @@ static int num(const json_t *o, const char *k, double def, double lo, double hi,
 static int id_ok(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > GD_FAULT_ID_MAX) return 0;
+    if (n == 0 || n > GD_EDGE_FAULT_ID_MAX) return 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if (ch <= ' ' || ch >= 0x7f || ch == '"' || ch == '\\') return 0;
@@ -78,7 +78,7 @@ static int id_ok(const char *s)
     return 1;
 }
 
-static int parse_one(const json_t *j, const char *where, gd_fault *f, char *err, size_t errlen)
+static int parse_one(const json_t *j, const char *where, gd_edge_fault *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
     if (!json_is_object(j)) {
@@ -91,7 +91,7 @@ static int parse_one(const json_t *j, const char *where, gd_fault *f, char *err,
         snprintf(err, errlen,
                  "field '%s.id': required, a text of 1..%d printable characters without "
                  "spaces, quotes or backslashes",
-                 where, GD_FAULT_ID_MAX);
+                 where, GD_EDGE_FAULT_ID_MAX);
         return GD_EINVAL;
     }
     snprintf(f->id, sizeof f->id, "%s", id);
@@ -105,7 +105,7 @@ static int parse_one(const json_t *j, const char *where, gd_fault *f, char *err,
             snprintf(err, errlen, "field '%s.kind': required (allowed: " KINDS_ALLOWED ")", where);
         return GD_EINVAL;
     }
-    f->kind = (enum gd_fault_kind)k;
+    f->kind = (enum gd_edge_fault_kind)k;
     const char *link = json_string_value(json_object_get(j, "link"));
     int l = pick(link, links, 2);
     if (l < 0) {
@@ -113,17 +113,17 @@ static int parse_one(const json_t *j, const char *where, gd_fault *f, char *err,
                  link ? "unknown" : "required");
         return GD_EINVAL;
     }
-    f->link = (enum gd_fault_link)l;
+    f->link = (enum gd_edge_fault_link)l;
     double status;
     if (num(j, "probability", 1, 0, 1, 0, " (the share of requests it hits)", &f->probability,
             where, err, errlen) ||
-        num(j, "latency_ms", 0, 0, 60000, f->kind == GD_FAULT_LATENCY, " milliseconds",
+        num(j, "latency_ms", 0, 0, 60000, f->kind == GD_EDGE_FAULT_LATENCY, " milliseconds",
             &f->latency_ms, where, err, errlen) ||
         num(j, "jitter_ms", 0, 0, 60000, 0, " milliseconds", &f->jitter_ms, where, err, errlen) ||
         num(j, "status", 503, 400, 599, 0, " (an HTTP status)", &status, where, err, errlen) ||
-        num(j, "bytes_per_s", 0, 1, 1e9, f->kind == GD_FAULT_BANDWIDTH, " bytes per second",
+        num(j, "bytes_per_s", 0, 1, 1e9, f->kind == GD_EDGE_FAULT_BANDWIDTH, " bytes per second",
             &f->bytes_per_s, where, err, errlen) ||
-        num(j, "delay_ms", 0, 0, 60000, f->kind == GD_FAULT_SLOW_CLOSE, " milliseconds",
+        num(j, "delay_ms", 0, 0, 60000, f->kind == GD_EDGE_FAULT_SLOW_CLOSE, " milliseconds",
             &f->delay_ms, where, err, errlen))
         return GD_EINVAL;
     json_t *st = json_object_get(j, "status");
@@ -135,18 +135,18 @@ static int parse_one(const json_t *j, const char *where, gd_fault *f, char *err,
     f->ntargets = -1;
     json_t *ts = json_object_get(j, "targets");
     if (!ts) return 0;
-    if (f->link != GD_FAULT_UPSTREAM) {
+    if (f->link != GD_EDGE_FAULT_UPSTREAM) {
         snprintf(err, errlen,
                  "field '%s.targets': only on an upstream fault (a client fault hits every "
                  "viewer)",
                  where);
         return GD_EINVAL;
     }
-    if (!json_is_array(ts) || json_array_size(ts) > GD_FAULT_TARGETS_MAX) {
+    if (!json_is_array(ts) || json_array_size(ts) > GD_EDGE_FAULT_TARGETS_MAX) {
         snprintf(err, errlen,
                  "field '%s.targets': a list of at most %d addresses \"IP:PORT\" (absent: every "
                  "target)",
-                 where, GD_FAULT_TARGETS_MAX);
+                 where, GD_EDGE_FAULT_TARGETS_MAX);
         return GD_EINVAL;
     }
     size_t i;
@@ -155,7 +155,7 @@ static int parse_one(const json_t *j, const char *where, gd_fault *f, char *err,
     json_array_foreach(ts, i, t)
     {
         const char *a = json_string_value(t);
-        gd_fault_target *x = &f->targets[f->ntargets];
+        gd_edge_fault_target *x = &f->targets[f->ntargets];
         if (!a || gd_hostport_parse(a, &x->ip, &x->port) < 0 || (x->ip >> 24) != 127) {
             snprintf(err, errlen, "field '%s.targets[%zu]': must be \"IP:PORT\" in 127.0.0.0/8",
                      where, i);
@@ -166,14 +166,14 @@ static int parse_one(const json_t *j, const char *where, gd_fault *f, char *err,
     return 0;
 }
 
-int gd_faults_parse(const json_t *list, gd_fault_set *out, char *err, size_t errlen)
+int gd_edge_faults_parse(const json_t *list, gd_edge_fault_set *out, char *err, size_t errlen)
 {
     out->n = 0;
     if (!list || json_is_null(list)) return 0;
-    if (!json_is_array(list) || json_array_size(list) > GD_FAULTS_MAX) {
+    if (!json_is_array(list) || json_array_size(list) > GD_EDGE_FAULTS_MAX) {
         snprintf(err, errlen,
                  "field 'faults': a list of at most %d faults {\"id\", \"kind\", \"link\", ...}",
-                 GD_FAULTS_MAX);
+                 GD_EDGE_FAULTS_MAX);
         return GD_EINVAL;
     }
     size_t i;
@@ -182,7 +182,7 @@ int gd_faults_parse(const json_t *list, gd_fault_set *out, char *err, size_t err
     {
         char where[32];
         snprintf(where, sizeof where, "faults[%zu]", i);
-        gd_fault *f = &out->f[i];
+        gd_edge_fault *f = &out->f[i];
         if (parse_one(j, where, f, err, errlen) < 0) return GD_EINVAL;
         for (size_t k = 0; k < i; k++)
             if (!strcmp(out->f[k].id, f->id)) {
@@ -198,7 +198,7 @@ int gd_faults_parse(const json_t *list, gd_fault_set *out, char *err, size_t err
 
 /* ---- putting a set in force ---- */
 
-static int same_params(const gd_fault *a, const gd_fault *b)
+static int same_params(const gd_edge_fault *a, const gd_edge_fault *b)
 {
     return a->kind == b->kind && a->link == b->link && a->probability == b->probability &&
            a->latency_ms == b->latency_ms && a->jitter_ms == b->jitter_ms &&
@@ -208,16 +208,16 @@ static int same_params(const gd_fault *a, const gd_fault *b)
             !memcmp(a->targets, b->targets, (size_t)a->ntargets * sizeof a->targets[0]));
 }
 
-static const gd_fault *find(const gd_fault_set *s, const char *id)
+static const gd_edge_fault *find(const gd_edge_fault_set *s, const char *id)
 {
     for (int i = 0; i < s->n; i++)
         if (!strcmp(s->f[i].id, id)) return &s->f[i];
     return NULL;
 }
 
-void gd_faults_apply(const gd_fault_set *set)
+void gd_edge_faults_apply(const gd_edge_fault_set *set)
 {
-    gd_fault_set *next = gd_malloc(sizeof *next);
+    gd_edge_fault_set *next = gd_malloc(sizeof *next);
     *next = *set;
     int changed = 0;
     for (int i = 0; i < live.n; i++)
@@ -229,10 +229,10 @@ void gd_faults_apply(const gd_fault_set *set)
         }
     int client = 0, upstream = 0;
     for (int i = 0; i < next->n; i++) {
-        gd_fault *f = &next->f[i];
-        const gd_fault *was = find(&live, f->id);
+        gd_edge_fault *f = &next->f[i];
+        const gd_edge_fault *was = find(&live, f->id);
         f->applied = was && was->kind == f->kind && was->link == f->link ? was->applied : 0;
-        if (f->link == GD_FAULT_CLIENT)
+        if (f->link == GD_EDGE_FAULT_CLIENT)
             client++;
         else
             upstream++;
@@ -242,27 +242,27 @@ void gd_faults_apply(const gd_fault_set *set)
                 "id=%s kind=%s link=%s probability=%g latency_ms=%g jitter_ms=%g status=%d "
                 "bytes_per_s=%g delay_ms=%g targets=%d",
                 f->id, kinds[f->kind], links[f->link], f->probability, f->latency_ms, f->jitter_ms,
-                f->kind == GD_FAULT_ERROR ? f->status : 0, f->bytes_per_s, f->delay_ms,
+                f->kind == GD_EDGE_FAULT_ERROR ? f->status : 0, f->bytes_per_s, f->delay_ms,
                 f->ntargets);
     }
     /* Same order as the config, so that the first terminal fault of the list decides. */
     live = *next;
     gd_free(next);
     if (changed) gen++;
-    gd_faults_now.client = client;
-    gd_faults_now.upstream = upstream;
-    gd_faults_now.touched |= client > 0;
+    gd_edge_faults_now.client = client;
+    gd_edge_faults_now.upstream = upstream;
+    gd_edge_faults_now.touched |= client > 0;
 }
 
 /* ---- draws ---- */
 
-static int hit(const gd_fault *f)
+static int hit(const gd_edge_fault *f)
 {
     return f->probability >= 1 || gd_rand_double(&rng) < f->probability;
 }
 
 /* A latency, uniformly within +-jitter, never below 0 (milliseconds). */
-static double latency_of(const gd_fault *f)
+static double latency_of(const gd_edge_fault *f)
 {
     double v = f->latency_ms;
     if (f->jitter_ms > 0) v += (2 * gd_rand_double(&rng) - 1) * f->jitter_ms;
@@ -281,7 +281,7 @@ struct hold {
     gd_http_conn *conn;
     enum hold_what what;
     int status;
-    char body[GD_FAULT_ID_MAX + 32];
+    char body[GD_EDGE_FAULT_ID_MAX + 32];
     gd_http_req req; /* HOLD_SERVE: a copy of the request, its bytes in data */
     char *data;
 };
@@ -348,8 +348,8 @@ static void on_hold(uv_timer_t *t)
     uv_close((uv_handle_t *)t, hold_closed);
 }
 
-static void hold(gd_http_conn *c, const gd_http_req *req, enum hold_what what, const gd_fault *err,
-                 uint64_t ms)
+static void hold(gd_http_conn *c, const gd_http_req *req, enum hold_what what,
+                 const gd_edge_fault *err, uint64_t ms)
 {
     struct hold *x = gd_calloc(1, sizeof *x);
     x->magic = HOLD_MAGIC;
@@ -365,10 +365,10 @@ static void hold(gd_http_conn *c, const gd_http_req *req, enum hold_what what, c
     uv_timer_start(&x->timer, on_hold, ms, 0);
 }
 
-int gd_faults_client(gd_http_conn *c, gd_http_req *req)
+int gd_edge_faults_client(gd_http_conn *c, gd_http_req *req)
 {
     uintptr_t mark = (uintptr_t)gd_http_conn_data(c);
-    if (gd_faults_now.client == 0) {
+    if (gd_edge_faults_now.client == 0) {
         /* No client fault now: what an earlier set did to this connection ends. */
         if (mark) {
             gd_http_conn_set_rate(c, 0);
@@ -382,14 +382,14 @@ int gd_faults_client(gd_http_conn *c, gd_http_req *req)
         gd_http_conn_set_data(c, (void *)(uintptr_t)gen);
         double close_delay = 0;
         for (int i = 0; i < live.n; i++) {
-            gd_fault *f = &live.f[i];
-            if (f->link != GD_FAULT_CLIENT) continue;
-            if (f->kind == GD_FAULT_RESET && hit(f)) {
+            gd_edge_fault *f = &live.f[i];
+            if (f->link != GD_EDGE_FAULT_CLIENT) continue;
+            if (f->kind == GD_EDGE_FAULT_RESET && hit(f)) {
                 f->applied++;
                 gd_http_conn_abort(c, 1);
                 return 1;
             }
-            if (f->kind == GD_FAULT_SLOW_CLOSE && hit(f)) {
+            if (f->kind == GD_EDGE_FAULT_SLOW_CLOSE && hit(f)) {
                 f->applied++;
                 if (f->delay_ms > close_delay) close_delay = f->delay_ms;
             }
@@ -398,25 +398,25 @@ int gd_faults_client(gd_http_conn *c, gd_http_req *req)
     }
     /* Per request: the first error or blackhole of the list decides; latencies add up;
      * the lowest rate holds. */
-    const gd_fault *err = NULL, *hole = NULL;
+    const gd_edge_fault *err = NULL, *hole = NULL;
     double delay = 0, rate = 0;
     for (int i = 0; i < live.n; i++) {
-        gd_fault *f = &live.f[i];
-        if (f->link != GD_FAULT_CLIENT) continue;
+        gd_edge_fault *f = &live.f[i];
+        if (f->link != GD_EDGE_FAULT_CLIENT) continue;
         switch (f->kind) {
-        case GD_FAULT_LATENCY:
+        case GD_EDGE_FAULT_LATENCY:
             if (!hit(f)) continue;
             delay += latency_of(f);
             break;
-        case GD_FAULT_ERROR:
-        case GD_FAULT_BLACKHOLE:
+        case GD_EDGE_FAULT_ERROR:
+        case GD_EDGE_FAULT_BLACKHOLE:
             if (err || hole || !hit(f)) continue;
-            if (f->kind == GD_FAULT_ERROR)
+            if (f->kind == GD_EDGE_FAULT_ERROR)
                 err = f;
             else
                 hole = f;
             break;
-        case GD_FAULT_BANDWIDTH:
+        case GD_EDGE_FAULT_BANDWIDTH:
             if (!hit(f)) continue;
             if (rate == 0 || f->bytes_per_s < rate) rate = f->bytes_per_s;
             break;
@@ -436,7 +436,7 @@ int gd_faults_client(gd_http_conn *c, gd_http_req *req)
         return 1;
     }
     if (err) {
-        char body[GD_FAULT_ID_MAX + 32];
+        char body[GD_EDGE_FAULT_ID_MAX + 32];
         snprintf(body, sizeof body, "fault injected: %s", err->id);
         answer_fault(c, err->status, body);
         return 1;
@@ -446,7 +446,7 @@ int gd_faults_client(gd_http_conn *c, gd_http_req *req)
 
 /* ---- the upstream link ---- */
 
-static int targets(const gd_fault *f, uint32_t ip, int port)
+static int targets(const gd_edge_fault *f, uint32_t ip, int port)
 {
     if (f->ntargets < 0) return 1;
     for (int i = 0; i < f->ntargets; i++)
@@ -454,39 +454,39 @@ static int targets(const gd_fault *f, uint32_t ip, int port)
     return 0;
 }
 
-int gd_faults_send(gd_httpc_pool *p, uint32_t ip, int port, const char *req, size_t len, int copy,
-                   uint64_t timeout_ms, gd_httpc_cb cb, void *ud)
+int gd_edge_faults_send(gd_httpc_pool *p, uint32_t ip, int port, const char *req, size_t len,
+                        int copy, uint64_t timeout_ms, gd_httpc_cb cb, void *ud)
 {
     gd_httpc_opts o = {.timeout_ms = timeout_ms};
-    char body[GD_FAULT_ID_MAX + 32];
+    char body[GD_EDGE_FAULT_ID_MAX + 32];
     double delay = 0, close_delay = 0, rate = 0;
     for (int i = 0; i < live.n; i++) {
-        gd_fault *f = &live.f[i];
-        if (f->link != GD_FAULT_UPSTREAM || !targets(f, ip, port)) continue;
-        int terminal =
-            f->kind == GD_FAULT_ERROR || f->kind == GD_FAULT_RESET || f->kind == GD_FAULT_BLACKHOLE;
+        gd_edge_fault *f = &live.f[i];
+        if (f->link != GD_EDGE_FAULT_UPSTREAM || !targets(f, ip, port)) continue;
+        int terminal = f->kind == GD_EDGE_FAULT_ERROR || f->kind == GD_EDGE_FAULT_RESET ||
+                       f->kind == GD_EDGE_FAULT_BLACKHOLE;
         if ((terminal && o.fate != GD_HTTPC_SEND) || !hit(f)) continue;
         f->applied++;
         switch (f->kind) {
-        case GD_FAULT_LATENCY:
+        case GD_EDGE_FAULT_LATENCY:
             delay += latency_of(f);
             break;
-        case GD_FAULT_ERROR:
+        case GD_EDGE_FAULT_ERROR:
             o.fate = GD_HTTPC_ANSWER;
             o.status = f->status;
             snprintf(body, sizeof body, "fault injected: %s", f->id);
             o.body = body;
             break;
-        case GD_FAULT_RESET:
+        case GD_EDGE_FAULT_RESET:
             o.fate = GD_HTTPC_RESET;
             break;
-        case GD_FAULT_BLACKHOLE:
+        case GD_EDGE_FAULT_BLACKHOLE:
             o.fate = GD_HTTPC_DROP;
             break;
-        case GD_FAULT_BANDWIDTH:
+        case GD_EDGE_FAULT_BANDWIDTH:
             if (rate == 0 || f->bytes_per_s < rate) rate = f->bytes_per_s;
             break;
-        case GD_FAULT_SLOW_CLOSE:
+        case GD_EDGE_FAULT_SLOW_CLOSE:
             if (f->delay_ms > close_delay) close_delay = f->delay_ms;
             break;
         }
@@ -499,11 +499,11 @@ int gd_faults_send(gd_httpc_pool *p, uint32_t ip, int port, const char *req, siz
 
 /* ---- admin ---- */
 
-json_t *gd_faults_json(void)
+json_t *gd_edge_faults_json(void)
 {
     json_t *a = json_array();
     for (int i = 0; i < live.n; i++) {
-        const gd_fault *f = &live.f[i];
+        const gd_edge_fault *f = &live.f[i];
         json_array_append_new(a,
                               json_pack("{s:s,s:s,s:s,s:I}", "id", f->id, "kind", kinds[f->kind],
                                         "link", links[f->link], "applied", (json_int_t)f->applied));
@@ -511,13 +511,13 @@ json_t *gd_faults_json(void)
     return a;
 }
 
-void gd_faults_metrics(gd_buf *b)
+void gd_edge_faults_metrics(gd_buf *b)
 {
     gd_prom_head(b, "gameday_edge_fault_applied_total", "counter",
                  "Requests (connections, for reset and slow_close) a network fault hit");
     for (int i = 0; i < live.n; i++) {
-        const gd_fault *f = &live.f[i];
-        char l[GD_FAULT_ID_MAX + 64];
+        const gd_edge_fault *f = &live.f[i];
+        char l[GD_EDGE_FAULT_ID_MAX + 64];
         snprintf(l, sizeof l, "id=\"%s\",kind=\"%s\",link=\"%s\"", f->id, kinds[f->kind],
                  links[f->link]);
         gd_prom_sample(b, "gameday_edge_fault_applied_total", l, (double)f->applied);

@@ -130,8 +130,8 @@ static int send_to(struct proxy *px, gd_target *t)
     t->inflight++;
     t->requests++;
     px->tg->requests++;
-    int r =
-        gd_faults_request(t->pool, t->ip, t->port, px->req, px->len, 0, E.idle_ms, on_backend, px);
+    int r = gd_edge_faults_request(t->pool, t->ip, t->port, px->req, px->len, 0, E.idle_ms,
+                                   on_backend, px);
     if (r < 0) t->inflight--;
     return r;
 }

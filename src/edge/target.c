@@ -52,8 +52,8 @@ static void hc_tick(uv_timer_t *tm)
                      "Connection: close\r\n\r\n",
                      t->hc->path, t->addr);
     /* Through the upstream faults of the target's address, as its traffic goes. */
-    if (gd_faults_request(t->hc_pool, t->ip, t->port, req, (size_t)n, 1,
-                          gd_clock_wall_ms(t->hc->timeout * 1000), hc_done, t) == 0)
+    if (gd_edge_faults_request(t->hc_pool, t->ip, t->port, req, (size_t)n, 1,
+                               gd_clock_wall_ms(t->hc->timeout * 1000), hc_done, t) == 0)
         t->hc_running = 1;
 }
 
