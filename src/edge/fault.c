@@ -78,6 +78,19 @@ static int id_ok(const char *s)
     return 1;
 }
 
+#define FIELDS_ALLOWED                                                                             \
+    "id, kind, link, probability, latency_ms, jitter_ms, status, bytes_per_s, delay_ms, targets"
+
+/* A field a fault does not have is refused: a misspelt "jitter" would else be a fault
+ * that silently does less than asked. */
+static int known_field(const char *k)
+{
+    static const char *const fields[] = {"id",         "kind",      "link",   "probability",
+                                         "latency_ms", "jitter_ms", "status", "bytes_per_s",
+                                         "delay_ms",   "targets"};
+    return pick(k, fields, (int)(sizeof fields / sizeof fields[0])) >= 0;
+}
+
 static int parse_one(const json_t *j, const char *where, gd_edge_fault *f, char *err, size_t errlen)
 {
     memset(f, 0, sizeof *f);
@@ -85,6 +98,16 @@ static int parse_one(const json_t *j, const char *where, gd_edge_fault *f, char 
         snprintf(err, errlen, "field '%s': must be an object {\"id\", \"kind\", \"link\", ...}",
                  where);
         return GD_EINVAL;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)j, key, val)
+    {
+        if (!known_field(key)) {
+            snprintf(err, errlen, "field '%s.%.40s': unknown (allowed: " FIELDS_ALLOWED ")", where,
+                     key);
+            return GD_EINVAL;
+        }
     }
     const char *id = json_string_value(json_object_get(j, "id"));
     if (!id_ok(id)) {
