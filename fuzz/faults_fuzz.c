@@ -1,10 +1,12 @@
 /* libFuzzer target for the faults a chaos experiment sends to a process: every input is
  * an instance's fault file (src/services/inst_faults.c), and, when it is JSON, the
- * "faults" of a DNS record in a zones document (src/dns/dnsd.c). A refused input must
+ * "faults" of a DNS record in a zones document (src/dns/dnsd.c) and an edge's "faults"
+ * (src/edge/fault.c). A refused input must
  * say why and leave the faults in force as they were; a taken one stays in its bounds.
  * Build and run with fuzz/run faults. */
 #include "core/err.h"
 #include "dns/dnsd.h"
+#include "edge/fault.h"
 #include "services/inst_faults.h"
 
 #include <jansson.h>
@@ -20,6 +22,35 @@
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* An edge's "faults": taken, every fault is within its bounds and the ids are unique;
+ * refused, the error names a field. */
+static void edge_faults(const json_t *faults)
+{
+    static gd_edge_fault_set s;
+    char err[256] = "";
+    int r = gd_edge_faults_parse(faults, &s, err, sizeof err);
+    if (r < 0) {
+        CHECK(r == GD_EINVAL && strstr(err, "field 'faults"));
+        return;
+    }
+    CHECK(s.n >= 0 && s.n <= GD_EDGE_FAULTS_MAX);
+    for (int i = 0; i < s.n; i++) {
+        const gd_edge_fault *f = &s.f[i];
+        CHECK(f->id[0] && strlen(f->id) <= GD_EDGE_FAULT_ID_MAX);
+        CHECK(f->kind >= GD_EDGE_FAULT_LATENCY && f->kind <= GD_EDGE_FAULT_SLOW_CLOSE);
+        CHECK(f->link == GD_EDGE_FAULT_CLIENT || f->link == GD_EDGE_FAULT_UPSTREAM);
+        CHECK(f->probability >= 0 && f->probability <= 1);
+        CHECK(f->latency_ms >= 0 && f->latency_ms <= 60000);
+        CHECK(f->jitter_ms >= 0 && f->jitter_ms <= 60000);
+        CHECK(f->delay_ms >= 0 && f->delay_ms <= 60000);
+        CHECK(f->status >= 400 && f->status <= 599);
+        CHECK(f->kind != GD_EDGE_FAULT_BANDWIDTH || (f->bytes_per_s >= 1 && f->bytes_per_s <= 1e9));
+        CHECK(f->ntargets == -1 || (f->link == GD_EDGE_FAULT_UPSTREAM && f->ntargets >= 0 &&
+                                    f->ntargets <= GD_EDGE_FAULT_TARGETS_MAX));
+        for (int k = 0; k < i; k++) CHECK(strcmp(s.f[k].id, f->id) != 0);
+    }
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -58,6 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK((r == 0) == (each == 0 && json_array_size(faults) <= 8));
     }
     json_decref(doc);
+    edge_faults(faults);
     json_decref(faults);
     return 0;
 }
