@@ -19,6 +19,7 @@
 #include <signal.h>
 
 #define EDGE_ADMIN_PORT 9901
+#define EDGE_FAULTS_MAX 16 /* faults an edge takes in one config (src/edge/fault.h) */
 
 gd_edge_link *gd_edge_link_find(gd_game *g, const char *res_id)
 {
@@ -139,8 +140,11 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
     json_t *doc = json_pack("{s:s,s:s,s:s,s:s,s:f}", "mode", type, "id", gd_jstr(lb, "id"), "name",
                             gd_jstr(lb, "name"), "listen", listen, "idle_timeout",
                             gd_jnum(spec, "idle_timeout", 60));
-    /* The network faults an experiment put on its links (doc/edge.md "Faults"). */
+    /* The network faults an experiment put on its links (doc/edge.md "Faults"). An edge
+     * refuses a config of more than EDGE_FAULTS_MAX (and would then miss its new targets
+     * too): the oldest EDGE_FAULTS_MAX go, newer ones wait until one of them ends. */
     json_t *faults = gd_faults_for(g, gd_jstr(lb, "id"));
+    while (json_array_size(faults) > EDGE_FAULTS_MAX) json_array_remove(faults, EDGE_FAULTS_MAX);
     if (json_array_size(faults) > 0)
         json_object_set_new(doc, "faults", faults);
     else
