@@ -9,6 +9,7 @@
 
 #include "core/addr.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "model/arch.h"
 #include "model/rules.h"
 #include "model/schema.h"
@@ -101,6 +102,8 @@ static const gd_field lt_fields[] = {
     /* absent: no security group (everyone may connect), as before groups existed */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {F("tags", GD_F_TAGS, 0, NULL)},
+    /* copied to each instance launched from it */
+    {F("termination_protection", GD_F_BOOL, 0, "false")},
     {.name = NULL},
 };
 
@@ -113,6 +116,8 @@ static const gd_field instance_fields[] = {
     /* absent: its launch template's */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {F("tags", GD_F_TAGS, 0, NULL)},
+    /* absent: its launch template's; true: TerminateInstances is refused (ops.c) */
+    {F("termination_protection", GD_F_BOOL, 0, NULL)},
     {.name = NULL},
 };
 
@@ -338,6 +343,17 @@ static const gd_field cdn_fields[] = {
     {.name = NULL},
 };
 
+/* A deny policy, like an AWS service control policy: what the principals it names (those
+ * the scenario's protections.deniable lets a team deny) may not do to the resources it
+ * names. The operations layer refuses such an operation with AccessDenied (ops.c); the
+ * scenario decides who is deniable (gd_scenario_check_deny). */
+static const gd_field deny_fields[] = {
+    {F("principals", GD_F_STRS, 1, NULL), RANGE(1, 20)},
+    {F("actions", GD_F_STRS, 0, "[\"*\"]"), RANGE(1, 20)},
+    {F("resources", GD_F_STRS, 0, "[\"*\"]"), RANGE(1, 50)},
+    {.name = NULL},
+};
+
 /* ---- checks within a spec --------------------------------------------------------- */
 
 static int int_field(json_t *spec, const char *k, long long *out)
@@ -408,6 +424,70 @@ static void group_cross(gd_spec_check *x, json_t *spec)
         gd_spec_fail(x, st, "cookie_name", NULL, "stickiness.cookie_name",
                      "the application's cookie name",
                      "missing: app_cookie stickiness follows a cookie the application sets");
+}
+
+/* The audit log's event names a deny_policy may name; "*" is every one. */
+static const char *const deny_events[] = {"*",
+                                          "CreateResource",
+                                          "RunInstances",
+                                          "UpdateResource",
+                                          "DeleteResource",
+                                          "SetDesiredCapacity",
+                                          "TerminateInstances",
+                                          "StopInstances",
+                                          "StartInstances",
+                                          "ChangeResourceRecordSets",
+                                          NULL};
+
+/* A principal is a name of the audit log ([a-z0-9-], 1..64), never a team's, the
+ * instructor's or the game's own; an action one of deny_events; a resource a name or id
+ * of the team's, or "*". At most max of each. */
+static void deny_list(gd_spec_check *x, json_t *spec, const char *field, size_t max)
+{
+    json_t *list = json_object_get(spec, field);
+    if (gd_spec_is_bad(x, field) || !json_is_array(list)) return;
+    char fp[48], allow[400];
+    if (json_array_size(list) > max) {
+        snprintf(allow, sizeof allow, "at most %zu", max);
+        gd_spec_fail(x, spec, field, list, field, allow, "%zu entries", json_array_size(list));
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        size_t n = s ? strlen(s) : 0;
+        int ok = n >= 1;
+        for (size_t k = 0; k < n; k++)
+            ok &= (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') || s[k] == '-';
+        snprintf(fp, sizeof fp, "%s[%zu]", field, i);
+        if (!strcmp(field, "principals")) {
+            int team = s && !strncmp(s, "team-", 5) && s[5] && strspn(s + 5, "0123456789") == n - 5;
+            if (!ok || n > 64)
+                gd_spec_fail(x, list, NULL, v, fp, "a principal of the audit log, [a-z0-9-]",
+                             "not a principal");
+            else if (team || !strcmp(s, "admin") || !strcmp(s, "gameday") || !strcmp(s, "fis"))
+                gd_spec_fail(x, list, NULL, v, fp,
+                             "a principal the scenario lets a team deny, e.g. ceo, chaos-monkey",
+                             "'%s' cannot be denied", s);
+        } else if (!strcmp(field, "actions")) {
+            int known = 0;
+            for (int k = 0; s && deny_events[k]; k++) known |= !strcmp(deny_events[k], s);
+            gd_join(deny_events, allow, sizeof allow);
+            if (!known) gd_spec_fail(x, list, NULL, v, fp, allow, "not an action");
+        } else if (!(s && !strcmp(s, "*")) && (!ok || n > 48)) {
+            gd_spec_fail(x, list, NULL, v, fp, "a resource's name or id, or \"*\"",
+                         "not a resource");
+        }
+    }
+}
+
+static void deny_cross(gd_spec_check *x, json_t *spec)
+{
+    deny_list(x, spec, "principals", 20);
+    deny_list(x, spec, "actions", 20);
+    deny_list(x, spec, "resources", 50);
 }
 
 /* ---- checks against the architecture ------------------------------------------------ */
@@ -966,6 +1046,13 @@ static const gd_rtype rows[] = {
      .prefix = "ri",
      .summary = "a Reserved Instance: instances of one type paid ahead, cheaper, used or not",
      .fields = ri_fields,
+     .depends = never_blocks},
+    {.name = "deny_policy",
+     .prefix = "deny",
+     .summary = "a deny policy (like an SCP): what the CEO or Chaos Monkey may not do to which "
+                "resources",
+     .fields = deny_fields,
+     .check_spec = deny_cross,
      .depends = never_blocks},
 };
 #define NROWS (sizeof rows / sizeof rows[0])

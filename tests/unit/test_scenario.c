@@ -426,7 +426,7 @@ Test(scenario, broken_default_game_reports_all_errors)
         {"colour: blue", 0,
          "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
          "seed, teams, service, traffic, scoring, billing, spot, quotas, dns, reserved, events, "
-         "architecture, "
+         "chaos_monkey, ceo, protections, architecture, "
          "allowed_commands)"},
         {"{at: 20m, rps: 3", 5,
          "field 'traffic.rate[2].at': 20m is not after the previous point (30m) (allowed: a time "
@@ -521,7 +521,7 @@ Test(scenario, section_errors)
         "12:17: field 'service.kind': \"clock\" is not one of the allowed values (allowed: "
         "unicorn, time)",
         "14:22: field 'events[0].action': \"explode\" is not one of the allowed values (allowed: "
-        "terminate_random, terminate, scale, message, az_outage)",
+        "terminate_random, terminate, scale, message, az_outage, update, detach_target_group)",
         "15:5: field 'events[1].target': missing (allowed: TYPE/NAME, e.g. asg/web)",
         "16:5: field 'events[2].message': missing (allowed: the text to show)",
         "17:37: field 'events[3].target': 'web' is not TYPE/NAME (allowed: TYPE/NAME, e.g. "
@@ -529,7 +529,7 @@ Test(scenario, section_errors)
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance)",
+        "reserved_instance, deny_policy)",
         "20:3: field 'architecture.endpoint': missing (needed unless dns.resolve names the record "
         "customers look up) (allowed: no entry is defined)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
@@ -572,16 +572,18 @@ Test(scenario, architecture_errors)
         "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn, "
         "alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance)",
+        "reserved_instance, deny_policy)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance)",
+        "reserved_instance, deny_policy)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
         "16:42: launch_template 'tpl': field 'colour': unknown field (allowed: service, command, "
-        "instance_type, market, port, slots, queue, service_time, boot_time, security_groups, tags)",
+        "instance_type, market, port, slots, queue, service_time, boot_time, security_groups, "
+        "tags, "
+        "termination_protection)",
         "17:55: clb 'lb': field 'instances[0]': no instance named 'web' (allowed: no instance is "
         "defined)",
         "18:7: field 'architecture.resources[10]': expected a mapping, got 42 (allowed: a "

@@ -49,7 +49,8 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[13], "elastic_ip");
     cr_assert_str_eq(t[14], "security_group");
     cr_assert_str_eq(t[15], "reserved_instance");
-    cr_assert_null(t[16]);
+    cr_assert_str_eq(t[16], "deny_policy");
+    cr_assert_null(t[17]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -71,7 +72,8 @@ Test(schema, defaults_launch_template)
     char *d = dump(s);
     cr_assert_str_eq(d, "{\"boot_time\":60,\"instance_type\":\"t3.micro\",\"market\":\"on-demand\","
                         "\"port\":8000,"
-                        "\"queue\":32,\"service\":\"unicorn\",\"service_time\":90,\"slots\":5}");
+                        "\"queue\":32,\"service\":\"unicorn\",\"service_time\":90,\"slots\":5,"
+                        "\"termination_protection\":false}");
     free(d);
     json_decref(s);
 
@@ -145,7 +147,7 @@ Test(schema, api_errors_name_the_path)
     cr_assert_str_eq(
         j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
            "command, instance_type, market, port, slots, queue, service_time, boot_time, "
-           "security_groups, tags)\n"
+           "security_groups, tags, termination_protection)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
            "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
            "m5.xlarge, c5.large, c5.xlarge)\n"
@@ -280,7 +282,7 @@ Test(schema, unknown_type_and_not_a_mapping)
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
                         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
                         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-                        "reserved_instance)");
+                        "reserved_instance, deny_policy)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
@@ -332,7 +334,7 @@ Test(schema, conf_errors_name_file_line_col)
     j = gd_errs_join(&e);
     cr_assert_str_eq(j, "b.yaml:1:3: instance 'i': field 'type': unknown field (allowed: "
                         "launch_template, subnet, instance_type, market, protected_from_scale_in, "
-                        "security_groups, tags)\n"
+                        "security_groups, tags, termination_protection)\n"
                         "b.yaml:1:3: instance 'i': field 'launch_template': missing (allowed: a "
                         "resource name of [a-z0-9-], 1..48 characters)");
     gd_free(j);
