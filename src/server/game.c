@@ -151,6 +151,7 @@ static int bootstrap(gd_game *g)
                 l.security_groups = json_object_get(spec, "security_groups");
                 n = 1;
             } else if (!strcmp(type, "asg")) {
+                l.termination_protection = json_object_get(spec, "termination_protection");
                 l.asg = gd_jstr(r, "name");
                 who.principal = "autoscaling";
                 n = (int)json_integer_value(json_object_get(spec, "desired"));

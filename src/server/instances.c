@@ -113,9 +113,11 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     char ipb[16], gen[64];
     gd_ip_format(ip, ipb);
     if (!name) name = gen_name(g, team, asg ? asg : lt_name, gen, sizeof gen);
-    json_t *spec = json_pack("{s:s,s:s,s:s,s:b}", "launch_template", lt_name, "subnet", subnet,
+    json_t *spec = json_pack("{s:s,s:s,s:s,s:b,s:b}", "launch_template", lt_name, "subnet", subnet,
                              "instance_type", itype ? itype : gd_jstr(lts, "instance_type"),
-                             "protected_from_scale_in", (flags & GD_LAUNCH_PROTECTED) != 0);
+                             "protected_from_scale_in", (flags & GD_LAUNCH_PROTECTED) != 0,
+                             "termination_protection",
+                             json_is_true(json_object_get(lts, "termination_protection")));
     json_t *status = json_pack(
         "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", gd_inst_state_name(GD_INST_PENDING),
         "ip", ipb, "port", (int)gd_jnum(lts, "port", 8000), "subnet", subnet, "az",
