@@ -12,6 +12,7 @@
 #include "server/game.h"
 #include "server/game_int.h"
 #include "model/stat.h"
+#include "server/monkey.h"
 #include "server/ops.h"
 
 #include <math.h>
@@ -166,6 +167,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_processes", "", np);
     gd_prom_head(&b, "gameday_api_requests_total", "counter", "API requests served");
     gd_prom_sample(&b, "gameday_api_requests_total", "", (double)g->api.requests);
+    gd_chaos_metrics(g, &b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
