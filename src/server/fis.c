@@ -377,20 +377,33 @@ static int start_action(run *x, const char *name, const json_t *a, json_t *act_s
             json_decref(lb);
         }
         describe(reason, sizeof reason, kind, done, refused);
-    } else if (!strcmp(id, "gameday:instance:slot-hog") ||
-               !strcmp(id, "gameday:instance:disk-full")) {
-        int hog = !strcmp(id, "gameday:instance:slot-hog");
+    } else if (!strncmp(id, "gameday:instance:", 17)) {
+        const char *k = id + 17; /* slot-hog, disk-full, latency */
         json_array_foreach(targets, i, v)
         {
-            inject(x, act_st, name, json_string_value(v),
-                   hog ? json_pack("{s:s,s:O}", "kind", "slot_hog", "slots",
-                                   json_object_get(p, "slots"))
-                       : json_pack("{s:s}", "kind", "disk_full"));
+            json_t *f;
+            char what[64];
+            if (!strcmp(k, "slot-hog")) {
+                f = json_pack("{s:s,s:O}", "kind", "slot_hog", "slots", json_object_get(p, "slots"));
+                snprintf(what, sizeof what, "slot hog (%d slots)", (int)gd_jnum(p, "slots", 1));
+            } else if (!strcmp(k, "disk-full")) {
+                f = json_pack("{s:s}", "kind", "disk_full");
+                snprintf(what, sizeof what, "disk full");
+            } else {
+                f = json_pack("{s:s,s:I}", "kind", "latency", "latency_ms",
+                              (json_int_t)wall_ms(gd_jnum(p, "latency", 0)));
+                snprintf(what, sizeof what, "latency %.0f ms", gd_jnum(p, "latency", 0) * 1000);
+            }
+            inject(x, act_st, name, json_string_value(v), f);
             json_array_append(done, v);
-            say(x->g, x->team, "%s on %s for %.0fs by experiment %s",
-                hog ? "slot hog" : "disk full", json_string_value(v), dur, x->exp_id);
+            say(x->g, x->team, "%s on %s for %.0fs by experiment %s", what, json_string_value(v),
+                dur, x->exp_id);
         }
-        describe(reason, sizeof reason, hog ? "slots hogged on" : "disk full on", done, refused);
+        describe(reason, sizeof reason,
+                 !strcmp(k, "slot-hog")    ? "slots hogged on"
+                 : !strcmp(k, "disk-full") ? "disk full on"
+                                           : "latency on",
+                 done, refused);
     } else if (!strcmp(id, "gameday:ec2:security-group-deny")) {
         json_t *saved = json_object();
         json_array_foreach(targets, i, v)
