@@ -1,6 +1,8 @@
 /* `gameday ctl`: look around and act on a running game through its API. Tables for
  * people, --json for scripts. Finds the game from --api/--token, GAMEDAY_API and
  * GAMEDAY_TOKEN, or the newest var/<game>/game.json (the first team's token). */
+#include "cli/ctl_audit.h"
+#include "cli/ctl_fis.h"
 #include "cli/http_client.h"
 #include "cli/roles.h"
 #include "cli/suggest.h"
@@ -53,7 +55,13 @@ static const struct ctl_cmd {
     {"score", "", "the team's score", 0, -1},
     {"bill", "", "the bill so far, by line and by resource", 0, 0},
     {"events", "", "score events: time, source, points, reason", 0, -1},
-    {"audit", "", "the audit log: who did what", 0, -1},
+    {"audit", "[FILTERS]",
+     "the audit trail, newest 200: who did what; --principal P --event E --resource R "
+     "--from T --to T --errors only|none --limit N",
+     0, -1},
+    {"trail", "--who ID|NAME", "who terminated or changed a resource, then its history", 1, -1},
+    {"experiment", "SUBCOMMAND",
+     "FIS experiments: start TEMPLATE [--wait], stop ID, list, get ID, wait ID", 1, -1},
     {"help", "", "this list (also --help, -h)", 0, -1},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -253,23 +261,6 @@ static void print_bill(json_t *b)
         "%-24s %-16s %-14s %10.2f\n", S(r, "name"), S(r, "type"), S(r, "resource"), N(r, "usd"));
 }
 
-static void print_audit(json_t *list)
-{
-    printf("%-9s %-14s %-22s %-26s %s\n", "TIME", "PRINCIPAL", "EVENT", "ERROR", "REQUEST");
-    size_t i;
-    json_t *r;
-    json_array_foreach(list, i, r)
-    {
-        char t[32];
-        gd_clock_hms(N(r, "eventTime"), t, sizeof t);
-        char *req = json_dumps(json_object_get(r, "requestParameters"), JSON_COMPACT);
-        printf("%-9s %-14s %-22s %-26s %s\n", t, S(r, "principal"), S(r, "eventName"),
-               json_is_string(json_object_get(r, "errorCode")) ? S(r, "errorCode") : "-",
-               req ? req : "");
-        free(req);
-    }
-}
-
 /* One metric's datapoints ([[time, value], ...]) as a table, one period a row, oldest
  * first, like `aws cloudwatch get-metric-statistics --output table`. */
 static void print_datapoints(const char *metric, json_t *list)
@@ -340,6 +331,28 @@ int gd_cmd_ctl(int argc, char **argv)
     const struct ctl_cmd *cc = find_cmd(cmd);
     if (cc == NULL) return unknown_cmd(cmd);
     if (!strcmp(cmd, "help")) return usage(0);
+    if (!strcmp(cmd, "audit") || !strcmp(cmd, "trail")) { /* their own options: ctl_audit.c */
+        gd_ctl_audit a;
+        int rc = gd_ctl_audit_args(cmd, argc - i, argv + i, &a);
+        if (rc) return rc;
+        char apib[128], tokb[128];
+        if (locate(&api, &token, gamedir, apib, tokb) < 0) return 1;
+        long st = 0;
+        json_t *j = gd_cli_call("GET", api, a.path, token, NULL, &st);
+        a.json |= as_json;
+        rc = st >= 200 && st < 300 ? gd_ctl_audit_print(&a, j) : show_error(j, st);
+        json_decref(j);
+        return rc;
+    }
+    if (!strcmp(cmd, "experiment")) { /* its own subcommands: ctl_fis.c */
+        gd_ctl_exp x;
+        int rc = gd_ctl_experiment_args(argc - i, argv + i, &x);
+        if (rc) return rc;
+        x.json |= as_json;
+        char apib[128], tokb[128];
+        if (locate(&api, &token, gamedir, apib, tokb) < 0) return 1;
+        return gd_ctl_experiment(api, token, &x);
+    }
     /* --json may also follow the command. */
     int nargs = 0;
     char *args[32];
@@ -378,18 +391,7 @@ int gd_cmd_ctl(int argc, char **argv)
     const char *method = "GET";
     char path[512];
     json_t *body = NULL;
-    enum {
-        RAW,
-        INSTANCES,
-        RESOURCES,
-        EVENTS,
-        AUDIT,
-        STATUS,
-        SCORE,
-        BILL,
-        METRICS,
-        STATISTICS
-    } kind = RAW;
+    enum { RAW, INSTANCES, RESOURCES, EVENTS, STATUS, SCORE, BILL, METRICS, STATISTICS } kind = RAW;
     if (!strcmp(cmd, "status")) {
         snprintf(path, sizeof path, "/api/v1/status");
         kind = STATUS;
@@ -466,9 +468,6 @@ int gd_cmd_ctl(int argc, char **argv)
     } else if (!strcmp(cmd, "events")) {
         snprintf(path, sizeof path, "/api/v1/score/events?limit=-100");
         kind = EVENTS;
-    } else if (!strcmp(cmd, "audit")) {
-        snprintf(path, sizeof path, "/api/v1/audit?limit=-200");
-        kind = AUDIT;
     } else {
         return usage(2);
     }
@@ -490,8 +489,6 @@ int gd_cmd_ctl(int argc, char **argv)
         print_resources(j);
     } else if (kind == EVENTS) {
         print_events(j);
-    } else if (kind == AUDIT) {
-        print_audit(j);
     } else if (kind == METRICS) {
         print_datapoints(args[1], j);
     } else if (kind == STATISTICS) {

@@ -1,7 +1,8 @@
 /* `gameday dns`: see dnsd.h. One process for the game: a UDP socket and a TCP
  * listener on --listen, and the admin HTTP listener. Each query is answered from the
  * zones in memory: the longest zone suffix of the name, its records of that name, a
- * CNAME chased within our zones, routing among the record sets of the name. */
+ * CNAME chased within our zones, routing among the record sets of the name, and the
+ * faults a chaos experiment put on a record set (no answer, SERVFAIL, a wrong address). */
 #include "dns/dnsd.h"
 #include "core/addr.h"
 #include "core/admin.h"
@@ -31,8 +32,21 @@
 #define CNAME_CHAIN 8     /* CNAMEs followed within our zones */
 #define TCP_IDLE_MS 10000 /* a TCP client that says nothing for this long is closed */
 #define TCP_MAX_CONNS 256
+#define MAX_FAULTS 8 /* per record set */
+#define DROPPED -2   /* handle(): an outage fault, send nothing and keep the connection */
 
 enum { FO_NONE, FO_PRIMARY, FO_SECONDARY };
+
+/* The faults of a record set, worst first: which one acts when several draw. */
+enum { FK_OUTAGE, FK_SERVFAIL, FK_WRONG, FK_N };
+static const char *const fault_kinds[FK_N] = {"outage", "servfail", "wrong"};
+
+struct dfault {
+    int kind;
+    double probability; /* 0..1: the share of the name's queries it acts on */
+    uint32_t address;   /* wrong: the A answer given instead */
+    char id[64];        /* who put it there ("" when the document says not) */
+};
 
 /* One record set: a name, a type, a TTL and its values, with its routing. */
 struct rrset {
@@ -46,6 +60,8 @@ struct rrset {
     uint32_t a[MAX_VALUES];
     uint8_t aaaa[MAX_VALUES][16];
     char target[GD_DNS_NAME_MAX + 1]; /* CNAME */
+    int nfaults;
+    struct dfault faults[MAX_FAULTS];
 };
 
 struct zone {
@@ -72,6 +88,7 @@ static struct {
     gd_buf out;
     int tcp_conns;
     uint64_t queries, udp_q, tcp_q, truncated, dropped, by_rcode[6];
+    uint64_t fault_answers[FK_N];
 } D;
 
 /* ---- configuration ---- */
@@ -112,6 +129,61 @@ static void zones_free(struct zone *z, int n)
 }
 
 #define BAD(...) (snprintf(err, errlen, __VA_ARGS__), GD_EINVAL)
+
+/* One fault of a record set into out (out may be NULL: only checked). */
+static int fault_parse(const json_t *f, struct dfault *out, char *err, size_t errlen)
+{
+    const char *kind = json_string_value(json_object_get(f, "kind"));
+    int k = -1;
+    for (int i = 0; kind && i < FK_N; i++)
+        if (!strcmp(kind, fault_kinds[i])) k = i;
+    if (!json_is_object(f) || k < 0)
+        return BAD("kind: one of outage (no answer), servfail, wrong (another address)");
+    const json_t *p = json_object_get(f, "probability");
+    if (p && (!json_is_number(p) || !(json_number_value(p) >= 0 && json_number_value(p) <= 1)))
+        return BAD("probability: a number 0..1 (default 1), the share of queries it acts on");
+    const char *addr = json_string_value(json_object_get(f, "address"));
+    struct in_addr a4;
+    if (k == FK_WRONG && (!addr || inet_pton(AF_INET, addr, &a4) != 1))
+        return BAD("address: the IPv4 address a wrong fault answers, like 127.1.0.99");
+    const json_t *id = json_object_get(f, "id");
+    if (id && !json_is_string(id)) return BAD("id: a string");
+    if (out) {
+        memset(out, 0, sizeof *out);
+        out->kind = k;
+        out->probability = p ? json_number_value(p) : 1;
+        out->address = k == FK_WRONG ? ntohl(a4.s_addr) : 0;
+        snprintf(out->id, sizeof out->id, "%s", id ? json_string_value(id) : "");
+    }
+    return 0;
+}
+
+int gd_dns_fault_check(const json_t *fault, char *err, size_t errlen)
+{
+    return fault_parse(fault, NULL, err, errlen);
+}
+
+/* The faults of record set r ("faults", optional); what is wrong goes to what. */
+static int faults_parse(const json_t *list, struct rrset *r, char *what, size_t wn)
+{
+    if (!list) return 0;
+    if (!json_is_array(list) || json_array_size(list) > MAX_FAULTS) {
+        snprintf(what, wn, "faults: a list of at most %d faults", MAX_FAULTS);
+        return -1;
+    }
+    size_t k;
+    json_t *f;
+    json_array_foreach(list, k, f)
+    {
+        char e[200];
+        if (fault_parse(f, &r->faults[r->nfaults], e, sizeof e) < 0) {
+            snprintf(what, wn, "faults[%zu].%s", k, e);
+            return -1;
+        }
+        r->nfaults++;
+    }
+    return 0;
+}
 
 /* Builds the zones of doc; on error nothing is kept. */
 static int compile(const json_t *doc, struct zone **out, int *nout, char *err, size_t errlen)
@@ -163,6 +235,7 @@ static int compile(const json_t *doc, struct zone **out, int *nout, char *err, s
             const json_t *h = json_object_get(rj, "healthy");
             int bad = 0;
             const char *what = "";
+            char whatbuf[224];
             if (!rn || full_name(rn, zz, r->name) < 0)
                 bad = 1, what = "name: \"@\", a name under the zone, or one ending in the zone's";
             else if (!(r->type = (uint16_t)type_of(ty)))
@@ -209,6 +282,9 @@ static int compile(const json_t *doc, struct zone **out, int *nout, char *err, s
                     }
                     r->nvals++;
                 }
+                if (!bad &&
+                    faults_parse(json_object_get(rj, "faults"), r, whatbuf, sizeof whatbuf) < 0)
+                    bad = 1, what = whatbuf;
             }
             if (bad) {
                 zones_free(z, nz + 1);
@@ -246,12 +322,53 @@ int gd_dns_config_check(const json_t *doc, char *err, size_t errlen)
     return r;
 }
 
+/* 1 when zone set b has fault f of record set r (the same name, type and fault). */
+static int has_fault(const struct zone *b, int nb, const struct rrset *r, const struct dfault *f)
+{
+    for (int i = 0; i < nb; i++)
+        for (int j = 0; j < b[i].nr; j++) {
+            const struct rrset *s = &b[i].r[j];
+            if (!s->nfaults || s->type != r->type || strcmp(s->name, r->name)) continue;
+            for (int k = 0; k < s->nfaults; k++) {
+                const struct dfault *g = &s->faults[k];
+                if (g->kind == f->kind && g->probability == f->probability &&
+                    g->address == f->address && !strcmp(g->id, f->id))
+                    return 1;
+            }
+        }
+    return 0;
+}
+
+/* One log line for each fault of zones a that zones b lack. */
+static void log_faults(const struct zone *a, int na, const struct zone *b, int nb, int on)
+{
+    for (int i = 0; i < na; i++)
+        for (int j = 0; j < a[i].nr; j++) {
+            const struct rrset *r = &a[i].r[j];
+            for (int k = 0; k < r->nfaults; k++) {
+                const struct dfault *f = &r->faults[k];
+                if (has_fault(b, nb, r, f)) continue;
+                char ab[16];
+                gd_log(on ? GD_LOG_WARN : GD_LOG_INFO, on ? "dns_fault_on" : "dns_fault_off",
+                       "name=%s type=%s kind=%s probability=%g address=%s id=%s", r->name,
+                       r->type == GD_DNS_A      ? "A"
+                       : r->type == GD_DNS_AAAA ? "AAAA"
+                                                : "CNAME",
+                       fault_kinds[f->kind], f->probability,
+                       f->kind == FK_WRONG ? gd_ip_format(f->address, ab) : "-",
+                       f->id[0] ? gd_log_q(f->id) : "-");
+            }
+        }
+}
+
 static int config_load(const json_t *doc, char *err, size_t errlen)
 {
     struct zone *z;
     int n;
     int r = compile(doc, &z, &n, err, errlen);
     if (r < 0) return r;
+    log_faults(D.z, D.nz, z, n, 0);
+    log_faults(z, n, D.z, D.nz, 1);
     zones_free(D.z, D.nz);
     D.z = z;
     D.nz = n;
@@ -373,6 +490,28 @@ static int add_values(gd_dns_rr *an, int n, const struct rrset *s, const char *o
     return n;
 }
 
+/* The fault that acts on this query at name, if one does: each fault of the name's
+ * record sets draws against its probability, and the worst that drew wins. A wrong
+ * fault acts only on A (and ANY) queries; *wrong_set is its record set. -1: none. */
+static int fault_at(struct zone *z, const char *name, uint16_t qtype,
+                    const struct rrset **wrong_set, const struct dfault **wrong)
+{
+    int best = -1;
+    for (int i = 0; i < z->nr; i++) {
+        const struct rrset *r = &z->r[i];
+        if (!r->nfaults || strcmp(r->name, name)) continue;
+        for (int k = 0; k < r->nfaults; k++) {
+            const struct dfault *f = &r->faults[k];
+            if (f->kind == FK_WRONG && qtype != GD_DNS_A && qtype != GD_DNS_ANY) continue;
+            if (best >= 0 && f->kind >= best) continue; /* a worse one acts anyway */
+            if (f->probability < 1 && !(gd_rand_double(&D.rnd) < f->probability)) continue;
+            best = f->kind;
+            if (f->kind == FK_WRONG) *wrong_set = r, *wrong = f;
+        }
+    }
+    return best;
+}
+
 static int answer(const gd_dns_query *q, size_t max)
 {
     gd_dns_rr an[MAX_ANSWERS], au[1];
@@ -386,6 +525,23 @@ static int answer(const gd_dns_query *q, size_t max)
         for (int hop = 0; hop <= CNAME_CHAIN; hop++) {
             struct zone *zz = zone_of(name);
             if (!zz) break; /* a CNAME out of our zones: the resolver follows it */
+            const struct rrset *ws = NULL;
+            const struct dfault *wf = NULL;
+            int fk = fault_at(zz, name, q->qtype, &ws, &wf);
+            if (fk >= 0) D.fault_answers[fk]++;
+            if (fk == FK_OUTAGE) return DROPPED;
+            if (fk == FK_SERVFAIL) {
+                D.by_rcode[GD_DNS_SERVFAIL]++;
+                return gd_dns_write_answer(&D.out, q, GD_DNS_SERVFAIL, 0, NULL, 0, NULL, 0, max);
+            }
+            if (fk == FK_WRONG) { /* the name answers the fault's address, with its TTL */
+                if (nan < MAX_ANSWERS) {
+                    gd_dns_rr *rr = &an[nan++];
+                    memset(rr, 0, sizeof *rr);
+                    rr->name = name, rr->type = GD_DNS_A, rr->ttl = ws->ttl, rr->a = wf->address;
+                }
+                break;
+            }
             const struct rrset *sets[MAX_VALUES];
             if (!strcmp(name, zz->name) && (q->qtype == GD_DNS_SOA || q->qtype == GD_DNS_NS)) {
                 if (q->qtype == GD_DNS_SOA) {
@@ -426,7 +582,7 @@ static int answer(const gd_dns_query *q, size_t max)
 
 /* Parses and answers one message; the answer is in D.out. Over UDP it may take 512
  * bytes, or what the query's EDNS offers (at most GD_DNS_UDP_MAX); over TCP 65535.
- * -1: nothing to send. */
+ * -1: nothing to send (not a query); DROPPED: nothing to send (an outage). */
 static int handle(const uint8_t *m, size_t n, int udp)
 {
     gd_dns_query q;
@@ -525,6 +681,7 @@ static void on_tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         D.tcp_q++;
         int len = handle(p + 2, mlen, 0);
         off += 2 + mlen;
+        if (len == DROPPED) continue; /* the client waits for an answer that never comes */
         if (len < 0) {
             tconn_close(c);
             return;
@@ -570,14 +727,19 @@ static json_t *stats_json(void)
         json_array_append_new(zones, json_pack("{s:s,s:i,s:i,s:I}", "name", D.z[i].name, "team",
                                                D.z[i].team, "records", D.z[i].nr, "queries",
                                                (json_int_t)D.z[i].queries));
-    return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:o}", "listen",
-                     D.listen, "version", (json_int_t)D.admin.version, "queries",
-                     (json_int_t)D.queries, "udp", (json_int_t)D.udp_q, "tcp", (json_int_t)D.tcp_q,
-                     "truncated", (json_int_t)D.truncated, "dropped", (json_int_t)D.dropped,
-                     "rcodes", "NOERROR", (json_int_t)D.by_rcode[0], "FORMERR",
-                     (json_int_t)D.by_rcode[1], "SERVFAIL", (json_int_t)D.by_rcode[2], "NXDOMAIN",
-                     (json_int_t)D.by_rcode[3], "NOTIMP", (json_int_t)D.by_rcode[4], "REFUSED",
-                     (json_int_t)D.by_rcode[5], "zones", zones);
+    json_t *st = json_pack(
+        "{s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I},s:o}", "listen", D.listen,
+        "version", (json_int_t)D.admin.version, "queries", (json_int_t)D.queries, "udp",
+        (json_int_t)D.udp_q, "tcp", (json_int_t)D.tcp_q, "truncated", (json_int_t)D.truncated,
+        "dropped", (json_int_t)D.dropped, "rcodes", "NOERROR", (json_int_t)D.by_rcode[0], "FORMERR",
+        (json_int_t)D.by_rcode[1], "SERVFAIL", (json_int_t)D.by_rcode[2], "NXDOMAIN",
+        (json_int_t)D.by_rcode[3], "NOTIMP", (json_int_t)D.by_rcode[4], "REFUSED",
+        (json_int_t)D.by_rcode[5], "zones", zones);
+    json_t *fa = json_object();
+    for (int i = 0; i < FK_N; i++)
+        json_object_set_new(fa, fault_kinds[i], json_integer((json_int_t)D.fault_answers[i]));
+    json_object_set_new(st, "fault_answers", fa);
+    return st;
 }
 
 static void metrics(gd_buf *b)
@@ -605,6 +767,13 @@ static void metrics(gd_buf *b)
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         gd_prom_head(b, cs[i].name, "counter", "dns counter");
         gd_prom_sample(b, cs[i].name, "", (double)cs[i].v);
+    }
+    gd_prom_head(b, "gameday_dns_fault_answers_total", "counter",
+                 "Queries a record's fault acted on (outage: not answered)");
+    for (int i = 0; i < FK_N; i++) {
+        char l[32];
+        snprintf(l, sizeof l, "kind=\"%s\"", fault_kinds[i]);
+        gd_prom_sample(b, "gameday_dns_fault_answers_total", l, (double)D.fault_answers[i]);
     }
 }
 

@@ -5,6 +5,7 @@
 #include "model/registry.h"
 #include "core/dns.h"
 #include "model/cron.h"
+#include "model/fis.h"
 #include "model/stat.h"
 
 #include "core/addr.h"
@@ -343,6 +344,23 @@ static const gd_field cdn_fields[] = {
     {.name = NULL},
 };
 
+/* An FIS experiment template (checked by gd_fis_check_template, in FIS's own shape:
+ * camelCase keys) and an experiment, which only start_experiment makes. */
+static const gd_field fis_template_fields[] = {
+    {F("description", GD_F_STR, 0, "\"\"")},
+    {F("targets", GD_F_OBJ, 0, "{}"), RANGE(0, 10)},
+    {F("actions", GD_F_OBJ, 1, NULL), RANGE(0, 20)},
+    {F("stopConditions", GD_F_LIST, 0, "[]"), RANGE(0, 5)},
+    {F("steadyStateHypothesis", GD_F_OBJ, 0, NULL), RANGE(0, 2)},
+    {F("tags", GD_F_TAGS, 0, NULL)},
+    {.name = NULL},
+};
+
+static const gd_field experiment_fields[] = {
+    {F("template", GD_F_REF, 1, NULL)},
+    {.name = NULL},
+};
+
 /* A deny policy, like an AWS service control policy: what the principals it names (those
  * the scenario's protections.deniable lets a team deny) may not do to the resources it
  * names. The operations layer refuses such an operation with AccessDenied (ops.c); the
@@ -437,6 +455,8 @@ static const char *const deny_events[] = {"*",
                                           "StopInstances",
                                           "StartInstances",
                                           "ChangeResourceRecordSets",
+                                          "StartExperiment",
+                                          "StopExperiment",
                                           NULL};
 
 /* A principal is a name of the audit log ([a-z0-9-], 1..64), never a team's, the
@@ -721,6 +741,36 @@ static void sg_arch(gd_arch_check *a, const json_t *res)
     }
 }
 
+/* ---- experiment templates ------------------------------------------------------------- */
+
+/* Its stop conditions name alarms, its probes resources, of the same architecture. */
+static void fis_template_arch(gd_arch_check *a, const json_t *res)
+{
+    json_t *spec = json_object_get(res, "spec");
+    json_t *stops = json_object_get(spec, "stopConditions");
+    size_t i;
+    json_t *c;
+    char fp[96], allow[256];
+    json_array_foreach(stops, i, c)
+    {
+        const char *alarm = json_string_value(json_object_get(c, "value"));
+        if (!alarm || gd_arch_find(a->resources, "alarm", alarm)) continue;
+        snprintf(fp, sizeof fp, "stopConditions[%zu].value", i);
+        gd_arch_names(a->resources, "alarm", allow, sizeof allow);
+        gd_arch_fail(a, c, "value", json_object_get(c, "value"), fp, allow, "no alarm named '%s'",
+                     alarm);
+    }
+    json_t *probes = json_object_get(json_object_get(spec, "steadyStateHypothesis"), "probes");
+    json_array_foreach(probes, i, c)
+    {
+        const char *r = json_string_value(json_object_get(c, "resource"));
+        if (!r || gd_arch_find(a->resources, "any", r)) continue;
+        snprintf(fp, sizeof fp, "steadyStateHypothesis.probes[%zu].resource", i);
+        gd_arch_fail(a, c, "resource", json_object_get(c, "resource"), fp,
+                     "a resource of the architecture", "no resource named '%s'", r);
+    }
+}
+
 /* ---- dns records ---------------------------------------------------------------------- */
 
 /* A record's name in the zone: "@", or a relative DNS name (no final dot). */
@@ -922,6 +972,7 @@ static const gd_ref alarm_refs[] = {{"resource", "any"},
                                     {"ok_actions", "scaling_policy"},
                                     {NULL, NULL}};
 static const gd_ref sched_refs[] = {{"asg", "asg"}, {NULL, NULL}};
+static const gd_ref experiment_refs[] = {{"template", "experiment_template"}, {NULL, NULL}};
 static const gd_ref dns_record_refs[] = {{"alias", "entry"}, {NULL, NULL}};
 static const gd_ref eip_refs[] = {{"instance", "instance"}, {NULL, NULL}};
 static const gd_ref policy_refs[] = {
@@ -1046,6 +1097,21 @@ static const gd_rtype rows[] = {
      .prefix = "ri",
      .summary = "a Reserved Instance: instances of one type paid ahead, cheaper, used or not",
      .fields = ri_fields,
+     .depends = never_blocks},
+    {.name = "experiment_template",
+     .prefix = "ext",
+     .summary = "an FIS experiment template: targets, actions in order, stop conditions, a "
+                "steady-state hypothesis",
+     .fields = fis_template_fields,
+     .check_spec = gd_fis_check_template,
+     .check_arch = fis_template_arch},
+    {.name = "experiment",
+     .prefix = "exp",
+     .summary = "one run of an experiment template (start_experiment makes it): its state, "
+                "targets and actions",
+     .flags = GD_RT_GAME,
+     .fields = experiment_fields,
+     .refs = experiment_refs,
      .depends = never_blocks},
     {.name = "deny_policy",
      .prefix = "deny",

@@ -50,6 +50,7 @@ typedef struct gd_ref {
 #define GD_RT_LB 1u    /* a load balancer: an asg's load_balancers and a cdn's origin name it */
 #define GD_RT_ENTRY 2u /* customers may enter here (architecture.endpoint, ctl endpoint) */
 #define GD_RT_EDGE 4u  /* runs as a `gameday edge` process on an address of its own */
+#define GD_RT_GAME 8u  /* made by the game (an experiment: start_experiment), never created */
 
 /* How a type is billed (prices come from the scenario's billing.prices). */
 enum gd_price_model {

@@ -715,6 +715,11 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
                 serr(x, it, "type", tv, pt, allow, "%s is not a resource type",
                      fmt_val(tv, vb, sizeof vb));
                 ok = 0;
+            } else if (gd_registry_has(json_string_value(tv), GD_RT_GAME)) {
+                serr(x, it, "type", tv, pt, "any type an architecture starts with",
+                     "an %s is made in the game (start_experiment), not written in a scenario",
+                     json_string_value(tv));
+                ok = 0;
             }
             snprintf(pt, sizeof pt, "%s.name", p);
             if (nv == NULL) {

@@ -431,6 +431,16 @@ static void check_fields(gd_spec_check *x, const gd_field *fields, json_t *obj, 
     }
 }
 
+json_t *gd_spec_top(const gd_spec_check *x)
+{
+    return x->top;
+}
+
+void gd_spec_check_fields(gd_spec_check *x, const gd_field *fields, json_t *obj, const char *prefix)
+{
+    check_fields(x, fields, obj, prefix);
+}
+
 int gd_schema_check(const char *type, const char *name, json_t *spec, const gd_conf *conf,
                     const char *path, gd_errs *errs)
 {

@@ -80,5 +80,11 @@ void gd_spec_fail(gd_spec_check *x, json_t *parent, const char *key, json_t *nod
     __attribute__((format(printf, 7, 8)));
 /** 1 if field fpath already has an error (a check between fields then leaves it be). */
 int gd_spec_is_bad(const gd_spec_check *x, const char *fpath);
+/** Checks a nested mapping against a field table, as the spec's own fields are (unknown
+ *  keys, kinds, ranges; defaults filled); prefix names it in messages ("actions.a1"). */
+/** The whole spec being checked. */
+json_t *gd_spec_top(const gd_spec_check *x);
+void gd_spec_check_fields(gd_spec_check *x, const gd_field *fields, json_t *obj,
+                          const char *prefix);
 
 #endif

@@ -10,6 +10,7 @@
 #include "core/promtext.h"
 #include "core/webassets.h"
 #include "server/game.h"
+#include "server/audit.h"
 #include "server/game_int.h"
 #include "model/stat.h"
 #include "server/monkey.h"
@@ -135,6 +136,9 @@ static int need_team(gd_http_conn *c, struct who *w)
 
 /* ---- metrics ---- */
 
+/* Audit trail listings answered and refused (bad parameters), for /metrics. */
+static uint64_t audit_queries, audit_refused;
+
 static void metrics(gd_game *g, gd_http_conn *c)
 {
     gd_buf b;
@@ -167,6 +171,12 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_processes", "", np);
     gd_prom_head(&b, "gameday_api_requests_total", "counter", "API requests served");
     gd_prom_sample(&b, "gameday_api_requests_total", "", (double)g->api.requests);
+    gd_prom_head(&b, "gameday_audit_records", "gauge", "Audit records written (every team)");
+    gd_prom_sample(&b, "gameday_audit_records", "", (double)gd_store_audit_count(g->db));
+    gd_prom_head(&b, "gameday_audit_queries_total", "counter",
+                 "Audit trail listings, by outcome (refused: bad parameters)");
+    gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"ok\"", (double)audit_queries);
+    gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"refused\"", (double)audit_refused);
     gd_chaos_metrics(g, &b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
@@ -324,11 +334,26 @@ static void h_score_events(struct call *k)
                                               query_int(k->req, "limit", 200)));
 }
 
+/* The audit trail, filtered: see gd_audit_query_parse for the parameters. A team's
+ * token sees its own team's records; the admin's every team's, or ?team=N's. */
 static void h_audit(struct call *k)
 {
-    gd_http_respond_json(k->c, 200,
-                         gd_store_audit_list(k->g->db, k->w->team, query_int(k->req, "since", 0),
-                                             query_int(k->req, "limit", 500)));
+    gd_audit_query q;
+    char err[256];
+    if (gd_audit_query_parse(&q, k->req->query, k->req->query_len, err, sizeof err) < 0) {
+        audit_refused++;
+        gd_info("audit_query_refused", "principal=%s msg=%s", k->w->principal, gd_log_q(err));
+        gd_http_respond_error(k->c, 400, "InvalidParameterValue", err);
+        return;
+    }
+    q.f.team = k->w->team;
+    json_t *list = gd_store_audit_find(k->g->db, &q.f);
+    if (list == NULL) {
+        gd_http_respond_error(k->c, 500, "InternalError", "the audit trail could not be read");
+        return;
+    }
+    audit_queries++;
+    gd_http_respond_json(k->c, 200, list);
 }
 
 static void h_instances(struct call *k)
@@ -453,6 +478,14 @@ static void h_start(struct call *k)
 {
     action(k, "start", 1);
 }
+static void h_start_experiment(struct call *k)
+{
+    action(k, "start_experiment", 1);
+}
+static void h_stop_experiment(struct call *k)
+{
+    action(k, "stop_experiment", 1);
+}
 static void h_scale(struct call *k)
 {
     action(k, "scale", 0);
@@ -540,6 +573,8 @@ static const struct route {
     {HTTP_POST, "instances/*/stop", TEAM, h_stop},
     {HTTP_POST, "instances/*/start", TEAM, h_start},
     {HTTP_POST, "asgs/*/scale", TEAM, h_scale},
+    {HTTP_POST, "experiment_templates/*/start", TEAM, h_start_experiment},
+    {HTTP_POST, "experiments/*/stop", TEAM, h_stop_experiment},
     {HTTP_GET, "metrics", PLAYER, h_metrics},
     {HTTP_GET, "endpoint", TEAM, h_endpoint_get},
     {HTTP_PUT, "endpoint", TEAM, h_endpoint_set},

@@ -1,14 +1,17 @@
 /* The game's DNS server: one `gameday dns` process (Route 53's name servers) at
  * 127.N.255.53, started with the game, and the zones document built from every team's
  * dns_record resources (each team's zone is team<T>.gameday.test), pushed over its
- * admin port when it changes, as the edges' documents are. */
+ * admin port when it changes, as the edges' documents are. A record's faults in force
+ * (server/faults.h: an experiment's outage, servfail or wrong address) go with it. */
 #include "core/addr.h"
 #include "core/check.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "dns/dnsd.h"
 #include "model/state.h"
+#include "server/faults.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -143,6 +146,37 @@ static void checks_sweep(void)
     }
 }
 
+/* The faults in force on record r that the DNS server takes (gd_dns_fault_check);
+ * NULL when none. One it would refuse is left out, so that the other records and
+ * faults are still served, and named in the record's status (fault_refused) and the
+ * log, once, until it changes. */
+static json_t *faults_of(gd_game *g, const json_t *r)
+{
+    const char *id = gd_jstr(r, "id");
+    json_t *all = gd_faults_for(g, id), *ok = json_array();
+    char refused[256] = "";
+    size_t i;
+    json_t *f;
+    json_array_foreach(all, i, f)
+    {
+        char err[200];
+        if (gd_dns_fault_check(f, err, sizeof err) == 0)
+            json_array_append(ok, f);
+        else if (!refused[0])
+            snprintf(refused, sizeof refused, "fault %s: %s", gd_jstr(f, "id"), err);
+    }
+    json_decref(all);
+    if (strcmp(gd_jstr(json_object_get(r, "status"), "fault_refused"), refused) != 0) {
+        if (refused[0]) gd_warn("dns_fault_refused", "record=%s error=%s", id, gd_log_q(refused));
+        gd_launcher_set_status(g, id, json_pack("{s:s}", "fault_refused", refused));
+    }
+    if (json_array_size(ok) == 0) {
+        json_decref(ok);
+        return NULL;
+    }
+    return ok;
+}
+
 /* One record set of the document, or NULL when it cannot answer yet (an alias whose
  * target has no address). */
 static json_t *record_of(gd_game *g, const json_t *r, int team)
@@ -203,6 +237,8 @@ static json_t *record_of(gd_game *g, const json_t *r, int team)
     if (json_is_integer(w)) json_object_set(rec, "weight", w);
     if (json_is_string(fo)) json_object_set(rec, "failover", fo);
     if (h) json_object_set_new(rec, "healthy", json_boolean(h->healthy));
+    json_t *faults = faults_of(g, r);
+    if (faults) json_object_set_new(rec, "faults", faults);
     return rec;
 }
 

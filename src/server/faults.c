@@ -4,6 +4,9 @@
 #include "core/log.h"
 #include "server/game_int.h"
 
+#include "core/rand.h"
+
+#include <stdio.h>
 #include <string.h>
 
 static json_t *table(gd_game *g)
@@ -61,4 +64,47 @@ json_t *gd_faults_for(gd_game *g, const char *target_id)
 json_t *gd_faults_all(gd_game *g)
 {
     return json_deep_copy(table(g));
+}
+
+static int lists(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (!strcmp(json_string_value(v), s) ||
+                                       !strcmp(json_string_value(v), "*")) return 1;
+    return 0;
+}
+
+int gd_faults_refuse(gd_game *g, int team, int team_call, const char *event, const char *az,
+                     const char **code, char *msg, size_t n)
+{
+    char api[32];
+    snprintf(api, sizeof api, "api-%d", team);
+    size_t i;
+    json_t *row;
+    json_array_foreach(table(g), i, row)
+    {
+        if (strcmp(gd_jstr(row, "target"), api) != 0) continue;
+        const json_t *f = json_object_get(row, "fault");
+        const char *kind = gd_jstr(f, "kind");
+        int hit = 0;
+        if (!strcmp(kind, "throttle") && team_call)
+            hit = lists(json_object_get(f, "operations"), event);
+        else if (!strcmp(kind, "insufficient_capacity") && !strcmp(event, "RunInstances"))
+            hit = json_array_size(json_object_get(f, "azs")) == 0 ||
+                  lists(json_object_get(f, "azs"), az ? az : "");
+        if (!hit || gd_rand_double(&g->rnd) * 100.0 >= gd_jnum(f, "percentage", 100)) continue;
+        if (!strcmp(kind, "throttle")) {
+            *code = "ThrottlingException";
+            snprintf(msg, n, "Rate exceeded (%s, injected by %s)", event, gd_jstr(row, "by"));
+        } else {
+            *code = "InsufficientInstanceCapacity";
+            snprintf(msg, n,
+                     "We currently do not have sufficient capacity in availability zone %s "
+                     "(injected by %s)",
+                     az ? az : "?", gd_jstr(row, "by"));
+        }
+        return 1;
+    }
+    return 0;
 }

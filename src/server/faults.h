@@ -26,4 +26,12 @@ json_t *gd_faults_for(gd_game *g, const char *target_id);
 /** Every fault in force: a new array of {"id","team","target","by","fault":{...}}. */
 json_t *gd_faults_all(gd_game *g);
 
+/** Whether a fault in force on the team's API refuses a call: a throttle of `event`
+ *  (by its audit name, or all with "*"), or, for a launch (event RunInstances) in zone
+ *  az, no capacity. Each fault refuses its percentage of the calls it covers. 1 with
+ *  the AWS error code in *code and a message in msg when refused; 0 else. Throttles
+ *  cover only the team's own calls (team_call), capacity every launch. */
+int gd_faults_refuse(gd_game *g, int team, int team_call, const char *event, const char *az,
+                     const char **code, char *msg, size_t n);
+
 #endif

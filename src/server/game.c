@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "server/fis.h"
 #include "server/launcher_int.h"
 #include "server/monkey.h"
 #include "server/ops.h"
@@ -92,6 +93,7 @@ static void on_tick(uv_timer_t *t)
         gd_store_kv_set(g->db, "ended", "1");
         gd_info("game_ended", "duration=%.0f", g->duration);
     }
+    if (!g->ended) gd_fis_tick(g);
     gd_launcher_reconcile(g);
     if (g->ended && !g->finished) {
         int done = 1;

@@ -106,6 +106,8 @@ typedef struct gd_game {
     int reconciling;     /* a reconcile pass is running */
     int reconcile_again; /* a write during it asked for another */
     json_t *faults;      /* faults in force (faults.c), NULL until the first */
+    int fis_loaded;      /* the running experiments' faults were put back after a start */
+    int fis_busy;        /* the experiment runner is advancing them */
     /* Chaos Monkey's progress and chaos's counts (monkey.c), NULL until the first */
     struct gd_monkey *monkey;
 } gd_game;

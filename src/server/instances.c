@@ -11,6 +11,7 @@
 #include "model/registry.h"
 #include "model/state.h"
 #include "server/launcher_int.h"
+#include "server/faults.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,10 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
                  gd_jstr(json_object_get(sn, "spec"), "az"), hms);
         r = GD_EAGAIN;
     }
+    const char *ice = NULL;
+    if (r == 0 && gd_faults_refuse(g, team, 0, "RunInstances",
+                                   gd_jstr(json_object_get(sn, "spec"), "az"), &ice, err, errlen))
+        r = GD_EAGAIN;
     if (r == 0)
         r = vcpu_quota(g, team,
                        itype ? itype : gd_jstr(json_object_get(lt, "spec"), "instance_type"), err,
@@ -367,8 +372,11 @@ void gd_instance_boot(gd_game *g, json_t *inst)
      * and SIGHUPs the instance when it changes. */
     char e_acl[PATH_MAX + 64];
     snprintf(e_acl, sizeof e_acl, "GAMEDAY_ALLOW_FILE=%s/acl/%s", g->dir, id);
-    char *env[] = {e_addr,  e_ip,  e_port,  e_id,    e_salt, e_slots,
-                   e_queue, e_svc, e_speed, e_epoch, e_acl,  NULL};
+    /* Its fault file, written by the same reconciler (absent while no fault is on it). */
+    char e_fault[PATH_MAX + 64];
+    snprintf(e_fault, sizeof e_fault, "GAMEDAY_FAULT_FILE=%s/faults/%s.json", g->dir, id);
+    char *env[] = {e_addr, e_ip,    e_port,  e_id,  e_salt,  e_slots, e_queue,
+                   e_svc,  e_speed, e_epoch, e_acl, e_fault, NULL};
     json_t *cmd = json_object_get(lts, "command");
     char *args[64];
     int na = 0;

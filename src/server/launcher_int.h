@@ -110,8 +110,9 @@ void gd_az_set_down(gd_game *g, const char *az, double until);
 /* ---- sgs.c: security groups ---- */
 /** The blocks (one a line) that security groups `groups` of team let reach `port`. */
 void gd_sg_allow(gd_game *g, int team, const json_t *groups, int port, gd_buf *out);
-/** Every live instance's allow list file (written before it boots: this reconciler runs
- *  before the instances'), and a SIGHUP to the built-in services whose list changed. */
+/** Every live instance's allow list file and fault file (written before it boots: this
+ *  reconciler runs before the instances'), and a SIGHUP to the built-in services whose
+ *  list or faults changed. */
 void gd_sgs_reconcile(gd_game *g, json_t *instances);
 
 /* ---- eips.c ---- */

@@ -1,6 +1,7 @@
 /* The operations layer (see ops.h): create, update, delete and the actions, each
  * checked through the model's registry, written to the store and audited once. */
 #include "server/ops.h"
+#include "server/fis.h"
 
 #include "core/buf.h"
 #include "core/err.h"
@@ -10,6 +11,7 @@
 #include "model/registry.h"
 #include "model/schema.h"
 #include "model/state.h"
+#include "server/faults.h"
 #include "server/launcher_int.h"
 
 #include <stdarg.h>
@@ -91,6 +93,18 @@ static int known_keys(const json_t *body, const char *const *allowed, gd_op_resu
         return fail(o, 400, "ValidationError", "%s: unknown field (allowed: %s)", k, allow);
     }
     return 0;
+}
+
+/* An API throttle an experiment injected refuses the team's own call (audited by the
+ * caller as refused, ThrottlingException). 0, or the negative code with out filled. */
+static int throttled(gd_game *g, const gd_actor *who, const char *event, gd_op_result *o)
+{
+    const char *code;
+    char msg[256];
+    if (who->trust != GD_TRUST_TEAM ||
+        !gd_faults_refuse(g, who->team, 1, event, NULL, &code, msg, sizeof msg))
+        return 0;
+    return fail(o, 400, code, "%s", msg);
 }
 
 static int valid_name(const char *n)
@@ -256,6 +270,8 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
     json_t *given = json_object_get(body, "spec");
     json_t *spec = given ? json_deep_copy(given) : json_object();
     int r = check_team(g, who, out);
+    if (r == 0)
+        r = throttled(g, who, !strcmp(type, "instance") ? "RunInstances" : "CreateResource", out);
     if (r == 0) r = denied(g, who, "CreateResource", name, out);
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !gd_registry_find(type)) {
@@ -265,6 +281,11 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
         gd_join(names, allow, sizeof allow);
         r = fail(out, 400, "ValidationError", "type: '%s' is not a resource type (allowed: %s)",
                  type, allow);
+    } else if (r == 0 && gd_registry_has(type, GD_RT_GAME)) {
+        r = fail(out, 400, "ValidationError",
+                 "type: an %s is made by the start_experiment action of an "
+                 "experiment_template, not created (allowed: any other type)",
+                 type);
     } else if (r == 0 && !valid_name(name)) {
         r = fail(out, 400, "ValidationError",
                  "name: '%s' is not a valid name (allowed: [a-z0-9-], 1..48 characters)", name);
@@ -379,12 +400,18 @@ int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *
     memset(out, 0, sizeof *out);
     json_t *params = json_pack("{s:s,s:O?}", "id", id, "spec", json_object_get(body, "spec"));
     int r = check_team(g, who, out);
+    if (r == 0) r = throttled(g, who, "UpdateResource", out);
     if (r == 0) r = denied(g, who, "UpdateResource", id, out);
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !json_is_object(json_object_get(body, "spec")))
         r = fail(out, 400, "ValidationError", "the body must be {\"spec\": {field: value, ...}}");
     json_t *res = r == 0 ? live(g, who, id, out) : NULL;
     if (r == 0 && !res) r = GD_ENOENT;
+    if (r == 0 && gd_registry_has(gd_jstr(res, "type"), GD_RT_GAME)) {
+        r = fail(out, 400, "ValidationError",
+                 "an experiment is not changed: stop it with the stop_experiment action");
+        json_decref(res);
+    }
     if (r < 0) {
         audit(g, who, "UpdateResource", params, out);
         return r;
@@ -398,6 +425,7 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
 {
     memset(out, 0, sizeof *out);
     int r = check_team(g, who, out);
+    if (r == 0) r = throttled(g, who, "DeleteResource", out);
     if (r == 0) r = denied(g, who, "DeleteResource", id, out);
     json_t *res = r == 0 ? live(g, who, id, out) : NULL;
     if (!res) {
@@ -417,6 +445,14 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
         return 0;
     }
     json_t *params = json_pack("{s:s,s:s}", "id", rid, "type", type);
+    if (!strcmp(type, "experiment") && !gd_fis_final(res)) {
+        fail(out, 409, "ConflictException",
+             "experiment '%s' is %s: stop it (stop_experiment) before deleting it", rid,
+             gd_jstr(json_object_get(res, "status"), "state"));
+        audit(g, who, "DeleteResource", params, out);
+        json_decref(res);
+        return GD_EEXIST;
+    }
     if (!strcmp(type, "reserved_instance") && who->trust != GD_TRUST_GAME) {
         /* A reservation is a commitment: it cannot be cancelled, as in EC2. */
         fail(out, 400, "OperationNotPermitted",
@@ -669,32 +705,109 @@ static int act_set_endpoint(gd_game *g, const gd_actor *who, const char *target,
     return r;
 }
 
+/* StartExperiment: a new experiment of a template of the team, run by fis.c from the
+ * next tick on (its first step right away). Optional {"tags": {...}}. At most
+ * MAX_RUNNING experiments of a team run at once, and MAX_KEPT are kept. */
+#define MAX_RUNNING 5
+#define MAX_KEPT 200
+static int act_start_experiment(gd_game *g, const gd_actor *who, const char *target,
+                                const json_t *body, gd_op_result *out)
+{
+    static const char *const keys[] = {"tags", NULL};
+    json_t *req = json_pack("{s:s}", "experimentTemplateId", target);
+    int r = known_keys(body, keys, out);
+    json_t *tags = json_object_get(body, "tags");
+    if (r == 0 && tags && !json_is_object(tags))
+        r = fail(out, 400, "ValidationError", "tags: expected a mapping of key: value");
+    json_t *tmpl =
+        r == 0 ? gd_store_res_live(g->db, who->team, target, "experiment_template") : NULL;
+    if (r == 0 && !tmpl)
+        r = fail(out, 404, "ResourceNotFoundException",
+                 "no experiment_template of that id or name: '%s'", target);
+    json_t *all = r == 0 ? gd_store_res_list(g->db, who->team, "experiment", 1) : NULL;
+    int running = 0, ordinal = 1;
+    size_t i;
+    json_t *e;
+    json_array_foreach(all, i, e)
+    {
+        running += !json_is_true(json_object_get(e, "deleted")) && !gd_fis_final(e);
+        ordinal += !strcmp(gd_jstr(json_object_get(e, "spec"), "template"), gd_jstr(tmpl, "name"));
+    }
+    if (r == 0 && running >= MAX_RUNNING)
+        r = fail(out, 400, "ServiceQuotaExceededException",
+                 "the team runs %d experiments already (at most %d at once)", running, MAX_RUNNING);
+    if (r == 0 && json_array_size(all) >= MAX_KEPT)
+        r = fail(out, 400, "ServiceQuotaExceededException",
+                 "the team has made %d experiments, the most a game keeps", MAX_KEPT);
+    json_decref(all);
+    char id[40] = "", name[64];
+    if (r == 0) {
+        snprintf(name, sizeof name, "%.36s-%d", gd_jstr(tmpl, "name"), ordinal);
+        json_t *spec = json_pack("{s:s}", "template", gd_jstr(tmpl, "name"));
+        if (tags) json_object_set(spec, "tags", tags);
+        json_t *st = gd_fis_new_status(g, tmpl, ordinal);
+        int rc =
+            gd_store_res_create(g->db, who->team, "experiment", name, spec, st, gd_game_now(g), id);
+        json_decref(spec);
+        json_decref(st);
+        if (rc < 0) r = fail(out, 500, "InternalError", "%s", gd_strerror(rc));
+    }
+    if (r == 0) ok(out, 201, gd_store_res_get(g->db, who->team, id));
+    audit(g, who, "StartExperiment", req, out);
+    if (r == 0) {
+        gd_info("experiment_started", "team=%d id=%s template=%s by=%s", who->team, id,
+                gd_jstr(tmpl, "name"), who->principal);
+        char line[200];
+        snprintf(line, sizeof line, "experiment %s started from template %s by %s", id,
+                 gd_jstr(tmpl, "name"), who->principal);
+        gd_store_ledger_add(g->db, gd_game_now(g), who->team, "fis", 0, line);
+        gd_fis_tick(g);
+        json_decref(out->body);
+        out->body = gd_store_res_get(g->db, who->team, id);
+    }
+    json_decref(tmpl);
+    return r;
+}
+
+/* StopExperiment: every running action is undone at once, pending ones cancelled. */
+static int act_stop_experiment(gd_game *g, const gd_actor *who, const char *target,
+                               const json_t *body, gd_op_result *out)
+{
+    static const char *const keys[] = {NULL};
+    json_t *req = json_pack("{s:s}", "id", target);
+    int r = known_keys(body, keys, out);
+    json_t *exp = r == 0 ? gd_store_res_live(g->db, who->team, target, "experiment") : NULL;
+    if (r == 0 && !exp)
+        r = fail(out, 404, "ResourceNotFoundException", "no experiment of that id or name: '%s'",
+                 target);
+    if (r == 0 && gd_fis_final(exp))
+        r = fail(out, 409, "ConflictException", "experiment '%s' has ended (%s)",
+                 gd_jstr(exp, "id"), gd_jstr(json_object_get(exp, "status"), "state"));
+    if (r == 0) {
+        char why[128];
+        snprintf(why, sizeof why, "stopped by %s", who->principal);
+        gd_launcher_set_status(g, gd_jstr(exp, "id"), json_pack("{s:s}", "stop_requested", why));
+        gd_fis_tick(g);
+        ok(out, 200, gd_store_res_get(g->db, who->team, gd_jstr(exp, "id")));
+    }
+    audit(g, who, "StopExperiment", req, out);
+    json_decref(exp);
+    return r;
+}
+
 static const struct {
-    const char *name;
+    const char *name, *event; /* the action, the event its audit record has */
     int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
               gd_op_result *out);
 } actions[] = {
-    {"scale", act_scale}, {"terminate", act_terminate},       {"stop", act_stop},
-    {"start", act_start}, {"set_endpoint", act_set_endpoint},
+    {"start_experiment", "StartExperiment", act_start_experiment},
+    {"stop_experiment", "StopExperiment", act_stop_experiment},
+    {"scale", "SetDesiredCapacity", act_scale},
+    {"terminate", "TerminateInstances", act_terminate},
+    {"stop", "StopInstances", act_stop},
+    {"start", "StartInstances", act_start},
+    {"set_endpoint", "ChangeResourceRecordSets", act_set_endpoint},
 };
-
-/* The audit event of an action, as a deny_policy names it, and the request parameter
- * its target is audited as (an action not listed here is named by itself). */
-static const char *action_event(const char *action, const char **target_key)
-{
-    static const char *const names[][3] = {{"scale", "SetDesiredCapacity", "autoScalingGroupName"},
-                                           {"terminate", "TerminateInstances", "instanceId"},
-                                           {"stop", "StopInstances", "instanceId"},
-                                           {"start", "StartInstances", "instanceId"},
-                                           {"set_endpoint", "ChangeResourceRecordSets", "target"}};
-    *target_key = "target";
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(names[i][0], action)) {
-            *target_key = names[i][2];
-            return names[i][1];
-        }
-    return action;
-}
 
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
                  const json_t *body, gd_op_result *out)
@@ -704,11 +817,15 @@ int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char
         if (strcmp(actions[i].name, action) != 0) continue;
         int r = check_team(g, who, out);
         if (r < 0) return r;
-        const char *key, *event = action_event(action, &key);
-        if ((r = denied(g, who, event, target, out)) < 0) {
+        if (throttled(g, who, actions[i].event, out) < 0) {
+            audit(g, who, actions[i].event, json_pack("{s:s}", "target", target ? target : ""),
+                  out);
+            return -1;
+        }
+        if ((r = denied(g, who, actions[i].event, target, out)) < 0) {
             json_t *req = json_is_object(body) ? json_deep_copy(body) : json_object();
-            if (target) json_object_set_new(req, key, json_string(target));
-            audit(g, who, event, req, out);
+            json_object_set_new(req, "target", json_string(target ? target : ""));
+            audit(g, who, actions[i].event, req, out);
             return r;
         }
         return actions[i].fn(g, who, target, body, out);

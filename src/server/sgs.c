@@ -7,13 +7,17 @@
  * own). Customers, players and Route 53's checkers come from 127.0.0.1, outside every
  * team's range: only a rule for 0.0.0.0/0 (or 127.0.0.1) lets them in. A command
  * instance (any HTTP binary) gets the file too, but only the built-in services enforce
- * it. */
+ * it.
+ * The same pass writes each instance's fault file, DIR/faults/<id>.json: the faults in
+ * force on it (server/faults.h) as {"faults": [...]}, none when there are none; one
+ * SIGHUP tells a built-in service that either file changed. */
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/registry.h"
 #include "model/state.h"
+#include "server/faults.h"
 #include "server/launcher_int.h"
 
 #include <errno.h>
@@ -106,13 +110,36 @@ static uint64_t fnv(const char *s, size_t n)
     return h;
 }
 
+/* path gets data whole or not at all (a reader never sees half a file): written to
+ * path.tmp, then renamed. 0, or -1 (logged) when it could not be. */
+static int write_atomic(const char *path, const char *data, size_t len)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        gd_warn("file_write_failed", "path=%s err=%s", gd_log_q(tmp), strerror(errno));
+        return -1;
+    }
+    ssize_t w = write(fd, data, len);
+    int werr = w < 0 ? errno : ENOSPC; /* a short write: the disk is full */
+    close(fd);
+    if (w != (ssize_t)len || rename(tmp, path) < 0) {
+        gd_warn("file_write_failed", "path=%s err=%s", gd_log_q(path),
+                strerror(w != (ssize_t)len ? werr : errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 static int sg_write(gd_game *g, json_t *inst)
 {
     int team = (int)json_integer_value(json_object_get(inst, "team"));
     const char *id = gd_jstr(inst, "id");
     json_t *st = json_object_get(inst, "status");
     json_t *groups = groups_of_instance(g, inst, team);
-    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/acl", g->dir);
     mkdir(path, 0700);
     snprintf(path, sizeof path, "%s/acl/%s", g->dir, id);
@@ -125,22 +152,50 @@ static int sg_write(gd_game *g, json_t *inst)
     }
     int changed = strcmp(gd_jstr(st, "sg_digest"), digest) != 0;
     if (changed) {
-        if (!groups) {
+        if (!groups)
             unlink(path);
-        } else {
-            snprintf(tmp, sizeof tmp, "%s.tmp", path);
-            int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd >= 0) {
-                ssize_t w = write(fd, b.data, b.len);
-                (void)w;
-                close(fd);
-                rename(tmp, path);
-            }
-        }
-        gd_launcher_set_status(g, id, json_pack("{s:s}", "sg_digest", digest));
+        else if (write_atomic(path, b.data, b.len) < 0)
+            changed = 0; /* tried again next pass */
+        if (changed) gd_launcher_set_status(g, id, json_pack("{s:s}", "sg_digest", digest));
     }
     gd_buf_free(&b);
     json_decref(groups);
+    return changed;
+}
+
+/* The instance's fault file, when what it should say differs from what it was last
+ * written with (its status' fault_digest). 1 when it changed. A file that could not be
+ * written is tried again next pass. */
+static int fault_write(gd_game *g, json_t *inst)
+{
+    const char *id = gd_jstr(inst, "id");
+    json_t *list = gd_faults_for(g, id);
+    char *text = NULL, digest[24] = "none";
+    if (json_array_size(list) > 0) {
+        json_t *doc = json_pack("{s:O}", "faults", list);
+        text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(doc);
+        snprintf(digest, sizeof digest, "%016llx", (unsigned long long)fnv(text, strlen(text)));
+    }
+    json_decref(list);
+    const char *was = gd_jstr(json_object_get(inst, "status"), "fault_digest");
+    int changed = strcmp(*was ? was : "none", digest) != 0; /* never written: no file */
+    if (changed) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/faults", g->dir);
+        mkdir(path, 0700);
+        snprintf(path, sizeof path, "%s/faults/%s.json", g->dir, id);
+        if (!text) {
+            if (unlink(path) < 0 && errno != ENOENT) changed = 0;
+        } else if (write_atomic(path, text, strlen(text)) < 0) {
+            changed = 0;
+        }
+        if (changed) {
+            gd_launcher_set_status(g, id, json_pack("{s:s}", "fault_digest", digest));
+            gd_info("instance_faults_written", "instance=%s faults=%s", id, text ? digest : "none");
+        }
+    }
+    free(text);
     return changed;
 }
 
@@ -151,6 +206,8 @@ void gd_sgs_reconcile(gd_game *g, json_t *instances)
     json_t *sgs = gd_store_res_list(g->db, 0, "security_group", 0);
     int none = json_array_size(sgs) == 0;
     json_decref(sgs);
+    /* Likewise for faults: with none in force, only an instance that had some. */
+    int no_faults = !g->faults || json_array_size(g->faults) == 0;
     size_t i;
     json_t *r;
     json_array_foreach(instances, i, r)
@@ -159,10 +216,12 @@ void gd_sgs_reconcile(gd_game *g, json_t *instances)
         gd_inst_state s = gd_inst_state_of(st);
         if (s != GD_INST_RUNNING && s != GD_INST_PENDING) continue;
         const char *digest = gd_jstr(st, "sg_digest");
-        if (none && (!*digest || !strcmp(digest, "none"))) continue;
-        if (!sg_write(g, r)) continue;
-        /* A running built-in service reads its list again (a command might not take a
-         * SIGHUP: it gets the file at its next start). */
+        const char *fdigest = gd_jstr(st, "fault_digest");
+        int acl = !(none && (!*digest || !strcmp(digest, "none"))) && sg_write(g, r);
+        int faults = !(no_faults && (!*fdigest || !strcmp(fdigest, "none"))) && fault_write(g, r);
+        if (!acl && !faults) continue;
+        /* A running built-in service reads both files again (a command might not take a
+         * SIGHUP: it gets the allow file at its next start, and ignores the faults). */
         gd_proc *p = gd_proc_find(g, gd_jstr(r, "id"), GD_PROC_INSTANCE, 0);
         json_t *lt = gd_store_res_get(g->db, (int)json_integer_value(json_object_get(r, "team")),
                                       gd_jstr(json_object_get(r, "spec"), "launch_template"));
@@ -170,7 +229,8 @@ void gd_sgs_reconcile(gd_game *g, json_t *instances)
         json_decref(lt);
         if (p && builtin) {
             kill(p->pid, SIGHUP);
-            gd_info("security_groups_applied", "instance=%s", gd_jstr(r, "id"));
+            if (acl) gd_info("security_groups_applied", "instance=%s", gd_jstr(r, "id"));
+            if (faults) gd_info("instance_faults_applied", "instance=%s", gd_jstr(r, "id"));
         }
     }
 }

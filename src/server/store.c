@@ -9,8 +9,10 @@
 #include "model/state.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -32,9 +34,11 @@ enum {
     ST_RES_GET_ID,
     ST_RES_GET_ID_TEAM,
     ST_RES_GET_NAME,
+    ST_RES_REF_ID,
+    ST_RES_REF_ID_TEAM,
+    ST_RES_REF_NAME,
     ST_AUDIT_ADD,
-    ST_AUDIT_LIST,
-    ST_AUDIT_LIST_NEWEST,
+    ST_AUDIT_COUNT,
     ST_LEDGER_ADD,
     ST_SCORE_TEAM,
     ST_SCORE_ALL,
@@ -52,7 +56,9 @@ enum {
 
 #define RES_COLS "id, team, type, name, spec, status, created, updated, deleted"
 #define AUDIT_COLS                                                                                 \
-    "seq, time, wall, team, principal, source_ip, event_name, request, response, error_code"
+    "seq, time, wall, team, principal, source_ip, event_name, request, response, error_code, "     \
+    "resources"
+#define REF_COLS "id, name, type"
 #define LEDGER_COLS "seq, time, team, source, points, reason"
 
 static const char *const sql_text[ST_RES_LIST0] = {
@@ -74,12 +80,15 @@ static const char *const sql_text[ST_RES_LIST0] = {
     [ST_RES_GET_ID_TEAM] = "SELECT " RES_COLS " FROM resources WHERE id = ?1 AND team = ?2",
     [ST_RES_GET_NAME] =
         "SELECT " RES_COLS " FROM resources WHERE team = ?1 AND name = ?2 AND deleted = 0",
+    [ST_RES_REF_ID] = "SELECT " REF_COLS " FROM resources WHERE id = ?1",
+    [ST_RES_REF_ID_TEAM] = "SELECT " REF_COLS " FROM resources WHERE id = ?1 AND team = ?2",
+    /* a live resource of that name, else the newest deleted one */
+    [ST_RES_REF_NAME] = "SELECT " REF_COLS " FROM resources WHERE team = ?1 AND name = ?2 "
+                        "ORDER BY deleted, rowid DESC LIMIT 1",
     [ST_AUDIT_ADD] = "INSERT INTO audit (time, wall, team, principal, source_ip, event_name, "
-                     "request, response, error_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit WHERE seq > ?2 AND (?1 = 0 OR team = ?1) "
-                      "ORDER BY seq LIMIT ?3",
-    [ST_AUDIT_LIST_NEWEST] = "SELECT * FROM (SELECT " AUDIT_COLS " FROM audit WHERE seq > ?2 AND "
-                             "(?1 = 0 OR team = ?1) ORDER BY seq DESC LIMIT ?3) ORDER BY seq",
+                     "request, response, error_code, resources) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_AUDIT_COUNT] = "SELECT coalesce(max(seq), 0) FROM audit", /* rows are never deleted */
     [ST_LEDGER_ADD] =
         "INSERT INTO ledger (time, team, source, points, reason) VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_SCORE_TEAM] = "SELECT total(points) FROM ledger WHERE team = ?1",
@@ -111,21 +120,41 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS resources_type ON resources (type);"
     "CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL,"
     " wall TEXT, team INTEGER, principal TEXT, source_ip TEXT, event_name TEXT,"
-    " request TEXT, response TEXT, error_code TEXT);"
+    " request TEXT, response TEXT, error_code TEXT, resources TEXT);"
     "CREATE INDEX IF NOT EXISTS audit_team ON audit (team, seq);"
+    /* the filters of gd_store_audit_find: who, what, when */
+    "CREATE INDEX IF NOT EXISTS audit_principal ON audit (principal, seq);"
+    "CREATE INDEX IF NOT EXISTS audit_event ON audit (event_name, seq);"
+    "CREATE INDEX IF NOT EXISTS audit_time ON audit (time);"
     "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL,"
     " team INTEGER, source TEXT, points REAL, reason TEXT);"
     "CREATE INDEX IF NOT EXISTS ledger_team_time ON ledger (team, time, points);"
     "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT);"
-    "PRAGMA user_version = 1;";
+    "PRAGMA user_version = 2;";
 
 #define ID_ATTEMPTS 8
 #define JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
+
+/* The conditions of an audit listing, as bits: each combination is one statement,
+ * prepared on first use (find_stmt), so that each can use an index. */
+enum {
+    AF_TEAM = 1,
+    AF_PRINCIPAL = 2,
+    AF_EVENT = 4,
+    AF_RESOURCE = 8,
+    AF_FROM = 16,
+    AF_UNTIL = 32,
+    AF_ERRORS_ONLY = 64,
+    AF_ERRORS_NONE = 128,
+    AF_NEWEST = 256,
+    AF_N = 512
+};
 
 struct gd_store {
     sqlite3 *db;
     int depth; /* gd_store_begin nesting */
     sqlite3_stmt *st[ST_N];
+    sqlite3_stmt *find[AF_N]; /* audit listings, by AF_ mask; NULL until first used */
 };
 
 /* Logs the connection's last error for op and returns GD_EDB. */
@@ -243,19 +272,45 @@ static json_t *res_row(sqlite3_stmt *st)
     return o;
 }
 
+/* The row of an AUDIT_COLS select as a CloudTrail-like record (see store.h). */
 static json_t *audit_row(sqlite3_stmt *st)
 {
     json_t *o = json_object();
+    double t = sqlite3_column_double(st, 1);
+    long secs = t > 0 ? (long)t : 0;
+    char hms[32];
+    snprintf(hms, sizeof hms, "%02ld:%02ld:%02ld", secs / 3600, secs / 60 % 60, secs % 60);
+    /* CloudTrail's eventTime is to the second: "2026-12-07T03:10:00Z" */
+    const char *wall = (const char *)sqlite3_column_text(st, 2);
+    char wsec[24];
+    int whole = wall && strlen(wall) >= 19;
+    if (whole) snprintf(wsec, sizeof wsec, "%.19sZ", wall);
+    json_t *resp = col_json(st, 8, 0);
+    json_t *code = col_str(st, 9);
+    const char *msg = json_string_value(json_object_get(resp, "message"));
+    json_t *res = col_json(st, 10, 0);
+    if (!json_is_array(res)) {
+        json_decref(res);
+        res = json_array();
+    }
     json_object_set_new(o, "seq", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "eventTime", json_real(sqlite3_column_double(st, 1)));
+    json_object_set_new(o, "eventTime", json_real(t));
+    json_t *w = whole ? json_string(wsec) : NULL;
+    json_object_set_new(o, "eventTimeWall", w ? w : col_str(st, 2));
     json_object_set_new(o, "eventWall", col_str(st, 2));
+    json_object_set_new(o, "gameTime", json_string(hms));
     json_object_set_new(o, "team", json_integer(sqlite3_column_int(st, 3)));
     json_object_set_new(o, "principal", col_str(st, 4));
+    json_object_set_new(o, "sourceIPAddress", col_str(st, 5));
     json_object_set_new(o, "sourceIP", col_str(st, 5));
     json_object_set_new(o, "eventName", col_str(st, 6));
+    json_object_set_new(o, "readOnly", json_false());
     json_object_set_new(o, "requestParameters", col_json(st, 7, 0));
-    json_object_set_new(o, "responseElements", col_json(st, 8, 0));
-    json_object_set_new(o, "errorCode", col_str(st, 9));
+    json_object_set_new(o, "errorMessage",
+                        json_is_string(code) && msg ? json_string(msg) : json_null());
+    json_object_set_new(o, "responseElements", resp);
+    json_object_set_new(o, "errorCode", code);
+    json_object_set_new(o, "resources", res);
     return o;
 }
 
@@ -352,6 +407,98 @@ static int prepare_all(gd_store *s)
     return 0;
 }
 
+/* 1 if table has column col, 0 if not, -1 on a database error. */
+static int has_column(gd_store *s, const char *table, const char *col)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
+                           NULL) != SQLITE_OK) {
+        db_fail(s, "table_info");
+        return -1;
+    }
+    int found = -1;
+    if (bind_str(st, 1, table) == SQLITE_OK && bind_str(st, 2, col) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    }
+    if (found < 0) db_fail(s, "table_info");
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Columns that later versions added to tables an older state.db already has: added
+ * empty before any statement that names them is prepared (see backfill_audit). */
+static int migrate_columns(gd_store *s, const char *path)
+{
+    int has = has_column(s, "audit", "resources");
+    if (has < 0) return GD_EDB;
+    if (has) return 0;
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, "ALTER TABLE audit ADD COLUMN resources TEXT", NULL, NULL, &msg) !=
+        SQLITE_OK) {
+        gd_error("db_error", "op=migrate path=%s msg=%s", gd_log_q(path),
+                 gd_log_q(msg ? msg : sqlite3_errmsg(s->db)));
+        sqlite3_free(msg);
+        return GD_EDB;
+    }
+    gd_info("store_migrated", "path=%s table=audit column=resources", gd_log_q(path));
+    return 0;
+}
+
+static json_t *touched(gd_store *s, int team, const json_t *request, const json_t *response);
+
+/* Fills the resources of the audit records written before the column existed (from
+ * their request and response, as gd_store_audit does), in one transaction. */
+static int backfill_audit(gd_store *s)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT seq, team, request, response FROM audit WHERE resources IS "
+                           "NULL ORDER BY seq",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "UPDATE audit SET resources = ?2 WHERE seq = ?1", -1, &upd,
+                           NULL) != SQLITE_OK) {
+        sqlite3_finalize(sel);
+        return db_fail(s, "backfill_prepare");
+    }
+    /* read first, then write: the rows are not changed under the select */
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW)
+        json_array_append_new(rows, json_pack("[I,i,o,o]", (json_int_t)sqlite3_column_int64(sel, 0),
+                                              sqlite3_column_int(sel, 1), col_json(sel, 2, 0),
+                                              col_json(sel, 3, 0)));
+    int err = rc == SQLITE_DONE ? 0 : db_fail(s, "backfill_select");
+    sqlite3_finalize(sel);
+    if (err == 0 && json_array_size(rows) > 0) err = gd_store_begin(s);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        if (err) break;
+        json_t *refs = touched(s, (int)json_integer_value(json_array_get(row, 1)),
+                               json_array_get(row, 2), json_array_get(row, 3));
+        char *text = json_dumps(refs, JSON_FLAGS);
+        json_decref(refs);
+        if (sqlite3_bind_int64(upd, 1, json_integer_value(json_array_get(row, 0))) ||
+            sqlite3_bind_text(upd, 2, text ? text : "[]", -1, SQLITE_TRANSIENT))
+            err = db_fail(s, "backfill");
+        else
+            err = run(s, upd, "backfill");
+        free(text);
+    }
+    if (json_array_size(rows) > 0 && err == 0) err = gd_store_commit(s);
+    if (err && s->depth > 0) { /* give up the half: the records stay as they were */
+        s->depth = 0;
+        run(s, s->st[ST_ROLLBACK], "rollback");
+    }
+    if (err == 0 && json_array_size(rows) > 0)
+        gd_info("audit_backfilled", "records=%zu", json_array_size(rows));
+    sqlite3_finalize(upd);
+    json_decref(rows);
+    return err;
+}
+
 int gd_store_open(const char *path, gd_store **out)
 {
     if (out) *out = NULL;
@@ -380,7 +527,7 @@ int gd_store_open(const char *path, gd_store **out)
         gd_store_close(s);
         return GD_EDB;
     }
-    if (prepare_all(s)) {
+    if (migrate_columns(s, path) || prepare_all(s) || backfill_audit(s)) {
         gd_store_close(s);
         return GD_EDB;
     }
@@ -397,6 +544,7 @@ void gd_store_close(gd_store *s)
         gd_store_commit(s);
     }
     for (int i = 0; i < ST_N; i++) sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < AF_N; i++) sqlite3_finalize(s->find[i]);
     if (s->db && sqlite3_close(s->db) != SQLITE_OK) db_fail(s, "close");
     gd_free(s);
 }
@@ -620,17 +768,149 @@ json_t *gd_store_res_list(gd_store *s, int team, const char *type, int include_d
 
 /* ---- audit ---- */
 
+/* Keys of a request or a response whose values name resources the call touched: ids
+ * (looked up as an id first) and names (as a name first). "spec" and "status" are
+ * never looked into: what a spec refers to is not touched by the call. */
+static const char *const ref_id_keys[] = {
+    "instanceId",   "instanceIds",          "id",           "ids",
+    "resourceId",   "resourceIds",          "target",       "targets",
+    "experimentId", "experimentTemplateId", "allocationId", NULL};
+static const char *const ref_name_keys[] = {
+    "name",     "names",        "asg", "autoScalingGroupName", "autoScalingGroup", "endpoint",
+    "resource", "resourceName", NULL};
+
+enum { REF_NONE, REF_ID, REF_NAME };
+
+static int ref_kind(const char *key)
+{
+    for (int i = 0; ref_id_keys[i]; i++)
+        if (!strcmp(key, ref_id_keys[i])) return REF_ID;
+    for (int i = 0; ref_name_keys[i]; i++)
+        if (!strcmp(key, ref_name_keys[i])) return REF_NAME;
+    return REF_NONE;
+}
+
+/* {"id","name","type"} of the resource a bound REF_COLS select finds, or NULL. */
+static json_t *ref_one(gd_store *s, sqlite3_stmt *st)
+{
+    json_t *o = NULL;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        o = json_pack("{s:o,s:o,s:o}", "id", col_str(st, 0), "name", col_str(st, 1), "type",
+                      col_str(st, 2));
+    else if (rc != SQLITE_DONE)
+        db_fail(s, "audit_ref");
+    done(st);
+    return o;
+}
+
+static json_t *ref_by_id(gd_store *s, int team, const char *v)
+{
+    sqlite3_stmt *st = s->st[team ? ST_RES_REF_ID_TEAM : ST_RES_REF_ID];
+    if (bind_str(st, 1, v) || (team && sqlite3_bind_int(st, 2, team))) {
+        done(st);
+        return NULL;
+    }
+    return ref_one(s, st);
+}
+
+static json_t *ref_by_name(gd_store *s, int team, const char *v)
+{
+    if (team == 0) return NULL; /* names are per team */
+    sqlite3_stmt *st = s->st[ST_RES_REF_NAME];
+    if (sqlite3_bind_int(st, 1, team) || bind_str(st, 2, v)) {
+        done(st);
+        return NULL;
+    }
+    return ref_one(s, st);
+}
+
+/* Appends the resource value v names (resolved, or as given) to out, once. */
+static void ref_add(gd_store *s, int team, int kind, const char *v, json_t *out)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 100 || json_array_size(out) >= GD_AUDIT_MAX_RESOURCES) return;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || v[i] == 0x7f) return; /* not an id nor a name */
+    json_t *r = kind == REF_ID ? ref_by_id(s, team, v) : ref_by_name(s, team, v);
+    if (!r) r = kind == REF_ID ? ref_by_name(s, team, v) : ref_by_id(s, team, v);
+    if (!r) r = json_pack("{s:s}", kind == REF_ID ? "id" : "name", v);
+    if (!r) return; /* not UTF-8 */
+    const char *id = json_string_value(json_object_get(r, "id"));
+    const char *name = json_string_value(json_object_get(r, "name"));
+    size_t i;
+    json_t *x;
+    json_array_foreach(out, i, x)
+    {
+        const char *xid = json_string_value(json_object_get(x, "id"));
+        const char *xname = json_string_value(json_object_get(x, "name"));
+        if ((id && xid && !strcmp(id, xid)) ||
+            (!id && !xid && name && xname && !strcmp(name, xname))) {
+            json_decref(r);
+            return;
+        }
+    }
+    json_array_append_new(out, r);
+}
+
+/* Collects the resources named under the reference keys of j (at most 4 levels down). */
+static void ref_walk(gd_store *s, int team, const json_t *j, int depth, json_t *out)
+{
+    if (depth > 4 || j == NULL) return;
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) ref_walk(s, team, v, depth + 1, out);
+        return;
+    }
+    if (!json_is_object(j)) return;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)j, key, v)
+    {
+        if (!strcmp(key, "spec") || !strcmp(key, "status")) continue;
+        int kind = ref_kind(key);
+        if (kind != REF_NONE && json_is_string(v)) {
+            ref_add(s, team, kind, json_string_value(v), out);
+        } else if (kind != REF_NONE && json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                if (json_is_string(e))
+                    ref_add(s, team, kind, json_string_value(e), out);
+                else
+                    ref_walk(s, team, e, depth + 1, out);
+            }
+        } else if (json_is_object(v) || json_is_array(v)) {
+            ref_walk(s, team, v, depth + 1, out);
+        }
+    }
+}
+
+/* The resources a call touched, from its request then its response: a new array. */
+static json_t *touched(gd_store *s, int team, const json_t *request, const json_t *response)
+{
+    json_t *out = json_array();
+    ref_walk(s, team, request, 0, out);
+    ref_walk(s, team, response, 0, out);
+    return out;
+}
+
 int gd_store_audit(gd_store *s, double game_t, int team, const char *principal,
                    const char *source_ip, const char *event_name, const json_t *request,
                    const json_t *response, const char *error_code)
 {
     if (s == NULL) return GD_EINVAL;
-    struct jtext req, resp;
+    struct jtext req, resp, res;
     if (jtext_make(&req, request, NULL)) return GD_EINVAL;
     if (jtext_make(&resp, response, NULL)) {
         jtext_free(&req);
         return GD_EINVAL;
     }
+    json_t *refs = touched(s, team, request, response);
+    if (jtext_make(&res, refs, "[]")) jtext_make(&res, NULL, "[]");
+    json_decref(refs);
     char wall[32];
     wall_iso(wall);
     sqlite3_stmt *st = s->st[ST_AUDIT_ADD];
@@ -638,7 +918,7 @@ int gd_store_audit(gd_store *s, double game_t, int team, const char *principal,
     if (sqlite3_bind_double(st, 1, game_t) || bind_str(st, 2, wall) ||
         sqlite3_bind_int(st, 3, team) || bind_str(st, 4, principal) || bind_str(st, 5, source_ip) ||
         bind_str(st, 6, event_name) || bind_jtext(st, 7, &req) || bind_jtext(st, 8, &resp) ||
-        bind_str(st, 9, error_code)) {
+        bind_str(st, 9, error_code) || bind_jtext(st, 10, &res)) {
         done(st);
         err = db_fail(s, "audit");
     } else {
@@ -646,18 +926,102 @@ int gd_store_audit(gd_store *s, double game_t, int team, const char *principal,
     }
     jtext_free(&req);
     jtext_free(&resp);
+    jtext_free(&res);
     return err;
+}
+
+void gd_audit_filter_init(gd_audit_filter *f)
+{
+    memset(f, 0, sizeof *f);
+    f->from = -INFINITY;
+    f->until = INFINITY;
+}
+
+/* The listing statement of mask m (AF_ bits), prepared on its first use. Parameters:
+ * ?1 team, ?2 since, ?3 limit, ?4 principal, ?5 event, ?6 resource, ?7 from, ?8 until. */
+static sqlite3_stmt *find_stmt(gd_store *s, unsigned m)
+{
+    if (s->find[m]) return s->find[m];
+    char where[1024];
+    snprintf(where, sizeof where, "seq > ?2%s%s%s%s%s%s%s%s", (m & AF_TEAM) ? " AND team = ?1" : "",
+             (m & AF_PRINCIPAL) ? " AND principal = ?4" : "",
+             (m & AF_EVENT) ? " AND event_name = ?5" : "",
+             (m & AF_RESOURCE) ? " AND EXISTS (SELECT 1 FROM json_each(audit.resources) r"
+                                 " WHERE json_extract(r.value, '$.id') = ?6"
+                                 " OR json_extract(r.value, '$.name') = ?6)"
+                               : "",
+             (m & AF_FROM) ? " AND time >= ?7" : "", (m & AF_UNTIL) ? " AND time < ?8" : "",
+             (m & AF_ERRORS_ONLY) ? " AND error_code IS NOT NULL" : "",
+             (m & AF_ERRORS_NONE) ? " AND error_code IS NULL" : "");
+    char sql[1400];
+    if (m & AF_NEWEST)
+        snprintf(sql, sizeof sql,
+                 "SELECT * FROM (SELECT " AUDIT_COLS " FROM audit WHERE %s ORDER BY seq DESC "
+                 "LIMIT ?3) ORDER BY seq",
+                 where);
+    else
+        snprintf(sql, sizeof sql, "SELECT " AUDIT_COLS " FROM audit WHERE %s ORDER BY seq LIMIT ?3",
+                 where);
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->find[m], NULL) !=
+        SQLITE_OK) {
+        db_fail(s, "audit_prepare");
+        s->find[m] = NULL;
+    }
+    return s->find[m];
+}
+
+json_t *gd_store_audit_find(gd_store *s, const gd_audit_filter *f)
+{
+    if (s == NULL || f == NULL) return NULL;
+    unsigned m = (f->team ? AF_TEAM : 0) | (f->principal ? AF_PRINCIPAL : 0) |
+                 (f->event ? AF_EVENT : 0) | (f->resource ? AF_RESOURCE : 0) |
+                 (isfinite(f->from) ? AF_FROM : 0) | (isfinite(f->until) ? AF_UNTIL : 0) |
+                 (f->errors == GD_AUDIT_ERRORS_ONLY   ? AF_ERRORS_ONLY
+                  : f->errors == GD_AUDIT_ERRORS_NONE ? AF_ERRORS_NONE
+                                                      : 0) |
+                 (f->limit < 0 ? AF_NEWEST : 0);
+    /* NaN bounds select nothing, as no time compares with them */
+    if (isnan(f->from) || isnan(f->until)) return json_array();
+    sqlite3_stmt *st = find_stmt(s, m);
+    if (st == NULL) return NULL;
+    sqlite3_int64 lim = f->limit < 0 ? -(sqlite3_int64)f->limit : f->limit;
+    if (lim == 0 || lim > GD_AUDIT_MAX_ROWS) lim = GD_AUDIT_MAX_ROWS;
+    if (((m & AF_TEAM) && sqlite3_bind_int(st, 1, f->team)) ||
+        sqlite3_bind_int64(st, 2, f->since) || sqlite3_bind_int64(st, 3, lim) ||
+        ((m & AF_PRINCIPAL) && bind_str(st, 4, f->principal)) ||
+        ((m & AF_EVENT) && bind_str(st, 5, f->event)) ||
+        ((m & AF_RESOURCE) && bind_str(st, 6, f->resource)) ||
+        ((m & AF_FROM) && sqlite3_bind_double(st, 7, f->from)) ||
+        ((m & AF_UNTIL) && sqlite3_bind_double(st, 8, f->until))) {
+        done(st);
+        db_fail(s, "audit_find");
+        return NULL;
+    }
+    return collect(s, st, audit_row, "audit_find");
 }
 
 json_t *gd_store_audit_list(gd_store *s, int team, int64_t since, int limit)
 {
-    if (s == NULL) return NULL;
-    sqlite3_stmt *st = bind_range(s, ST_AUDIT_LIST, ST_AUDIT_LIST_NEWEST, team, since, limit);
-    if (st == NULL) {
-        db_fail(s, "audit_list");
-        return NULL;
-    }
-    return collect(s, st, audit_row, "audit_list");
+    gd_audit_filter f;
+    gd_audit_filter_init(&f);
+    f.team = team;
+    f.since = since;
+    f.limit = limit;
+    return gd_store_audit_find(s, &f);
+}
+
+int64_t gd_store_audit_count(gd_store *s)
+{
+    if (s == NULL) return 0;
+    sqlite3_stmt *st = s->st[ST_AUDIT_COUNT];
+    int64_t n = 0;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    else
+        db_fail(s, "audit_count");
+    done(st);
+    return n;
 }
 
 /* ---- score ledger ---- */

@@ -47,14 +47,52 @@ json_t *gd_store_res_live(gd_store *s, int team, const char *id_or_name, const c
 json_t *gd_store_res_list(gd_store *s, int team, const char *type, int include_deleted);
 
 /* ---- audit (CloudTrail-like) ---- */
-/** Appends a record. request/response may be NULL; error_code NULL on success. */
+/** The most records one listing returns (page on with since = the last seq). */
+#define GD_AUDIT_MAX_ROWS 1000
+/** The most resources one record names. */
+#define GD_AUDIT_MAX_RESOURCES 16
+
+/** Appends a record. request/response may be NULL; error_code NULL on success. The
+ *  resources it touched are found at once in request and response (their instanceId,
+ *  id, name, asg, target... values, see doc/api.md) and resolved against the
+ *  resources table: each one becomes {"id","name","type"} (what is known of it). */
 int gd_store_audit(gd_store *s, double game_t, int team, const char *principal,
                    const char *source_ip, const char *event_name, const json_t *request,
                    const json_t *response, const char *error_code);
-/** Records with seq > since (team 0 = all), oldest first, at most limit:
- *  [{"seq","eventTime","team","principal","sourceIP","eventName","requestParameters",
- *    "responseElements","errorCode"}] (eventTime in game seconds). */
+
+/** Which records a listing returns: every condition set holds (AND). Strings are the
+ *  caller's and must outlive the call. Zero-initialised plus from/until open (see
+ *  gd_audit_filter_init) it selects every record of every team. */
+typedef struct gd_audit_filter {
+    int team;              /* 0: every team */
+    const char *principal; /* exact; NULL: any */
+    const char *event;     /* eventName, exact; NULL: any */
+    const char *resource;  /* an id or a name among the record's resources; NULL: any */
+    double from;           /* eventTime >= from (-INFINITY: no bound) */
+    double until;          /* eventTime < until (INFINITY: no bound) */
+    int errors;            /* GD_AUDIT_ANY, GD_AUDIT_ERRORS_ONLY or GD_AUDIT_ERRORS_NONE */
+    int64_t since;         /* seq > since */
+    int limit;             /* at most limit, oldest first; < 0: the newest -limit (still
+                              oldest first); 0 or beyond GD_AUDIT_MAX_ROWS: that many */
+} gd_audit_filter;
+
+enum { GD_AUDIT_ANY = 0, GD_AUDIT_ERRORS_ONLY = 1, GD_AUDIT_ERRORS_NONE = 2 };
+
+/** Sets f to "everything": no condition, limit 0. */
+void gd_audit_filter_init(gd_audit_filter *f);
+
+/** The records f selects, by seq, oldest first (NULL on a database error):
+ *  [{"seq","eventTime","eventTimeWall","eventWall","gameTime","team","principal",
+ *    "sourceIPAddress","sourceIP","eventName","readOnly","requestParameters",
+ *    "responseElements","errorCode","errorMessage","resources":[{"id","name","type"}]}]
+ *  eventTime in game seconds, gameTime "HH:MM:SS" of it, eventTimeWall ISO 8601 UTC
+ *  to the second (eventWall: with milliseconds). One SQL statement per combination of
+ *  conditions, prepared on first use; every value is bound. */
+json_t *gd_store_audit_find(gd_store *s, const gd_audit_filter *f);
+/** gd_store_audit_find with only team, since and limit. */
 json_t *gd_store_audit_list(gd_store *s, int team, int64_t since, int limit);
+/** The number of audit records written so far (every team). */
+int64_t gd_store_audit_count(gd_store *s);
 
 /* ---- score ledger ---- */
 int gd_store_ledger_add(gd_store *s, double game_t, int team, const char *source, double points,

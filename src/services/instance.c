@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "services/inst_faults.h"
 #include "services/unicorn.h"
 
 #include <signal.h>
@@ -22,12 +23,25 @@ static void on_signal(uv_signal_t *s, int signum)
 }
 
 static gd_unicorn *the_service;
-static const char *acl_file;
+static const char *acl_file, *fault_file;
 
-/* SIGHUP: the server changed the instance's security groups. */
+/* The fault file (GAMEDAY_FAULT_FILE) into the service; a bad one changes nothing. */
+static void load_faults(void)
+{
+    gd_inst_faults f;
+    char err[256];
+    if (gd_inst_faults_load(fault_file, &f, err, sizeof err) < 0) {
+        gd_warn("fault_file_bad", "path=%s error=%s", gd_log_q(fault_file), gd_log_q(err));
+        return;
+    }
+    gd_unicorn_set_faults(the_service, &f);
+}
+
+/* SIGHUP: the server changed the instance's security groups or its faults. */
 static void on_hup(uv_signal_t *s, int signum)
 {
     gd_unicorn_load_acl(the_service, acl_file);
+    load_faults();
 }
 
 static const char *opt(int argc, char **argv, const char *flag, const char *env, const char *def)
@@ -43,12 +57,18 @@ int gd_cmd_instance(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help") || argv[1][0] == '-') {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: gameday instance unicorn|time [--addr IP:PORT] [--slots N] [--queue N]\n"
-                "         [--service-ms GAME_MS] [--salt S] [--id ID]\n"
+                "         [--service-ms GAME_MS] [--salt S] [--id ID] [--fault-file PATH]\n"
                 "Defaults come from GAMEDAY_ADDR, GAMEDAY_SLOTS (5), GAMEDAY_QUEUE (32),\n"
-                "GAMEDAY_SERVICE_MS (4000), GAMEDAY_SALT, GAMEDAY_INSTANCE_ID; the game clock\n"
-                "from GAMEDAY_SPEED and GAMEDAY_EPOCH_NS (speed 1 when absent).\n");
+                "GAMEDAY_SERVICE_MS (4000), GAMEDAY_SALT, GAMEDAY_INSTANCE_ID,\n"
+                "GAMEDAY_FAULT_FILE; the game clock from GAMEDAY_SPEED and GAMEDAY_EPOCH_NS\n"
+                "(speed 1 when absent). SIGHUP reads GAMEDAY_ALLOW_FILE and the fault file\n"
+                "again.\n");
         return argc < 2 ? 2 : 0;
     }
+    /* A SIGHUP that comes before the loop listens for it (the server's, for files it
+     * changed just after the spawn) must not end the process: the files are read after
+     * the handler is in place, so their change is not lost either. */
+    signal(SIGHUP, SIG_IGN);
     const char *service = argv[1];
     gd_log_init("instance");
     if (strcmp(service, "unicorn") != 0 && strcmp(service, "time") != 0) {
@@ -84,11 +104,13 @@ int gd_cmd_instance(int argc, char **argv)
         return 1;
     }
     the_service = u;
-    acl_file = getenv("GAMEDAY_ALLOW_FILE");
-    gd_unicorn_load_acl(u, acl_file);
     uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(loop, &sighup);
     uv_signal_start(&sighup, on_hup, SIGHUP);
+    acl_file = getenv("GAMEDAY_ALLOW_FILE");
+    gd_unicorn_load_acl(u, acl_file);
+    fault_file = opt(argc, argv, "--fault-file", "GAMEDAY_FAULT_FILE", NULL);
+    load_faults();
     uv_signal_init(loop, &sigterm);
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_init(loop, &sigint);

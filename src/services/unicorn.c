@@ -1,5 +1,6 @@
 /* An instance's built-in service: slots, a FIFO queue and service-time timers in
- * front of the answer (a SHA-256 for unicorn, the time in a zone for time). */
+ * front of the answer (a SHA-256 for unicorn, the time in a zone for time), and the
+ * faults a chaos experiment puts on it (fewer slots, a full disk, slow answers). */
 #include "services/unicorn.h"
 #include "core/acl.h"
 #include "core/buf.h"
@@ -19,7 +20,9 @@
 
 #define MAX_KEY 1024
 #define JOB_MAGIC 0x4a4f4221u
+#define LATER_MAGIC 0x4c415452u
 #define UNICORN_MAGIC 0x554e4943u
+#define DISK_FULL "No space left on device"
 
 struct job {
     uint32_t magic;
@@ -46,9 +49,79 @@ struct gd_unicorn {
     uint64_t served, rejected, bad, health;
     gd_acl acl;
     gd_acl_log denied;
+    gd_inst_faults faults;
+    uint64_t disk_full_answers, delayed_answers;
+};
+
+/* An answer held back by a latency fault: what gd_http_respond is given, copied. */
+struct later {
+    uint32_t magic;
+    uv_timer_t timer;
+    gd_http_conn *conn;
+    int status;
+    const char *extra, *ctype; /* static, or the service's own (it lives as long as the process) */
+    size_t len;
+    char body[];
 };
 
 static void start_job(gd_unicorn *u, struct job *j);
+
+/* The slots requests may take now: those a slot_hog fault has not. */
+static int capacity(const gd_unicorn *u)
+{
+    int c = u->conf.slots - u->faults.slot_hog;
+    return c > 0 ? c : 0;
+}
+
+static void on_later_closed(uv_handle_t *h)
+{
+    struct later *l = h->data;
+    GD_CHECK_OBJ(l, LATER_MAGIC);
+    l->magic = 0;
+    gd_free(l);
+}
+
+static void on_later(uv_timer_t *t)
+{
+    struct later *l = t->data;
+    GD_CHECK_OBJ(l, LATER_MAGIC);
+    gd_http_respond(l->conn, l->status, l->extra, l->ctype, l->body, l->len);
+    uv_close((uv_handle_t *)&l->timer, on_later_closed);
+}
+
+/* Every answer of the service goes out here: at once, or after a latency fault's
+ * delay (the connection waits; one whose client left only releases its request). */
+static void reply(gd_unicorn *u, gd_http_conn *c, int status, const char *extra, const char *ctype,
+                  const char *body, size_t len)
+{
+    if (u->faults.latency_ms <= 0) {
+        gd_http_respond(c, status, extra, ctype, body, len);
+        return;
+    }
+    struct later *l = gd_malloc(sizeof *l + len);
+    l->magic = LATER_MAGIC;
+    l->conn = c;
+    l->status = status;
+    l->extra = extra;
+    l->ctype = ctype;
+    l->len = len;
+    memcpy(l->body, body, len);
+    uv_timer_init(u->loop, &l->timer);
+    l->timer.data = l;
+    u->delayed_answers++;
+    uv_timer_start(&l->timer, on_later, (uint64_t)(u->faults.latency_ms + 0.5), 0);
+}
+
+/* gd_http_respond_error's answer, through reply. */
+static void reply_error(gd_unicorn *u, gd_http_conn *c, int status, const char *code,
+                        const char *msg)
+{
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    reply(u, c, status, "Cache-Control: no-store\r\n", "application/json", s, strlen(s));
+    free(s);
+}
 
 static void on_timer_closed(uv_handle_t *h)
 {
@@ -79,14 +152,14 @@ static void answer_time(struct job *j)
         char line[160], human[64];
         strftime(human, sizeof human, "%Y-%m-%d %H:%M:%S %Z", &tm);
         int n = snprintf(line, sizeof line, "%s (%s)\n", human, j->key);
-        gd_http_respond(j->conn, 200, u->xid, "text/plain; charset=utf-8", line, (size_t)n);
+        reply(u, j->conn, 200, u->xid, "text/plain; charset=utf-8", line, (size_t)n);
     } else {
         json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:i}", "tz", j->key, "time", iso, "utc", zulu,
                                  "abbreviation", tm.tm_zone ? tm.tm_zone : "", "utc_offset_s",
                                  (int)tm.tm_gmtoff);
         char *s = json_dumps(body, JSON_COMPACT);
         json_decref(body);
-        gd_http_respond(j->conn, 200, u->xid, "application/json", s, strlen(s));
+        reply(u, j->conn, 200, u->xid, "application/json", s, strlen(s));
         free(s);
     }
     u->served++;
@@ -121,9 +194,21 @@ static void answer(struct job *j)
     json_t *body = json_pack("{s:s%,s:s}", "key", j->key, j->keylen, "hash", hash);
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    gd_http_respond(j->conn, 200, u->xid, "application/json", s, strlen(s));
+    reply(u, j->conn, 200, u->xid, "application/json", s, strlen(s));
     free(s);
     u->served++;
+}
+
+/* Freed slots go to the oldest waiting requests, as many as there are free. */
+static void drain(gd_unicorn *u)
+{
+    while (u->qhead && u->busy < capacity(u)) {
+        struct job *n = u->qhead;
+        u->qhead = n->next;
+        if (!u->qhead) u->qtail = NULL;
+        u->qlen--;
+        start_job(u, n);
+    }
 }
 
 static void on_service_done(uv_timer_t *t)
@@ -135,14 +220,9 @@ static void on_service_done(uv_timer_t *t)
     answer(j);
     u->busy--;
     uv_close((uv_handle_t *)&j->timer, on_timer_closed);
-    /* The slot is free: the oldest waiting request takes it. */
-    if (u->qhead) {
-        struct job *n = u->qhead;
-        u->qhead = n->next;
-        if (!u->qhead) u->qtail = NULL;
-        u->qlen--;
-        start_job(u, n);
-    }
+    /* The slot is free: the oldest waiting request takes it (unless a slot_hog came
+     * meanwhile and holds it). */
+    drain(u);
 }
 
 static void start_job(gd_unicorn *u, struct job *j)
@@ -161,9 +241,14 @@ static void metrics(gd_unicorn *u, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_instance_slots", l, u->conf.slots);
     gd_prom_head(&b, "gameday_instance_busy_slots", "gauge", "Slots busy now");
     gd_prom_sample(&b, "gameday_instance_busy_slots", l, u->busy);
+    int hogged = u->faults.slot_hog < u->conf.slots ? u->faults.slot_hog : u->conf.slots;
+    gd_prom_head(&b, "gameday_instance_hogged_slots", "gauge",
+                 "Slots a slot_hog fault holds (no request can take them)");
+    gd_prom_sample(&b, "gameday_instance_hogged_slots", l, hogged);
+    double cpu = (double)(u->busy + hogged) / u->conf.slots;
     gd_prom_head(&b, "gameday_instance_cpu_utilization", "gauge",
-                 "Emulated CPUUtilization: busy slots / slots (0..1)");
-    gd_prom_sample(&b, "gameday_instance_cpu_utilization", l, (double)u->busy / u->conf.slots);
+                 "Emulated CPUUtilization: (busy + hogged slots) / slots (0..1)");
+    gd_prom_sample(&b, "gameday_instance_cpu_utilization", l, cpu < 1 ? cpu : 1);
     gd_prom_head(&b, "gameday_instance_queue_depth", "gauge", "Requests waiting for a slot");
     gd_prom_sample(&b, "gameday_instance_queue_depth", l, u->qlen);
     gd_prom_head(&b, "gameday_instance_served_total", "counter", "Requests answered 200");
@@ -176,6 +261,27 @@ static void metrics(gd_unicorn *u, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_instance_denied_total", l, (double)u->denied.denied);
     gd_prom_head(&b, "gameday_instance_bad_requests_total", "counter", "Requests refused 400");
     gd_prom_sample(&b, "gameday_instance_bad_requests_total", l, (double)u->bad);
+    struct {
+        const char *kind;
+        int on;
+        double answers;
+    } fk[] = {{"slot_hog", u->faults.slot_hog > 0, -1},
+              {"disk_full", u->faults.disk_full, (double)u->disk_full_answers},
+              {"latency", u->faults.latency_ms > 0, (double)u->delayed_answers}};
+    char fl[200];
+    gd_prom_head(&b, "gameday_instance_fault_active", "gauge",
+                 "1 while a fault of this kind is in force (the fault file)");
+    for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) {
+        snprintf(fl, sizeof fl, "%s,kind=\"%s\"", l, fk[i].kind);
+        gd_prom_sample(&b, "gameday_instance_fault_active", fl, fk[i].on);
+    }
+    gd_prom_head(&b, "gameday_instance_fault_answers_total", "counter",
+                 "Answers a fault made: 500 for disk_full, delayed for latency");
+    for (size_t i = 0; i < sizeof fk / sizeof fk[0]; i++) {
+        if (fk[i].answers < 0) continue;
+        snprintf(fl, sizeof fl, "%s,kind=\"%s\"", l, fk[i].kind);
+        gd_prom_sample(&b, "gameday_instance_fault_answers_total", fl, fk[i].answers);
+    }
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
@@ -190,33 +296,39 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
 {
     gd_unicorn *u = ud;
     GD_CHECK_OBJ(u, UNICORN_MAGIC);
-    if (path_is(req, "/health")) {
-        u->health++;
-        gd_http_respond(c, 200, u->xid, "text/plain", "ok\n", 3);
-        return;
-    }
+    /* The metrics answer whatever the faults: they are how one sees them. */
     if (path_is(req, "/metrics")) {
         metrics(u, c);
         return;
     }
+    if (u->faults.disk_full) { /* the health check too, and without taking a slot */
+        u->disk_full_answers++;
+        reply(u, c, 500, u->xid, "text/plain", DISK_FULL, strlen(DISK_FULL));
+        return;
+    }
+    if (path_is(req, "/health")) {
+        u->health++;
+        reply(u, c, 200, u->xid, "text/plain", "ok\n", 3);
+        return;
+    }
     if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
-        gd_http_respond_error(c, 405, "MethodNotAllowed", "only GET is served");
+        reply_error(u, c, 405, "MethodNotAllowed", "only GET is served");
         return;
     }
     char key[MAX_KEY];
     int n, text = 0;
     if (u->conf.kind == GD_SVC_TIME) {
         if (!path_is(req, "/time") && !path_is(req, "/")) {
-            gd_http_respond_error(c, 404, "NotFound", "GET /time?tz=Area/City");
+            reply_error(u, c, 404, "NotFound", "GET /time?tz=Area/City");
             return;
         }
         n = gd_http_query_get(req->query, req->query_len, "tz", key, sizeof key);
         if (n < 0 && n != GD_ETOOBIG) n = snprintf(key, sizeof key, "UTC");
         if (n <= 0 || !known_zone(key, (size_t)n)) {
             u->bad++;
-            gd_http_respond_error(c, 400, "UnknownTimeZone",
-                                  "tz: a zone of the tz database, like Europe/Paris or "
-                                  "America/New_York (default UTC)");
+            reply_error(u, c, 400, "UnknownTimeZone",
+                        "tz: a zone of the tz database, like Europe/Paris or "
+                        "America/New_York (default UTC)");
             return;
         }
         char fmt[16];
@@ -229,16 +341,15 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         n = gd_http_query_get(req->query, req->query_len, "key", key, sizeof key);
         if (n <= 0) {
             u->bad++;
-            gd_http_respond_error(c, 400, n == GD_ETOOBIG ? "KeyTooLong" : "MissingKey",
-                                  n == GD_ETOOBIG
-                                      ? "the key query parameter is over 1023 bytes"
-                                      : "GET /?key=K: the key query parameter is required");
+            reply_error(u, c, 400, n == GD_ETOOBIG ? "KeyTooLong" : "MissingKey",
+                        n == GD_ETOOBIG ? "the key query parameter is over 1023 bytes"
+                                        : "GET /?key=K: the key query parameter is required");
             return;
         }
     }
-    if (u->busy >= u->conf.slots && u->qlen >= u->conf.queue) {
+    if (u->busy >= capacity(u) && u->qlen >= u->conf.queue) {
         u->rejected++;
-        gd_http_respond_error(c, 503, "Overloaded", "all slots busy and the queue is full");
+        reply_error(u, c, 503, "Overloaded", "all slots busy and the queue is full");
         return;
     }
     struct job *j = gd_malloc(sizeof *j + (size_t)n + 1);
@@ -252,7 +363,7 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
     uv_timer_init(u->loop, &j->timer);
     j->timer.data = j;
     u->timers++;
-    if (u->busy < u->conf.slots) {
+    if (u->busy < capacity(u)) {
         start_job(u, j);
     } else {
         if (u->qtail)
@@ -291,6 +402,33 @@ int gd_unicorn_load_acl(gd_unicorn *u, const char *path)
     u->acl = a;
     gd_info("acl_loaded", "blocks=%d", a.n);
     return 0;
+}
+
+void gd_unicorn_set_faults(gd_unicorn *u, const gd_inst_faults *f)
+{
+    GD_CHECK_OBJ(u, UNICORN_MAGIC);
+    gd_inst_faults was = u->faults;
+    u->faults = *f;
+    if (f->slot_hog != was.slot_hog) {
+        if (f->slot_hog)
+            gd_info("fault_on", "kind=slot_hog slots=%d capacity=%d of=%d", f->slot_hog,
+                    capacity(u), u->conf.slots);
+        else
+            gd_info("fault_off", "kind=slot_hog capacity=%d", capacity(u));
+    }
+    if (f->disk_full != was.disk_full) {
+        if (f->disk_full)
+            gd_info("fault_on", "kind=disk_full");
+        else
+            gd_info("fault_off", "kind=disk_full");
+    }
+    if (f->latency_ms != was.latency_ms) {
+        if (f->latency_ms > 0)
+            gd_info("fault_on", "kind=latency latency_ms=%.0f", f->latency_ms);
+        else
+            gd_info("fault_off", "kind=latency");
+    }
+    drain(u); /* slots given back start the waiting requests now */
 }
 
 int gd_unicorn_start(uv_loop_t *loop, const gd_unicorn_conf *conf, const char *ip, int port,

@@ -12,7 +12,8 @@ from conftest import ROOT, gameday_bin
 
 # Every command `gameday ctl` runs; --help must list each with a description.
 CTL_COMMANDS = ["status", "instances", "resources", "get", "scale", "terminate", "create",
-                "update", "delete", "metrics", "endpoint", "score", "events", "audit"]
+                "update", "delete", "metrics", "endpoint", "score", "events", "audit",
+                "trail"]
 
 
 def run(*args, cwd=None):

@@ -78,6 +78,10 @@ Test(registry, defaults_pass_their_own_checks)
         {"scheduled_action", "{\"asg\": \"web\", \"at\": \"1h\", \"desired\": 4}"},
         {"dns_record", "{\"values\": [\"127.T.1.4\"]}"},
         {"reserved_instance", "{\"instance_type\": \"t3.micro\"}"},
+        {"experiment_template",
+         "{\"actions\": {\"w\": {\"actionId\": \"aws:fis:wait\", \"parameters\": "
+         "{\"duration\": \"PT1M\"}}}}"},
+        {"experiment", "{\"template\": \"t\"}"},
         {"deny_policy", "{\"principals\": [\"ceo\"]}"},
     };
     size_t n;

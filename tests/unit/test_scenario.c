@@ -199,12 +199,19 @@ Test(scenario, default_game_loads_clean)
     cr_assert_eq(nceo, 2);
 
     /* the starting architecture, defaults filled */
-    cr_assert_eq(json_array_size(s->resources), 8u);
-    const char *types[] = {"vpc", "subnet", "subnet",          "launch_template",
-                           "asg", "clb",    "launch_template", "instance"};
-    const char *names[] = {"main", "public-a", "private-a",      "web-template",
-                           "web",  "web-lb",   "batch-template", "legacy-batch"};
-    for (size_t i = 0; i < 8; i++) {
+    cr_assert_eq(json_array_size(s->resources), 9u);
+    const char *types[] = {"vpc",
+                           "subnet",
+                           "subnet",
+                           "launch_template",
+                           "asg",
+                           "clb",
+                           "experiment_template",
+                           "launch_template",
+                           "instance"};
+    const char *names[] = {"main",   "public-a",     "private-a",      "web-template", "web",
+                           "web-lb", "kill-one-web", "batch-template", "legacy-batch"};
+    for (size_t i = 0; i < 9; i++) {
         json_t *r = json_array_get(s->resources, i);
         cr_assert_str_eq(json_string_value(json_object_get(r, "type")), types[i]);
         cr_assert_str_eq(json_string_value(json_object_get(r, "name")), names[i]);
@@ -229,7 +236,7 @@ Test(scenario, default_game_loads_clean)
         json_object_get(json_object_get(json_array_get(s->resources, 5), "spec"), "health_check");
     cr_assert_eq(json_integer_value(json_object_get(hc, "healthy_threshold")), 10);
     cr_assert_float_eq(json_number_value(json_object_get(hc, "interval")), 30.0, 1e-12);
-    json_t *batch = json_object_get(json_array_get(s->resources, 6), "spec");
+    json_t *batch = json_object_get(json_array_get(s->resources, 7), "spec");
     cr_assert_str_eq(json_string_value(json_object_get(batch, "instance_type")), "m5.large");
     gd_errs_free(&e);
     gd_scenario_free(s);
@@ -529,7 +536,7 @@ Test(scenario, section_errors)
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance, deny_policy)",
+        "reserved_instance, experiment_template, experiment, deny_policy)",
         "20:3: field 'architecture.endpoint': missing (needed unless dns.resolve names the record "
         "customers look up) (allowed: no entry is defined)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
@@ -572,11 +579,11 @@ Test(scenario, architecture_errors)
         "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn, "
         "alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance, deny_policy)",
+        "reserved_instance, experiment_template, experiment, deny_policy)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance, deny_policy)",
+        "reserved_instance, experiment_template, experiment, deny_policy)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",

@@ -49,8 +49,10 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[13], "elastic_ip");
     cr_assert_str_eq(t[14], "security_group");
     cr_assert_str_eq(t[15], "reserved_instance");
-    cr_assert_str_eq(t[16], "deny_policy");
-    cr_assert_null(t[17]);
+    cr_assert_str_eq(t[16], "experiment_template");
+    cr_assert_str_eq(t[17], "experiment");
+    cr_assert_str_eq(t[18], "deny_policy");
+    cr_assert_null(t[19]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -282,7 +284,7 @@ Test(schema, unknown_type_and_not_a_mapping)
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
                         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
                         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-                        "reserved_instance, deny_policy)");
+                        "reserved_instance, experiment_template, experiment, deny_policy)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);

@@ -6,6 +6,8 @@
 #include "server/store.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
+#include <sqlite3.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -543,4 +545,303 @@ Test(store, live_instances_by_type)
     t = gd_store_live_types(s, 2);
     cr_assert_eq(json_object_size(t), 0, "a deleted row does not count");
     json_decref(t);
+}
+
+/* ---- the audit trail: resources, filters, bounds, migration ---- */
+
+/* Appends one audit record from JSON texts (NULL: none); returns nothing. */
+static void audit_add(double t, int team, const char *principal, const char *event,
+                      const char *req_json, const char *resp_json, const char *code)
+{
+    json_t *req = req_json ? json_loads(req_json, 0, NULL) : NULL;
+    json_t *resp = resp_json ? json_loads(resp_json, 0, NULL) : NULL;
+    cr_assert(req_json == NULL || req, "bad test JSON %s", req_json);
+    cr_assert(resp_json == NULL || resp, "bad test JSON %s", resp_json);
+    cr_assert_eq(gd_store_audit(s, t, team, principal, "internal", event, req, resp, code), 0);
+    json_decref(req);
+    json_decref(resp);
+}
+
+/* The seqs of a listing, as "1 3 5" (a static buffer); takes the list. */
+static const char *seqs(json_t *list)
+{
+    static char out[4096];
+    size_t o = 0, i;
+    json_t *r;
+    out[0] = 0;
+    cr_assert_not_null(list, "the listing failed");
+    json_array_foreach(list, i, r) o +=
+        (size_t)snprintf(out + o, sizeof out - o, "%s%lld", o ? " " : "",
+                         (long long)json_integer_value(json_object_get(r, "seq")));
+    json_decref(list);
+    return out;
+}
+
+static const char *found(gd_audit_filter *f)
+{
+    return seqs(gd_store_audit_find(s, f));
+}
+
+Test(store, audit_records_name_the_resources_they_touched)
+{
+    char web1[40], web2[40], asg[40];
+    snprintf(web1, sizeof web1, "%s", mk(1, "instance", "web-1", NULL));
+    snprintf(web2, sizeof web2, "%s", mk(1, "instance", "web-2", NULL));
+    snprintf(asg, sizeof asg, "%s", mk(1, "asg", "web", "{\"launch_template\":\"lt\"}"));
+    mk(2, "instance", "web-1", NULL); /* the same name in another team */
+    char req[256], resp[256];
+    /* 1: a termination names its instance in the request and the response: once */
+    snprintf(req, sizeof req, "{\"instanceId\":\"%s\",\"force\":true}", web1);
+    snprintf(
+        resp, sizeof resp,
+        "{\"instanceId\":\"%s\",\"previousState\":\"running\",\"currentState\":\"terminated\"}",
+        web1);
+    audit_add(10, 1, "chaos-monkey", "TerminateInstances", req, resp, NULL);
+    /* 2: a launch into a group: the group (by name) and the instance (by id) */
+    snprintf(resp, sizeof resp, "{\"instanceId\":\"%s\",\"name\":\"web-2\"}", web2);
+    audit_add(20, 1, "autoscaling", "RunInstances", "{\"launch_template\":\"lt\",\"asg\":\"web\"}",
+              resp, NULL);
+    /* 3: a refused call on an instance that does not exist keeps what it named */
+    audit_add(30, 1, "team-1", "TerminateInstances", "{\"instanceId\":\"i-nope\"}", NULL,
+              "InvalidInstanceID.NotFound");
+    /* 4: what a spec refers to is not touched; the created resource is */
+    audit_add(40, 1, "team-1", "CreateResource",
+              "{\"type\":\"asg\",\"name\":\"web\",\"spec\":{\"name\":\"web-1\",\"id\":\"x\"}}",
+              NULL, NULL);
+    /* 5: ids nested a few levels down, in a list */
+    snprintf(req, sizeof req, "{\"targets\":{\"Instances\":{\"resourceIds\":[\"%s\",\"%s\"]}}}",
+             web1, web2);
+    audit_add(50, 1, "fis", "StartExperiment", req, NULL, NULL);
+
+    json_t *all = gd_store_audit_list(s, 1, 0, 0);
+    cr_assert_eq(json_array_size(all), 5);
+    json_t *r1 = json_object_get(json_array_get(all, 0), "resources");
+    cr_assert_eq(json_array_size(r1), 1, "one instance, named twice");
+    cr_assert_str_eq(str(json_array_get(r1, 0), "id"), web1);
+    cr_assert_str_eq(str(json_array_get(r1, 0), "name"), "web-1");
+    cr_assert_str_eq(str(json_array_get(r1, 0), "type"), "instance");
+    json_t *r2 = json_object_get(json_array_get(all, 1), "resources");
+    cr_assert_eq(json_array_size(r2), 2);
+    cr_assert_str_eq(str(json_array_get(r2, 0), "id"), asg, "the group's name resolved to its id");
+    cr_assert_str_eq(str(json_array_get(r2, 0), "type"), "asg");
+    cr_assert_str_eq(str(json_array_get(r2, 1), "id"), web2);
+    json_t *r3 = json_object_get(json_array_get(all, 2), "resources");
+    cr_assert_eq(json_array_size(r3), 1);
+    cr_assert_str_eq(str(json_array_get(r3, 0), "id"), "i-nope");
+    cr_assert_null(json_object_get(json_array_get(r3, 0), "name"), "nothing known of it");
+    json_t *r4 = json_object_get(json_array_get(all, 3), "resources");
+    cr_assert_eq(json_array_size(r4), 1, "the spec's values are not resources touched");
+    cr_assert_str_eq(str(json_array_get(r4, 0), "name"), "web");
+    json_t *r5 = json_object_get(json_array_get(all, 4), "resources");
+    cr_assert_eq(json_array_size(r5), 2);
+    cr_assert_str_eq(str(json_array_get(r5, 0), "name"), "web-1");
+    cr_assert_str_eq(str(json_array_get(r5, 1), "name"), "web-2");
+    json_decref(all);
+
+    /* resource= matches an id or a name, within what each record named */
+    gd_audit_filter f;
+    gd_audit_filter_init(&f);
+    f.team = 1;
+    f.resource = web1;
+    cr_assert_str_eq(found(&f), "1 5");
+    f.resource = "web-1";
+    cr_assert_str_eq(found(&f), "1 5", "by name too");
+    f.resource = "web";
+    cr_assert_str_eq(found(&f), "2 4");
+    f.resource = "i-nope";
+    cr_assert_str_eq(found(&f), "3");
+    f.resource = "web-%";
+    cr_assert_str_eq(found(&f), "", "no pattern matching: '%%' is a character");
+    f.resource = "x";
+    cr_assert_str_eq(found(&f), "", "a spec's id is not a resource of the record");
+}
+
+Test(store, audit_filters_combine_with_and)
+{
+    /* seq: time team principal event error */
+    audit_add(5, 1, "gameday", "CreateResource", "{\"name\":\"web\"}", NULL, NULL); /* 1 */
+    audit_add(60, 1, "team-1", "TerminateInstances", "{\"instanceId\":\"i-1\"}", NULL,
+              NULL); /* 2 */
+    audit_add(61, 2, "team-2", "TerminateInstances", "{\"instanceId\":\"i-2\"}", NULL,
+              NULL); /* 3 */
+    audit_add(120, 1, "chaos-monkey", "TerminateInstances", "{\"instanceId\":\"i-3\"}", NULL,
+              NULL); /* 4 */
+    audit_add(121, 1, "team-1", "TerminateInstances", "{\"instanceId\":\"i-3\"}",
+              "{\"message\":\"no instance\"}", "InvalidInstanceID.NotFound"); /* 5 */
+    audit_add(180, 1, "autoscaling", "SetDesiredCapacity", "{\"autoScalingGroupName\":\"web\"}",
+              NULL, NULL); /* 6 */
+    audit_add(181, 2, "chaos-monkey", "TerminateInstances", "{\"instanceId\":\"i-9\"}", NULL,
+              NULL); /* 7 */
+
+    gd_audit_filter f;
+    gd_audit_filter_init(&f);
+    cr_assert_str_eq(found(&f), "1 2 3 4 5 6 7", "no condition: everything");
+    f.principal = "chaos-monkey";
+    cr_assert_str_eq(found(&f), "4 7");
+    f.team = 1;
+    cr_assert_str_eq(found(&f), "4", "and the team");
+    f.team = 0;
+    f.principal = NULL;
+    f.event = "TerminateInstances";
+    cr_assert_str_eq(found(&f), "2 3 4 5 7");
+    f.errors = GD_AUDIT_ERRORS_ONLY;
+    cr_assert_str_eq(found(&f), "5");
+    f.errors = GD_AUDIT_ERRORS_NONE;
+    cr_assert_str_eq(found(&f), "2 3 4 7");
+    f.from = 61;
+    f.until = 121;
+    cr_assert_str_eq(found(&f), "3 4", "from is inclusive, until exclusive");
+    f.resource = "i-3";
+    cr_assert_str_eq(found(&f), "4");
+    f.errors = GD_AUDIT_ANY;
+    f.until = INFINITY;
+    cr_assert_str_eq(found(&f), "4 5");
+    f.principal = "team-1";
+    cr_assert_str_eq(found(&f), "5", "every condition at once");
+    f.principal = "Team-1";
+    cr_assert_str_eq(found(&f), "", "principals compare exactly");
+
+    gd_audit_filter_init(&f);
+    f.event = "TerminateInstances";
+    f.since = 3;
+    cr_assert_str_eq(found(&f), "4 5 7", "since: seq after it");
+    f.limit = 2;
+    cr_assert_str_eq(found(&f), "4 5", "the oldest 2");
+    f.limit = -2;
+    cr_assert_str_eq(found(&f), "5 7", "the newest 2, oldest first");
+    f.from = NAN;
+    cr_assert_str_eq(found(&f), "", "a NaN bound selects nothing");
+    cr_assert_null(gd_store_audit_find(NULL, &f));
+    cr_assert_null(gd_store_audit_find(s, NULL));
+    cr_assert_eq(gd_store_audit_count(s), 7);
+    cr_assert_eq(gd_store_audit_count(NULL), 0);
+}
+
+Test(store, audit_record_fields_as_cloudtrail)
+{
+    audit_add(723.4, 1, "chaos-monkey", "TerminateInstances", "{\"instanceId\":\"i-1\"}", NULL,
+              NULL);
+    audit_add(3 * 3600 + 5, 1, "team-1", "StopInstances", "{\"instanceId\":\"i-1\"}",
+              "{\"message\":\"it is terminated\"}", "IncorrectInstanceState");
+    json_t *all = gd_store_audit_list(s, 0, 0, 0);
+    json_t *a = json_array_get(all, 0), *b = json_array_get(all, 1);
+    cr_assert_str_eq(str(a, "gameTime"), "00:12:03");
+    cr_assert_str_eq(str(b, "gameTime"), "03:00:05");
+    cr_assert_float_eq(json_number_value(json_object_get(a, "eventTime")), 723.4, 1e-9);
+    const char *w = str(a, "eventTimeWall"), *ms = str(a, "eventWall");
+    cr_assert_not_null(w);
+    cr_assert_eq(strlen(w), 20, "YYYY-MM-DDTHH:MM:SSZ, got %s", w);
+    cr_assert_eq(w[10], 'T');
+    cr_assert_eq(w[19], 'Z');
+    cr_assert_eq(strncmp(w, ms, 19), 0, "the same time as eventWall (%s, %s)", w, ms);
+    cr_assert_str_eq(str(a, "sourceIPAddress"), "internal");
+    cr_assert_str_eq(str(a, "sourceIP"), "internal");
+    cr_assert(json_is_false(json_object_get(a, "readOnly")));
+    cr_assert(json_is_null(json_object_get(a, "errorCode")));
+    cr_assert(json_is_null(json_object_get(a, "errorMessage")));
+    cr_assert_str_eq(str(b, "errorCode"), "IncorrectInstanceState");
+    cr_assert_str_eq(str(b, "errorMessage"), "it is terminated");
+    json_decref(all);
+}
+
+Test(store, audit_listings_are_bounded)
+{
+    cr_assert_eq(gd_store_begin(s), 0);
+    for (int i = 0; i < GD_AUDIT_MAX_ROWS + 5; i++)
+        audit_add(i, 1, "autoscaling", "SetDesiredCapacity", NULL, NULL, NULL);
+    cr_assert_eq(gd_store_commit(s), 0);
+    gd_audit_filter f;
+    gd_audit_filter_init(&f);
+    json_t *l = gd_store_audit_find(s, &f);
+    cr_assert_eq(json_array_size(l), GD_AUDIT_MAX_ROWS, "limit 0: at most the maximum");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(l, 0), "seq")), 1);
+    json_decref(l);
+    f.limit = 5000;
+    l = gd_store_audit_find(s, &f);
+    cr_assert_eq(json_array_size(l), GD_AUDIT_MAX_ROWS, "more than the maximum: the maximum");
+    json_decref(l);
+    f.limit = -5000;
+    l = gd_store_audit_find(s, &f);
+    cr_assert_eq(json_array_size(l), GD_AUDIT_MAX_ROWS);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(l, 0), "seq")), 6,
+                 "the newest 1000 are seqs 6..1005");
+    json_decref(l);
+    f.limit = 0;
+    f.since = GD_AUDIT_MAX_ROWS;
+    cr_assert_str_eq(found(&f), "1001 1002 1003 1004 1005", "since pages on");
+}
+
+Test(store, audit_filters_survive_close_and_reopen)
+{
+    char id[40];
+    snprintf(id, sizeof id, "%s", mk(1, "instance", "web-1", NULL));
+    char req[128];
+    snprintf(req, sizeof req, "{\"instanceId\":\"%s\"}", id);
+    audit_add(90, 1, "chaos-monkey", "TerminateInstances", req, NULL, NULL);
+    json_t *before = gd_store_audit_list(s, 0, 0, 0);
+    reopen();
+    json_t *after = gd_store_audit_list(s, 0, 0, 0);
+    cr_assert(json_equal(before, after), "the same records after a reopen");
+    json_decref(before);
+    json_decref(after);
+    gd_audit_filter f;
+    gd_audit_filter_init(&f);
+    f.team = 1;
+    f.resource = "web-1";
+    f.principal = "chaos-monkey";
+    cr_assert_str_eq(found(&f), "1");
+}
+
+/* A state.db as the version before resources were recorded wrote it. */
+static void write_old_db(const char *p)
+{
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(p, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(
+        db,
+        "CREATE TABLE resources (id TEXT PRIMARY KEY, team INTEGER, type TEXT, name TEXT,"
+        " spec TEXT, status TEXT, created REAL, updated REAL, deleted INTEGER NOT NULL DEFAULT 0,"
+        " deleted_at REAL);"
+        "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL, wall TEXT,"
+        " team INTEGER, principal TEXT, source_ip TEXT, event_name TEXT, request TEXT,"
+        " response TEXT, error_code TEXT);"
+        "CREATE INDEX audit_team ON audit (team, seq);"
+        "INSERT INTO resources VALUES ('i-0abc1234', 1, 'instance', 'web-7', '{}', '{}', 1, 1, 0,"
+        " NULL);"
+        "INSERT INTO audit (time, wall, team, principal, source_ip, event_name, request, response,"
+        " error_code) VALUES (723.5, '2026-12-07T03:10:00.250Z', 1, 'chaos-monkey', 'internal',"
+        " 'TerminateInstances', '{\"instanceId\":\"i-0abc1234\",\"force\":true}', NULL, NULL);"
+        "PRAGMA user_version = 1;",
+        NULL, NULL, &msg);
+    cr_assert_eq(rc, SQLITE_OK, "old schema: %s", msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+Test(store, an_old_state_db_is_migrated_and_keeps_its_records)
+{
+    gd_store_close(s);
+    s = NULL;
+    unlink(path);
+    write_old_db(path);
+    cr_assert_eq(gd_store_open(path, &s), 0, "the old file opens");
+    json_t *all = gd_store_audit_list(s, 0, 0, 0);
+    cr_assert_eq(json_array_size(all), 1, "its record is kept");
+    json_t *a = json_array_get(all, 0);
+    cr_assert_str_eq(str(a, "principal"), "chaos-monkey");
+    cr_assert_str_eq(str(a, "eventTimeWall"), "2026-12-07T03:10:00Z");
+    cr_assert_str_eq(str(a, "gameTime"), "00:12:03");
+    json_t *res = json_object_get(a, "resources");
+    cr_assert_eq(json_array_size(res), 1, "resources filled from the old request");
+    cr_assert_str_eq(str(json_array_get(res, 0), "id"), "i-0abc1234");
+    cr_assert_str_eq(str(json_array_get(res, 0), "name"), "web-7");
+    json_decref(all);
+    gd_audit_filter f;
+    gd_audit_filter_init(&f);
+    f.resource = "web-7";
+    cr_assert_str_eq(found(&f), "1", "and the filters see it");
+    audit_add(800, 1, "team-1", "DeleteResource", "{\"id\":\"i-0abc1234\"}", NULL, NULL);
+    reopen(); /* a second open finds the column: nothing to migrate */
+    f.team = 1;
+    cr_assert_str_eq(found(&f), "1 2");
 }
