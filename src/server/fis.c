@@ -379,6 +379,7 @@ static int start_action(run *x, const char *name, const json_t *a, json_t *act_s
                 !strcmp(gd_jstr(st, "az"), az)) {
                 /* A zone's loss is not an API call: nothing protects an instance from it. */
                 gd_actor who = fis_actor(x->team);
+                who.physical = 1;
                 gd_op_result res;
                 char why[96];
                 snprintf(why, sizeof why, "availability zone %s is down (experiment %s)", az,

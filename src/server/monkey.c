@@ -5,6 +5,7 @@
 #include "server/monkey.h"
 
 #include "core/check.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/promtext.h"
@@ -189,8 +190,9 @@ static void kill_in_team(gd_game *g, const struct mgroup *gr, int team, uint64_t
     if (!asg) return; /* this team has no such group */
     json_t *tags = json_object_get(json_object_get(asg, "spec"), "tags");
     const char *opt = json_string_value(json_object_get(tags, mc->opt_out_tag));
+    int opted_out = opt && !strcmp(opt, "true");
     json_decref(asg);
-    if (opt && !strcmp(opt, "true")) {
+    if (opted_out) {
         gd_info("chaos_monkey_skip", "team=%d group=%s kill=%ld reason=opt-out", team, gr->name,
                 gr->kills);
         gd_chaos_count(g, team, "chaos-monkey", GD_CHAOS_SKIPPED);
@@ -206,8 +208,9 @@ static void kill_in_team(gd_game *g, const struct mgroup *gr, int team, uint64_t
         return;
     }
     size_t rank = (size_t)gd_chaos_rank(draw, n);
-    char id[48], line[400];
+    char id[48], line[400], due[32];
     snprintf(id, sizeof id, "%s", gd_jstr(json_array_get(cand, rank), "id"));
+    gd_clock_hms(gr->next, due, sizeof due); /* the schedule's time, the same in every team */
     json_decref(cand);
     gd_actor who = {.team = team, .principal = "chaos-monkey", .trust = GD_TRUST_GAME};
     json_t *body = json_pack("{s:b}", "force", 1);
@@ -217,8 +220,8 @@ static void kill_in_team(gd_game *g, const struct mgroup *gr, int team, uint64_t
     double now = gd_game_now(g);
     if (!r.code) {
         snprintf(line, sizeof line,
-                 "%s terminated by chaos-monkey (group %s, kill %ld, rank %zu of %zu)", id,
-                 gr->name, gr->kills, rank + 1, n);
+                 "%s terminated by chaos-monkey (group %s, kill %ld due %s, rank %zu of %zu)", id,
+                 gr->name, gr->kills, due, rank + 1, n);
         gd_store_ledger_add(g->db, now, team, "chaos-monkey", 0, line);
         gd_info("chaos_monkey_kill", "team=%d group=%s kill=%ld rank=%zu of=%zu id=%s", team,
                 gr->name, gr->kills, rank + 1, n, id);
@@ -226,9 +229,9 @@ static void kill_in_team(gd_game *g, const struct mgroup *gr, int team, uint64_t
     } else if (gd_chaos_refused(r.code)) {
         double pen = mc->refusal_penalty;
         snprintf(line, sizeof line,
-                 "chaos-monkey's termination of %s (group %s, kill %ld, rank %zu of %zu) was "
-                 "refused: %s",
-                 id, gr->name, gr->kills, rank + 1, n, r.code);
+                 "chaos-monkey's termination of %s (group %s, kill %ld due %s, rank %zu of %zu) "
+                 "was refused: %s",
+                 id, gr->name, gr->kills, due, rank + 1, n, r.code);
         gd_store_ledger_add(g->db, now, team, "chaos-monkey", pen > 0 ? -pen : 0, line);
         gd_info("chaos_monkey_refused", "team=%d group=%s kill=%ld rank=%zu of=%zu id=%s code=%s",
                 team, gr->name, gr->kills, rank + 1, n, id, r.code);
