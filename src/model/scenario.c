@@ -306,8 +306,8 @@ static json_t *read_section(struct sctx *x, json_t *parent, const char *pkey, js
 
 static const char *const service_kinds[] = {"unicorn", "time", NULL};
 static const char *const actions[] = {
-    "terminate_random", "terminate",           "scale", "message", "az_outage",
-    "update",           "detach_target_group", NULL};
+    "terminate_random",    "terminate",        "scale", "message", "az_outage", "update",
+    "detach_target_group", "start_experiment", NULL};
 
 static const struct sfield top_fields[] = {
     {"name", S_NAME, 1, NULL, 0, 0, OFF(gd_scenario, name), NULL},
@@ -407,6 +407,7 @@ static const struct sfield event_fields[] = {
     {"for", S_DUR, 0, "10m", 60, 86400, OFF(gd_event, for_s), NULL},
     {"patch", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"group", S_NAME, 0, NULL, 0, 0, OFF(gd_event, group), NULL},
+    {"template", S_NAME, 0, NULL, 0, 0, OFF(gd_event, template), NULL},
     END,
 };
 
@@ -893,11 +894,32 @@ static void check_detach(struct sctx *x, gd_scenario *s, json_t *it, gd_event *e
              e->group);
 }
 
+/* A start_experiment event: an experiment_template of the architecture, and no target
+ * (the template says what it acts on). */
+static void check_start_experiment(struct sctx *x, gd_scenario *s, json_t *it, gd_event *e,
+                                   const char *p)
+{
+    char pf[160], allow[512];
+    snprintf(pf, sizeof pf, "%s.target", p);
+    if (e->target)
+        serr(x, it, "target", json_object_get(it, "target"), pf,
+             "no target: the experiment template names its targets",
+             "a start_experiment event takes no target");
+    snprintf(pf, sizeof pf, "%s.template", p);
+    gd_arch_names(s->resources, "experiment_template", allow, sizeof allow);
+    if (e->template == NULL)
+        serr(x, it, NULL, NULL, pf, allow, "missing (the experiment_template to start)");
+    else if (!gd_arch_find(s->resources, "experiment_template", e->template))
+        serr(x, it, "template", json_object_get(it, "template"), pf, allow,
+             "no experiment_template named '%s'", e->template);
+}
+
 static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
 {
     json_t *list =
         get_list(x, root, "events", "events", 0,
-                 "a list of {at, action, target, count, principal, message, for, patch, group}");
+                 "a list of {at, action, target, count, principal, message, for, patch, group, "
+                 "template}");
     if (list == NULL || json_array_size(list) == 0) return;
     s->events = gd_calloc(json_array_size(list), sizeof(gd_event));
     char p[128], a[32], b[32], allow[512];
@@ -917,10 +939,12 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
         char pf[160];
         int is_update = !strcmp(e->action, "update");
         int is_detach = !strcmp(e->action, "detach_target_group");
-        /* The CEO's changes are the CEO's unless the event names someone else. */
-        if ((is_update || is_detach) && json_object_get(it, "principal") == NULL) {
+        int is_fis = !strcmp(e->action, "start_experiment");
+        /* The CEO's changes are the CEO's, an experiment FIS's, unless the event names
+         * someone else. */
+        if ((is_update || is_detach || is_fis) && json_object_get(it, "principal") == NULL) {
             gd_free(e->principal);
-            e->principal = gd_strdup("ceo");
+            e->principal = gd_strdup(is_fis ? "fis" : "ceo");
         }
         json_t *pv = json_object_get(it, "patch");
         snprintf(pf, sizeof pf, "%s.patch", p);
@@ -938,6 +962,15 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
                  "%s is after the end of the game (%s)", gd_model_fmt_dur(e->at, a, sizeof a),
                  gd_model_fmt_dur(s->duration, b, sizeof b));
         }
+        if (is_fis) {
+            check_start_experiment(x, s, it, e, p);
+            continue;
+        }
+        snprintf(pf, sizeof pf, "%s.template", p);
+        if (e->template)
+            serr(x, it, "template", json_object_get(it, "template"), pf,
+                 "a template only with action: start_experiment", "a %s event takes no template",
+                 e->action);
         int is_msg = strcmp(e->action, "message") == 0;
         snprintf(pf, sizeof pf, "%s.message", p);
         if (is_msg && e->message == NULL)
@@ -1220,6 +1253,7 @@ void gd_scenario_free(gd_scenario *s)
         gd_free(s->events[i].principal);
         gd_free(s->events[i].message);
         gd_free(s->events[i].group);
+        gd_free(s->events[i].template);
         json_decref(s->events[i].patch);
     }
     gd_free(s->monkey.window);

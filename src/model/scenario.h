@@ -32,15 +32,16 @@ typedef struct gd_surge {
 typedef struct gd_event {
     double at; /* game seconds */
     /* terminate_random | terminate | scale | message | az_outage | update |
-     * detach_target_group */
+     * detach_target_group | start_experiment */
     char *action;
     char *target;    /* e.g. "asg/web", "instance/legacy-batch", "az/a", NULL */
-    char *principal; /* who acts, e.g. "chaos-monkey"; "ceo" for update and detach */
+    char *principal; /* who acts: chaos-monkey; ceo (update, detach), fis (experiments) */
     char *message;   /* text shown on the scoreboard, may be NULL */
     int count;       /* terminate_random: how many; scale: desired */
     double for_s;    /* az_outage: how long the zone stays down (game seconds) */
     json_t *patch;   /* update: the fields merged into the target's spec (owned) */
     char *group;     /* detach_target_group: the target group the asg leaves */
+    char *template;  /* start_experiment: the experiment_template's name */
 } gd_event;
 
 /* Chaos Monkey, the scenario's `chaos_monkey` section (on is 0 when it is absent): in

@@ -165,6 +165,40 @@ static void ceo_change(gd_game *g, const gd_event *ev, int team, const char *pri
     gd_op_result_free(&r);
 }
 
+/* start_experiment: the team's experiment_template of that name starts, through the
+ * operations layer's StartExperiment (audited, refused as for a player's call). A team
+ * that deleted its template is told so in its event stream; nothing else happens. */
+static void start_experiment(gd_game *g, const gd_event *ev, int team, const char *principal)
+{
+    char line[700];
+    double now = gd_game_now(g);
+    json_t *tmpl = gd_store_res_live(g->db, team, ev->template, "experiment_template");
+    if (!tmpl) {
+        snprintf(line, sizeof line,
+                 "no experiment started: the team has no experiment_template '%s'%s%s",
+                 ev->template, sep(ev), msg(ev));
+        gd_store_ledger_add(g->db, now, team, principal, 0, line);
+        gd_info("experiment_event_skip", "team=%d template=%s reason=no-template", team,
+                ev->template);
+        return;
+    }
+    json_decref(tmpl);
+    gd_actor who = {.team = team, .principal = principal, .trust = GD_TRUST_GAME};
+    gd_op_result r;
+    gd_op_action(g, &who, "start_experiment", ev->template, NULL, &r);
+    /* A started experiment has its own line (ops.c); the event's message goes with it. */
+    if (r.code) {
+        snprintf(line, sizeof line, "experiment template %s was not started: %s: %.400s",
+                 ev->template, r.code, r.message);
+        gd_warn("experiment_event_failed", "team=%d template=%s code=%s msg=%s", team, ev->template,
+                r.code, gd_log_q(r.message));
+        gd_store_ledger_add(g->db, now, team, principal, 0, line);
+    } else if (ev->message) {
+        gd_store_ledger_add(g->db, now, team, principal, 0, ev->message);
+    }
+    gd_op_result_free(&r);
+}
+
 /* az_outage: the zone is down for `for`: every instance in it is lost (a physical
  * loss: no protection stops it), nothing launches there, and a load balancer with no
  * subnet elsewhere goes with it (edgepush). */
@@ -227,6 +261,8 @@ void gd_events_fire(gd_game *g, const gd_event *ev)
             } else if (!strcmp(ev->action, "update") ||
                        !strcmp(ev->action, "detach_target_group")) {
                 ceo_change(g, ev, t, principal);
+            } else if (!strcmp(ev->action, "start_experiment")) {
+                start_experiment(g, ev, t, principal);
             } else if (!strcmp(ev->action, "terminate")) {
                 chaos_op(g, t, principal, "terminate", name, force, code, sizeof code);
                 if (*code)

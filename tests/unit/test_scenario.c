@@ -528,7 +528,8 @@ Test(scenario, section_errors)
         "12:17: field 'service.kind': \"clock\" is not one of the allowed values (allowed: "
         "unicorn, time)",
         "14:22: field 'events[0].action': \"explode\" is not one of the allowed values (allowed: "
-        "terminate_random, terminate, scale, message, az_outage, update, detach_target_group)",
+        "terminate_random, terminate, scale, message, az_outage, update, detach_target_group, "
+        "start_experiment)",
         "15:5: field 'events[1].target': missing (allowed: TYPE/NAME, e.g. asg/web)",
         "16:5: field 'events[2].message': missing (allowed: the text to show)",
         "17:37: field 'events[3].target': 'web' is not TYPE/NAME (allowed: TYPE/NAME, e.g. "
