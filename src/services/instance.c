@@ -22,7 +22,7 @@ static void on_signal(uv_signal_t *s, int signum)
     _exit(0);
 }
 
-static gd_unicorn *the_service;
+static gd_slots *the_machine; /* the service's: its ACL and faults */
 static const char *acl_file, *fault_file;
 
 /* The fault file (GAMEDAY_FAULT_FILE) into the service; a bad one changes nothing. */
@@ -34,13 +34,13 @@ static void load_faults(void)
         gd_warn("fault_file_bad", "path=%s error=%s", gd_log_q(fault_file), gd_log_q(err));
         return;
     }
-    gd_unicorn_set_faults(the_service, &f);
+    gd_slots_set_faults(the_machine, &f);
 }
 
 /* SIGHUP: the server changed the instance's security groups or its faults. */
 static void on_hup(uv_signal_t *s, int signum)
 {
-    gd_unicorn_load_acl(the_service, acl_file);
+    gd_slots_load_acl(the_machine, acl_file);
     load_faults();
 }
 
@@ -103,12 +103,12 @@ int gd_cmd_instance(int argc, char **argv)
         gd_error("listen_failed", "addr=%s err=%s", addr, gd_strerror(r));
         return 1;
     }
-    the_service = u;
+    the_machine = gd_unicorn_slots(u);
     uv_signal_t sigterm, sigint, sighup;
     uv_signal_init(loop, &sighup);
     uv_signal_start(&sighup, on_hup, SIGHUP);
     acl_file = getenv("GAMEDAY_ALLOW_FILE");
-    gd_unicorn_load_acl(u, acl_file);
+    gd_slots_load_acl(the_machine, acl_file);
     fault_file = opt(argc, argv, "--fault-file", "GAMEDAY_FAULT_FILE", NULL);
     load_faults();
     uv_signal_init(loop, &sigterm);
