@@ -1,7 +1,10 @@
 /* Sessions in Redis through hiredis' async API on libuv (see session_redis.h). The
  * connection's life is one state enum changed in set_state(); every command has its own
  * timer, so that a Redis that stops answering (SIGSTOP, a full network) fails the
- * request instead of holding it for ever: hiredis 0.14 has no command timeout. */
+ * request instead of holding it for ever: hiredis 0.14 has no command timeout. The
+ * events glue is ours, not hiredis' adapters/libuv.h: that one drops libuv's error
+ * status, which libuv gives (and stops the poll) when a connect is refused or a
+ * connection reset, so hiredis would never learn of either. */
 #include "services/session_redis.h"
 #include "core/check.h"
 #include "core/err.h"
@@ -9,7 +12,6 @@
 #include "core/mem.h"
 #include "core/promtext.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -62,6 +64,97 @@ struct op {
 
 static void connect_now(gd_sredis *r);
 static void drop(gd_sredis *r, const char *why);
+
+/* ---- hiredis on the loop: one uv_poll_t per connection ---- */
+
+#define EV_MAGIC 0x52455645u
+
+struct events {
+    uint32_t magic;
+    redisAsyncContext *ac; /* NULL once hiredis has cleaned up */
+    uv_poll_t poll;
+    int want; /* UV_READABLE | UV_WRITABLE */
+};
+
+static void on_poll(uv_poll_t *h, int status, int ready)
+{
+    struct events *e = h->data;
+    GD_CHECK_OBJ(e, EV_MAGIC);
+    if (status < 0) {
+        /* POLLERR: a refused connect, a reset. libuv stopped the poll; hiredis finds the
+         * socket's error on its next read (or connect check) and disconnects. */
+        if (e->ac) redisAsyncHandleRead(e->ac);
+        return;
+    }
+    if (e->ac && (ready & UV_READABLE)) redisAsyncHandleRead(e->ac);
+    if (e->ac && (ready & UV_WRITABLE)) redisAsyncHandleWrite(e->ac);
+}
+
+static void ev_update(struct events *e, int add, int del)
+{
+    e->want = (e->want | add) & ~del;
+    if (e->want)
+        uv_poll_start(&e->poll, e->want, on_poll);
+    else
+        uv_poll_stop(&e->poll);
+}
+
+static void ev_add_read(void *p)
+{
+    ev_update(p, UV_READABLE, 0);
+}
+
+static void ev_del_read(void *p)
+{
+    ev_update(p, 0, UV_READABLE);
+}
+
+static void ev_add_write(void *p)
+{
+    ev_update(p, UV_WRITABLE, 0);
+}
+
+static void ev_del_write(void *p)
+{
+    ev_update(p, 0, UV_WRITABLE);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    struct events *e = h->data;
+    GD_CHECK_OBJ(e, EV_MAGIC);
+    e->magic = 0;
+    gd_free(e);
+}
+
+/* hiredis frees the context: the poll goes (in its close callback). */
+static void ev_cleanup(void *p)
+{
+    struct events *e = p;
+    GD_CHECK_OBJ(e, EV_MAGIC);
+    e->ac = NULL;
+    uv_close((uv_handle_t *)&e->poll, on_poll_closed);
+}
+
+static int attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    struct events *e = gd_calloc(1, sizeof *e);
+    e->magic = EV_MAGIC;
+    if (uv_poll_init_socket(loop, &e->poll, ac->c.fd) != 0) {
+        e->magic = 0;
+        gd_free(e);
+        return -1;
+    }
+    e->ac = ac;
+    e->poll.data = e;
+    ac->ev.data = e;
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    return 0;
+}
 
 static void set_state(gd_sredis *r, enum rstate s, const char *why)
 {
@@ -176,7 +269,7 @@ static void connect_now(gd_sredis *r)
         return;
     }
     c->data = r;
-    if (redisLibuvAttach(c, r->loop) != REDIS_OK) {
+    if (attach(c, r->loop) < 0) {
         redisAsyncFree(c);
         r->connects_failed++;
         lost(r, "cannot attach to the loop");
