@@ -360,11 +360,12 @@ static void session_key(const gd_game *g, int team, char out[65])
     for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
-/* A launch template's session_store for a team: "127.T." becomes "127.<team>.". */
-static void store_addr(const char *tmpl, int team, char *out, size_t n)
+/* A launch template's session_store for a team: "127.T." becomes the team's network,
+ * 127.<team + net - 1>. */
+static void store_addr(const gd_game *g, const char *tmpl, int team, char *out, size_t n)
 {
     if (!strncmp(tmpl, "127.T.", 6))
-        snprintf(out, n, "127.%d.%s", team, tmpl + 6);
+        snprintf(out, n, "127.%d.%s", team + g->net - 1, tmpl + 6);
     else
         snprintf(out, n, "%s", tmpl);
 }
@@ -409,7 +410,7 @@ void gd_instance_boot(gd_game *g, json_t *inst)
     const char *store = gd_jstr(lts, "session_store");
     if (store[0]) {
         char a[96];
-        store_addr(store, team, a, sizeof a);
+        store_addr(g, store, team, a, sizeof a);
         snprintf(e_redis, sizeof e_redis, "GAMEDAY_REDIS=%s", a);
     }
     char *env[] = {e_addr,  e_ip,    e_port, e_id,    e_salt,
