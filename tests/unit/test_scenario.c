@@ -199,12 +199,19 @@ Test(scenario, default_game_loads_clean)
     cr_assert_eq(nceo, 2);
 
     /* the starting architecture, defaults filled */
-    cr_assert_eq(json_array_size(s->resources), 8u);
-    const char *types[] = {"vpc", "subnet", "subnet",          "launch_template",
-                           "asg", "clb",    "launch_template", "instance"};
-    const char *names[] = {"main", "public-a", "private-a",      "web-template",
-                           "web",  "web-lb",   "batch-template", "legacy-batch"};
-    for (size_t i = 0; i < 8; i++) {
+    cr_assert_eq(json_array_size(s->resources), 9u);
+    const char *types[] = {"vpc",
+                           "subnet",
+                           "subnet",
+                           "launch_template",
+                           "asg",
+                           "clb",
+                           "experiment_template",
+                           "launch_template",
+                           "instance"};
+    const char *names[] = {"main",   "public-a",     "private-a",      "web-template", "web",
+                           "web-lb", "kill-one-web", "batch-template", "legacy-batch"};
+    for (size_t i = 0; i < 9; i++) {
         json_t *r = json_array_get(s->resources, i);
         cr_assert_str_eq(json_string_value(json_object_get(r, "type")), types[i]);
         cr_assert_str_eq(json_string_value(json_object_get(r, "name")), names[i]);
@@ -229,7 +236,7 @@ Test(scenario, default_game_loads_clean)
         json_object_get(json_object_get(json_array_get(s->resources, 5), "spec"), "health_check");
     cr_assert_eq(json_integer_value(json_object_get(hc, "healthy_threshold")), 10);
     cr_assert_float_eq(json_number_value(json_object_get(hc, "interval")), 30.0, 1e-12);
-    json_t *batch = json_object_get(json_array_get(s->resources, 6), "spec");
+    json_t *batch = json_object_get(json_array_get(s->resources, 7), "spec");
     cr_assert_str_eq(json_string_value(json_object_get(batch, "instance_type")), "m5.large");
     gd_errs_free(&e);
     gd_scenario_free(s);
