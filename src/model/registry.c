@@ -74,6 +74,7 @@ int gd_itype_slots(int lt_slots, const char *lt_type, const char *itype)
 
 static const char *const markets[] = {"on-demand", "spot", NULL};
 static const char *const services[] = {"unicorn", "time", "clothes", NULL};
+static const char *const session_modes[] = {"memory", "cookie", "redis", NULL};
 static const char *const hc_types[] = {"EC2", "ELB", NULL};
 static const char *const azs[] = {"a", "b", "c", "d", "e", "f", NULL};
 
@@ -100,6 +101,9 @@ static const gd_field lt_fields[] = {
     {F("queue", GD_F_INT, 0, "32"), RANGE(0, 100000)},
     {F("service_time", GD_F_DUR, 0, "4"), RANGE(0, 3600)},
     {F("boot_time", GD_F_DUR, 0, "60"), RANGE(0, 3600)},
+    /* where the clothes service keeps its sessions (GAMEDAY_SESSIONS; see lt_cross) */
+    {F("sessions", GD_F_ENUM, 0, "\"memory\""), .enums = session_modes},
+    {F("session_store", GD_F_STR, 0, NULL)},
     /* absent: no security group (everyone may connect), as before groups existed */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {F("tags", GD_F_TAGS, 0, NULL)},
@@ -380,6 +384,53 @@ static int int_field(json_t *spec, const char *k, long long *out)
     if (!json_is_integer(v)) return 0;
     *out = json_integer_value(v);
     return 1;
+}
+
+/* A decimal number of 1..5 digits at *p, at most max; advances *p. -1 if none. */
+static long dec(const char **p, long max)
+{
+    long v = 0;
+    int n = 0;
+    while (**p >= '0' && **p <= '9' && n < 6) v = v * 10 + (*(*p)++ - '0'), n++;
+    return n == 0 || n > 5 || v > max ? -1 : v;
+}
+
+/* "127.B.C.D:PORT" or "127.T.C.D:PORT" (T: the team's number), PORT 1..65535. */
+static int store_addr_ok(const char *s)
+{
+    if (!s || strncmp(s, "127.", 4)) return 0;
+    const char *p = s + 4;
+    if (*p == 'T')
+        p++;
+    else if (dec(&p, 255) < 0)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (*p++ != '.' || dec(&p, 255) < 0) return 0;
+    if (*p++ != ':') return 0;
+    long port = dec(&p, 65535);
+    return port >= 1 && *p == 0;
+}
+
+/* A launch template's sessions: a Redis mode names its store, only it does. */
+static void lt_cross(gd_spec_check *x, json_t *spec)
+{
+    json_t *mode = json_object_get(spec, "sessions"),
+           *store = json_object_get(spec, "session_store");
+    if (gd_spec_is_bad(x, "sessions") || gd_spec_is_bad(x, "session_store")) return;
+    int redis = json_is_string(mode) && !strcmp(json_string_value(mode), "redis");
+    if (store && !store_addr_ok(json_string_value(store))) {
+        gd_spec_fail(x, spec, "session_store", store, "session_store",
+                     "IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379",
+                     "not an address and port");
+    } else if (store && !redis) {
+        gd_spec_fail(x, spec, "session_store", store, "session_store", "only with sessions: redis",
+                     "the sessions are not kept in Redis (sessions: %s)",
+                     json_is_string(mode) ? json_string_value(mode) : "memory");
+    } else if (redis && !store) {
+        gd_spec_fail(x, spec, "session_store", NULL, "session_store",
+                     "IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379",
+                     "missing: sessions: redis needs the Redis server's address");
+    }
 }
 
 static void asg_cross(gd_spec_check *x, json_t *spec)
@@ -1003,7 +1054,8 @@ static const gd_rtype rows[] = {
      .prefix = "lt",
      .summary = "what an instance runs: service or command, type, slots, service and boot time",
      .fields = lt_fields,
-     .refs = lt_refs},
+     .refs = lt_refs,
+     .check_spec = lt_cross},
     {.name = "instance",
      .prefix = "i",
      .summary = "one server: a real process on its own address",
