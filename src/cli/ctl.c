@@ -2,6 +2,7 @@
  * people, --json for scripts. Finds the game from --api/--token, GAMEDAY_API and
  * GAMEDAY_TOKEN, or the newest var/<game>/game.json (the first team's token). */
 #include "cli/ctl_audit.h"
+#include "cli/ctl_fis.h"
 #include "cli/http_client.h"
 #include "cli/roles.h"
 #include "cli/suggest.h"
@@ -59,6 +60,8 @@ static const struct ctl_cmd {
      "--from T --to T --errors only|none --limit N",
      0, -1},
     {"trail", "--who ID|NAME", "who terminated or changed a resource, then its history", 1, -1},
+    {"experiment", "SUBCOMMAND",
+     "FIS experiments: start TEMPLATE [--wait], stop ID, list, get ID, wait ID", 1, -1},
     {"help", "", "this list (also --help, -h)", 0, -1},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -340,6 +343,15 @@ int gd_cmd_ctl(int argc, char **argv)
         rc = st >= 200 && st < 300 ? gd_ctl_audit_print(&a, j) : show_error(j, st);
         json_decref(j);
         return rc;
+    }
+    if (!strcmp(cmd, "experiment")) { /* its own subcommands: ctl_fis.c */
+        gd_ctl_exp x;
+        int rc = gd_ctl_experiment_args(argc - i, argv + i, &x);
+        if (rc) return rc;
+        x.json |= as_json;
+        char apib[128], tokb[128];
+        if (locate(&api, &token, gamedir, apib, tokb) < 0) return 1;
+        return gd_ctl_experiment(api, token, &x);
     }
     /* --json may also follow the command. */
     int nargs = 0;

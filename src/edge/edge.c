@@ -269,6 +269,8 @@ static json_t *stats_json(void)
         (json_int_t)(E.front ? E.front->nconns : 0), "target_groups", groups, "targets", ts);
     json_object_set_new(j, "denied", json_integer((json_int_t)E.denied.denied));
     json_object_set_new(j, "faults", gd_edge_faults_json());
+    if (E.c.target_hist.count) /* the server's TargetResponseTime percentiles */
+        json_object_set_new(j, "target_time", gd_hist_to_json(&E.c.target_hist));
     if (modes[E.mode]->stats) modes[E.mode]->stats(&E, j);
     return j;
 }

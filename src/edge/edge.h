@@ -7,6 +7,7 @@
 #include "core/acl.h"
 #include "core/admin.h"
 #include "core/buf.h"
+#include "core/hist.h"
 #include "core/http.h"
 #include "core/httpc.h"
 #include "edge/balancer.h"
@@ -30,6 +31,7 @@ typedef struct gd_edge_counters {
     uint64_t retries, retry_budget_exhausted, backend_conn_errors;
     double target_time_sum; /* TargetResponseTime, game seconds, summed */
     uint64_t target_time_n;
+    gd_hist target_hist; /* the same times one by one, game microseconds, since the start */
 } gd_edge_counters;
 
 typedef struct gd_edge gd_edge;

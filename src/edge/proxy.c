@@ -179,8 +179,10 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
                       : err == GD_ECLOSED ? "the target was removed"
                                           : "the target closed or refused the connection");
     } else {
-        E.c.target_time_sum += gd_clock_game_ms(uv_hrtime() - px->start_ns) / 1000.0;
+        double ms = gd_clock_game_ms(uv_hrtime() - px->start_ns);
+        E.c.target_time_sum += ms / 1000.0;
         E.c.target_time_n++;
+        gd_hist_add(&E.c.target_hist, (uint64_t)(ms * 1000.0));
         gd_buf *b = &scratch_resp;
         gd_buf_reset(b);
         gd_http_status_line(b, resp->status);

@@ -54,6 +54,8 @@ static const gd_field p_slow_close[] = {
     DURATION, LINK, {F("delay", GD_F_DUR, 1, NULL), RANGE(0.001, 600)}, END};
 static const gd_field p_slot_hog[] = {
     DURATION, {F("slots", GD_F_INT, 0, "1"), RANGE(1, 1000)}, END};
+static const gd_field p_inst_latency[] = {
+    DURATION, {F("latency", GD_F_DUR, 1, NULL), RANGE(0.001, 60)}, END};
 static const gd_field p_dns[] = {DURATION, PROBABILITY, END};
 static const gd_field p_dns_wrong[] = {
     DURATION, PROBABILITY, {F("address", GD_F_STR, 0, "\"127.0.0.2\"")}, END};
@@ -108,6 +110,10 @@ static const gd_fis_action actions[] = {
     {"gameday:instance:disk-full",
      "each target instance's disk is full: it answers every request (health checks too) 500",
      "Instances", "instance", p_wait, GD_FIS_LASTS},
+    {"gameday:instance:latency",
+     "each answer of the target instances (health checks too) leaves that much later, as if "
+     "the process stalled",
+     "Instances", "instance", p_inst_latency, GD_FIS_LASTS},
     {"gameday:ec2:security-group-deny",
      "each target security group lets nothing in (its ingress rules are emptied, then put back)",
      "SecurityGroups", "security_group", p_wait, GD_FIS_LASTS},

@@ -10,6 +10,7 @@
 
 #include "core/addr.h"
 #include "core/err.h"
+#include "core/mem.h"
 #include "model/arch.h"
 #include "model/rules.h"
 #include "model/schema.h"
@@ -73,6 +74,7 @@ int gd_itype_slots(int lt_slots, const char *lt_type, const char *itype)
 
 static const char *const markets[] = {"on-demand", "spot", NULL};
 static const char *const services[] = {"unicorn", "time", "clothes", NULL};
+static const char *const session_modes[] = {"memory", "cookie", "redis", NULL};
 static const char *const hc_types[] = {"EC2", "ELB", NULL};
 static const char *const azs[] = {"a", "b", "c", "d", "e", "f", NULL};
 
@@ -99,9 +101,14 @@ static const gd_field lt_fields[] = {
     {F("queue", GD_F_INT, 0, "32"), RANGE(0, 100000)},
     {F("service_time", GD_F_DUR, 0, "4"), RANGE(0, 3600)},
     {F("boot_time", GD_F_DUR, 0, "60"), RANGE(0, 3600)},
+    /* where the clothes service keeps its sessions (GAMEDAY_SESSIONS; see lt_cross) */
+    {F("sessions", GD_F_ENUM, 0, "\"memory\""), .enums = session_modes},
+    {F("session_store", GD_F_STR, 0, NULL)},
     /* absent: no security group (everyone may connect), as before groups existed */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {F("tags", GD_F_TAGS, 0, NULL)},
+    /* copied to each instance launched from it */
+    {F("termination_protection", GD_F_BOOL, 0, "false")},
     {.name = NULL},
 };
 
@@ -114,6 +121,8 @@ static const gd_field instance_fields[] = {
     /* absent: its launch template's */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {F("tags", GD_F_TAGS, 0, NULL)},
+    /* absent: its launch template's; true: TerminateInstances is refused (ops.c) */
+    {F("termination_protection", GD_F_BOOL, 0, NULL)},
     {.name = NULL},
 };
 
@@ -356,6 +365,17 @@ static const gd_field experiment_fields[] = {
     {.name = NULL},
 };
 
+/* A deny policy, like an AWS service control policy: what the principals it names (those
+ * the scenario's protections.deniable lets a team deny) may not do to the resources it
+ * names. The operations layer refuses such an operation with AccessDenied (ops.c); the
+ * scenario decides who is deniable (gd_scenario_check_deny). */
+static const gd_field deny_fields[] = {
+    {F("principals", GD_F_STRS, 1, NULL), RANGE(1, 20)},
+    {F("actions", GD_F_STRS, 0, "[\"*\"]"), RANGE(1, 20)},
+    {F("resources", GD_F_STRS, 0, "[\"*\"]"), RANGE(1, 50)},
+    {.name = NULL},
+};
+
 /* ---- checks within a spec --------------------------------------------------------- */
 
 static int int_field(json_t *spec, const char *k, long long *out)
@@ -364,6 +384,53 @@ static int int_field(json_t *spec, const char *k, long long *out)
     if (!json_is_integer(v)) return 0;
     *out = json_integer_value(v);
     return 1;
+}
+
+/* A decimal number of 1..5 digits at *p, at most max; advances *p. -1 if none. */
+static long dec(const char **p, long max)
+{
+    long v = 0;
+    int n = 0;
+    while (**p >= '0' && **p <= '9' && n < 6) v = v * 10 + (*(*p)++ - '0'), n++;
+    return n == 0 || n > 5 || v > max ? -1 : v;
+}
+
+/* "127.B.C.D:PORT" or "127.T.C.D:PORT" (T: the team's number), PORT 1..65535. */
+static int store_addr_ok(const char *s)
+{
+    if (!s || strncmp(s, "127.", 4)) return 0;
+    const char *p = s + 4;
+    if (*p == 'T')
+        p++;
+    else if (dec(&p, 255) < 0)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (*p++ != '.' || dec(&p, 255) < 0) return 0;
+    if (*p++ != ':') return 0;
+    long port = dec(&p, 65535);
+    return port >= 1 && *p == 0;
+}
+
+/* A launch template's sessions: a Redis mode names its store, only it does. */
+static void lt_cross(gd_spec_check *x, json_t *spec)
+{
+    json_t *mode = json_object_get(spec, "sessions"),
+           *store = json_object_get(spec, "session_store");
+    if (gd_spec_is_bad(x, "sessions") || gd_spec_is_bad(x, "session_store")) return;
+    int redis = json_is_string(mode) && !strcmp(json_string_value(mode), "redis");
+    if (store && !store_addr_ok(json_string_value(store))) {
+        gd_spec_fail(x, spec, "session_store", store, "session_store",
+                     "IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379",
+                     "not an address and port");
+    } else if (store && !redis) {
+        gd_spec_fail(x, spec, "session_store", store, "session_store", "only with sessions: redis",
+                     "the sessions are not kept in Redis (sessions: %s)",
+                     json_is_string(mode) ? json_string_value(mode) : "memory");
+    } else if (redis && !store) {
+        gd_spec_fail(x, spec, "session_store", NULL, "session_store",
+                     "IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379",
+                     "missing: sessions: redis needs the Redis server's address");
+    }
 }
 
 static void asg_cross(gd_spec_check *x, json_t *spec)
@@ -426,6 +493,72 @@ static void group_cross(gd_spec_check *x, json_t *spec)
         gd_spec_fail(x, st, "cookie_name", NULL, "stickiness.cookie_name",
                      "the application's cookie name",
                      "missing: app_cookie stickiness follows a cookie the application sets");
+}
+
+/* The audit log's event names a deny_policy may name; "*" is every one. */
+static const char *const deny_events[] = {"*",
+                                          "CreateResource",
+                                          "RunInstances",
+                                          "UpdateResource",
+                                          "DeleteResource",
+                                          "SetDesiredCapacity",
+                                          "TerminateInstances",
+                                          "StopInstances",
+                                          "StartInstances",
+                                          "ChangeResourceRecordSets",
+                                          "StartExperiment",
+                                          "StopExperiment",
+                                          NULL};
+
+/* A principal is a name of the audit log ([a-z0-9-], 1..64), never a team's, the
+ * instructor's or the game's own; an action one of deny_events; a resource a name or id
+ * of the team's, or "*". At most max of each. */
+static void deny_list(gd_spec_check *x, json_t *spec, const char *field, size_t max)
+{
+    json_t *list = json_object_get(spec, field);
+    if (gd_spec_is_bad(x, field) || !json_is_array(list)) return;
+    char fp[48], allow[400];
+    if (json_array_size(list) > max) {
+        snprintf(allow, sizeof allow, "at most %zu", max);
+        gd_spec_fail(x, spec, field, list, field, allow, "%zu entries", json_array_size(list));
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *s = json_string_value(v);
+        size_t n = s ? strlen(s) : 0;
+        int ok = n >= 1;
+        for (size_t k = 0; k < n; k++)
+            ok &= (s[k] >= 'a' && s[k] <= 'z') || (s[k] >= '0' && s[k] <= '9') || s[k] == '-';
+        snprintf(fp, sizeof fp, "%s[%zu]", field, i);
+        if (!strcmp(field, "principals")) {
+            int team = s && !strncmp(s, "team-", 5) && s[5] && strspn(s + 5, "0123456789") == n - 5;
+            if (!ok || n > 64)
+                gd_spec_fail(x, list, NULL, v, fp, "a principal of the audit log, [a-z0-9-]",
+                             "not a principal");
+            else if (team || !strcmp(s, "admin") || !strcmp(s, "gameday") || !strcmp(s, "fis"))
+                gd_spec_fail(x, list, NULL, v, fp,
+                             "a principal the scenario lets a team deny, e.g. ceo, chaos-monkey",
+                             "'%s' cannot be denied", s);
+        } else if (!strcmp(field, "actions")) {
+            int known = 0;
+            for (int k = 0; s && deny_events[k]; k++) known |= !strcmp(deny_events[k], s);
+            gd_join(deny_events, allow, sizeof allow);
+            if (!known) gd_spec_fail(x, list, NULL, v, fp, allow, "not an action");
+        } else if (!(s && !strcmp(s, "*")) && (!ok || n > 48)) {
+            gd_spec_fail(x, list, NULL, v, fp, "a resource's name or id, or \"*\"",
+                         "not a resource");
+        }
+    }
+}
+
+static void deny_cross(gd_spec_check *x, json_t *spec)
+{
+    deny_list(x, spec, "principals", 20);
+    deny_list(x, spec, "actions", 20);
+    deny_list(x, spec, "resources", 50);
 }
 
 /* ---- checks against the architecture ------------------------------------------------ */
@@ -921,7 +1054,8 @@ static const gd_rtype rows[] = {
      .prefix = "lt",
      .summary = "what an instance runs: service or command, type, slots, service and boot time",
      .fields = lt_fields,
-     .refs = lt_refs},
+     .refs = lt_refs,
+     .check_spec = lt_cross},
     {.name = "instance",
      .prefix = "i",
      .summary = "one server: a real process on its own address",
@@ -1030,6 +1164,13 @@ static const gd_rtype rows[] = {
      .flags = GD_RT_GAME,
      .fields = experiment_fields,
      .refs = experiment_refs,
+     .depends = never_blocks},
+    {.name = "deny_policy",
+     .prefix = "deny",
+     .summary = "a deny policy (like an SCP): what the CEO or Chaos Monkey may not do to which "
+                "resources",
+     .fields = deny_fields,
+     .check_spec = deny_cross,
      .depends = never_blocks},
 };
 #define NROWS (sizeof rows / sizeof rows[0])

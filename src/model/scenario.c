@@ -9,6 +9,7 @@
 #include "core/mem.h"
 #include "core/rand.h"
 #include "model/arch.h"
+#include "model/chaos.h"
 #include "model/schema.h"
 #include "model/rules.h"
 
@@ -304,8 +305,9 @@ static json_t *read_section(struct sctx *x, json_t *parent, const char *pkey, js
 /* ---- sections ---------------------------------------------------------------------------- */
 
 static const char *const service_kinds[] = {"unicorn", "time", NULL};
-static const char *const actions[] = {"terminate_random", "terminate", "scale",
-                                      "message",          "az_outage", NULL};
+static const char *const actions[] = {
+    "terminate_random",    "terminate",        "scale", "message", "az_outage", "update",
+    "detach_target_group", "start_experiment", NULL};
 
 static const struct sfield top_fields[] = {
     {"name", S_NAME, 1, NULL, 0, 0, OFF(gd_scenario, name), NULL},
@@ -325,6 +327,9 @@ static const struct sfield top_fields[] = {
     {"dns", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"reserved", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"events", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"chaos_monkey", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"ceo", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"protections", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"architecture", S_SUB, 1, NULL, 0, 0, 0, NULL},
     {"allowed_commands", S_SUB, 0, NULL, 0, 0, 0, NULL},
     END,
@@ -400,6 +405,31 @@ static const struct sfield event_fields[] = {
     {"principal", S_NAME, 0, "chaos-monkey", 0, 0, OFF(gd_event, principal), NULL},
     {"message", S_STR, 0, NULL, 0, 0, OFF(gd_event, message), NULL},
     {"for", S_DUR, 0, "10m", 60, 86400, OFF(gd_event, for_s), NULL},
+    {"patch", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"group", S_NAME, 0, NULL, 0, 0, OFF(gd_event, group), NULL},
+    {"template", S_NAME, 0, NULL, 0, 0, OFF(gd_event, template), NULL},
+    END,
+};
+
+static const struct sfield monkey_fields[] = {
+    {"probability", S_NUM, 1, NULL, 0, 1, OFF(gd_scenario, monkey.probability), NULL},
+    {"period", S_DUR, 0, "1h", 60, 86400, OFF(gd_scenario, monkey.period), NULL},
+    {"window", S_STR, 0, "00:00-24:00", 0, 0, OFF(gd_scenario, monkey.window), NULL},
+    {"min_gap", S_DUR, 0, "0s", 0, 7 * 86400, OFF(gd_scenario, monkey.min_gap), NULL},
+    {"opt_out_tag", S_STR, 0, "chaos-monkey:opt-out", 0, 0, OFF(gd_scenario, monkey.opt_out_tag),
+     NULL},
+    {"groups", S_SUB, 0, NULL, 0, 0, 0, NULL},
+    {"refusal_penalty", S_NUM, 0, "0", 0, 1e6, OFF(gd_scenario, monkey.refusal_penalty), NULL},
+    END,
+};
+
+static const struct sfield ceo_fields[] = {
+    {"refusal_penalty", S_NUM, 0, "0", 0, 1e6, OFF(gd_scenario, ceo.refusal_penalty), NULL},
+    END,
+};
+
+static const struct sfield protections_fields[] = {
+    {"deniable", S_SUB, 0, NULL, 0, 0, 0, NULL},
     END,
 };
 
@@ -764,10 +794,132 @@ static void read_architecture(struct sctx *x, gd_scenario *s, json_t *root)
     }
 }
 
+/* A scenario's own JSON list of strings as "a, b, c" (for "allowed:"). */
+static void join_list(const json_t *list, char *buf, size_t n)
+{
+    size_t off = 0, i;
+    json_t *v;
+    buf[0] = 0;
+    json_array_foreach(list, i, v) if (off < n) off +=
+        (size_t)snprintf(buf + off, n - off, "%s%s", i ? ", " : "", json_string_value(v));
+    if (!json_array_size(list)) snprintf(buf, n, "none (the list is empty)");
+}
+
+void gd_scenario_patch_fit(const char *type, const json_t *spec, json_t *patch)
+{
+    if (strcmp(type, "asg") != 0 || json_object_get(patch, "desired")) return;
+    json_t *mn = json_object_get(patch, "min"), *mx = json_object_get(patch, "max");
+    if (!mn && !mx) return;
+    if (!mn) mn = json_object_get(spec, "min");
+    if (!mx) mx = json_object_get(spec, "max");
+    json_t *d = json_object_get(spec, "desired");
+    if (!json_is_integer(mn) || !json_is_integer(mx) || !json_is_integer(d) ||
+        json_integer_value(mn) > json_integer_value(mx))
+        return; /* the check says what is wrong */
+    json_int_t v = json_integer_value(d);
+    if (v > json_integer_value(mx)) v = json_integer_value(mx);
+    if (v < json_integer_value(mn)) v = json_integer_value(mn);
+    if (v != json_integer_value(d)) json_object_set_new(patch, "desired", json_integer(v));
+}
+
+/* An update event's patch: a mapping of the target's fields, checked as the operations
+ * layer will check it, merged into the target as the architecture starts it (its own
+ * fields, then against the rest: references, rules). The game gets a copy. */
+static void check_patch(struct sctx *x, gd_scenario *s, json_t *it, gd_event *e, const char *p,
+                        const char *type, const char *name)
+{
+    char pf[160], vb[64];
+    snprintf(pf, sizeof pf, "%s.patch", p);
+    json_t *pv = json_object_get(it, "patch");
+    static const char allow[] = "a mapping of the target's fields to set, e.g. {max: 2}";
+    if (pv == NULL || json_is_null(pv)) {
+        serr(x, it, NULL, NULL, pf, allow, "missing (an update sets something)");
+        return;
+    }
+    if (!json_is_object(pv) || json_object_size(pv) == 0) {
+        serr(x, it, "patch", pv, pf, allow, "expected a non-empty mapping, got %s",
+             fmt_val(pv, vb, sizeof vb));
+        return;
+    }
+    e->patch = json_deep_copy(pv);
+    const json_t *res = gd_arch_find(s->resources, type, name);
+    if (!res) return; /* reported with the target */
+    /* The document's own nodes are checked (their positions are known); the fields the
+     * patch leaves are copies of the target's. */
+    const json_t *spec = json_object_get(res, "spec");
+    gd_scenario_patch_fit(type, spec, pv);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)spec, k, v) if (!json_object_get(pv, k))
+        json_object_set_new(pv, k, json_deep_copy(v));
+    int bad = gd_schema_check(type, name, pv, x->conf, pf, x->errs);
+    x->n += bad;
+    if (bad) return;
+    json_t *arch = json_array();
+    size_t i, self = 0;
+    json_t *r;
+    json_array_foreach(s->resources, i, r)
+    {
+        if (r != res) {
+            json_array_append(arch, r);
+            continue;
+        }
+        self = i;
+        json_array_append_new(arch,
+                              json_pack("{s:s,s:s,s:O}", "type", type, "name", name, "spec", pv));
+    }
+    gd_arch_check ac = {.resources = arch, .self = self, .conf = x->conf, .errs = x->errs};
+    gd_arch_check_res(&ac, 1);
+    x->n += ac.n;
+    json_decref(arch);
+}
+
+/* A detach_target_group event: an asg leaves one of the architecture's target groups. */
+static void check_detach(struct sctx *x, gd_scenario *s, json_t *it, gd_event *e, const char *p,
+                         const char *type)
+{
+    char pf[160], allow[512];
+    if (strcmp(type, "asg") != 0) {
+        snprintf(pf, sizeof pf, "%s.target", p);
+        gd_arch_names(s->resources, "asg", allow, sizeof allow);
+        serr(x, it, "target", json_object_get(it, "target"), pf, allow,
+             "detach_target_group acts on an asg, not a %s", type);
+    }
+    snprintf(pf, sizeof pf, "%s.group", p);
+    gd_arch_names(s->resources, "target_group", allow, sizeof allow);
+    if (e->group == NULL)
+        serr(x, it, NULL, NULL, pf, allow, "missing (the target group the asg leaves)");
+    else if (!gd_arch_find(s->resources, "target_group", e->group))
+        serr(x, it, "group", json_object_get(it, "group"), pf, allow, "no target_group named '%s'",
+             e->group);
+}
+
+/* A start_experiment event: an experiment_template of the architecture, and no target
+ * (the template says what it acts on). */
+static void check_start_experiment(struct sctx *x, gd_scenario *s, json_t *it, gd_event *e,
+                                   const char *p)
+{
+    char pf[160], allow[512];
+    snprintf(pf, sizeof pf, "%s.target", p);
+    if (e->target)
+        serr(x, it, "target", json_object_get(it, "target"), pf,
+             "no target: the experiment template names its targets",
+             "a start_experiment event takes no target");
+    snprintf(pf, sizeof pf, "%s.template", p);
+    gd_arch_names(s->resources, "experiment_template", allow, sizeof allow);
+    if (e->template == NULL)
+        serr(x, it, NULL, NULL, pf, allow, "missing (the experiment_template to start)");
+    else if (!gd_arch_find(s->resources, "experiment_template", e->template))
+        serr(x, it, "template", json_object_get(it, "template"), pf, allow,
+             "no experiment_template named '%s'", e->template);
+}
+
 static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
 {
-    json_t *list = get_list(x, root, "events", "events", 0,
-                            "a list of {at, action, target, count, principal, message, for}");
+    json_t *list =
+        get_list(x, root, "events", "events", 0,
+                 "a list of {at, action, target, count, principal, message, for, patch, group, "
+                 "template}");
     if (list == NULL || json_array_size(list) == 0) return;
     s->events = gd_calloc(json_array_size(list), sizeof(gd_event));
     char p[128], a[32], b[32], allow[512];
@@ -785,12 +937,40 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
         }
         if (x->n != n0) continue;
         char pf[160];
+        int is_update = !strcmp(e->action, "update");
+        int is_detach = !strcmp(e->action, "detach_target_group");
+        int is_fis = !strcmp(e->action, "start_experiment");
+        /* The CEO's changes are the CEO's, an experiment FIS's, unless the event names
+         * someone else. */
+        if ((is_update || is_detach || is_fis) && json_object_get(it, "principal") == NULL) {
+            gd_free(e->principal);
+            e->principal = gd_strdup(is_fis ? "fis" : "ceo");
+        }
+        json_t *pv = json_object_get(it, "patch");
+        snprintf(pf, sizeof pf, "%s.patch", p);
+        if (pv && !json_is_null(pv) && !is_update)
+            serr(x, it, "patch", pv, pf, "a patch only with action: update",
+                 "a %s event takes no patch", e->action);
+        snprintf(pf, sizeof pf, "%s.group", p);
+        if (e->group && !is_detach)
+            serr(x, it, "group", json_object_get(it, "group"), pf,
+                 "a group only with action: detach_target_group", "a %s event takes no group",
+                 e->action);
         if (s->duration > 0 && e->at > s->duration) {
             snprintf(pf, sizeof pf, "%s.at", p);
             serr(x, it, "at", json_object_get(it, "at"), pf, "0s..duration",
                  "%s is after the end of the game (%s)", gd_model_fmt_dur(e->at, a, sizeof a),
                  gd_model_fmt_dur(s->duration, b, sizeof b));
         }
+        if (is_fis) {
+            check_start_experiment(x, s, it, e, p);
+            continue;
+        }
+        snprintf(pf, sizeof pf, "%s.template", p);
+        if (e->template)
+            serr(x, it, "template", json_object_get(it, "template"), pf,
+                 "a template only with action: start_experiment", "a %s event takes no template",
+                 e->action);
         int is_msg = strcmp(e->action, "message") == 0;
         snprintf(pf, sizeof pf, "%s.message", p);
         if (is_msg && e->message == NULL)
@@ -823,8 +1003,151 @@ static void read_events(struct sctx *x, gd_scenario *s, json_t *root)
         } else if (!gd_arch_find(s->resources, type, slash + 1)) {
             gd_arch_names(s->resources, type, allow, sizeof allow);
             serr(x, it, "target", tv, pf, allow, "no %s named '%s'", type, slash + 1);
+        } else if (is_update) {
+            check_patch(x, s, it, e, p, type, slash + 1);
+        } else if (is_detach) {
+            check_detach(x, s, it, e, p, type);
         }
     }
+}
+
+/* ---- chaos_monkey, ceo, protections ------------------------------------------------------ */
+
+/* chaos_monkey: absent (or written with no value) the monkey is off. */
+static void read_monkey(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    json_t *v = json_object_get(root, "chaos_monkey");
+    if (v == NULL || json_is_null(v)) return;
+    int n0 = x->n;
+    json_t *m = read_section(x, root, "chaos_monkey", v, "chaos_monkey", monkey_fields, s);
+    if (m == NULL) return;
+    gd_monkey_conf *c = &s->monkey;
+    if (c->window && gd_monkey_window_parse(c->window, &c->window_from, &c->window_to) < 0)
+        serr(x, m, "window", json_object_get(m, "window"), "chaos_monkey.window",
+             "\"HH:MM-HH:MM\" of the game clock, e.g. \"09:00-17:00\"; the game starts at 00:00, "
+             "24:00 ends a day, an end before the start goes over midnight",
+             "'%s' is not a working window", c->window);
+    size_t tl = c->opt_out_tag ? strlen(c->opt_out_tag) : 1;
+    if (tl < 1 || tl > 128)
+        serr(x, m, "opt_out_tag", json_object_get(m, "opt_out_tag"), "chaos_monkey.opt_out_tag",
+             "a tag key, 1..128 characters", "a tag key of %zu characters", tl);
+    char allow[512], p[96], vb[64];
+    gd_arch_names(s->resources, "asg", allow, sizeof allow);
+    json_t *list = get_list(x, m, "groups", "chaos_monkey.groups", 0, allow);
+    if (list) c->groups = json_array();
+    size_t i, k;
+    json_t *g, *seen;
+    json_array_foreach(list, i, g)
+    {
+        snprintf(p, sizeof p, "chaos_monkey.groups[%zu]", i);
+        const char *name = json_string_value(g);
+        if (!name || !valid_name(name, 48)) {
+            serr(x, list, NULL, g, p, allow, "%s is not a group name", fmt_val(g, vb, sizeof vb));
+            continue;
+        }
+        if (!gd_arch_find(s->resources, "asg", name)) {
+            serr(x, list, NULL, g, p, allow, "no asg named '%s'", name);
+            continue;
+        }
+        int dup = 0;
+        json_array_foreach(c->groups, k, seen) dup |= !strcmp(json_string_value(seen), name);
+        if (dup)
+            serr(x, list, NULL, g, p, "each group once", "'%s' is listed twice", name);
+        else
+            json_array_append(c->groups, g);
+    }
+    if (x->n == n0) c->on = 1;
+}
+
+/* The principals no deny_policy may name: the players themselves, the instructor and
+ * the game (its bootstrap, its experiments). */
+static int undeniable(const char *p)
+{
+    static const char *const fixed[] = {"admin", "gameday", "fis", NULL};
+    for (int i = 0; fixed[i]; i++)
+        if (!strcmp(fixed[i], p)) return 1;
+    if (strncmp(p, "team-", 5) != 0 || !p[5]) return 0;
+    for (const char *q = p + 5; *q; q++)
+        if (*q < '0' || *q > '9') return 0;
+    return 1;
+}
+
+/* protections.deniable: whom a team's deny_policy may name (default: the CEO and Chaos
+ * Monkey). */
+static void read_protections(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    static const char allow[] =
+        "a list of principals, e.g. [ceo, chaos-monkey]; not team-N, admin, gameday or fis";
+    json_t *pr = read_section(x, root, "protections", json_object_get(root, "protections"),
+                              "protections", protections_fields, s);
+    s->protections.deniable = json_array();
+    json_t *list = pr ? json_object_get(pr, "deniable") : NULL;
+    if (list == NULL || json_is_null(list)) {
+        json_array_append_new(s->protections.deniable, json_string("ceo"));
+        json_array_append_new(s->protections.deniable, json_string("chaos-monkey"));
+        return;
+    }
+    list = get_list(x, pr, "deniable", "protections.deniable", 0, allow);
+    size_t i;
+    json_t *v;
+    char p[96], vb[64];
+    json_array_foreach(list, i, v)
+    {
+        snprintf(p, sizeof p, "protections.deniable[%zu]", i);
+        const char *name = json_string_value(v);
+        if (!name || !valid_name(name, 64))
+            serr(x, list, NULL, v, p, allow, "%s is not a principal", fmt_val(v, vb, sizeof vb));
+        else if (undeniable(name))
+            serr(x, list, NULL, v, p, allow, "'%s' cannot be denied", name);
+        else if (!gd_scenario_deniable(s, name))
+            json_array_append(s->protections.deniable, v);
+    }
+}
+
+int gd_scenario_deniable(const gd_scenario *s, const char *principal)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(s->protections.deniable, i,
+                       v) if (principal && !strcmp(json_string_value(v), principal)) return 1;
+    return 0;
+}
+
+int gd_scenario_check_deny(const gd_scenario *s, const char *name, const json_t *spec,
+                           const gd_conf *conf, const char *path, gd_errs *errs)
+{
+    json_t *list = json_object_get(spec, "principals");
+    char allow[512], fp[48], w[512], what[160];
+    join_list(s->protections.deniable, allow, sizeof allow);
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        const char *p = json_string_value(v);
+        /* the registry's check names the undeniable ones (team-N, admin, ...) */
+        if (!p || gd_scenario_deniable(s, p) || undeniable(p)) continue;
+        snprintf(fp, sizeof fp, "principals[%zu]", i);
+        snprintf(what, sizeof what,
+                 "'%.64s' is not one of the principals this scenario lets a team deny "
+                 "(protections.deniable)",
+                 p);
+        gd_model_where(conf, path, (json_t *)spec, list, NULL, v, fp, w, sizeof w);
+        gd_model_err(errs, w, "deny_policy", name, fp, allow, what);
+        n++;
+    }
+    return n;
+}
+
+/* The starting architecture's deny policies name only deniable principals. */
+static void check_deny_policies(struct sctx *x, gd_scenario *s)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(s->resources, i,
+                       r) if (!strcmp(json_string_value(json_object_get(r, "type")), "deny_policy"))
+        x->n += gd_scenario_check_deny(s, json_string_value(json_object_get(r, "name")),
+                                       json_object_get(r, "spec"), x->conf, "", x->errs);
 }
 
 /* Orders messages by their "file:line:col" so they read top to bottom. */
@@ -895,6 +1218,10 @@ int gd_scenario_load(const char *path, gd_scenario **out, gd_errs *errs)
     read_allowed_commands(&x, s, root);
     read_architecture(&x, s, root);
     read_events(&x, s, root);
+    read_monkey(&x, s, root);
+    read_section(&x, root, "ceo", json_object_get(root, "ceo"), "ceo", ceo_fields, s);
+    read_protections(&x, s, root);
+    check_deny_policies(&x, s);
     if (x.n > 0 || errs->n > from) {
         sort_errors(errs, from, strlen(path));
         gd_scenario_free(s);
@@ -925,7 +1252,14 @@ void gd_scenario_free(gd_scenario *s)
         gd_free(s->events[i].target);
         gd_free(s->events[i].principal);
         gd_free(s->events[i].message);
+        gd_free(s->events[i].group);
+        gd_free(s->events[i].template);
+        json_decref(s->events[i].patch);
     }
+    gd_free(s->monkey.window);
+    gd_free(s->monkey.opt_out_tag);
+    json_decref(s->monkey.groups);
+    json_decref(s->protections.deniable);
     gd_free(s->events);
     gd_free(s->endpoint);
     json_decref(s->billing.prices);

@@ -30,14 +30,36 @@ typedef struct gd_surge {
 } gd_surge;
 
 typedef struct gd_event {
-    double at;       /* game seconds */
-    char *action;    /* terminate_random | terminate | scale | message | az_outage */
+    double at; /* game seconds */
+    /* terminate_random | terminate | scale | message | az_outage | update |
+     * detach_target_group | start_experiment */
+    char *action;
     char *target;    /* e.g. "asg/web", "instance/legacy-batch", "az/a", NULL */
-    char *principal; /* who acts, e.g. "chaos-monkey" */
+    char *principal; /* who acts: chaos-monkey; ceo (update, detach), fis (experiments) */
     char *message;   /* text shown on the scoreboard, may be NULL */
     int count;       /* terminate_random: how many; scale: desired */
     double for_s;    /* az_outage: how long the zone stays down (game seconds) */
+    json_t *patch;   /* update: the fields merged into the target's spec (owned) */
+    char *group;     /* detach_target_group: the target group the asg leaves */
+    char *template;  /* start_experiment: the experiment_template's name */
 } gd_event;
+
+/* Chaos Monkey, the scenario's `chaos_monkey` section (on is 0 when it is absent): in
+ * each period of its working window a group loses one instance with probability
+ * `probability`. Its schedule is model/chaos.h's. */
+typedef struct gd_monkey_conf {
+    int on;
+    double probability; /* 0..1, each period of each group */
+    double period;      /* game seconds (the window is cut into periods of this length) */
+    char *window;       /* as written, "09:00-17:00" */
+    /* The window in seconds of the game day (the game starts at 00:00:00); from < to,
+     * and to passes 86400 when the window goes over midnight ("22:00-06:00"). */
+    double window_from, window_to;
+    double min_gap;         /* game seconds at least between two kills in one group */
+    char *opt_out_tag;      /* a group whose tag of this key is "true" is left alone */
+    json_t *groups;         /* the group names it works on; NULL: every group */
+    double refusal_penalty; /* points a team loses each time its protections refuse a kill */
+} gd_monkey_conf;
 
 typedef struct gd_scenario {
     char *path;
@@ -91,6 +113,13 @@ typedef struct gd_scenario {
     } dns;
     gd_event *events;
     int nevents;
+    gd_monkey_conf monkey; /* chaos_monkey */
+    struct {
+        double refusal_penalty; /* points a team loses when its protections refuse the CEO */
+    } ceo;
+    struct {
+        json_t *deniable; /* the principals a team's deny_policy may name (strings) */
+    } protections;
     char *endpoint;           /* name of the resource customers reach (architecture.endpoint) */
     json_t *resources;        /* array of {"type","name","spec"} in file order, defaults filled */
     json_t *allowed_commands; /* commands a team may give a launch template: [[argv...]] */
@@ -121,6 +150,18 @@ void gd_spot_times_init(gd_spot_times *it, const gd_scenario *s);
 double gd_spot_times_next(gd_spot_times *it);
 /** The k-th of them (k = 0, 1, ...): O(k). */
 double gd_scenario_spot_at(const gd_scenario *s, int k);
+/** 1 if a team's deny_policy may name `principal` (protections.deniable). */
+int gd_scenario_deniable(const gd_scenario *s, const char *principal);
+/** Checks that a deny_policy's principals are deniable in this scenario; each one that
+ *  is not adds "<where>: deny_policy '<name>': field 'principals[i]': ... (allowed: the
+ *  deniable ones)" to errs (where: file:line:col with conf, else path.principals[i]).
+ *  Returns the number added. */
+int gd_scenario_check_deny(const gd_scenario *s, const char *name, const json_t *spec,
+                           const gd_conf *conf, const char *path, gd_errs *errs);
+/** When an asg's patch moves min or max past the group's desired (spec is its spec now)
+ *  and sets no desired itself, adds the desired that keeps it within the new bounds, as
+ *  the operations layer requires. Other types: nothing. */
+void gd_scenario_patch_fit(const char *type, const json_t *spec, json_t *patch);
 /** Points for one request: success earns max(success_min, success_max*(1-latency/timeout)). */
 double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s);
 /** List price in $/hour of an instance type or resource kind; -1 when unknown. */

@@ -75,6 +75,7 @@ void gd_metric_kind(const char *name, const char **stat, const char **unit)
         {"ActiveConnectionCount", "Average", "Count"},
         {"CacheHitRate", "Average", "None"}, /* a fraction, 0..1 */
         {"OriginLatency", "Average", "Milliseconds"},
+        {"TargetResponseTime", "Average", "Seconds"},
     };
     *stat = "Average";
     *unit = "None";

@@ -234,6 +234,43 @@ static json_t *network_fault(const char *kind, const json_t *p, const char *targ
     return f;
 }
 
+/* A zone's outage takes the load balancers that live only in it (every subnet of theirs
+ * in the zone): their one node is gone, so customers' packets go nowhere (a client-link
+ * blackhole until the end). One with a subnet elsewhere loses nothing: AWS takes the
+ * dead node out of its DNS name. A cdn is global. Returns how many went dark. */
+static int lbs_go_dark(run *x, json_t *act_st, const char *action, const char *az)
+{
+    int dark = 0;
+    static const char *const types[] = {"clb", "alb"};
+    for (size_t t = 0; t < 2; t++) {
+        json_t *lbs = gd_store_res_list(x->g->db, x->team, types[t], 0);
+        size_t i, j;
+        json_t *lb, *sn;
+        json_array_foreach(lbs, i, lb)
+        {
+            const json_t *subnets = json_object_get(json_object_get(lb, "spec"), "subnets");
+            int in = 0, out = 0;
+            json_array_foreach(subnets, j, sn)
+            {
+                json_t *s = gd_store_res_live(x->g->db, x->team, json_string_value(sn), "subnet");
+                if (s && !strcmp(gd_jstr(json_object_get(s, "spec"), "az"), az))
+                    in++;
+                else
+                    out++;
+                json_decref(s);
+            }
+            if (in == 0 || out > 0) continue;
+            inject(x, act_st, action, gd_jstr(lb, "id"),
+                   json_pack("{s:s,s:s}", "kind", "blackhole", "link", "client"));
+            say(x->g, x->team, "%s %s lives only in zone %s: it is dark (experiment %s)", types[t],
+                gd_jstr(lb, "name"), az, x->exp_id);
+            dark++;
+        }
+        json_decref(lbs);
+    }
+    return dark;
+}
+
 /* One instance operation (terminate, stop, start) as fis; appends its outcome. */
 static int instance_op(run *x, const char *op, const char *id, json_t *done, json_t *refused)
 {
@@ -342,6 +379,7 @@ static int start_action(run *x, const char *name, const json_t *a, json_t *act_s
                 !strcmp(gd_jstr(st, "az"), az)) {
                 /* A zone's loss is not an API call: nothing protects an instance from it. */
                 gd_actor who = fis_actor(x->team);
+                who.physical = 1;
                 gd_op_result res;
                 char why[96];
                 snprintf(why, sizeof why, "availability zone %s is down (experiment %s)", az,
@@ -352,7 +390,13 @@ static int start_action(run *x, const char *name, const json_t *a, json_t *act_s
             }
         }
         json_decref(inst);
+        int dark = lbs_go_dark(x, act_st, name, az);
         describe(reason, sizeof reason, "zone down; instances lost", done, refused);
+        if (dark) {
+            size_t l = strlen(reason);
+            snprintf(reason + l, sizeof reason - l, "; %d load balancer%s dark", dark,
+                     dark == 1 ? "" : "s");
+        }
         say(x->g, x->team,
             "availability zone %s is down for %.0fs (experiment %s): %zu instances "
             "lost",
@@ -377,20 +421,34 @@ static int start_action(run *x, const char *name, const json_t *a, json_t *act_s
             json_decref(lb);
         }
         describe(reason, sizeof reason, kind, done, refused);
-    } else if (!strcmp(id, "gameday:instance:slot-hog") ||
-               !strcmp(id, "gameday:instance:disk-full")) {
-        int hog = !strcmp(id, "gameday:instance:slot-hog");
+    } else if (!strncmp(id, "gameday:instance:", 17)) {
+        const char *k = id + 17; /* slot-hog, disk-full, latency */
         json_array_foreach(targets, i, v)
         {
-            inject(x, act_st, name, json_string_value(v),
-                   hog ? json_pack("{s:s,s:O}", "kind", "slot_hog", "slots",
-                                   json_object_get(p, "slots"))
-                       : json_pack("{s:s}", "kind", "disk_full"));
+            json_t *f;
+            char what[64];
+            if (!strcmp(k, "slot-hog")) {
+                f = json_pack("{s:s,s:O}", "kind", "slot_hog", "slots",
+                              json_object_get(p, "slots"));
+                snprintf(what, sizeof what, "slot hog (%d slots)", (int)gd_jnum(p, "slots", 1));
+            } else if (!strcmp(k, "disk-full")) {
+                f = json_pack("{s:s}", "kind", "disk_full");
+                snprintf(what, sizeof what, "disk full");
+            } else {
+                f = json_pack("{s:s,s:I}", "kind", "latency", "latency_ms",
+                              (json_int_t)wall_ms(gd_jnum(p, "latency", 0)));
+                snprintf(what, sizeof what, "latency %.0f ms", gd_jnum(p, "latency", 0) * 1000);
+            }
+            inject(x, act_st, name, json_string_value(v), f);
             json_array_append(done, v);
-            say(x->g, x->team, "%s on %s for %.0fs by experiment %s",
-                hog ? "slot hog" : "disk full", json_string_value(v), dur, x->exp_id);
+            say(x->g, x->team, "%s on %s for %.0fs by experiment %s", what, json_string_value(v),
+                dur, x->exp_id);
         }
-        describe(reason, sizeof reason, hog ? "slots hogged on" : "disk full on", done, refused);
+        describe(reason, sizeof reason,
+                 !strcmp(k, "slot-hog")    ? "slots hogged on"
+                 : !strcmp(k, "disk-full") ? "disk full on"
+                                           : "latency on",
+                 done, refused);
     } else if (!strcmp(id, "gameday:ec2:security-group-deny")) {
         json_t *saved = json_object();
         json_array_foreach(targets, i, v)

@@ -1,14 +1,15 @@
 /* `gameday server`: the control plane's life. Creates (or, after a restart, resumes)
  * a game from its scenario, then once per tick fires the scenario's events
- * (events.c), charges the bill each billing interval (billing.c), runs the
- * reconcilers (launcher.c) and ends the game at its duration. Reports become score in
- * score.c; the JSON views are in views.c. */
+ * (events.c) and Chaos Monkey's kills (monkey.c), charges the bill each billing
+ * interval (billing.c), runs the reconcilers (launcher.c) and ends the game at its
+ * duration. Reports become score in score.c; the JSON views are in views.c. */
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "server/fis.h"
 #include "server/launcher_int.h"
+#include "server/monkey.h"
 #include "server/ops.h"
 
 #include <errno.h>
@@ -82,6 +83,7 @@ static void on_tick(uv_timer_t *t)
         g->next_event++;
         gd_game_kv_setf(g, "next_event", "%d", g->next_event);
     }
+    gd_monkey_run(g, now);
     double end = now < g->duration ? now : g->duration;
     if (end - g->last_billing >= g->sc->billing.interval ||
         (g->ended == 0 && now >= g->duration && end > g->last_billing))
@@ -151,8 +153,10 @@ static int bootstrap(gd_game *g)
                 l.instance_type = json_string_value(json_object_get(spec, "instance_type"));
                 l.subnet = gd_jstr(spec, "subnet");
                 l.security_groups = json_object_get(spec, "security_groups");
+                l.termination_protection = json_object_get(spec, "termination_protection");
                 n = 1;
             } else if (!strcmp(type, "asg")) {
+                l.termination_protection = json_object_get(spec, "termination_protection");
                 l.asg = gd_jstr(r, "name");
                 who.principal = "autoscaling";
                 n = (int)json_integer_value(json_object_get(spec, "desired"));

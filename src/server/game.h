@@ -108,6 +108,8 @@ typedef struct gd_game {
     json_t *faults;      /* faults in force (faults.c), NULL until the first */
     int fis_loaded;      /* the running experiments' faults were put back after a start */
     int fis_busy;        /* the experiment runner is advancing them */
+    /* Chaos Monkey's progress and chaos's counts (monkey.c), NULL until the first */
+    struct gd_monkey *monkey;
 } gd_game;
 
 /* ---- game.c ---- */

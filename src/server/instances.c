@@ -13,6 +13,8 @@
 #include "server/launcher_int.h"
 #include "server/faults.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,9 +120,11 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
     char ipb[16], gen[64];
     gd_ip_format(ip, ipb);
     if (!name) name = gen_name(g, team, asg ? asg : lt_name, gen, sizeof gen);
-    json_t *spec = json_pack("{s:s,s:s,s:s,s:b}", "launch_template", lt_name, "subnet", subnet,
+    json_t *spec = json_pack("{s:s,s:s,s:s,s:b,s:b}", "launch_template", lt_name, "subnet", subnet,
                              "instance_type", itype ? itype : gd_jstr(lts, "instance_type"),
-                             "protected_from_scale_in", (flags & GD_LAUNCH_PROTECTED) != 0);
+                             "protected_from_scale_in", (flags & GD_LAUNCH_PROTECTED) != 0,
+                             "termination_protection",
+                             json_is_true(json_object_get(lts, "termination_protection")));
     json_t *status = json_pack(
         "{s:s,s:s,s:i,s:s,s:s,s:s?,s:f,s:f,s:b,s:f}", "state", gd_inst_state_name(GD_INST_PENDING),
         "ip", ipb, "port", (int)gd_jnum(lts, "port", 8000), "subnet", subnet, "az",
@@ -343,6 +347,31 @@ int gd_launcher_start(gd_game *g, int team, const char *id, const char *principa
     return 0;
 }
 
+/* The key of a team's signed session cookies (GAMEDAY_SESSION_KEY): hex HMAC-SHA256
+ * of "<salt>:<team>" under the game's internal secret, so that every instance of a team
+ * has the same one (and keeps it across a server restart: the secret is stored), and
+ * no other team, nor anyone who knows the scenario's salt, can make it. */
+static void session_key(const gd_game *g, int team, char out[65])
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s:%d", g->sc->salt ? g->sc->salt : "", team);
+    unsigned char mac[32];
+    unsigned int ml = sizeof mac;
+    HMAC(EVP_sha256(), g->internal_token, (int)strlen(g->internal_token),
+         (const unsigned char *)msg, strlen(msg), mac, &ml);
+    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* A launch template's session_store for a team: "127.T." becomes the team's network,
+ * 127.<team + net - 1>. */
+static void store_addr(const gd_game *g, const char *tmpl, int team, char *out, size_t n)
+{
+    if (!strncmp(tmpl, "127.T.", 6))
+        snprintf(out, n, "127.%d.%s", team + g->net - 1, tmpl + 6);
+    else
+        snprintf(out, n, "%s", tmpl);
+}
+
 void gd_instance_boot(gd_game *g, json_t *inst)
 {
     int team = (int)json_integer_value(json_object_get(inst, "team"));
@@ -373,8 +402,23 @@ void gd_instance_boot(gd_game *g, json_t *inst)
     /* Its fault file, written by the same reconciler (absent while no fault is on it). */
     char e_fault[PATH_MAX + 64];
     snprintf(e_fault, sizeof e_fault, "GAMEDAY_FAULT_FILE=%s/faults/%s.json", g->dir, id);
-    char *env[] = {e_addr, e_ip,    e_port,  e_id,  e_salt,  e_slots, e_queue,
-                   e_svc,  e_speed, e_epoch, e_acl, e_fault, NULL};
+    /* The clothes service's sessions (doc/clothes.md): the mode, the team's cookie key,
+     * and the Redis server when the template names one. */
+    char e_sess[48], e_key[96], e_redis[128] = "", key[65];
+    snprintf(e_sess, sizeof e_sess, "GAMEDAY_SESSIONS=%s",
+             gd_jstr(lts, "sessions")[0] ? gd_jstr(lts, "sessions") : "memory");
+    session_key(g, team, key);
+    snprintf(e_key, sizeof e_key, "GAMEDAY_SESSION_KEY=%s", key);
+    const char *store = gd_jstr(lts, "session_store");
+    if (store[0]) {
+        char a[96];
+        store_addr(g, store, team, a, sizeof a);
+        snprintf(e_redis, sizeof e_redis, "GAMEDAY_REDIS=%s", a);
+    }
+    char *env[] = {e_addr,  e_ip,    e_port, e_id,    e_salt,
+                   e_slots, e_queue, e_svc,  e_speed, e_epoch,
+                   e_acl,   e_fault, e_sess, e_key,   e_redis[0] ? e_redis : NULL,
+                   NULL};
     json_t *cmd = json_object_get(lts, "command");
     char *args[64];
     int na = 0;

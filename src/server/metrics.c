@@ -1,6 +1,7 @@
 /* Metric series in fixed rings, fed from the edges' /stats. */
 #include "server/metrics.h"
 #include "core/clock.h"
+#include "core/hist.h"
 #include "core/mem.h"
 
 #include <math.h>
@@ -237,9 +238,41 @@ static void host_series(gd_metrics *m, const char *id, double t, const json_t *p
               healthy + unhealthy ? req / (healthy + unhealthy) : 0);
 }
 
+/* TargetResponseTime: the times of the requests answered since the previous sample,
+ * from the difference of the edge's cumulative histograms (game microseconds). Each
+ * request is one datapoint (seconds, as AWS's), so that a period's p99 is that of its
+ * requests, as CloudWatch's is; past GD_METRIC_LATENCY_POINTS requests in one sample,
+ * that many points at evenly spaced quantiles of the sample stand for them. The first
+ * read of an edge (after its start or the server's) only sets the baseline. */
+static void put_latencies(gd_metrics *m, const char *res_id, double t, const json_t *prev,
+                          const json_t *cur)
+{
+    static gd_hist now, before; /* 21 KiB each: not on the stack; the server is one thread */
+    const json_t *c = json_object_get(cur, "target_time");
+    const json_t *p = prev ? json_object_get(prev, "target_time") : NULL;
+    if (!c || !prev) return; /* the first read is the baseline: the edge's past is not news */
+    gd_hist_reset(&now);
+    gd_hist_reset(&before);
+    if (gd_hist_add_json(&now, c) < 0) return;
+    if (p && gd_hist_add_json(&before, p) < 0) gd_hist_reset(&before);
+    if (before.count > now.count) gd_hist_reset(&before); /* the edge restarted */
+    uint64_t n = now.count - before.count;
+    if (n == 0) return;
+    for (unsigned i = 0; i < GD_HIST_NBUCKETS; i++)
+        now.b[i] = now.b[i] >= before.b[i] ? now.b[i] - before.b[i] : 0;
+    now.count = n;
+    now.sum -= before.sum;
+    uint64_t k = n < GD_METRIC_LATENCY_POINTS ? n : GD_METRIC_LATENCY_POINTS;
+    for (uint64_t i = 0; i < k; i++)
+        gd_metrics_put(m, res_id, "TargetResponseTime", t,
+                       (double)gd_hist_percentile(&now, 100.0 * ((double)i + 0.5) / (double)k) /
+                           1e6);
+}
+
 void gd_metrics_from_edge(gd_metrics *m, const char *res_id, double t, const json_t *prev,
                           const json_t *cur)
 {
+    put_latencies(m, res_id, t, prev, cur);
     host_series(m, res_id, t, prev, cur);
     put_count(m, res_id, "HTTPCode_Target_2XX_Count", t, delta(prev, cur, "2xx"));
     put_count(m, res_id, "HTTPCode_Target_4XX_Count", t, delta(prev, cur, "4xx"));

@@ -1,7 +1,8 @@
 /* The server's metric store: CloudWatch-like series per (resource, metric name), one
  * datapoint per sample (the edges' /stats are read once a wall second), kept in rings
  * of fixed size. Names follow AWS (RequestCount, RequestCountPerTarget,
- * HealthyHostCount, HTTPCode_Target_5XX_Count, CacheHitRate, OriginLatency ...). */
+ * HealthyHostCount, HTTPCode_Target_5XX_Count, CacheHitRate, OriginLatency,
+ * TargetResponseTime ...). */
 #ifndef GD_METRICS_H
 #define GD_METRICS_H
 
@@ -38,6 +39,8 @@ void gd_metrics_periods(const gd_metrics *m, const char *res_id, const char *nam
  *  datapoint in pieces of this many game seconds, at most the last SPAN seconds. */
 #define GD_METRIC_COUNT_STEP 5.0
 #define GD_METRIC_COUNT_SPAN 120.0
+/** At most this many TargetResponseTime datapoints per sample (one per request below). */
+#define GD_METRIC_LATENCY_POINTS 32
 /** How long after a period's end its last samples may still arrive, wall ms. */
 #define GD_METRIC_SETTLE_MS 1500
 /** The end of the last period (periods of `period` game seconds from 0) whose samples

@@ -128,6 +128,88 @@ static int check_team(gd_game *g, const gd_actor *who, gd_op_result *o)
                 g->nteams);
 }
 
+/* ---- protections: deny policies and termination protection ------------------------- */
+
+static int in_list(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) if (s && !strcmp(json_string_value(v), s)) return 1;
+    return 0;
+}
+
+/* Deny policies, like an AWS service control policy: `event` (an audit event name) on
+ * `target` (a resource's id or name, or a new resource's name) by a principal the
+ * scenario lets a team deny is refused when a deny_policy of the team names the
+ * principal, the event (or "*") and the resource by id or name (or "*"): 403
+ * AccessDenied, which the caller audits. Physical losses are no one's decision. Cheap
+ * for everyone else: no store access unless the principal is deniable. */
+static int denied(gd_game *g, const gd_actor *who, const char *event, const char *target,
+                  gd_op_result *o)
+{
+    if (who->physical || !gd_scenario_deniable(g->sc, who->principal)) return 0;
+    json_t *pols = gd_store_res_list(g->db, who->team, "deny_policy", 0);
+    json_t *res = json_array_size(pols) && target && *target
+                      ? gd_store_res_get(g->db, who->team, target)
+                      : NULL;
+    const char *id = res ? gd_jstr(res, "id") : target, *name = res ? gd_jstr(res, "name") : target;
+    int r = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(pols, i, p)
+    {
+        json_t *spec = json_object_get(p, "spec"), *rs = json_object_get(spec, "resources");
+        if (!in_list(json_object_get(spec, "principals"), who->principal) ||
+            !(in_list(json_object_get(spec, "actions"), "*") ||
+              in_list(json_object_get(spec, "actions"), event)) ||
+            !(in_list(rs, "*") || in_list(rs, id) || in_list(rs, name)))
+            continue;
+        gd_info("access_denied", "team=%d principal=%s event=%s target=%s policy=%s", who->team,
+                who->principal, event, target ? target : "-", gd_jstr(p, "name"));
+        r = fail(o, 403, "AccessDenied",
+                 "%s is not authorized to perform %s on '%s': explicitly denied by deny_policy "
+                 "'%s'",
+                 who->principal, event, target ? target : "", gd_jstr(p, "name"));
+        break;
+    }
+    json_decref(res);
+    json_decref(pols);
+    return r;
+}
+
+/* EC2's termination protection (DisableApiTermination): an instance whose spec has
+ * termination_protection is terminated only by its group (autoscaling: scale-in,
+ * health replacement) or by a physical loss; anyone else gets 400
+ * OperationNotPermitted, which the caller audits. */
+static int termination_refused(gd_game *g, const gd_actor *who, const char *id, gd_op_result *o)
+{
+    if (who->physical || !strcmp(who->principal, "autoscaling")) return 0;
+    json_t *inst = gd_store_res_live(g->db, who->team, id, "instance");
+    int r = 0;
+    if (inst && gd_inst_state_of_res(inst) != GD_INST_TERMINATED &&
+        json_is_true(json_object_get(json_object_get(inst, "spec"), "termination_protection")))
+        r = fail(o, 400, "OperationNotPermitted",
+                 "The instance '%s' may not be terminated. Modify its 'termination_protection' "
+                 "instance attribute and try again.",
+                 gd_jstr(inst, "id"));
+    json_decref(inst);
+    return r;
+}
+
+/* A deny_policy may name only the principals the scenario lets a team deny. */
+static int deny_policy_ok(gd_game *g, const char *type, const char *name, const json_t *spec,
+                          gd_op_result *o)
+{
+    if (strcmp(type, "deny_policy") != 0) return 0;
+    gd_errs errs = {0};
+    if (gd_scenario_check_deny(g->sc, name, spec, NULL, "spec", &errs) == 0) return 0;
+    o->errors = json_array();
+    for (int i = 0; i < errs.n; i++) json_array_append_new(o->errors, json_string(errs.msgs[i]));
+    fail(o, 400, "ValidationError", "%s", errs.msgs[0]);
+    gd_errs_free(&errs);
+    return GD_EINVAL;
+}
+
 /* A launch template's command runs as the server's user: only the scenario, the
  * instructor, or an entry of the scenario's allowed_commands may set one. */
 static int command_allowed(const gd_actor *who, const json_t *spec, const json_t *old_spec,
@@ -190,6 +272,7 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
     int r = check_team(g, who, out);
     if (r == 0)
         r = throttled(g, who, !strcmp(type, "instance") ? "RunInstances" : "CreateResource", out);
+    if (r == 0) r = denied(g, who, "CreateResource", name, out);
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !gd_registry_find(type)) {
         const char *names[64];
@@ -213,6 +296,7 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
         json_t *all = gd_store_res_list(g->db, who->team, NULL, 0);
         r = gd_op_check_spec(who, type, name, spec, NULL, all, team_octet(g, who->team),
                              g->sc->allowed_commands, out);
+        if (r == 0) r = deny_policy_ok(g, type, name, spec, out);
         /* The team's quotas, as AWS's service quotas refuse: LimitExceeded. */
         int quota = !strcmp(type, "asg")          ? g->sc->quotas.asgs
                     : !strcmp(type, "alarm")      ? g->sc->quotas.alarms
@@ -247,7 +331,8 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
                        .subnet = gd_jstr(spec, "subnet"),
                        .protect = json_is_true(json_object_get(spec, "protected_from_scale_in")),
                        .market = json_string_value(json_object_get(spec, "market")),
-                       .security_groups = json_object_get(spec, "security_groups")};
+                       .security_groups = json_object_get(spec, "security_groups"),
+                       .termination_protection = json_object_get(spec, "termination_protection")};
         r = gd_op_run_instance(g, who, &l, id, out);
     } else {
         r = gd_store_res_create(g->db, who->team, type, name, spec, NULL, gd_game_now(g), id);
@@ -287,6 +372,7 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
     int r = gd_op_check_spec(who, type, name, spec, old, all, team_octet(g, who->team),
                              g->sc->allowed_commands, out);
     json_decref(all);
+    if (r == 0) r = deny_policy_ok(g, type, name, spec, out);
     /* EC2 changes an instance's type only while it is stopped. */
     if (r == 0 && !strcmp(type, "instance") &&
         strcmp(gd_jstr(spec, "instance_type"), gd_jstr(old, "instance_type")) != 0 &&
@@ -315,6 +401,7 @@ int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *
     json_t *params = json_pack("{s:s,s:O?}", "id", id, "spec", json_object_get(body, "spec"));
     int r = check_team(g, who, out);
     if (r == 0) r = throttled(g, who, "UpdateResource", out);
+    if (r == 0) r = denied(g, who, "UpdateResource", id, out);
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !json_is_object(json_object_get(body, "spec")))
         r = fail(out, 400, "ValidationError", "the body must be {\"spec\": {field: value, ...}}");
@@ -339,12 +426,18 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
     memset(out, 0, sizeof *out);
     int r = check_team(g, who, out);
     if (r == 0) r = throttled(g, who, "DeleteResource", out);
+    if (r == 0) r = denied(g, who, "DeleteResource", id, out);
     json_t *res = r == 0 ? live(g, who, id, out) : NULL;
     if (!res) {
         audit(g, who, "DeleteResource", json_pack("{s:s}", "id", id), out);
         return r < 0 ? r : GD_ENOENT;
     }
     const char *rid = gd_jstr(res, "id"), *type = gd_jstr(res, "type");
+    if (!strcmp(type, "instance") && termination_refused(g, who, rid, out) < 0) {
+        audit(g, who, "TerminateInstances", json_pack("{s:s}", "instanceId", rid), out);
+        json_decref(res);
+        return GD_EINVAL;
+    }
     if (!strcmp(type, "instance")) { /* TerminateInstances: audited by the launcher */
         gd_launcher_terminate(g, who->team, rid, 0, who->principal, who->source_ip, "terminated");
         ok(out, 200, gd_store_res_get(g->db, who->team, rid));
@@ -526,10 +619,14 @@ int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char
                                       : "InvalidParameterValue",
                     "%s", err);
     if (id_out) snprintf(id_out, 40, "%s", id);
-    if (json_is_array(l->security_groups)) { /* its own groups, in place of the template's */
+    /* Its own groups and protection, in place of the template's. */
+    if (json_is_array(l->security_groups) || json_is_boolean(l->termination_protection)) {
         json_t *res = gd_store_res_get(g->db, who->team, id);
         json_t *spec = json_deep_copy(json_object_get(res, "spec"));
-        json_object_set(spec, "security_groups", (json_t *)l->security_groups);
+        if (json_is_array(l->security_groups))
+            json_object_set(spec, "security_groups", (json_t *)l->security_groups);
+        if (json_is_boolean(l->termination_protection))
+            json_object_set(spec, "termination_protection", (json_t *)l->termination_protection);
         gd_store_res_set_spec(g->db, id, spec, gd_game_now(g));
         json_decref(spec);
         json_decref(res);
@@ -541,6 +638,12 @@ int gd_op_terminate(gd_game *g, const gd_actor *who, const char *id, int hard, c
                     gd_op_result *out)
 {
     memset(out, 0, sizeof *out);
+    if (denied(g, who, "TerminateInstances", id, out) < 0 ||
+        termination_refused(g, who, id, out) < 0) {
+        audit(g, who, "TerminateInstances", json_pack("{s:s,s:b}", "instanceId", id, "force", hard),
+              out);
+        return out->status == 403 ? GD_EPERM : GD_EINVAL;
+    }
     if (gd_launcher_terminate(g, who->team, id, hard, who->principal, who->source_ip, reason) < 0)
         return fail(out, 404, "InvalidInstanceID.NotFound", "no instance of that id or name");
     return ok(out, 200, gd_store_res_get(g->db, who->team, id));
@@ -718,6 +821,12 @@ int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char
             audit(g, who, actions[i].event, json_pack("{s:s}", "target", target ? target : ""),
                   out);
             return -1;
+        }
+        if ((r = denied(g, who, actions[i].event, target, out)) < 0) {
+            json_t *req = json_is_object(body) ? json_deep_copy(body) : json_object();
+            json_object_set_new(req, "target", json_string(target ? target : ""));
+            audit(g, who, actions[i].event, req, out);
+            return r;
         }
         return actions[i].fn(g, who, target, body, out);
     }

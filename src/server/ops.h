@@ -3,7 +3,9 @@
  * the autoscaler). Each one checks its input through the model's registry, writes the
  * store, leaves exactly one audit record (principal, source IP, parameters, response
  * or an AWS-style error code) and returns its outcome with an HTTP status and an
- * AWS-style code. Nothing else writes specs, creates or deletes resources. */
+ * AWS-style code. Nothing else writes specs, creates or deletes resources. Any of them
+ * asked by a principal a deny_policy of the team names (for that event and resource) is
+ * refused first: 403 AccessDenied, audited. */
 #ifndef GD_SERVER_OPS_H
 #define GD_SERVER_OPS_H
 
@@ -23,6 +25,9 @@ typedef struct gd_actor {
     const char *principal; /* "team-1", "admin", "autoscaling", "chaos-monkey" */
     const char *source_ip; /* NULL when the game itself acts */
     enum gd_trust trust;
+    /* The game's own physical losses (an AZ outage, a spot interruption): no
+     * termination protection and no deny policy stops them. */
+    int physical;
 } gd_actor;
 
 /* What an operation did. */
@@ -81,6 +86,8 @@ typedef struct gd_launch {
     int protect;                   /* protected_from_scale_in (the group's new instances) */
     const char *market;            /* NULL: the template's */
     const json_t *security_groups; /* NULL: the template's */
+    /* termination_protection, a boolean; NULL: the template's */
+    const json_t *termination_protection;
 } gd_launch;
 
 /** RunInstances: a pending instance (running when l->booted). 201 with it, its id in
@@ -89,7 +96,9 @@ typedef struct gd_launch {
 int gd_op_run_instance(gd_game *g, const gd_actor *who, const gd_launch *l, char id_out[40],
                        gd_op_result *out);
 /** TerminateInstances with a reason shown on the instance ("scale-in by autoscaling").
- *  404 InvalidInstanceID.NotFound. Audited once. */
+ *  404 InvalidInstanceID.NotFound; 400 OperationNotPermitted for an instance with
+ *  termination_protection, unless autoscaling or a physical loss (who->physical) asks;
+ *  403 AccessDenied when a deny_policy of the team denies the principal. Audited once. */
 int gd_op_terminate(gd_game *g, const gd_actor *who, const char *id, int hard, const char *reason,
                     gd_op_result *out);
 /** DeregisterTargets for a scale-in: the instance leaves every target group now and is

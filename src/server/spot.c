@@ -92,7 +92,9 @@ void gd_spot_reconcile(gd_game *g, json_t *instances, double now)
         if (!at || now < json_number_value(at) || !gd_inst_state_live(gd_inst_state_of(st)))
             continue;
         int team = (int)json_integer_value(json_object_get(r, "team"));
-        gd_actor who = {.team = team, .principal = "ec2-spot", .trust = GD_TRUST_GAME};
+        /* A physical loss: no termination protection or deny policy stops it. */
+        gd_actor who = {
+            .team = team, .principal = "ec2-spot", .trust = GD_TRUST_GAME, .physical = 1};
         gd_op_result res;
         gd_op_terminate(g, &who, gd_jstr(r, "id"), 0, "spot interruption", &res);
         gd_op_result_free(&res);

@@ -40,6 +40,9 @@ CASES = {
     "clb-health": {"type": "clb", "name": "lb2", "subnets": ["public-a"],
                    "health_check": {"interval": "10s", "timeout": "20s"}},
     "tg-reserved-name": {"type": "target_group", "name": "default"},
+    "deny-undeniable": {"type": "deny_policy", "name": "d1", "principals": ["admin", "ceo"],
+                        "actions": ["Explode"]},
+    "deny-not-deniable": {"type": "deny_policy", "name": "d2", "principals": ["intern"]},
 }
 
 # "file:12:34: msg" and "spec.field: msg" both become "msg".

@@ -2,6 +2,7 @@
  * OriginLatency of each period rather than since the edge started. */
 #include <criterion/criterion.h>
 
+#include "core/hist.h"
 #include "server/metrics.h"
 
 #include <math.h>
@@ -209,5 +210,69 @@ Test(metrics, counts_are_spread_over_the_time_since_the_last_sample)
     gd_metrics_periods(m, "alb-1", "RequestCountPerTarget", 240, 4, 60, &sum, v);
     for (int i = 0; i < 4; i++)
         cr_expect(fabs(v[i] - 60) <= 6, "minute %d: per target %g, want 60", i, v[i]);
+    gd_metrics_free(m);
+}
+
+/* An edge's /stats with a target_time histogram holding the given game seconds. */
+static json_t *timed(gd_hist *h, const double *secs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) gd_hist_add(h, (uint64_t)(secs[i] * 1e6));
+    json_t *s = json_pack("{s:i,s:i,s:i}", "requests", (int)h->count, "healthy", 1, "unhealthy", 0);
+    json_object_set_new(s, "target_time", gd_hist_to_json(h));
+    return s;
+}
+
+Test(metrics, target_response_time_is_one_datapoint_per_request_of_the_sample)
+{
+    gd_metrics *m = gd_metrics_new();
+    static gd_hist h;
+    gd_hist_reset(&h);
+    const double first[] = {0.1, 0.2}, then[] = {0.5, 4.0, 0.3};
+    json_t *s1 = timed(&h, first, 2);
+    json_t *s2 = timed(&h, then, 3);
+    json_t *s3 = json_deep_copy(s2); /* no request ended: no datapoint */
+    gd_metrics_from_edge(m, "lb-1", 10, NULL, s1);
+    gd_metrics_from_edge(m, "lb-1", 20, s1, s2);
+    gd_metrics_from_edge(m, "lb-1", 30, s2, s3);
+    json_t *a = gd_metrics_series(m, "lb-1", "TargetResponseTime", 0);
+    /* the first read is the baseline (the edge's past before it); the second sample's
+     * are 0.3, 0.5 and 4.0 (ascending, within the buckets' 1 %) */
+    cr_assert_eq(json_array_size(a), 3, "got %zu", json_array_size(a));
+    cr_assert_float_eq(point(a, 0, 0), 20, 1e-9);
+    cr_assert_float_eq(point(a, 0, 1), 0.3, 0.3 * 0.01, "got %g", point(a, 0, 1));
+    cr_assert_float_eq(point(a, 1, 1), 0.5, 0.5 * 0.01, "got %g", point(a, 1, 1));
+    cr_assert_float_eq(point(a, 2, 1), 4.0, 4.0 * 0.01, "got %g", point(a, 2, 1));
+    /* so a period's p99 is its slowest request, not a mean */
+    gd_stat st;
+    cr_assert_eq(gd_stat_parse("p99", &st), 0);
+    json_t *p = gd_metrics_stats(m, "lb-1", "TargetResponseTime", 0, 60, 60, &st);
+    cr_assert_eq(json_array_size(p), 1);
+    cr_assert_float_eq(point(p, 0, 1), 4.0, 0.04, "got %g", point(p, 0, 1));
+    cr_assert_float_eq(point(p, 0, 2), 3, 1e-9, "three requests, got %g", point(p, 0, 2));
+    json_decref(p);
+    json_decref(a);
+    /* many requests in one sample: GD_METRIC_LATENCY_POINTS quantiles stand for them */
+    double many[1000];
+    for (int i = 0; i < 1000; i++) many[i] = 1.0 + i / 1000.0;
+    json_t *s4 = timed(&h, many, 1000);
+    gd_metrics_from_edge(m, "lb-1", 40, s3, s4);
+    a = gd_metrics_series(m, "lb-1", "TargetResponseTime", 35);
+    cr_assert_eq(json_array_size(a), GD_METRIC_LATENCY_POINTS, "got %zu", json_array_size(a));
+    cr_assert(point(a, 0, 1) >= 1.0 && point(a, GD_METRIC_LATENCY_POINTS - 1, 1) <= 2.0 * 1.01);
+    json_decref(a);
+    /* an edge that restarted begins its histogram again */
+    gd_hist_reset(&h);
+    const double one[] = {0.7};
+    json_t *s5 = timed(&h, one, 1);
+    gd_metrics_from_edge(m, "lb-1", 50, s4, s5);
+    a = gd_metrics_series(m, "lb-1", "TargetResponseTime", 45);
+    cr_assert_eq(json_array_size(a), 1, "got %zu", json_array_size(a));
+    cr_assert_float_eq(point(a, 0, 1), 0.7, 0.007);
+    json_decref(a);
+    json_decref(s1);
+    json_decref(s2);
+    json_decref(s3);
+    json_decref(s4);
+    json_decref(s5);
     gd_metrics_free(m);
 }

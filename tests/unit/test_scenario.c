@@ -199,12 +199,19 @@ Test(scenario, default_game_loads_clean)
     cr_assert_eq(nceo, 2);
 
     /* the starting architecture, defaults filled */
-    cr_assert_eq(json_array_size(s->resources), 8u);
-    const char *types[] = {"vpc", "subnet", "subnet",          "launch_template",
-                           "asg", "clb",    "launch_template", "instance"};
-    const char *names[] = {"main", "public-a", "private-a",      "web-template",
-                           "web",  "web-lb",   "batch-template", "legacy-batch"};
-    for (size_t i = 0; i < 8; i++) {
+    cr_assert_eq(json_array_size(s->resources), 9u);
+    const char *types[] = {"vpc",
+                           "subnet",
+                           "subnet",
+                           "launch_template",
+                           "asg",
+                           "clb",
+                           "experiment_template",
+                           "launch_template",
+                           "instance"};
+    const char *names[] = {"main",   "public-a",     "private-a",      "web-template", "web",
+                           "web-lb", "kill-one-web", "batch-template", "legacy-batch"};
+    for (size_t i = 0; i < 9; i++) {
         json_t *r = json_array_get(s->resources, i);
         cr_assert_str_eq(json_string_value(json_object_get(r, "type")), types[i]);
         cr_assert_str_eq(json_string_value(json_object_get(r, "name")), names[i]);
@@ -229,7 +236,7 @@ Test(scenario, default_game_loads_clean)
         json_object_get(json_object_get(json_array_get(s->resources, 5), "spec"), "health_check");
     cr_assert_eq(json_integer_value(json_object_get(hc, "healthy_threshold")), 10);
     cr_assert_float_eq(json_number_value(json_object_get(hc, "interval")), 30.0, 1e-12);
-    json_t *batch = json_object_get(json_array_get(s->resources, 6), "spec");
+    json_t *batch = json_object_get(json_array_get(s->resources, 7), "spec");
     cr_assert_str_eq(json_string_value(json_object_get(batch, "instance_type")), "m5.large");
     gd_errs_free(&e);
     gd_scenario_free(s);
@@ -426,7 +433,7 @@ Test(scenario, broken_default_game_reports_all_errors)
         {"colour: blue", 0,
          "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
          "seed, teams, service, traffic, scoring, billing, spot, quotas, dns, reserved, events, "
-         "architecture, "
+         "chaos_monkey, ceo, protections, architecture, "
          "allowed_commands)"},
         {"{at: 20m, rps: 3", 5,
          "field 'traffic.rate[2].at': 20m is not after the previous point (30m) (allowed: a time "
@@ -521,7 +528,8 @@ Test(scenario, section_errors)
         "12:17: field 'service.kind': \"clock\" is not one of the allowed values (allowed: "
         "unicorn, time)",
         "14:22: field 'events[0].action': \"explode\" is not one of the allowed values (allowed: "
-        "terminate_random, terminate, scale, message, az_outage)",
+        "terminate_random, terminate, scale, message, az_outage, update, detach_target_group, "
+        "start_experiment)",
         "15:5: field 'events[1].target': missing (allowed: TYPE/NAME, e.g. asg/web)",
         "16:5: field 'events[2].message': missing (allowed: the text to show)",
         "17:37: field 'events[3].target': 'web' is not TYPE/NAME (allowed: TYPE/NAME, e.g. "
@@ -529,7 +537,7 @@ Test(scenario, section_errors)
         "18:37: field 'events[4].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance, experiment_template, experiment)",
+        "reserved_instance, experiment_template, experiment, deny_policy)",
         "20:3: field 'architecture.endpoint': missing (needed unless dns.resolve names the record "
         "customers look up) (allowed: no entry is defined)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
@@ -572,17 +580,17 @@ Test(scenario, architecture_errors)
         "(allowed: vpc, subnet, launch_template, instance, asg, clb, alb, target_group, cdn, "
         "alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance, experiment_template, experiment)",
+        "reserved_instance, experiment_template, experiment, deny_policy)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-        "reserved_instance, experiment_template, experiment)",
+        "reserved_instance, experiment_template, experiment, deny_policy)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
         "16:42: launch_template 'tpl': field 'colour': unknown field (allowed: service, command, "
-        "instance_type, market, port, slots, queue, service_time, boot_time, security_groups, "
-        "tags)",
+        "instance_type, market, port, slots, queue, service_time, boot_time, sessions, "
+        "session_store, security_groups, tags, termination_protection)",
         "17:55: clb 'lb': field 'instances[0]': no instance named 'web' (allowed: no instance is "
         "defined)",
         "18:7: field 'architecture.resources[10]': expected a mapping, got 42 (allowed: a "
@@ -998,4 +1006,245 @@ Test(scenario, az_outage_events)
         gd_errs_free(&e);
         free(text);
     }
+}
+
+/* ---- chaos_monkey, ceo, protections and the CEO's and FIS's events ---------------- */
+
+static const char *chaos_base =
+    "name: chaos\n"                                                         /* 1 */
+    "duration: 2h\n"                                                        /* 2 */
+    "traffic:\n"                                                            /* 3 */
+    "  rate:\n"                                                             /* 4 */
+    "    - {at: 0, rps: 1}\n"                                               /* 5 */
+    "SECTIONS"                                                              /* 6.. */
+    "architecture:\n"                                                       /* +1 */
+    "  endpoint: lb\n"                                                      /* +2 */
+    "  resources:\n"                                                        /* +3 */
+    "    - {type: vpc, name: main}\n"                                       /* +4 */
+    "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n"                   /* +5 */
+    "    - {type: launch_template, name: lt}\n"                             /* +6 */
+    "    - {type: target_group, name: tg}\n"                                /* +7 */
+    "    - {type: alb, name: lb, subnets: [a], default_target_group: tg}\n" /* +8 */
+    "    - {type: asg, name: web, launch_template: lt, subnets: [a], min: 1, max: 4, desired: 3, "
+    "target_groups: [tg]}\n" /* +9 */
+    "    - {type: experiment_template, name: pause, actions: {w: {actionId: \"aws:fis:wait\", "
+    "parameters: {duration: PT1M}}}}\n"; /* +10 */
+
+static char *chaos_text(const char *sections)
+{
+    char *text = strdup(chaos_base);
+    replace(&text, "SECTIONS", sections);
+    return text;
+}
+
+Test(scenario, chaos_sections_default_off_and_deny_ceo_and_the_monkey)
+{
+    char *text = chaos_text("");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert_eq(s->monkey.on, 0, "no chaos_monkey section: no monkey");
+    cr_assert_float_eq(s->ceo.refusal_penalty, 0, 1e-12);
+    cr_assert_eq(json_array_size(s->protections.deniable), 2);
+    cr_assert_str_eq(json_string_value(json_array_get(s->protections.deniable, 0)), "ceo");
+    cr_assert_str_eq(json_string_value(json_array_get(s->protections.deniable, 1)), "chaos-monkey");
+    cr_assert(gd_scenario_deniable(s, "ceo") && !gd_scenario_deniable(s, "team-1"));
+    gd_scenario_free(s);
+    free(text);
+
+    text = chaos_text("chaos_monkey: {probability: 0.5}\n");
+    s = load_ok_text(text);
+    cr_assert_eq(s->monkey.on, 1);
+    cr_assert_float_eq(s->monkey.probability, 0.5, 1e-12);
+    cr_assert_float_eq(s->monkey.period, 3600, 1e-9, "1h by default");
+    cr_assert_str_eq(s->monkey.window, "00:00-24:00");
+    cr_assert(s->monkey.window_from == 0 && s->monkey.window_to == 86400);
+    cr_assert_float_eq(s->monkey.min_gap, 0, 1e-12);
+    cr_assert_str_eq(s->monkey.opt_out_tag, "chaos-monkey:opt-out");
+    cr_assert_null(s->monkey.groups, "every group");
+    cr_assert_float_eq(s->monkey.refusal_penalty, 0, 1e-12);
+    gd_scenario_free(s);
+    free(text);
+}
+
+Test(scenario, chaos_sections_as_written)
+{
+    char *text = chaos_text("chaos_monkey:\n"
+                            "  probability: 1\n"
+                            "  period: 20m\n"
+                            "  window: \"22:00-06:00\"\n"
+                            "  min_gap: 10m\n"
+                            "  opt_out_tag: no-chaos\n"
+                            "  groups: [web]\n"
+                            "  refusal_penalty: 5\n"
+                            "ceo: {refusal_penalty: 50}\n"
+                            "protections: {deniable: [ceo, intern]}\n");
+    gd_scenario *s = load_ok_text(text);
+    const gd_monkey_conf *m = &s->monkey;
+    cr_assert(m->on && m->probability == 1 && m->period == 1200 && m->min_gap == 600);
+    cr_assert(m->window_from == 22 * 3600 && m->window_to == 30 * 3600, "over midnight");
+    cr_assert_str_eq(m->opt_out_tag, "no-chaos");
+    cr_assert_eq(json_array_size(m->groups), 1);
+    cr_assert_str_eq(json_string_value(json_array_get(m->groups, 0)), "web");
+    cr_assert_float_eq(m->refusal_penalty, 5, 1e-12);
+    cr_assert_float_eq(s->ceo.refusal_penalty, 50, 1e-12);
+    cr_assert(gd_scenario_deniable(s, "intern") && !gd_scenario_deniable(s, "chaos-monkey"));
+    gd_scenario_free(s);
+    free(text);
+}
+
+Test(scenario, chaos_section_errors_say_where_and_what_is_allowed)
+{
+    gd_errs e = {0};
+    char *text = chaos_text("chaos_monkey:\n"                                   /* 6 */
+                            "  probability: 1.5\n"                              /* 7 */
+                            "  period: 30s\n"                                   /* 8 */
+                            "  window: \"9-17\"\n"                              /* 9 */
+                            "  groups: [web, nope, web]\n"                      /* 10 */
+                            "  colour: red\n"                                   /* 11 */
+                            "ceo: {refusal_penalty: -1}\n"                      /* 12 */
+                            "protections: {deniable: [team-2, admin, fis]}\n"); /* 13 */
+    load_bad_text(text, &e);
+    const char *w[] = {
+        "7:16: field 'chaos_monkey.probability': 1.5 is out of range (allowed: 0..1)",
+        "8:11: field 'chaos_monkey.period': 30s is out of range (allowed: 1m..1d)",
+        "9:11: field 'chaos_monkey.window': '9-17' is not a working window (allowed: "
+        "\"HH:MM-HH:MM\" of the game clock, e.g. \"09:00-17:00\"; the game starts at 00:00, "
+        "24:00 ends a day, an end before the start goes over midnight)",
+        "10:17: field 'chaos_monkey.groups[1]': no asg named 'nope' (allowed: web)",
+        "10:23: field 'chaos_monkey.groups[2]': 'web' is listed twice (allowed: each group once)",
+        "11:3: field 'chaos_monkey.colour': unknown field (allowed: probability, period, window, "
+        "min_gap, opt_out_tag, groups, refusal_penalty)",
+        "12:24: field 'ceo.refusal_penalty': -1 is out of range (allowed: 0..1000000)",
+        "13:26: field 'protections.deniable[0]': 'team-2' cannot be denied (allowed: a list of "
+        "principals, e.g. [ceo, chaos-monkey]; not team-N, admin, gameday or fis)",
+        "13:34: field 'protections.deniable[1]': 'admin' cannot be denied (allowed: a list of "
+        "principals, e.g. [ceo, chaos-monkey]; not team-N, admin, gameday or fis)",
+        "13:41: field 'protections.deniable[2]': 'fis' cannot be denied (allowed: a list of "
+        "principals, e.g. [ceo, chaos-monkey]; not team-N, admin, gameday or fis)",
+    };
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
+    gd_errs_free(&e);
+    rm_tmp();
+    free(text);
+}
+
+Test(scenario, ceo_and_fis_events_load_with_their_principals)
+{
+    char *text =
+        chaos_text("events:\n"
+                   "  - {at: 5m, action: update, target: asg/web, patch: {max: 2}}\n"
+                   "  - {at: 6m, action: update, target: alb/lb, principal: board,\n"
+                   "     patch: {rules: [{priority: 10, conditions: {path: /api/*}, action: {type: "
+                   "forward, target_group: tg}}]}}\n"
+                   "  - {at: 7m, action: detach_target_group, target: asg/web, group: tg}\n"
+                   "  - {at: 8m, action: start_experiment, template: pause}\n");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert_eq(s->nevents, 4);
+    cr_assert_str_eq(s->events[0].principal, "ceo", "the CEO's by default");
+    char *p = json_dumps(s->events[0].patch, JSON_COMPACT);
+    cr_assert_str_eq(p, "{\"max\":2}", "the patch as written (fitted when it runs)");
+    free(p);
+    cr_assert_str_eq(s->events[1].principal, "board");
+    cr_assert(json_is_array(json_object_get(s->events[1].patch, "rules")));
+    cr_assert_str_eq(s->events[2].principal, "ceo");
+    cr_assert_str_eq(s->events[2].group, "tg");
+    cr_assert_null(s->events[2].patch);
+    cr_assert_str_eq(s->events[3].principal, "fis");
+    cr_assert_str_eq(s->events[3].template, "pause");
+    cr_assert_null(s->events[3].target);
+    gd_scenario_free(s);
+    free(text);
+}
+
+Test(scenario, ceo_and_fis_event_errors_say_where_and_what_is_allowed)
+{
+    gd_errs e = {0};
+    char *text = chaos_text(
+        "events:\n"                                                                  /* 6 */
+        "  - {at: 5m, action: update, target: asg/web}\n"                            /* 7 */
+        "  - {at: 5m, action: update, target: asg/web, patch: {max: 0}}\n"           /* 8 */
+        "  - {at: 5m, action: update, target: asg/web, patch: {colour: red}}\n"      /* 9 */
+        "  - {at: 5m, action: update, target: rocket/x, patch: {max: 2}}\n"          /* 10 */
+        "  - {at: 5m, action: scale, target: asg/web, patch: {max: 2}}\n"            /* 11 */
+        "  - {at: 5m, action: detach_target_group, target: alb/lb, group: tg}\n"     /* 12 */
+        "  - {at: 5m, action: detach_target_group, target: asg/web, group: nope}\n"  /* 13 */
+        "  - {at: 5m, action: start_experiment, template: nope}\n"                   /* 14 */
+        "  - {at: 5m, action: start_experiment, target: asg/web, template: pause}\n" /* 15 */
+        "  - {at: 5m, action: message, message: hi, template: pause}\n"              /* 16 */
+        "  - {at: 5m, action: update, target: asg/web, patch: []}\n");               /* 17 */
+    load_bad_text(text, &e);
+    const char *w[] = {
+        "7:5: field 'events[0].patch': missing (an update sets something) (allowed: a mapping "
+        "of the target's fields to set, e.g. {max: 2})",
+        "8:60: asg 'web': field 'max': 0 is below min (1) (allowed: 1..1000)",
+        "9:55: asg 'web': field 'colour': unknown field (allowed: launch_template, subnets, min, "
+        "max, desired, load_balancers, target_groups, health_check_type, health_check_grace, "
+        "new_instances_protected_from_scale_in, capacity_rebalance, tags)",
+        "10:38: field 'events[3].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
+        "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, scaling_policy, "
+        "scheduled_action, dns_record, elastic_ip, security_group, reserved_instance, "
+        "experiment_template, experiment, deny_policy)",
+        "11:53: field 'events[4].patch': a scale event takes no patch (allowed: a patch only "
+        "with action: update)",
+        "12:51: field 'events[5].target': detach_target_group acts on an asg, not a alb "
+        "(allowed: web)",
+        "13:67: field 'events[6].group': no target_group named 'nope' (allowed: tg)",
+        "14:50: field 'events[7].template': no experiment_template named 'nope' (allowed: "
+        "pause)",
+        "15:48: field 'events[8].target': a start_experiment event takes no target (allowed: no "
+        "target: the experiment template names its targets)",
+        "16:54: field 'events[9].template': a message event takes no template (allowed: a "
+        "template only with action: start_experiment)",
+        "17:54: field 'events[10].patch': expected a non-empty mapping, got [] (allowed: a "
+        "mapping of the target's fields to set, e.g. {max: 2})",
+    };
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
+    gd_errs_free(&e);
+    rm_tmp();
+    free(text);
+}
+
+Test(scenario, a_deny_policy_names_only_deniable_principals)
+{
+    gd_errs e = {0};
+    char *text = chaos_text("protections: {deniable: [ceo]}\n");
+    replace(&text, "    - {type: vpc, name: main}\n",
+            "    - {type: vpc, name: main}\n"
+            "    - {type: deny_policy, name: d, principals: [chaos-monkey, admin]}\n");
+    load_bad_text(text, &e);
+    const char *w[] = {
+        "11:49: deny_policy 'd': field 'principals[0]': 'chaos-monkey' is not one of the "
+        "principals this scenario lets a team deny (protections.deniable) (allowed: ceo)",
+        "11:63: deny_policy 'd': field 'principals[1]': 'admin' cannot be denied (allowed: a "
+        "principal the scenario lets a team deny, e.g. ceo, chaos-monkey)",
+    };
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
+    gd_errs_free(&e);
+    rm_tmp();
+    free(text);
+}
+
+Test(scenario, a_shrunk_max_takes_desired_with_it)
+{
+    json_t *spec = json_pack("{s:i,s:i,s:i}", "min", 1, "max", 4, "desired", 3);
+    json_t *patch = json_pack("{s:i}", "max", 2);
+    gd_scenario_patch_fit("asg", spec, patch);
+    cr_assert_eq(json_integer_value(json_object_get(patch, "desired")), 2);
+    json_decref(patch);
+    patch = json_pack("{s:i}", "max", 3); /* desired 3 fits already */
+    gd_scenario_patch_fit("asg", spec, patch);
+    cr_assert_null(json_object_get(patch, "desired"));
+    json_decref(patch);
+    patch = json_pack("{s:i}", "min", 4); /* a raised min raises desired */
+    gd_scenario_patch_fit("asg", spec, patch);
+    cr_assert_eq(json_integer_value(json_object_get(patch, "desired")), 4);
+    json_decref(patch);
+    patch = json_pack("{s:i,s:i}", "max", 2, "desired", 1); /* the patch's own desired */
+    gd_scenario_patch_fit("asg", spec, patch);
+    cr_assert_eq(json_integer_value(json_object_get(patch, "desired")), 1);
+    json_decref(patch);
+    patch = json_pack("{s:i}", "max", 1);
+    gd_scenario_patch_fit("alb", spec, patch); /* other types: nothing */
+    cr_assert_null(json_object_get(patch, "desired"));
+    json_decref(patch);
+    json_decref(spec);
 }

@@ -51,7 +51,8 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[15], "reserved_instance");
     cr_assert_str_eq(t[16], "experiment_template");
     cr_assert_str_eq(t[17], "experiment");
-    cr_assert_null(t[18]);
+    cr_assert_str_eq(t[18], "deny_policy");
+    cr_assert_null(t[19]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -73,7 +74,8 @@ Test(schema, defaults_launch_template)
     char *d = dump(s);
     cr_assert_str_eq(d, "{\"boot_time\":60,\"instance_type\":\"t3.micro\",\"market\":\"on-demand\","
                         "\"port\":8000,"
-                        "\"queue\":32,\"service\":\"unicorn\",\"service_time\":90,\"slots\":5}");
+                        "\"queue\":32,\"service\":\"unicorn\",\"service_time\":90,"
+                        "\"sessions\":\"memory\",\"slots\":5,\"termination_protection\":false}");
     free(d);
     json_decref(s);
 
@@ -83,6 +85,48 @@ Test(schema, defaults_launch_template)
     cr_assert(json_is_real(json_object_get(s, "service_time")));
     cr_assert_float_eq(json_real_value(json_object_get(s, "service_time")), 0.25, 1e-12);
     json_decref(s);
+}
+
+Test(schema, launch_template_sessions)
+{
+    /* redis sessions name their store; 127.T is the team's range */
+    json_t *s = parse("{\"service\": \"clothes\", \"sessions\": \"redis\", "
+                      "\"session_store\": \"127.T.0.50:6379\"}");
+    gd_free(check_api("launch_template", "shop", s, 0));
+    json_decref(s);
+    s = parse("{\"service\": \"clothes\", \"sessions\": \"cookie\"}");
+    gd_free(check_api("launch_template", "shop", s, 0));
+    json_decref(s);
+    struct {
+        const char *spec, *want;
+    } bad[] = {
+        {"{\"sessions\": \"redis\"}",
+         "spec.session_store: launch_template 'shop': field 'session_store': missing: sessions: "
+         "redis needs the Redis server's address (allowed: IP:PORT of a Redis server in "
+         "127.0.0.0/8, like 127.T.0.50:6379)"},
+        {"{\"sessions\": \"memory\", \"session_store\": \"127.1.0.50:6379\"}",
+         "spec.session_store: launch_template 'shop': field 'session_store': the sessions are "
+         "not kept in Redis (sessions: memory) (allowed: only with sessions: redis)"},
+        {"{\"sessions\": \"redis\", \"session_store\": \"redis.example:6379\"}",
+         "spec.session_store: launch_template 'shop': field 'session_store': not an address and "
+         "port (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379)"},
+        {"{\"sessions\": \"redis\", \"session_store\": \"127.1.0.50:0\"}",
+         "spec.session_store: launch_template 'shop': field 'session_store': not an address and "
+         "port (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379)"},
+        {"{\"sessions\": \"redis\", \"session_store\": \"10.0.0.1:6379\"}",
+         "spec.session_store: launch_template 'shop': field 'session_store': not an address and "
+         "port (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379)"},
+        {"{\"sessions\": \"disk\"}",
+         "spec.sessions: launch_template 'shop': field 'sessions': \"disk\" is not one of the "
+         "allowed values (allowed: memory, cookie, redis)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s = parse(bad[i].spec);
+        char *j = check_api("launch_template", "shop", s, 1);
+        cr_assert_str_eq(j, bad[i].want, "%s", bad[i].spec);
+        gd_free(j);
+        json_decref(s);
+    }
 }
 
 Test(schema, defaults_vpc_subnet_instance)
@@ -147,7 +191,7 @@ Test(schema, api_errors_name_the_path)
     cr_assert_str_eq(
         j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
            "command, instance_type, market, port, slots, queue, service_time, boot_time, "
-           "security_groups, tags)\n"
+           "sessions, session_store, security_groups, tags, termination_protection)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
            "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
            "m5.xlarge, c5.large, c5.xlarge)\n"
@@ -282,7 +326,7 @@ Test(schema, unknown_type_and_not_a_mapping)
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
                         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
                         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-                        "reserved_instance, experiment_template, experiment)");
+                        "reserved_instance, experiment_template, experiment, deny_policy)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
@@ -334,7 +378,7 @@ Test(schema, conf_errors_name_file_line_col)
     j = gd_errs_join(&e);
     cr_assert_str_eq(j, "b.yaml:1:3: instance 'i': field 'type': unknown field (allowed: "
                         "launch_template, subnet, instance_type, market, protected_from_scale_in, "
-                        "security_groups, tags)\n"
+                        "security_groups, tags, termination_protection)\n"
                         "b.yaml:1:3: instance 'i': field 'launch_template': missing (allowed: a "
                         "resource name of [a-z0-9-], 1..48 characters)");
     gd_free(j);
