@@ -228,3 +228,45 @@ def test_a_p99_latency_alarm_stops_the_experiment_and_rolls_its_latency_back(gam
     events = game.get("/teams/1/score/events?limit=100000")
     assert any(eid in e["reason"] and "stop condition" in e["reason"] for e in events), \
         [e["reason"] for e in events[-10:]]
+
+
+def test_a_zone_outage_loses_its_instances_and_load_balancers_until_it_ends(game):
+    import socket
+
+    def alb_answers(name):
+        lb = game.get(f"/resources/{name}")["status"]
+        try:
+            r = http("GET", f"http://{lb['ip']}:{lb['port']}/", timeout=2)
+            return r.status
+        except (socket.timeout, TimeoutError, OSError):
+            return None
+
+    in_b = lambda: [i for i in game.instances() if i["status"]["state"] == "running"
+                    and i["status"].get("az") == "b"]
+    game.wait_until(in_b, 60, "a web instance in zone b")
+    assert alb_answers("b-alb") == 503, "b-alb answers (it has no target) before"
+    assert alb_answers("web-alb") is not None
+    template(game, "zone-b", {"actions": {"down": {
+        "actionId": "gameday:az:outage",
+        "parameters": {"duration": "PT1H", "availabilityZone": "b"}}}})
+    lost = [i["id"] for i in in_b()]
+    eid = ctl_start(game, "zone-b")
+    game.wait_until(lambda: not in_b(), 30, "zone b empty")
+    game.wait_until(lambda: alb_answers("b-alb") is None, 30, "b-alb dark")
+    assert alb_answers("web-alb") is not None, "web-alb has a subnet in zone a: it lives"
+    # nothing launches in b: the group's replacements go to a, and a launch there is refused
+    r = game.call("POST", "/resources", {"type": "instance", "name": "in-b",
+                                         "spec": {"launch_template": "web-lt",
+                                                  "subnet": "private-b"}})
+    assert r.status == 400 and b"InsufficientInstanceCapacity" in r.body, r.body
+    terms = [a for a in audits(game, eventName="TerminateInstances")
+             if any(i in str(a.get("requestParameters")) for i in lost)]
+    assert terms, "the zone's instances were lost, audited as fis"
+    st = state(game, eid)
+    assert "load balancer dark" in st["actions"]["down"]["reason"], st["actions"]
+    game.ctl("experiment", "stop", eid)
+    game.wait_until(lambda: alb_answers("b-alb") == 503, 30, "b-alb back")
+    r = game.call("POST", "/resources", {"type": "instance", "name": "in-b",
+                                         "spec": {"launch_template": "web-lt",
+                                                  "subnet": "private-b"}})
+    assert r.status == 201, r.body
