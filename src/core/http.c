@@ -1470,3 +1470,27 @@ const char *gd_http_reason(int status)
     }
     return "Unknown";
 }
+
+const char *gd_http_cookie(const gd_http_req *req, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    for (int i = 0; i < req->nheaders; i++) {
+        const gd_http_header *h = &req->headers[i];
+        if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6)) continue;
+        const char *p = h->value, *end = h->value + h->value_len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';')) p++;
+            const char *semi = memchr(p, ';', (size_t)(end - p));
+            const char *stop = semi ? semi : end;
+            const char *eq = memchr(p, '=', (size_t)(stop - p));
+            if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl)) {
+                const char *v = eq + 1, *ve = stop;
+                while (ve > v && ve[-1] == ' ') ve--;
+                *vlen = (size_t)(ve - v);
+                return v;
+            }
+            p = stop;
+        }
+    }
+    return NULL;
+}

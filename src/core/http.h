@@ -155,6 +155,11 @@ int gd_http_put_uint(gd_buf *b, size_t v);
 /** Appends a percent-encoded copy of s (query-value safe) to b. */
 int gd_http_urlencode(gd_buf *b, const char *s, size_t n);
 
+/** The value of cookie `name` in the request's Cookie headers (its length in *len,
+ *  trailing spaces trimmed), or NULL when no pair has that name. A pair without '='
+ *  is skipped. Points into the request. */
+const char *gd_http_cookie(const gd_http_req *req, const char *name, size_t *len);
+
 /* Requests are refused (4xx, 501 or 505, and the connection closed) where Debian's
  * http-parser 2.9.4 is lenient and a proxy behind or in front of this server could read the bytes
  * differently (request smuggling): bare CR or bare LF line ends, NUL and control bytes, obs-fold,

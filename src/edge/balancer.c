@@ -657,26 +657,3 @@ int gd_sticky_check(const char *v, size_t n, double now, char id[64])
     id[dot1 - v] = 0;
     return 0;
 }
-
-const char *gd_cookie_get(const gd_http_req *req, const char *name, size_t *len)
-{
-    size_t nl = strlen(name);
-    for (int i = 0; i < req->nheaders; i++) {
-        const gd_http_header *h = &req->headers[i];
-        if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6)) continue;
-        const char *p = h->value, *end = h->value + h->value_len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == ';')) p++;
-            const char *eq = memchr(p, '=', (size_t)(end - p));
-            if (!eq) break;
-            const char *ve = memchr(eq, ';', (size_t)(end - eq));
-            if (!ve) ve = end;
-            if ((size_t)(eq - p) == nl && !memcmp(p, name, nl)) {
-                *len = (size_t)(ve - eq - 1);
-                return eq + 1;
-            }
-            p = ve;
-        }
-    }
-    return NULL;
-}

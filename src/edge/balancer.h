@@ -109,7 +109,5 @@ void gd_sticky_set_secret(const unsigned char *key, size_t n);
 int gd_sticky_make(const char *id, double expiry, gd_buf *out);
 /** Checks a cookie value; on success copies the target id into id (64 bytes). */
 int gd_sticky_check(const char *v, size_t n, double now, char id[64]);
-/** Finds a cookie's value in the request's Cookie headers. */
-const char *gd_cookie_get(const gd_http_req *req, const char *name, size_t *len);
 
 #endif

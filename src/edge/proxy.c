@@ -248,7 +248,7 @@ static void forward(gd_http_conn *c, gd_http_req *req, gd_tgroup *tg)
     size_t cl = 0;
     int pinned = 0;
     if (tg->sticky != GD_STICKY_NONE) {
-        cookie = gd_cookie_get(req, tg->sticky == GD_STICKY_LB ? "GDALB" : "GDALBAPP", &cl);
+        cookie = gd_http_cookie(req, tg->sticky == GD_STICKY_LB ? "GDALB" : "GDALBAPP", &cl);
         pinned = cookie && gd_sticky_check(cookie, cl, now, sticky_id) == 0;
     }
     gd_target *t = gd_tgroup_pick(tg, pinned ? sticky_id : NULL, NULL, now);

@@ -149,31 +149,6 @@ static void answer_error(gd_clothes *cl, gd_http_conn *c, int status, const char
 
 /* ---- requests ---- */
 
-/* The value of cookie `name` in the request's Cookie headers; NULL when absent. */
-static const char *cookie_get(const gd_http_req *req, const char *name, size_t *vlen)
-{
-    size_t nl = strlen(name);
-    for (int i = 0; i < req->nheaders; i++) {
-        const gd_http_header *h = &req->headers[i];
-        if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6)) continue;
-        const char *p = h->value, *end = h->value + h->value_len;
-        while (p < end) {
-            while (p < end && (*p == ' ' || *p == ';')) p++;
-            const char *semi = memchr(p, ';', (size_t)(end - p));
-            const char *stop = semi ? semi : end;
-            const char *eq = memchr(p, '=', (size_t)(stop - p));
-            if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl)) {
-                const char *v = eq + 1, *ve = stop;
-                while (ve > v && ve[-1] == ' ') ve--;
-                *vlen = (size_t)(ve - v);
-                return v;
-            }
-            p = stop;
-        }
-    }
-    return NULL;
-}
-
 static int path_is(const gd_http_req *r, const char *p)
 {
     size_t n = strlen(p);
@@ -530,7 +505,7 @@ static int admit_session(gd_clothes *cl, gd_http_conn *c, const gd_http_req *req
 {
     size_t vl = 0;
     if (cl->conf.sessions == GD_SESS_COOKIE) {
-        const char *v = cookie_get(req, GD_SCOOKIE_NAME, &vl);
+        const char *v = gd_http_cookie(req, GD_SCOOKIE_NAME, &vl);
         if (!v) return 0;
         char *text = gd_malloc(GD_SCOOKIE_MAX);
         enum gd_scookie_why why;
@@ -553,7 +528,7 @@ static int admit_session(gd_clothes *cl, gd_http_conn *c, const gd_http_req *req
         r->cookie = text;
         return 0;
     }
-    const char *v = cookie_get(req, "sid", &vl);
+    const char *v = gd_http_cookie(req, "sid", &vl);
     if (v && gd_sid_valid(v, vl)) {
         memcpy(r->sid, v, GD_SID_LEN);
         r->sid[GD_SID_LEN] = 0;

@@ -936,3 +936,30 @@ Test(http, bytes_after_a_request_line_at_its_limit_are_checked)
     cr_assert(strstr(gd_buf_cstr(&out), "control character") != NULL, "got: %s", gd_buf_cstr(&out));
     gd_buf_free(&out);
 }
+
+static void header(gd_http_req *r, const char *name, const char *value)
+{
+    gd_http_header *h = &r->headers[r->nheaders++];
+    h->name = name;
+    h->name_len = strlen(name);
+    h->value = value;
+    h->value_len = strlen(value);
+}
+
+Test(http, cookie_finds_its_pair_in_any_cookie_header)
+{
+    static gd_http_req r;
+    memset(&r, 0, sizeof r);
+    header(&r, "Host", "x");
+    header(&r, "Cookie", "flag; sid=abc ; GDALB=t1.9.mac");
+    header(&r, "cookie", "late=1");
+    size_t n = 0;
+    const char *v = gd_http_cookie(&r, "sid", &n);
+    cr_assert(v && n == 3 && !memcmp(v, "abc", 3), "trailing spaces trimmed");
+    v = gd_http_cookie(&r, "GDALB", &n);
+    cr_assert(v && n == 8 && !memcmp(v, "t1.9.mac", 8));
+    v = gd_http_cookie(&r, "late", &n);
+    cr_assert(v && n == 1 && *v == '1', "a second Cookie header counts too");
+    cr_assert_null(gd_http_cookie(&r, "flag", &n), "a pair without '=' names nothing");
+    cr_assert_null(gd_http_cookie(&r, "si", &n), "no prefix match");
+}
