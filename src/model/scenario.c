@@ -304,7 +304,7 @@ static json_t *read_section(struct sctx *x, json_t *parent, const char *pkey, js
 
 /* ---- sections ---------------------------------------------------------------------------- */
 
-static const char *const service_kinds[] = {"unicorn", "time", NULL};
+static const char *const service_kinds[] = {"unicorn", "time", "clothes", NULL};
 static const char *const actions[] = {
     "terminate_random",    "terminate",        "scale", "message", "az_outage", "update",
     "detach_target_group", "start_experiment", NULL};
@@ -320,6 +320,7 @@ static const struct sfield top_fields[] = {
     {"teams", S_INT, 0, "1", 1, 16, OFF(gd_scenario, teams), NULL},
     {"service", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"traffic", S_SUB, 1, NULL, 0, 0, 0, NULL},
+    {"shoppers", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"scoring", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"billing", S_SUB, 0, NULL, 0, 0, 0, NULL},
     {"spot", S_SUB, 0, NULL, 0, 0, 0, NULL},
@@ -384,6 +385,30 @@ static const struct sfield scoring_fields[] = {
     {"error", S_NUM, 0, "-5", -1e6, 1e6, OFF(gd_scenario, scoring.error), NULL},
     {"timeout", S_NUM, 0, "-5", -1e6, 1e6, OFF(gd_scenario, scoring.timeout), NULL},
     {"wrong", S_NUM, 0, "-20", -1e6, 1e6, OFF(gd_scenario, scoring.wrong), NULL},
+    {"checkout", S_NUM, 0, "30", 0, 1e6, OFF(gd_scenario, scoring.shop[GD_SHOP_CHECKOUT]), NULL},
+    {"cart_lost", S_NUM, 0, "-20", -1e6, 0, OFF(gd_scenario, scoring.shop[GD_SHOP_CART_LOST]),
+     NULL},
+    {"item_lost", S_NUM, 0, "-10", -1e6, 0, OFF(gd_scenario, scoring.shop[GD_SHOP_ITEM_LOST]),
+     NULL},
+    {"checkout_failed", S_NUM, 0, "-20", -1e6, 0,
+     OFF(gd_scenario, scoring.shop[GD_SHOP_CHECKOUT_FAILED]), NULL},
+    {"order_wrong", S_NUM, 0, "-50", -1e6, 0, OFF(gd_scenario, scoring.shop[GD_SHOP_ORDER_WRONG]),
+     NULL},
+    {"stale_price", S_NUM, 0, "-10", -1e6, 0, OFF(gd_scenario, scoring.shop[GD_SHOP_STALE_PRICE]),
+     NULL},
+    END,
+};
+
+/* shoppers: MyClothes.com's virtual shoppers (service.kind clothes). */
+static const struct sfield shopper_fields[] = {
+    {"think_time", S_DUR, 0, "10s", 0, 600, OFF(gd_scenario, shoppers.think_time), NULL},
+    {"items_min", S_INT, 0, "1", 1, 20, OFF(gd_scenario, shoppers.items_min), NULL},
+    {"items_max", S_INT, 0, "4", 1, 20, OFF(gd_scenario, shoppers.items_max), NULL},
+    {"qty_max", S_INT, 0, "3", 1, 9, OFF(gd_scenario, shoppers.qty_max), NULL},
+    {"remove_share", S_NUM, 0, "0.2", 0, 1, OFF(gd_scenario, shoppers.remove_share), NULL},
+    {"checkout_share", S_NUM, 0, "0.6", 0, 1, OFF(gd_scenario, shoppers.checkout_share), NULL},
+    {"profile_share", S_NUM, 0, "0.2", 0, 1, OFF(gd_scenario, shoppers.profile_share), NULL},
+    {"max_active", S_INT, 0, "2000", 1, 20000, OFF(gd_scenario, shoppers.max_active), NULL},
     END,
 };
 
@@ -606,6 +631,32 @@ static void read_traffic(struct sctx *x, gd_scenario *s, json_t *root)
             else
                 s->nsurges++;
         }
+    }
+}
+
+/* shoppers: read with its defaults whatever the service (the loadgen and the server's
+ * bounds use them only for clothes); written for another service, it is an error. */
+static void read_shoppers(struct sctx *x, gd_scenario *s, json_t *root)
+{
+    json_t *v = json_object_get(root, "shoppers");
+    json_t *sh = read_section(x, root, "shoppers", v, "shoppers", shopper_fields, s);
+    if (v && !json_is_null(v) && !gd_scenario_is_shop(s)) {
+        serr(x, root, "shoppers", NULL, "shoppers", "a shoppers section with service.kind clothes",
+             "the customers of service.kind %s are not shoppers",
+             s->service ? s->service : "unicorn");
+        return;
+    }
+    if (sh && s->shoppers.items_min > s->shoppers.items_max) {
+        char allow[64];
+        snprintf(allow, sizeof allow, "1..%d (items_max)", s->shoppers.items_max);
+        serr(x, sh, "items_min", json_object_get(sh, "items_min"), "shoppers.items_min", allow,
+             "%d is above items_max", s->shoppers.items_min);
+    }
+    if (gd_scenario_is_shop(s) && s->dns.resolve) {
+        json_t *d = json_object_get(root, "dns");
+        serr(x, d, "resolve", json_object_get(d, "resolve"), "dns.resolve",
+             "no dns.resolve with service.kind clothes",
+             "shoppers are told the endpoint; they do not look a name up");
     }
 }
 
@@ -1215,6 +1266,7 @@ int gd_scenario_load(const char *path, gd_scenario **out, gd_errs *errs)
              "scoring.success_min", allow, "%.15g is above success_max", s->scoring.success_min);
     }
     read_billing(&x, s, root);
+    read_shoppers(&x, s, root);
     read_allowed_commands(&x, s, root);
     read_architecture(&x, s, root);
     read_events(&x, s, root);
@@ -1325,6 +1377,25 @@ uint64_t gd_scenario_key_of(const gd_scenario *s, double t, uint32_t rank)
     uint64_t most = (uint64_t)(s->key_drift * (s->duration > 0 ? s->duration : 0) / 3600);
     uint64_t now = t > 0 ? (uint64_t)(s->key_drift * t / 3600) : 0;
     return (uint64_t)rank + most - (now < most ? now : most);
+}
+
+const char *gd_shop_outcome_name(enum gd_shop_outcome o)
+{
+    static const char *const names[GD_SHOP_NOUT] = {
+        "checkout", "cart_lost", "item_lost", "checkout_failed", "order_wrong", "stale_price"};
+    return (int)o >= 0 && o < GD_SHOP_NOUT ? names[o] : NULL;
+}
+
+int gd_scenario_is_shop(const gd_scenario *s)
+{
+    return s && s->service && !strcmp(s->service, "clothes");
+}
+
+int gd_scenario_visit_steps(const gd_scenario *s)
+{
+    /* the catalogue, a profile, a product page and an add per item, the cart, a removal,
+     * the checkout, the orders */
+    return 1 + 1 + 2 * s->shoppers.items_max + 1 + 1 + 1 + 1;
 }
 
 double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s)

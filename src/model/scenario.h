@@ -12,6 +12,21 @@
 /* Outcomes of one customer request, as scored. */
 enum gd_outcome { GD_OK_ANSWER = 0, GD_ERROR = 1, GD_TIMEOUT = 2, GD_WRONG = 3 };
 
+/* What a MyClothes.com shopper (service.kind clothes) finds besides its pages' own
+ * outcomes, each scored with its own scoring key (the names below, as the loadgen
+ * reports them): an order placed as expected, a cart gone (a new session), a part of
+ * it gone, a checkout that failed, an order unlike the cart, a price that is not the
+ * catalogue's. */
+enum gd_shop_outcome {
+    GD_SHOP_CHECKOUT = 0,
+    GD_SHOP_CART_LOST,
+    GD_SHOP_ITEM_LOST,
+    GD_SHOP_CHECKOUT_FAILED,
+    GD_SHOP_ORDER_WRONG,
+    GD_SHOP_STALE_PRICE,
+    GD_SHOP_NOUT
+};
+
 typedef struct gd_rate_point {
     double at;  /* game seconds */
     double rps; /* game requests per second from here */
@@ -68,7 +83,7 @@ typedef struct gd_scenario {
     double speed;    /* default speed */
     uint64_t seed;
     int teams;                /* default number of teams */
-    char *service;            /* built-in service the customers call: "unicorn" or "time" */
+    char *service;            /* the customers' service: "unicorn", "time" or "clothes" */
     char *salt;               /* unicorn hash salt */
     uint32_t key_space;       /* keys are "k<rank>" for rank in 1..key_space (phase 0) */
     double zipf;              /* Zipf exponent of key popularity (phase 0) */
@@ -82,7 +97,20 @@ typedef struct gd_scenario {
     int nsurges;
     struct {
         double success_max, success_min, error, timeout, wrong;
+        double shop[GD_SHOP_NOUT]; /* by gd_shop_outcome: checkout, cart_lost, ... */
     } scoring;
+    /* service.kind clothes: the virtual shoppers (traffic.rate is shoppers arriving a
+     * game second). */
+    struct {
+        double think_time;     /* mean game seconds a shopper waits between two steps */
+        int items_min;         /* products a visit adds to the cart, at least */
+        int items_max;         /*   and at most */
+        int qty_max;           /* units of one product an add asks for, at most */
+        double remove_share;   /* share of visits that remove one line again */
+        double checkout_share; /* share of visits that check out */
+        double profile_share;  /* share that sets a profile and reads its orders back */
+        int max_active;        /* shoppers in the shop at once, at most */
+    } shoppers;
     struct {
         double multiplier;        /* applied to list prices so that cost bites */
         double points_per_dollar; /* ledger points charged per billed dollar */
@@ -162,6 +190,14 @@ int gd_scenario_check_deny(const gd_scenario *s, const char *name, const json_t 
  *  and sets no desired itself, adds the desired that keeps it within the new bounds, as
  *  the operations layer requires. Other types: nothing. */
 void gd_scenario_patch_fit(const char *type, const json_t *spec, json_t *patch);
+/** The scoring key and name of a shop outcome ("checkout", "cart_lost", ...); NULL
+ *  out of range. */
+const char *gd_shop_outcome_name(enum gd_shop_outcome o);
+/** 1 when the customers are MyClothes.com's shoppers (service.kind clothes). */
+int gd_scenario_is_shop(const gd_scenario *s);
+/** The most requests one shopper's visit makes (its steps with the scenario's
+ *  shoppers settings). */
+int gd_scenario_visit_steps(const gd_scenario *s);
 /** Points for one request: success earns max(success_min, success_max*(1-latency/timeout)). */
 double gd_scenario_points(const gd_scenario *s, enum gd_outcome o, double latency_s);
 /** List price in $/hour of an instance type or resource kind; -1 when unknown. */

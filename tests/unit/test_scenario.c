@@ -432,7 +432,8 @@ Test(scenario, broken_default_game_reports_all_errors)
         {"speed: fast", 7, "field 'speed': expected a number, got \"fast\" (allowed: 0.1..10000)"},
         {"colour: blue", 0,
          "field 'colour': unknown field (allowed: name, title, story, runbook, duration, speed, "
-         "seed, teams, service, traffic, scoring, billing, spot, quotas, dns, reserved, events, "
+         "seed, teams, service, traffic, shoppers, scoring, billing, spot, quotas, dns, reserved, "
+         "events, "
          "chaos_monkey, ceo, protections, architecture, "
          "allowed_commands)"},
         {"{at: 20m, rps: 3", 5,
@@ -526,7 +527,7 @@ Test(scenario, section_errors)
         "11:24: field 'scoring.success_min': 20 is above success_max (allowed: 0..10 "
         "(success_max))",
         "12:17: field 'service.kind': \"clock\" is not one of the allowed values (allowed: "
-        "unicorn, time)",
+        "unicorn, time, clothes)",
         "14:22: field 'events[0].action': \"explode\" is not one of the allowed values (allowed: "
         "terminate_random, terminate, scale, message, az_outage, update, detach_target_group, "
         "start_experiment)",
@@ -977,6 +978,116 @@ Test(scenario, dns_section)
         gd_errs_free(&e);
         free(text);
     }
+}
+
+Test(scenario, clothes_shoppers_take_their_defaults)
+{
+    long before = gd_mem_live();
+    char *text = strdup(minimal);
+    replace(&text, "traffic:", "service: {kind: clothes}\ntraffic:");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert(gd_scenario_is_shop(s));
+    cr_assert_float_eq(s->shoppers.think_time, 10.0, 1e-12);
+    cr_assert_eq(s->shoppers.items_min, 1);
+    cr_assert_eq(s->shoppers.items_max, 4);
+    cr_assert_eq(s->shoppers.qty_max, 3);
+    cr_assert_float_eq(s->shoppers.remove_share, 0.2, 1e-12);
+    cr_assert_float_eq(s->shoppers.checkout_share, 0.6, 1e-12);
+    cr_assert_float_eq(s->shoppers.profile_share, 0.2, 1e-12);
+    cr_assert_eq(s->shoppers.max_active, 2000);
+    cr_assert_eq(gd_scenario_visit_steps(s), 14, "6 steps and 2 per item of at most 4");
+    static const double want[GD_SHOP_NOUT] = {30, -20, -10, -20, -50, -10};
+    for (int o = 0; o < GD_SHOP_NOUT; o++)
+        cr_assert_float_eq(s->scoring.shop[o], want[o], 1e-12, "%s",
+                           gd_shop_outcome_name((enum gd_shop_outcome)o));
+    cr_assert_str_eq(gd_shop_outcome_name(GD_SHOP_CART_LOST), "cart_lost");
+    cr_assert_null(gd_shop_outcome_name(GD_SHOP_NOUT));
+    gd_scenario_free(s);
+    free(text);
+    /* unicorn customers are not shoppers */
+    s = load_ok_text(minimal);
+    cr_assert_not(gd_scenario_is_shop(s));
+    gd_scenario_free(s);
+    cr_assert_eq(gd_mem_live(), before, "live allocations %ld, want %ld", gd_mem_live(), before);
+}
+
+Test(scenario, clothes_shoppers_as_written)
+{
+    char *text = strdup(minimal);
+    replace(&text, "traffic:",
+            "service: {kind: clothes, salt: shop}\n"
+            "shoppers: {think_time: 30s, items_min: 2, items_max: 6, qty_max: 1,\n"
+            "           remove_share: 0, checkout_share: 1, profile_share: 0.5, max_active: 50}\n"
+            "scoring: {checkout: 50, cart_lost: -40, item_lost: -15, checkout_failed: -25,\n"
+            "          order_wrong: -100, stale_price: -5}\n"
+            "traffic:");
+    gd_scenario *s = load_ok_text(text);
+    cr_assert_str_eq(s->salt, "shop");
+    cr_assert_float_eq(s->shoppers.think_time, 30.0, 1e-12);
+    cr_assert_eq(s->shoppers.items_min, 2);
+    cr_assert_eq(s->shoppers.items_max, 6);
+    cr_assert_eq(s->shoppers.qty_max, 1);
+    cr_assert_float_eq(s->shoppers.remove_share, 0, 1e-12);
+    cr_assert_float_eq(s->shoppers.checkout_share, 1, 1e-12);
+    cr_assert_float_eq(s->shoppers.profile_share, 0.5, 1e-12);
+    cr_assert_eq(s->shoppers.max_active, 50);
+    cr_assert_eq(gd_scenario_visit_steps(s), 18);
+    static const double want[GD_SHOP_NOUT] = {50, -40, -15, -25, -100, -5};
+    for (int o = 0; o < GD_SHOP_NOUT; o++)
+        cr_assert_float_eq(s->scoring.shop[o], want[o], 1e-12, "%s",
+                           gd_shop_outcome_name((enum gd_shop_outcome)o));
+    gd_scenario_free(s);
+    free(text);
+}
+
+Test(scenario, clothes_shopper_errors_say_where_and_what_is_allowed)
+{
+    gd_errs e = {0};
+    load_bad_text("name: shop\n"                                                  /* 1 */
+                  "duration: 1h\n"                                                /* 2 */
+                  "service: {kind: clothes}\n"                                    /* 3 */
+                  "shoppers: {think_time: 11m, items_min: 5, items_max: 3,\n"     /* 4 */
+                  "           checkout_share: 1.5, max_active: 0, colour: red}\n" /* 5 */
+                  "scoring: {checkout: -1, cart_lost: 5}\n"                       /* 6 */
+                  "dns: {resolve: www}\n"                                         /* 7 */
+                  "traffic:\n"                                                    /* 8 */
+                  "  rate:\n"                                                     /* 9 */
+                  "    - {at: 0, rps: 1}\n"                                       /* 10 */
+                  "architecture:\n"                                               /* 11 */
+                  "  endpoint: lb\n"                                              /* 12 */
+                  "  resources:\n"                                                /* 13 */
+                  "    - {type: vpc, name: main}\n"                               /* 14 */
+                  "    - {type: subnet, name: a, cidr: 127.T.0.0/24}\n"           /* 15 */
+                  "    - {type: clb, name: lb, subnets: [a]}\n",                  /* 16 */
+                  &e);
+    const char *w[] = {
+        "4:24: field 'shoppers.think_time': 11m is out of range (allowed: 0s..10m)",
+        "4:40: field 'shoppers.items_min': 5 is above items_max (allowed: 1..3 (items_max))",
+        "5:28: field 'shoppers.checkout_share': 1.5 is out of range (allowed: 0..1)",
+        "5:45: field 'shoppers.max_active': 0 is out of range (allowed: 1..20000)",
+        "5:48: field 'shoppers.colour': unknown field (allowed: think_time, items_min, items_max, "
+        "qty_max, remove_share, checkout_share, profile_share, max_active)",
+        "6:21: field 'scoring.checkout': -1 is out of range (allowed: 0..1000000)",
+        "6:36: field 'scoring.cart_lost': 5 is out of range (allowed: -1000000..0)",
+        "7:16: field 'dns.resolve': shoppers are told the endpoint; they do not look a name up "
+        "(allowed: no dns.resolve with service.kind clothes)",
+    };
+    assert_errs_here(&e, w, (int)(sizeof w / sizeof w[0]));
+    gd_errs_free(&e);
+    rm_tmp();
+    /* a shoppers section for customers who are not shoppers */
+    char *text = strdup(minimal);
+    replace(&text, "traffic:", "shoppers: {think_time: 5s}\ntraffic:");
+    gd_errs e2 = {0};
+    load_bad_text(text, &e2);
+    const char *w2[] = {
+        "3:1: field 'shoppers': the customers of service.kind unicorn are not shoppers (allowed: "
+        "a shoppers section with service.kind clothes)",
+    };
+    assert_errs_here(&e2, w2, 1);
+    gd_errs_free(&e2);
+    rm_tmp();
+    free(text);
 }
 
 Test(scenario, az_outage_events)
