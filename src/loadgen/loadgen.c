@@ -4,6 +4,7 @@
  * server once a wall second as a report it turns into score. */
 #include "loadgen/loadgen.h"
 #include "loadgen/resolver.h"
+#include "loadgen/shoppers.h"
 #include "core/addr.h"
 #include "core/buf.h"
 #include "core/check.h"
@@ -150,6 +151,12 @@ static const char *const zones[] = {
 static int is_time(void)
 {
     return L.sc->service && !strcmp(L.sc->service, "time");
+}
+
+/* MyClothes.com: the customers are shoppers (loadgen/shoppers.c), one visit each. */
+static int is_shop(void)
+{
+    return gd_scenario_is_shop(L.sc);
 }
 
 /* A right answer of the time service: the zone asked, and a UTC time within 30 s of
@@ -338,7 +345,8 @@ static void on_tick(uv_timer_t *t)
     if (now >= L.duration) {
         L.stopping = 1;
         uv_timer_stop(&L.tick);
-        gd_info("customers_done", "sent=%llu", (unsigned long long)L.sent);
+        if (is_shop()) gd_shoppers_stop();
+        gd_info("customers_done", "sent=%llu", (unsigned long long)(L.sent + gd_shoppers_sent()));
         return;
     }
     /* Every arrival due by now goes out, stamped with its own due time. */
@@ -352,11 +360,15 @@ static void on_tick(uv_timer_t *t)
         double due = L.next_at;
         if (due >= 0) {
             uint64_t due_ns = gd_clock_epoch_ns() + (uint64_t)(due / gd_clock_speed() * 1e9);
-            send_one(due_ns);
+            if (is_shop())
+                gd_shoppers_arrive(due_ns); /* a shopper whose visit starts then */
+            else
+                send_one(due_ns);
             burst++;
         }
         L.next_at += gd_rand_exp(&L.rnd, r);
     }
+    if (is_shop()) gd_shoppers_tick(now_ns);
 }
 
 /* ---- reports ---- */
@@ -392,6 +404,7 @@ static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
             snprintf(L.endpoint, sizeof L.endpoint, "%s", ep);
             if (gd_hostport_parse(ep, &ip, &port) == 0)
                 L.pool = gd_httpc_pool_new(L.loop, ip, port, 4096, 65536);
+            if (is_shop()) gd_shoppers_set_endpoint(L.pool, L.endpoint);
             gd_info("endpoint", "addr=%s", *ep ? ep : "-");
         }
         json_decref(j);
@@ -424,8 +437,10 @@ static void report_make(double t1)
         "{s:i,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:o}", "team", L.team, "seq",
         (json_int_t)++L.seq, "t0", L.w_start, "t1", t1, "ok", (json_int_t)L.w.n[GD_OK_ANSWER],
         "error", (json_int_t)L.w.n[GD_ERROR], "timeout", (json_int_t)L.w.n[GD_TIMEOUT], "wrong",
-        (json_int_t)L.w.n[GD_WRONG], "points", L.w.points, "sent", (json_int_t)L.sent, "inflight",
-        (json_int_t)L.inflight, "hist", gd_hist_to_json(&L.w.hist));
+        (json_int_t)L.w.n[GD_WRONG], "points", L.w.points, "sent",
+        (json_int_t)(L.sent + gd_shoppers_sent()), "inflight",
+        (json_int_t)(L.inflight + gd_shoppers_inflight()), "hist", gd_hist_to_json(&L.w.hist));
+    if (is_shop()) json_object_set_new(j, "shop", gd_shoppers_report());
     memset(&L.w, 0, sizeof L.w);
     L.w_start = t1;
     if (!L.server) { /* nobody to tell: the totals are logged at the end */
@@ -453,10 +468,10 @@ static void on_report_timer(uv_timer_t *t)
 {
     double now = gd_clock_now();
     /* The last requests get the client timeout (and a wall second) to end. */
-    int drained = L.inflight == 0 || now > L.duration + L.sc->client_timeout + gd_clock_speed();
+    uint64_t inflight = L.inflight + gd_shoppers_inflight();
+    int drained = inflight == 0 || now > L.duration + L.sc->client_timeout + gd_clock_speed();
     if (L.stopping && drained && !L.done) {
-        if (L.inflight)
-            gd_warn("unfinished_requests", "inflight=%llu", (unsigned long long)L.inflight);
+        if (inflight) gd_warn("unfinished_requests", "inflight=%llu", (unsigned long long)inflight);
         report_make(now);
         L.done = 1;
         uv_timer_stop(&L.report_timer);
@@ -476,6 +491,15 @@ static void on_report_timer(uv_timer_t *t)
 static void on_metrics(gd_http_conn *c, gd_http_req *req, void *ud)
 {
     static const char *names[] = {"ok", "error", "timeout", "wrong"};
+    if (req->path_len == 7 && !memcmp(req->path, "/orders", 7)) {
+        /* the shoppers' last verified orders, to read back through the shop */
+        json_t *o = is_shop() ? gd_shoppers_orders() : json_array();
+        char *s = json_dumps(o, JSON_COMPACT);
+        gd_http_respond(c, 200, NULL, "application/json", s, strlen(s));
+        free(s);
+        json_decref(o);
+        return;
+    }
     gd_buf b;
     gd_buf_init(&b, 1 << 20);
     gd_prom_head(&b, "gameday_loadgen_requests_total", "counter", "Customer requests by outcome");
@@ -491,6 +515,7 @@ static void on_metrics(gd_http_conn *c, gd_http_req *req, void *ud)
     gd_prom_head(&b, "gameday_loadgen_pending_reports", "gauge",
                  "Reports the server has not taken");
     gd_prom_sample(&b, "gameday_loadgen_pending_reports", l, L.rq_len);
+    if (is_shop()) gd_shoppers_metrics(&b, L.team);
     if (C.on) {
         gd_prom_head(&b, "gameday_loadgen_dns_lookups_total", "counter",
                      "Lookups of the service's name by the customers' resolvers");
@@ -605,6 +630,10 @@ int gd_cmd_loadgen(int argc, char **argv)
         snprintf(L.endpoint, sizeof L.endpoint, "%s", endpoint);
         L.pool = gd_httpc_pool_new(L.loop, ip, port, 4096, 65536);
     }
+    if (is_shop()) {
+        if (gd_shoppers_init(L.loop, L.sc, record) < 0) return 1;
+        gd_shoppers_set_endpoint(L.pool, L.endpoint);
+    }
     if (server) {
         if (gd_hostport_parse(server, &ip, &port) < 0) return usage(2);
         snprintf(L.server_addr, sizeof L.server_addr, "%s", server);
@@ -632,9 +661,9 @@ int gd_cmd_loadgen(int argc, char **argv)
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_init(L.loop, &sigint);
     uv_signal_start(&sigint, on_signal, SIGINT);
-    gd_info("ready", "team=%d endpoint=%s resolve=%s dns=%s server=%s duration=%.0f", L.team,
-            L.endpoint[0] ? L.endpoint : "-", C.on ? C.name : "-", dns ? dns : "-",
-            server ? server : "-", L.duration);
+    gd_info("ready", "team=%d endpoint=%s resolve=%s dns=%s server=%s duration=%.0f customers=%s",
+            L.team, L.endpoint[0] ? L.endpoint : "-", C.on ? C.name : "-", dns ? dns : "-",
+            server ? server : "-", L.duration, is_shop() ? "shoppers" : "requests");
     uv_run(L.loop, UV_RUN_DEFAULT);
     gd_info("done", "ok=%llu error=%llu timeout=%llu wrong=%llu", (unsigned long long)L.total[0],
             (unsigned long long)L.total[1], (unsigned long long)L.total[2],
