@@ -505,15 +505,26 @@ int gd_cmd_ctl(int argc, char **argv)
         printf("%s  %s / %s  x%g  %s\n", S(j, "title"), c, d, N(j, "speed"), S(j, "state"));
         size_t k;
         json_t *t;
-        json_array_foreach(json_object_get(j, "teams"), k, t) printf(
-            "team-%lld  endpoint %s  rps %.1f  p50 %.0f ms  p99 %.0f ms  ok %lld  errors %lld"
-            "  timeouts %lld  wrong %lld  score %.0f  spent $%.2f  instances %lld\n",
-            (long long)json_integer_value(json_object_get(t, "id")), S(t, "endpoint"), N(t, "rps"),
-            N(t, "p50_ms"), N(t, "p99_ms"), (long long)json_integer_value(json_object_get(t, "ok")),
-            (long long)json_integer_value(json_object_get(t, "errors")),
-            (long long)json_integer_value(json_object_get(t, "timeouts")),
-            (long long)json_integer_value(json_object_get(t, "wrong")), N(t, "score"),
-            N(t, "cost_usd"), (long long)json_integer_value(json_object_get(t, "instances")));
+        json_array_foreach(json_object_get(j, "teams"), k, t)
+        {
+            printf(
+                "team-%lld  endpoint %s  rps %.1f  p50 %.0f ms  p99 %.0f ms  ok %lld  errors %lld"
+                "  timeouts %lld  wrong %lld  score %.0f  spent $%.2f  instances %lld",
+                (long long)json_integer_value(json_object_get(t, "id")), S(t, "endpoint"),
+                N(t, "rps"), N(t, "p50_ms"), N(t, "p99_ms"),
+                (long long)json_integer_value(json_object_get(t, "ok")),
+                (long long)json_integer_value(json_object_get(t, "errors")),
+                (long long)json_integer_value(json_object_get(t, "timeouts")),
+                (long long)json_integer_value(json_object_get(t, "wrong")), N(t, "score"),
+                N(t, "cost_usd"), (long long)json_integer_value(json_object_get(t, "instances")));
+            if (json_object_get(t, "checkouts")) /* MyClothes.com's shoppers */
+                printf("  checkouts %lld  carts lost %lld  items lost %lld  checkouts failed %lld",
+                       (long long)json_integer_value(json_object_get(t, "checkouts")),
+                       (long long)json_integer_value(json_object_get(t, "carts_lost")),
+                       (long long)json_integer_value(json_object_get(t, "items_lost")),
+                       (long long)json_integer_value(json_object_get(t, "checkouts_failed")));
+            printf("\n");
+        }
     }
     json_decref(j);
     return 0;

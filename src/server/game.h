@@ -67,6 +67,12 @@ typedef struct gd_team_stats {
     int64_t last_seq;
     double cost_usd;
     int loadgen_done;
+    /* MyClothes.com's shoppers (service.kind clothes): cumulative by gd_shop_outcome,
+     * answers that found the session gone, and the shoppers in the shop at the last
+     * report */
+    uint64_t shop[GD_SHOP_NOUT];
+    uint64_t sessions_lost;
+    int64_t shoppers_active;
 } gd_team_stats;
 
 typedef struct gd_game {

@@ -1,6 +1,9 @@
 /* Score: loadgen reports become points in the ledger. A report is counted once (by its
  * seq), refused when no loadgen of this game could have sent it, and the team's
- * running totals are kept in the store so that a restarted server resumes them. */
+ * running totals are kept in the store so that a restarted server resumes them.
+ * MyClothes.com's reports carry the shoppers' outcomes too ("shop"): a checkout earns
+ * its points in the customers' row, and each loss or failure becomes a "shoppers" row
+ * of its own, with where it happened. */
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/mem.h"
@@ -18,6 +21,14 @@ void gd_score_save(gd_game *g, int team)
                           (json_int_t)ts->n[0], "error", (json_int_t)ts->n[1], "timeout",
                           (json_int_t)ts->n[2], "wrong", (json_int_t)ts->n[3], "cost_usd",
                           ts->cost_usd, "hist", gd_hist_to_json(&ts->hist));
+    if (gd_scenario_is_shop(g->sc)) {
+        json_t *shop = json_object();
+        for (int o = 0; o < GD_SHOP_NOUT; o++)
+            json_object_set_new(shop, gd_shop_outcome_name((enum gd_shop_outcome)o),
+                                json_integer((json_int_t)ts->shop[o]));
+        json_object_set_new(shop, "sessions_lost", json_integer((json_int_t)ts->sessions_lost));
+        json_object_set_new(j, "shop", shop);
+    }
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     char key[32];
@@ -42,7 +53,118 @@ void gd_score_load(gd_game *g, int team)
     ts->n[3] = (uint64_t)json_integer_value(json_object_get(j, "wrong"));
     ts->cost_usd = json_number_value(json_object_get(j, "cost_usd"));
     gd_hist_add_json(&ts->hist, json_object_get(j, "hist"));
+    json_t *shop = json_object_get(j, "shop");
+    for (int o = 0; o < GD_SHOP_NOUT; o++)
+        ts->shop[o] = (uint64_t)json_integer_value(
+            json_object_get(shop, gd_shop_outcome_name((enum gd_shop_outcome)o)));
+    ts->sessions_lost = (uint64_t)json_integer_value(json_object_get(shop, "sessions_lost"));
     json_decref(j);
+}
+
+/* ---- the shoppers' part of a report ---- */
+
+#define SHOP_DETAILS_MAX 9 /* details a report may give per outcome (the loadgen's 8 + other) */
+#define SHOP_DETAIL_LEN 64
+
+/* What a report's "shop" says, checked. */
+struct shop_rep {
+    int present;
+    json_int_t n[GD_SHOP_NOUT];
+    json_int_t sessions_lost, active;
+    json_t *by; /* borrowed: {outcome: {detail: count}} */
+};
+
+static int count_of(json_t *o, const char *k, json_int_t *out, int required)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v && !required) return *out = 0, 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* Reads rep.shop: absent is fine (no shoppers); present, every count must be one and
+ * the details small. */
+static int read_shop(json_t *rep, struct shop_rep *s, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    json_t *j = json_object_get(rep, "shop");
+    if (!j) return 0;
+    if (!json_is_object(j))
+        return snprintf(err, errlen, "shop: must be an object {n, by, ...}"), GD_EINVAL;
+    s->present = 1;
+    json_t *n = json_object_get(j, "n");
+    if (!json_is_object(n)) return snprintf(err, errlen, "shop.n: must be an object"), GD_EINVAL;
+    for (int o = 0; o < GD_SHOP_NOUT; o++) {
+        const char *name = gd_shop_outcome_name((enum gd_shop_outcome)o);
+        if (count_of(n, name, &s->n[o], 1) < 0)
+            return snprintf(err, errlen, "shop.n.%s: must be a count", name), GD_EINVAL;
+    }
+    if (count_of(j, "sessions_lost", &s->sessions_lost, 0) < 0 ||
+        count_of(j, "active", &s->active, 0) < 0)
+        return snprintf(err, errlen, "shop.sessions_lost, shop.active: must be counts"), GD_EINVAL;
+    s->by = json_object_get(j, "by");
+    if (s->by && !json_is_object(s->by))
+        return snprintf(err, errlen, "shop.by: must be an object"), GD_EINVAL;
+    const char *k, *dk;
+    json_t *v, *dv;
+    json_object_foreach(s->by, k, v)
+    {
+        int o = 0;
+        while (o < GD_SHOP_NOUT && strcmp(gd_shop_outcome_name((enum gd_shop_outcome)o), k)) o++;
+        if (o == GD_SHOP_NOUT)
+            return snprintf(err, errlen, "shop.by.%.40s: not a shop outcome", k), GD_EINVAL;
+        if (!json_is_object(v) || json_object_size(v) > SHOP_DETAILS_MAX)
+            return snprintf(err, errlen, "shop.by.%s: at most %d details", k, SHOP_DETAILS_MAX),
+                   GD_EINVAL;
+        json_int_t sum = 0;
+        json_object_foreach(v, dk, dv)
+        {
+            if (strlen(dk) >= SHOP_DETAIL_LEN || !json_is_integer(dv) || json_integer_value(dv) < 1)
+                return snprintf(err, errlen, "shop.by.%s: details are short texts with counts", k),
+                       GD_EINVAL;
+            for (const char *c = dk; *c; c++)
+                if ((unsigned char)*c < ' ')
+                    return snprintf(err, errlen, "shop.by.%s: a detail with a control character",
+                                    k),
+                           GD_EINVAL;
+            sum += json_integer_value(dv);
+        }
+        if (sum != s->n[o])
+            return snprintf(err, errlen,
+                            "shop.by.%s: the details add up to %lld, not shop.n's %lld", k,
+                            (long long)sum, (long long)s->n[o]),
+                   GD_EINVAL;
+    }
+    return 0;
+}
+
+/* "3 carts lost (new session on i-1a2b x2, new session on i-3c4d)": one ledger row's
+ * reason for the shop outcome o of a report. */
+static void shop_reason(int o, json_int_t n, json_t *by, char *out, size_t len)
+{
+    static const char *const one[GD_SHOP_NOUT] = {"checkout",        "cart lost",   "item lost",
+                                                  "checkout failed", "wrong order", "stale price"};
+    static const char *const many[GD_SHOP_NOUT] = {"checkouts",    "carts lost",
+                                                   "items lost",   "checkouts failed",
+                                                   "wrong orders", "stale prices"};
+    size_t off = (size_t)snprintf(out, len, "%lld %s", (long long)n, n == 1 ? one[o] : many[o]);
+    json_t *d = json_object_get(by, gd_shop_outcome_name((enum gd_shop_outcome)o));
+    const char *k;
+    json_t *v;
+    int i = 0;
+    json_object_foreach(d, k, v)
+    {
+        if (off >= len) break;
+        json_int_t c = json_integer_value(v);
+        if (c > 1)
+            off += (size_t)snprintf(out + off, len - off, "%s%s x%lld", i ? ", " : " (", k,
+                                    (long long)c);
+        else
+            off += (size_t)snprintf(out + off, len - off, "%s%s", i ? ", " : " (", k);
+        i++;
+    }
+    if (i && off < len) snprintf(out + off, len - off, ")");
 }
 
 /* The most customers per game second the scenario ever sends (surges included). */
@@ -66,7 +188,8 @@ static double peak_rate(const gd_scenario *sc)
  *   may land in it), three times over plus 50 for bursts and rounding;
  * - its points are at most its correct answers times scoring.success_max. */
 static int implausible(gd_game *g, json_t *rep, json_int_t seq, const json_int_t n[4],
-                       double points, double t0, double t1, char *err, size_t errlen)
+                       double points, double t0, double t1, const struct shop_rep *shop, char *err,
+                       size_t errlen)
 {
     json_int_t now_us = (json_int_t)(gd_clock_mono_ns() / 1000);
     if (seq > now_us + 1000000) {
@@ -80,6 +203,24 @@ static int implausible(gd_game *g, json_t *rep, json_int_t seq, const json_int_t
     }
     double total = (double)(n[0] + n[1] + n[2] + n[3]);
     double most = peak_rate(g->sc) * (t1 - t0 + g->sc->client_timeout) * 3 + 50;
+    if (gd_scenario_is_shop(g->sc)) {
+        /* The rate is shoppers arriving; each of them, and each of those already in the
+         * shop, makes at most a visit's requests in the window. */
+        most = (most + g->sc->shoppers.max_active) * gd_scenario_visit_steps(g->sc);
+        double events = 0;
+        for (int o = 0; o < GD_SHOP_NOUT; o++) events += (double)shop->n[o];
+        if (events > most || (double)shop->n[GD_SHOP_CHECKOUT] > total ||
+            (double)shop->sessions_lost > total) {
+            snprintf(err, errlen,
+                     "shop.n: %.0f shop outcomes and %lld checkouts in %.0f requests is more "
+                     "than the shoppers can find (at most %.0f, and a checkout is a request)",
+                     events, (long long)shop->n[GD_SHOP_CHECKOUT], total, most);
+            return 1;
+        }
+    } else if (shop->present) {
+        snprintf(err, errlen, "shop: this game's customers are not shoppers");
+        return 1;
+    }
     if (total > most) {
         snprintf(err, errlen,
                  "ok, error, timeout, wrong: %.0f requests in %.1f s is more than "
@@ -120,8 +261,10 @@ int gd_game_report(gd_game *g, json_t *rep, char *err, size_t errlen)
     if (json_object_get(rep, "hist") && gd_hist_add_json(&h, json_object_get(rep, "hist")) < 0)
         return snprintf(err, errlen, "hist: malformed histogram"), GD_EINVAL;
     gd_team_stats *ts = &g->teams[team];
+    struct shop_rep shop;
+    if (read_shop(rep, &shop, err, errlen) < 0) return GD_EINVAL;
     if (seq <= ts->last_seq) return 0; /* a retry of a report already counted */
-    if (implausible(g, rep, seq, n, points, t0, t1, err, errlen)) return GD_EINVAL;
+    if (implausible(g, rep, seq, n, points, t0, t1, &shop, err, errlen)) return GD_EINVAL;
     ts->last_seq = seq;
     for (int i = 0; i < 4; i++) {
         ts->n[i] += (uint64_t)n[i];
@@ -130,13 +273,30 @@ int gd_game_report(gd_game *g, json_t *rep, char *err, size_t errlen)
     gd_hist_merge(&ts->hist, &h);
     ts->last_hist = h;
     ts->last_span = t1 - t0;
-    char reason[200];
-    snprintf(reason, sizeof reason, "%lld ok (p50 %.0f ms), %lld errors, %lld timeouts, %lld wrong",
-             (long long)n[0], gd_hist_percentile(&h, 50) / 1000.0, (long long)n[1], (long long)n[2],
-             (long long)n[3]);
+    char reason[600];
+    int rl = snprintf(reason, sizeof reason,
+                      "%lld ok (p50 %.0f ms), %lld errors, %lld timeouts, %lld wrong",
+                      (long long)n[0], gd_hist_percentile(&h, 50) / 1000.0, (long long)n[1],
+                      (long long)n[2], (long long)n[3]);
+    if (shop.present) {
+        /* a checkout is the customers' best moment: its points join theirs */
+        json_int_t c = shop.n[GD_SHOP_CHECKOUT];
+        points += (double)c * g->sc->scoring.shop[GD_SHOP_CHECKOUT];
+        snprintf(reason + rl, sizeof reason - (size_t)rl, ", %lld checkout%s", (long long)c,
+                 c == 1 ? "" : "s");
+        for (int o = 0; o < GD_SHOP_NOUT; o++) ts->shop[o] += (uint64_t)shop.n[o];
+        ts->sessions_lost += (uint64_t)shop.sessions_lost;
+        ts->shoppers_active = shop.active;
+    }
     gd_store_begin(g->db);
     if (n[0] + n[1] + n[2] + n[3] > 0)
         gd_store_ledger_add(g->db, t1, (int)team, "customers", points, reason);
+    for (int o = GD_SHOP_CHECKOUT + 1; shop.present && o < GD_SHOP_NOUT; o++) {
+        if (shop.n[o] == 0) continue;
+        shop_reason(o, shop.n[o], shop.by, reason, sizeof reason);
+        gd_store_ledger_add(g->db, t1, (int)team, "shoppers",
+                            (double)shop.n[o] * g->sc->scoring.shop[o], reason);
+    }
     gd_score_save(g, (int)team);
     gd_store_commit(g->db);
     return 0;

@@ -49,6 +49,19 @@ static int running_instances(gd_game *g, int team)
     return n;
 }
 
+/* The shoppers' counts of a MyClothes.com team (service.kind clothes). */
+static json_t *shop_summary(const gd_team_stats *ts)
+{
+    return json_pack(
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "checkouts", (json_int_t)ts->shop[GD_SHOP_CHECKOUT],
+        "carts_lost", (json_int_t)ts->shop[GD_SHOP_CART_LOST], "items_lost",
+        (json_int_t)ts->shop[GD_SHOP_ITEM_LOST], "checkouts_failed",
+        (json_int_t)ts->shop[GD_SHOP_CHECKOUT_FAILED], "orders_wrong",
+        (json_int_t)ts->shop[GD_SHOP_ORDER_WRONG], "stale_prices",
+        (json_int_t)ts->shop[GD_SHOP_STALE_PRICE], "sessions_lost", (json_int_t)ts->sessions_lost,
+        "shoppers_active", (json_int_t)ts->shoppers_active);
+}
+
 static json_t *team_summary(gd_game *g, int t)
 {
     gd_team_stats *ts = &g->teams[t];
@@ -58,14 +71,16 @@ static json_t *team_summary(gd_game *g, int t)
     char ep[48], zone[64];
     gd_game_endpoint(g, t, ep, sizeof ep);
     gd_dns_zone(t, zone, sizeof zone);
-    return json_pack("{s:i,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:i}", "id", t,
-                     "name", "", "zone", zone, "endpoint", ep, "score", gd_store_score(g->db, t),
-                     "trend", gd_store_score_between(g->db, t, now - 60, now + 1), "rps",
-                     answered / span, "p50_ms", gd_hist_percentile(&ts->last_hist, 50) / 1000.0,
-                     "p99_ms", gd_hist_percentile(&ts->last_hist, 99) / 1000.0, "ok",
-                     (json_int_t)ts->n[0], "errors", (json_int_t)ts->n[1], "timeouts",
-                     (json_int_t)ts->n[2], "wrong", (json_int_t)ts->n[3], "cost_usd", ts->cost_usd,
-                     "instances", running_instances(g, t));
+    json_t *j = json_pack(
+        "{s:i,s:s,s:s,s:s,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:i}", "id", t, "name", "",
+        "zone", zone, "endpoint", ep, "score", gd_store_score(g->db, t), "trend",
+        gd_store_score_between(g->db, t, now - 60, now + 1), "rps", answered / span, "p50_ms",
+        gd_hist_percentile(&ts->last_hist, 50) / 1000.0, "p99_ms",
+        gd_hist_percentile(&ts->last_hist, 99) / 1000.0, "ok", (json_int_t)ts->n[0], "errors",
+        (json_int_t)ts->n[1], "timeouts", (json_int_t)ts->n[2], "wrong", (json_int_t)ts->n[3],
+        "cost_usd", ts->cost_usd, "instances", running_instances(g, t));
+    if (gd_scenario_is_shop(g->sc)) json_object_update_new(j, shop_summary(ts));
+    return j;
 }
 
 json_t *gd_game_status(gd_game *g)
@@ -138,6 +153,9 @@ json_t *gd_game_result(gd_game *g)
                              "wrong", (json_int_t)ts->n[3], "latency_ms", "p50",
                              gd_hist_percentile(&ts->hist, 50) / 1000.0, "p99",
                              gd_hist_percentile(&ts->hist, 99) / 1000.0, "cost_usd", ts->cost_usd));
+        if (gd_scenario_is_shop(g->sc))
+            json_object_set_new(json_array_get(teams, json_array_size(teams) - 1), "shop",
+                                shop_summary(ts));
     }
     json_t *res = json_deep_copy(json_array_get(teams, 0));
     json_object_del(res, "team");
