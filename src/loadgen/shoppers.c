@@ -131,11 +131,12 @@ static void count_detail(struct counts *c, int o, const char *key)
 static void detail_of(int o, const gd_shop_verdict *d, enum gd_outcome transport, int status,
                       int new_session, const char *iid, char *out, size_t n)
 {
-    const char *where = iid && *iid ? iid : "an unknown instance";
+    /* an answer without X-Instance-Id came from the load balancer itself (502, 503) */
+    const char *where = iid && *iid ? iid : "the load balancer";
     if (o == GD_SHOP_CHECKOUT_FAILED && transport != GD_OK_ANSWER)
         snprintf(out, n, "%s", transport == GD_TIMEOUT ? "timeout" : "no answer");
     else if (o == GD_SHOP_CHECKOUT_FAILED)
-        snprintf(out, n, "%d on %s", status, where);
+        snprintf(out, n, "%d %s %s", status, iid && *iid ? "on" : "from", where);
     else if (o == GD_SHOP_CART_LOST)
         snprintf(out, n, "%s on %s", new_session ? "new session" : "emptied", where);
     else
