@@ -253,3 +253,31 @@ def test_a_killed_instance_costs_sticky_memory_carts_and_no_cookie_cart(tmp_path
     assert result["shop"]["carts_lost"] == 0 and result["shop"]["items_lost"] == 0, result["shop"]
     assert not shop_rows(rows, "cart"), rows
     assert result["shop"]["checkouts"] > 10, result["shop"]
+
+
+# ---------------------------------------------------------------------------- the scenario
+
+
+def test_my_clothes_plays_twenty_minutes_and_its_carts_vanish(tmp_path):
+    """scenarios/my-clothes.yaml as the README plays it quickly: the untouched shop loses
+    carts from the first minutes, Chaos Monkey's kill at 0:12 is in the ledger, and the
+    game ends with its result."""
+    from conftest import ROOT
+    g = Game(ROOT / "scenarios" / "my-clothes.yaml", tmp_path / "game", port=free_port(18940),
+             speed=60, duration="20m", net=NET)
+    _all_games.append(g)
+    try:
+        g.start()
+        g.wait_ready()
+        assert g.wait_exit(20 * 60 / 60 + 60) == 0, g.diagnostics()
+        result = g.result()
+        rows = ledger(g)
+    finally:
+        _finish([g])
+    assert result["scenario"] == "my-clothes" and result["state"] == "ended", result
+    shop = result["shop"]
+    assert shop["carts_lost"] > 100 and shop["checkouts"] > 0, shop
+    assert result["score"] < 0, "carts lost cost more than the untouched shop earns"
+    kill = [r for r in rows if r["source"] == "chaos-monkey" and "terminated" in r["reason"]]
+    assert kill and 12 * 60 <= kill[0]["time"] < 13 * 60, kill
+    assert shop_rows(rows, "carts lost (new session on i-"), rows[:20]

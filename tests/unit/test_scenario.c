@@ -1011,6 +1011,31 @@ Test(scenario, clothes_shoppers_take_their_defaults)
     cr_assert_eq(gd_mem_live(), before, "live allocations %ld, want %ld", gd_mem_live(), before);
 }
 
+Test(scenario, my_clothes_loads_clean)
+{
+    gd_scenario *s = NULL;
+    gd_errs e = {0};
+    int rc = gd_scenario_load("scenarios/my-clothes.yaml", &s, &e);
+    char *j = gd_errs_join(&e);
+    cr_assert_eq(rc, 0, "scenarios/my-clothes.yaml: %s", j);
+    gd_free(j);
+    gd_errs_free(&e);
+    cr_assert(gd_scenario_is_shop(s));
+    cr_assert_str_eq(s->endpoint, "shop-alb");
+    cr_assert_float_eq(gd_scenario_rate(s, 0), 0.5, 1e-9, "shoppers a second at the start");
+    cr_assert_gt(gd_scenario_rate(s, 45 * 60), 1.8, "the newsletter doubles the shoppers");
+    cr_assert_lt(gd_scenario_rate(s, 56 * 60), 1.0, "and is over at 0:55");
+    cr_assert(s->monkey.on, "Chaos Monkey works in this game");
+    cr_assert_gt(s->scoring.shop[GD_SHOP_CHECKOUT], s->scoring.success_max * 10,
+                 "an order earns more than a page view");
+    cr_assert_lt(s->scoring.shop[GD_SHOP_CART_LOST], 0);
+    int kill = 0;
+    for (int i = 0; i < s->nevents; i++)
+        kill |= !strcmp(s->events[i].action, "terminate_random") && s->events[i].at < 20 * 60;
+    cr_assert(kill, "an instance is lost within the first 20 minutes");
+    gd_scenario_free(s);
+}
+
 Test(scenario, clothes_shoppers_as_written)
 {
     char *text = strdup(minimal);
