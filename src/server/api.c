@@ -178,6 +178,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"ok\"", (double)audit_queries);
     gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"refused\"", (double)audit_refused);
     gd_chaos_metrics(g, &b);
+    gd_score_metrics(g, &b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }

@@ -33,6 +33,9 @@ double gd_game_kv_num(gd_game *g, const char *key, double def);
 void gd_score_save(gd_game *g, int team);
 /** Reads them back after a restart. */
 void gd_score_load(gd_game *g, int team);
+/** MyClothes.com games: the shoppers' outcomes of every team as Prometheus series
+ *  (gameday_shop_outcomes_total{team,outcome}); nothing for other games. */
+void gd_score_metrics(gd_game *g, gd_buf *b);
 
 /* ---- billing.c ---- */
 /** Charges every team for what ran from the last billing to `to` (game seconds). */

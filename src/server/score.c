@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/mem.h"
+#include "core/promtext.h"
 #include "server/game_int.h"
 
 #include <math.h>
@@ -59,6 +60,27 @@ void gd_score_load(gd_game *g, int team)
             json_object_get(shop, gd_shop_outcome_name((enum gd_shop_outcome)o)));
     ts->sessions_lost = (uint64_t)json_integer_value(json_object_get(shop, "sessions_lost"));
     json_decref(j);
+}
+
+void gd_score_metrics(gd_game *g, gd_buf *b)
+{
+    if (!gd_scenario_is_shop(g->sc)) return;
+    gd_prom_head(b, "gameday_shop_outcomes_total", "counter",
+                 "What the shoppers found, as scored: checkouts, carts and items lost, failed "
+                 "checkouts, wrong orders, stale prices");
+    char l[96];
+    for (int t = 1; t <= g->nteams; t++)
+        for (int o = 0; o < GD_SHOP_NOUT; o++) {
+            snprintf(l, sizeof l, "team=\"%d\",outcome=\"%s\"", t,
+                     gd_shop_outcome_name((enum gd_shop_outcome)o));
+            gd_prom_sample(b, "gameday_shop_outcomes_total", l, (double)g->teams[t].shop[o]);
+        }
+    gd_prom_head(b, "gameday_shop_sessions_lost_total", "counter",
+                 "Shopper answers that found the session gone while it held something");
+    for (int t = 1; t <= g->nteams; t++) {
+        snprintf(l, sizeof l, "team=\"%d\"", t);
+        gd_prom_sample(b, "gameday_shop_sessions_lost_total", l, (double)g->teams[t].sessions_lost);
+    }
 }
 
 /* ---- the shoppers' part of a report ---- */

@@ -162,6 +162,10 @@ def test_round_robin_memory_sessions_lose_carts_and_score_less(cookie_game, tmp_
         m = loadgen_metrics()
         assert outcome(m, "cart_lost") >= st["carts_lost"], "the server counts what the loadgen saw"
         assert m['gameday_loadgen_sessions_lost_total{team="1"}'] >= st["carts_lost"]
+        server = http("GET", f"{g.api}/metrics").body.decode()
+        got = re.search(r'^gameday_shop_outcomes_total\{team="1",outcome="cart_lost"\} (\d+)',
+                        server, re.M)
+        assert got and int(got.group(1)) >= st["carts_lost"], server[-800:]
         ctl = g.ctl("status").stdout
         assert re.search(r"checkouts \d+  carts lost [1-9]\d*  items lost \d+", ctl), ctl
         ids = instance_ids(g)
