@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -163,6 +164,25 @@ static int sg_write(gd_game *g, json_t *inst)
     return changed;
 }
 
+/* Whether pid already ignores or catches SIGHUP (its /proc status masks). A process
+ * just spawned, still before `gameday instance` set it up, would die of the default
+ * action; it needs no signal either, as it reads both files once its handler is in
+ * place. */
+static int hup_is_safe(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long bit = 1ull << (SIGHUP - 1), ign = 0, cgt = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "SigIgn:", 7)) ign = strtoull(line + 7, NULL, 16);
+        if (!strncmp(line, "SigCgt:", 7)) cgt = strtoull(line + 7, NULL, 16);
+    }
+    fclose(f);
+    return ((ign | cgt) & bit) != 0;
+}
+
 /* The instance's fault file, when what it should say differs from what it was last
  * written with (its status' fault_digest). 1 when it changed. A file that could not be
  * written is tried again next pass. */
@@ -227,7 +247,7 @@ void gd_sgs_reconcile(gd_game *g, json_t *instances)
                                       gd_jstr(json_object_get(r, "spec"), "launch_template"));
         int builtin = !json_is_array(json_object_get(json_object_get(lt, "spec"), "command"));
         json_decref(lt);
-        if (p && builtin) {
+        if (p && builtin && hup_is_safe(p->pid)) {
             kill(p->pid, SIGHUP);
             if (acl) gd_info("security_groups_applied", "instance=%s", gd_jstr(r, "id"));
             if (faults) gd_info("instance_faults_applied", "instance=%s", gd_jstr(r, "id"));
