@@ -19,7 +19,15 @@
 
 #define GD_MAX_TEAMS 16
 
-enum gd_proc_kind { GD_PROC_INSTANCE, GD_PROC_EDGE, GD_PROC_LOADGEN, GD_PROC_DNS, GD_PROC_NAT };
+/* GD_PROC_REDIS: a cache_cluster's node, a redis-server (cache_cluster.c) */
+enum gd_proc_kind {
+    GD_PROC_INSTANCE,
+    GD_PROC_EDGE,
+    GD_PROC_LOADGEN,
+    GD_PROC_DNS,
+    GD_PROC_NAT,
+    GD_PROC_REDIS,
+};
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */
 
@@ -108,6 +116,8 @@ typedef struct gd_game {
     json_t *faults;      /* faults in force (faults.c), NULL until the first */
     int fis_loaded;      /* the running experiments' faults were put back after a start */
     int fis_busy;        /* the experiment runner is advancing them */
+    /* cache clusters' nodes as they answer (cache_cluster.c), NULL until the first */
+    struct gd_cache_rt *cache;
 } gd_game;
 
 /* ---- game.c ---- */

@@ -11,6 +11,7 @@
 #include "model/registry.h"
 #include "model/schema.h"
 #include "model/state.h"
+#include "server/cache_cluster.h"
 #include "server/faults.h"
 #include "server/launcher_int.h"
 
@@ -692,6 +693,34 @@ static int act_stop_experiment(gd_game *g, const gd_actor *who, const char *targ
     return r;
 }
 
+/* TestFailover: a cache cluster's primary fails (kill -9) and automatic failover promotes
+ * a replica (src/server/cache_cluster.c); the failover itself is recorded by
+ * `elasticache` when it completes. No body. */
+static int act_failover(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
+                        gd_op_result *out)
+{
+    static const char *const keys[] = {NULL};
+    json_t *req = json_pack("{s:s}", "resourceId", target ? target : "");
+    int r = known_keys(body, keys, out);
+    char err[512];
+    int rc = r == 0 ? gd_cache_test_failover(g, who->team, target ? target : "", who->principal,
+                                             err, sizeof err)
+                    : 0;
+    if (r == 0 && rc < 0)
+        r = fail(out, rc == GD_ENOENT ? 404 : 400,
+                 rc == GD_ENOENT   ? "ReplicationGroupNotFoundFault"
+                 : rc == GD_EAGAIN ? "InvalidReplicationGroupState"
+                                   : "InvalidParameterCombination",
+                 "%s", err);
+    if (r == 0) {
+        json_t *res = gd_store_res_live(g->db, who->team, target, "cache_cluster");
+        ok(out, 200, res);
+    }
+    audit(g, who, "TestFailover", req, out);
+    if (r == 0) gd_launcher_reconcile(g);
+    return r;
+}
+
 static const struct {
     const char *name, *event; /* the action, the event its audit record has */
     int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
@@ -704,6 +733,7 @@ static const struct {
     {"stop", "StopInstances", act_stop},
     {"start", "StartInstances", act_start},
     {"set_endpoint", "ChangeResourceRecordSets", act_set_endpoint},
+    {"failover", "TestFailover", act_failover},
 };
 
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
