@@ -106,6 +106,21 @@ void gd_cache_check_arch(gd_arch_check *a, const json_t *res)
                      first ? first : "a");
 }
 
+int gd_cache_depends(const json_t *res, const json_t *on)
+{
+    const char *type = json_string_value(json_object_get(on, "type"));
+    const char *name = json_string_value(json_object_get(on, "name"));
+    if (!type || !name || strcmp(type, "subnet") != 0) return 0;
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(json_object_get(res, "status"), "nodes"), i, n)
+    {
+        const char *s = json_string_value(json_object_get(n, "subnet"));
+        if (s && !strcmp(s, name)) return 1;
+    }
+    return 0;
+}
+
 int gd_cache_place(const char *const *subnet_azs, const int *subnet_ok, size_t nsub,
                    const char *const *node_azs, size_t nnodes)
 {

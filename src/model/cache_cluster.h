@@ -38,6 +38,11 @@ void gd_cache_check_spec(gd_spec_check *x, json_t *spec);
  *  subnets in at least two availability zones. */
 void gd_cache_check_arch(gd_arch_check *a, const json_t *res);
 
+/** The registry's depends hook: 1 when `on` is a subnet one of the cluster's nodes
+ *  (its status) has its address in, even after the spec stopped naming it; else 0 (its
+ *  reference fields count). */
+int gd_cache_depends(const json_t *res, const json_t *on);
+
 /** Where a new node goes: the index of the subnet (of nsub, with their zones in
  *  subnet_azs and 0 in subnet_ok[i] for one that cannot take a node now, its zone being
  *  down) whose zone has the fewest of the cluster's nodes (their zones in node_azs,

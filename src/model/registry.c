@@ -1133,6 +1133,7 @@ static const gd_rtype rows[] = {
      .refs = cache_refs,
      .check_spec = gd_cache_check_spec,
      .check_arch = gd_cache_check_arch,
+     .depends = gd_cache_depends,
      .price = GD_PRICE_NODES},
 };
 #define NROWS (sizeof rows / sizeof rows[0])

@@ -198,6 +198,25 @@ Test(cache_cluster, a_session_store_names_a_cluster)
     json_decref(all);
 }
 
+Test(cache_cluster, a_subnet_with_a_node_cannot_go)
+{
+    json_t *all = arch("{\"subnets\":[\"a1\"]}", "{}");
+    json_t *cc = json_array_get(all, 4);
+    /* the spec names a1 only; a node still has its address in b1 */
+    json_object_set_new(cc, "status",
+                        parse("{\"nodes\":[{\"id\":\"sessions-001\",\"subnet\":\"a1\"},"
+                              "{\"id\":\"sessions-002\",\"subnet\":\"b1\"}]}"));
+    gd_buf out;
+    gd_buf_init(&out, 1024);
+    gd_arch_dependents(all, json_array_get(all, 3), &out); /* subnet b1 */
+    cr_assert_str_eq(gd_buf_cstr(&out), "cache_cluster sessions");
+    gd_buf_reset(&out);
+    gd_arch_dependents(all, json_array_get(all, 2), &out); /* subnet a2: nobody */
+    cr_assert_str_eq(gd_buf_cstr(&out), "");
+    gd_buf_free(&out);
+    json_decref(all);
+}
+
 Test(cache_cluster, placement_spreads_over_zones_primary_first)
 {
     const char *azs[] = {"a", "b", "a"};
