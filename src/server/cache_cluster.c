@@ -99,7 +99,6 @@ struct ccl {
     char fo_to[48];           /* the node being promoted (its key) */
     char fo_reason[200];      /* why it fails over (a node loss, a TestFailover, a zone) */
     int tried[MAX_NODES + 1]; /* nodes whose promotion failed, by num */
-    int reboot;               /* restart the primary in place (new settings), no failover */
     int announced;            /* the primary's loss was told (event, audit) */
     uint64_t metrics_ms;
     json_t *maps; /* the nat's mappings for this cluster */
@@ -494,13 +493,12 @@ static int size_nodes(gd_game *g, const json_t *res, json_t *st, json_t *nodes)
         const char *subnet = json_string_value(json_array_get(subnets, (size_t)at));
         if (take_ip(g, id, team, st, subnet, ip) < 0) return -1;
         snprintf(nid, sizeof nid, "%s-%03d", name, maxnum + 1);
-        json_array_append_new(nodes, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:n,s:b}",
-                                               "id", nid, "num", maxnum + 1, "role",
+        json_array_append_new(nodes, json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:n}", "id",
+                                               nid, "num", maxnum + 1, "role",
                                                primary_of(nodes) ? "replica" : "primary", "az",
                                                azs[at], "subnet", subnet, "ip", ip, "port",
                                                (int)gd_jnum(spec, "port", 6379), "pid", 0, "state",
-                                               "creating", "replication_lag_s", "auth",
-                                               json_is_true(json_object_get(spec, "auth"))));
+                                               "creating", "replication_lag_s"));
         json_object_set(st, "nodes", nodes);
         json_object_del(st, "last_error");
         gd_store_res_set_status(g->db, id, st, gd_game_now(g));
@@ -602,7 +600,6 @@ static int spawn_node(gd_game *g, const json_t *res, json_t *jn, const json_t *p
     json_object_set_new(jn, "state", json_string("creating"));
     json_object_set_new(jn, "started_at", json_real(gd_game_now(g)));
     json_object_set_new(jn, "port", json_integer((int)gd_jnum(spec, "port", 6379)));
-    json_object_set_new(jn, "auth", json_boolean(auth));
     json_object_del(jn, "reason");
     struct cnode *n = node_get(g, id, jn, pw);
     node_reset(g, n);
@@ -734,7 +731,7 @@ static void primary_lost(gd_game *g, struct ccl *cl, const json_t *res, json_t *
         cl->prim_lost_at = gd_game_now(g);
         cl->prim_lost_ms = uv_now(g->loop);
     }
-    if (json_is_true(json_object_get(spec, "automatic_failover")) && !cl->reboot) {
+    if (json_is_true(json_object_get(spec, "automatic_failover"))) {
         gd_cache_candidate cand[MAX_NODES + 1];
         struct cnode *who[MAX_NODES + 1];
         size_t n = 0, i;
@@ -770,7 +767,7 @@ static void primary_lost(gd_game *g, struct ccl *cl, const json_t *res, json_t *
                                         "the zone is back"));
         return;
     }
-    if (!cl->announced && !cl->reboot) {
+    if (!cl->announced) {
         const char *why = !json_is_true(json_object_get(spec, "automatic_failover"))
                               ? "automatic failover is off"
                               : "no replica can be promoted";
@@ -785,7 +782,6 @@ static void primary_lost(gd_game *g, struct ccl *cl, const json_t *res, json_t *
     }
     if (spawn_node(g, res, prim, NULL) == 0) {
         memset(cl->tried, 0, sizeof cl->tried);
-        cl->reboot = 0;
         cl->prim_lost_at = 0;
         cl->prim_lost_ms = 0;
     }
@@ -930,21 +926,10 @@ static void reconcile_one(gd_game *g, const json_t *res)
     if (endpoints(g, res, st) == 0 && size_nodes(g, res, st, nodes) == 0)
         json_object_del(st, "last_error");
     json_t *prim = primary_of(nodes);
-    int want_port = (int)gd_jnum(spec, "port", 6379);
     const gd_cache_node_type *nt = gd_cache_node_type_find(gd_jstr(spec, "node_type"));
     uint64_t now_ms = uv_now(g->loop);
-    /* Settings a running node cannot take: it starts again with them (empty). */
     size_t i;
     json_t *jn;
-    json_array_foreach(nodes, i, jn)
-    {
-        gd_proc *p = proc_of(g, id, jn);
-        if (p && ((int)gd_jnum(jn, "port", 0) != want_port ||
-                  json_is_true(json_object_get(jn, "auth")) != auth)) {
-            gd_proc_stop(p, SIGTERM, "restarting with the cluster's new port or auth");
-            if (jn == prim) cl->reboot = 1;
-        }
-    }
     /* Each node: its process, its zone, its checks. */
     json_array_foreach(nodes, i, jn)
     {

@@ -295,6 +295,15 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
         r = fail(out, 409, "IncorrectInstanceState",
                  "instance '%s' is %s: stop it before changing its instance_type", name,
                  gd_inst_state_name(gd_inst_state_of_res(res)));
+    /* A replication group keeps its port, and here its AUTH too: the instances that use
+     * it were given both when they started. */
+    static const char *const fixed[] = {"port", "auth", NULL};
+    for (int k = 0; r == 0 && !strcmp(type, "cache_cluster") && fixed[k]; k++)
+        if (!json_equal(json_object_get(spec, fixed[k]), json_object_get(old, fixed[k])))
+            r = fail(out, 400, "InvalidParameterCombination",
+                     "spec.%s: cache_cluster '%s' keeps the %s it was created with (allowed: "
+                     "the same value; another %s is another cluster)",
+                     fixed[k], name, fixed[k], fixed[k]);
     if (r == 0) {
         r = gd_store_res_set_spec(g->db, gd_jstr(res, "id"), spec, gd_game_now(g));
         if (r < 0)

@@ -111,9 +111,10 @@ def redis(addr, password, *cmd, source=None):
     return lines[0].decode(errors="replace")
 
 
-def redis_bulk(addr, password, *cmd):
+def redis_bulk(addr, password, *cmd, source=None):
     """A command whose answer is a bulk string (INFO, GET): its text, or None."""
-    s = socket.create_connection(hp(addr), timeout=2)
+    s = socket.create_connection(hp(addr), timeout=2,
+                                 source_address=(source, 0) if source else None)
     try:
         s.sendall(resp("AUTH", password) + resp(*cmd))
         data = b""
@@ -530,6 +531,52 @@ def test_metrics_alarm_and_bill(game):
         else None)(game.get("/bill")), 10, "node-hours on the bill")
     line = next(l for l in bill["by_line"] if l["line"] == "cache.t3.micro node-hours")
     assert line["unit"] == "node-hours" and line["usd"] > 0, line
+
+
+def test_more_replicas_a_bigger_node_type_and_fewer_replicas_again(game):
+    st = available(game)
+    pw = st["auth_token"]
+    r = game.call("PATCH", "/resources/sessions", {"spec": {"replicas": 2}})
+    assert r.status == 200, r
+    st = game.wait_until(lambda: (lambda s: s if len(s["nodes"]) == 3 and
+                                  s["state"] == "available" else None)(status(game)), 30,
+                         "a third node in sync")
+    new = max(st["nodes"], key=lambda n: n["num"])
+    assert new["role"] == "replica" and new["num"] == 3, new
+    zones = [n["az"] for n in st["nodes"]]
+    assert sorted(zones) == ["a", "a", "b"], f"placed where its zone had the fewest: {zones}"
+    reps = sorted(f"{n['ip']}:{n['port']}" for n in st["nodes"] if n["role"] == "replica")
+    reader = hp(st["reader_endpoint"])[0]
+    game.wait_until(lambda: sorted(nat_map(reader)["to"]) == reps, 10,
+                    "the reader endpoint over both replicas")
+    # round robin per connection: two connections, the two replicas (their run_id)
+    shop_ip = status(game, "s2")["ip"]
+    ids = set()
+    for _ in range(2):
+        text = redis_bulk(st["reader_endpoint"], pw, "INFO", "server", source=shop_ip)
+        ids.add(re.search(r"run_id:(\w+)", text).group(1))
+    assert len(ids) == 2, ids
+    # a bigger node type: every running node's maxmemory follows, without a restart
+    pids = {n["id"]: n["pid"] for n in st["nodes"]}
+    r = game.call("PATCH", "/resources/sessions", {"spec": {"node_type": "cache.t3.small"}})
+    assert r.status == 200, r
+    for n in st["nodes"]:
+        game.wait_until(lambda: info(f"{n['ip']}:6379", pw, "memory")["maxmemory"] ==
+                        "1471026299", 10, f"{n['id']}'s maxmemory")
+    assert {n["id"]: n["pid"] for n in status(game)["nodes"]} == pids, "no restart"
+    # the port and the password stay what the shops were given
+    for patch in ({"port": 6380}, {"auth": False}):
+        r = game.call("PATCH", "/resources/sessions", {"spec": patch})
+        assert r.status == 400 and r.json()["error"]["code"] == "InvalidParameterCombination", r
+        assert "keeps the" in r.json()["error"]["message"], r
+    assert status(game)["auth_token"] == pw
+    # fewer replicas: the newest goes, its process stops
+    r = game.call("PATCH", "/resources/sessions", {"spec": {"replicas": 1}})
+    assert r.status == 200, r
+    game.wait_until(lambda: not live(proc_info(new["pid"])), 10, "the newest replica stopped")
+    st = available(game)
+    assert [n["num"] for n in st["nodes"] if n["num"] == 3] == [], st["nodes"]
+    game.wait_until(lambda: len(nat_map(reader)["to"]) == 1, 10, "one replica behind the reader")
 
 
 def test_a_restarted_server_adopts_the_nodes(game):
