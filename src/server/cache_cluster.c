@@ -727,6 +727,10 @@ static void primary_lost(gd_game *g, struct ccl *cl, const json_t *res, json_t *
 {
     json_t *spec = json_object_get(res, "spec");
     if (cl->fo == FO_PROMOTING) return;
+    if (!json_object_get(prim, "started_at")) { /* its first start, not a loss */
+        if (!zone_down(g, cl->id, gd_jstr(prim, "az"))) spawn_node(g, res, prim, NULL);
+        return;
+    }
     if (cl->prim_lost_at <= 0) {
         cl->prim_lost_at = gd_game_now(g);
         cl->prim_lost_ms = uv_now(g->loop);
