@@ -307,6 +307,7 @@ int gd_resp_cmd(gd_resp *c, gd_resp_cb cb, void *arg, int argc, const char *cons
 {
     GD_CHECK_OBJ(c, RESP_MAGIC);
     if (c->closed) return GD_ECLOSED;
+    if (!cb || argc < 1) return GD_EINVAL; /* a NULL callback marks our own AUTH */
     if (c->n >= GD_RESP_MAX_QUEUE) return GD_EFULL;
     struct pending *p = at(c, c->n);
     p->cb = cb;

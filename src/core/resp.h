@@ -30,9 +30,9 @@ typedef void (*gd_resp_cb)(void *arg, int status, const redisReply *reply);
 gd_resp *gd_resp_new(uv_loop_t *loop, const char *ip, int port, const char *password,
                      uint64_t timeout_ms);
 
-/** Queues a command of argc arguments. 0: cb is called once, later, from the loop
- *  (never from this call); GD_EFULL (GD_RESP_MAX_QUEUE queued) or GD_ECLOSED: cb is
- *  never called. */
+/** Queues a command of argc (at least 1) arguments. 0: cb (not NULL) is called once,
+ *  later, from the loop (never from this call); GD_EINVAL, GD_EFULL (GD_RESP_MAX_QUEUE
+ *  queued) or GD_ECLOSED: cb is never called. */
 int gd_resp_cmd(gd_resp *c, gd_resp_cb cb, void *arg, int argc, const char *const *argv);
 
 /** Commands queued and not yet answered. */
