@@ -11,6 +11,7 @@
 #include "core/webassets.h"
 #include "server/game.h"
 #include "server/audit.h"
+#include "server/cache_cluster.h"
 #include "server/game_int.h"
 #include "model/stat.h"
 #include "server/ops.h"
@@ -176,6 +177,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
                  "Audit trail listings, by outcome (refused: bad parameters)");
     gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"ok\"", (double)audit_queries);
     gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"refused\"", (double)audit_refused);
+    gd_cache_metrics(g, &b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }

@@ -22,6 +22,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/promtext.h"
 #include "core/resp.h"
 #include "model/cache_cluster.h"
 #include "server/faults.h"
@@ -64,7 +65,8 @@ struct cnode {
     uint32_t magic;
     gd_game *g;
     char key[48], cluster_id[40];
-    int num;
+    char id[80]; /* as the status names it, "<name>-001" */
+    int num, primary;
     char ip[16];
     int port;
     char password[80];
@@ -101,7 +103,8 @@ struct ccl {
     int tried[MAX_NODES + 1]; /* nodes whose promotion failed, by num */
     int announced;            /* the primary's loss was told (event, audit) */
     uint64_t metrics_ms;
-    json_t *maps; /* the nat's mappings for this cluster */
+    uint64_t failovers; /* completed since this server started */
+    json_t *maps;       /* the nat's mappings for this cluster */
     int seen;
     struct ccl *next;
 };
@@ -662,6 +665,7 @@ static void replicaof(struct cnode *n, const json_t *primary, gd_resp_cb cb)
 static void fo_done(gd_game *g, struct ccl *cl, struct cnode *to)
 {
     cl->fo = FO_NONE;
+    cl->failovers++;
     memset(cl->tried, 0, sizeof cl->tried);
     json_t *res = gd_store_res_live(g->db, 0, cl->id, "cache_cluster");
     if (!res) return;
@@ -939,6 +943,8 @@ static void reconcile_one(gd_game *g, const json_t *res)
     {
         struct cnode *n = node_get(g, id, jn, pw);
         n->seen = 1;
+        n->primary = jn == prim;
+        snprintf(n->id, sizeof n->id, "%s", gd_jstr(jn, "id"));
         gd_proc *p = proc_of(g, id, jn);
         const char *az = gd_jstr(jn, "az");
         int down = zone_down(g, id, az);
@@ -1087,6 +1093,27 @@ void gd_cache_reconcile(gd_game *g, json_t *clusters)
 }
 
 /* ---- what the rest of the server asks ---- */
+
+void gd_cache_metrics(gd_game *g, gd_buf *b)
+{
+    gd_prom_head(b, "gameday_cache_node_up", "gauge",
+                 "1 while a cache cluster's node answers PING, by cluster, node and role");
+    for (struct cnode *n = g->cache ? g->cache->nodes : NULL; n; n = n->next) {
+        struct ccl *cl = cl_find(g, n->cluster_id);
+        char l[256];
+        snprintf(l, sizeof l, "team=\"%d\",cluster=\"%s\",node=\"%s\",role=\"%s\"",
+                 cl ? cl->team : 0, cl ? cl->name : "", n->id, n->primary ? "primary" : "replica");
+        gd_prom_sample(b, "gameday_cache_node_up", l,
+                       gd_proc_find(g, n->key, GD_PROC_REDIS, 0) && n->answered && !n->fails);
+    }
+    gd_prom_head(b, "gameday_cache_failovers_total", "counter",
+                 "Failovers of a cache cluster completed (since the server started)");
+    for (struct ccl *c = g->cache ? g->cache->clusters : NULL; c; c = c->next) {
+        char l[160];
+        snprintf(l, sizeof l, "team=\"%d\",cluster=\"%s\"", c->team, c->name);
+        gd_prom_sample(b, "gameday_cache_failovers_total", l, (double)c->failovers);
+    }
+}
 
 void gd_cache_nat_maps(gd_game *g, json_t *maps)
 {

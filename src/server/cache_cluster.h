@@ -8,6 +8,7 @@
 #ifndef GD_SERVER_CACHE_CLUSTER_H
 #define GD_SERVER_CACHE_CLUSTER_H
 
+#include "core/buf.h"
 #include "server/game.h"
 
 #include <jansson.h>
@@ -42,6 +43,11 @@ int gd_cache_holds_ip(const json_t *clusters, uint32_t ip);
  *  when it has no endpoint yet. */
 int gd_cache_endpoint(gd_game *g, int team, const char *name, char *ep, size_t epn, char *pw,
                       size_t pwn);
+
+/** Appends the server's series of the cache clusters to b (Prometheus text):
+ *  gameday_cache_node_up{team,cluster,node,role} (1 while it answers PING) and
+ *  gameday_cache_failovers_total{team,cluster} (since this server started). */
+void gd_cache_metrics(gd_game *g, gd_buf *b);
 
 /** A node's process (res_id: its key) ended; `expected` when the server stopped it. */
 void gd_cache_proc_exited(gd_game *g, const char *res_id, const char *why, int expected);

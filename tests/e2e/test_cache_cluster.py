@@ -536,6 +536,13 @@ def test_metrics_alarm_and_bill(game):
         else None)(game.get("/bill")), 10, "node-hours on the bill")
     line = next(l for l in bill["by_line"] if l["line"] == "cache.t3.micro node-hours")
     assert line["unit"] == "node-hours" and line["usd"] > 0, line
+    # the server's own Prometheus series
+    text = http("GET", game.api + "/metrics").body.decode()
+    prim = node(status(game), "primary")
+    assert f'gameday_cache_node_up{{team="1",cluster="sessions",node="{prim["id"]}",' \
+           f'role="primary"}} 1' in text, text
+    fo = re.search(r'gameday_cache_failovers_total\{team="1",cluster="sessions"\} (\d+)', text)
+    assert fo and int(fo.group(1)) >= 3, "the kill -9, the TestFailover, the zone's power"
 
 
 def test_more_replicas_a_bigger_node_type_and_fewer_replicas_again(game):
