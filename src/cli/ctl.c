@@ -41,6 +41,7 @@ static const struct ctl_cmd {
     {"resources", "[TYPE]", "every resource (vpc, subnet, asg, alb, cdn...)", 0, -1},
     {"get", "NAME|ID", "one resource, spec and status", 1, 1},
     {"scale", "NAME COUNT", "set an autoscaling group's desired capacity", 2, 2},
+    {"failover", "NAME", "fail a cache cluster's primary over to a replica (TestFailover)", 1, 1},
     {"terminate", "ID|NAME [--force]", "terminate an instance (--force: SIGKILL)", 1, -1},
     {"stop", "ID|NAME", "stop an instance (not billed; keeps its address)", 1, 1},
     {"start", "ID|NAME", "start a stopped instance (it boots again, as its instance_type)", 1, 1},
@@ -409,6 +410,9 @@ int gd_cmd_ctl(int argc, char **argv)
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/asgs/%s/scale", args[0]);
         body = json_pack("{s:i}", "desired", (int)n);
+    } else if (!strcmp(cmd, "failover")) {
+        method = "POST";
+        snprintf(path, sizeof path, "/api/v1/cache_clusters/%s/failover", args[0]);
     } else if (!strcmp(cmd, "terminate")) {
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/instances/%s/terminate", args[0]);

@@ -17,6 +17,7 @@
 
 static const char *const lb_links[] = {"target", "client", "origin", NULL};
 static const char *const az_names[] = {"a", "b", "c", "d", "e", "f", NULL};
+static const char *const node_roles[] = {"primary", "replica", NULL};
 
 #define DURATION                                                                                   \
     {                                                                                              \
@@ -70,6 +71,8 @@ static const gd_field p_ice[] = {
     END};
 static const gd_field p_az[] = {
     DURATION, {F("availabilityZone", GD_F_ENUM, 1, NULL), .enums = az_names}, END};
+static const gd_field p_node_loss[] = {
+    {F("role", GD_F_ENUM, 0, "\"primary\""), .enums = node_roles}, END};
 
 static const gd_fis_action actions[] = {
     {"aws:ec2:terminate-instances", "terminates the target instances", "Instances", "instance",
@@ -123,6 +126,13 @@ static const gd_fis_action actions[] = {
      "dns_record", p_dns, GD_FIS_LASTS},
     {"gameday:dns:wrong-answer", "the target records answer a wrong address", "Records",
      "dns_record", p_dns_wrong, GD_FIS_LASTS},
+    {"gameday:elasticache:node-loss",
+     "kill -9 of one node of each target cache cluster: its primary, or a replica (role)",
+     "ReplicationGroups", "cache_cluster", p_node_loss, 0},
+    {"aws:elasticache:replicationgroup-interrupt-az-power",
+     "the target cache clusters' nodes in a zone lose power: they die, and none starts there "
+     "until the end",
+     "ReplicationGroups", "cache_cluster", p_az, GD_FIS_LASTS},
 };
 #define NACTIONS (sizeof actions / sizeof actions[0])
 
@@ -151,6 +161,7 @@ static const struct {
     {"aws:ec2:security-group", "security_group"},
     {"aws:route53:record-set", "dns_record"},
     {"aws:ec2:subnet", "subnet"},
+    {"aws:elasticache:replicationgroup", "cache_cluster"},
 };
 #define NRTYPES (sizeof rtypes / sizeof rtypes[0])
 

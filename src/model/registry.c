@@ -4,6 +4,7 @@
  * table, its checks and one row in `rows` below. */
 #include "model/registry.h"
 #include "core/dns.h"
+#include "model/cache_cluster.h"
 #include "model/cron.h"
 #include "model/fis.h"
 #include "model/stat.h"
@@ -411,26 +412,63 @@ static int store_addr_ok(const char *s)
     return port >= 1 && *p == 0;
 }
 
-/* A launch template's sessions: a Redis mode names its store, only it does. */
+/* A resource's name, as the operations take them: [a-z0-9-], 1..48 characters. */
+static int name_ok(const char *s)
+{
+    size_t l = s ? strlen(s) : 0;
+    if (l == 0 || l > 48) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) return 0;
+    return 1;
+}
+
+#define STORE_ALLOWED                                                                              \
+    "IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379, or the name of a "            \
+    "cache_cluster"
+
+/* A launch template's sessions: a Redis mode names its store (an address, or a
+ * cache_cluster by name: lt_arch checks that it is one), only it does. */
 static void lt_cross(gd_spec_check *x, json_t *spec)
 {
     json_t *mode = json_object_get(spec, "sessions"),
            *store = json_object_get(spec, "session_store");
     if (gd_spec_is_bad(x, "sessions") || gd_spec_is_bad(x, "session_store")) return;
     int redis = json_is_string(mode) && !strcmp(json_string_value(mode), "redis");
-    if (store && !store_addr_ok(json_string_value(store))) {
-        gd_spec_fail(x, spec, "session_store", store, "session_store",
-                     "IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379",
-                     "not an address and port");
+    const char *s = json_string_value(store);
+    if (store && !store_addr_ok(s) && !name_ok(s)) {
+        gd_spec_fail(x, spec, "session_store", store, "session_store", STORE_ALLOWED,
+                     "not an address and port, nor a name");
     } else if (store && !redis) {
         gd_spec_fail(x, spec, "session_store", store, "session_store", "only with sessions: redis",
                      "the sessions are not kept in Redis (sessions: %s)",
                      json_is_string(mode) ? json_string_value(mode) : "memory");
     } else if (redis && !store) {
-        gd_spec_fail(x, spec, "session_store", NULL, "session_store",
-                     "IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379",
-                     "missing: sessions: redis needs the Redis server's address");
+        gd_spec_fail(x, spec, "session_store", NULL, "session_store", STORE_ALLOWED,
+                     "missing: sessions: redis needs the Redis server's address or a "
+                     "cache_cluster");
     }
+}
+
+/* A session_store that is a name names a cache_cluster of the architecture. */
+static void lt_arch(gd_arch_check *a, const json_t *res)
+{
+    json_t *spec = json_object_get(res, "spec"), *store = json_object_get(spec, "session_store");
+    const char *s = json_string_value(store);
+    if (!s || store_addr_ok(s) || !name_ok(s) || gd_arch_find(a->resources, "cache_cluster", s))
+        return;
+    char names[256], allow[320];
+    gd_arch_names(a->resources, "cache_cluster", names, sizeof names);
+    snprintf(allow, sizeof allow, "IP:PORT, or a cache_cluster: %s", names);
+    gd_arch_fail(a, spec, "session_store", store, "session_store", allow,
+                 "no cache_cluster named '%s'", s);
+}
+
+/* A template whose sessions live in a cache_cluster needs it. */
+static int lt_depends(const json_t *res, const json_t *on)
+{
+    const char *s =
+        json_string_value(json_object_get(json_object_get(res, "spec"), "session_store"));
+    return s && !strcmp(str(on, "type"), "cache_cluster") && !strcmp(str(on, "name"), s);
 }
 
 static void asg_cross(gd_spec_check *x, json_t *spec)
@@ -1026,6 +1064,8 @@ static const gd_ref sched_refs[] = {{"asg", "asg"}, {NULL, NULL}};
 static const gd_ref experiment_refs[] = {{"template", "experiment_template"}, {NULL, NULL}};
 static const gd_ref dns_record_refs[] = {{"alias", "entry"}, {NULL, NULL}};
 static const gd_ref eip_refs[] = {{"instance", "instance"}, {NULL, NULL}};
+static const gd_ref cache_refs[] = {
+    {"subnets", "subnet"}, {"security_groups", "security_group"}, {NULL, NULL}};
 static const gd_ref policy_refs[] = {
     {"asg", "asg"}, {"target_group", "target_group"}, {NULL, NULL}};
 
@@ -1055,7 +1095,9 @@ static const gd_rtype rows[] = {
      .summary = "what an instance runs: service or command, type, slots, service and boot time",
      .fields = lt_fields,
      .refs = lt_refs,
-     .check_spec = lt_cross},
+     .check_spec = lt_cross,
+     .check_arch = lt_arch,
+     .depends = lt_depends},
     {.name = "instance",
      .prefix = "i",
      .summary = "one server: a real process on its own address",
@@ -1172,6 +1214,16 @@ static const gd_rtype rows[] = {
      .fields = deny_fields,
      .check_spec = deny_cross,
      .depends = never_blocks},
+    {.name = "cache_cluster",
+     .prefix = "cache",
+     .summary = "ElastiCache for Redis: a primary and replicas (real redis-server processes) "
+                "behind a primary and a reader endpoint, with automatic failover",
+     .fields = gd_cache_fields,
+     .refs = cache_refs,
+     .check_spec = gd_cache_check_spec,
+     .check_arch = gd_cache_check_arch,
+     .depends = gd_cache_depends,
+     .price = GD_PRICE_NODES},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

@@ -470,12 +470,24 @@ static const struct {
     const char *kind;
     double price;
 } default_prices[] = {
-    {"t3.micro", 0.0104},  {"t3.small", 0.0208}, {"t3.medium", 0.0416}, {"m5.large", 0.096},
-    {"m5.xlarge", 0.192},  {"c5.large", 0.085},  {"c5.xlarge", 0.17},   {"clb", 0.025},
-    {"alb", 0.0225},       {"cdn", 0.0075}, /* per 10,000 requests, not per hour (CloudFront, HTTPS)
-                                             */
-    {"alarm", 0.10 / 730},                  /* $0.10 an alarm-month (730 hours) */
+    {"t3.micro", 0.0104},
+    {"t3.small", 0.0208},
+    {"t3.medium", 0.0416},
+    {"m5.large", 0.096},
+    {"m5.xlarge", 0.192},
+    {"c5.large", 0.085},
+    {"c5.xlarge", 0.17},
+    {"clb", 0.025},
+    {"alb", 0.0225},
+    {"cdn", 0.0075},       /* per 10,000 requests, not per hour (CloudFront, HTTPS)
+                            */
+    {"alarm", 0.10 / 730}, /* $0.10 an alarm-month (730 hours) */
     {"elastic_ip", 0.005}, /* a public IPv4 address-hour, in use or idle (AWS since 2024) */
+    /* ElastiCache for Redis, on-demand, per node-hour */
+    {"cache.t3.micro", 0.017},
+    {"cache.t3.small", 0.034},
+    {"cache.m5.large", 0.156},
+    {"cache.r5.large", 0.216},
 };
 
 /* A list of mappings at obj[key]: returns the array (or NULL if absent/invalid). */

@@ -76,6 +76,13 @@ void gd_metric_kind(const char *name, const char **stat, const char **unit)
         {"CacheHitRate", "Average", "None"}, /* a fraction, 0..1 */
         {"OriginLatency", "Average", "Milliseconds"},
         {"TargetResponseTime", "Average", "Seconds"},
+        /* AWS/ElastiCache (src/server/cache_cluster.c) */
+        {"CurrConnections", "Average", "Count"},
+        {"CacheHits", "Sum", "Count"},
+        {"CacheMisses", "Sum", "Count"},
+        {"ReplicationLag", "Average", "Seconds"},
+        {"DatabaseMemoryUsagePercentage", "Average", "Percent"},
+        {"EngineCPUUtilization", "Average", "Percent"},
     };
     *stat = "Average";
     *unit = "None";

@@ -2,8 +2,19 @@
  * 8080, "to": "127.1.0.4:8080", "team": 1}]}, pushed on PUT /config of the admin
  * listener. A mapping's listener stays while the mapping does (moving the address to
  * another instance only changes where new connections go); connections are piped
- * both ways with backpressure, and closed together. */
+ * both ways with backpressure, and closed together.
+ *
+ * A mapping may also have (a cache cluster's endpoints do):
+ *  - "to" as a list of 0..8 "IP:PORT": each new connection goes to the next one (round
+ *    robin); an empty list takes connections and closes them at once (nothing behind);
+ *  - "allow": the source blocks that may connect (a security group's rules; absent:
+ *    anyone), checked on the peer's address before a byte is read: a denied
+ *    connection is closed at once, counted and logged (denied from=...);
+ *  - "close_on_move": true closes the mapping's open connections to a target that a
+ *    new document no longer lists (and all of them when the mapping goes): clients
+ *    see their connection drop, as a failover drops them, and connect again. */
 #include "nat/nat.h"
+#include "core/acl.h"
 #include "core/addr.h"
 #include "core/admin.h"
 #include "core/buf.h"
@@ -25,23 +36,32 @@
 #include <uv.h>
 
 #define MAX_MAPS 256
+#define MAX_TO 8             /* targets of one mapping (a reader endpoint's replicas) */
 #define HIGH_WATER (1 << 20) /* bytes queued toward one side before the other stops reading */
 #define LOW_WATER (1 << 18)
 #define MAP_MAGIC 0x4e41544du
 #define FLOW_MAGIC 0x464c4f57u
 
+struct flow;
+
 struct map {
     uint32_t magic;
     uint32_t ip;
     int port;
-    uint32_t to_ip;
-    int to_port;
+    uint32_t to_ip[MAX_TO];
+    int to_port[MAX_TO];
+    int nto;     /* targets; 0: connections are closed at once */
+    unsigned rr; /* the next target, round robin */
     int team;
     int listening, closing, seen;
+    int close_on_move;
     int refs; /* the list's (until its listener closed) and one per flow */
     char error[64];
+    gd_acl acl; /* who may connect (off: anyone) */
+    gd_acl_log denied_log;
     uv_tcp_t srv;
-    uint64_t conns, refused, bytes;
+    uint64_t conns, refused, bytes, denied, moved;
+    struct flow *flows; /* open connections, for close_on_move */
     struct map *next;
 };
 
@@ -55,7 +75,10 @@ struct flow {
     struct side c, t; /* the client, the target */
     uv_connect_t conn;
     int connected, closing, handles;
-    struct map *m; /* a reference: counters outlive the mapping's removal */
+    uint32_t to_ip; /* the target it went to */
+    int to_port;
+    struct map *m;            /* a reference: counters outlive the mapping's removal */
+    struct flow *prev, *next; /* in m->flows */
 };
 
 static struct {
@@ -78,6 +101,11 @@ static void flow_freed(uv_handle_t *h)
 {
     struct flow *f = h->data;
     if (--f->handles > 0) return;
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        f->m->flows = f->next;
+    if (f->next) f->next->prev = f->prev;
     map_unref(f->m);
     f->magic = 0;
     N.open_flows--;
@@ -183,22 +211,45 @@ static void on_accept(uv_stream_t *srv, int status)
     f->magic = FLOW_MAGIC;
     f->m = m;
     m->refs++;
+    f->next = m->flows;
+    if (m->flows) m->flows->prev = f;
+    m->flows = f;
     f->handles = 2;
     uv_tcp_init(N.loop, &f->c.tcp);
     uv_tcp_init(N.loop, &f->t.tcp);
     f->c.tcp.data = f->t.tcp.data = f;
     N.flows++;
     N.open_flows++;
-    m->conns++;
     if (uv_accept(srv, (uv_stream_t *)&f->c.tcp) < 0) {
         flow_close(f);
         return;
     }
+    /* The security group's rules, on the real source, before a byte is read. */
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    uint32_t peer = 0;
+    if (uv_tcp_getpeername(&f->c.tcp, (struct sockaddr *)&ss, &sl) == 0 && ss.ss_family == AF_INET)
+        peer = ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr);
+    if (!gd_acl_allows(&m->acl, peer)) {
+        m->denied++;
+        gd_acl_denied(&m->denied_log, peer, uv_now(N.loop));
+        flow_close(f);
+        return;
+    }
+    m->conns++;
+    if (m->nto == 0) { /* nothing behind the address now (a failover under way) */
+        m->refused++;
+        flow_close(f);
+        return;
+    }
+    unsigned k = m->rr++ % (unsigned)m->nto;
+    f->to_ip = m->to_ip[k];
+    f->to_port = m->to_port[k];
     uv_tcp_nodelay(&f->c.tcp, 1);
     uv_tcp_nodelay(&f->t.tcp, 1);
     struct sockaddr_in sa;
     char ipb[16];
-    uv_ip4_addr(gd_ip_format(m->to_ip, ipb), m->to_port, &sa);
+    uv_ip4_addr(gd_ip_format(f->to_ip, ipb), f->to_port, &sa);
     f->conn.data = f;
     if (uv_tcp_connect(&f->conn, &f->t.tcp, (struct sockaddr *)&sa, on_target_connected) < 0) {
         m->refused++;
@@ -222,6 +273,42 @@ static struct map *map_find(uint32_t ip, int port)
 
 #define BAD(...) (snprintf(err, errlen, __VA_ARGS__), GD_EINVAL)
 
+/* A mapping's "to": one "IP:PORT", or a list of 0..MAX_TO of them, each in
+ * 127.0.0.0/8, into ips and ports (when given). Their number, or -1. */
+static int targets_of(const json_t *to, uint32_t *ips, int *ports, int *n)
+{
+    int k = 0;
+    const json_t *one[1] = {to};
+    size_t cnt = json_is_array(to) ? json_array_size(to) : 1;
+    if (cnt > MAX_TO || (!json_is_array(to) && !json_is_string(to))) return -1;
+    for (size_t i = 0; i < cnt; i++) {
+        const json_t *v = json_is_array(to) ? json_array_get(to, i) : one[0];
+        uint32_t ip;
+        int port;
+        if (gd_hostport_parse(json_string_value(v), &ip, &port) < 0 || (ip >> 24) != 127) return -1;
+        if (ips) ips[k] = ip, ports[k] = port;
+        k++;
+    }
+    if (n) *n = k;
+    return k;
+}
+
+/* With close_on_move, the mapping's connections to targets it no longer has go
+ * (all of them when `all`): their clients connect again, to where it points now. */
+static void close_moved(struct map *m, int all)
+{
+    if (!m->close_on_move) return;
+    for (struct flow *f = m->flows; f; f = f->next) {
+        if (f->closing) continue;
+        int kept = 0;
+        for (int i = 0; !all && i < m->nto; i++)
+            kept |= f->to_ip == m->to_ip[i] && f->to_port == m->to_port[i];
+        if (kept) continue;
+        m->moved++;
+        flow_close(f);
+    }
+}
+
 static int config_check(const json_t *doc, char *err, size_t errlen)
 {
     const json_t *maps = json_object_get(doc, "maps");
@@ -231,17 +318,22 @@ static int config_check(const json_t *doc, char *err, size_t errlen)
     json_t *m, *o;
     json_array_foreach(maps, i, m)
     {
-        uint32_t ip, tip;
-        int tport;
+        uint32_t ip;
         const json_t *port = json_object_get(m, "port");
-        const char *to = json_string_value(json_object_get(m, "to"));
         if (gd_ip_parse(json_string_value(json_object_get(m, "ip")), &ip) < 0 || (ip >> 24) != 127)
             return BAD("maps[%zu].ip: an address in 127.0.0.0/8", i);
         if (!json_is_integer(port) || json_integer_value(port) < 1 ||
             json_integer_value(port) > 65535)
             return BAD("maps[%zu].port: 1..65535", i);
-        if (!to || gd_hostport_parse(to, &tip, &tport) < 0 || (tip >> 24) != 127)
-            return BAD("maps[%zu].to: \"IP:PORT\" in 127.0.0.0/8", i);
+        if (targets_of(json_object_get(m, "to"), NULL, NULL, NULL) < 0)
+            return BAD("maps[%zu].to: \"IP:PORT\" in 127.0.0.0/8, or a list of at most %d", i,
+                       MAX_TO);
+        gd_acl acl;
+        if (gd_acl_from_json(json_object_get(m, "allow"), &acl) < 0)
+            return BAD("maps[%zu].allow: a list of at most %d blocks like \"127.1.0.0/16\"", i,
+                       GD_ACL_MAX);
+        const json_t *com = json_object_get(m, "close_on_move");
+        if (com && !json_is_boolean(com)) return BAD("maps[%zu].close_on_move: true or false", i);
         json_array_foreach(maps, k, o)
         {
             if (k >= i) break;
@@ -262,10 +354,9 @@ static void config_apply(const json_t *doc)
     json_t *j;
     json_array_foreach(json_object_get(doc, "maps"), i, j)
     {
-        uint32_t ip, tip;
-        int tport, port = (int)json_integer_value(json_object_get(j, "port"));
+        uint32_t ip;
+        int port = (int)json_integer_value(json_object_get(j, "port"));
         gd_ip_parse(json_string_value(json_object_get(j, "ip")), &ip);
-        gd_hostport_parse(json_string_value(json_object_get(j, "to")), &tip, &tport);
         struct map *m = map_find(ip, port);
         if (!m) {
             m = gd_calloc(1, sizeof *m);
@@ -290,9 +381,11 @@ static void config_apply(const json_t *doc)
             }
         }
         m->seen = 1;
-        m->to_ip = tip;
-        m->to_port = tport;
+        targets_of(json_object_get(j, "to"), m->to_ip, m->to_port, &m->nto);
         m->team = (int)json_integer_value(json_object_get(j, "team"));
+        gd_acl_from_json(json_object_get(j, "allow"), &m->acl);
+        m->close_on_move = json_is_true(json_object_get(j, "close_on_move"));
+        close_moved(m, 0);
     }
     /* Mappings no longer in the document stop listening; their flows go on. */
     for (struct map **pp = &N.maps; *pp;) {
@@ -302,6 +395,7 @@ static void config_apply(const json_t *doc)
             continue;
         }
         *pp = m->next;
+        close_moved(m, 1);
         uv_close((uv_handle_t *)&m->srv, map_closed);
     }
 }
@@ -327,11 +421,20 @@ static json_t *stats_json(void)
     json_t *maps = json_array();
     for (struct map *m = N.maps; m; m = m->next) {
         char a[16], b[16];
-        json_t *x =
-            json_pack("{s:s,s:i,s:s,s:i,s:i,s:b,s:I,s:I,s:I}", "ip", gd_ip_format(m->ip, a), "port",
-                      m->port, "to_ip", gd_ip_format(m->to_ip, b), "to_port", m->to_port, "team",
-                      m->team, "listening", m->listening, "connections", (json_int_t)m->conns,
-                      "refused", (json_int_t)m->refused, "bytes", (json_int_t)m->bytes);
+        json_t *to = json_array();
+        for (int i = 0; i < m->nto; i++) {
+            char t[32];
+            snprintf(t, sizeof t, "%s:%d", gd_ip_format(m->to_ip[i], b), m->to_port[i]);
+            json_array_append_new(to, json_string(t));
+        }
+        json_t *x = json_pack("{s:s,s:i,s:s,s:i,s:o,s:i,s:b,s:I,s:I,s:I,s:I,s:I,s:b,s:b}", "ip",
+                              gd_ip_format(m->ip, a), "port", m->port, "to_ip",
+                              m->nto ? gd_ip_format(m->to_ip[0], b) : "", "to_port",
+                              m->nto ? m->to_port[0] : 0, "to", to, "team", m->team, "listening",
+                              m->listening, "connections", (json_int_t)m->conns, "refused",
+                              (json_int_t)m->refused, "bytes", (json_int_t)m->bytes, "denied",
+                              (json_int_t)m->denied, "moved", (json_int_t)m->moved, "acl",
+                              m->acl.on, "close_on_move", m->close_on_move);
         if (m->error[0]) json_object_set_new(x, "error", json_string(m->error));
         json_array_append_new(maps, x);
     }
@@ -349,6 +452,12 @@ static void metrics(gd_buf *b)
          offsetof(struct map, conns)},
         {"gameday_nat_refused_total", "Connections nothing answered behind the address",
          offsetof(struct map, refused)},
+        {"gameday_nat_denied_total",
+         "Connections the address's allow list (security groups) closed at once",
+         offsetof(struct map, denied)},
+        {"gameday_nat_moved_total",
+         "Connections closed because their mapping moved to another target (a failover)",
+         offsetof(struct map, moved)},
     };
     for (size_t k = 0; k < sizeof per_map / sizeof per_map[0]; k++) {
         gd_prom_head(b, per_map[k].name, "counter", per_map[k].help);
@@ -375,8 +484,9 @@ int gd_cmd_nat(int argc, char **argv)
             fprintf(help ? stdout : stderr,
                     "usage: gameday nat --admin IP:PORT\n"
                     "Forwards each Elastic IP of its document (PUT /config with Authorization:\n"
-                    "Bearer $GAMEDAY_ADMIN_TOKEN) to its instance. GET /config, /stats,\n"
-                    "/metrics, /health. See doc/resources.md (elastic_ip).\n");
+                    "Bearer $GAMEDAY_ADMIN_TOKEN) to its instance, and each cache cluster's\n"
+                    "endpoints to its nodes. GET /config, /stats, /metrics, /health. See\n"
+                    "doc/resources.md (elastic_ip, cache_cluster).\n");
             return help ? 0 : 2;
         }
     }

@@ -11,6 +11,7 @@
 #include "core/webassets.h"
 #include "server/game.h"
 #include "server/audit.h"
+#include "server/cache_cluster.h"
 #include "server/game_int.h"
 #include "model/stat.h"
 #include "server/monkey.h"
@@ -179,6 +180,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"refused\"", (double)audit_refused);
     gd_chaos_metrics(g, &b);
     gd_score_metrics(g, &b);
+    gd_cache_metrics(g, &b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
@@ -491,6 +493,10 @@ static void h_scale(struct call *k)
 {
     action(k, "scale", 0);
 }
+static void h_failover(struct call *k)
+{
+    action(k, "failover", 1);
+}
 
 static void h_resources(struct call *k)
 {
@@ -574,6 +580,7 @@ static const struct route {
     {HTTP_POST, "instances/*/stop", TEAM, h_stop},
     {HTTP_POST, "instances/*/start", TEAM, h_start},
     {HTTP_POST, "asgs/*/scale", TEAM, h_scale},
+    {HTTP_POST, "cache_clusters/*/failover", TEAM, h_failover},
     {HTTP_POST, "experiment_templates/*/start", TEAM, h_start_experiment},
     {HTTP_POST, "experiments/*/stop", TEAM, h_stop_experiment},
     {HTTP_GET, "metrics", PLAYER, h_metrics},

@@ -97,7 +97,7 @@ void gd_billing_charge(gd_game *g, double to)
     gd_store_begin(g->db);
     for (int t = 1; t <= g->nteams; t++) {
         double usd = 0;
-        int ninst = 0, nlb = 0, ncdn = 0;
+        int ninst = 0, nlb = 0, ncdn = 0, nnodes = 0;
         json_t *bill = bill_load(g, t);
         json_t *od_secs = json_object(); /* instance type -> on-demand seconds billed now */
         json_t *inst = gd_store_res_list(g->db, t, "instance", 0);
@@ -205,12 +205,41 @@ void gd_billing_charge(gd_game *g, double to)
             }
             json_decref(lbs);
         }
+        /* Types billed by the node-hour (cache clusters): each node at its node type's
+         * price, from the cluster's creation (or the last bill) on. */
+        for (size_t k = 0; k < nrows; k++) {
+            if (rows[k].price != GD_PRICE_NODES) continue;
+            json_t *list = gd_store_res_list(g->db, t, rows[k].name, 0);
+            json_array_foreach(list, i, r)
+            {
+                json_t *spec = json_object_get(r, "spec");
+                const char *ntype = gd_jstr(spec, "node_type");
+                double price = gd_scenario_price(sc, ntype);
+                json_t *nodes = json_object_get(json_object_get(r, "status"), "nodes");
+                double n = json_is_array(nodes) ? (double)json_array_size(nodes)
+                                                : 1 + gd_jnum(spec, "replicas", 0);
+                double from = gd_jnum(r, "created", g->last_billing);
+                if (from < g->last_billing) from = g->last_billing;
+                double hours = (to - from) / 3600.0;
+                if (price <= 0 || hours <= 0 || n <= 0) continue;
+                double cost = price * sc->billing.multiplier * n * hours;
+                char line[96];
+                snprintf(line, sizeof line, "%s node-hours", ntype);
+                bill_add(bill, r, line, "node-hours", n * hours, cost);
+                usd += cost;
+                nnodes += (int)n;
+            }
+            json_decref(list);
+        }
         if (usd > 0) {
             g->teams[t].cost_usd += usd;
             bill_save(g, t, bill);
             char reason[160];
-            snprintf(reason, sizeof reason, "bill $%.2f: %d instances, %d load balancers, %d cdn",
-                     usd, ninst, nlb, ncdn);
+            int l = snprintf(reason, sizeof reason,
+                             "bill $%.2f: %d instances, %d load balancers, %d cdn", usd, ninst, nlb,
+                             ncdn);
+            if (nnodes > 0 && l > 0 && (size_t)l < sizeof reason)
+                snprintf(reason + l, sizeof reason - (size_t)l, ", %d cache nodes", nnodes);
             gd_store_ledger_add(g->db, to, t, "billing", -usd * sc->billing.points_per_dollar,
                                 reason);
             gd_score_save(g, t);

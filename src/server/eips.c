@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/state.h"
+#include "server/cache_cluster.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -80,6 +81,7 @@ void gd_eips_reconcile(gd_game *g, json_t *eips, json_t *instances)
         json_array_append_new(maps, json_pack("{s:s,s:i,s:s,s:i}", "ip", gd_jstr(st, "ip"), "port",
                                               port, "to", to, "team", team));
     }
+    gd_cache_nat_maps(g, maps); /* the cache clusters' endpoints */
     char admin[48];
     snprintf(admin, sizeof admin, "127.%d.255.52:%d", g->net, NAT_ADMIN_PORT);
     uint32_t aip;

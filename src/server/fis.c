@@ -22,6 +22,7 @@
 #include "core/rand.h"
 #include "model/fis.h"
 #include "model/stat.h"
+#include "server/cache_cluster.h"
 #include "server/faults.h"
 #include "server/game_int.h"
 #include "server/launcher_int.h"
@@ -474,6 +475,39 @@ static int start_action(run *x, const char *name, const json_t *a, json_t *act_s
         }
         json_object_set_new(act_st, "undo_ingress", saved);
         describe(reason, sizeof reason, "denying", done, refused);
+    } else if (!strcmp(id, "gameday:elasticache:node-loss")) {
+        const char *role = gd_jstr(p, "role");
+        json_array_foreach(targets, i, v)
+        {
+            char node[96], by[96];
+            snprintf(by, sizeof by, "experiment %s", x->exp_id);
+            if (gd_cache_kill_node(x->g, x->team, json_string_value(v), *role ? role : "primary",
+                                   by, node, sizeof node) < 0) {
+                json_array_append_new(
+                    refused, json_pack("{s:O,s:s}", "id", v, "errorCode", "NoRunningNode"));
+                continue;
+            }
+            json_array_append(done, v);
+            gd_game_audit(x->g, x->team, PRINCIPAL, NULL, "InjectFault",
+                          json_pack("{s:s,s:s,s:O,s:s}", "experimentId", x->exp_id, "action", name,
+                                    "target", v, "node", node),
+                          json_pack("{s:s}", "kill", "SIGKILL"), NULL);
+            say(x->g, x->team, "cache node %s (%s of %s) killed by experiment %s", node,
+                *role ? role : "primary", json_string_value(v), x->exp_id);
+        }
+        describe(reason, sizeof reason, "node lost in", done, refused);
+    } else if (!strcmp(id, "aws:elasticache:replicationgroup-interrupt-az-power")) {
+        const char *az = gd_jstr(p, "availabilityZone");
+        json_array_foreach(targets, i, v)
+        {
+            inject(x, act_st, name, json_string_value(v),
+                   json_pack("{s:s,s:s}", "kind", "az_power", "az", az));
+            json_array_append(done, v);
+            say(x->g, x->team,
+                "the nodes of cache cluster %s in zone %s lose power for %.0fs (experiment %s)",
+                json_string_value(v), az, dur, x->exp_id);
+        }
+        describe(reason, sizeof reason, "power lost in the zone for", done, refused);
     } else if (!strncmp(id, "gameday:dns:", 12)) {
         const char *k = id + 12;
         const char *kind = !strcmp(k, "wrong-answer") ? "wrong" : k;

@@ -19,7 +19,15 @@
 
 #define GD_MAX_TEAMS 16
 
-enum gd_proc_kind { GD_PROC_INSTANCE, GD_PROC_EDGE, GD_PROC_LOADGEN, GD_PROC_DNS, GD_PROC_NAT };
+/* GD_PROC_REDIS: a cache_cluster's node, a redis-server (cache_cluster.c) */
+enum gd_proc_kind {
+    GD_PROC_INSTANCE,
+    GD_PROC_EDGE,
+    GD_PROC_LOADGEN,
+    GD_PROC_DNS,
+    GD_PROC_NAT,
+    GD_PROC_REDIS,
+};
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */
 
@@ -116,6 +124,8 @@ typedef struct gd_game {
     int fis_busy;        /* the experiment runner is advancing them */
     /* Chaos Monkey's progress and chaos's counts (monkey.c), NULL until the first */
     struct gd_monkey *monkey;
+    /* cache clusters' nodes as they answer (cache_cluster.c), NULL until the first */
+    struct gd_cache_rt *cache;
 } gd_game;
 
 /* ---- game.c ---- */

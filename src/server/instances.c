@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "model/registry.h"
 #include "model/state.h"
+#include "server/cache_cluster.h"
 #include "server/launcher_int.h"
 #include "server/faults.h"
 
@@ -403,22 +404,35 @@ void gd_instance_boot(gd_game *g, json_t *inst)
     char e_fault[PATH_MAX + 64];
     snprintf(e_fault, sizeof e_fault, "GAMEDAY_FAULT_FILE=%s/faults/%s.json", g->dir, id);
     /* The clothes service's sessions (doc/clothes.md): the mode, the team's cookie key,
-     * and the Redis server when the template names one. */
-    char e_sess[48], e_key[96], e_redis[128] = "", key[65];
+     * and the Redis server when the template names one: an address, or a cache_cluster
+     * (its primary endpoint, and its password when it has auth). */
+    char e_sess[48], e_key[96], e_redis[128] = "", e_rpw[128] = "", e_rsrc[64] = "", key[65];
     snprintf(e_sess, sizeof e_sess, "GAMEDAY_SESSIONS=%s",
              gd_jstr(lts, "sessions")[0] ? gd_jstr(lts, "sessions") : "memory");
     session_key(g, team, key);
     snprintf(e_key, sizeof e_key, "GAMEDAY_SESSION_KEY=%s", key);
     const char *store = gd_jstr(lts, "session_store");
-    if (store[0]) {
+    if (store[0] && !strchr(store, ':')) {
+        char ep[64], pw[80];
+        if (gd_cache_endpoint(g, team, store, ep, sizeof ep, pw, sizeof pw) == 0) {
+            snprintf(e_redis, sizeof e_redis, "GAMEDAY_REDIS=%s", ep);
+            /* from its own address: the cluster's security groups check it at the nat */
+            snprintf(e_rsrc, sizeof e_rsrc, "GAMEDAY_REDIS_SOURCE=%s", gd_jstr(st, "ip"));
+            if (pw[0]) snprintf(e_rpw, sizeof e_rpw, "GAMEDAY_REDIS_PASSWORD=%s", pw);
+        }
+    } else if (store[0]) {
         char a[96];
         store_addr(g, store, team, a, sizeof a);
         snprintf(e_redis, sizeof e_redis, "GAMEDAY_REDIS=%s", a);
     }
-    char *env[] = {e_addr,  e_ip,    e_port, e_id,    e_salt,
-                   e_slots, e_queue, e_svc,  e_speed, e_epoch,
-                   e_acl,   e_fault, e_sess, e_key,   e_redis[0] ? e_redis : NULL,
-                   NULL};
+    char *env[18] = {e_addr,  e_ip,    e_port, e_id,    e_salt,
+                     e_slots, e_queue, e_svc,  e_speed, e_epoch,
+                     e_acl,   e_fault, e_sess, e_key,   e_redis[0] ? e_redis : NULL,
+                     NULL};
+    if (e_rsrc[0]) { /* a cache_cluster's: the shop's source address, the password */
+        env[15] = e_rsrc;
+        env[16] = e_rpw[0] ? e_rpw : NULL;
+    }
     json_t *cmd = json_object_get(lts, "command");
     char *args[64];
     int na = 0;

@@ -137,6 +137,16 @@ static void rc_sgs(gd_game *g, struct pass *p)
     refresh_instances(g, p);
 }
 
+/* Cache clusters: their nodes (redis-server processes), checks and failover, before the
+ * instances boot (a launch template's session_store names a cluster's endpoint) and the
+ * nat's mappings are pushed (elastic_ip, below). */
+static void rc_cache(gd_game *g, struct pass *p)
+{
+    json_t *clusters = gd_store_res_list(g->db, 0, "cache_cluster", 0);
+    gd_cache_reconcile(g, clusters);
+    json_decref(clusters);
+}
+
 /* Instances: boot the pending ones that are due; a running one with no process is lost. */
 static void rc_instances(gd_game *g, struct pass *p)
 {
@@ -246,6 +256,7 @@ static const struct {
 } reconcilers[] = {
     {"asg", rc_asgs},
     {"security_group", rc_sgs},
+    {"cache_cluster", rc_cache},
     {"instance", rc_instances},
     {"edges", rc_edges},
     {"target_group", rc_target_groups},

@@ -115,6 +115,10 @@ void gd_sg_allow(gd_game *g, int team, const json_t *groups, int port, gd_buf *o
  *  list or faults changed. */
 void gd_sgs_reconcile(gd_game *g, json_t *instances);
 
+/* ---- cache_cluster.c (its contract: server/cache_cluster.h) ---- */
+/** Cache clusters: addresses, redis-server nodes, checks, failover, the nat's mappings. */
+void gd_cache_reconcile(gd_game *g, json_t *clusters);
+
 /* ---- eips.c ---- */
 /** Elastic IPs: their addresses, and the nat's mappings to their instances. */
 void gd_eips_reconcile(gd_game *g, json_t *eips, json_t *instances);

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/state.h"
+#include "server/cache_cluster.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -53,11 +54,12 @@ int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     }
     json_t *inst = gd_store_res_list(g->db, team, "instance", 0);
     json_t *lbs = gd_launcher_list_flagged(g, team, GD_RT_LB); /* load balancers sit in subnets */
+    json_t *caches = gd_store_res_list(g->db, team, "cache_cluster", 0); /* nodes, endpoints */
     int r = GD_EFULL;
     for (uint32_t i = 0; i < gd_cidr_usable(c); i++) {
         uint32_t cand;
         gd_cidr_host(c, i, &cand);
-        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand)) {
+        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand) && !gd_cache_holds_ip(caches, cand)) {
             *ip = cand;
             r = 0;
             break;
@@ -65,6 +67,7 @@ int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     }
     json_decref(inst);
     json_decref(lbs);
+    json_decref(caches);
     if (r < 0) {
         char cb[24];
         snprintf(err, n,

@@ -11,6 +11,7 @@
 #include "model/registry.h"
 #include "model/schema.h"
 #include "model/state.h"
+#include "server/cache_cluster.h"
 #include "server/faults.h"
 #include "server/launcher_int.h"
 
@@ -380,6 +381,15 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
         r = fail(out, 409, "IncorrectInstanceState",
                  "instance '%s' is %s: stop it before changing its instance_type", name,
                  gd_inst_state_name(gd_inst_state_of_res(res)));
+    /* A replication group keeps its port, and here its AUTH too: the instances that use
+     * it were given both when they started. */
+    static const char *const fixed[] = {"port", "auth", NULL};
+    for (int k = 0; r == 0 && !strcmp(type, "cache_cluster") && fixed[k]; k++)
+        if (!json_equal(json_object_get(spec, fixed[k]), json_object_get(old, fixed[k])))
+            r = fail(out, 400, "InvalidParameterCombination",
+                     "spec.%s: cache_cluster '%s' keeps the %s it was created with (allowed: "
+                     "the same value; another %s is another cluster)",
+                     fixed[k], name, fixed[k], fixed[k]);
     if (r == 0) {
         r = gd_store_res_set_spec(g->db, gd_jstr(res, "id"), spec, gd_game_now(g));
         if (r < 0)
@@ -795,6 +805,34 @@ static int act_stop_experiment(gd_game *g, const gd_actor *who, const char *targ
     return r;
 }
 
+/* TestFailover: a cache cluster's primary fails (kill -9) and automatic failover promotes
+ * a replica (src/server/cache_cluster.c); the failover itself is recorded by
+ * `elasticache` when it completes. No body. */
+static int act_failover(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
+                        gd_op_result *out)
+{
+    static const char *const keys[] = {NULL};
+    json_t *req = json_pack("{s:s}", "resourceId", target ? target : "");
+    int r = known_keys(body, keys, out);
+    char err[512];
+    int rc = r == 0 ? gd_cache_test_failover(g, who->team, target ? target : "", who->principal,
+                                             err, sizeof err)
+                    : 0;
+    if (r == 0 && rc < 0)
+        r = fail(out, rc == GD_ENOENT ? 404 : 400,
+                 rc == GD_ENOENT   ? "ReplicationGroupNotFoundFault"
+                 : rc == GD_EAGAIN ? "InvalidReplicationGroupState"
+                                   : "InvalidParameterCombination",
+                 "%s", err);
+    if (r == 0) {
+        json_t *res = gd_store_res_live(g->db, who->team, target, "cache_cluster");
+        ok(out, 200, res);
+    }
+    audit(g, who, "TestFailover", req, out);
+    if (r == 0) gd_launcher_reconcile(g);
+    return r;
+}
+
 static const struct {
     const char *name, *event; /* the action, the event its audit record has */
     int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
@@ -807,6 +845,7 @@ static const struct {
     {"stop", "StopInstances", act_stop},
     {"start", "StartInstances", act_start},
     {"set_endpoint", "ChangeResourceRecordSets", act_set_endpoint},
+    {"failover", "TestFailover", act_failover},
 };
 
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,

@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/state.h"
+#include "server/cache_cluster.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -84,6 +85,8 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
             }
     } else if (p->kind == GD_PROC_LOADGEN) {
         if (status == 0 && !sig) g->teams[p->team].loadgen_done = 1;
+    } else if (p->kind == GD_PROC_REDIS) {
+        gd_cache_proc_exited(g, p->res_id, why, p->killed);
     } else if ((p->kind == GD_PROC_DNS && g->dns) || (p->kind == GD_PROC_NAT && g->nat)) {
         gd_edge_link *l = p->kind == GD_PROC_DNS ? g->dns : g->nat;
         gd_free(l->pushed); /* a new one gets the whole document again */
@@ -230,6 +233,22 @@ void gd_launcher_adopt(gd_game *g)
         json_t *st = json_object_get(r, "status");
         int pid = (int)gd_jnum(st, "pid", 0);
         int team = (int)json_integer_value(json_object_get(r, "team"));
+        if (!strcmp(type, "cache_cluster")) {
+            /* redis-server sets its title to "redis-server IP:PORT". */
+            size_t k;
+            json_t *jn;
+            json_array_foreach(json_object_get(st, "nodes"), k, jn)
+            {
+                int npid = (int)gd_jnum(jn, "pid", 0);
+                char want[64], key[48];
+                snprintf(want, sizeof want, "redis-server %s:%d ", gd_jstr(jn, "ip"),
+                         (int)gd_jnum(jn, "port", 0));
+                gd_cache_node_key(gd_jstr(r, "id"), (int)gd_jnum(jn, "num", 0), key, sizeof key);
+                if (npid > 0 && kill(npid, 0) == 0 && proc_has(npid, "cmdline", want))
+                    adopt(g, GD_PROC_REDIS, team, key, npid);
+            }
+            continue;
+        }
         if (pid <= 0) continue;
         if (!strcmp(type, "instance") && gd_inst_state_of(st) == GD_INST_RUNNING) {
             /* The launcher hands every instance its id in the environment. */

@@ -131,6 +131,8 @@ static int start_clothes(int argc, char **argv, uv_loop_t *loop, const char *ip,
         gd_ip_format(a, rip);
         conf.redis = (gd_sredis_conf){.ip = rip,
                                       .port = p,
+                                      /* a cache_cluster's security groups check it */
+                                      .source_ip = getenv("GAMEDAY_REDIS_SOURCE"),
                                       .user = getenv("GAMEDAY_REDIS_USER"),
                                       .password = getenv("GAMEDAY_REDIS_PASSWORD"),
                                       .timeout_ms = (uint64_t)v};
@@ -160,7 +162,8 @@ int gd_cmd_instance(int argc, char **argv)
                 "GAMEDAY_FAULT_FILE; the game clock from GAMEDAY_SPEED and GAMEDAY_EPOCH_NS\n"
                 "(speed 1 when absent). SIGHUP reads GAMEDAY_ALLOW_FILE and the fault file\n"
                 "again. clothes also reads GAMEDAY_SESSIONS, GAMEDAY_SESSION_KEY,\n"
-                "GAMEDAY_REDIS, GAMEDAY_REDIS_USER, GAMEDAY_REDIS_PASSWORD, GAMEDAY_SESSION_TTL\n"
+                "GAMEDAY_REDIS, GAMEDAY_REDIS_USER, GAMEDAY_REDIS_PASSWORD, GAMEDAY_REDIS_SOURCE,\n"
+                "GAMEDAY_SESSION_TTL "
                 "and GAMEDAY_SESSION_MAX (doc/clothes.md).\n");
         return argc < 2 ? 2 : 0;
     }

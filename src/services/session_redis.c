@@ -39,7 +39,7 @@ struct gd_sredis {
     uint32_t magic;
     uv_loop_t *loop;
     gd_sredis_conf conf;
-    char ip[16], addr[32];
+    char ip[16], addr[32], source[16];
     char *user, *password;
     redisAsyncContext *ctx; /* NULL while down */
     enum rstate state;
@@ -254,7 +254,8 @@ static void on_connect(const redisAsyncContext *c, int status)
 
 static void connect_now(gd_sredis *r)
 {
-    redisAsyncContext *c = redisAsyncConnect(r->ip, r->conf.port);
+    redisAsyncContext *c = r->source[0] ? redisAsyncConnectBind(r->ip, r->conf.port, r->source)
+                                        : redisAsyncConnect(r->ip, r->conf.port);
     if (!c) {
         r->connects_failed++;
         lost(r, "out of memory");
@@ -293,6 +294,9 @@ int gd_sredis_start(uv_loop_t *loop, const gd_sredis_conf *conf, gd_sredis **out
     r->conf = *conf;
     if (!r->conf.timeout_ms) r->conf.timeout_ms = 1000;
     snprintf(r->ip, sizeof r->ip, "%s", conf->ip);
+    if (conf->source_ip && strlen(conf->source_ip) < sizeof r->source)
+        snprintf(r->source, sizeof r->source, "%s", conf->source_ip);
+    r->conf.source_ip = NULL; /* r->source holds it */
     snprintf(r->addr, sizeof r->addr, "%s:%d", conf->ip, conf->port);
     r->user = conf->user && *conf->user ? gd_strdup(conf->user) : NULL;
     r->password = conf->password && *conf->password ? gd_strdup(conf->password) : NULL;

@@ -19,6 +19,9 @@ typedef struct gd_sredis gd_sredis;
 typedef struct gd_sredis_conf {
     const char *ip; /* an address, no name: hiredis would resolve it blocking */
     int port;
+    /* the address connections come from (the instance's own: a cache cluster's security
+     * groups see it), NULL: the kernel's choice (127.0.0.1 on loopback) */
+    const char *source_ip;
     const char *user;     /* NULL: AUTH with the password alone (the default user) */
     const char *password; /* NULL: no AUTH */
     uint64_t timeout_ms;  /* wall ms a command (or a connect) may take; 0: 1000 */

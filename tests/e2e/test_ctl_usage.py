@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, gameday_bin
 
 # Every command `gameday ctl` runs; --help must list each with a description.
-CTL_COMMANDS = ["status", "instances", "resources", "get", "scale", "terminate", "create",
-                "update", "delete", "metrics", "endpoint", "score", "events", "audit",
+CTL_COMMANDS = ["status", "instances", "resources", "get", "scale", "failover", "terminate",
+                "create", "update", "delete", "metrics", "endpoint", "score", "events", "audit",
                 "trail"]
 
 

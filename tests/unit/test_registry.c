@@ -83,6 +83,7 @@ Test(registry, defaults_pass_their_own_checks)
          "{\"duration\": \"PT1M\"}}}}"},
         {"experiment", "{\"template\": \"t\"}"},
         {"deny_policy", "{\"principals\": [\"ceo\"]}"},
+        {"cache_cluster", "{\"subnets\": [\"s\"]}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);

@@ -52,7 +52,8 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[16], "experiment_template");
     cr_assert_str_eq(t[17], "experiment");
     cr_assert_str_eq(t[18], "deny_policy");
-    cr_assert_null(t[19]);
+    cr_assert_str_eq(t[19], "cache_cluster");
+    cr_assert_null(t[20]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -102,20 +103,23 @@ Test(schema, launch_template_sessions)
     } bad[] = {
         {"{\"sessions\": \"redis\"}",
          "spec.session_store: launch_template 'shop': field 'session_store': missing: sessions: "
-         "redis needs the Redis server's address (allowed: IP:PORT of a Redis server in "
-         "127.0.0.0/8, like 127.T.0.50:6379)"},
+         "redis needs the Redis server's address or a cache_cluster (allowed: IP:PORT of a "
+         "Redis server in 127.0.0.0/8, like 127.T.0.50:6379, or the name of a cache_cluster)"},
         {"{\"sessions\": \"memory\", \"session_store\": \"127.1.0.50:6379\"}",
          "spec.session_store: launch_template 'shop': field 'session_store': the sessions are "
          "not kept in Redis (sessions: memory) (allowed: only with sessions: redis)"},
         {"{\"sessions\": \"redis\", \"session_store\": \"redis.example:6379\"}",
          "spec.session_store: launch_template 'shop': field 'session_store': not an address and "
-         "port (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379)"},
+         "port, nor a name (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like "
+         "127.T.0.50:6379, or the name of a cache_cluster)"},
         {"{\"sessions\": \"redis\", \"session_store\": \"127.1.0.50:0\"}",
          "spec.session_store: launch_template 'shop': field 'session_store': not an address and "
-         "port (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379)"},
+         "port, nor a name (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like "
+         "127.T.0.50:6379, or the name of a cache_cluster)"},
         {"{\"sessions\": \"redis\", \"session_store\": \"10.0.0.1:6379\"}",
          "spec.session_store: launch_template 'shop': field 'session_store': not an address and "
-         "port (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like 127.T.0.50:6379)"},
+         "port, nor a name (allowed: IP:PORT of a Redis server in 127.0.0.0/8, like "
+         "127.T.0.50:6379, or the name of a cache_cluster)"},
         {"{\"sessions\": \"disk\"}",
          "spec.sessions: launch_template 'shop': field 'sessions': \"disk\" is not one of the "
          "allowed values (allowed: memory, cookie, redis)"},
@@ -326,7 +330,7 @@ Test(schema, unknown_type_and_not_a_mapping)
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
                         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
                         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-                        "reserved_instance, experiment_template, experiment, deny_policy)");
+                        "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
