@@ -11,6 +11,7 @@
 #include "core/webassets.h"
 #include "server/game.h"
 #include "server/audit.h"
+#include "server/aws.h"
 #include "server/game_int.h"
 #include "model/stat.h"
 #include "server/monkey.h"
@@ -178,6 +179,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"ok\"", (double)audit_queries);
     gd_prom_sample(&b, "gameday_audit_queries_total", "outcome=\"refused\"", (double)audit_refused);
     gd_chaos_metrics(g, &b);
+    gd_aws_metrics(&b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
@@ -615,6 +617,10 @@ static int match(const char *pattern, const char *p, const char *end, char *arg,
 static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
 {
     gd_game *g = ud;
+    if (gd_aws_path(req)) { /* the AWS-compatible API: its own protocols (aws.c) */
+        gd_aws_handle(g, c, req);
+        return;
+    }
     if (req->path_len < 7 || memcmp(req->path, "/api/v1", 7) != 0 ||
         (req->path_len > 7 && req->path[7] != '/')) {
         if (req->path_len == 8 && !memcmp(req->path, "/metrics", 8))

@@ -1,0 +1,315 @@
+"""The real aws CLI (Debian's awscli 2.9, /usr/bin/aws) against the AWS-compatible API
+of a running game (tests/e2e/scenarios/aws_cli.yaml, two teams, on --net 235: team 1
+at 127.235.0.0/16, team 2 at 127.236.0.0/16). Every answer is compared with the
+game's REST API, every write is checked in the game's state and audit trail, and
+requests signed with another team's key, a wrong secret, an unknown key or a skewed
+clock are refused with AWS's codes and change nothing. The refusals that the CLI
+cannot produce (a skewed clock) are signed here by a few lines of SigV4 of our own."""
+
+import configparser
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import re
+import subprocess
+import urllib.parse
+
+import pytest
+
+from conftest import http, net_lock, scenario_path, shared_game, wait_for_quiet_network
+
+SCENARIO = scenario_path("aws_cli.yaml")
+SPEED = 30
+NET = 235  # team 1: 127.235.0.0/16; team 2: 127.236.0.0/16
+AWS = "/usr/bin/aws"  # Debian's awscli (scripts/install-deps.sh), not a pip one on PATH
+
+
+@pytest.fixture(scope="module")
+def game(tmp_path_factory):
+    if not os.access(AWS, os.X_OK):
+        pytest.fail(f"{AWS} is missing: scripts/install-deps.sh installs Debian's awscli")
+    # Team 2 lives on the next /16: take its lock too, as conftest does for team 1's.
+    lock = net_lock(net=NET + 1)
+    try:
+        wait_for_quiet_network(net=NET + 1)
+        yield from shared_game(tmp_path_factory, SCENARIO, "aws", port=18735, speed=SPEED,
+                               net=NET)
+    finally:
+        lock.close()
+
+
+def aws_env(g, credentials=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(g.out / "aws" / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(credentials or g.out / "aws" / "credentials"),
+               AWS_PAGER="", AWS_MAX_ATTEMPTS="1", AWS_DEFAULT_REGION="us-east-1")
+    return env
+
+
+def aws(g, *args, profile="team-1", credentials=None, check=True):
+    """Runs the aws CLI with the game's profile files; its parsed JSON output (check) or
+    the completed process."""
+    cmd = [AWS, "--profile", profile, "--endpoint-url", g.api + "/aws", "--output", "json",
+           *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                       env=aws_env(g, credentials))
+    if not check:
+        return r
+    assert r.returncode == 0, f"{' '.join(args)}: rc {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return json.loads(r.stdout) if r.stdout.strip() else {}
+
+
+def aws_error(g, *args, **kw):
+    """Runs a command that must fail; the AWS error code it printed."""
+    r = aws(g, *args, check=False, **kw)
+    assert r.returncode != 0, f"{' '.join(args)} succeeded: {r.stdout}"
+    m = re.search(r"An error occurred \(([^)]+)\)", r.stderr)
+    assert m, r.stderr
+    return m.group(1), r.stderr
+
+
+def admin_token(g):
+    return g.info["admin_token"]
+
+
+def team_token(g, team):
+    return g.info["teams"][team - 1]["token"]
+
+
+def rest(g, path, team=1):
+    return g.get(path, token=team_token(g, team))
+
+
+def keys(g):
+    c = configparser.ConfigParser()
+    c.read(g.out / "aws" / "credentials")
+    return c
+
+
+def instances(g, team=1):
+    return {i["id"]: i for i in rest(g, "/instances", team)}
+
+
+def cli_instances(g, *args, profile="team-1"):
+    out = aws(g, "ec2", "describe-instances", *args, profile=profile)
+    return {i["InstanceId"]: i for r in out["Reservations"] for i in r["Instances"]}
+
+
+def steady(g, read, team=1):
+    """(REST instances, read()) taken while the team's instances did not change (the
+    group replaces Chaos Monkey's kill, boots end): the REST view before and after the
+    read is the same."""
+    def once():
+        before = instances(g, team)
+        got = read()
+        after = instances(g, team)
+        key = lambda d: {i: (r["status"]["state"], r["status"].get("ip")) for i, r in d.items()}
+        return (after, got) if key(before) == key(after) else None
+    return g.wait_until(once, 30, "a moment when the instances do not change")
+
+
+# ---- SigV4 of our own, for requests the CLI cannot make (a skewed clock) ----
+
+
+def signed(url, body, key_id, secret, service, when, target=None):
+    """Headers of a SigV4-signed POST of body to url at datetime when (UTC)."""
+    u = urllib.parse.urlsplit(url)
+    amz = when.strftime("%Y%m%dT%H%M%SZ")
+    h = {"host": u.netloc, "x-amz-date": amz}
+    if target:
+        h["x-amz-target"] = target
+        h["content-type"] = "application/x-amz-json-1.1"
+    else:
+        h["content-type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    names = sorted(h)
+    creq = "\n".join(["POST", u.path, "", "".join(f"{n}:{h[n]}\n" for n in names),
+                      ";".join(names), hashlib.sha256(body).hexdigest()])
+    scope = f"{amz[:8]}/us-east-1/{service}/aws4_request"
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (amz[:8], "us-east-1", service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    h["authorization"] = (f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
+                          f"SignedHeaders={';'.join(names)}, Signature={sig}")
+    return h
+
+
+def raw_post(url, body, headers):
+    import urllib.request
+    req = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+# ---- keys and profiles ----
+
+
+def test_play_prints_a_working_aws_line_per_team(game):
+    g = game
+    lines = [l for l in g.stdout_lines() if l.startswith("aws: ")]
+    assert len(lines) == 2, g.stdout_lines()
+    for t, line in enumerate(lines, 1):
+        assert f"--profile team-{t} " in line, line
+        assert f"--endpoint-url {g.api}/aws ec2 describe-instances" in line, line
+    # The printed command works as printed (with Debian's aws binary in place of 'aws').
+    words = lines[0][len("aws: "):].split()
+    env = dict(aws_env(g), **dict(w.split("=", 1) for w in words[:2]))
+    assert words[2] == "aws"
+    r = subprocess.run([AWS, *words[3:], "--output", "json"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    ids = {i["InstanceId"] for res in json.loads(r.stdout)["Reservations"]
+           for i in res["Instances"]}
+    assert ids and ids <= set(instances(g)), (ids, set(instances(g)))
+    # Keys: AKIA + 16, 40-character secrets, one pair per team and per team for the admin.
+    c = keys(g)
+    assert set(c.sections()) == {"team-1", "team-2", "admin-team-1", "admin-team-2"}
+    ids = {c[s]["aws_access_key_id"] for s in c.sections()}
+    assert len(ids) == 4 and all(re.fullmatch(r"AKIA[A-Z2-7]{16}", i) for i in ids), ids
+    assert all(len(c[s]["aws_secret_access_key"]) == 40 for s in c.sections())
+    assert (g.out / "aws" / "credentials").stat().st_mode & 0o077 == 0, "private to the user"
+
+
+# ---- EC2 ----
+
+
+def test_describe_instances_is_the_games_instances(game):
+    g = game
+    rest_inst, cli = steady(g, lambda: cli_instances(g))
+    assert set(cli) == set(rest_inst)
+    subnets = {r["name"]: r["id"] for r in rest(g, "/resources?type=subnet")}
+    vpc = rest(g, "/resources?type=vpc")[0]["id"]
+    for iid, r in rest_inst.items():
+        c, st = cli[iid], r["status"]
+        assert c["State"]["Name"] == st["state"], (c["State"], st)
+        assert c["State"]["Code"] == {"pending": 0, "running": 16, "terminated": 48,
+                                      "stopped": 80}[st["state"]]
+        assert c["InstanceType"] == st["instance_type"]
+        assert c["Placement"]["AvailabilityZone"] == "us-east-1" + st["az"]
+        if st["state"] != "terminated":
+            assert c["PrivateIpAddress"] == st["ip"]
+            assert c["PrivateIpAddress"].startswith(f"127.{NET}.201.")
+        assert c["SubnetId"] == subnets[st["subnet"]] and c["VpcId"] == vpc
+        tags = {t["Key"]: t["Value"] for t in c["Tags"]}
+        assert tags["Name"] == r["name"] and tags["aws:autoscaling:groupName"] == "web"
+        assert [s["GroupName"] for s in c["SecurityGroups"]] == ["web-sg"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", c["LaunchTime"])
+
+
+def test_filters_and_pages(game):
+    g = game
+    inst, got = steady(g, lambda: cli_instances(g, "--filters",
+                                                "Name=instance-state-name,Values=running",
+                                                "Name=tag:Name,Values=web-*"))
+    running = {i for i, r in inst.items() if r["status"]["state"] == "running"}
+    assert running and set(got) == running
+    assert cli_instances(g, "--filters", "Name=tag:Name,Values=nothing-*") == {}
+    one = sorted(running)[0]
+    assert set(cli_instances(g, "--instance-ids", one)) == {one}
+    # Pages of five: the CLI follows NextToken and finds every instance.
+    inst, got = steady(g, lambda: cli_instances(g, "--page-size", "5"))
+    assert set(got) == set(inst)
+    out = aws(g, "ec2", "describe-instances", "--max-items", "1")
+    assert len(out["Reservations"]) == 1 and "NextToken" in out
+    code, msg = aws_error(g, "ec2", "describe-instances", "--filters", "Name=colour,Values=red")
+    assert code == "InvalidParameterValue" and "The filter 'colour' is invalid" in msg, msg
+    code, _ = aws_error(g, "ec2", "describe-instances", "--instance-ids", "web-1")
+    assert code == "InvalidInstanceID.Malformed"
+    code, msg = aws_error(g, "ec2", "describe-images")
+    assert code == "InvalidAction" and "DescribeInstances" in msg, msg
+
+
+def test_describe_subnets_vpcs_groups_templates(game):
+    g = game
+    subnets = {r["id"]: r for r in rest(g, "/resources?type=subnet")}
+    got = {s["SubnetId"]: s for s in aws(g, "ec2", "describe-subnets")["Subnets"]}
+    assert set(got) == set(subnets)
+    priv = next(s for s in got.values() if s["CidrBlock"] == f"127.{NET}.201.0/24")
+    assert priv["AvailabilityZone"] == "us-east-1a"
+    inst, got = steady(g, lambda: {s["SubnetId"]: s for s in aws(g, "ec2", "describe-subnets")["Subnets"]})
+    priv = next(s for s in got.values() if s["CidrBlock"] == f"127.{NET}.201.0/24")
+    live = [i for i in inst.values() if i["status"]["state"] != "terminated"]
+    assert priv["AvailableIpAddressCount"] == 251 - len(live)
+    vpcs = aws(g, "ec2", "describe-vpcs")["Vpcs"]
+    assert [v["CidrBlock"] for v in vpcs] == [f"127.{NET}.0.0/16"]
+    sgs = aws(g, "ec2", "describe-security-groups", "--group-names", "web-sg")["SecurityGroups"]
+    assert len(sgs) == 1 and sgs[0]["GroupId"].startswith("sg-")
+    perm = sgs[0]["IpPermissions"][0]
+    assert perm["FromPort"] == 8000 and perm["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}]
+    lts = aws(g, "ec2", "describe-launch-templates")["LaunchTemplates"]
+    assert [(t["LaunchTemplateName"], t["LaunchTemplateId"][:3]) for t in lts] == \
+        [("web-template", "lt-")]
+
+
+# ---- who may do what ----
+
+
+def test_team_2_key_cannot_see_or_touch_team_1(game):
+    g = game
+    t1 = instances(g, 1)
+    victim = next(i for i, r in t1.items() if r["status"]["state"] == "running")
+    inst2, t2 = steady(g, lambda: cli_instances(g, profile="team-2"), team=2)
+    assert t2 and set(t2) == set(inst2) and not set(t2) & set(t1)
+    assert all(i["PrivateIpAddress"].startswith(f"127.{NET + 1}.") for i in t2.values()
+               if i["State"]["Name"] != "terminated")
+    code, _ = aws_error(g, "ec2", "describe-instances", "--instance-ids", victim,
+                        profile="team-2")
+    assert code == "InvalidInstanceID.NotFound"
+    before = len(g.get("/audit?limit=0", token=admin_token(g)))
+    code, msg = aws_error(g, "ec2", "terminate-instances", "--instance-ids", victim,
+                          profile="team-2")
+    assert code == "InvalidInstanceID.NotFound" and victim in msg
+    assert instances(g, 1)[victim]["status"]["state"] == "running"
+    assert len(g.get("/audit?limit=0", token=admin_token(g))) == before, "nothing was done"
+
+
+def test_a_bad_secret_or_an_unknown_key_is_refused_and_changes_nothing(game, tmp_path):
+    g = game
+    c = keys(g)
+    victim = next(i for i, r in instances(g).items() if r["status"]["state"] == "running")
+    before = len(g.get("/audit?limit=0", token=admin_token(g)))
+    bad = configparser.ConfigParser()
+    bad["team-1"] = {"aws_access_key_id": c["team-1"]["aws_access_key_id"],
+                     "aws_secret_access_key": "x" * 40}
+    bad["stranger"] = {"aws_access_key_id": "AKIAAAAAAAAAAAAAAAAA",
+                       "aws_secret_access_key": c["team-1"]["aws_secret_access_key"]}
+    with open(tmp_path / "bad", "w") as f:
+        bad.write(f)
+    code, _ = aws_error(g, "ec2", "terminate-instances", "--instance-ids", victim,
+                        credentials=tmp_path / "bad")
+    assert code == "SignatureDoesNotMatch"
+    code, _ = aws_error(g, "ec2", "describe-instances", profile="stranger",
+                        credentials=tmp_path / "bad")
+    assert code == "InvalidClientTokenId"
+    assert instances(g)[victim]["status"]["state"] == "running"
+    assert len(g.get("/audit?limit=0", token=admin_token(g))) == before
+    # A request with no signature at all.
+    r = http("POST", g.api + "/aws/", body=b"Action=DescribeInstances&Version=2016-11-15")
+    assert r.status == 403 and b"<Code>MissingAuthenticationToken</Code>" in r.body, r
+
+
+def test_a_skewed_clock_is_refused(game):
+    g = game
+    c = keys(g)["team-1"]
+    victim = next(i for i, r in instances(g).items() if r["status"]["state"] == "running")
+    body = f"Action=TerminateInstances&Version=2016-11-15&InstanceId.1={victim}".encode()
+    url = g.api + "/aws/"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for skew in (-20, 20):
+        h = signed(url, body, c["aws_access_key_id"], c["aws_secret_access_key"], "ec2",
+                   now + datetime.timedelta(minutes=skew))
+        status, text = raw_post(url, body, h)
+        assert status == 400 and "<Code>RequestExpired</Code>" in text, (status, text)
+    # Signed right now, the same code of ours is accepted: the refusal was the clock's.
+    h = signed(url, b"Action=DescribeInstances&Version=2016-11-15", c["aws_access_key_id"],
+               c["aws_secret_access_key"], "ec2", now)
+    status, text = raw_post(url, b"Action=DescribeInstances&Version=2016-11-15", h)
+    assert status == 200 and victim in text, (status, text[:300])
+    assert instances(g)[victim]["status"]["state"] == "running"
