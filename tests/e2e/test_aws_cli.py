@@ -274,6 +274,7 @@ def test_a_bad_secret_or_an_unknown_key_is_refused_and_changes_nothing(game, tmp
     g = game
     c = keys(g)
     victim = next(i for i, r in instances(g).items() if r["status"]["state"] == "running")
+    desired = rest(g, "/resources/web")["spec"]["desired"]
     before = len(g.get("/audit?limit=0", token=admin_token(g)))
     bad = configparser.ConfigParser()
     bad["team-1"] = {"aws_access_key_id": c["team-1"]["aws_access_key_id"],
@@ -288,6 +289,16 @@ def test_a_bad_secret_or_an_unknown_key_is_refused_and_changes_nothing(game, tmp
     code, _ = aws_error(g, "ec2", "describe-instances", profile="stranger",
                         credentials=tmp_path / "bad")
     assert code == "InvalidClientTokenId"
+    # The JSON protocol's words for the same (CloudTrail), and the query protocol's.
+    code, _ = aws_error(g, "cloudtrail", "lookup-events", credentials=tmp_path / "bad")
+    assert code == "InvalidSignatureException"
+    code, _ = aws_error(g, "cloudtrail", "lookup-events", profile="stranger",
+                        credentials=tmp_path / "bad")
+    assert code == "UnrecognizedClientException"
+    code, _ = aws_error(g, "autoscaling", "set-desired-capacity", "--auto-scaling-group-name",
+                        "web", "--desired-capacity", "5", credentials=tmp_path / "bad")
+    assert code == "SignatureDoesNotMatch"
+    assert rest(g, "/resources/web")["spec"]["desired"] == desired
     assert instances(g)[victim]["status"]["state"] == "running"
     assert len(g.get("/audit?limit=0", token=admin_token(g))) == before
     # A request with no signature at all.
@@ -313,3 +324,234 @@ def test_a_skewed_clock_is_refused(game):
     status, text = raw_post(url, b"Action=DescribeInstances&Version=2016-11-15", h)
     assert status == 200 and victim in text, (status, text[:300])
     assert instances(g)[victim]["status"]["state"] == "running"
+
+
+# ---- writes: subnets, groups, capacity ----
+
+
+def audit_of(g, team=1):
+    return g.get("/audit?limit=0", token=team_token(g, team))
+
+
+def test_create_subnet_and_add_it_to_the_group(game):
+    g = game
+    vpc = aws(g, "ec2", "describe-vpcs")["Vpcs"][0]["VpcId"]
+    out = aws(g, "ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", f"127.{NET}.202.0/24",
+              "--availability-zone", "us-east-1b", "--tag-specifications",
+              "ResourceType=subnet,Tags=[{Key=Name,Value=private-b}]")["Subnet"]
+    assert out["CidrBlock"] == f"127.{NET}.202.0/24" and out["AvailabilityZone"] == "us-east-1b"
+    assert out["AvailableIpAddressCount"] == 251
+    sn = rest(g, "/resources/private-b")
+    assert sn["id"] == out["SubnetId"] and sn["spec"]["az"] == "b"
+    assert sn["spec"]["cidr"] == f"127.{NET}.202.0/24" and sn["spec"]["vpc"] == "main"
+    # Bad blocks are refused with EC2's codes and create nothing.
+    n = len(rest(g, "/resources?type=subnet"))
+    code, msg = aws_error(g, "ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block",
+                          f"127.{NET}.202.0/25")
+    assert code == "InvalidSubnet.Conflict" and "overlaps subnet 'private-b'" in msg, msg
+    code, msg = aws_error(g, "ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block",
+                          f"127.{NET + 1}.9.0/24")
+    assert code == "InvalidParameterValue" and "outside this team's range" in msg, msg
+    code, _ = aws_error(g, "ec2", "create-subnet", "--vpc-id", "vpc-00000000", "--cidr-block",
+                        f"127.{NET}.9.0/24")
+    assert code == "InvalidVpcID.NotFound"
+    code, _ = aws_error(g, "ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block",
+                        f"127.{NET}.9.0/24", "--dry-run")
+    assert code == "DryRunOperation"
+    assert len(rest(g, "/resources?type=subnet")) == n
+
+    group = aws(g, "autoscaling", "describe-auto-scaling-groups", "--auto-scaling-group-names",
+                "web")["AutoScalingGroups"][0]
+    old = group["VPCZoneIdentifier"]
+    assert old == rest(g, "/resources/private-a")["id"]
+    aws(g, "autoscaling", "update-auto-scaling-group", "--auto-scaling-group-name", "web",
+        "--vpc-zone-identifier", f"{old},{out['SubnetId']}")
+    assert rest(g, "/resources/web")["spec"]["subnets"] == ["private-a", "private-b"]
+    group = aws(g, "autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"][0]
+    assert group["VPCZoneIdentifier"] == f"{old},{out['SubnetId']}"
+    assert group["AvailabilityZones"] == ["us-east-1a", "us-east-1b"]
+    code, msg = aws_error(g, "autoscaling", "update-auto-scaling-group",
+                          "--auto-scaling-group-name", "web", "--vpc-zone-identifier",
+                          "subnet-00000000")
+    assert code == "ValidationError" and "subnet-00000000" in msg
+    assert rest(g, "/resources/web")["spec"]["subnets"] == ["private-a", "private-b"]
+    # Both writes are in the audit trail as the team's, from the CLI's address.
+    recs = [r for r in audit_of(g) if r["principal"] == "team-1" and r["errorCode"] is None]
+    assert any(r["eventName"] == "CreateResource" and r["requestParameters"]["type"] == "subnet"
+               and r["requestParameters"]["name"] == "private-b" and r["sourceIP"] == "127.0.0.1"
+               for r in recs), recs[-5:]
+    assert any(r["eventName"] == "UpdateResource" and r["requestParameters"]["id"] == "web"
+               and r["requestParameters"]["spec"]["subnets"] == ["private-a", "private-b"]
+               for r in recs), recs[-5:]
+
+
+def members(g, state="running"):
+    return [i for i in instances(g).values()
+            if i["status"].get("asg") == "web" and i["status"]["state"] == state]
+
+
+def test_set_desired_capacity_and_the_instances_come(game):
+    g = game
+    desired = rest(g, "/resources/web")["spec"]["desired"]
+    want = desired + 2
+    assert want <= 6
+    aws(g, "autoscaling", "set-desired-capacity", "--auto-scaling-group-name", "web",
+        "--desired-capacity", str(want))
+    assert rest(g, "/resources/web")["spec"]["desired"] == want
+    g.wait_until(lambda: len(members(g)) == want, 60, f"{want} running instances of web")
+    # The CLI sees them, in the group and in EC2.
+    group = aws(g, "autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"][0]
+    assert group["DesiredCapacity"] == want
+    live = {i["id"] for i in members(g)}
+    assert {i["InstanceId"] for i in group["Instances"]
+            if i["LifecycleState"] == "InService"} == live
+    # The group now spreads over both zones (the new subnet has the fewest members).
+    zones = {i["status"]["az"] for i in members(g)}
+    assert zones == {"a", "b"}, zones
+    code, msg = aws_error(g, "autoscaling", "set-desired-capacity", "--auto-scaling-group-name",
+                          "web", "--desired-capacity", "7")
+    assert code == "ValidationError" and "outside the group's min..max (1..6)" in msg, msg
+    code, msg = aws_error(g, "autoscaling", "set-desired-capacity", "--auto-scaling-group-name",
+                          "nope", "--desired-capacity", "2")
+    assert code == "ValidationError" and "AutoScalingGroup name not found" in msg, msg
+    assert rest(g, "/resources/web")["spec"]["desired"] == want
+    acts = aws(g, "autoscaling", "describe-scaling-activities", "--auto-scaling-group-name",
+               "web", "--max-items", "2")["Activities"]
+    assert len(acts) == 2 and all(a["Description"].startswith("Launching a new EC2 instance")
+                                  for a in acts), acts
+    # Audited as the REST API's: the change, and both refusals with their codes.
+    recs = [(r["requestParameters"]["autoScalingGroupName"],
+             r["requestParameters"]["desiredCapacity"], r["errorCode"])
+            for r in audit_of(g) if r["eventName"] == "SetDesiredCapacity"
+            and r["principal"] == "team-1"]
+    assert recs[-3:] == [("web", want, None), ("web", 7, "ValidationError"),
+                         ("nope", 2, "ResourceNotFound")], recs
+
+
+# ---- CloudWatch ----
+
+
+def iso(t):
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_get_metric_statistics_of_the_load_balancer(game):
+    g = game
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(minutes=2), now + datetime.timedelta(seconds=1)
+    args = ["cloudwatch", "get-metric-statistics", "--namespace", "AWS/ELB", "--dimensions",
+            "Name=LoadBalancerName,Value=web-lb", "--start-time", iso(start), "--end-time",
+            iso(end), "--period", "60"]
+    out = aws(g, *args, "--metric-name", "RequestCount", "--statistics", "Sum", "SampleCount")
+    pts = out["Datapoints"]
+    assert out["Label"] == "RequestCount" and len(pts) >= 5, out
+    assert all(p["Unit"] == "Count" and p["Sum"] >= 0 and p["SampleCount"] >= 1 for p in pts)
+    total = sum(p["Sum"] for p in pts)
+    assert total > 0
+    # Periods are game seconds: 60 of them are 2 wall seconds at x30.
+    ts = sorted(datetime.datetime.fromisoformat(p["Timestamp"]).timestamp() for p in pts)
+    for a, b in zip(ts, ts[1:]):
+        steps = (b - a) / (60 / SPEED)
+        assert abs(steps - round(steps)) < 0.05 and round(steps) >= 1, (a, b)
+    # The same window through the REST API (game seconds) counts the same requests.
+    clock = g.status()["clock"]
+    wall = datetime.datetime.now(datetime.timezone.utc).timestamp()
+    g0 = clock - (wall - start.timestamp()) * SPEED
+    g1 = clock - (wall - end.timestamp()) * SPEED
+    ref = g.get(f"/metrics?resource=web-lb&metric=RequestCount&statistic=Sum&period=60"
+                f"&start={g0:.3f}&end={g1:.3f}", token=team_token(g, 1))
+    ref_total = sum(p["Sum"] for p in ref["Datapoints"])
+    assert abs(total - ref_total) <= 0.1 * ref_total + 10, (total, ref_total)
+    per = aws(g, *args, "--metric-name", "RequestCountPerTarget", "--statistics", "Sum")
+    assert per["Datapoints"] and all(p["Sum"] >= 0 for p in per["Datapoints"])
+    # Another team's load balancer, or one that does not exist: no datapoints, as AWS.
+    other = aws(g, *args, "--metric-name", "RequestCount", "--statistics", "Sum",
+                profile="team-2")
+    assert other["Datapoints"] and other["Datapoints"] != pts  # team 2's own web-lb
+    none = aws(g, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/ELB",
+               "--dimensions", "Name=LoadBalancerName,Value=nope", "--start-time", iso(start),
+               "--end-time", iso(end), "--period", "60", "--metric-name", "RequestCount",
+               "--statistics", "Sum")
+    assert none["Datapoints"] == []
+    code, msg = aws_error(g, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/ELB",
+                          "--metric-name", "RequestCount", "--start-time", iso(end),
+                          "--end-time", iso(start), "--period", "60", "--statistics", "Sum")
+    assert code == "InvalidParameterValue" and "StartTime must be less" in msg
+    code, msg = aws_error(g, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/ELB",
+                          "--metric-name", "RequestCount", "--start-time",
+                          iso(now - datetime.timedelta(days=1)), "--end-time", iso(end),
+                          "--period", "60", "--statistics", "Sum")
+    assert code == "InvalidParameterCombination" and "1,440" in msg
+    names = {(m["Namespace"], m["MetricName"]) for m in
+             aws(g, "cloudwatch", "list-metrics", "--dimensions",
+                 "Name=LoadBalancerName,Value=web-lb")["Metrics"]}
+    assert ("AWS/ELB", "RequestCount") in names and ("AWS/ELB", "HealthyHostCount") in names
+
+
+def test_describe_alarms(game):
+    g = game
+    g.ctl("create", "alarm", "busy-lb", "resource=web-lb", "metric=RequestCount",
+          "statistic=Sum", "threshold=100000", token=team_token(g, 1))
+    alarms = aws(g, "cloudwatch", "describe-alarms")["MetricAlarms"]
+    a = next(a for a in alarms if a["AlarmName"] == "busy-lb")
+    assert a["Namespace"] == "AWS/ELB" and a["MetricName"] == "RequestCount"
+    assert a["Dimensions"] == [{"Name": "LoadBalancerName", "Value": "web-lb"}]
+    assert a["Statistic"] == "Sum" and a["Threshold"] == 100000 and a["Period"] == 60
+    assert a["ComparisonOperator"] == "GreaterThanThreshold"
+    assert a["StateValue"] in ("OK", "ALARM", "INSUFFICIENT_DATA")
+    assert aws(g, "cloudwatch", "describe-alarms", profile="team-2")["MetricAlarms"] == []
+
+
+# ---- CloudTrail ----
+
+
+def lookup(g, key, value, *extra, profile="team-1"):
+    return aws(g, "cloudtrail", "lookup-events", "--lookup-attributes",
+               f"AttributeKey={key},AttributeValue={value}", *extra, profile=profile)["Events"]
+
+
+def test_lookup_events_names_who_terminated(game):
+    g = game
+    victim = members(g)[0]["id"]
+    out = aws(g, "ec2", "terminate-instances", "--instance-ids", victim)
+    change = out["TerminatingInstances"][0]
+    assert change["InstanceId"] == victim and change["CurrentState"]["Name"] == "terminated"
+    assert change["PreviousState"]["Name"] == "running"
+    assert instances(g)[victim]["status"]["state"] == "terminated"
+    evs = lookup(g, "ResourceName", victim)
+    term = [e for e in evs if e["EventName"] == "TerminateInstances"]
+    assert len(term) == 1, evs
+    e = term[0]
+    assert e["Username"] == "team-1" and e["EventSource"] == "ec2.amazonaws.com"
+    assert e["AccessKeyId"] == keys(g)["team-1"]["aws_access_key_id"]
+    assert {"ResourceType": "AWS::EC2::Instance", "ResourceName": victim} in e["Resources"]
+    ct = json.loads(e["CloudTrailEvent"])
+    assert ct["userIdentity"]["userName"] == "team-1" and ct["eventName"] == "TerminateInstances"
+    assert ct["requestParameters"]["instanceId"] == victim and ct["awsRegion"] == "us-east-1"
+    # Chaos Monkey's kill at 2m, named as the audit trail names it.
+    g.wait_until(lambda: any(r["principal"] == "chaos-monkey" for r in audit_of(g)), 30,
+                 "Chaos Monkey's kill")
+    kills = [r for r in audit_of(g) if r["principal"] == "chaos-monkey"
+             and r["eventName"] == "TerminateInstances"]
+    evs = lookup(g, "Username", "chaos-monkey")
+    assert [e["EventName"] for e in evs] == ["TerminateInstances"] * len(kills) and kills
+    assert {r["requestParameters"]["instanceId"] for r in kills} == \
+        {e["Resources"][0]["ResourceName"] for e in evs}
+    # Our own names are CloudTrail's: the subnet and the group of the earlier tests.
+    assert lookup(g, "EventName", "CreateSubnet")[0]["Username"] in ("team-1", "gameday")
+    assert any(e["Username"] == "team-1" for e in lookup(g, "EventName", "CreateSubnet"))
+    ups = lookup(g, "EventName", "UpdateAutoScalingGroup")
+    assert ups and ups[0]["EventSource"] == "autoscaling.amazonaws.com"
+    # Newest first, in pages the CLI follows.
+    paged = lookup(g, "Username", "team-1", "--page-size", "2")
+    everything = lookup(g, "Username", "team-1")
+    assert [e["EventId"] for e in paged] == [e["EventId"] for e in everything]
+    times = [datetime.datetime.fromisoformat(e["EventTime"]) for e in everything]
+    assert times == sorted(times, reverse=True) and len(times) > 2
+    # Team 2 sees none of team 1's trail.
+    assert lookup(g, "ResourceName", victim, profile="team-2") == []
+    code, _ = aws_error(g, "cloudtrail", "lookup-events", "--lookup-attributes",
+                        "AttributeKey=Colour,AttributeValue=red")
+    assert code == "InvalidLookupAttributesException"
+    code, _ = aws_error(g, "cloudtrail", "describe-trails")
+    assert code == "UnknownOperationException"
