@@ -40,6 +40,7 @@ static long form_decode(const char *s, size_t n, char *out)
 static int add_pairs(gd_aws_params *ps, const char *s, size_t n, char **mem, char *err,
                      size_t errlen)
 {
+    if (!s || !n) return 0;
     const char *p = s, *end = s + n;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));

@@ -95,6 +95,9 @@ Test(aws_query, malformed_forms_are_refused)
     cr_assert_eq(parse("a=1", "a=2"), -1);
     cr_assert_str_eq(err, "parameter 'a' is given twice");
     gd_aws_params_free(&ps);
+    cr_assert_eq(parse(NULL, NULL), 0, "no query and no body (found by fuzz/aws_fuzz.c)");
+    cr_assert_eq(ps.n, 0);
+    gd_aws_params_free(&ps);
     cr_assert_eq(parse(NULL, "&&a=1&&"), 0, "empty pieces are skipped");
     cr_assert_eq(ps.n, 1);
     gd_aws_params_free(&ps);
