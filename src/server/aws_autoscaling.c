@@ -653,7 +653,6 @@ const gd_aws_service gd_aws_autoscaling = {
     .version = "2011-01-01",
     .xmlns = "http://autoscaling.amazonaws.com/doc/2011-01-01/",
     .protocol = GD_AWS_QUERY,
-    .event_source = "autoscaling.amazonaws.com",
     .actions = actions,
     .nactions = sizeof actions / sizeof actions[0],
 };

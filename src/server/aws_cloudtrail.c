@@ -109,24 +109,25 @@ static const char *ct_name(const json_t *rec, char *src)
     return ev;
 }
 
-/* Our eventName whose records may carry CloudTrail's name, for the store's filter (NULL:
- * several of ours, filter after mapping). */
+/* The one eventName of ours whose records CloudTrail calls ct, for the store's filter;
+ * NULL when several of ours may (ChangeResourceRecordSets is also a dns_record's
+ * CreateResource ...): then every record is mapped and compared. */
 static const char *our_event(const char *ct)
 {
+    const char *found = NULL;
+    int n = 0;
     for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
-        if (!strcmp(events[i].event, ct)) {
-            /* RunInstances and TerminateInstances are also CreateResource/DeleteResource
-             * names of an instance: those are audited under these names already. */
-            return ct;
+        if (!strcmp(events[i].event, ct)) found = ct, n++;
+    const char *kinds[3] = {"CreateResource", "UpdateResource", "DeleteResource"};
+    for (int k = 0; k < 3; k++) {
+        int hit = 0;
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+            const char *name = k == 0 ? types[i].create : k == 1 ? types[i].update : types[i].del;
+            hit |= !strcmp(name, ct);
         }
-    int create = 0, update = 0, del = 0;
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-        create |= !strcmp(types[i].create, ct);
-        update |= !strcmp(types[i].update, ct);
-        del |= !strcmp(types[i].del, ct);
+        if (hit) found = kinds[k], n++;
     }
-    if (create + update + del != 1) return NULL;
-    return create ? "CreateResource" : update ? "UpdateResource" : "DeleteResource";
+    return n == 1 ? found : NULL;
 }
 
 static const char *aws_type(const char *type)
@@ -407,7 +408,6 @@ const gd_aws_service gd_aws_cloudtrail = {
     .version = "2013-11-01",
     .protocol = GD_AWS_JSON,
     .target_prefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101",
-    .event_source = "cloudtrail.amazonaws.com",
     .actions = actions,
     .nactions = sizeof actions / sizeof actions[0],
 };

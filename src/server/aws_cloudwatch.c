@@ -467,7 +467,6 @@ const gd_aws_service gd_aws_cloudwatch = {
     .version = "2010-08-01",
     .xmlns = "http://monitoring.amazonaws.com/doc/2010-08-01/",
     .protocol = GD_AWS_QUERY,
-    .event_source = "monitoring.amazonaws.com",
     .actions = actions,
     .nactions = sizeof actions / sizeof actions[0],
 };

@@ -227,7 +227,6 @@ static int paging(gd_aws_call *k, long lo, long hi, int nids, long *start, long 
 {
     char err[200];
     int has = gd_aws_param(&k->params, "MaxResults") != NULL;
-    /* re-read through the checked form */
     if (gd_aws_param_int(&k->params, "MaxResults", lo, hi, 100000, max, err, sizeof err) < 0) {
         gd_aws_fail(k, 400, "InvalidParameterValue", "%s", err);
         return -1;
@@ -997,7 +996,6 @@ const gd_aws_service gd_aws_ec2 = {
     .version = "2016-11-15",
     .xmlns = "http://ec2.amazonaws.com/doc/2016-11-15/",
     .protocol = GD_AWS_EC2,
-    .event_source = "ec2.amazonaws.com",
     .actions = actions,
     .nactions = sizeof actions / sizeof actions[0],
 };

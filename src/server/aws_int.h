@@ -31,7 +31,6 @@ typedef struct gd_aws_service {
     const char *xmlns;
     enum gd_aws_protocol protocol;
     const char *target_prefix; /* JSON: X-Amz-Target is "<prefix>.<Action>" */
-    const char *event_source;  /* "ec2.amazonaws.com" */
     const gd_aws_action *actions;
     int nactions;
 } gd_aws_service;

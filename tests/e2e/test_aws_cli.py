@@ -13,12 +13,14 @@ import hmac
 import json
 import os
 import re
+import signal
 import subprocess
 import urllib.parse
 
 import pytest
 
-from conftest import http, net_lock, scenario_path, shared_game, wait_for_quiet_network
+from conftest import (connect_refused, http, live, net_lock, proc_info, scenario_path,
+                      shared_game, wait_for_quiet_network)
 
 SCENARIO = scenario_path("aws_cli.yaml")
 SPEED = 30
@@ -555,3 +557,36 @@ def test_lookup_events_names_who_terminated(game):
     assert code == "InvalidLookupAttributesException"
     code, _ = aws_error(g, "cloudtrail", "describe-trails")
     assert code == "UnknownOperationException"
+
+
+# ---- the instructor's keys, and keys that outlive the server ----
+
+
+def test_the_admin_key_acts_on_its_team_as_admin(game):
+    g = game
+    inst2, got = steady(g, lambda: cli_instances(g, profile="admin-team-2"), team=2)
+    assert got and set(got) == set(inst2)
+    desired = rest(g, "/resources/web", team=2)["spec"]["desired"]
+    team1 = rest(g, "/resources/web", team=1)["spec"]["desired"]
+    aws(g, "autoscaling", "set-desired-capacity", "--auto-scaling-group-name", "web",
+        "--desired-capacity", str(desired + 1), profile="admin-team-2")
+    assert rest(g, "/resources/web", team=2)["spec"]["desired"] == desired + 1
+    assert rest(g, "/resources/web", team=1)["spec"]["desired"] == team1, "team 1's is its own"
+    rec = [r for r in audit_of(g, 2) if r["eventName"] == "SetDesiredCapacity"][-1]
+    assert rec["principal"] == "admin" and rec["team"] == 2 and rec["errorCode"] is None
+    evs = lookup(g, "Username", "admin", profile="admin-team-2")
+    assert evs[0]["EventName"] == "SetDesiredCapacity"
+    assert evs[0]["AccessKeyId"] == keys(g)["admin-team-2"]["aws_access_key_id"]
+
+
+def test_keys_survive_a_server_restart(game):
+    g = game
+    creds = (g.out / "aws" / "credentials").read_text()
+    spid = json.loads((g.out / "game.json").read_text())["server_pid"]
+    os.kill(spid, signal.SIGKILL)  # play restarts it; the new one resumes the game
+    g.wait_until(lambda: not live(proc_info(spid)), 10, "the server to die")
+    g.wait_until(lambda: json.loads((g.out / "game.json").read_text())["server_pid"] != spid
+                 and not connect_refused("127.0.0.1", g.port), 30, "the restarted server")
+    assert (g.out / "aws" / "credentials").read_text() == creds
+    inst, got = steady(g, lambda: cli_instances(g))
+    assert got and set(got) == set(inst)
