@@ -339,6 +339,14 @@ int gd_cmd_play(int argc, char **argv)
     ctl_command(exe, out ? (realdir[0] ? realdir : dir) : NULL, ctl, sizeof ctl);
     printf("runbook: the 'runbook' section of %s; try: %s instances\n", scen, ctl);
     printf("ctl: %s --help lists the commands (status, instances, scale, metrics...)\n", ctl);
+    /* The AWS API's profiles, written by the server (doc/aws.md): one line per team. */
+    const char *gd = realdir[0] ? realdir : dir;
+    snprintf(path, sizeof path, "%s/aws/credentials", gd);
+    size_t nteams = access(path, R_OK) == 0 ? json_array_size(json_object_get(game, "teams")) : 0;
+    for (size_t t = 1; t <= nteams; t++)
+        printf("aws: AWS_CONFIG_FILE=%s/aws/config AWS_SHARED_CREDENTIALS_FILE=%s/aws/credentials "
+               "aws --profile team-%zu --endpoint-url %s/aws ec2 describe-instances\n",
+               gd, gd, t, api);
     printf("note: instances are real processes; only their CPU time is emulated (a request holds "
            "one of the instance's slots for its service time on a timer).\n");
     fflush(stdout);

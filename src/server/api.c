@@ -12,6 +12,7 @@
 #include "server/game.h"
 #include "server/audit.h"
 #include "server/cache_cluster.h"
+#include "server/aws.h"
 #include "server/game_int.h"
 #include "model/stat.h"
 #include "server/monkey.h"
@@ -181,6 +182,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_chaos_metrics(g, &b);
     gd_score_metrics(g, &b);
     gd_cache_metrics(g, &b);
+    gd_aws_metrics(&b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
@@ -623,6 +625,10 @@ static int match(const char *pattern, const char *p, const char *end, char *arg,
 static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
 {
     gd_game *g = ud;
+    if (gd_aws_path(req)) { /* the AWS-compatible API: its own protocols (aws.c) */
+        gd_aws_handle(g, c, req);
+        return;
+    }
     if (req->path_len < 7 || memcmp(req->path, "/api/v1", 7) != 0 ||
         (req->path_len > 7 && req->path[7] != '/')) {
         if (req->path_len == 8 && !memcmp(req->path, "/metrics", 8))

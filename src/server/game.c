@@ -7,6 +7,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "server/aws.h"
 #include "server/fis.h"
 #include "server/launcher_int.h"
 #include "server/monkey.h"
@@ -389,6 +390,7 @@ int gd_cmd_server(int argc, char **argv)
         if (r < 0) return 1;
     }
     write_game_json(g);
+    gd_aws_write_profiles(g); /* DIR/aws/: the aws CLI's profiles of the teams' keys */
     uv_timer_init(g->loop, &g->tick);
     g->tick.data = g;
     uv_timer_start(&g->tick, on_tick, 0, TICK_MS);

@@ -1,0 +1,114 @@
+/* What the AWS protocol layer's files share (aws.c and one file per service): the
+ * call being answered, the services' tables, answers in each protocol's shape, and
+ * AWS's forms of times, zones, accounts and pages. Private to src/server/aws*.c. */
+#ifndef GD_SERVER_AWS_INT_H
+#define GD_SERVER_AWS_INT_H
+
+#include "server/aws.h"
+#include "server/aws_query.h"
+#include "server/aws_xml.h"
+#include "server/game_int.h"
+#include "server/ops.h"
+
+#include <jansson.h>
+
+enum gd_aws_protocol {
+    GD_AWS_EC2,   /* EC2's query dialect: lowercase XML, <Response><Errors> */
+    GD_AWS_QUERY, /* the query protocol: <XResponse><XResult>, <ErrorResponse> */
+    GD_AWS_JSON,  /* JSON 1.1 with X-Amz-Target */
+};
+
+struct gd_aws_call;
+
+typedef struct gd_aws_action {
+    const char *name;
+    void (*fn)(struct gd_aws_call *k);
+} gd_aws_action;
+
+typedef struct gd_aws_service {
+    const char *signing_name; /* the credential scope's service: "ec2" */
+    const char *version;      /* query: the Version parameter */
+    const char *xmlns;
+    enum gd_aws_protocol protocol;
+    const char *target_prefix; /* JSON: X-Amz-Target is "<prefix>.<Action>" */
+    const gd_aws_action *actions;
+    int nactions;
+} gd_aws_service;
+
+extern const gd_aws_service gd_aws_ec2, gd_aws_autoscaling, gd_aws_cloudwatch, gd_aws_cloudtrail;
+
+/* One request being answered. */
+typedef struct gd_aws_call {
+    gd_game *g;
+    gd_http_conn *c;
+    gd_http_req *req;
+    const gd_aws_service *svc;
+    const char *action;
+    int team;  /* the key's team */
+    int admin; /* an admin key (trust admin, principal "admin") */
+    char principal[32];
+    char access_key[24];
+    char request_id[40];
+    gd_aws_params params; /* query protocols */
+    json_t *body;         /* JSON protocol: the request's object */
+    int status;           /* the answer's, for the log line and the metrics */
+    char code[64];        /* its error code, "" on success */
+} gd_aws_call;
+
+/* ---- answers (aws.c): each answers the call exactly once ---- */
+
+/** An error in the protocol's shape; status 400, 403, 404 or 500. */
+void gd_aws_fail(gd_aws_call *k, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/** An operation's refusal, with its code (ops.c's codes are AWS's) and message; 4xx
+ *  become 400 (403 stays). code_for_404, when not NULL, replaces a 404's code. */
+void gd_aws_fail_op(gd_aws_call *k, const gd_op_result *r, const char *code_for_404);
+/** Opens the answer document: the XML declaration, <ActionResponse xmlns=...> and, for
+ *  the query protocol, <ActionResult>; EC2's <requestId>. */
+void gd_aws_xml_begin(gd_aws_call *k, gd_xml *x);
+/** Closes what gd_aws_xml_begin opened (with the query protocol's ResponseMetadata),
+ *  sends it and frees x. A document that overflowed is a 500 instead. */
+void gd_aws_xml_send(gd_aws_call *k, gd_xml *x);
+/** A JSON protocol answer (takes j). */
+void gd_aws_json_send(gd_aws_call *k, json_t *j);
+
+/** -1 after answering UnknownParameter when the request has a parameter the action
+ *  did not read; 0 otherwise. Writes call it before acting. */
+int gd_aws_unread(gd_aws_call *k);
+/** The actor of an operation: the key's team and principal, the caller's address. */
+gd_actor gd_aws_actor(const gd_aws_call *k);
+
+/* ---- AWS's forms ---- */
+
+/** Wall-clock seconds (since the epoch) of game time t, and back. AWS's instants are
+ *  wall-clock times (those of the CLI's clock and of SigV4); durations (periods) stay
+ *  game seconds, as everywhere in gameday. */
+double gd_aws_wall_of(const gd_game *g, double game_t);
+double gd_aws_game_of(const gd_game *g, double wall);
+/** ISO 8601 UTC with milliseconds ("2026-12-07T10:00:00.000Z") into out (32 bytes). */
+char *gd_aws_iso(double wall, char *out);
+/** Parses an ISO 8601 time (date, 'T', time, optional fraction, 'Z' or +-HH:MM; a
+ *  date alone is midnight UTC) or epoch seconds; 0 or -1. */
+int gd_aws_parse_time(const char *s, double *wall);
+/** "us-east-1a" for zone "a" into out (16 bytes); "" for none. */
+char *gd_aws_az(const char *az, char *out);
+/** The game's zone ("a".."f") of an AWS name ("us-east-1a"), or 0. */
+char gd_aws_zone(const char *name);
+/** The team's 12-digit account id into out (16 bytes). */
+char *gd_aws_account(int team, char *out);
+/** 1 when value matches an AWS filter value (* and ? wildcards). */
+int gd_aws_match(const char *pattern, const char *value);
+
+/** Pages: the offset a NextToken stands for (0 without one); -1 after answering
+ *  InvalidNextToken (or the action's own code) for a token this layer did not make. */
+int gd_aws_page_start(gd_aws_call *k, const char *token, const char *code);
+/** The NextToken for a page that continues at offset (into out, 32 bytes). */
+char *gd_aws_page_token(long offset, char *out);
+
+/** The id of the team's resource of type and name in list (the team's resources), or
+ *  "" when there is none. */
+const char *gd_aws_id_of(const json_t *list, const char *type, const char *name);
+/** The resource of type whose id (or name) is id in list, or NULL (borrowed). */
+json_t *gd_aws_find(const json_t *list, const char *type, const char *id);
+
+#endif
