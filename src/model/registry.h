@@ -59,6 +59,7 @@ enum gd_price_model {
     GD_PRICE_HOURLY,   /* per resource-hour at the price named like the type */
     GD_PRICE_REQUESTS, /* per 10,000 requests it answered (RequestCount), price named like the type
                         */
+    GD_PRICE_NODES,    /* per node-hour at its class's price, and its storage (a db) */
 };
 
 typedef struct gd_spec_check gd_spec_check; /* a spec being checked (schema.c) */

@@ -488,6 +488,14 @@ static void h_scale(struct call *k)
 {
     action(k, "scale", 0);
 }
+static void h_db_failover(struct call *k)
+{
+    action(k, "failover", 1);
+}
+static void h_db_reboot(struct call *k)
+{
+    action(k, "reboot", 1);
+}
 
 static void h_resources(struct call *k)
 {
@@ -571,6 +579,8 @@ static const struct route {
     {HTTP_POST, "instances/*/stop", TEAM, h_stop},
     {HTTP_POST, "instances/*/start", TEAM, h_start},
     {HTTP_POST, "asgs/*/scale", TEAM, h_scale},
+    {HTTP_POST, "dbs/*/failover", TEAM, h_db_failover},
+    {HTTP_POST, "dbs/*/reboot", TEAM, h_db_reboot},
     {HTTP_POST, "experiment_templates/*/start", TEAM, h_start_experiment},
     {HTTP_POST, "experiments/*/stop", TEAM, h_stop_experiment},
     {HTTP_GET, "metrics", PLAYER, h_metrics},

@@ -19,7 +19,15 @@
 
 #define GD_MAX_TEAMS 16
 
-enum gd_proc_kind { GD_PROC_INSTANCE, GD_PROC_EDGE, GD_PROC_LOADGEN, GD_PROC_DNS, GD_PROC_NAT };
+enum gd_proc_kind {
+    GD_PROC_INSTANCE,
+    GD_PROC_EDGE,
+    GD_PROC_LOADGEN,
+    GD_PROC_DNS,
+    GD_PROC_NAT,
+    GD_PROC_DB,     /* a db node's postgres (server/db.c); res_id is the node's id */
+    GD_PROC_DBTASK, /* initdb, a copy or a pg_basebackup for a db node (server/db.c) */
+};
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */
 

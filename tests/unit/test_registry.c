@@ -82,6 +82,7 @@ Test(registry, defaults_pass_their_own_checks)
          "{\"actions\": {\"w\": {\"actionId\": \"aws:fis:wait\", \"parameters\": "
          "{\"duration\": \"PT1M\"}}}}"},
         {"experiment", "{\"template\": \"t\"}"},
+        {"db", "{\"subnets\": [\"s\"]}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);

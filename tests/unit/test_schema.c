@@ -51,7 +51,8 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[15], "reserved_instance");
     cr_assert_str_eq(t[16], "experiment_template");
     cr_assert_str_eq(t[17], "experiment");
-    cr_assert_null(t[18]);
+    cr_assert_str_eq(t[18], "db");
+    cr_assert_null(t[19]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -188,18 +189,20 @@ Test(schema, api_errors_name_the_path)
                       "\"instance_type\": \"t3.nano\", \"boot_time\": \"2h\"}");
     char *j = check_api("launch_template", "web", s, 5);
     cr_assert_str_eq(
-        j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
-           "command, instance_type, market, port, slots, queue, service_time, boot_time, "
-           "sessions, session_store, security_groups, tags)\n"
-           "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
-           "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
-           "m5.xlarge, c5.large, c5.xlarge)\n"
-           "spec.port: launch_template 'web': field 'port': 80 is out of range (allowed: an "
-           "integer 1024..65535)\n"
-           "spec.slots: launch_template 'web': field 'slots': expected an integer, got a string "
-           "\"five\" (allowed: an integer 1..1000)\n"
-           "spec.boot_time: launch_template 'web': field 'boot_time': 2h is out of range "
-           "(allowed: a duration 0s..1h)");
+        j,
+        "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
+        "command, instance_type, market, port, slots, queue, service_time, boot_time, "
+        "sessions, session_store, database, read_from, db_pool, cache, cache_ttl, security_groups, "
+        "tags)\n"
+        "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
+        "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
+        "m5.xlarge, c5.large, c5.xlarge)\n"
+        "spec.port: launch_template 'web': field 'port': 80 is out of range (allowed: an "
+        "integer 1024..65535)\n"
+        "spec.slots: launch_template 'web': field 'slots': expected an integer, got a string "
+        "\"five\" (allowed: an integer 1..1000)\n"
+        "spec.boot_time: launch_template 'web': field 'boot_time': 2h is out of range "
+        "(allowed: a duration 0s..1h)");
     gd_free(j);
     json_decref(s);
 }
@@ -325,7 +328,7 @@ Test(schema, unknown_type_and_not_a_mapping)
     cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
                         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
                         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-                        "reserved_instance, experiment_template, experiment)");
+                        "reserved_instance, experiment_template, experiment, db)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
