@@ -185,6 +185,12 @@ static void connect_poll(gd_pgc *c)
     }
 }
 
+static void quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 void gd_pgc_connect(gd_pgc *c)
 {
     GD_CHECK_OBJ(c, PGC_MAGIC);
@@ -194,6 +200,7 @@ void gd_pgc_connect(gd_pgc *c)
         fail_all(c, GD_EIO, c->conn ? PQerrorMessage(c->conn) : "out of memory");
         return;
     }
+    PQsetNoticeProcessor(c->conn, quiet, NULL); /* notices ("already exists") are not errors */
     set_state(c, PC_CONNECTING);
     uv_timer_start(&c->timer, on_timer, c->timeout_ms, 0);
     connect_poll(c);
