@@ -353,6 +353,11 @@ int gd_pgc_up(const gd_pgc *c)
     return c->state == PC_IDLE || c->state == PC_BUSY;
 }
 
+int gd_pgc_backing_off(const gd_pgc *c)
+{
+    return c->state == PC_DOWN && uv_now(c->loop) < c->backoff_until;
+}
+
 int gd_pgc_busy(const gd_pgc *c)
 {
     return c->head != NULL;

@@ -34,6 +34,8 @@ void gd_pgc_connect(gd_pgc *c);
 int gd_pgc_query(gd_pgc *c, const char *sql, gd_pgc_cb cb, void *arg);
 /** 1 while connected (the last connect worked and nothing failed since). */
 int gd_pgc_up(const gd_pgc *c);
+/** 1 while a failed connection waits out its backoff (a query would be refused). */
+int gd_pgc_backing_off(const gd_pgc *c);
 /** 1 while a query is out or waiting. */
 int gd_pgc_busy(const gd_pgc *c);
 /** Why the last connect or query failed ("" when nothing did). */

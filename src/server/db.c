@@ -63,10 +63,14 @@ struct node {
     uint64_t restart_at;  /* loop ms before which it is not spawned again */
     int task_running, task_done, task_rc;
     double busy, waiting, conns, lag_s, xacts;
-    int paused;              /* replay paused by a replica-lag fault */
-    int promoting, promoted; /* pg_promote sent; answered true (the pass finishes it) */
-    gd_pgc *hold[64];        /* connections held by a connection-exhaustion fault */
+    int paused;       /* replay paused by a replica-lag fault */
+    int promoting;    /* pg_promote asked: the pass checks pg_is_in_recovery() */
+    int promote_sent; /* pg_promote answered */
+    int promoted;     /* out of recovery: finish_failover runs */
+    gd_pgc *hold[64]; /* connections held by a connection-exhaustion fault */
     int nhold;
+    char sync[64]; /* primary: the synchronous_standby_names in force ("" none) */
+    int sync_busy; /* its change is on its way */
     int seen;
     struct node *next;
 };
@@ -193,6 +197,27 @@ static void shq(const char *s, char *out, size_t n)
     out[o] = 0;
 }
 
+static uv_timer_t soon;
+static int soon_init;
+
+static void on_soon(uv_timer_t *t)
+{
+    gd_launcher_reconcile(t->data);
+}
+
+/* A pass from the loop, once the process that ended is forgotten (proc.c unlinks it
+ * after this call). */
+static void reconcile_soon(gd_game *g)
+{
+    if (!soon_init) {
+        uv_timer_init(g->loop, &soon);
+        uv_unref((uv_handle_t *)&soon);
+        soon_init = 1;
+    }
+    soon.data = g;
+    uv_timer_start(&soon, on_soon, 0, 0);
+}
+
 /* ---- nodes in memory ---- */
 
 static struct node *node_get(gd_game *g, const char *id, const char *db_id, int team)
@@ -231,6 +256,9 @@ static void node_reset(struct node *n)
     n->admin = n->app = NULL;
     release_holds(n);
     n->ready = n->checking = n->sampling = n->missed = n->paused = n->promoting = 0;
+    n->promote_sent = 0;
+    n->sync[0] = 0;
+    n->sync_busy = 0;
     n->boot_inflight = n->fresh = 0;
     if (!n->boot_done) n->boot_step = 0;
 }
@@ -408,10 +436,10 @@ static void write_conf(gd_game *g, json_t *db, json_t *nd, int uid, int gid)
         "# made by gameday for node %s of db %s (%s): do not edit\n"
         "listen_addresses = '%s'\nport = %d\nunix_socket_directories = '%s'\n"
         "max_connections = %d\nsuperuser_reserved_connections = 3\n"
-        "shared_buffers = 16MB\nfsync = off\nsynchronous_commit = off\n"
+        "shared_buffers = 16MB\nfsync = off\nsynchronous_commit = remote_write\n"
         "full_page_writes = off\nwal_level = replica\nmax_wal_senders = 10\n"
         "wal_keep_size = 64MB\nhot_standby = on\nhot_standby_feedback = on\n"
-        "max_standby_streaming_delay = -1\n"
+        "max_standby_streaming_delay = -1\nwal_retrieve_retry_interval = 100ms\n"
         "password_encryption = 'scram-sha-256'\nlog_line_prefix = '%%m [%%p] %s '\n"
         "log_min_messages = warning\ncluster_name = '%s'\n",
         gd_jstr(nd, "id"), gd_jstr(db, "name"), gd_jstr(st, "instance_class"), gd_jstr(nd, "ip"),
@@ -500,7 +528,7 @@ void gd_db_proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
             n->task_done = 1;
             n->task_rc = sig ? -sig : (int)status;
         }
-        gd_launcher_reconcile(g);
+        reconcile_soon(g);
         return;
     }
     struct node *n = node_find(p->res_id);
@@ -520,7 +548,7 @@ void gd_db_proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
              json_pack("{s:i,s:s,s:s,s:f}", "pid", 0, "state", "failed", "reason", why, "down_at",
                        (double)gd_clock_mono_ns() / 1e9));
     gd_warn("db_node_down", "db=%s node=%s why=%s", db_id, p->res_id, gd_log_q(why));
-    gd_launcher_reconcile(g);
+    reconcile_soon(g);
 }
 
 void gd_db_adopt(gd_game *g)
@@ -734,7 +762,7 @@ static void start_failover(gd_game *g, json_t *db, json_t *primary, json_t *stan
 {
     struct node *s = node_find(gd_jstr(standby, "id"));
     if (!s || !s->admin || s->promoting) return;
-    if (gd_pgc_query(s->admin, "SELECT pg_promote(true, 30)", on_promoted, s) < 0) return;
+    if (gd_pgc_query(s->admin, "SELECT pg_promote(false)", on_promoted, s) < 0) return;
     s->promoting = 1;
     double down_at = gd_jnum(primary, "down_at", (double)gd_clock_mono_ns() / 1e9);
     gd_launcher_set_status(g, gd_jstr(db, "id"),
@@ -768,15 +796,26 @@ static void on_promoted(void *arg, int err, PGresult *const *res, int nres, cons
 {
     struct node *s = arg;
     GD_CHECK_OBJ(s, NODE_MAGIC);
-    s->promoting = 0;
     if (err || nres < 1 || strcmp(PQgetvalue(res[nres - 1], 0, 0), "t") != 0) {
         gd_warn("db_promote_failed", "node=%s error=%s", s->id, gd_log_q(msg));
+        s->promoting = 0; /* asked again by the next pass */
         return;
     }
+    s->promote_sent = 1;
+    reconcile_soon(s->g);
+}
+
+static void on_recovery(void *arg, int err, PGresult *const *res, int nres, const char *msg)
+{
+    struct node *s = arg;
+    GD_CHECK_OBJ(s, NODE_MAGIC);
+    s->checking = 0;
+    if (err || nres < 1 || strcmp(PQgetvalue(res[nres - 1], 0, 0), "t") != 0) return;
+    s->promoting = s->promote_sent = 0;
     s->boot_done = 1; /* a promoted standby has the primary's database already */
     s->boot_step = 3;
     s->promoted = 1; /* the roles, the endpoint and the audit: finish_failover */
-    gd_launcher_reconcile(s->g);
+    reconcile_soon(s->g);
 }
 
 /* A promoted standby: the roles change, the old primary becomes the standby again (a
@@ -826,6 +865,40 @@ static void finish_failover(gd_game *g, json_t *db, struct node *s)
     gd_info("db_failover_done", "db=%s primary=%s unavailable_s=%.1f", gd_jstr(db, "id"), s->id,
             secs);
     json_decref(st);
+}
+
+/* ---- the standby is synchronous (Multi-AZ loses no commit), the replicas not ---- */
+
+static void on_sync(void *arg, int err, PGresult *const *res, int nres, const char *msg)
+{
+    struct node *n = arg;
+    GD_CHECK_OBJ(n, NODE_MAGIC);
+    n->sync_busy = 0;
+    if (err) {
+        gd_warn("db_sync_failed", "node=%s error=%s", n->id, gd_log_q(msg));
+        n->sync[0] = '?'; /* tried again */
+        n->sync[1] = 0;
+    }
+}
+
+/* The primary waits for the standby's write of each commit while the standby is
+ * available, and for nobody when it is not (a commit must not hang on a standby being
+ * rebuilt): synchronous_standby_names, by ALTER SYSTEM and a reload. */
+static void sync_standby(gd_game *g, json_t *db, struct node *n)
+{
+    json_t *sb = node_role(json_object_get(db, "status"), GD_DB_STANDBY);
+    char want[64] = "";
+    if (sb && !strcmp(gd_jstr(sb, "state"), "available"))
+        snprintf(want, sizeof want, "\"%s\"", gd_jstr(sb, "id"));
+    if (n->sync_busy || !strcmp(n->sync, want) || !n->admin) return;
+    char q[160];
+    snprintf(q, sizeof q, "ALTER SYSTEM SET synchronous_standby_names = '%s'", want);
+    if (gd_pgc_query(n->admin, q, on_fault_query, n) < 0 ||
+        gd_pgc_query(n->admin, "SELECT pg_reload_conf()", on_sync, n) < 0)
+        return;
+    n->sync_busy = 1;
+    snprintf(n->sync, sizeof n->sync, "%s", want);
+    gd_info("db_sync_standby", "node=%s standby=%s", n->id, want[0] ? want : "none");
 }
 
 /* ---- one node's steps ---- */
@@ -886,8 +959,10 @@ static void step_node(gd_game *g, json_t *db, json_t *nd, int uid, int gid)
         /* its process is gone: a primary with a standby fails over; else it starts again */
         if (!p && !strcmp(role, GD_DB_PRIMARY) && json_is_true(json_object_get(spec, "multi_az"))) {
             json_t *sb = node_role(st, GD_DB_STANDBY);
+            struct node *sn = sb ? node_find(gd_jstr(sb, "id")) : NULL;
+            int retry = sn && !sn->promoting && !sn->promoted; /* a failed promote */
             if (sb && !strcmp(gd_jstr(sb, "state"), "available") &&
-                strcmp(gd_jstr(st, "state"), "failing-over") != 0 &&
+                (strcmp(gd_jstr(st, "state"), "failing-over") != 0 || retry) &&
                 strcmp(gd_jstr(st, "intent"), "reboot") != 0) {
                 start_failover(g, db, nd, sb,
                                *gd_jstr(st, "intent") ? gd_jstr(st, "intent")
@@ -928,6 +1003,9 @@ static void step_node(gd_game *g, json_t *db, json_t *nd, int uid, int gid)
         return;
     }
     /* available */
+    if (n->promote_sent && !n->checking &&
+        gd_pgc_query(n->admin, "SELECT NOT pg_is_in_recovery()", on_recovery, n) == 0)
+        n->checking = 1;
     if (n->promoted && !strcmp(role, GD_DB_STANDBY)) {
         n->promoted = 0;
         finish_failover(g, db, n);
@@ -935,6 +1013,7 @@ static void step_node(gd_game *g, json_t *db, json_t *nd, int uid, int gid)
     }
     sample(g, n, db);
     apply_faults(g, db, nd, n);
+    if (!strcmp(role, GD_DB_PRIMARY)) sync_standby(g, db, n);
     if (n->missed >= DEAD_AFTER) {
         /* it answers nothing: taken for dead, so that it cannot come back as a second
          * primary */
@@ -1156,6 +1235,23 @@ static int ensure_template(gd_game *g, int uid, int gid)
     return 0;
 }
 
+/* 1 with the folder in far when a folder above dir may not be entered by other users
+ * (postgres' user is one when the server is root). */
+static int unreachable(const char *dir, char *far, size_t n)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *slash = strrchr(p, '/'); slash && slash != p; slash = strrchr(p, '/')) {
+        *slash = 0;
+        struct stat sb;
+        if (stat(p, &sb) == 0 && !(sb.st_mode & S_IXOTH)) {
+            snprintf(far, n, "%s", p);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void gd_db_reconcile(gd_game *g, json_t *dbs)
 {
     int uid = -1, gid = -1;
@@ -1172,6 +1268,19 @@ void gd_db_reconcile(gd_game *g, json_t *dbs)
                               "the server runs as root and there is no user 'postgres' to run "
                               "postgres as (postgres refuses root): scripts/install-deps.sh "
                               "installs postgresql, which makes it"));
+            return;
+        }
+        char far[PATH_MAX];
+        if (uid >= 0 && unreachable(g->dir, far, sizeof far)) {
+            char why[PATH_MAX + 256];
+            snprintf(why, sizeof why,
+                     "postgres runs as the user postgres and cannot enter %s (every folder above "
+                     "the game's must let others enter: chmod o+x, or play with --out elsewhere)",
+                     far);
+            json_array_foreach(dbs, i, r) if (strcmp(gd_jstr(json_object_get(r, "status"), "state"),
+                                                     "failed") != 0)
+                gd_launcher_set_status(g, gd_jstr(r, "id"),
+                                       json_pack("{s:s,s:s}", "state", "failed", "reason", why));
             return;
         }
         char sd[PATH_MAX];

@@ -449,11 +449,12 @@ static void on_first(void *arg, int err, PGresult *const *res, int nres, const c
 /* A free connection of pool p, or -1. */
 static int lease(struct pool *p)
 {
-    for (int i = 0; i < p->n; i++)
-        if (!p->leased[i] && !gd_pgc_busy(p->c[i])) {
-            p->leased[i] = 1;
-            return i;
-        }
+    for (int pass = 0; pass < 2; pass++) /* first one that can send now */
+        for (int i = 0; i < p->n; i++)
+            if (!p->leased[i] && !gd_pgc_busy(p->c[i]) && (pass || !gd_pgc_backing_off(p->c[i]))) {
+                p->leased[i] = 1;
+                return i;
+            }
     return -1;
 }
 
@@ -484,11 +485,12 @@ static void pump(gd_shopdb *d)
     }
 }
 
-/* 1 when every connection of p failed lately (in its backoff): the db is down. */
+/* 1 when every connection of p failed lately and waits out its backoff: the db is
+ * down until the first backoff ends (then a query tries again). */
 static int pool_down(const struct pool *p)
 {
     for (int i = 0; i < p->n; i++)
-        if (gd_pgc_up(p->c[i]) || !gd_pgc_error(p->c[i])[0]) return 0;
+        if (!gd_pgc_backing_off(p->c[i])) return 0;
     return 1;
 }
 
