@@ -71,6 +71,9 @@ static const gd_field p_ice[] = {
 static const gd_field p_az[] = {
     DURATION, {F("availabilityZone", GD_F_ENUM, 1, NULL), .enums = az_names}, END};
 
+static const gd_field p_conn_exhaust[] = {
+    DURATION, {F("connections", GD_F_INT, 0, "20"), RANGE(1, 64)}, END};
+
 static const gd_fis_action actions[] = {
     {"aws:ec2:terminate-instances", "terminates the target instances", "Instances", "instance",
      p_none, 0},
@@ -123,6 +126,20 @@ static const gd_fis_action actions[] = {
      "dns_record", p_dns, GD_FIS_LASTS},
     {"gameday:dns:wrong-answer", "the target records answer a wrong address", "Records",
      "dns_record", p_dns_wrong, GD_FIS_LASTS},
+    {"aws:rds:failover-db-cluster",
+     "fails each target db over to its standby (multi_az): the primary is killed, the standby "
+     "promoted, the endpoint moved",
+     "Clusters", "db", p_none, 0},
+    {"aws:rds:reboot-db-instances", "restarts each target db's primary (a fast shutdown)",
+     "DBInstances", "db", p_none, 0},
+    {"gameday:rds:replica-lag",
+     "each target db's replicas stop replaying WAL (pg_wal_replay_pause) for the duration: "
+     "their reads go stale and ReplicaLag grows",
+     "DBInstances", "db", p_wait, GD_FIS_LASTS},
+    {"gameday:rds:connection-exhaustion",
+     "a runaway client holds that many connections to each target db's primary for the "
+     "duration (its max_connections runs out sooner)",
+     "DBInstances", "db", p_conn_exhaust, GD_FIS_LASTS},
 };
 #define NACTIONS (sizeof actions / sizeof actions[0])
 
@@ -151,6 +168,8 @@ static const struct {
     {"aws:ec2:security-group", "security_group"},
     {"aws:route53:record-set", "dns_record"},
     {"aws:ec2:subnet", "subnet"},
+    {"aws:rds:cluster", "db"},
+    {"aws:rds:db", "db"},
 };
 #define NRTYPES (sizeof rtypes / sizeof rtypes[0])
 

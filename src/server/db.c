@@ -737,14 +737,14 @@ static void apply_faults(gd_game *g, json_t *db, json_t *nd, struct node *n)
     if (strcmp(gd_jstr(nd, "role"), GD_DB_PRIMARY) != 0) hold = 0;
     if (hold > 64) hold = 64;
     if (hold < n->nhold) release_holds(n);
-    json_t *spec = json_object_get(db, "spec"),
-           *cred = json_object_get(json_object_get(db, "status"), "credentials");
+    json_t *spec = json_object_get(db, "spec");
     while (n->nhold < hold) {
-        /* each held one is a real client of the db's own user, idle on a connection */
-        char ci[512];
-        gd_db_conninfo(ci, sizeof ci, gd_jstr(nd, "ip"), (int)gd_jnum(nd, "port", 5432),
-                       gd_jstr(spec, "db_name"), gd_jstr(spec, "username"),
-                       gd_jstr(cred, "password"), "application_name=gameday-fis-hold");
+        /* each held one is a real client of the db's own user, idle on a connection (by
+         * the unix socket: the control plane is no source its security groups admit) */
+        char ci[PATH_MAX + 256], sd[PATH_MAX];
+        sock_dir(g, n->id, sd, sizeof sd);
+        gd_db_conninfo(ci, sizeof ci, sd, (int)gd_jnum(nd, "port", 5432), gd_jstr(spec, "db_name"),
+                       gd_jstr(spec, "username"), NULL, "application_name=gameday-fis-hold");
         gd_pgc *c = gd_pgc_new(g->loop, ci, 5000);
         gd_pgc_query(c, "SELECT 1", on_hold, NULL);
         n->hold[n->nhold++] = c;

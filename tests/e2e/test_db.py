@@ -286,6 +286,62 @@ def test_a_bad_db_spec_is_refused_with_a_clear_error_and_nothing_made(game):
     assert r.status == 400 and r.json()["error"]["code"] == "InvalidParameterCombination", r
 
 
+def start_experiment(game, name, action, params, key="DBInstances"):
+    r = game.call("POST", "/resources", {"type": "experiment_template", "name": name, "spec": {
+        "targets": {"dbs": {"resourceType": "aws:rds:db", "resourceIds": ["orders"]}},
+        "actions": {"a": {"actionId": action, "targets": {key: "dbs"},
+                          "parameters": params}}}})
+    assert r.status == 201, r
+    r = game.call("POST", f"/experiment_templates/{name}/start", {})
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
+def experiment_state(game, eid):
+    return game.get(f"/resources/{eid}")["status"]["state"]
+
+
+def test_replica_lag_chaos_pauses_replay_and_stale_reads_are_measured(game):
+    d = available(game)
+    p = node(d, "primary")
+    base = shop_ready(game, "s2")
+    eid = start_experiment(game, "lag", "gameday:rds:replica-lag", {"duration": "PT10M"})
+    game.wait_until(lambda: "paused=1" in (game.out / "logs" / "server.log").read_text(), 20,
+                    "replay paused on the replica")
+    psql(game, p["id"], "UPDATE products SET price_cents = 777 WHERE id = 9")
+    # the replica serves the old price while paused, and its lag grows
+    lagged = game.wait_until(lambda: (lambda n: n if n["replication_lag_s"] > 30 else None)(
+        node(db(game), "replica")), 30, "the replica's lag over 30 game seconds")
+    assert http("GET", f"http://{base}/products/9").json()["price_cents"] != 777
+    game.wait_until(lambda: game.get("/metrics?resource=orders").get("ReplicaLag", 0) > 30, 20,
+                    "ReplicaLag in the metric store")
+    # 10 game minutes later the experiment ends and replay resumes
+    game.wait_until(lambda: experiment_state(game, eid) == "completed", 30, "the experiment over")
+    game.wait_until(lambda: http("GET", f"http://{base}/products/9").json()["price_cents"] == 777,
+                    20, "the replica caught up")
+    game.wait_until(lambda: node(db(game), "replica")["replication_lag_s"] < 5, 20, "lag gone")
+    print(f"\nreplica lag reached {lagged['replication_lag_s']:.0f} game s under the experiment")
+    assert any(a["eventName"] == "InjectFault" and a["principal"] == "fis"
+               for a in game.audit())
+
+
+def test_connection_exhaustion_chaos_holds_real_connections(game):
+    d = available(game)
+    p = node(d, "primary")
+
+    def held():
+        return int(psql(game, p["id"], "SELECT count(*) FROM pg_stat_activity WHERE "
+                                       "application_name = 'gameday-fis-hold'"))
+
+    eid = start_experiment(game, "hog", "gameday:rds:connection-exhaustion",
+                           {"duration": "PT10M", "connections": 12})
+    game.wait_until(lambda: held() == 12, 20, "12 connections held by the experiment")
+    game.wait_until(lambda: game.get("/metrics?resource=orders").get("DatabaseConnections", 0)
+                    >= 12, 20, "DatabaseConnections counting them")
+    game.wait_until(lambda: experiment_state(game, eid) == "completed", 30, "the experiment over")
+    game.wait_until(lambda: held() == 0, 20, "the connections closed")
+
+
 def test_kill_9_of_a_multi_az_primary_fails_over_and_the_shop_answers_again(game):
     r = game.call("POST", "/resources", {"type": "db", "name": "ha",
                                          "spec": {"subnets": ["data-a", "data-b"],
