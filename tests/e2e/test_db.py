@@ -342,6 +342,114 @@ def test_connection_exhaustion_chaos_holds_real_connections(game):
     game.wait_until(lambda: held() == 0, 20, "the connections closed")
 
 
+def shop_metric(base, name, **labels):
+    want = name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items())
+    for line in http("GET", f"http://{base}/metrics").body.decode().splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise KeyError(want)
+
+
+def hammer(base, seconds, threads=24):
+    """Product reads from `threads` clients at once for `seconds`: (ok, errors)."""
+    import threading
+    stop = time.monotonic() + seconds
+    counts = {"ok": 0, "err": 0}
+    lock = threading.Lock()
+
+    def worker(k):
+        host, port = base.split(":")
+        c = HTTPConnection(host, int(port), timeout=10)
+        while time.monotonic() < stop:
+            try:
+                c.request("GET", f"/products/{1 + (k * 7) % 200}")
+                r = c.getresponse()
+                r.read()
+                ok = r.status == 200
+            except OSError:
+                c.close()
+                c = HTTPConnection(host, int(port), timeout=10)
+                ok = False
+            with lock:
+                counts["ok" if ok else "err"] += 1
+        c.close()
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return counts["ok"], counts["err"]
+
+
+def peak(game, db_name, metric, since):
+    pts = game.get(f"/metrics?resource={db_name}&metric={metric}&since={since}")
+    return max((v for _, v in pts), default=0.0)
+
+
+def test_a_read_heavy_phase_fills_the_dbs_slots_and_replicas_take_it_off(game):
+    """The db's CPU is its query slots: a read-heavy phase on the primary fills them
+    (CPUUtilization near 100 %, transactions queue, the shop's p99 grows); the same
+    phase read from two replicas leaves the primary idle, and with twice the slots the
+    reads wait less."""
+    for body in (
+        {"type": "db", "name": "cpu", "spec": {"subnets": ["data-a", "data-b"],
+                                               "read_replicas": 2, "query_time": "600ms",
+                                               "security_groups": ["db-sg"]}},
+        {"type": "launch_template", "name": "shop-cpu",
+         "spec": {"service": "clothes", "database": "cpu", "db_pool": 16, "slots": 40,
+                  "queue": 400, "service_time": "100ms", "boot_time": "0s",
+                  "security_groups": ["shop-sg"]}},
+        {"type": "launch_template", "name": "shop-cpu-ro",
+         "spec": {"service": "clothes", "database": "cpu", "db_pool": 16, "slots": 40,
+                  "queue": 400, "service_time": "100ms", "boot_time": "0s",
+                  "read_from": "replicas", "security_groups": ["shop-sg"]}},
+    ):
+        r = game.call("POST", "/resources", body)
+        assert r.status == 201, r
+    available(game, "cpu")
+    for name, lt in (("s4", "shop-cpu"), ("s5", "shop-cpu-ro")):
+        r = game.call("POST", "/resources", {"type": "instance", "name": name, "spec": {
+            "launch_template": lt, "subnet": "private-a"}})
+        assert r.status == 201, r
+    s4, s5 = shop_ready(game, "s4"), shop_ready(game, "s5")
+    game.wait_until(lambda: len(db(game, "cpu")["status"]["reader_endpoints"]) == 2, 20,
+                    "both replicas readable")
+    game.wait_until(lambda: http("GET", f"http://{s5}/products/2").status == 200, 20, "s5")
+
+    def last_point():
+        pts = game.get("/metrics?resource=cpu&metric=CPUUtilization")
+        return pts[-1][0] if pts else 0.0
+
+    game.wait_until(lambda: game.get("/metrics?resource=cpu").get("CPUUtilization") is not None,
+                    20, "the db sampled")
+    mark = last_point()
+    ok1, err1 = hammer(s4, 4)
+    game.wait_until(lambda: last_point() > mark + 60, 10, "a sample after the phase")
+    cpu_primary = peak(game, "cpu", "CPUUtilization", mark + 0.001)
+    p99_primary = shop_metric(s4, "gameday_clothes_db_query_seconds", kind="read",
+                              quantile="0.99")
+    game.wait_until(lambda: game.get("/metrics?resource=cpu").get("CPUUtilization", 100) < 50,
+                    20, "the primary idle again")
+    mark = last_point()
+    ok2, err2 = hammer(s5, 4)
+    cpu_primary_2 = peak(game, "cpu", "CPUUtilization", mark + 0.001)
+    cpu_replicas = peak(game, "cpu", "ReplicaCPUUtilization", mark + 0.001)
+    p99_replicas = shop_metric(s5, "gameday_clothes_db_query_seconds", kind="read",
+                               quantile="0.99")
+    print(f"\nread-heavy phase on the primary: {ok1} reads ({err1} errors), primary CPU peak "
+          f"{cpu_primary:.0f} %, read p99 {p99_primary * 1000:.0f} ms wall")
+    print(f"same phase on 2 replicas: {ok2} reads ({err2} errors), primary CPU peak "
+          f"{cpu_primary_2:.0f} %, replicas' CPU peak {cpu_replicas:.0f} %, read p99 "
+          f"{p99_replicas * 1000:.0f} ms wall")
+    assert err1 == 0 and err2 == 0
+    assert cpu_primary >= 80, "the reads filled the primary's slots"
+    assert cpu_primary_2 <= 40, "reads from the replicas leave the primary's slots alone"
+    assert cpu_replicas >= 40, "the replicas' slots took them"
+    assert p99_replicas < p99_primary, "twice the slots: the reads waited less"
+    assert ok2 > ok1, "and more of them were answered in the same time"
+
+
 def test_kill_9_of_a_multi_az_primary_fails_over_and_the_shop_answers_again(game):
     r = game.call("POST", "/resources", {"type": "db", "name": "ha",
                                          "spec": {"subnets": ["data-a", "data-b"],
