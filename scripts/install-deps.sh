@@ -3,7 +3,7 @@
 set -e
 pkgs="meson ninja-build pkg-config gcc libuv1-dev libhttp-parser-dev libfyaml-dev libjansson-dev
 libssl-dev libsqlite3-dev libcurl4-openssl-dev libc-ares-dev libcriterion-dev python3 python3-pytest
-bind9-dnsutils tzdata libhiredis-dev redis-server awscli"
+bind9-dnsutils tzdata libhiredis-dev redis-server awscli libpq-dev postgresql"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -3,7 +3,7 @@
  * from the scheduled time, every answer's hash is checked, and the results go to the
  * server once a wall second as a report it turns into score. */
 #include "loadgen/loadgen.h"
-#include "loadgen/resolver.h"
+#include "core/resolver.h"
 #include "loadgen/shoppers.h"
 #include "core/addr.h"
 #include "core/buf.h"

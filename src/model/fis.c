@@ -74,6 +74,9 @@ static const gd_field p_az[] = {
 static const gd_field p_node_loss[] = {
     {F("role", GD_F_ENUM, 0, "\"primary\""), .enums = node_roles}, END};
 
+static const gd_field p_conn_exhaust[] = {
+    DURATION, {F("connections", GD_F_INT, 0, "20"), RANGE(1, 64)}, END};
+
 static const gd_fis_action actions[] = {
     {"aws:ec2:terminate-instances", "terminates the target instances", "Instances", "instance",
      p_none, 0},
@@ -133,6 +136,20 @@ static const gd_fis_action actions[] = {
      "the target cache clusters' nodes in a zone lose power: they die, and none starts there "
      "until the end",
      "ReplicationGroups", "cache_cluster", p_az, GD_FIS_LASTS},
+    {"aws:rds:failover-db-cluster",
+     "fails each target db over to its standby (multi_az): the primary is killed, the standby "
+     "promoted, the endpoint moved",
+     "Clusters", "db", p_none, 0},
+    {"aws:rds:reboot-db-instances", "restarts each target db's primary (a fast shutdown)",
+     "DBInstances", "db", p_none, 0},
+    {"gameday:rds:replica-lag",
+     "each target db's replicas stop replaying WAL (pg_wal_replay_pause) for the duration: "
+     "their reads go stale and ReplicaLag grows",
+     "DBInstances", "db", p_wait, GD_FIS_LASTS},
+    {"gameday:rds:connection-exhaustion",
+     "a runaway client holds that many connections to each target db's primary for the "
+     "duration (its max_connections runs out sooner)",
+     "DBInstances", "db", p_conn_exhaust, GD_FIS_LASTS},
 };
 #define NACTIONS (sizeof actions / sizeof actions[0])
 
@@ -162,6 +179,8 @@ static const struct {
     {"aws:route53:record-set", "dns_record"},
     {"aws:ec2:subnet", "subnet"},
     {"aws:elasticache:replicationgroup", "cache_cluster"},
+    {"aws:rds:cluster", "db"},
+    {"aws:rds:db", "db"},
 };
 #define NRTYPES (sizeof rtypes / sizeof rtypes[0])
 

@@ -6,6 +6,7 @@
 #include "core/dns.h"
 #include "model/cache_cluster.h"
 #include "model/cron.h"
+#include "model/db.h"
 #include "model/fis.h"
 #include "model/stat.h"
 
@@ -76,6 +77,8 @@ int gd_itype_slots(int lt_slots, const char *lt_type, const char *itype)
 static const char *const markets[] = {"on-demand", "spot", NULL};
 static const char *const services[] = {"unicorn", "time", "clothes", NULL};
 static const char *const session_modes[] = {"memory", "cookie", "redis", NULL};
+static const char *const read_froms[] = {"primary", "replicas", NULL};
+static const char *const cache_modes[] = {"none", "redis", NULL};
 static const char *const hc_types[] = {"EC2", "ELB", NULL};
 static const char *const azs[] = {"a", "b", "c", "d", "e", "f", NULL};
 
@@ -105,6 +108,15 @@ static const gd_field lt_fields[] = {
     /* where the clothes service keeps its sessions (GAMEDAY_SESSIONS; see lt_cross) */
     {F("sessions", GD_F_ENUM, 0, "\"memory\""), .enums = session_modes},
     {F("session_store", GD_F_STR, 0, NULL)},
+    /* the clothes service's database (a db of the team; doc/clothes.md): where product
+     * reads go, its connections per instance, and a cache-aside in the Redis of
+     * session_store */
+    {F("database", GD_F_REF, 0, NULL)},
+    /* absent: primary, 4, none, 60s */
+    {F("read_from", GD_F_ENUM, 0, NULL), .enums = read_froms},
+    {F("db_pool", GD_F_INT, 0, NULL), RANGE(1, 64)},
+    {F("cache", GD_F_ENUM, 0, NULL), .enums = cache_modes},
+    {F("cache_ttl", GD_F_DUR, 0, NULL), RANGE(1, 86400)},
     /* absent: no security group (everyone may connect), as before groups existed */
     {F("security_groups", GD_F_REFS, 0, NULL), RANGE(0, 5)},
     {F("tags", GD_F_TAGS, 0, NULL)},
@@ -433,7 +445,17 @@ static void lt_cross(gd_spec_check *x, json_t *spec)
     json_t *mode = json_object_get(spec, "sessions"),
            *store = json_object_get(spec, "session_store");
     if (gd_spec_is_bad(x, "sessions") || gd_spec_is_bad(x, "session_store")) return;
-    int redis = json_is_string(mode) && !strcmp(json_string_value(mode), "redis");
+    json_t *cache = json_object_get(spec, "cache"), *db = json_object_get(spec, "database");
+    int cached = json_is_string(cache) && !strcmp(json_string_value(cache), "redis");
+    json_t *rf = json_object_get(spec, "read_from");
+    if (!db && json_is_string(rf) && !strcmp(json_string_value(rf), "replicas") &&
+        !gd_spec_is_bad(x, "read_from"))
+        gd_spec_fail(x, spec, "read_from", rf, "read_from", "primary, or name a database",
+                     "reads go to a database's replicas: the template names no database");
+    if (cached && !db && !gd_spec_is_bad(x, "cache"))
+        gd_spec_fail(x, spec, "cache", cache, "cache", "none, or name a database",
+                     "cache-aside caches a database's reads: the template names no database");
+    int redis = (json_is_string(mode) && !strcmp(json_string_value(mode), "redis")) || cached;
     const char *s = json_string_value(store);
     if (store && !store_addr_ok(s) && !name_ok(s)) {
         gd_spec_fail(x, spec, "session_store", store, "session_store", STORE_ALLOWED,
@@ -444,8 +466,12 @@ static void lt_cross(gd_spec_check *x, json_t *spec)
                      json_is_string(mode) ? json_string_value(mode) : "memory");
     } else if (redis && !store) {
         gd_spec_fail(x, spec, "session_store", NULL, "session_store", STORE_ALLOWED,
-                     "missing: sessions: redis needs the Redis server's address or a "
-                     "cache_cluster");
+                     cached &&
+                             strcmp(json_string_value(mode) ? json_string_value(mode) : "", "redis")
+                         ? "missing: cache: redis needs the Redis server's address or a "
+                           "cache_cluster"
+                         : "missing: sessions: redis needs the Redis server's address or a "
+                           "cache_cluster");
     }
 }
 
@@ -1039,7 +1065,8 @@ static const gd_ref instance_refs[] = {{"launch_template", "launch_template"},
                                        {"subnet", "subnet"},
                                        {"security_groups", "security_group"},
                                        {NULL, NULL}};
-static const gd_ref lt_refs[] = {{"security_groups", "security_group"}, {NULL, NULL}};
+static const gd_ref lt_refs[] = {
+    {"security_groups", "security_group"}, {"database", "db"}, {NULL, NULL}};
 static const gd_ref asg_refs[] = {{"launch_template", "launch_template"},
                                   {"subnets", "subnet"},
                                   {"load_balancers", "lb"},
@@ -1065,6 +1092,8 @@ static const gd_ref experiment_refs[] = {{"template", "experiment_template"}, {N
 static const gd_ref dns_record_refs[] = {{"alias", "entry"}, {NULL, NULL}};
 static const gd_ref eip_refs[] = {{"instance", "instance"}, {NULL, NULL}};
 static const gd_ref cache_refs[] = {
+    {"subnets", "subnet"}, {"security_groups", "security_group"}, {NULL, NULL}};
+static const gd_ref db_refs[] = {
     {"subnets", "subnet"}, {"security_groups", "security_group"}, {NULL, NULL}};
 static const gd_ref policy_refs[] = {
     {"asg", "asg"}, {"target_group", "target_group"}, {NULL, NULL}};
@@ -1223,6 +1252,15 @@ static const gd_rtype rows[] = {
      .check_spec = gd_cache_check_spec,
      .check_arch = gd_cache_check_arch,
      .depends = gd_cache_depends,
+     .price = GD_PRICE_NODES},
+    {.name = "db",
+     .prefix = "db",
+     .summary = "an RDS for PostgreSQL database: real postgres processes, a primary, read "
+                "replicas, a multi-AZ standby",
+     .fields = gd_db_fields,
+     .refs = db_refs,
+     .check_spec = gd_db_check_spec,
+     .check_arch = gd_db_check_arch,
      .price = GD_PRICE_NODES},
 };
 #define NROWS (sizeof rows / sizeof rows[0])

@@ -499,6 +499,14 @@ static void h_failover(struct call *k)
 {
     action(k, "failover", 1);
 }
+static void h_db_failover(struct call *k)
+{
+    action(k, "db_failover", 1);
+}
+static void h_db_reboot(struct call *k)
+{
+    action(k, "reboot", 1);
+}
 
 static void h_resources(struct call *k)
 {
@@ -583,6 +591,8 @@ static const struct route {
     {HTTP_POST, "instances/*/start", TEAM, h_start},
     {HTTP_POST, "asgs/*/scale", TEAM, h_scale},
     {HTTP_POST, "cache_clusters/*/failover", TEAM, h_failover},
+    {HTTP_POST, "dbs/*/failover", TEAM, h_db_failover},
+    {HTTP_POST, "dbs/*/reboot", TEAM, h_db_reboot},
     {HTTP_POST, "experiment_templates/*/start", TEAM, h_start_experiment},
     {HTTP_POST, "experiments/*/stop", TEAM, h_stop_experiment},
     {HTTP_GET, "metrics", PLAYER, h_metrics},

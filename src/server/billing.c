@@ -2,6 +2,7 @@
  * price model of each type's registry row, and itemised: every charge is added to a
  * line of the team's bill (one resource, one kind of use), kept in the store. */
 #include "core/mem.h"
+#include "model/db.h"
 #include "model/registry.h"
 #include "model/state.h"
 #include "server/game_int.h"
@@ -87,6 +88,42 @@ static const char *hourly_line(const char *type, const char **unit, double *per_
     if (!strcmp(type, "clb")) return "Classic Load Balancer hours";
     if (!strcmp(type, "alb")) return "Application Load Balancer hours";
     return "hours";
+}
+
+/* A db: each of its nodes (primary, standby, replicas) by the hour at its class's price
+ * (the scenario's billing.prices may name the class; else the catalogue's list price),
+ * and each node's storage by the GB-month at the storage price (gp2, $0.115). */
+#define DB_STORAGE_GB_MONTH 0.115
+static double bill_db_nodes(gd_game *g, int t, json_t *bill, const char *type, double to)
+{
+    const gd_scenario *sc = g->sc;
+    double usd = 0, hours = (to - g->last_billing) / 3600.0;
+    if (hours <= 0) return 0;
+    json_t *list = gd_store_res_list(g->db, t, type, 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        json_t *spec = json_object_get(r, "spec");
+        const char *cls = gd_jstr(spec, "instance_class");
+        double price = gd_scenario_price(sc, cls);
+        const gd_dbclass *c = gd_dbclass_find(cls);
+        if (price < 0) price = c ? c->price : 0;
+        double nodes =
+            (double)json_array_size(json_object_get(json_object_get(r, "status"), "nodes"));
+        if (nodes <= 0) continue;
+        char line[96];
+        snprintf(line, sizeof line, "%s instance-hours", cls);
+        double cost = price * sc->billing.multiplier * hours * nodes;
+        bill_add(bill, r, line, "instance-hours", hours * nodes, cost);
+        double gbm = gd_jnum(spec, "storage_gb", 20) * nodes * hours / HOURS_A_MONTH;
+        double sp = gd_scenario_price(sc, "db.storage");
+        double scost = (sp >= 0 ? sp : DB_STORAGE_GB_MONTH) * sc->billing.multiplier * gbm;
+        bill_add(bill, r, "db storage GB-months", "GB-months", gbm, scost);
+        usd += cost + scost;
+    }
+    json_decref(list);
+    return usd;
 }
 
 /* Charges every team for what ran in [from, to): instances per second (60 s minimum
@@ -180,6 +217,10 @@ void gd_billing_charge(gd_game *g, double to)
         const gd_rtype *rows = gd_registry_all(&nrows);
         for (size_t k = 0; k < nrows; k++) {
             const gd_rtype *rt = &rows[k];
+            if (rt->price == GD_PRICE_NODES) { /* a db here, cache clusters below */
+                if (!strcmp(rt->name, "db")) usd += bill_db_nodes(g, t, bill, rt->name, to);
+                continue;
+            }
             if (rt->price != GD_PRICE_HOURLY && rt->price != GD_PRICE_REQUESTS) continue;
             double price = gd_scenario_price(sc, rt->name);
             if (price <= 0) continue;
@@ -208,7 +249,7 @@ void gd_billing_charge(gd_game *g, double to)
         /* Types billed by the node-hour (cache clusters): each node at its node type's
          * price, from the cluster's creation (or the last bill) on. */
         for (size_t k = 0; k < nrows; k++) {
-            if (rows[k].price != GD_PRICE_NODES) continue;
+            if (rows[k].price != GD_PRICE_NODES || !strcmp(rows[k].name, "db")) continue;
             json_t *list = gd_store_res_list(g->db, t, rows[k].name, 0);
             json_array_foreach(list, i, r)
             {

@@ -257,6 +257,7 @@ static json_t *zones_doc(gd_game *g, json_t *records)
             json_t *rec = record_of(g, r, t);
             if (rec) json_array_append_new(recs, rec);
         }
+        gd_db_dns_records(g, t, recs); /* the dbs' endpoints (server/db.c) */
         json_array_append_new(zones,
                               json_pack("{s:s,s:i,s:o}", "name", zone, "team", t, "records", recs));
     }

@@ -523,6 +523,39 @@ static int start_action(run *x, const char *name, const json_t *a, json_t *act_s
                 json_string_value(v), dur, x->exp_id);
         }
         describe(reason, sizeof reason, kind, done, refused);
+    } else if (!strncmp(id, "aws:rds:", 8)) {
+        int failover = !strcmp(id, "aws:rds:failover-db-cluster");
+        json_array_foreach(targets, i, v)
+        {
+            char err[256], cause[96];
+            snprintf(cause, sizeof cause, "experiment %s", x->exp_id);
+            int r = failover ? gd_db_failover(x->g, x->team, json_string_value(v), PRINCIPAL, NULL,
+                                              cause, err, sizeof err)
+                             : gd_db_reboot(x->g, x->team, json_string_value(v), PRINCIPAL, NULL,
+                                            err, sizeof err);
+            if (r < 0)
+                json_array_append_new(refused, json_pack("{s:O,s:s,s:s}", "id", v, "errorCode",
+                                                         "InvalidDBInstanceState", "message", err));
+            else
+                json_array_append(done, v);
+        }
+        describe(reason, sizeof reason, failover ? "failing over" : "rebooting", done, refused);
+        gd_launcher_reconcile(x->g);
+    } else if (!strncmp(id, "gameday:rds:", 12)) {
+        int lag = !strcmp(id, "gameday:rds:replica-lag");
+        json_array_foreach(targets, i, v)
+        {
+            json_t *f = lag ? json_pack("{s:s}", "kind", "replica_lag")
+                            : json_pack("{s:s,s:O}", "kind", "connection_exhaustion", "connections",
+                                        json_object_get(p, "connections"));
+            inject(x, act_st, name, json_string_value(v), f);
+            json_array_append(done, v);
+            say(x->g, x->team, "%s on db %s for %.0fs by experiment %s",
+                lag ? "replica lag" : "connection exhaustion", json_string_value(v), dur,
+                x->exp_id);
+        }
+        describe(reason, sizeof reason, lag ? "replay paused on" : "connections held on", done,
+                 refused);
     }
     if (def->target_key && json_array_size(done) == 0 && json_array_size(targets) > 0) rc = -1;
     json_object_set_new(act_st, "state", json_string(rc < 0 ? "failed" : "running"));

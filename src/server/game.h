@@ -27,6 +27,8 @@ enum gd_proc_kind {
     GD_PROC_DNS,
     GD_PROC_NAT,
     GD_PROC_REDIS,
+    GD_PROC_DB,     /* a db node's postgres (server/db.c); res_id is the node's id */
+    GD_PROC_DBTASK, /* initdb, a copy or a pg_basebackup for a db node (server/db.c) */
 };
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */

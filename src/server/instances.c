@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "model/db.h"
 #include "model/registry.h"
 #include "model/state.h"
 #include "server/cache_cluster.h"
@@ -425,14 +426,38 @@ void gd_instance_boot(gd_game *g, json_t *inst)
         store_addr(g, store, team, a, sizeof a);
         snprintf(e_redis, sizeof e_redis, "GAMEDAY_REDIS=%s", a);
     }
-    char *env[18] = {e_addr,  e_ip,    e_port, e_id,    e_salt,
-                     e_slots, e_queue, e_svc,  e_speed, e_epoch,
-                     e_acl,   e_fault, e_sess, e_key,   e_redis[0] ? e_redis : NULL,
-                     NULL};
-    if (e_rsrc[0]) { /* a cache_cluster's: the shop's source address, the password */
-        env[15] = e_rsrc;
-        env[16] = e_rpw[0] ? e_rpw : NULL;
+    /* The clothes service's database (doc/clothes.md): the db's endpoint by its DNS name
+     * (its failover moves the name), the readers' name when product reads go to the
+     * replicas, the pool, and the game's DNS server that answers those names. */
+    char e_dburl[640] = "", e_dbread[640] = "", e_pool[48] = "", e_dns[64] = "";
+    const char *dbname = gd_jstr(lts, "database");
+    json_t *db = *dbname ? gd_store_res_live(g->db, team, dbname, "db") : NULL;
+    json_t *dbst = json_object_get(db, "status"), *cred = json_object_get(dbst, "credentials");
+    if (db && *gd_jstr(dbst, "address")) {
+        char ci[560];
+        int port = (int)gd_jnum(dbst, "port", 5432);
+        gd_db_conninfo(ci, sizeof ci, gd_jstr(dbst, "address"), port, gd_jstr(cred, "database"),
+                       gd_jstr(cred, "user"), gd_jstr(cred, "password"), NULL);
+        snprintf(e_dburl, sizeof e_dburl, "GAMEDAY_DB_URL=%s", ci);
+        if (!strcmp(gd_jstr(lts, "read_from"), "replicas")) {
+            gd_db_conninfo(ci, sizeof ci, gd_jstr(dbst, "reader_address"), port,
+                           gd_jstr(cred, "database"), gd_jstr(cred, "user"),
+                           gd_jstr(cred, "password"), NULL);
+            snprintf(e_dbread, sizeof e_dbread, "GAMEDAY_DB_READ_URL=%s", ci);
+        }
+        snprintf(e_pool, sizeof e_pool, "GAMEDAY_DB_POOL=%d", (int)gd_jnum(lts, "db_pool", 4));
+        char dns[48];
+        gd_dns_addr(g, dns, sizeof dns);
+        snprintf(e_dns, sizeof e_dns, "GAMEDAY_DNS=%s", dns);
     }
+    json_decref(db);
+    char *env[24] = {e_addr, e_ip,    e_port,  e_id,  e_salt,  e_slots, e_queue,
+                     e_svc,  e_speed, e_epoch, e_acl, e_fault, e_sess,  e_key};
+    int ne = 14;
+    char *more[] = {e_redis, e_rsrc, e_rpw, e_dburl, e_dbread, e_pool, e_dns};
+    for (size_t k = 0; k < sizeof more / sizeof more[0]; k++)
+        if (more[k][0]) env[ne++] = more[k];
+    env[ne] = NULL;
     json_t *cmd = json_object_get(lts, "command");
     char *args[64];
     int na = 0;

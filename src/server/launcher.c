@@ -224,6 +224,14 @@ static void rc_spot(gd_game *g, struct pass *p)
     refresh_instances(g, p);
 }
 
+/* Managed databases: their postgres nodes, replication, failover, metrics. */
+static void rc_dbs(gd_game *g, struct pass *p)
+{
+    json_t *dbs = gd_store_res_list(g->db, 0, "db", 0);
+    gd_db_reconcile(g, dbs);
+    json_decref(dbs);
+}
+
 /* DNS: the game's name server and every team's records. */
 static void rc_dns(gd_game *g, struct pass *p)
 {
@@ -257,6 +265,7 @@ static const struct {
     {"asg", rc_asgs},
     {"security_group", rc_sgs},
     {"cache_cluster", rc_cache},
+    {"db", rc_dbs},
     {"instance", rc_instances},
     {"edges", rc_edges},
     {"target_group", rc_target_groups},

@@ -25,6 +25,15 @@ json_t *gd_launcher_list_flagged(gd_game *g, int team, unsigned flags);
  *  extra_env (which wins), its output appended to DIR/logs/LOGNAME.log. */
 gd_proc *gd_proc_spawn(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id,
                        char **args, char **extra_env, const char *logname);
+/** gd_proc_spawn as user uid:gid (uid -1: the server's) in folder cwd (NULL: the
+ *  server's). */
+gd_proc *gd_proc_spawn_as(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id,
+                          char **args, char **extra_env, const char *logname, int uid, int gid,
+                          const char *cwd);
+/** 1 if process pid is alive and its command line holds want. */
+int gd_proc_alive_with(int pid, const char *want);
+/** Watches pid, alive from an earlier server life, as the child of res id. */
+void gd_proc_adopt(gd_game *g, enum gd_proc_kind kind, int team, const char *id, int pid);
 /** The child of a resource (res_id), or of a team when res_id is NULL. */
 gd_proc *gd_proc_find(gd_game *g, const char *res_id, enum gd_proc_kind kind, int team);
 /** Signals a child we want gone: its exit is recorded with `reason`, not as a crash. */
@@ -130,6 +139,26 @@ void gd_dns_addr(gd_game *g, char *out, size_t n);
 void gd_dns_zone(int team, char *out, size_t n);
 /** Runs the DNS server and pushes the zones built from every dns_record. */
 void gd_dnspush_reconcile(gd_game *g, json_t *records);
+
+/* ---- db.c: the managed databases ---- */
+/** Every db: its nodes' addresses, data and postgres processes, their configuration
+ *  (pg_hba.conf from the security groups), replication, failover, metrics. */
+void gd_db_reconcile(gd_game *g, json_t *dbs);
+/** A db process (postgres, or a task making a node's data) ended. */
+void gd_db_proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig);
+/** After a server restart: watches the postgres processes still alive. */
+void gd_db_adopt(gd_game *g);
+/** The zone records of team's dbs: "<db>.db" (the primary) and "<db>-ro.db" (the
+ *  replicas), appended to recs. */
+void gd_db_dns_records(gd_game *g, int team, json_t *recs);
+/** The db node addresses of a team in use (for the address allocator): 1 if ip is one. */
+int gd_db_ip_in_use(gd_game *g, int team, uint32_t ip);
+/** FailoverDBCluster and RebootDBInstance on a team's db (by id or name), audited; 0 or
+ *  GD_ENOENT / GD_EINVAL / GD_EEXIST with a message. */
+int gd_db_failover(gd_game *g, int team, const char *id, const char *principal,
+                   const char *source_ip, const char *cause, char *err, size_t errlen);
+int gd_db_reboot(gd_game *g, int team, const char *id, const char *principal, const char *source_ip,
+                 char *err, size_t errlen);
 
 /* ---- alarms.c ---- */
 /** Evaluates every alarm whose period has ended since its last evaluation. */

@@ -59,7 +59,8 @@ int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     for (uint32_t i = 0; i < gd_cidr_usable(c); i++) {
         uint32_t cand;
         gd_cidr_host(c, i, &cand);
-        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand) && !gd_cache_holds_ip(caches, cand)) {
+        if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand) && !gd_cache_holds_ip(caches, cand) &&
+            !gd_db_ip_in_use(g, team, cand)) {
             *ip = cand;
             r = 0;
             break;

@@ -808,8 +808,8 @@ static int act_stop_experiment(gd_game *g, const gd_actor *who, const char *targ
 /* TestFailover: a cache cluster's primary fails (kill -9) and automatic failover promotes
  * a replica (src/server/cache_cluster.c); the failover itself is recorded by
  * `elasticache` when it completes. No body. */
-static int act_failover(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
-                        gd_op_result *out)
+static int act_cache_failover(gd_game *g, const gd_actor *who, const char *target,
+                              const json_t *body, gd_op_result *out)
 {
     static const char *const keys[] = {NULL};
     json_t *req = json_pack("{s:s}", "resourceId", target ? target : "");
@@ -833,6 +833,46 @@ static int act_failover(gd_game *g, const gd_actor *who, const char *target, con
     return r;
 }
 
+/* FailoverDBCluster and RebootDBInstance of a db (audited by server/db.c). */
+static int act_db(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                  gd_op_result *out, int failover)
+{
+    static const char *const keys[] = {NULL};
+    const char *event = failover ? "FailoverDBCluster" : "RebootDBInstance";
+    int r = known_keys(body, keys, out);
+    if (r < 0) {
+        audit(g, who, event, json_pack("{s:s}", "dbInstanceIdentifier", id), out);
+        return r;
+    }
+    char err[256];
+    r = failover ? gd_db_failover(g, who->team, id, who->principal, who->source_ip, "failover", err,
+                                  sizeof err)
+                 : gd_db_reboot(g, who->team, id, who->principal, who->source_ip, err, sizeof err);
+    if (r < 0)
+        return fail(out,
+                    r == GD_ENOENT   ? 404
+                    : r == GD_EEXIST ? 409
+                                     : 400,
+                    r == GD_ENOENT   ? "DBInstanceNotFound"
+                    : r == GD_EEXIST ? "InvalidDBInstanceState"
+                                     : "InvalidParameterCombination",
+                    "%s", err);
+    gd_launcher_reconcile(g);
+    return ok(out, 200, gd_store_res_get(g->db, who->team, id));
+}
+
+static int act_db_failover(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                           gd_op_result *out)
+{
+    return act_db(g, who, id, body, out, 1);
+}
+
+static int act_reboot(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
+                      gd_op_result *out)
+{
+    return act_db(g, who, id, body, out, 0);
+}
+
 static const struct {
     const char *name, *event; /* the action, the event its audit record has */
     int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
@@ -845,7 +885,9 @@ static const struct {
     {"stop", "StopInstances", act_stop},
     {"start", "StartInstances", act_start},
     {"set_endpoint", "ChangeResourceRecordSets", act_set_endpoint},
-    {"failover", "TestFailover", act_failover},
+    {"failover", "TestFailover", act_cache_failover},
+    {"db_failover", "FailoverDBCluster", act_db_failover},
+    {"reboot", "RebootDBInstance", act_reboot},
 };
 
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,

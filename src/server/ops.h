@@ -69,7 +69,8 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
 /** An action on a resource: "scale" (SetDesiredCapacity, {"desired": N} on an asg),
  *  "terminate" (TerminateInstances, optional {"force": bool}), "set_endpoint"
  *  (ChangeResourceRecordSets, {"name": entry}: target is ignored), "failover"
- *  (TestFailover of a cache_cluster, no body). body may be NULL where the action takes
+ *  (TestFailover of a cache_cluster, no body), "db_failover" (FailoverDBCluster of a
+ *  db, no body), "reboot" (RebootDBInstance of a db, no body). body may be NULL where the action takes
  *  none. */
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
                  const json_t *body, gd_op_result *out);

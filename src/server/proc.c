@@ -87,6 +87,8 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
         if (status == 0 && !sig) g->teams[p->team].loadgen_done = 1;
     } else if (p->kind == GD_PROC_REDIS) {
         gd_cache_proc_exited(g, p->res_id, why, p->killed);
+    } else if (p->kind == GD_PROC_DB || p->kind == GD_PROC_DBTASK) {
+        gd_db_proc_exited(g, p, status, sig);
     } else if ((p->kind == GD_PROC_DNS && g->dns) || (p->kind == GD_PROC_NAT && g->nat)) {
         gd_edge_link *l = p->kind == GD_PROC_DNS ? g->dns : g->nat;
         gd_free(l->pushed); /* a new one gets the whole document again */
@@ -116,6 +118,13 @@ static void on_pidfd(uv_poll_t *h, int status, int events)
 
 gd_proc *gd_proc_spawn(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id,
                        char **args, char **extra_env, const char *logname)
+{
+    return gd_proc_spawn_as(g, kind, team, res_id, args, extra_env, logname, -1, -1, NULL);
+}
+
+gd_proc *gd_proc_spawn_as(gd_game *g, enum gd_proc_kind kind, int team, const char *res_id,
+                          char **args, char **extra_env, const char *logname, int uid, int gid,
+                          const char *cwd)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/logs/%s.log", g->dir, logname);
@@ -155,6 +164,12 @@ gd_proc *gd_proc_spawn(gd_game *g, enum gd_proc_kind kind, int team, const char 
     o.exit_cb = on_exit_cb;
     o.stdio = stdio;
     o.stdio_count = 3;
+    o.cwd = cwd;
+    if (uid >= 0) { /* postgres will not run as root */
+        o.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+        o.uid = (uv_uid_t)uid;
+        o.gid = (uv_gid_t)gid;
+    }
     p->proc.data = p;
     int r = uv_spawn(g->loop, &p->proc, &o);
     gd_free(env);
@@ -200,6 +215,11 @@ static int proc_has(int pid, const char *file, const char *want)
         if (!buf[i]) buf[i] = ' ';
     buf[n] = 0;
     return strstr(buf, want) != NULL;
+}
+
+int gd_proc_alive_with(int pid, const char *want)
+{
+    return pid > 0 && kill(pid, 0) == 0 && proc_has(pid, "cmdline", want);
 }
 
 static void adopt(gd_game *g, enum gd_proc_kind kind, int team, const char *id, int pid)
@@ -264,6 +284,7 @@ void gd_launcher_adopt(gd_game *g)
         }
     }
     json_decref(list);
+    gd_db_adopt(g);
     char *dv = gd_store_kv_get(g->db, "dns_pid");
     int dpid = dv ? atoi(dv) : 0;
     gd_free(dv);
@@ -285,6 +306,11 @@ void gd_launcher_adopt(gd_game *g)
         if (pid > 0 && kill(pid, 0) == 0 && proc_has(pid, "cmdline", want))
             adopt(g, GD_PROC_LOADGEN, t, NULL, pid);
     }
+}
+
+void gd_proc_adopt(gd_game *g, enum gd_proc_kind kind, int team, const char *id, int pid)
+{
+    adopt(g, kind, team, id, pid);
 }
 
 void gd_launcher_stop_all(gd_game *g)

@@ -13,6 +13,7 @@
 #include "services/catalog.h"
 #include "services/session_cookie.h"
 #include "services/session_mem.h"
+#include "services/shop_db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ struct gd_clothes {
     uint64_t ttl_ms;                  /* redis: wall ms of a session's TTL */
     uint64_t sessions_new, sessions_lost, too_large, orders;
     uint64_t refused[GD_SCOOKIE_TOO_LARGE + 1];
+    gd_shopdb *db;           /* database mode (GAMEDAY_DB_URL), else NULL */
+    uint64_t db_unavailable; /* answered 503 at once: the database down */
 };
 
 /* A request that uses the session, from its arrival to its answer. */
@@ -364,6 +367,34 @@ static void on_stored(void *arg, int status, const char *text, size_t len)
     gd_buf_free(&h);
 }
 
+static void store_answer(struct creq *r, int status, json_t *doc, int changed);
+
+/* A checkout's transaction in the database is over: the session (its cart emptied, the
+ * order added) is stored and the order answered; else the session stays as it was. */
+static void on_db_checkout(void *arg, int err, json_t *doc, const char *msg)
+{
+    struct creq *r = arg;
+    GD_CHECK_OBJ(r, CREQ_MAGIC);
+    json_decref(doc);
+    json_t *order = r->doc;
+    r->doc = NULL;
+    if (err == 0) {
+        store_answer(r, 201, order, 1);
+        return;
+    }
+    json_decref(order);
+    if (err == GD_EFULL) {
+        finish(r, 409, NULL, error_doc(msg));
+        return;
+    }
+    char m[320];
+    snprintf(m, sizeof m, "database unavailable: %s", msg);
+    gd_clothes *cl = r->cl;
+    answer_json(cl, r->conn, 503, "Retry-After: 1\r\n", error_doc(m));
+    creq_free(r);
+    gd_slots_release(cl->slots);
+}
+
 /* The session is loaded (or new): apply the operation, store, answer. */
 static void run(struct creq *r)
 {
@@ -371,6 +402,27 @@ static void run(struct creq *r)
     json_t *doc = NULL;
     int changed = 0;
     int status = apply(r, &doc, &changed);
+    if (cl->db && r->route == R_CHECKOUT && status == 201) {
+        r->doc = doc; /* the order; the session is stored once the database took it */
+        int rc = gd_shopdb_checkout(cl->db, r->sid[0] ? r->sid : "cookie", doc, on_db_checkout, r);
+        if (rc < 0) {
+            r->doc = NULL;
+            json_decref(doc);
+            cl->db_unavailable++;
+            json_t *e = error_doc("database unavailable");
+            answer_json(cl, r->conn, 503, "Retry-After: 1\r\n", e);
+            creq_free(r);
+            gd_slots_release(cl->slots);
+        }
+        return;
+    }
+    store_answer(r, status, doc, changed);
+}
+
+/* Stores the session when it changed (or is new) in its mode's store, then answers. */
+static void store_answer(struct creq *r, int status, json_t *doc, int changed)
+{
+    gd_clothes *cl = r->cl;
     int store = changed || r->is_new;
     gd_buf h;
     gd_buf_init(&h, 8192);
@@ -487,12 +539,38 @@ static void on_turn(gd_slots *s, void *arg)
     }
 }
 
-/* A page of the catalogue has held its slot: it is the same for everyone. */
+static void on_db_page(void *arg, int err, json_t *doc, const char *msg)
+{
+    struct creq *r = arg;
+    GD_CHECK_OBJ(r, CREQ_MAGIC);
+    gd_clothes *cl = r->cl;
+    if (err == 0) {
+        answer_json(cl, r->conn, 200, NULL, doc);
+    } else {
+        char m[320];
+        snprintf(m, sizeof m, "database unavailable: %s", msg);
+        answer_json(cl, r->conn, 503, "Retry-After: 1\r\n", error_doc(m));
+    }
+    creq_free(r);
+    gd_slots_release(cl->slots);
+}
+
+/* A page of the catalogue has held its slot: the same for everyone, from the process's
+ * catalogue, or read from the database (its price and stock now). */
 static void on_page(gd_slots *s, void *arg)
 {
     struct creq *r = arg;
     GD_CHECK_OBJ(r, CREQ_MAGIC);
     gd_clothes *cl = r->cl;
+    if (cl->db) {
+        if (gd_shopdb_products(cl->db, r->route == R_PRODUCT ? r->product : 0, on_db_page, r) == 0)
+            return;
+        cl->db_unavailable++;
+        answer_json(cl, r->conn, 503, "Retry-After: 1\r\n", error_doc("database unavailable"));
+        creq_free(r);
+        gd_slots_release(s);
+        return;
+    }
     const char *page = r->route == R_CATALOG ? cl->catalog_json : cl->product_json[r->product - 1];
     answer(cl, r->conn, 200, NULL, page, strlen(page));
     creq_free(r);
@@ -611,6 +689,12 @@ static void on_request(gd_slots *s, gd_http_conn *c, gd_http_req *req, void *ud)
         answer_error(cl, c, 404, NULL, "no such page; the shop serves " ROUTES);
         return;
     }
+    if (cl->db && (route == R_CATALOG || route == R_PRODUCT || route == R_CHECKOUT) &&
+        !gd_shopdb_up(cl->db)) { /* known down: refused at once, as a refused connect is */
+        cl->db_unavailable++;
+        answer_error(cl, c, 503, "Retry-After: 1\r\n", "database unavailable");
+        return;
+    }
     if (route == R_CATALOG || route == R_PRODUCT) { /* no session: a page of the catalogue */
         struct creq *r = gd_calloc(1, sizeof *r);
         r->magic = CREQ_MAGIC;
@@ -712,6 +796,7 @@ static void metrics(gd_slots *s, gd_buf *b, const char *labels, void *ud)
                        (double)gd_smem_evicted(cl->mem));
     }
     if (cl->redis) gd_sredis_metrics(cl->redis, b, labels);
+    if (cl->db) gd_shopdb_metrics(cl->db, b, labels);
 }
 
 int gd_clothes_start(uv_loop_t *loop, const gd_clothes_conf *conf, const char *ip, int port,
@@ -763,6 +848,10 @@ int gd_clothes_start(uv_loop_t *loop, const gd_clothes_conf *conf, const char *i
         cl->ttl_ms = gd_clock_wall_ms(ttl * 1000);
         if (cl->ttl_ms < 1) cl->ttl_ms = 1;
         gd_sredis_start(loop, &conf->redis, &cl->redis);
+    }
+    if (conf->db.url) {
+        r = gd_shopdb_start(loop, &conf->db, &cl->cat, &cl->db);
+        if (r < 0) return r; /* the instance exits */
     }
     *out = cl;
     return 0;

@@ -8,6 +8,7 @@
 #define GD_SERVICES_CLOTHES_H
 
 #include "services/session_redis.h"
+#include "services/shop_db.h"
 #include "services/slots.h"
 
 #include <stddef.h>
@@ -38,6 +39,8 @@ typedef struct gd_clothes_conf {
     /* redis: where, and the sessions' time to live in game seconds (0: 3600) */
     gd_sredis_conf redis;
     double ttl_s;
+    /* database mode: the catalogue and orders in PostgreSQL (db.url NULL: in memory) */
+    gd_shopdb_conf db;
 } gd_clothes_conf;
 
 typedef struct gd_clothes gd_clothes;

@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/resolver.h"
 #include "services/clothes.h"
 #include "services/inst_faults.h"
 #include "services/session_cookie.h"
@@ -137,9 +138,32 @@ static int start_clothes(int argc, char **argv, uv_loop_t *loop, const char *ip,
                                       .password = getenv("GAMEDAY_REDIS_PASSWORD"),
                                       .timeout_ms = (uint64_t)v};
     }
+    /* database mode (doc/clothes.md): the launcher's GAMEDAY_DB_URL names the db by its
+     * endpoint's DNS name, resolved in the game's DNS server (GAMEDAY_DNS) */
+    const char *url = getenv("GAMEDAY_DB_URL");
+    if (url && *url) {
+        if (whole("GAMEDAY_DB_POOL", opt(argc, argv, "--db-pool", "GAMEDAY_DB_POOL", "4"), 1, 64,
+                  &v) < 0)
+            return 2;
+        conf.db = (gd_shopdb_conf){.url = url,
+                                   .read_url = getenv("GAMEDAY_DB_READ_URL"),
+                                   .src_ip = ip,
+                                   .pool = (int)v,
+                                   .timeout_ms = 2000};
+        const char *dns = getenv("GAMEDAY_DNS");
+        if (dns && *dns && gd_resolver_init(loop, dns) < 0) {
+            fprintf(stderr, "gameday instance: GAMEDAY_DNS: '%s' is not IP:PORT\n", dns);
+            return 2;
+        }
+    }
     gd_clothes *c;
     int r = gd_clothes_start(loop, &conf, ip, port, &c);
     if (r < 0) {
+        if (r == GD_EINVAL && conf.db.url) {
+            fprintf(stderr, "gameday instance: GAMEDAY_DB_URL: not a libpq conninfo with a host "
+                            "(host=NAME port=N dbname=D user=U password=P)\n");
+            return 2;
+        }
         gd_error("listen_failed", "addr=%s:%d err=%s", ip, port, gd_strerror(r));
         return 1;
     }

@@ -84,6 +84,7 @@ Test(registry, defaults_pass_their_own_checks)
         {"experiment", "{\"template\": \"t\"}"},
         {"deny_policy", "{\"principals\": [\"ceo\"]}"},
         {"cache_cluster", "{\"subnets\": [\"s\"]}"},
+        {"db", "{\"subnets\": [\"s\"]}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);

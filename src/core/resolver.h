@@ -1,8 +1,8 @@
-/* The customers' stub resolver: A lookups of one name against the game's DNS server,
- * through c-ares (real queries on the wire: UDP, TCP when truncated, retries) driven by
- * the loadgen's libuv loop. */
-#ifndef GD_LOADGEN_RESOLVER_H
-#define GD_LOADGEN_RESOLVER_H
+/* A stub resolver: A lookups against the game's DNS server through c-ares (real
+ * queries on the wire: UDP, TCP when truncated, retries) driven by a libuv loop. The
+ * loadgen's customers and the shop's database endpoint use it. */
+#ifndef GD_CORE_RESOLVER_H
+#define GD_CORE_RESOLVER_H
 
 #include <stdint.h>
 #include <uv.h>

@@ -1,6 +1,6 @@
 /* The customers' stub resolver: see resolver.h. c-ares owns the sockets; libuv polls
  * them (ARES_OPT_SOCK_STATE_CB) and a timer drives c-ares' retries. */
-#include "loadgen/resolver.h"
+#include "core/resolver.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/mem.h"
