@@ -914,6 +914,14 @@ static void step_node(gd_game *g, json_t *db, json_t *nd, int uid, int gid)
     gd_proc *p = gd_proc_find(g, n->id, GD_PROC_DB, 0);
     char dd[PATH_MAX], sdp[PATH_MAX];
     data_dir(g, n->id, dd, sizeof dd);
+    /* Its zone is out (an az_outage event, FIS's zone action): its postgres dies with the
+     * zone's power and does not start again before the zone is back. A multi_az primary
+     * fails over to its standby in the other zone (below); a single-AZ db is down. */
+    int zone_out = gd_az_down_until(g, gd_jstr(nd, "az")) > 0;
+    if (zone_out && p && !p->killed) {
+        gd_proc_stop(p, SIGKILL, "its availability zone lost power");
+        return;
+    }
     if (!strcmp(state, "initializing")) {
         if (n->task_running) return;
         if (n->task_done) {
@@ -971,7 +979,13 @@ static void step_node(gd_game *g, json_t *db, json_t *nd, int uid, int gid)
             }
             if (!strcmp(gd_jstr(st, "state"), "failing-over")) return;
         }
-        if (uv_now(g->loop) < n->restart_at) return;
+        if (zone_out && !strcmp(role, GD_DB_PRIMARY) &&
+            strcmp(gd_jstr(st, "state"), "impaired") != 0 &&
+            strcmp(gd_jstr(st, "state"), "creating") != 0) /* no standby took over */
+            gd_launcher_set_status(g, gd_jstr(db, "id"),
+                                   json_pack("{s:s,s:s}", "state", "impaired", "reason",
+                                             "its primary's availability zone is down"));
+        if (uv_now(g->loop) < n->restart_at || zone_out) return;
         if (!strcmp(role, GD_DB_PRIMARY) && strcmp(gd_jstr(st, "state"), "creating") != 0 &&
             strcmp(gd_jstr(st, "state"), "rebooting") != 0)
             gd_launcher_set_status(g, gd_jstr(db, "id"), json_pack("{s:s}", "state", "rebooting"));
@@ -1067,6 +1081,7 @@ static void summarize(gd_game *g, json_t *db)
     if (strcmp(state, was) != 0) {
         json_object_set_new(fields, "state", json_string(state));
         json_object_set_new(fields, "intent", json_string(""));
+        if (!strcmp(was, "rebooting")) json_object_set_new(fields, "reason", json_string(""));
         if (!strcmp(was, "creating")) {
             double secs = (double)gd_clock_mono_ns() / 1e9 - gd_jnum(st, "created_wall", 0);
             json_object_set_new(fields, "available_at", json_real(gd_game_now(g)));

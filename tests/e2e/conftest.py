@@ -16,9 +16,11 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -621,12 +623,22 @@ def module_play(tmp_path_factory):
     _finish(games)
 
 
-def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers=True):
+def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers=True,
+                postgres=False):
     """For a module's `game` fixture (`yield from shared_game(...)`): one game of the
     scenario on its own network, ready (and with customers answered), stopped with all
-    its processes when the module is done."""
-    g = Game(scenario, tmp_path_factory.mktemp(name) / "game", port=free_port(port), speed=speed,
-             net=net)
+    its processes when the module is done. With postgres (the scenario has a db): as
+    root, postgres runs as the user postgres, which must be able to enter the game's
+    folder, and pytest's own (/tmp/pytest-of-root, 0700) is not: the game then lives in
+    a folder of /tmp of its own (0711), removed afterwards."""
+    top = None
+    if postgres:
+        top = tempfile.mkdtemp(prefix=f"gameday-e2e-{name}-", dir="/tmp")
+        os.chmod(top, 0o711)
+        where = Path(top) / "game"
+    else:
+        where = tmp_path_factory.mktemp(name) / "game"
+    g = Game(scenario, where, port=free_port(port), speed=speed, net=net)
     try:
         g.start()
         g.wait_ready()
@@ -634,7 +646,11 @@ def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers
             g.wait_customers()
         yield g
     finally:
-        _finish([g])
+        try:
+            _finish([g])
+        finally:
+            if top and not os.environ.get("GAMEDAY_KEEP"):
+                shutil.rmtree(top, ignore_errors=True)
 
 
 def scenario_path(name):
