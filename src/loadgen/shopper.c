@@ -538,6 +538,13 @@ static int is_change(enum gd_shop_step s)
     return s == GD_STEP_ADD || s == GD_STEP_REMOVE || s == GD_STEP_PROFILE || s == GD_STEP_CHECKOUT;
 }
 
+/* A checkout's 409 that says a product ran short, not that the cart was empty. */
+static int out_of_stock(const json_t *doc)
+{
+    const char *e = json_string_value(json_object_get(doc, "error"));
+    return e && !strncmp(e, "out of stock", 12);
+}
+
 gd_shop_verdict gd_shop_visit_answer(gd_shop_visit *v, const gd_shop_world *w, double t,
                                      enum gd_outcome transport, int status, int new_session,
                                      const char *body, size_t len)
@@ -628,6 +635,15 @@ gd_shop_verdict gd_shop_visit_answer(gd_shop_visit *v, const gd_shop_world *w, d
             gd_shop_cart_expect_empty(&v->cart, 0);
         else
             gd_shop_cart_expect_remove(&v->cart, v->target);
+    } else if (s == GD_STEP_CHECKOUT && status == 409 && out_of_stock(doc)) {
+        /* the database had fewer of a product than the cart holds (doc/clothes.md): the
+         * shop took nothing and kept the cart. The merchandise's problem, not the
+         * team's: no points either way; the shopper leaves with its cart as it was. */
+        why(&d, "checkout refused: %s", json_string_value(json_object_get(doc, "error")));
+        v->cart = v->before;
+        v->step = GD_STEP_DONE;
+        json_decref(doc);
+        return d;
     } else if (s == GD_STEP_CHECKOUT && status == 409 && v->held_before > 0) {
         /* the shop found an empty cart where the shopper had items */
         d.shop |= BIT(GD_SHOP_CART_LOST) | BIT(GD_SHOP_CHECKOUT_FAILED);

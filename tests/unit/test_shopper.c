@@ -185,6 +185,7 @@ struct fake_shop {
     int drop_line;  /* the next session request finds this product's line gone */
     int price_up;   /* product pages say this much more */
     int order_bump; /* the order's first line claims this much more qty */
+    int no_stock;   /* the next checkout finds a product short (database mode) */
     char iid[16];
 };
 
@@ -247,6 +248,11 @@ static struct answer shop_answer(struct fake_shop *f, const gd_shop_req *q)
         } else {
             a.body = dumps(gd_cart_view(f->sess));
         }
+    } else if (!strcmp(q->path, "/checkout") && f->no_stock) {
+        f->no_stock = 0;
+        a.status = 409;
+        a.body = strdup("{\"error\": \"out of stock: a product of the cart has fewer left than "
+                        "the cart holds\"}");
     } else if (!strcmp(q->path, "/checkout")) {
         json_t *order;
         if (gd_cart_checkout(f->sess, "o-0123456789abcdef", &order) < 0) {
@@ -391,6 +397,27 @@ Test(visit, a_checkout_on_a_lost_cart_fails_and_loses_it, .init = setup)
     cr_assert_eq(d.shop, BIT(GD_SHOP_CART_LOST) | BIT(GD_SHOP_CHECKOUT_FAILED));
     cr_assert_eq(d.page, GD_OK_ANSWER, "409 is the shop's right answer to an empty cart");
     cr_assert_eq(v.step, GD_STEP_DONE, "a failed checkout ends the visit");
+    json_decref(f.sess);
+}
+
+Test(visit, an_out_of_stock_checkout_costs_the_team_nothing, .init = setup)
+{
+    gd_rand r;
+    gd_rand_seed(&r, 3);
+    gd_shop_visit v;
+    gd_shop_visit_plan(&v, &sc, &r, 3);
+    struct fake_shop f = {0};
+    run_until(&v, &f, &r, GD_STEP_CHECKOUT, 0);
+    cr_assert_eq(v.step, GD_STEP_CHECKOUT);
+    int held = gd_shop_cart_held(&v.cart);
+    f.no_stock = 1;
+    gd_shop_req q;
+    gd_shop_verdict d = step(&v, &f, &r, &q);
+    cr_assert_eq(d.shop, 0u, "a product short of stock is no lost cart: %#x", d.shop);
+    cr_assert_eq(d.page, GD_OK_ANSWER);
+    cr_assert_neq(strstr(d.why, "out of stock"), NULL, "%s", d.why);
+    cr_assert_eq(gd_shop_cart_held(&v.cart), held, "the shop kept the cart");
+    cr_assert_eq(v.step, GD_STEP_DONE, "the shopper leaves");
     json_decref(f.sess);
 }
 
