@@ -206,8 +206,8 @@ int gd_cmd_play(int argc, char **argv)
     char path[PATH_MAX + 64];
     /* The game's folder holds every team's token: private to this user, whatever
      * the folder was before (a game kept in it under an older release). */
+    mkdir("var", 0755); /* before the umask: postgres (a db's) must be able to enter it */
     umask(077);
-    mkdir("var", 0755);
     if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || chmod(dir, 0700) < 0) {
         fprintf(stderr, "gameday play: cannot create %s: %s\n", dir, strerror(errno));
         gd_scenario_free(sc);

@@ -1382,6 +1382,10 @@ void gd_db_dns_records(gd_game *g, int team, json_t *recs)
                            nd) if (!strcmp(gd_jstr(nd, "role"), GD_DB_REPLICA) &&
                                    !strcmp(gd_jstr(nd, "state"), "available"))
             json_array_append_new(vals, json_string(gd_jstr(nd, "ip")));
+        /* no replica in service (none yet, or all lost): the readers' name answers the
+         * primary, as Aurora's reader endpoint does, so that reads go on */
+        if (!json_array_size(vals) && p && strcmp(gd_jstr(st, "state"), "failing-over") != 0)
+            json_array_append_new(vals, json_string(gd_jstr(p, "ip")));
         snprintf(name, sizeof name, "%s-ro.db", gd_jstr(r, "name"));
         if (json_array_size(vals))
             json_array_append_new(recs, json_pack("{s:s,s:s,s:i,s:o,s:s}", "name", name, "type",

@@ -653,5 +653,17 @@ def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers
                 shutil.rmtree(top, ignore_errors=True)
 
 
+@pytest.fixture
+def pg_tmp():
+    """tmp_path for a game with a db: a folder of /tmp of its own (0711), that the user
+    postgres can enter when the tests run as root (pytest's own, /tmp/pytest-of-root, is
+    0700); removed afterwards unless GAMEDAY_KEEP is set."""
+    top = tempfile.mkdtemp(prefix="gameday-e2e-pg-", dir="/tmp")
+    os.chmod(top, 0o711)
+    yield Path(top)
+    if not os.environ.get("GAMEDAY_KEEP"):
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def scenario_path(name):
     return SCENARIOS / name

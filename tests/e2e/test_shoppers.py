@@ -262,12 +262,12 @@ def test_a_killed_instance_costs_sticky_memory_carts_and_no_cookie_cart(tmp_path
 # ---------------------------------------------------------------------------- the scenario
 
 
-def test_my_clothes_plays_twenty_minutes_and_its_carts_vanish(tmp_path):
+def test_my_clothes_plays_twenty_minutes_and_its_carts_vanish(pg_tmp):
     """scenarios/my-clothes.yaml as the README plays it quickly: the untouched shop loses
     carts from the first minutes, Chaos Monkey's kill at 0:12 is in the ledger, and the
     game ends with its result."""
     from conftest import ROOT
-    g = Game(ROOT / "scenarios" / "my-clothes.yaml", tmp_path / "game", port=free_port(18940),
+    g = Game(ROOT / "scenarios" / "my-clothes.yaml", pg_tmp / "game", port=free_port(18940),
              speed=60, duration="20m", net=NET)
     _all_games.append(g)
     try:
