@@ -143,9 +143,9 @@ static int start_clothes(int argc, char **argv, uv_loop_t *loop, const char *ip,
         int p;
         if (!redis || gd_hostport_parse(redis, &a, &p) < 0) {
             fprintf(stderr,
-                    "gameday instance: %s need --redis or GAMEDAY_REDIS: "
+                    "gameday instance: %s --redis or GAMEDAY_REDIS: "
                     "IP:PORT of the Redis server (an address, not a name)\n",
-                    conf.sessions == GD_SESS_REDIS ? "redis sessions" : "a redis cache");
+                    conf.sessions == GD_SESS_REDIS ? "redis sessions need" : "a redis cache needs");
             return 2;
         }
         if (whole("GAMEDAY_REDIS_TIMEOUT_MS",
