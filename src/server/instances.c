@@ -451,10 +451,18 @@ void gd_instance_boot(gd_game *g, json_t *inst)
         snprintf(e_dns, sizeof e_dns, "GAMEDAY_DNS=%s", dns);
     }
     json_decref(db);
-    char *env[24] = {e_addr, e_ip,    e_port,  e_id,  e_salt,  e_slots, e_queue,
+    /* The cache-aside of the product reads (doc/clothes.md) in the session_store's Redis
+     * (whose address and password are above whatever the sessions' mode): its TTL in game
+     * seconds, 300 when the template has no cache_ttl. */
+    char e_cache[48] = "", e_cttl[48] = "";
+    if (!strcmp(gd_jstr(lts, "cache"), "redis")) {
+        snprintf(e_cache, sizeof e_cache, "GAMEDAY_CACHE=redis");
+        snprintf(e_cttl, sizeof e_cttl, "GAMEDAY_CACHE_TTL=%.0f", gd_jnum(lts, "cache_ttl", 300));
+    }
+    char *env[32] = {e_addr, e_ip,    e_port,  e_id,  e_salt,  e_slots, e_queue,
                      e_svc,  e_speed, e_epoch, e_acl, e_fault, e_sess,  e_key};
     int ne = 14;
-    char *more[] = {e_redis, e_rsrc, e_rpw, e_dburl, e_dbread, e_pool, e_dns};
+    char *more[] = {e_redis, e_rsrc, e_rpw, e_dburl, e_dbread, e_pool, e_dns, e_cache, e_cttl};
     for (size_t k = 0; k < sizeof more / sizeof more[0]; k++)
         if (more[k][0]) env[ne++] = more[k];
     env[ne] = NULL;

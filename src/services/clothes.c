@@ -13,6 +13,7 @@
 #include "services/catalog.h"
 #include "services/session_cookie.h"
 #include "services/session_mem.h"
+#include "services/shop_cache.h"
 #include "services/shop_db.h"
 
 #include <stdio.h>
@@ -41,9 +42,12 @@ enum route {
 
 /* A request's life, changed only in set_step(). */
 enum step {
-    S_QUEUED,  /* waiting for a slot, or holding one for its service time */
-    S_LOADING, /* redis: GET sess:<sid> sent */
-    S_STORING, /* redis: SET sess:<sid> sent */
+    S_QUEUED,       /* waiting for a slot, or holding one for its service time */
+    S_LOADING,      /* redis: GET sess:<sid> sent */
+    S_STORING,      /* redis: SET sess:<sid> sent */
+    S_CACHE_GET,    /* cache: GET gd:product:<id> (or gd:products) sent */
+    S_DB_READ,      /* database mode: the product read is in the database */
+    S_INVALIDATING, /* cache: a committed checkout's DEL sent */
 };
 
 struct gd_clothes {
@@ -54,12 +58,16 @@ struct gd_clothes {
     char *catalog_json;               /* GET /products, made once */
     char *product_json[GD_CATALOG_N]; /* GET /products/{id} */
     gd_smem *mem;                     /* memory mode */
-    gd_sredis *redis;                 /* redis mode */
+    gd_sredis *redis;                 /* redis mode, or the cache (one connection) */
     uint64_t ttl_ms;                  /* redis: wall ms of a session's TTL */
     uint64_t sessions_new, sessions_lost, too_large, orders;
     uint64_t refused[GD_SCOOKIE_TOO_LARGE + 1];
     gd_shopdb *db;           /* database mode (GAMEDAY_DB_URL), else NULL */
     uint64_t db_unavailable; /* answered 503 at once: the database down */
+    /* the cache-aside (conf.cache): its entries' EX in wall seconds, and its counts */
+    uint64_t cache_ex_s;
+    uint64_t cache_results[GD_SHOPCACHE_NRESULTS];
+    uint64_t cache_sets_failed, cache_invalidated, cache_invalidations_failed;
 };
 
 /* A request that uses the session, from its arrival to its answer. */
@@ -79,6 +87,7 @@ struct creq {
     int is_new;
     int status; /* redis: the answer, made before the session is written back */
     json_t *doc;
+    enum gd_shopcache_result cached; /* cache: where the read was answered from */
 };
 
 static void set_step(struct creq *r, enum step s)
@@ -369,6 +378,42 @@ static void on_stored(void *arg, int status, const char *text, size_t len)
 
 static void store_answer(struct creq *r, int status, json_t *doc, int changed);
 
+/* The DEL of a committed checkout's keys is answered (or failed: the entries stay stale
+ * until their TTL): the order goes on to the session and the answer. */
+static void on_invalidated(void *arg, int status, const char *text, size_t len)
+{
+    struct creq *r = arg;
+    GD_CHECK_OBJ(r, CREQ_MAGIC);
+    gd_clothes *cl = r->cl;
+    json_t *order = r->doc;
+    r->doc = NULL;
+    if (status < 0) {
+        cl->cache_invalidations_failed++;
+        gd_warn("cache_invalidate_failed", "order=%s error=%s",
+                gd_log_q(json_string_value(json_object_get(order, "order_id"))),
+                gd_strerror(status));
+    } else {
+        cl->cache_invalidated++;
+    }
+    store_answer(r, 201, order, 1);
+}
+
+/* A checkout changed stock (its COMMIT is in): the cached reads of its products and of
+ * the catalogue are deleted before it is answered, so that a read after the answer (on
+ * any instance) finds the new stock. */
+static void invalidate(struct creq *r, json_t *order)
+{
+    gd_clothes *cl = r->cl;
+    char keys[GD_CATALOG_N + 1][GD_SHOPCACHE_KEY_MAX];
+    const char *argv[GD_CATALOG_N + 1];
+    int n = gd_shopcache_invalidation(order, keys, GD_CATALOG_N + 1);
+    for (int i = 0; i < n; i++) argv[i] = keys[i];
+    r->doc = order;
+    set_step(r, S_INVALIDATING);
+    int rc = n > 0 ? gd_sredis_del_keys(cl->redis, argv, n, on_invalidated, r) : n;
+    if (rc < 0) on_invalidated(r, rc, NULL, 0);
+}
+
 /* A checkout's transaction in the database is over: the session (its cart emptied, the
  * order added) is stored and the order answered; else the session stays as it was. */
 static void on_db_checkout(void *arg, int err, json_t *doc, const char *msg)
@@ -379,6 +424,10 @@ static void on_db_checkout(void *arg, int err, json_t *doc, const char *msg)
     json_t *order = r->doc;
     r->doc = NULL;
     if (err == 0) {
+        if (r->cl->conf.cache) {
+            invalidate(r, order);
+            return;
+        }
         store_answer(r, 201, order, 1);
         return;
     }
@@ -539,12 +588,32 @@ static void on_turn(gd_slots *s, void *arg)
     }
 }
 
+static void on_cache_set(void *arg, int status, const char *text, size_t len)
+{
+    gd_clothes *cl = arg;
+    GD_CHECK_OBJ(cl, CLOTHES_MAGIC);
+    if (status < 0) cl->cache_sets_failed++;
+}
+
 static void on_db_page(void *arg, int err, json_t *doc, const char *msg)
 {
     struct creq *r = arg;
     GD_CHECK_OBJ(r, CREQ_MAGIC);
     gd_clothes *cl = r->cl;
-    if (err == 0) {
+    if (err == 0 && cl->conf.cache) {
+        /* X-Cache: Miss, and the read into the cache for the next ones (when it is up:
+         * a SET that cannot go now is not retried) */
+        char *s = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        answer(cl, r->conn, 200, "X-Cache: Miss\r\n", s, strlen(s));
+        char key[GD_SHOPCACHE_KEY_MAX];
+        if (gd_sredis_up(cl->redis) &&
+            gd_shopcache_key(r->route == R_PRODUCT ? r->product : 0, key, sizeof key) == 0 &&
+            gd_sredis_set_key_ex(cl->redis, key, s, strlen(s), cl->cache_ex_s, on_cache_set, cl) <
+                0)
+            cl->cache_sets_failed++;
+        free(s);
+    } else if (err == 0) {
         answer_json(cl, r->conn, 200, NULL, doc);
     } else {
         char m[320];
@@ -555,20 +624,68 @@ static void on_db_page(void *arg, int err, json_t *doc, const char *msg)
     gd_slots_release(cl->slots);
 }
 
+/* A product read from the database (its price and stock now): a query slot of the db. */
+static void db_read(struct creq *r)
+{
+    gd_clothes *cl = r->cl;
+    set_step(r, S_DB_READ);
+    if (gd_shopdb_products(cl->db, r->route == R_PRODUCT ? r->product : 0, on_db_page, r) == 0)
+        return;
+    cl->db_unavailable++;
+    answer_json(cl, r->conn, 503, "Retry-After: 1\r\n", error_doc("database unavailable"));
+    creq_free(r);
+    gd_slots_release(cl->slots);
+}
+
+/* 1 when text is what a product read caches: a product object, or the catalogue's array. */
+static int cached_ok(const struct creq *r, const char *text, size_t len)
+{
+    json_error_t je;
+    json_t *j = json_loadb(text, len, 0, &je);
+    int ok = r->route == R_PRODUCT ? json_is_object(j) : json_is_array(j);
+    json_decref(j);
+    return ok;
+}
+
+/* The cache's answer to a product read: a hit is answered from it (no database query);
+ * a miss, a failure or a value that is not a read of ours goes to the database. */
+static void on_cache_got(void *arg, int status, const char *text, size_t len)
+{
+    struct creq *r = arg;
+    GD_CHECK_OBJ(r, CREQ_MAGIC);
+    gd_clothes *cl = r->cl;
+    if (status == 0 && cached_ok(r, text, len)) {
+        cl->cache_results[r->cached = GD_SHOPCACHE_HIT]++;
+        answer(cl, r->conn, 200, "X-Cache: Hit\r\n", text, len);
+        creq_free(r);
+        gd_slots_release(cl->slots);
+        return;
+    }
+    r->cached = status == GD_ENOENT ? GD_SHOPCACHE_MISS : GD_SHOPCACHE_ERROR;
+    cl->cache_results[r->cached]++;
+    db_read(r);
+}
+
 /* A page of the catalogue has held its slot: the same for everyone, from the process's
- * catalogue, or read from the database (its price and stock now). */
+ * catalogue, or read from the database (its price and stock now), through the cache
+ * when it is on. */
 static void on_page(gd_slots *s, void *arg)
 {
     struct creq *r = arg;
     GD_CHECK_OBJ(r, CREQ_MAGIC);
     gd_clothes *cl = r->cl;
-    if (cl->db) {
-        if (gd_shopdb_products(cl->db, r->route == R_PRODUCT ? r->product : 0, on_db_page, r) == 0)
+    if (cl->db && cl->conf.cache) {
+        char key[GD_SHOPCACHE_KEY_MAX];
+        set_step(r, S_CACHE_GET);
+        if (gd_shopcache_key(r->route == R_PRODUCT ? r->product : 0, key, sizeof key) == 0 &&
+            gd_sredis_get_key(cl->redis, key, on_cache_got, r) == 0)
             return;
-        cl->db_unavailable++;
-        answer_json(cl, r->conn, 503, "Retry-After: 1\r\n", error_doc("database unavailable"));
-        creq_free(r);
-        gd_slots_release(s);
+        cl->cache_results[r->cached = GD_SHOPCACHE_ERROR]++; /* down: the database */
+        db_read(r);
+        return;
+    }
+    if (cl->db) {
+        db_read(r);
         return;
     }
     const char *page = r->route == R_CATALOG ? cl->catalog_json : cl->product_json[r->product - 1];
@@ -689,7 +806,10 @@ static void on_request(gd_slots *s, gd_http_conn *c, gd_http_req *req, void *ud)
         answer_error(cl, c, 404, NULL, "no such page; the shop serves " ROUTES);
         return;
     }
+    int from_cache = cl->conf.cache && (route == R_CATALOG || route == R_PRODUCT) &&
+                     gd_sredis_up(cl->redis); /* a hit needs no database */
     if (cl->db && (route == R_CATALOG || route == R_PRODUCT || route == R_CHECKOUT) &&
+        !from_cache &&
         !gd_shopdb_up(cl->db)) { /* known down: refused at once, as a refused connect is */
         cl->db_unavailable++;
         answer_error(cl, c, 503, "Retry-After: 1\r\n", "database unavailable");
@@ -757,6 +877,46 @@ static void on_request(gd_slots *s, gd_http_conn *c, gd_http_req *req, void *ud)
     }
 }
 
+/* The cache-aside's series: where product reads were answered from, its writes, and
+ * its connection to Redis (the sessions' too in redis mode). */
+static void cache_metrics(const gd_clothes *cl, gd_buf *b, const char *labels)
+{
+    char l[256];
+    gd_prom_head(b, "gameday_shop_cache_requests_total", "counter",
+                 "Product reads by where they were answered from (hit: Redis; miss: not in it, "
+                 "read from the database; error: Redis down or failing, read from the database)");
+    for (int k = 0; k < GD_SHOPCACHE_NRESULTS; k++) {
+        snprintf(l, sizeof l, "%s,result=\"%s\"", labels, gd_shopcache_result_name(k));
+        gd_prom_sample(b, "gameday_shop_cache_requests_total", l, (double)cl->cache_results[k]);
+    }
+    gd_prom_head(b, "gameday_shop_cache_up", "gauge", "1 while the connection to the cache is up");
+    gd_prom_sample(b, "gameday_shop_cache_up", labels, gd_sredis_up(cl->redis));
+    gd_prom_head(b, "gameday_shop_cache_sets_failed_total", "counter",
+                 "Reads of the database that could not be written to the cache");
+    gd_prom_sample(b, "gameday_shop_cache_sets_failed_total", labels,
+                   (double)cl->cache_sets_failed);
+    gd_prom_head(b, "gameday_shop_cache_invalidations_total", "counter",
+                 "Checkouts' DEL of the keys they made stale, by result (failed: stale until "
+                 "the TTL)");
+    snprintf(l, sizeof l, "%s,result=\"ok\"", labels);
+    gd_prom_sample(b, "gameday_shop_cache_invalidations_total", l, (double)cl->cache_invalidated);
+    snprintf(l, sizeof l, "%s,result=\"failed\"", labels);
+    gd_prom_sample(b, "gameday_shop_cache_invalidations_total", l,
+                   (double)cl->cache_invalidations_failed);
+    uint64_t errors, ok, failed;
+    gd_sredis_counts(cl->redis, &errors, &ok, &failed);
+    gd_prom_head(b, "gameday_shop_cache_redis_errors_total", "counter",
+                 "Commands to the cache's Redis that failed (refused while down, timed out, "
+                 "error replies, the connection lost)");
+    gd_prom_sample(b, "gameday_shop_cache_redis_errors_total", labels, (double)errors);
+    gd_prom_head(b, "gameday_shop_cache_connects_total", "counter",
+                 "Connections to the cache's Redis made (ok) or failed (retried with a backoff)");
+    snprintf(l, sizeof l, "%s,result=\"ok\"", labels);
+    gd_prom_sample(b, "gameday_shop_cache_connects_total", l, (double)ok);
+    snprintf(l, sizeof l, "%s,result=\"failed\"", labels);
+    gd_prom_sample(b, "gameday_shop_cache_connects_total", l, (double)failed);
+}
+
 static void metrics(gd_slots *s, gd_buf *b, const char *labels, void *ud)
 {
     gd_clothes *cl = ud;
@@ -795,8 +955,9 @@ static void metrics(gd_slots *s, gd_buf *b, const char *labels, void *ud)
         gd_prom_sample(b, "gameday_clothes_sessions_evicted_total", labels,
                        (double)gd_smem_evicted(cl->mem));
     }
-    if (cl->redis) gd_sredis_metrics(cl->redis, b, labels);
+    if (cl->redis && cl->conf.sessions == GD_SESS_REDIS) gd_sredis_metrics(cl->redis, b, labels);
     if (cl->db) gd_shopdb_metrics(cl->db, b, labels);
+    if (cl->conf.cache) cache_metrics(cl, b, labels);
 }
 
 int gd_clothes_start(uv_loop_t *loop, const gd_clothes_conf *conf, const char *ip, int port,
@@ -805,9 +966,10 @@ int gd_clothes_start(uv_loop_t *loop, const gd_clothes_conf *conf, const char *i
     if (conf->sessions == GD_SESS_COOKIE &&
         (conf->keylen < GD_SCOOKIE_KEY_MIN || conf->keylen > GD_SCOOKIE_KEY_MAX))
         return GD_EINVAL;
-    if (conf->sessions == GD_SESS_REDIS &&
+    if ((conf->sessions == GD_SESS_REDIS || conf->cache) &&
         (!conf->redis.ip || conf->redis.port < 1 || conf->redis.port > 65535))
         return GD_EINVAL;
+    if (conf->cache && !conf->db.url) return GD_EINVAL; /* it caches the database's reads */
     gd_clothes *cl = gd_calloc(1, sizeof *cl);
     cl->magic = CLOTHES_MAGIC;
     cl->conf = *conf;
@@ -847,7 +1009,14 @@ int gd_clothes_start(uv_loop_t *loop, const gd_clothes_conf *conf, const char *i
         double ttl = conf->ttl_s > 0 ? conf->ttl_s : 3600;
         cl->ttl_ms = gd_clock_wall_ms(ttl * 1000);
         if (cl->ttl_ms < 1) cl->ttl_ms = 1;
+    }
+    if (conf->sessions == GD_SESS_REDIS || conf->cache)
         gd_sredis_start(loop, &conf->redis, &cl->redis);
+    if (conf->cache) {
+        double ttl = conf->cache_ttl_s > 0 ? conf->cache_ttl_s : GD_SHOPCACHE_DEFAULT_TTL_S;
+        cl->cache_ex_s = gd_shopcache_ttl_s(ttl, gd_clock_speed());
+        gd_info("shop_cache", "mode=redis addr=%s:%d ttl_game_s=%g ex_s=%llu", conf->redis.ip,
+                conf->redis.port, ttl, (unsigned long long)cl->cache_ex_s);
     }
     if (conf->db.url) {
         r = gd_shopdb_start(loop, &conf->db, &cl->cat, &cl->db);

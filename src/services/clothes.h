@@ -41,13 +41,18 @@ typedef struct gd_clothes_conf {
     double ttl_s;
     /* database mode: the catalogue and orders in PostgreSQL (db.url NULL: in memory) */
     gd_shopdb_conf db;
+    /* database mode: 1 for a cache-aside of the product reads in the Redis of `redis`
+     * (services/shop_cache.h), and its entries' time to live in game seconds (0: 300) */
+    int cache;
+    double cache_ttl_s;
 } gd_clothes_conf;
 
 typedef struct gd_clothes gd_clothes;
 
-/** Starts the shop on ip:port on loop (and, in redis mode, the connection to Redis).
- *  0, or a gd_err (GD_EEXIST: the address is in use; GD_EINVAL: a cookie mode without a
- *  key, a redis mode without an address). */
+/** Starts the shop on ip:port on loop (and, in redis mode or with the cache, the
+ *  connection to Redis: one, shared by both). 0, or a gd_err (GD_EEXIST: the address is
+ *  in use; GD_EINVAL: a cookie mode without a key, a redis mode or a cache without an
+ *  address, a cache without a database). */
 int gd_clothes_start(uv_loop_t *loop, const gd_clothes_conf *conf, const char *ip, int port,
                      gd_clothes **out);
 

@@ -9,6 +9,7 @@
 #include "services/clothes.h"
 #include "services/inst_faults.h"
 #include "services/session_cookie.h"
+#include "services/shop_cache.h"
 #include "services/unicorn.h"
 
 #include <errno.h>
@@ -115,14 +116,36 @@ static int start_clothes(int argc, char **argv, uv_loop_t *loop, const char *ip,
         }
         conf.keylen = (size_t)n;
     }
+    /* the cache-aside of the database mode (doc/clothes.md) */
+    const char *cache = opt(argc, argv, "--cache", "GAMEDAY_CACHE", "none");
+    if (gd_shopcache_mode_parse(cache, &conf.cache) < 0) {
+        fprintf(stderr,
+                "gameday instance: --cache or GAMEDAY_CACHE: unknown mode '%s' (allowed: none, "
+                "redis)\n",
+                cache);
+        return 2;
+    }
+    if (whole("--cache-ttl or GAMEDAY_CACHE_TTL (game seconds)",
+              opt(argc, argv, "--cache-ttl", "GAMEDAY_CACHE_TTL", "300"), 1, GD_SHOPCACHE_TTL_MAX_S,
+              &v) < 0)
+        return 2;
+    conf.cache_ttl_s = (double)v;
+    const char *url = getenv("GAMEDAY_DB_URL");
+    if (conf.cache && !(url && *url)) {
+        fprintf(stderr, "gameday instance: --cache redis caches the database's reads: it needs "
+                        "GAMEDAY_DB_URL (the launch template's database)\n");
+        return 2;
+    }
     char rip[16];
-    if (conf.sessions == GD_SESS_REDIS) {
+    if (conf.sessions == GD_SESS_REDIS || conf.cache) {
         const char *redis = opt(argc, argv, "--redis", "GAMEDAY_REDIS", NULL);
         uint32_t a;
         int p;
         if (!redis || gd_hostport_parse(redis, &a, &p) < 0) {
-            fprintf(stderr, "gameday instance: redis sessions need --redis or GAMEDAY_REDIS: "
-                            "IP:PORT of the Redis server (an address, not a name)\n");
+            fprintf(stderr,
+                    "gameday instance: %s --redis or GAMEDAY_REDIS: "
+                    "IP:PORT of the Redis server (an address, not a name)\n",
+                    conf.sessions == GD_SESS_REDIS ? "redis sessions need" : "a redis cache needs");
             return 2;
         }
         if (whole("GAMEDAY_REDIS_TIMEOUT_MS",
@@ -140,7 +163,6 @@ static int start_clothes(int argc, char **argv, uv_loop_t *loop, const char *ip,
     }
     /* database mode (doc/clothes.md): the launcher's GAMEDAY_DB_URL names the db by its
      * endpoint's DNS name, resolved in the game's DNS server (GAMEDAY_DNS) */
-    const char *url = getenv("GAMEDAY_DB_URL");
     if (url && *url) {
         if (whole("GAMEDAY_DB_POOL", opt(argc, argv, "--db-pool", "GAMEDAY_DB_POOL", "4"), 1, 64,
                   &v) < 0)
@@ -181,14 +203,15 @@ int gd_cmd_instance(int argc, char **argv)
                 "         [--fault-file PATH]\n"
                 "  clothes: [--sessions memory|cookie|redis] [--session-key HEX]\n"
                 "         [--redis IP:PORT] [--session-ttl GAME_S] [--max-sessions N]\n"
+                "         [--cache none|redis] [--cache-ttl GAME_S]\n"
                 "Defaults come from GAMEDAY_ADDR, GAMEDAY_SLOTS (5), GAMEDAY_QUEUE (32),\n"
                 "GAMEDAY_SERVICE_MS (4000), GAMEDAY_SALT, GAMEDAY_INSTANCE_ID,\n"
                 "GAMEDAY_FAULT_FILE; the game clock from GAMEDAY_SPEED and GAMEDAY_EPOCH_NS\n"
                 "(speed 1 when absent). SIGHUP reads GAMEDAY_ALLOW_FILE and the fault file\n"
                 "again. clothes also reads GAMEDAY_SESSIONS, GAMEDAY_SESSION_KEY,\n"
                 "GAMEDAY_REDIS, GAMEDAY_REDIS_USER, GAMEDAY_REDIS_PASSWORD, GAMEDAY_REDIS_SOURCE,\n"
-                "GAMEDAY_SESSION_TTL "
-                "and GAMEDAY_SESSION_MAX (doc/clothes.md).\n");
+                "GAMEDAY_SESSION_TTL, GAMEDAY_SESSION_MAX, GAMEDAY_DB_URL, GAMEDAY_CACHE and\n"
+                "GAMEDAY_CACHE_TTL (300) (doc/clothes.md).\n");
         return argc < 2 ? 2 : 0;
     }
     /* A SIGHUP that comes before the loop listens for it (the server's, for files it

@@ -365,7 +365,7 @@ static void on_reply(redisAsyncContext *c, void *reply, void *priv)
             deliver(o, GD_ENOENT, NULL, 0);
         } else if (rep->type == REDIS_REPLY_STRING) {
             deliver(o, 0, rep->str, rep->len);
-        } else { /* SET's +OK */
+        } else { /* SET's +OK, DEL's count */
             deliver(o, 0, NULL, 0);
         }
     }
@@ -429,6 +429,64 @@ int gd_sredis_set(gd_sredis *r, const char *sid, const char *text, size_t len, u
          redisAsyncCommand(r->ctx, on_reply, o, "SET " KEY_PREFIX "%s %b PX %llu", sid, text, len,
                            (unsigned long long)(ttl_ms ? ttl_ms : 1)));
     return 0;
+}
+
+int gd_sredis_get_key(gd_sredis *r, const char *key, gd_sredis_cb cb, void *arg)
+{
+    GD_CHECK_OBJ(r, REDIS_MAGIC);
+    if (r->state != RS_UP || !r->ctx) {
+        r->errors[E_UNAVAILABLE]++;
+        return GD_EAGAIN;
+    }
+    struct op *o = new_op(r, cb, arg);
+    sent(r, o, redisAsyncCommand(r->ctx, on_reply, o, "GET %s", key));
+    return 0;
+}
+
+int gd_sredis_set_key_ex(gd_sredis *r, const char *key, const char *text, size_t len,
+                         uint64_t ttl_s, gd_sredis_cb cb, void *arg)
+{
+    GD_CHECK_OBJ(r, REDIS_MAGIC);
+    if (r->state != RS_UP || !r->ctx) {
+        r->errors[E_UNAVAILABLE]++;
+        return GD_EAGAIN;
+    }
+    struct op *o = new_op(r, cb, arg);
+    sent(r, o,
+         redisAsyncCommand(r->ctx, on_reply, o, "SET %s %b EX %llu", key, text, len,
+                           (unsigned long long)(ttl_s ? ttl_s : 1)));
+    return 0;
+}
+
+int gd_sredis_del_keys(gd_sredis *r, const char *const *keys, int n, gd_sredis_cb cb, void *arg)
+{
+    GD_CHECK_OBJ(r, REDIS_MAGIC);
+    if (n < 1 || n > GD_SREDIS_MAX_KEYS) return GD_EINVAL;
+    if (r->state != RS_UP || !r->ctx) {
+        r->errors[E_UNAVAILABLE]++;
+        return GD_EAGAIN;
+    }
+    const char *argv[GD_SREDIS_MAX_KEYS + 1];
+    size_t lens[GD_SREDIS_MAX_KEYS + 1];
+    argv[0] = "DEL";
+    lens[0] = 3;
+    for (int i = 0; i < n; i++) {
+        argv[i + 1] = keys[i];
+        lens[i + 1] = strlen(keys[i]);
+    }
+    struct op *o = new_op(r, cb, arg);
+    sent(r, o, redisAsyncCommandArgv(r->ctx, on_reply, o, n + 1, argv, lens));
+    return 0;
+}
+
+void gd_sredis_counts(const gd_sredis *r, uint64_t *errors, uint64_t *connects_ok,
+                      uint64_t *connects_failed)
+{
+    uint64_t e = 0;
+    for (int k = 0; k < E_NKINDS; k++) e += r->errors[k];
+    *errors = e;
+    *connects_ok = r->connects_ok;
+    *connects_failed = r->connects_failed;
 }
 
 void gd_sredis_metrics(const gd_sredis *r, gd_buf *b, const char *labels)

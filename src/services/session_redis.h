@@ -51,6 +51,24 @@ int gd_sredis_get(gd_sredis *r, const char *sid, gd_sredis_cb cb, void *arg);
 int gd_sredis_set(gd_sredis *r, const char *sid, const char *text, size_t len, uint64_t ttl_ms,
                   gd_sredis_cb cb, void *arg);
 
+/* The most keys one gd_sredis_del_keys takes. */
+#define GD_SREDIS_MAX_KEYS 256
+
+/** GET key (the whole key, no prefix: the shop's cache-aside). As gd_sredis_get. */
+int gd_sredis_get_key(gd_sredis *r, const char *key, gd_sredis_cb cb, void *arg);
+
+/** SET key text EX ttl_s (at least 1 s). As gd_sredis_get. */
+int gd_sredis_set_key_ex(gd_sredis *r, const char *key, const char *text, size_t len,
+                         uint64_t ttl_s, gd_sredis_cb cb, void *arg);
+
+/** DEL of n keys (1..GD_SREDIS_MAX_KEYS) in one command; cb gets status 0 whether or
+ *  not they existed. As gd_sredis_get; GD_EINVAL for a bad n (cb never called). */
+int gd_sredis_del_keys(gd_sredis *r, const char *const *keys, int n, gd_sredis_cb cb, void *arg);
+
+/** The store's counts: commands failed (every kind), connects made and failed. */
+void gd_sredis_counts(const gd_sredis *r, uint64_t *errors, uint64_t *connects_ok,
+                      uint64_t *connects_failed);
+
 /** Appends the store's series to b (Prometheus text) with labels (`instance="ID"`):
  *  gameday_clothes_session_store_up, gameday_clothes_redis_errors_total{kind},
  *  gameday_clothes_redis_connects_total{result}. */

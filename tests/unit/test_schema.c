@@ -134,6 +134,37 @@ Test(schema, launch_template_sessions)
     }
 }
 
+Test(schema, launch_template_cache)
+{
+    /* cache: redis caches a database's reads in the session_store's Redis, whatever
+     * the sessions' mode */
+    json_t *s = parse("{\"service\": \"clothes\", \"database\": \"orders\", \"cache\": "
+                      "\"redis\", \"session_store\": \"127.T.0.50:6379\", \"cache_ttl\": "
+                      "\"2m\"}");
+    gd_free(check_api("launch_template", "shop", s, 0));
+    cr_assert_float_eq(json_number_value(json_object_get(s, "cache_ttl")), 120, 1e-9);
+    json_decref(s);
+    struct {
+        const char *spec, *want;
+    } bad[] = {
+        {"{\"cache\": \"redis\", \"session_store\": \"127.T.0.50:6379\"}",
+         "cache-aside caches a database's reads: the template names no database"},
+        {"{\"cache\": \"redis\", \"database\": \"orders\"}",
+         "missing: cache: redis needs the Redis server's address or a cache_cluster"},
+        {"{\"cache\": \"memcached\"}", "(allowed: none, redis)"},
+        {"{\"cache\": \"redis\", \"database\": \"orders\", \"session_store\": "
+         "\"127.T.0.50:6379\", \"cache_ttl\": \"2d\"}",
+         "field 'cache_ttl'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s = parse(bad[i].spec);
+        char *j = check_api("launch_template", "shop", s, 1);
+        cr_assert(strstr(j, bad[i].want), "%s: %s", bad[i].spec, j);
+        gd_free(j);
+        json_decref(s);
+    }
+}
+
 Test(schema, defaults_vpc_subnet_instance)
 {
     json_t *s = parse("{}");
@@ -196,7 +227,8 @@ Test(schema, api_errors_name_the_path)
     cr_assert_str_eq(
         j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
            "command, instance_type, market, port, slots, queue, service_time, boot_time, "
-           "sessions, session_store, database, read_from, db_pool, cache, cache_ttl, security_groups, tags, termination_protection)\n"
+           "sessions, session_store, database, read_from, db_pool, cache, cache_ttl, "
+           "security_groups, tags, termination_protection)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
            "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
            "m5.xlarge, c5.large, c5.xlarge)\n"
@@ -328,10 +360,11 @@ Test(schema, unknown_type_and_not_a_mapping)
 {
     json_t *s = parse("{}");
     char *j = check_api("rocket", "x", s, 1);
-    cr_assert_str_eq(j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
-                        "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
-                        "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-                        "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db)");
+    cr_assert_str_eq(
+        j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
+           "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
+           "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
+           "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
