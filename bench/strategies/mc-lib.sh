@@ -62,5 +62,5 @@ safe_tiers() {
 before_the_outage() {
   at $((60 * 60))
   q update shop-db multi_az=true
-  q update sessions replicas=1 multi_az=true
+  q update sessions replicas=1 multi_az=true automatic_failover=true
 }

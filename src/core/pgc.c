@@ -15,7 +15,7 @@
 #define PW_MAGIC 0x50475057u
 #define Q_MAGIC 0x50475151u
 #define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MAX_MS 500 /* low: a db back from a failover or its start is found soon */
 #define MAX_QUEUED 64
 
 enum pstate {

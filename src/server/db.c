@@ -762,6 +762,7 @@ static void start_failover(gd_game *g, json_t *db, json_t *primary, json_t *stan
 {
     struct node *s = node_find(gd_jstr(standby, "id"));
     if (!s || !s->admin || s->promoting) return;
+    if (!cause || !*cause) cause = "its primary's postgres is gone";
     if (gd_pgc_query(s->admin, "SELECT pg_promote(false)", on_promoted, s) < 0) return;
     s->promoting = 1;
     double down_at = gd_jnum(primary, "down_at", (double)gd_clock_mono_ns() / 1e9);
