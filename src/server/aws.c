@@ -30,8 +30,9 @@
 #define MAX_SKEW_S 900
 #define REGION "us-east-1"
 
-static const gd_aws_service *const services[] = {&gd_aws_ec2, &gd_aws_autoscaling,
-                                                 &gd_aws_cloudwatch, &gd_aws_cloudtrail};
+static const gd_aws_service *const services[] = {&gd_aws_ec2,        &gd_aws_autoscaling,
+                                                 &gd_aws_cloudwatch, &gd_aws_cloudtrail,
+                                                 &gd_aws_rds,        &gd_aws_elasticache};
 #define NSERVICES (sizeof services / sizeof services[0])
 
 int gd_aws_path(const gd_http_req *req)

@@ -55,6 +55,10 @@ static const struct {
      "AWS::FIS::Experiment"},
     {"deny_policy", "CreatePolicy", "UpdatePolicy", "DeletePolicy", "organizations",
      "AWS::Organizations::Policy"},
+    {"db", "CreateDBInstance", "ModifyDBInstance", "DeleteDBInstance", "rds",
+     "AWS::RDS::DBInstance"},
+    {"cache_cluster", "CreateReplicationGroup", "ModifyReplicationGroup", "DeleteReplicationGroup",
+     "elasticache", "AWS::ElastiCache::ReplicationGroup"},
 };
 
 /* Our other events' sources (their names are CloudTrail's already). */
@@ -72,6 +76,11 @@ static const struct {
     {"ChangeResourceRecordSets", "route53"},
     {"StartExperiment", "fis"},
     {"StopExperiment", "fis"},
+    {"RebootDBInstance", "rds"},
+    {"FailoverDBCluster", "rds"},
+    {"TestFailover", "elasticache"},
+    {"FailoverReplicationGroup", "elasticache"},
+    {"RebootCacheNode", "elasticache"},
 };
 
 static int type_row(const char *type)

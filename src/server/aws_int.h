@@ -36,6 +36,7 @@ typedef struct gd_aws_service {
 } gd_aws_service;
 
 extern const gd_aws_service gd_aws_ec2, gd_aws_autoscaling, gd_aws_cloudwatch, gd_aws_cloudtrail;
+extern const gd_aws_service gd_aws_rds, gd_aws_elasticache;
 
 /* One request being answered. */
 typedef struct gd_aws_call {
@@ -110,5 +111,23 @@ char *gd_aws_page_token(long offset, char *out);
 const char *gd_aws_id_of(const json_t *list, const char *type, const char *name);
 /** The resource of type whose id (or name) is id in list, or NULL (borrowed). */
 json_t *gd_aws_find(const json_t *list, const char *type, const char *id);
+
+/* ---- the data services' shared forms (aws_rds.c, for RDS and ElastiCache) ---- */
+
+/** The subnets' names (a new array into names) of a subnet group: "default" (or NULL)
+ *  is every subnet of the team that is not public, in the store's order; a db's or a
+ *  cache_cluster's name is its subnets. 0, or -1 for a group there is not. */
+int gd_aws_subnet_group(const json_t *all, const char *group, json_t **names);
+/** <Subnets> of those names (with SubnetStatus for RDS). */
+void gd_aws_subnets_xml(gd_xml *x, const json_t *all, const json_t *names, int rds);
+/** The security groups' names (a new array, NULL when none is given) of the list
+ *  parameter prefix ("VpcSecurityGroupIds.VpcSecurityGroupId"), ids or names. 0, or -1
+ *  after answering InvalidParameterValue. */
+int gd_aws_security_groups(gd_aws_call *k, const char *prefix, const json_t *all, json_t **names);
+/** The tags (a new object, NULL when none) of prefix.N.Key/Value; 0 or -1 after
+ *  answering. */
+int gd_aws_tags(gd_aws_call *k, const char *prefix, json_t **tags);
+/** <tag><Tag><Key/><Value/></Tag>...</tag> of a spec's tags. */
+void gd_aws_tags_xml(gd_xml *x, const char *tag, const json_t *tags);
 
 #endif
