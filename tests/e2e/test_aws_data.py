@@ -324,16 +324,20 @@ def window(minutes=3):
 
 
 def test_get_metric_data_for_rds_and_elasticache(game):
-    t0, t1 = window()
     q = ('[{"Id":"conns","MetricStat":{"Metric":{"Namespace":"AWS/RDS","MetricName":'
          '"DatabaseConnections","Dimensions":[{"Name":"DBInstanceIdentifier","Value":"orders"}]},'
          '"Period":60,"Stat":"Maximum"}},'
          '{"Id":"hits","MetricStat":{"Metric":{"Namespace":"AWS/ElastiCache","MetricName":'
          '"CurrConnections","Dimensions":[{"Name":"ReplicationGroupId","Value":"sessions"}]},'
          '"Period":60,"Stat":"Average"}}]')
-    out = aws(game, "cloudwatch", "get-metric-data", "--metric-data-queries", q,
-              "--start-time", t0, "--end-time", t1, "--scan-by", "TimestampAscending")
-    res_ = {r["Id"]: r for r in out["MetricDataResults"]}
+    def both_have_points():
+        t0, t1 = window()
+        out = aws(game, "cloudwatch", "get-metric-data", "--metric-data-queries", q,
+                  "--start-time", t0, "--end-time", t1, "--scan-by", "TimestampAscending")
+        r = {x["Id"]: x for x in out["MetricDataResults"]}
+        return (t0, t1, r) if all(x["Values"] for x in r.values()) else None
+    # the samplers write a datapoint a metric period: wait for both series' first
+    t0, t1, res_ = game.wait_until(both_have_points, 30, "datapoints of both series")
     assert set(res_) == {"conns", "hits"}
     for r in res_.values():
         assert r["StatusCode"] == "Complete" and len(r["Timestamps"]) == len(r["Values"]) > 0
