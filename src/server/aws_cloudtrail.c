@@ -69,6 +69,7 @@ static const struct {
     {"SpotInstanceInterruptionWarning", "ec2"},
     {"SetDesiredCapacity", "autoscaling"},
     {"DeregisterTargets", "elasticloadbalancing"},
+    {"CreateInvalidation", "cloudfront"},
     {"ChangeResourceRecordSets", "route53"},
     {"StartExperiment", "fis"},
     {"StopExperiment", "fis"},
