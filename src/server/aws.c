@@ -1,7 +1,7 @@
 /* The AWS API's front door (see aws.h): per-team keys, Signature Version 4, the
  * service and action a request names, answers and errors in each protocol's shape,
  * one log line and the metrics per request. The services' actions live in
- * aws_ec2.c, aws_autoscaling.c, aws_cloudwatch.c and aws_cloudtrail.c. */
+ * aws_ec2.c, aws_autoscaling.c, aws_cloudwatch.c, aws_cloudtrail.c and aws_elbv2.c. */
 #include "server/aws.h"
 
 #include "core/clock.h"
@@ -30,8 +30,8 @@
 #define MAX_SKEW_S 900
 #define REGION "us-east-1"
 
-static const gd_aws_service *const services[] = {&gd_aws_ec2, &gd_aws_autoscaling,
-                                                 &gd_aws_cloudwatch, &gd_aws_cloudtrail};
+static const gd_aws_service *const services[] = {
+    &gd_aws_ec2, &gd_aws_autoscaling, &gd_aws_cloudwatch, &gd_aws_cloudtrail, &gd_aws_elbv2};
 #define NSERVICES (sizeof services / sizeof services[0])
 
 int gd_aws_path(const gd_http_req *req)

@@ -36,6 +36,7 @@ typedef struct gd_aws_service {
 } gd_aws_service;
 
 extern const gd_aws_service gd_aws_ec2, gd_aws_autoscaling, gd_aws_cloudwatch, gd_aws_cloudtrail;
+extern const gd_aws_service gd_aws_elbv2;
 
 /* One request being answered. */
 typedef struct gd_aws_call {

@@ -407,6 +407,12 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
 int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
                  gd_op_result *out)
 {
+    return gd_op_update_as(g, who, "UpdateResource", id, body, out);
+}
+
+int gd_op_update_as(gd_game *g, const gd_actor *who, const char *event, const char *id,
+                    const json_t *body, gd_op_result *out)
+{
     static const char *const keys[] = {"spec", NULL};
     memset(out, 0, sizeof *out);
     json_t *params = json_pack("{s:s,s:O?}", "id", id, "spec", json_object_get(body, "spec"));
@@ -424,10 +430,10 @@ int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *
         json_decref(res);
     }
     if (r < 0) {
-        audit(g, who, "UpdateResource", params, out);
+        audit(g, who, event, params, out);
         return r;
     }
-    r = update(g, who, res, json_object_get(body, "spec"), "UpdateResource", params, out);
+    r = update(g, who, res, json_object_get(body, "spec"), event, params, out);
     json_decref(res);
     return r;
 }

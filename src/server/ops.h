@@ -63,6 +63,11 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
 /** Merges {"spec": {...}} into a resource's spec (UpdateResource). 200 with it. */
 int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
                  gd_op_result *out);
+/** gd_op_update recorded under an event name of its own (the AWS call it serves:
+ *  RegisterTargets, CreateRule ...): the same checks, and the deny policies and
+ *  throttles of UpdateResource. */
+int gd_op_update_as(gd_game *g, const gd_actor *who, const char *event, const char *id,
+                    const json_t *body, gd_op_result *out);
 /** Deletes a resource (DeleteResource; an instance is terminated; a group's instances
  *  are terminated with it). 409 DependencyViolation while another resource needs it. */
 int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *out);
