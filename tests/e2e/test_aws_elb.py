@@ -324,3 +324,267 @@ def test_target_group_attributes_deregistration_and_delete(game):
     assert "spare-tg" not in [r["name"] for r in rest(g, "/resources")]
     code, _ = aws_error(g, "elbv2", "describe-target-groups", "--target-group-arns", arn)
     assert code == "TargetGroupNotFound"
+
+
+# ---- CloudFront ----
+
+
+def cdn_get(g, path="/", key="k1"):
+    cdn = rest(g, "/resources/web-cdn")["status"]
+    r = http("GET", f"http://{cdn['ip']}:{cdn['port']}{path}?key={key}")
+    assert r.status == 200, r
+    return r
+
+
+def test_distributions_are_the_games_cdns(game):
+    g = game
+    cdn = rest(g, "/resources/web-cdn")
+    out = aws(g, "cloudfront", "list-distributions", "--no-paginate")["DistributionList"]
+    assert out["Quantity"] == 1 and out["IsTruncated"] is False and out["MaxItems"] == 100
+    paged = aws(g, "cloudfront", "list-distributions")["DistributionList"]["Items"]
+    assert [(i["Id"], i["DomainName"]) for i in paged] == \
+        [(i["Id"], i["DomainName"]) for i in out["Items"]], "the CLI's paginated form"
+    d = out["Items"][0]
+    assert re.fullmatch(r"E[A-Z0-9]{13}", d["Id"]), d["Id"]
+    assert d["ARN"] == f"arn:aws:cloudfront::000000000001:distribution/{d['Id']}"
+    assert d["DomainName"] == cdn["status"]["dns_name"] and d["Status"] == "Deployed"
+    assert d["Origins"]["Items"][0]["Id"] == "web-alb"
+    assert d["DefaultCacheBehavior"]["TargetOriginId"] == "web-alb"
+    got = aws(g, "cloudfront", "get-distribution", "--id", d["Id"])
+    assert got["Distribution"]["Id"] == d["Id"] and got["ETag"]
+    assert got["Distribution"]["DistributionConfig"]["DefaultCacheBehavior"][
+        "DefaultTTL"] == cdn["spec"]["default_ttl"]
+    conf = aws(g, "cloudfront", "get-distribution-config", "--id", d["Id"])
+    assert conf["DistributionConfig"] == got["Distribution"]["DistributionConfig"]
+    assert conf["ETag"] == got["ETag"]
+    code, _ = aws_error(g, "cloudfront", "get-distribution", "--id", "E0000000000000")
+    assert code == "NoSuchDistribution"
+    other = aws(g, "cloudfront", "list-distributions", profile="team-2")["DistributionList"]
+    assert len(other["Items"]) == 1 and other["Items"][0]["Id"] != d["Id"]
+
+
+def dist_id(g):
+    return aws(g, "cloudfront", "list-distributions")["DistributionList"]["Items"][0]["Id"]
+
+
+def test_an_invalidation_removes_a_cached_object(game, tmp_path):
+    g = game
+    did = dist_id(g)
+    cdn_get(g, "/", "k1")
+    assert cdn_get(g, "/", "k1").header("X-Cache").startswith("Hit"), "cached"
+
+    out = aws(g, "cloudfront", "create-invalidation", "--distribution-id", did, "--paths", "/")
+    inv = out["Invalidation"]
+    assert re.fullmatch(r"I[A-Z0-9]{13}", inv["Id"]), inv
+    assert inv["InvalidationBatch"]["Paths"] == {"Quantity": 1, "Items": ["/"]}
+    assert inv["Status"] in ("InProgress", "Completed")
+    assert out["Location"].endswith(f"/distribution/{did}/invalidation/{inv['Id']}")
+    # The edge confirms it: Completed, in the CLI and in the cdn's status.
+    g.wait_until(lambda: aws(g, "cloudfront", "get-invalidation", "--distribution-id", did,
+                             "--id", inv["Id"])["Invalidation"]["Status"] == "Completed",
+                 20, "the invalidation to complete")
+    recs = rest(g, "/cdns/web-cdn/invalidations")
+    assert recs[0]["id"] == inv["Id"] and recs[0]["status"] == "Completed"
+    assert recs[0]["paths"] == ["/"] and recs[0]["objects"] >= 1
+    ev = events_of(g, "CreateInvalidation")
+    assert ev[0]["principal"] == "team-1" and ev[0]["errorCode"] is None
+    ct = aws(g, "cloudtrail", "lookup-events", "--lookup-attributes",
+             "AttributeKey=EventName,AttributeValue=CreateInvalidation")["Events"]
+    assert ct and ct[0]["EventSource"] == "cloudfront.amazonaws.com"
+    # The object is fetched again from the origin, then cached again.
+    assert cdn_get(g, "/", "k1").header("X-Cache").startswith("Miss")
+    assert cdn_get(g, "/", "k1").header("X-Cache").startswith("Hit")
+
+    # The same CallerReference with the same paths: the same invalidation.
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps({"Paths": {"Quantity": 2, "Items": ["/a", "/img/*"]},
+                                 "CallerReference": "deploy-42"}))
+    first = aws(g, "cloudfront", "create-invalidation", "--distribution-id", did,
+                "--invalidation-batch", f"file://{batch}")["Invalidation"]
+    again = aws(g, "cloudfront", "create-invalidation", "--distribution-id", did,
+                "--invalidation-batch", f"file://{batch}")["Invalidation"]
+    assert again["Id"] == first["Id"]
+    n = len(rest(g, "/cdns/web-cdn/invalidations"))
+    batch.write_text(json.dumps({"Paths": {"Quantity": 1, "Items": ["/b"]},
+                                 "CallerReference": "deploy-42"}))
+    code, _ = aws_error(g, "cloudfront", "create-invalidation", "--distribution-id", did,
+                        "--invalidation-batch", f"file://{batch}")
+    assert code == "InvalidationBatchAlreadyExists"
+    code, _ = aws_error(g, "cloudfront", "create-invalidation", "--distribution-id", did,
+                        "--paths", "no-slash")
+    assert code == "InvalidArgument"
+    assert len(rest(g, "/cdns/web-cdn/invalidations")) == n, "refusals change nothing"
+
+    # ctl invalidate: the same operation, listed by the CLI.
+    r = g.ctl("invalidate", "web-cdn", "/x", "/y/*", token=token(g))
+    assert "/y/*" in r.stdout
+    recs = rest(g, "/cdns/web-cdn/invalidations")
+    assert len(recs) == n + 1 and recs[0]["paths"] == ["/x", "/y/*"]
+    listed = aws(g, "cloudfront", "list-invalidations", "--distribution-id",
+                 did)["InvalidationList"]
+    assert [i["Id"] for i in listed["Items"]] == [r["id"] for r in recs]
+    page = aws(g, "cloudfront", "list-invalidations", "--distribution-id", did, "--max-items",
+               "1")
+    assert len(page["InvalidationList"]["Items"]) == 1 and page.get("NextToken")
+    code, _ = aws_error(g, "cloudfront", "get-invalidation", "--distribution-id", did, "--id",
+                        "I0000000000000")
+    assert code == "NoSuchInvalidation"
+
+
+# ---- keys ----
+
+
+def test_another_teams_key_or_a_bad_one_reaches_nothing(game, tmp_path):
+    g = game
+    arn = tg_arn(g, "api-tg")
+    did = dist_id(g)
+    before_spec = rest(g, "/resources/api-tg")["spec"]
+    before_invs = rest(g, "/cdns/web-cdn/invalidations")
+    before_audit = len(audit(g))
+    api2 = api_instance(g, team=2)
+
+    code, _ = aws_error(g, "elbv2", "describe-target-groups", "--target-group-arns", arn,
+                        profile="team-2")
+    assert code == "TargetGroupNotFound"
+    code, _ = aws_error(g, "elbv2", "register-targets", "--target-group-arn", arn, "--targets",
+                        f"Id={api2['id']}", profile="team-2")
+    assert code == "TargetGroupNotFound"
+    code, _ = aws_error(g, "elbv2", "describe-listeners", "--load-balancer-arn", alb_arn(g),
+                        profile="team-2")
+    assert code == "LoadBalancerNotFound"
+    code, _ = aws_error(g, "cloudfront", "create-invalidation", "--distribution-id", did,
+                        "--paths", "/", profile="team-2")
+    assert code == "NoSuchDistribution"
+
+    c = configparser.ConfigParser()
+    c.read(g.out / "aws" / "credentials")
+    bad = configparser.ConfigParser()
+    bad["team-1"] = {"aws_access_key_id": c["team-1"]["aws_access_key_id"],
+                     "aws_secret_access_key": "x" * 40}
+    bad["stranger"] = {"aws_access_key_id": "AKIAAAAAAAAAAAAAAAAA",
+                       "aws_secret_access_key": c["team-1"]["aws_secret_access_key"]}
+    with open(tmp_path / "bad", "w") as f:
+        bad.write(f)
+    code, _ = aws_error(g, "elbv2", "deregister-targets", "--target-group-arn", arn,
+                        "--targets", f"Id={api_instance(g)['id']}", credentials=tmp_path / "bad")
+    assert code == "SignatureDoesNotMatch"
+    code, _ = aws_error(g, "elbv2", "describe-load-balancers", profile="stranger",
+                        credentials=tmp_path / "bad")
+    assert code == "InvalidClientTokenId"
+    code, _ = aws_error(g, "cloudfront", "create-invalidation", "--distribution-id", did,
+                        "--paths", "/", credentials=tmp_path / "bad")
+    assert code == "SignatureDoesNotMatch"
+    code, _ = aws_error(g, "cloudfront", "list-distributions", profile="stranger",
+                        credentials=tmp_path / "bad")
+    assert code == "InvalidClientTokenId"
+
+    assert rest(g, "/resources/api-tg")["spec"] == before_spec
+    assert rest(g, "/cdns/web-cdn/invalidations") == before_invs
+    assert len(audit(g)) == before_audit, "nothing was done to team 1"
+    assert rest(g, "/cdns/web-cdn/invalidations", team=2) == []
+
+
+# ---- malformed requests, signed here (the CLI only sends well-formed ones) ----
+
+
+def sigv4(g, method, path, service, body=b"", query="", team_profile="team-1"):
+    """(status, body) of a SigV4-signed request of our own to the game's /aws."""
+    import datetime
+    import hashlib
+    import hmac
+    import urllib.parse
+    import urllib.request
+    c = configparser.ConfigParser()
+    c.read(g.out / "aws" / "credentials")
+    key_id = c[team_profile]["aws_access_key_id"]
+    secret = c[team_profile]["aws_secret_access_key"]
+    u = urllib.parse.urlsplit(g.api)
+    amz = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    h = {"host": u.netloc, "x-amz-date": amz}
+    if service != "cloudfront":
+        h["content-type"] = "application/x-www-form-urlencoded; charset=utf-8"
+    names = sorted(h)
+    cq = "&".join(sorted(query.split("&"))) if query else ""
+    creq = "\n".join([method, path, cq, "".join(f"{n}:{h[n]}\n" for n in names),
+                      ";".join(names), hashlib.sha256(body).hexdigest()])
+    scope = f"{amz[:8]}/us-east-1/{service}/aws4_request"
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (amz[:8], "us-east-1", service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    h["authorization"] = (f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, "
+                          f"SignedHeaders={';'.join(names)}, Signature={sig}")
+    url = g.api + path + ("?" + query if query else "")
+    req = urllib.request.Request(url, data=body if body or method == "POST" else None,
+                                 method=method, headers={k: v for k, v in h.items() if k != "host"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def code_of(text):
+    m = re.search(r"<Code>([^<]+)</Code>", text)
+    return m.group(1) if m else None
+
+
+def test_malformed_requests_get_aws_errors_and_change_nothing(game):
+    g = game
+    did = dist_id(g)
+    base = f"/aws/2020-05-31/distribution/{did}"
+    before = len(rest(g, "/cdns/web-cdn/invalidations"))
+    batch = ("<InvalidationBatch xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">"
+             "<Paths><Quantity>{q}</Quantity><Items>{items}</Items></Paths>"
+             "<CallerReference>{ref}</CallerReference></InvalidationBatch>")
+    cases = [
+        ("GET", base + "/nope", b"", 404, "InvalidAction"),
+        ("DELETE", base, b"", 405, "InvalidAction"),
+        ("POST", base + "/invalidation", b"", 400, "MissingBody"),
+        ("POST", base + "/invalidation", b"<Other/>", 400, "MalformedInput"),
+        ("POST", base + "/invalidation",
+         batch.format(q=2, items="<Path>/a</Path>", ref="r1").encode(), 400,
+         "InconsistentQuantities"),
+        ("POST", base + "/invalidation",
+         batch.format(q=1, items="<Path>&bogus;</Path>", ref="r2").encode(), 400,
+         "MalformedInput"),
+        ("POST", base + "/invalidation",
+         batch.format(q=1, items="<Path>/a&#99999999999999;</Path>", ref="r3").encode(), 400,
+         "MalformedInput"),
+        ("POST", base + "/invalidation", b"<InvalidationBatch><Paths><Path>/a", 400,
+         "MalformedInput"),
+        ("POST", base + "/invalidation", batch.format(q=1, items="<Path>/a</Path>",
+                                                      ref="").encode(), 400, "InvalidArgument"),
+        ("POST", "/aws/2020-05-31/distribution/E0000000000000/invalidation",
+         batch.format(q=1, items="<Path>/a</Path>", ref="r4").encode(), 404,
+         "NoSuchDistribution"),
+    ]
+    for method, path, body, status, code in cases:
+        st, text = sigv4(g, method, path, "cloudfront", body)
+        assert (st, code_of(text)) == (status, code), (method, path, body, text)
+        assert "<ErrorResponse" in text and "<RequestId>" in text, text
+    assert len(rest(g, "/cdns/web-cdn/invalidations")) == before, "refusals change nothing"
+    # Entities are decoded: /a&b is the path.
+    st, text = sigv4(g, "POST", base + "/invalidation", "cloudfront",
+                     batch.format(q=1, items="<Path>/a&amp;b&#33;</Path>", ref="r5").encode())
+    assert st == 201 and "<Path>/a&amp;b!</Path>" in text, text
+    assert rest(g, "/cdns/web-cdn/invalidations")[0]["paths"] == ["/a&b!"]
+
+    # The query protocol's refusals of ELBv2.
+    rules = rest(g, "/resources/web-alb")["spec"]["rules"]
+    for form, code in [
+        ("Action=CreateRule&Version=2015-12-01&ListenerArn=x&Priority=abc", "ListenerNotFound"),
+        ("Action=DescribeTargetHealth&Version=2015-12-01", "ValidationError"),
+        ("Action=DescribeLoadBalancers&Version=2015-12-01&Foo=1", "UnknownParameter"),
+        ("Action=DeleteListener&Version=2015-12-01", "InvalidAction"),
+        ("Action=DescribeListeners&Version=2015-12-01", "ValidationError"),
+        ("Action=DescribeLoadBalancers&Version=2015-12-01&Marker=zz", "ValidationError"),
+        ("Action=DescribeRules&Version=2015-12-01&RuleArns.member.1=arn%3Ax", "RuleNotFound"),
+        ("Action=CreateTargetGroup&Version=2015-12-01&Name=Bad_Name", "ValidationError"),
+    ]:
+        st, text = sigv4(g, "POST", "/aws/", "elasticloadbalancing", form.encode())
+        assert st == 400 and code_of(text) == code, (form, text)
+    assert rest(g, "/resources/web-alb")["spec"]["rules"] == rules
+    assert g.running(), "the game is alive"
+    assert aws(g, "elbv2", "describe-load-balancers")["LoadBalancers"], "and answers"
