@@ -42,6 +42,8 @@ static const struct ctl_cmd {
     {"get", "NAME|ID", "one resource, spec and status", 1, 1},
     {"scale", "NAME COUNT", "set an autoscaling group's desired capacity", 2, 2},
     {"failover", "NAME", "fail a cache cluster's primary over to a replica (TestFailover)", 1, 1},
+    {"invalidate", "CDN PATH...",
+     "remove a cdn's cached objects by path ('/a.html', '/img/*'): CreateInvalidation", 2, -1},
     {"terminate", "ID|NAME [--force]", "terminate an instance (--force: SIGKILL)", 1, -1},
     {"stop", "ID|NAME", "stop an instance (not billed; keeps its address)", 1, 1},
     {"start", "ID|NAME", "start a stopped instance (it boots again, as its instance_type)", 1, 1},
@@ -413,6 +415,12 @@ int gd_cmd_ctl(int argc, char **argv)
     } else if (!strcmp(cmd, "failover")) {
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/cache_clusters/%s/failover", args[0]);
+    } else if (!strcmp(cmd, "invalidate")) {
+        method = "POST";
+        snprintf(path, sizeof path, "/api/v1/cdns/%s/invalidations", args[0]);
+        json_t *paths = json_array();
+        for (int a = 1; a < nargs; a++) json_array_append_new(paths, json_string(args[a]));
+        body = json_pack("{s:o}", "paths", paths);
     } else if (!strcmp(cmd, "terminate")) {
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/instances/%s/terminate", args[0]);

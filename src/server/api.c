@@ -508,6 +508,24 @@ static void h_db_reboot(struct call *k)
     action(k, "reboot", 1);
 }
 
+static void h_invalidate(struct call *k)
+{
+    action(k, "invalidate", 0);
+}
+
+/* A cdn's invalidations, newest first (its status holds them). */
+static void h_invalidations(struct call *k)
+{
+    json_t *cdn = gd_store_res_live(k->g->db, k->w->team, k->arg, "cdn");
+    if (!cdn) {
+        gd_http_respond_error(k->c, 404, "NoSuchDistribution", "no cdn of that id or name");
+        return;
+    }
+    json_t *list = json_object_get(json_object_get(cdn, "status"), "invalidations");
+    gd_http_respond_json(k->c, 200, list ? json_incref(list) : json_array());
+    json_decref(cdn);
+}
+
 static void h_resources(struct call *k)
 {
     char type[32] = "";
@@ -593,6 +611,8 @@ static const struct route {
     {HTTP_POST, "cache_clusters/*/failover", TEAM, h_failover},
     {HTTP_POST, "dbs/*/failover", TEAM, h_db_failover},
     {HTTP_POST, "dbs/*/reboot", TEAM, h_db_reboot},
+    {HTTP_POST, "cdns/*/invalidations", TEAM, h_invalidate},
+    {HTTP_GET, "cdns/*/invalidations", TEAM, h_invalidations},
     {HTTP_POST, "experiment_templates/*/start", TEAM, h_start_experiment},
     {HTTP_POST, "experiments/*/stop", TEAM, h_stop_experiment},
     {HTTP_GET, "metrics", PLAYER, h_metrics},

@@ -1,7 +1,8 @@
 /* The AWS API's front door (see aws.h): per-team keys, Signature Version 4, the
  * service and action a request names, answers and errors in each protocol's shape,
  * one log line and the metrics per request. The services' actions live in
- * aws_ec2.c, aws_autoscaling.c, aws_cloudwatch.c and aws_cloudtrail.c. */
+ * aws_ec2.c, aws_autoscaling.c, aws_cloudwatch.c, aws_cloudtrail.c, aws_elbv2.c and
+ * aws_cloudfront.c. */
 #include "server/aws.h"
 
 #include "core/clock.h"
@@ -30,9 +31,9 @@
 #define MAX_SKEW_S 900
 #define REGION "us-east-1"
 
-static const gd_aws_service *const services[] = {&gd_aws_ec2,        &gd_aws_autoscaling,
-                                                 &gd_aws_cloudwatch, &gd_aws_cloudtrail,
-                                                 &gd_aws_rds,        &gd_aws_elasticache};
+static const gd_aws_service *const services[] = {
+    &gd_aws_ec2, &gd_aws_autoscaling, &gd_aws_cloudwatch, &gd_aws_cloudtrail,
+    &gd_aws_rds, &gd_aws_elasticache, &gd_aws_elbv2,      &gd_aws_cloudfront};
 #define NSERVICES (sizeof services / sizeof services[0])
 
 int gd_aws_path(const gd_http_req *req)
@@ -288,6 +289,20 @@ void gd_aws_xml_send(gd_aws_call *k, gd_xml *x)
                     GD_XML_MAX >> 20);
     else
         respond(k, 200, "text/xml;charset=UTF-8", x->b.data, x->b.len);
+    gd_xml_free(x);
+}
+
+void gd_aws_rest_send(gd_aws_call *k, int status, const char *headers, gd_xml *x)
+{
+    if (x->err) {
+        gd_xml_free(x);
+        gd_aws_fail(k, 500, "InternalError", "the answer is larger than %d MiB", GD_XML_MAX >> 20);
+        return;
+    }
+    char *hdr = gd_sprintf("x-amzn-RequestId: %s\r\n%s", k->request_id, headers ? headers : "");
+    k->status = status;
+    gd_http_respond(k->c, status, hdr, "text/xml", x->b.data, x->b.len);
+    gd_free(hdr);
     gd_xml_free(x);
 }
 
@@ -655,6 +670,14 @@ static const gd_aws_action *find_action(gd_aws_call *k)
                         je.column, k->body ? "not an object" : je.text);
             return NULL;
         }
+    } else if (s->protocol == GD_AWS_REST_XML) { /* the body is the action's XML */
+        if (gd_aws_params_parse(&k->params, k->req->query, k->req->query ? k->req->query_len : 0,
+                                NULL, 0, err, sizeof err) < 0) {
+            gd_aws_fail(k, 400, "MalformedQueryString", "%s", err);
+            return NULL;
+        }
+        name = s->route(k);
+        if (!name) return NULL;
     } else {
         if (gd_aws_params_parse(&k->params, k->req->query, k->req->query ? k->req->query_len : 0,
                                 k->req->body, k->req->body_len, err, sizeof err) < 0) {

@@ -13,9 +13,10 @@
 #include <jansson.h>
 
 enum gd_aws_protocol {
-    GD_AWS_EC2,   /* EC2's query dialect: lowercase XML, <Response><Errors> */
-    GD_AWS_QUERY, /* the query protocol: <XResponse><XResult>, <ErrorResponse> */
-    GD_AWS_JSON,  /* JSON 1.1 with X-Amz-Target */
+    GD_AWS_EC2,      /* EC2's query dialect: lowercase XML, <Response><Errors> */
+    GD_AWS_QUERY,    /* the query protocol: <XResponse><XResult>, <ErrorResponse> */
+    GD_AWS_JSON,     /* JSON 1.1 with X-Amz-Target */
+    GD_AWS_REST_XML, /* rest-xml (CloudFront): the method and path name the action */
 };
 
 struct gd_aws_call;
@@ -33,10 +34,14 @@ typedef struct gd_aws_service {
     const char *target_prefix; /* JSON: X-Amz-Target is "<prefix>.<Action>" */
     const gd_aws_action *actions;
     int nactions;
+    /* rest-xml: the action's name for the request's method and path (the URL's query
+     * is in k->params), or NULL after answering. */
+    const char *(*route)(struct gd_aws_call *k);
 } gd_aws_service;
 
 extern const gd_aws_service gd_aws_ec2, gd_aws_autoscaling, gd_aws_cloudwatch, gd_aws_cloudtrail;
 extern const gd_aws_service gd_aws_rds, gd_aws_elasticache;
+extern const gd_aws_service gd_aws_elbv2, gd_aws_cloudfront;
 
 /* One request being answered. */
 typedef struct gd_aws_call {
@@ -70,6 +75,9 @@ void gd_aws_xml_begin(gd_aws_call *k, gd_xml *x);
 /** Closes what gd_aws_xml_begin opened (with the query protocol's ResponseMetadata),
  *  sends it and frees x. A document that overflowed is a 500 instead. */
 void gd_aws_xml_send(gd_aws_call *k, gd_xml *x);
+/** A rest-xml answer: status, extra header lines (each ending "\r\n", or NULL), the
+ *  document x (sent and freed; one that overflowed is a 500 instead). */
+void gd_aws_rest_send(gd_aws_call *k, int status, const char *headers, gd_xml *x);
 /** A JSON protocol answer (takes j). */
 void gd_aws_json_send(gd_aws_call *k, json_t *j);
 

@@ -10,6 +10,7 @@
 #include "core/mem.h"
 #include "model/state.h"
 #include "server/faults.h"
+#include "server/invalidations.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -417,6 +418,7 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
         if (p) gd_launcher_set_status(g, id, json_pack("{s:i,s:s}", "pid", p->pid, "admin", admin));
     }
     gd_link_push(g, e, edge_config(g, lb, instances, asgs, tgs));
+    if (!strcmp(gd_jstr(lb, "type"), "cdn")) gd_inv_push(g, lb, e);
     if (!e->stats_inflight && uv_now(g->loop) >= e->stats_at + GD_METRIC_SAMPLE_MS) {
         e->stats_at = uv_now(g->loop);
         static const char q[] = "GET /stats HTTP/1.1\r\nHost: edge\r\n\r\n";

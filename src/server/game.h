@@ -65,6 +65,8 @@ typedef struct gd_edge_link {
     int pushing;
     json_t *stats; /* the edge's last /stats answer */
     int stats_inflight;
+    int inv_inflight; /* a cdn: an invalidation is on its way (invalidations.c) */
+    uint64_t inv_at;  /* loop time (ms) it was last sent */
     struct gd_edge_link *next;
 } gd_edge_link;
 

@@ -13,6 +13,7 @@
 #include "model/state.h"
 #include "server/cache_cluster.h"
 #include "server/faults.h"
+#include "server/invalidations.h"
 #include "server/launcher_int.h"
 
 #include <stdarg.h>
@@ -406,6 +407,12 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
 int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
                  gd_op_result *out)
 {
+    return gd_op_update_as(g, who, "UpdateResource", id, body, out);
+}
+
+int gd_op_update_as(gd_game *g, const gd_actor *who, const char *event, const char *id,
+                    const json_t *body, gd_op_result *out)
+{
     static const char *const keys[] = {"spec", NULL};
     memset(out, 0, sizeof *out);
     json_t *params = json_pack("{s:s,s:O?}", "id", id, "spec", json_object_get(body, "spec"));
@@ -423,10 +430,10 @@ int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *
         json_decref(res);
     }
     if (r < 0) {
-        audit(g, who, "UpdateResource", params, out);
+        audit(g, who, event, params, out);
         return r;
     }
-    r = update(g, who, res, json_object_get(body, "spec"), "UpdateResource", params, out);
+    r = update(g, who, res, json_object_get(body, "spec"), event, params, out);
     json_decref(res);
     return r;
 }
@@ -873,6 +880,49 @@ static int act_reboot(gd_game *g, const gd_actor *who, const char *id, const jso
     return act_db(g, who, id, body, out, 0);
 }
 
+/* CreateInvalidation: a CloudFront invalidation of a cdn's paths, recorded in its status
+ * (InProgress) and delivered to its edge by the edge push (invalidations.c), which
+ * makes it Completed. {"paths": [...], "caller_reference": "..."}; the same reference
+ * with the same paths is the same invalidation (200), with others a 409. */
+static int act_invalidate(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
+                          gd_op_result *out)
+{
+    static const char *const keys[] = {"paths", "caller_reference", NULL};
+    json_t *req = json_is_object(body) ? json_deep_copy(body) : json_object();
+    json_object_set_new(req, "distributionId", json_string(target ? target : ""));
+    int r = known_keys(body, keys, out);
+    json_t *cdn = r == 0 ? gd_store_res_live(g->db, who->team, target ? target : "", "cdn") : NULL;
+    if (r == 0 && !cdn)
+        r = fail(out, 404, "NoSuchDistribution", "no cdn of that id or name: '%s'",
+                 target ? target : "");
+    json_t *rec = NULL, *list = NULL;
+    char err[512];
+    int rc = r == 0 ? gd_inv_new(cdn, body, gd_game_now(g), &rec, &list, err, sizeof err) : 0;
+    if (r == 0 && rc < 0)
+        r = fail(out, rc == GD_EEXIST ? 409 : 400,
+                 rc == GD_EEXIST   ? "InvalidationBatchAlreadyExists"
+                 : rc == GD_EAGAIN ? "TooManyInvalidationsInProgress"
+                                   : "InvalidArgument",
+                 "%s", err);
+    if (r == 0 && rc == 0)
+        gd_launcher_set_status(g, gd_jstr(cdn, "id"), json_pack("{s:o}", "invalidations", list));
+    if (r == 0) {
+        json_object_set_new(rec, "distribution", json_string(gd_jstr(cdn, "name")));
+        ok(out, rc == 0 ? 201 : 200, rec);
+    } else {
+        json_decref(rec);
+    }
+    audit(g, who, "CreateInvalidation", req, out);
+    if (r == 0 && rc == 0) {
+        gd_info("invalidation_created", "team=%d cdn=%s id=%s paths=%zu by=%s", who->team,
+                gd_jstr(cdn, "name"), gd_jstr(rec, "id"),
+                json_array_size(json_object_get(rec, "paths")), who->principal);
+        gd_launcher_reconcile(g);
+    }
+    json_decref(cdn);
+    return r;
+}
+
 static const struct {
     const char *name, *event; /* the action, the event its audit record has */
     int (*fn)(gd_game *g, const gd_actor *who, const char *target, const json_t *body,
@@ -888,6 +938,7 @@ static const struct {
     {"failover", "TestFailover", act_cache_failover},
     {"db_failover", "FailoverDBCluster", act_db_failover},
     {"reboot", "RebootDBInstance", act_reboot},
+    {"invalidate", "CreateInvalidation", act_invalidate},
 };
 
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,

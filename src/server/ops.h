@@ -63,6 +63,11 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
 /** Merges {"spec": {...}} into a resource's spec (UpdateResource). 200 with it. */
 int gd_op_update(gd_game *g, const gd_actor *who, const char *id, const json_t *body,
                  gd_op_result *out);
+/** gd_op_update recorded under an event name of its own (the AWS call it serves:
+ *  RegisterTargets, CreateRule ...): the same checks, and the deny policies and
+ *  throttles of UpdateResource. */
+int gd_op_update_as(gd_game *g, const gd_actor *who, const char *event, const char *id,
+                    const json_t *body, gd_op_result *out);
 /** Deletes a resource (DeleteResource; an instance is terminated; a group's instances
  *  are terminated with it). 409 DependencyViolation while another resource needs it. */
 int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *out);
@@ -70,7 +75,10 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
  *  "terminate" (TerminateInstances, optional {"force": bool}), "set_endpoint"
  *  (ChangeResourceRecordSets, {"name": entry}: target is ignored), "failover"
  *  (TestFailover of a cache_cluster, no body), "db_failover" (FailoverDBCluster of a
- *  db, no body), "reboot" (RebootDBInstance of a db, no body). body may be NULL where the action takes
+ *  db, no body), "reboot" (RebootDBInstance of a db, no body), "invalidate" (CreateInvalidation of
+ *  a cdn, {"paths": [...], "caller_reference": ref}: 201 with the invalidation, 200 with
+ *  the same one for a reference given again with the same paths, 409
+ *  InvalidationBatchAlreadyExists with others). body may be NULL where the action takes
  *  none. */
 int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char *target,
                  const json_t *body, gd_op_result *out);

@@ -13,7 +13,7 @@ from conftest import ROOT, gameday_bin
 # Every command `gameday ctl` runs; --help must list each with a description.
 CTL_COMMANDS = ["status", "instances", "resources", "get", "scale", "failover", "terminate",
                 "create", "update", "delete", "metrics", "endpoint", "score", "events", "audit",
-                "trail"]
+                "trail", "invalidate"]
 
 
 def run(*args, cwd=None):
