@@ -357,9 +357,11 @@ double gd_aws_game_of(const gd_game *g, double wall)
 
 char *gd_aws_iso(double wall, char *out)
 {
-    time_t s = (time_t)floor(wall);
-    int ms = (int)((wall - (double)s) * 1000);
-    if (ms > 999) ms = 999;
+    /* to the nearest millisecond: two computations of one instant that differ in their
+     * last bits (a period's start, a datapoint's time) print the same */
+    long long all = llround(wall * 1000.0);
+    time_t s = (time_t)(all / 1000);
+    int ms = (int)(all % 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
     snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,

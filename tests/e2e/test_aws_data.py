@@ -374,8 +374,13 @@ def test_put_metric_alarm_goes_to_alarm_and_delete_alarms_removes_it(game):
         "comparison": "GreaterThanOrEqualToThreshold"}
     game.wait_until(lambda: res(game, "orders-cpu")["status"].get("state") == "ALARM", 30,
                     "the alarm in ALARM")
-    out = aws(game, "cloudwatch", "describe-alarms", "--alarm-names", "orders-cpu")
-    m = out["MetricAlarms"][0]
+
+    def alarm_seen_by_the_cli():
+        # its periods are a third of a wall second: a period without a datapoint yet may
+        # take it back to INSUFFICIENT_DATA for a moment, so read until the CLI sees it
+        m = aws(game, "cloudwatch", "describe-alarms", "--alarm-names", "orders-cpu")
+        return m["MetricAlarms"][0] if m["MetricAlarms"][0]["StateValue"] == "ALARM" else None
+    m = game.wait_until(alarm_seen_by_the_cli, 30, "describe-alarms showing ALARM")
     assert (m["StateValue"], m["Namespace"], m["Dimensions"]) == (
         "ALARM", "AWS/RDS", [{"Name": "DBInstanceIdentifier", "Value": "orders"}])
     # PutMetricAlarm again replaces it
