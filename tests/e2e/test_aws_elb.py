@@ -9,6 +9,7 @@ checked in the game's state (REST API) and its audit trail; another team's key, 
 wrong secret and an unknown key are refused with AWS's codes and change nothing."""
 
 import configparser
+import datetime
 import json
 import os
 import re
@@ -249,6 +250,23 @@ def test_a_target_group_a_listener_and_a_rule_route_a_path_to_a_registered_insta
     for n in range(4):
         assert through_alb(g, f"/api/items/{n}", f"a{n}") == api["id"]
         assert through_alb(g, "/", f"w{n}") in web
+
+    # CloudWatch has them: RequestCountPerTarget of the new group (its one target took
+    # the 4 requests), under the dimension AWS gives it, the ARN's last part.
+    dim = "targetgroup/" + arn.split(":targetgroup/")[1]
+
+    def per_target():
+        now = datetime.datetime.now(datetime.timezone.utc)
+        out = aws(g, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/ApplicationELB",
+                  "--metric-name", "RequestCountPerTarget", "--dimensions",
+                  f"Name=TargetGroup,Value={dim}", "--statistics", "Sum", "--period", "60",
+                  "--start-time", (now - datetime.timedelta(minutes=5)).isoformat(),
+                  "--end-time", (now + datetime.timedelta(seconds=1)).isoformat())
+        total = sum(p["Sum"] for p in out["Datapoints"])
+        return out if total >= 4 else None
+    out = g.wait_until(per_target, 20, "RequestCountPerTarget of api-tg to count the 4")
+    assert out["Label"] == "RequestCountPerTarget"
+    assert sum(p["Sum"] for p in out["Datapoints"]) == 4, out
 
     # A group in use cannot be deleted; the rule can, and then the path goes to web.
     code, msg = aws_error(g, "elbv2", "delete-target-group", "--target-group-arn", arn)
