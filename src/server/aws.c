@@ -355,6 +355,35 @@ double gd_aws_game_of(const gd_game *g, double wall)
     return gd_game_now(g) - (wall_now() - wall) * gd_clock_speed();
 }
 
+json_t *gd_aws_subnet_group_names(const json_t *all, const char *type, const char *want)
+{
+    json_t *groups = json_array();
+    json_array_append_new(groups, json_string("default"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r) if (!strcmp(gd_jstr(r, "type"), type))
+        json_array_append_new(groups, json_string(gd_jstr(r, "name")));
+    int found = !want;
+    json_array_foreach(groups, i, r) found |= want && !strcmp(want, json_string_value(r));
+    if (!found) {
+        json_decref(groups);
+        return NULL;
+    }
+    return groups;
+}
+
+void gd_aws_ctx_open(gd_aws_ctx *cx, gd_aws_call *k)
+{
+    cx->k = k;
+    cx->all = gd_store_res_list(k->g->db, k->team, NULL, 0);
+    gd_aws_account(k->team, cx->account);
+}
+
+void gd_aws_ctx_close(gd_aws_ctx *cx)
+{
+    json_decref(cx->all);
+}
+
 char *gd_aws_iso(double wall, char *out)
 {
     /* to the nearest millisecond: two computations of one instant that differ in their

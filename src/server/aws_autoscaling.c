@@ -14,24 +14,6 @@
 #define MAX_SUBNETS 16
 
 /* The team's resources, read once per call. */
-struct ctx {
-    gd_aws_call *k;
-    json_t *all;
-    char account[16];
-};
-
-static void ctx_open(struct ctx *cx, gd_aws_call *k)
-{
-    cx->k = k;
-    cx->all = gd_store_res_list(k->g->db, k->team, NULL, 0);
-    gd_aws_account(k->team, cx->account);
-}
-
-static void ctx_close(struct ctx *cx)
-{
-    json_decref(cx->all);
-}
-
 static void members(gd_xml *x, const char *tag, const json_t *list)
 {
     if (!json_array_size(list)) {
@@ -54,7 +36,7 @@ static const char *digits(const char *id)
     return d ? d + 1 : id;
 }
 
-static void lt_xml(struct ctx *cx, gd_xml *x, const char *name)
+static void lt_xml(gd_aws_ctx *cx, gd_xml *x, const char *name)
 {
     gd_xml_open(x, "LaunchTemplate");
     gd_xml_text(x, "LaunchTemplateId", gd_aws_id_of(cx->all, "launch_template", name));
@@ -76,7 +58,7 @@ static const char *lifecycle(const json_t *inst)
     return "InService";
 }
 
-static void instance_member(struct ctx *cx, gd_xml *x, const json_t *inst, int with_group)
+static void instance_member(gd_aws_ctx *cx, gd_xml *x, const json_t *inst, int with_group)
 {
     const json_t *st = json_object_get(inst, "status"), *spec = json_object_get(inst, "spec");
     char az[16];
@@ -94,7 +76,7 @@ static void instance_member(struct ctx *cx, gd_xml *x, const json_t *inst, int w
     gd_xml_close(x, "member");
 }
 
-static void group_xml(struct ctx *cx, gd_xml *x, const json_t *asg)
+static void group_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *asg)
 {
     const json_t *spec = json_object_get(asg, "spec");
     const char *name = gd_jstr(asg, "name");
@@ -260,8 +242,8 @@ static void describe_groups(gd_aws_call *k)
         }
     }
     if (paging(k, 100, 50, &start, &max) < 0 || gd_aws_unread(k) < 0) return;
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     gd_xml x;
     gd_aws_xml_begin(k, &x);
     gd_xml_open(&x, "AutoScalingGroups");
@@ -304,7 +286,7 @@ static void describe_groups(gd_aws_call *k)
         char tok[32];
         gd_xml_text(&x, "NextToken", gd_aws_page_token(start + shown, tok));
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -608,8 +590,8 @@ static void describe_instances(gd_aws_call *k)
         return;
     }
     if (paging(k, 50, 50, &start, &max) < 0 || gd_aws_unread(k) < 0) return;
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     gd_xml x;
     gd_aws_xml_begin(k, &x);
     gd_xml_open(&x, "AutoScalingInstances");
@@ -636,7 +618,7 @@ static void describe_instances(gd_aws_call *k)
         char tok[32];
         gd_xml_text(&x, "NextToken", gd_aws_page_token(start + shown, tok));
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 

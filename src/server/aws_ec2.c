@@ -20,24 +20,6 @@
 /* ---- what every describe shares ---- */
 
 /* The team's resources, read once per call. */
-struct ctx {
-    gd_aws_call *k;
-    json_t *all; /* every live resource of the team */
-    char account[16];
-};
-
-static void ctx_open(struct ctx *cx, gd_aws_call *k)
-{
-    cx->k = k;
-    cx->all = gd_store_res_list(k->g->db, k->team, NULL, 0);
-    gd_aws_account(k->team, cx->account);
-}
-
-static void ctx_close(struct ctx *cx)
-{
-    json_decref(cx->all);
-}
-
 struct filter {
     const char *name;
     const char *vals[MAX_VALUES];
@@ -134,7 +116,7 @@ static void tag_set(gd_xml *x, const json_t *tags)
 /* The tags of a resource as AWS shows them: a Name tag with its name (unless it has
  * one), and for an instance its template's and group's and aws:autoscaling:groupName.
  * A new object. */
-static json_t *tags_of(struct ctx *cx, const json_t *r)
+static json_t *tags_of(gd_aws_ctx *cx, const json_t *r)
 {
     json_t *tags = json_object();
     const json_t *spec = json_object_get(r, "spec"), *st = json_object_get(r, "status");
@@ -154,7 +136,7 @@ static json_t *tags_of(struct ctx *cx, const json_t *r)
 }
 
 /* A subnet's CIDR with the team's octet in place of T. */
-static const char *subnet_cidr(struct ctx *cx, const json_t *sn, char out[24])
+static const char *subnet_cidr(gd_aws_ctx *cx, const json_t *sn, char out[24])
 {
     gd_cidr c;
     const char *raw = gd_jstr(json_object_get(sn, "spec"), "cidr");
@@ -163,7 +145,7 @@ static const char *subnet_cidr(struct ctx *cx, const json_t *sn, char out[24])
 }
 
 /* The id of the team's vpc of a subnet (by its spec's vpc name, else the first vpc). */
-static const char *vpc_id_of(struct ctx *cx, const char *vpc_name)
+static const char *vpc_id_of(gd_aws_ctx *cx, const char *vpc_name)
 {
     const char *id = vpc_name && *vpc_name ? gd_aws_id_of(cx->all, "vpc", vpc_name) : "";
     if (!*id) {
@@ -197,7 +179,7 @@ static int id_list(gd_aws_call *k, const char *param, const char *prefix, const 
 }
 
 /* Answers NotFound when one of ids is no resource of type of the team; -1 then. */
-static int ids_exist(struct ctx *cx, const char **ids, int n, const char *type, const char *code,
+static int ids_exist(gd_aws_ctx *cx, const char **ids, int n, const char *type, const char *code,
                      const char *what)
 {
     gd_buf miss;
@@ -290,7 +272,7 @@ static const char *id_digits(const char *id)
 }
 
 /* The filterable fields of an instance. A new object. */
-static json_t *instance_fields(struct ctx *cx, const json_t *r)
+static json_t *instance_fields(gd_aws_ctx *cx, const json_t *r)
 {
     const json_t *st = json_object_get(r, "status"), *spec = json_object_get(r, "spec");
     const json_t *sn = gd_aws_find(cx->all, "subnet", gd_jstr(st, "subnet"));
@@ -332,7 +314,7 @@ static const char *const instance_filters[] = {"instance-id",
                                                NULL};
 
 /* The security groups of an instance: its own, else its template's. */
-static const json_t *instance_groups(struct ctx *cx, const json_t *r)
+static const json_t *instance_groups(gd_aws_ctx *cx, const json_t *r)
 {
     const json_t *spec = json_object_get(r, "spec");
     const json_t *sg = json_object_get(spec, "security_groups");
@@ -343,7 +325,7 @@ static const json_t *instance_groups(struct ctx *cx, const json_t *r)
     return sg;
 }
 
-static void group_set(struct ctx *cx, gd_xml *x, const json_t *groups)
+static void group_set(gd_aws_ctx *cx, gd_xml *x, const json_t *groups)
 {
     if (!json_array_size(groups)) {
         gd_xml_raw(x, "<groupSet/>");
@@ -362,7 +344,7 @@ static void group_set(struct ctx *cx, gd_xml *x, const json_t *groups)
     gd_xml_close(x, "groupSet");
 }
 
-static void instance_xml(struct ctx *cx, gd_xml *x, const json_t *r, const json_t *f,
+static void instance_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *r, const json_t *f,
                          const json_t *tags)
 {
     const json_t *st = json_object_get(r, "status"), *spec = json_object_get(r, "spec");
@@ -402,7 +384,7 @@ static void instance_xml(struct ctx *cx, gd_xml *x, const json_t *r, const json_
 
 static void describe_instances(gd_aws_call *k)
 {
-    struct ctx cx;
+    gd_aws_ctx cx;
     struct filter f[MAX_FILTERS];
     const char *ids[MAX_IDS];
     long start, max;
@@ -411,9 +393,9 @@ static void describe_instances(gd_aws_call *k)
     if (nf < 0 || paging(k, 5, 1000, nids, &start, &max) < 0 || dry_run(k) < 0 ||
         gd_aws_unread(k) < 0)
         return;
-    ctx_open(&cx, k);
+    gd_aws_ctx_open(&cx, k);
     if (ids_exist(&cx, ids, nids, "instance", "InvalidInstanceID.NotFound", "instance") < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     gd_xml x;
@@ -451,7 +433,7 @@ static void describe_instances(gd_aws_call *k)
         char tok[32];
         gd_xml_text(&x, "nextToken", gd_aws_page_token(start + shown, tok));
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -475,10 +457,10 @@ static void instance_action(gd_aws_call *k, const char *op, const char *set)
                     "The request must contain the parameter InstanceId");
         return;
     }
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     if (ids_exist(&cx, ids, nids, "instance", "InvalidInstanceID.NotFound", "instance") < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     /* EC2 refuses the whole call when one instance is protected. */
@@ -490,14 +472,14 @@ static void instance_action(gd_aws_call *k, const char *op, const char *set)
                         "The instance '%s' may not be terminated. Modify its "
                         "'disableApiTermination' instance attribute and try again.",
                         ids[i]);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
     }
     gd_inst_state before[MAX_IDS];
     for (int i = 0; i < nids; i++)
         before[i] = gd_inst_state_of_res(gd_aws_find(cx.all, "instance", ids[i]));
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_actor a = gd_aws_actor(k);
     gd_xml x;
     gd_aws_xml_begin(k, &x);
@@ -539,7 +521,7 @@ static void start_instances(gd_aws_call *k)
 
 /* ---- subnets ---- */
 
-static json_t *subnet_fields(struct ctx *cx, const json_t *sn)
+static json_t *subnet_fields(gd_aws_ctx *cx, const json_t *sn)
 {
     char cidr[24], az[16];
     const json_t *spec = json_object_get(sn, "spec");
@@ -550,7 +532,7 @@ static json_t *subnet_fields(struct ctx *cx, const json_t *sn)
 
 /* Free usable addresses of a subnet: its usable ones less those live instances and
  * load balancers hold. */
-static long subnet_free(struct ctx *cx, const json_t *sn)
+static long subnet_free(gd_aws_ctx *cx, const json_t *sn)
 {
     gd_cidr c;
     if (gd_cidr_parse(gd_jstr(json_object_get(sn, "spec"), "cidr"), cx->k->team + cx->k->g->net - 1,
@@ -572,7 +554,7 @@ static long subnet_free(struct ctx *cx, const json_t *sn)
     return n < 0 ? 0 : n;
 }
 
-static void subnet_xml(struct ctx *cx, gd_xml *x, const char *tag, const json_t *sn,
+static void subnet_xml(gd_aws_ctx *cx, gd_xml *x, const char *tag, const json_t *sn,
                        const json_t *f)
 {
     const json_t *spec = json_object_get(sn, "spec");
@@ -608,11 +590,11 @@ static const char *const subnet_filters[] = {"subnet-id",         "vpc-id", "cid
 static void describe(gd_aws_call *k, const char *type, const char *id_param, const char *prefix,
                      const char *malformed, const char *notfound, const char *what,
                      const char *const *allowed, const char *set,
-                     json_t *(*fields)(struct ctx *cx, const json_t *r),
-                     void (*write)(struct ctx *cx, gd_xml *x, const char *tag, const json_t *r,
+                     json_t *(*fields)(gd_aws_ctx *cx, const json_t *r),
+                     void (*write)(gd_aws_ctx *cx, gd_xml *x, const char *tag, const json_t *r,
                                    const json_t *f))
 {
-    struct ctx cx;
+    gd_aws_ctx cx;
     struct filter f[MAX_FILTERS];
     const char *ids[MAX_IDS];
     long start, max;
@@ -632,9 +614,9 @@ static void describe(gd_aws_call *k, const char *type, const char *id_param, con
     if (nf < 0 || paging(k, 5, 1000, nids + nn, &start, &max) < 0 || dry_run(k) < 0 ||
         gd_aws_unread(k) < 0)
         return;
-    ctx_open(&cx, k);
+    gd_aws_ctx_open(&cx, k);
     if (ids_exist(&cx, ids, nids, type, notfound, what) < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     for (int i = 0; i < nn; i++)
@@ -644,7 +626,7 @@ static void describe(gd_aws_call *k, const char *type, const char *id_param, con
                             ? "InvalidGroup.NotFound"
                             : "InvalidLaunchTemplateName.NotFoundException",
                         "The %s '%.64s' does not exist", what, names[i]);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
     gd_xml x;
@@ -677,7 +659,7 @@ static void describe(gd_aws_call *k, const char *type, const char *id_param, con
         char tok[32];
         gd_xml_text(&x, "nextToken", gd_aws_page_token(start + shown, tok));
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -739,12 +721,12 @@ static void create_subnet(gd_aws_call *k)
             azname);
         return;
     }
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     json_t *v = gd_aws_find(cx.all, "vpc", vpc);
     if (!v || strcmp(gd_jstr(v, "id"), vpc) != 0) {
         gd_aws_fail(k, 400, "InvalidVpcID.NotFound", "The vpc ID '%.40s' does not exist", vpc);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     gd_cidr c;
@@ -758,7 +740,7 @@ static void create_subnet(gd_aws_call *k)
     char zs[2] = {z, 0};
     json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s,s:s}}", "type", "subnet", "name", name, "spec",
                              "vpc", gd_jstr(v, "name"), "cidr", cidr, "az", zs);
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_actor a = gd_aws_actor(k);
     gd_op_result res;
     gd_op_create(k->g, &a, body, &res);
@@ -772,7 +754,7 @@ static void create_subnet(gd_aws_call *k)
         gd_op_result_free(&res);
         return;
     }
-    ctx_open(&cx, k);
+    gd_aws_ctx_open(&cx, k);
     json_t *sn = gd_aws_find(cx.all, "subnet", gd_jstr(res.body, "id"));
     gd_xml x;
     gd_aws_xml_begin(k, &x);
@@ -781,14 +763,14 @@ static void create_subnet(gd_aws_call *k)
         subnet_xml(&cx, &x, "subnet", sn, f);
         json_decref(f);
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_op_result_free(&res);
     gd_aws_xml_send(k, &x);
 }
 
 /* ---- VPCs ---- */
 
-static json_t *vpc_fields(struct ctx *cx, const json_t *v)
+static json_t *vpc_fields(gd_aws_ctx *cx, const json_t *v)
 {
     gd_cidr c;
     char cidr[24];
@@ -799,7 +781,7 @@ static json_t *vpc_fields(struct ctx *cx, const json_t *v)
                      "available", "is-default", "false");
 }
 
-static void vpc_xml(struct ctx *cx, gd_xml *x, const char *tag, const json_t *v, const json_t *f)
+static void vpc_xml(gd_aws_ctx *cx, gd_xml *x, const char *tag, const json_t *v, const json_t *f)
 {
     gd_xml_open(x, tag);
     gd_xml_text(x, "vpcId", gd_jstr(v, "id"));
@@ -833,14 +815,14 @@ static void describe_vpcs(gd_aws_call *k)
 
 /* ---- security groups ---- */
 
-static json_t *sg_fields(struct ctx *cx, const json_t *sg)
+static json_t *sg_fields(gd_aws_ctx *cx, const json_t *sg)
 {
     return json_pack("{s:s,s:s,s:s}", "group-id", gd_jstr(sg, "id"), "group-name",
                      gd_jstr(sg, "name"), "vpc-id", vpc_id_of(cx, NULL));
 }
 
 /* One ingress rule as an ipPermissions item: tcp on its port (all traffic without). */
-static void rule_xml(struct ctx *cx, gd_xml *x, const json_t *rule)
+static void rule_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *rule)
 {
     long port = (long)json_integer_value(json_object_get(rule, "port"));
     gd_xml_open(x, "item");
@@ -868,7 +850,7 @@ static void rule_xml(struct ctx *cx, gd_xml *x, const json_t *rule)
     gd_xml_close(x, "item");
 }
 
-static void sg_xml(struct ctx *cx, gd_xml *x, const char *tag, const json_t *sg, const json_t *f)
+static void sg_xml(gd_aws_ctx *cx, gd_xml *x, const char *tag, const json_t *sg, const json_t *f)
 {
     gd_xml_open(x, tag);
     gd_xml_text(x, "ownerId", cx->account);
@@ -906,13 +888,13 @@ static void describe_security_groups(gd_aws_call *k)
 
 /* ---- launch templates ---- */
 
-static json_t *lt_fields(struct ctx *cx, const json_t *lt)
+static json_t *lt_fields(gd_aws_ctx *cx, const json_t *lt)
 {
     return json_pack("{s:s,s:s}", "launch-template-id", gd_jstr(lt, "id"), "launch-template-name",
                      gd_jstr(lt, "name"));
 }
 
-static void lt_xml(struct ctx *cx, gd_xml *x, const char *tag, const json_t *lt, const json_t *f)
+static void lt_xml(gd_aws_ctx *cx, gd_xml *x, const char *tag, const json_t *lt, const json_t *f)
 {
     char when[32];
     gd_xml_open(x, tag);

@@ -289,20 +289,14 @@ static void describe_subnet_groups(gd_aws_call *k)
     const char *want = gd_aws_param(&k->params, "CacheSubnetGroupName");
     if (paging(k, &max, &start) < 0 || gd_aws_unread(k) < 0) return;
     json_t *all = gd_store_res_list(k->g->db, k->team, NULL, 0);
-    json_t *groups = json_array();
-    json_array_append_new(groups, json_string("default"));
+    json_t *groups = gd_aws_subnet_group_names(all, "cache_cluster", want);
     size_t i;
     json_t *r;
-    json_array_foreach(all, i, r) if (!strcmp(gd_jstr(r, "type"), "cache_cluster"))
-        json_array_append_new(groups, json_string(gd_jstr(r, "name")));
-    int found = !want;
-    json_array_foreach(groups, i, r) found |= want && !strcmp(want, json_string_value(r));
-    if (!found) {
+    if (!groups) {
         gd_aws_fail(k, 400, "CacheSubnetGroupNotFoundFault",
                     "CacheSubnetGroup '%.64s' not found (this game's groups: 'default', every "
                     "subnet that is not public, and one per cache cluster, named after it)",
                     want);
-        json_decref(groups);
         json_decref(all);
         return;
     }

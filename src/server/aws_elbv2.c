@@ -20,24 +20,6 @@
 #define MAX_ITEMS 100 /* ARNs, names, targets, conditions of one request */
 
 /* The team's resources, read once per call. */
-struct ctx {
-    gd_aws_call *k;
-    json_t *all;
-    char account[16];
-};
-
-static void ctx_open(struct ctx *cx, gd_aws_call *k)
-{
-    cx->k = k;
-    cx->all = gd_store_res_list(k->g->db, k->team, NULL, 0);
-    gd_aws_account(k->team, cx->account);
-}
-
-static void ctx_close(struct ctx *cx)
-{
-    json_decref(cx->all);
-}
-
 /* The part of a resource id after its type's prefix ("alb-0a1b" -> "0a1b"). */
 static const char *digits(const char *id)
 {
@@ -57,20 +39,20 @@ static void hex_id(const char *what, const char *of, const char *more, char out[
 
 /* ---- ARNs ---- */
 
-static void lb_arn(struct ctx *cx, const json_t *alb, char *out, size_t n)
+static void lb_arn(gd_aws_ctx *cx, const json_t *alb, char *out, size_t n)
 {
     snprintf(out, n, ARN_PREFIX "%s:loadbalancer/app/%s/%s", cx->account, gd_jstr(alb, "name"),
              digits(gd_jstr(alb, "id")));
 }
 
 /* A target group's ARN: a target_group resource, or an alb's implicit group. */
-static void tg_arn(struct ctx *cx, const json_t *res, char *out, size_t n)
+static void tg_arn(gd_aws_ctx *cx, const json_t *res, char *out, size_t n)
 {
     snprintf(out, n, ARN_PREFIX "%s:targetgroup/%s/%s", cx->account, gd_jstr(res, "name"),
              digits(gd_jstr(res, "id")));
 }
 
-static void listener_arn(struct ctx *cx, const json_t *alb, char *out, size_t n)
+static void listener_arn(gd_aws_ctx *cx, const json_t *alb, char *out, size_t n)
 {
     char lid[17];
     hex_id("listener", gd_jstr(alb, "id"), NULL, lid);
@@ -79,7 +61,7 @@ static void listener_arn(struct ctx *cx, const json_t *alb, char *out, size_t n)
 }
 
 /* A rule's ARN; prio NULL for the default rule. */
-static void rule_arn(struct ctx *cx, const json_t *alb, const char *prio, char *out, size_t n)
+static void rule_arn(gd_aws_ctx *cx, const json_t *alb, const char *prio, char *out, size_t n)
 {
     char lid[17], rid[17];
     hex_id("listener", gd_jstr(alb, "id"), NULL, lid);
@@ -90,7 +72,7 @@ static void rule_arn(struct ctx *cx, const json_t *alb, const char *prio, char *
 
 /* The resource of type whose ARN is arn (kind: "loadbalancer/app", "targetgroup" ...),
  * compared whole; NULL when the team has none (another team's ARN included). */
-static json_t *by_arn(struct ctx *cx, const char *arn, const char *type)
+static json_t *by_arn(gd_aws_ctx *cx, const char *arn, const char *type)
 {
     char want[512];
     size_t i;
@@ -113,7 +95,7 @@ struct tg {
     int implicit;
 };
 
-static int find_tg(struct ctx *cx, const char *arn, struct tg *t)
+static int find_tg(gd_aws_ctx *cx, const char *arn, struct tg *t)
 {
     t->res = by_arn(cx, arn, "target_group");
     t->implicit = 0;
@@ -132,7 +114,7 @@ static int find_tg(struct ctx *cx, const char *arn, struct tg *t)
 
 /* The alb whose listener (rule NULL) or rule (its priority into prio, "" for the
  * default rule) arn names. */
-static json_t *find_listener(struct ctx *cx, const char *arn, char *prio, size_t pn)
+static json_t *find_listener(gd_aws_ctx *cx, const char *arn, char *prio, size_t pn)
 {
     char want[512];
     size_t i, j;
@@ -232,20 +214,20 @@ static int update(gd_aws_call *k, const char *event, const json_t *res, json_t *
 
 /* ---- load balancers ---- */
 
-static const char *vpc_of_subnet(struct ctx *cx, const char *subnet)
+static const char *vpc_of_subnet(gd_aws_ctx *cx, const char *subnet)
 {
     json_t *sn = gd_aws_find(cx->all, "subnet", subnet);
     const char *vpc = gd_jstr(json_object_get(sn, "spec"), "vpc");
     return gd_aws_id_of(cx->all, "vpc", vpc);
 }
 
-static const char *alb_vpc(struct ctx *cx, const json_t *alb)
+static const char *alb_vpc(gd_aws_ctx *cx, const json_t *alb)
 {
     json_t *sns = json_object_get(json_object_get(alb, "spec"), "subnets");
     return vpc_of_subnet(cx, json_string_value(json_array_get(sns, 0)));
 }
 
-static void lb_xml(struct ctx *cx, gd_xml *x, const json_t *alb)
+static void lb_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *alb)
 {
     const json_t *spec = json_object_get(alb, "spec"), *st = json_object_get(alb, "status");
     char arn[512], when[32];
@@ -297,14 +279,14 @@ static void describe_load_balancers(gd_aws_call *k)
     int na = list_param(k, "LoadBalancerArns.member", arns);
     int nn = na < 0 ? -1 : list_param(k, "Names.member", names);
     if (na < 0 || nn < 0 || paging(k, &start, &max) < 0 || gd_aws_unread(k) < 0) return;
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     for (int i = 0; i < na; i++)
         if (!by_arn(&cx, arns[i], "alb")) {
             gd_aws_fail(k, 400, "LoadBalancerNotFound",
                         "One or more load balancers not found: '%.200s' is no alb of this team",
                         arns[i]);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
     for (int i = 0; i < nn; i++)
@@ -312,7 +294,7 @@ static void describe_load_balancers(gd_aws_call *k)
             strcmp(gd_jstr(gd_aws_find(cx.all, "alb", names[i]), "name"), names[i]) != 0) {
             gd_aws_fail(k, 400, "LoadBalancerNotFound",
                         "One or more load balancers not found: no alb named '%.64s'", names[i]);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
     gd_xml x;
@@ -342,7 +324,7 @@ static void describe_load_balancers(gd_aws_call *k)
         char tok[32];
         gd_xml_text(&x, "NextMarker", gd_aws_page_token(start + shown, tok));
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -366,7 +348,7 @@ static const char *tg_ref(const struct tg *t)
 }
 
 /* The albs that send to the group (borrowed), into out; their count. */
-static int tg_albs(struct ctx *cx, const struct tg *t, json_t **out, int max)
+static int tg_albs(gd_aws_ctx *cx, const struct tg *t, json_t **out, int max)
 {
     if (t->implicit) {
         out[0] = t->res;
@@ -388,7 +370,7 @@ static int tg_albs(struct ctx *cx, const struct tg *t, json_t **out, int max)
     return n;
 }
 
-static const char *team_vpc(struct ctx *cx)
+static const char *team_vpc(gd_aws_ctx *cx)
 {
     size_t i;
     json_t *r;
@@ -397,7 +379,7 @@ static const char *team_vpc(struct ctx *cx)
     return "";
 }
 
-static void tg_xml(struct ctx *cx, gd_xml *x, const struct tg *t)
+static void tg_xml(gd_aws_ctx *cx, gd_xml *x, const struct tg *t)
 {
     const json_t *spec = tg_spec(t), *hc = json_object_get(spec, "health_check");
     char arn[512];
@@ -441,14 +423,14 @@ static void describe_target_groups(gd_aws_call *k)
     int nn = na < 0 ? -1 : list_param(k, "Names.member", names);
     const char *lba = gd_aws_param(&k->params, "LoadBalancerArn");
     if (na < 0 || nn < 0 || paging(k, &start, &max) < 0 || gd_aws_unread(k) < 0) return;
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     json_t *lb = lba ? by_arn(&cx, lba, "alb") : NULL;
     struct tg t;
     const char *missing = NULL;
     if (lba && !lb) {
         gd_aws_fail(k, 400, "LoadBalancerNotFound", "Load balancer '%.200s' not found", lba);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     for (int i = 0; i < na && !missing; i++)
@@ -478,7 +460,7 @@ static void describe_target_groups(gd_aws_call *k)
                     "team",
                     missing);
         json_decref(list);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     gd_xml x;
@@ -516,7 +498,7 @@ static void describe_target_groups(gd_aws_call *k)
         gd_xml_text(&x, "NextMarker", gd_aws_page_token(start + shown, tok));
     }
     json_decref(list);
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -598,16 +580,16 @@ static void create_target_group(gd_aws_call *k)
         json_decref(hc);
         return;
     }
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     json_t *v = vpc ? gd_aws_find(cx.all, "vpc", vpc) : NULL;
     if (vpc && (!v || strcmp(gd_jstr(v, "id"), vpc) != 0)) {
         gd_aws_fail(k, 400, "ValidationError", "The VPC ID '%.64s' is not found", vpc);
         json_decref(hc);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     json_t *spec = json_pack("{s:I}", "port", (json_int_t)port);
     if (json_object_size(hc))
         json_object_set_new(spec, "health_check", hc);
@@ -623,19 +605,19 @@ static void create_target_group(gd_aws_call *k)
         return;
     }
     gd_op_result_free(&r);
-    ctx_open(&cx, k);
+    gd_aws_ctx_open(&cx, k);
     struct tg t = {gd_aws_find(cx.all, "target_group", name), 0};
     gd_xml x;
     gd_aws_xml_begin(k, &x);
     gd_xml_open(&x, "TargetGroups");
     if (t.res) tg_xml(&cx, &x, &t);
     gd_xml_close(&x, "TargetGroups");
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
 /* The group an action names by TargetGroupArn; -1 after answering. */
-static int named_tg(struct ctx *cx, struct tg *t)
+static int named_tg(gd_aws_ctx *cx, struct tg *t)
 {
     const char *arn = gd_aws_param(&cx->k->params, "TargetGroupArn");
     if (!arn || !*arn) {
@@ -663,11 +645,11 @@ static void delete_target_group(gd_aws_call *k)
 {
     const char *arn = gd_aws_param(&k->params, "TargetGroupArn");
     if (gd_aws_unread(k) < 0) return;
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     struct tg t;
     if (named_tg(&cx, &t) < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     (void)arn;
@@ -675,12 +657,12 @@ static void delete_target_group(gd_aws_call *k)
         gd_aws_fail(k, 400, "ResourceInUse",
                     "Target group '%s' is the alb's own group: it goes with the alb",
                     gd_jstr(t.res, "name"));
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     char id[64];
     snprintf(id, sizeof id, "%s", gd_jstr(t.res, "id"));
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_actor a = gd_aws_actor(k);
     gd_op_result r;
     gd_op_delete(k->g, &a, id, &r); /* DeleteResource: CloudTrail's DeleteTargetGroup */
@@ -708,7 +690,7 @@ static int listed(const json_t *names, const json_t *inst)
 }
 
 /* The Auto Scaling group that registers inst with the group, or NULL. */
-static const json_t *asg_registers(struct ctx *cx, const struct tg *t, const json_t *inst)
+static const json_t *asg_registers(gd_aws_ctx *cx, const struct tg *t, const json_t *inst)
 {
     const char *asg = gd_jstr(json_object_get(inst, "status"), "asg");
     if (!*asg) return NULL;
@@ -724,7 +706,7 @@ static const json_t *asg_registers(struct ctx *cx, const struct tg *t, const jso
     return NULL;
 }
 
-static int registered(struct ctx *cx, const struct tg *t, const json_t *inst)
+static int registered(gd_aws_ctx *cx, const struct tg *t, const json_t *inst)
 {
     gd_inst_state s = gd_inst_state_of(json_object_get(inst, "status"));
     if (s == GD_INST_TERMINATED || s == GD_INST_UNKNOWN) return 0;
@@ -733,7 +715,7 @@ static int registered(struct ctx *cx, const struct tg *t, const json_t *inst)
 
 /* Reads Targets.member.N.Id (and Port, AvailabilityZone) into ids; their count, or -1
  * after answering. An id that is no instance of the team is InvalidTarget. */
-static int targets_param(struct ctx *cx, const struct tg *t, const char **ids, int need)
+static int targets_param(gd_aws_ctx *cx, const struct tg *t, const char **ids, int need)
 {
     gd_aws_call *k = cx->k;
     int n = 0;
@@ -771,12 +753,12 @@ static int targets_param(struct ctx *cx, const struct tg *t, const char **ids, i
 static void change_targets(gd_aws_call *k, int reg)
 {
     static const char *ids[MAX_ITEMS];
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     struct tg t;
     int n;
     if (named_tg(&cx, &t) < 0 || (n = targets_param(&cx, &t, ids, 1)) < 0 || gd_aws_unread(k) < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     json_t *list = json_deep_copy(json_object_get(tg_spec(&t), "instances"));
@@ -797,7 +779,7 @@ static void change_targets(gd_aws_call *k, int reg)
                             : "The target '%s' is not registered with this target group%s",
                         ids[i], asg ? gd_jstr(asg, "name") : "");
             json_decref(list);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
         for (size_t j = json_array_size(list); j-- > 0;) {
@@ -807,7 +789,7 @@ static void change_targets(gd_aws_call *k, int reg)
         }
     }
     json_t *res = json_incref(t.res);
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     int r = update(k, reg ? "RegisterTargets" : "DeregisterTargets", res,
                    json_pack("{s:o}", "instances", list), "TargetGroupNotFound");
     json_decref(res);
@@ -825,7 +807,7 @@ static void deregister_targets(gd_aws_call *k)
 }
 
 /* One target's health: what the edges of the albs that use the group last said. */
-static void health_xml(struct ctx *cx, gd_xml *x, const struct tg *t, const json_t *inst,
+static void health_xml(gd_aws_ctx *cx, gd_xml *x, const struct tg *t, const json_t *inst,
                        json_t **albs, int nalbs)
 {
     const char *state = "unused", *reason = "Target.NotInUse",
@@ -890,12 +872,12 @@ static void health_xml(struct ctx *cx, gd_xml *x, const struct tg *t, const json
 static void describe_target_health(gd_aws_call *k)
 {
     static const char *ids[MAX_ITEMS];
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     struct tg t;
     int n;
     if (named_tg(&cx, &t) < 0 || (n = targets_param(&cx, &t, ids, 0)) < 0 || gd_aws_unread(k) < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     json_t *albs[16];
@@ -916,7 +898,7 @@ static void describe_target_health(gd_aws_call *k)
         }
     }
     gd_xml_close(&x, "TargetHealthDescriptions");
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -961,17 +943,17 @@ static void attributes_xml(gd_xml *x, const json_t *spec)
 
 static void describe_tg_attributes(gd_aws_call *k)
 {
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     struct tg t;
     if (named_tg(&cx, &t) < 0 || gd_aws_unread(k) < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     gd_xml x;
     gd_aws_xml_begin(k, &x);
     attributes_xml(&x, tg_spec(&t));
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -985,11 +967,11 @@ static long seconds(const char *v, long lo, long hi)
 
 static void modify_tg_attributes(gd_aws_call *k)
 {
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     struct tg t;
     if (named_tg(&cx, &t) < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     json_t *patch = json_object();
@@ -1042,7 +1024,7 @@ static void modify_tg_attributes(gd_aws_call *k)
                         key);
             json_decref(patch);
             json_decref(sticky);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
         if (bad) break;
@@ -1052,13 +1034,13 @@ static void modify_tg_attributes(gd_aws_call *k)
         gd_aws_fail(k, 400, "ValidationError", "%s", bad);
         json_decref(patch);
         json_decref(sticky);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     if (gd_aws_unread(k) < 0) {
         json_decref(patch);
         json_decref(sticky);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     const char *cur = gd_jstr(sticky, "type");
@@ -1076,7 +1058,7 @@ static void modify_tg_attributes(gd_aws_call *k)
     json_decref(sticky);
     json_t *res = json_incref(t.res);
     int implicit = t.implicit;
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     int r = update(k, "ModifyTargetGroupAttributes", res, patch, "TargetGroupNotFound");
     if (r == 0) {
         json_t *now = gd_store_res_get(k->g->db, k->team, gd_jstr(res, "id"));
@@ -1094,7 +1076,7 @@ static void modify_tg_attributes(gd_aws_call *k)
 
 /* The group an action forwards to (Actions.member.1 / DefaultActions.member.1), as an
  * alb's spec names it for the alb; NULL after answering. */
-static const char *forward_param(struct ctx *cx, const char *list, const json_t *alb, char *out,
+static const char *forward_param(gd_aws_ctx *cx, const char *list, const json_t *alb, char *out,
                                  size_t n)
 {
     gd_aws_call *k = cx->k;
@@ -1135,14 +1117,14 @@ static const char *forward_param(struct ctx *cx, const char *list, const json_t 
 }
 
 /* The ARN of the group an alb's spec names (GD_SCHEMA_IMPLICIT_TG: its own). */
-static void ref_arn(struct ctx *cx, const json_t *alb, const char *ref, char *out, size_t n)
+static void ref_arn(gd_aws_ctx *cx, const json_t *alb, const char *ref, char *out, size_t n)
 {
     json_t *tg =
         strcmp(ref, GD_SCHEMA_IMPLICIT_TG) ? gd_aws_find(cx->all, "target_group", ref) : NULL;
     tg_arn(cx, tg ? tg : alb, out, n);
 }
 
-static void forward_xml(struct ctx *cx, gd_xml *x, const json_t *alb, const char *ref)
+static void forward_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *alb, const char *ref)
 {
     char arn[512];
     ref_arn(cx, alb, ref, arn, sizeof arn);
@@ -1168,7 +1150,7 @@ static const char *default_ref(const json_t *alb)
     return d ? d : GD_SCHEMA_IMPLICIT_TG;
 }
 
-static void listener_xml(struct ctx *cx, gd_xml *x, const json_t *alb)
+static void listener_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *alb)
 {
     char arn[512];
     gd_xml_open(x, "member");
@@ -1196,19 +1178,19 @@ static void describe_listeners(gd_aws_call *k)
                     "You must specify either listener ARNs or a load balancer ARN");
         return;
     }
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     json_t *lb = lba ? by_arn(&cx, lba, "alb") : NULL;
     if (lba && !lb) {
         gd_aws_fail(k, 400, "LoadBalancerNotFound", "Load balancer '%.200s' not found", lba);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     for (int i = 0; i < na; i++)
         if (!find_listener(&cx, arns[i], NULL, 0)) {
             gd_aws_fail(k, 400, "ListenerNotFound", "One or more listeners not found: '%.200s'",
                         arns[i]);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
     gd_xml x;
@@ -1232,13 +1214,13 @@ static void describe_listeners(gd_aws_call *k)
         char tok[32];
         gd_xml_text(&x, "NextMarker", gd_aws_page_token(start + max, tok));
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
 /* The alb a request names by LoadBalancerArn (listener 0) or ListenerArn; NULL after
  * answering. */
-static json_t *named_alb(struct ctx *cx, int listener)
+static json_t *named_alb(gd_aws_ctx *cx, int listener)
 {
     const char *p = listener ? "ListenerArn" : "LoadBalancerArn";
     const char *arn = gd_aws_param(&cx->k->params, "%s", p);
@@ -1253,29 +1235,29 @@ static json_t *named_alb(struct ctx *cx, int listener)
 
 static void create_listener(gd_aws_call *k)
 {
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     json_t *alb = named_alb(&cx, 0);
     char err[200], ref[64];
     long port;
     const char *proto = gd_aws_param(&k->params, "Protocol");
     if (!alb || !forward_param(&cx, "DefaultActions", alb, ref, sizeof ref)) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     long own = (long)gd_jnum(json_object_get(alb, "spec"), "port", 8080);
     if (gd_aws_param_int(&k->params, "Port", 1, 65535, own, &port, err, sizeof err) < 0) {
         gd_aws_fail(k, 400, "ValidationError", "%s", err);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     if (gd_aws_unread(k) < 0) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     if (proto && strcmp(proto, "HTTP") != 0) {
         gd_aws_fail(k, 400, "UnsupportedProtocol", "Protocol '%.20s': allowed: HTTP", proto);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     if (port != own) {
@@ -1283,22 +1265,22 @@ static void create_listener(gd_aws_call *k)
                     "An alb of this game has one listener, on its port %ld: create it on that "
                     "port to set its default action",
                     own);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     json_t *res = json_incref(alb);
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     int r = update(k, "CreateListener", res, json_pack("{s:s}", "default_target_group", ref),
                    "LoadBalancerNotFound");
     if (r == 0) {
-        ctx_open(&cx, k);
+        gd_aws_ctx_open(&cx, k);
         json_t *now = gd_aws_find(cx.all, "alb", gd_jstr(res, "id"));
         gd_xml x;
         gd_aws_xml_begin(k, &x);
         gd_xml_open(&x, "Listeners");
         if (now) listener_xml(&cx, &x, now);
         gd_xml_close(&x, "Listeners");
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         gd_aws_xml_send(k, &x);
     }
     json_decref(res);
@@ -1315,7 +1297,7 @@ static void values_xml(gd_xml *x, const char *tag, const json_t *v)
     gd_xml_close(x, tag);
 }
 
-static void rule_xml(struct ctx *cx, gd_xml *x, const json_t *alb, const json_t *rule)
+static void rule_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *alb, const json_t *rule)
 {
     char arn[512], prio[24];
     snprintf(prio, sizeof prio, "%lld",
@@ -1434,19 +1416,19 @@ static void describe_rules(gd_aws_call *k)
         gd_aws_fail(k, 400, "ValidationError", "You must specify either listener or rule ARNs");
         return;
     }
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     json_t *lis = la ? find_listener(&cx, la, NULL, 0) : NULL;
     if (la && !lis) {
         gd_aws_fail(k, 400, "ListenerNotFound", "Listener '%.200s' not found", la);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     char prio[24];
     for (int i = 0; i < na; i++)
         if (!find_listener(&cx, arns[i], prio, sizeof prio)) {
             gd_aws_fail(k, 400, "RuleNotFound", "One or more rules not found: '%.200s'", arns[i]);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
     gd_xml x;
@@ -1478,7 +1460,7 @@ static void describe_rules(gd_aws_call *k)
         char tok[32];
         gd_xml_text(&x, "NextMarker", gd_aws_page_token(start + max, tok));
     }
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 
@@ -1541,27 +1523,27 @@ static json_t *conditions_param(gd_aws_call *k)
 
 static void create_rule(gd_aws_call *k)
 {
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     json_t *alb = named_alb(&cx, 1);
     char err[200], ref[64];
     long prio;
     json_t *cond = NULL;
     if (!alb || !forward_param(&cx, "Actions", alb, ref, sizeof ref) ||
         !(cond = conditions_param(k))) {
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     if (!gd_aws_param(&k->params, "Priority") ||
         gd_aws_param_int(&k->params, "Priority", 1, 50000, 0, &prio, err, sizeof err) < 0) {
         gd_aws_fail(k, 400, "ValidationError", "Priority: give a whole number in 1..50000");
         json_decref(cond);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     if (gd_aws_unread(k) < 0) {
         json_decref(cond);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     json_t *rules = json_deep_copy(json_object_get(json_object_get(alb, "spec"), "rules"));
@@ -1573,17 +1555,17 @@ static void create_rule(gd_aws_call *k)
         gd_aws_fail(k, 400, "PriorityInUse", "Priority '%ld' is currently in use", prio);
         json_decref(rules);
         json_decref(cond);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     json_array_append_new(rules, json_pack("{s:I,s:o,s:{s:s,s:s}}", "priority", (json_int_t)prio,
                                            "conditions", cond, "action", "type", "forward",
                                            "target_group", ref));
     json_t *res = json_incref(alb);
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     int rc = update(k, "CreateRule", res, json_pack("{s:o}", "rules", rules), "ListenerNotFound");
     if (rc == 0) {
-        ctx_open(&cx, k);
+        gd_aws_ctx_open(&cx, k);
         json_t *now = gd_aws_find(cx.all, "alb", gd_jstr(res, "id"));
         gd_xml x;
         gd_aws_xml_begin(k, &x);
@@ -1594,7 +1576,7 @@ static void create_rule(gd_aws_call *k)
                 rule_xml(&cx, &x, now, r);
         }
         gd_xml_close(&x, "Rules");
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         gd_aws_xml_send(k, &x);
     }
     json_decref(res);
@@ -1608,19 +1590,19 @@ static void delete_rule(gd_aws_call *k)
         gd_aws_fail(k, 400, "ValidationError", "RuleArn: give the rule's ARN");
         return;
     }
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     char prio[24];
     json_t *alb = find_listener(&cx, arn, prio, sizeof prio);
     if (!alb) {
         gd_aws_fail(k, 400, "RuleNotFound", "One or more rules not found: '%.200s'", arn);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     if (!*prio) {
         gd_aws_fail(k, 400, "OperationNotPermitted", "Default rule '%.200s' cannot be deleted",
                     arn);
-        ctx_close(&cx);
+        gd_aws_ctx_close(&cx);
         return;
     }
     json_t *rules = json_deep_copy(json_object_get(json_object_get(alb, "spec"), "rules"));
@@ -1628,7 +1610,7 @@ static void delete_rule(gd_aws_call *k)
         if (json_integer_value(json_object_get(json_array_get(rules, i), "priority")) == atol(prio))
             json_array_remove(rules, i);
     json_t *res = json_incref(alb);
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     if (update(k, "DeleteRule", res, json_pack("{s:o}", "rules", rules), "RuleNotFound") == 0)
         empty_answer(k);
     json_decref(res);
@@ -1645,8 +1627,8 @@ static void describe_tags(gd_aws_call *k)
         gd_aws_fail(k, 400, "ValidationError", "ResourceArns: give 1..20 ARNs");
         return;
     }
-    struct ctx cx;
-    ctx_open(&cx, k);
+    gd_aws_ctx cx;
+    gd_aws_ctx_open(&cx, k);
     for (int i = 0; i < na; i++) {
         struct tg t;
         char prio[24];
@@ -1667,7 +1649,7 @@ static void describe_tags(gd_aws_call *k)
             gd_aws_fail(k, 400, code,
                         "'%.200s' is no load balancer, target group, listener or rule of this team",
                         arns[i]);
-            ctx_close(&cx);
+            gd_aws_ctx_close(&cx);
             return;
         }
     }
@@ -1681,7 +1663,7 @@ static void describe_tags(gd_aws_call *k)
         gd_xml_close(&x, "member");
     }
     gd_xml_close(&x, "TagDescriptions");
-    ctx_close(&cx);
+    gd_aws_ctx_close(&cx);
     gd_aws_xml_send(k, &x);
 }
 

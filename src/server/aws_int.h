@@ -61,6 +61,16 @@ typedef struct gd_aws_call {
     char code[64];        /* its error code, "" on success */
 } gd_aws_call;
 
+/* A call's view of its team: every live resource of it (gd_store_res_list) and its
+ * account id, for the services' describes and ARNs. */
+typedef struct gd_aws_ctx {
+    gd_aws_call *k;
+    json_t *all;
+    char account[16];
+} gd_aws_ctx;
+void gd_aws_ctx_open(gd_aws_ctx *cx, gd_aws_call *k);
+void gd_aws_ctx_close(gd_aws_ctx *cx);
+
 /* ---- answers (aws.c): each answers the call exactly once ---- */
 
 /** An error in the protocol's shape; status 400, 403, 404 or 500. */
@@ -122,6 +132,10 @@ json_t *gd_aws_find(const json_t *list, const char *type, const char *id);
 
 /* ---- the data services' shared forms (aws_rds.c, for RDS and ElastiCache) ---- */
 
+/* The derived subnet groups' names of a team (`all` its resources): "default", then one
+ * per resource of `type`, named after it. NULL when `want` (may be NULL: all) names
+ * none of them. */
+json_t *gd_aws_subnet_group_names(const json_t *all, const char *type, const char *want);
 /** The subnets' names (a new array into names) of a subnet group: "default" (or NULL)
  *  is every subnet of the team that is not public, in the store's order; a db's or a
  *  cache_cluster's name is its subnets. 0, or -1 for a group there is not. */

@@ -317,21 +317,14 @@ static void describe_subnet_groups(gd_aws_call *k)
     const char *want = gd_aws_param(&k->params, "DBSubnetGroupName");
     if (paging(k, &max, &start) < 0 || gd_aws_unread(k) < 0) return;
     json_t *all = gd_store_res_list(k->g->db, k->team, NULL, 0);
-    /* the groups: "default", then one per db */
-    json_t *groups = json_array();
-    json_array_append_new(groups, json_string("default"));
+    json_t *groups = gd_aws_subnet_group_names(all, "db", want);
     size_t i;
     json_t *r;
-    json_array_foreach(all, i, r) if (!strcmp(gd_jstr(r, "type"), "db"))
-        json_array_append_new(groups, json_string(gd_jstr(r, "name")));
-    int found = !want;
-    json_array_foreach(groups, i, r) found |= want && !strcmp(want, json_string_value(r));
-    if (!found) {
+    if (!groups) {
         gd_aws_fail(k, 404, "DBSubnetGroupNotFoundFault",
                     "DB Subnet group '%.64s' not found (this game's groups: 'default', every "
                     "subnet that is not public, and one per db, named after it)",
                     want);
-        json_decref(groups);
         json_decref(all);
         return;
     }
