@@ -521,7 +521,10 @@ static int size_nodes(gd_game *g, const json_t *res, json_t *st, json_t *nodes)
         if (pick == SIZE_MAX) break;
         jn = json_array_get(nodes, pick);
         gd_proc *p = proc_of(g, id, jn);
-        if (p) gd_proc_stop(p, SIGTERM, "node removed (fewer replicas)");
+        if (p) {
+            gd_proc_stop(p, SIGTERM, "node removed (fewer replicas)");
+            gd_net_hold_ip(gd_jstr(jn, "ip"), p->res_id, GD_PROC_REDIS);
+        }
         gd_info("cache_node_removed", "cluster=%s node=%s", id, gd_jstr(jn, "id"));
         json_array_remove(nodes, pick);
     }
@@ -1070,7 +1073,10 @@ void gd_cache_reconcile(gd_game *g, json_t *clusters)
             continue;
         }
         gd_proc *p = gd_proc_find(g, n->key, GD_PROC_REDIS, 0);
-        if (p) gd_proc_stop(p, SIGTERM, "node deleted");
+        if (p) {
+            gd_proc_stop(p, SIGTERM, "node deleted");
+            gd_net_hold_ip(n->ip, n->key, GD_PROC_REDIS);
+        }
         *pp = n->next;
         node_free(n);
     }

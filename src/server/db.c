@@ -50,6 +50,7 @@ struct node {
     uint32_t magic;
     gd_game *g;
     char id[48], db_id[40];
+    char ip[16]; /* its address, as its status last said */
     int team;
     gd_pgc *admin;        /* superuser, database postgres, over the unix socket */
     gd_pgc *app;          /* superuser, the db's database: the bootstrap's second half */
@@ -909,6 +910,7 @@ static void step_node(gd_game *g, json_t *db, json_t *nd, int uid, int gid)
     int team = (int)json_integer_value(json_object_get(db, "team"));
     struct node *n = node_get(g, gd_jstr(nd, "id"), gd_jstr(db, "id"), team);
     n->seen = 1;
+    snprintf(n->ip, sizeof n->ip, "%s", gd_jstr(nd, "ip"));
     json_t *st = json_object_get(db, "status"), *spec = json_object_get(db, "spec");
     const char *state = gd_jstr(nd, "state"), *role = gd_jstr(nd, "role");
     json_t *primary = node_role(st, GD_DB_PRIMARY);
@@ -1154,7 +1156,10 @@ static void resize(gd_game *g, json_t *db)
         else
             have_s--;
         gd_proc *p = gd_proc_find(g, gd_jstr(x, "id"), GD_PROC_DB, 0);
-        if (p) gd_proc_stop(p, SIGINT, "retired (the db was modified)");
+        if (p) {
+            gd_proc_stop(p, SIGINT, "retired (the db was modified)");
+            gd_net_hold_ip(gd_jstr(x, "ip"), p->res_id, GD_PROC_DB);
+        }
         struct node *n = node_find(gd_jstr(x, "id"));
         if (n) node_reset(n);
         json_array_remove(list, k);
@@ -1352,7 +1357,10 @@ void gd_db_reconcile(gd_game *g, json_t *dbs)
             continue;
         }
         gd_proc *p = gd_proc_find(g, n->id, GD_PROC_DB, 0);
-        if (p) gd_proc_stop(p, SIGINT, "the db was deleted");
+        if (p) {
+            gd_proc_stop(p, SIGINT, "the db was deleted");
+            gd_net_hold_ip(n->ip, n->id, GD_PROC_DB);
+        }
         *pp = n->next;
         node_reset(n);
         n->magic = 0;

@@ -46,6 +46,9 @@ void gd_proc_clock_env(char *speed, char *epoch, size_t n);
 int gd_net_subnet_of(gd_game *g, int team, const char *name, gd_cidr *c, json_t **out);
 /** The first free usable address of a subnet; GD_EFULL with a message when none. */
 int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char *err, size_t n);
+/* The address ip (dotted) stays taken until the process key of kind has exited: a
+ * deleted node's server that is still stopping (netalloc.c). */
+void gd_net_hold_ip(const char *ip, const char *key, enum gd_proc_kind kind);
 /** A free edge-location address for a team's cdn (127.X.250.4+). */
 int gd_net_alloc_cdn_ip(gd_game *g, int team, uint32_t *ip);
 

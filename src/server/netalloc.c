@@ -31,6 +31,42 @@ int gd_net_subnet_of(gd_game *g, int team, const char *name, gd_cidr *c, json_t 
     return 0;
 }
 
+/* Addresses given back while their server still stops (a deleted cache node or db
+ * node: redis-server and postgres take some ms to exit and hold their address until
+ * then). They are not handed out again before that process is gone: a new node there
+ * would fail to bind and start again a second later. */
+#define HELD_MAX 64
+static struct held {
+    uint32_t ip;
+    char key[48];
+    enum gd_proc_kind kind;
+} held[HELD_MAX];
+static int nheld;
+
+void gd_net_hold_ip(const char *ip, const char *key, enum gd_proc_kind kind)
+{
+    uint32_t a;
+    if (gd_ip_parse(ip, &a) < 0 || nheld == HELD_MAX) return;
+    held[nheld].ip = a;
+    snprintf(held[nheld].key, sizeof held[nheld].key, "%s", key);
+    held[nheld].kind = kind;
+    nheld++;
+}
+
+static int ip_held(gd_game *g, uint32_t ip)
+{
+    int busy = 0;
+    for (int i = 0; i < nheld;) {
+        if (!gd_proc_find(g, held[i].key, held[i].kind, 0)) { /* its process is gone */
+            held[i] = held[--nheld];
+            continue;
+        }
+        busy |= held[i].ip == ip;
+        i++;
+    }
+    return busy;
+}
+
 static int ip_in_use(json_t *list, uint32_t ip)
 {
     size_t i;
@@ -60,7 +96,7 @@ int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
         uint32_t cand;
         gd_cidr_host(c, i, &cand);
         if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand) && !gd_cache_holds_ip(caches, cand) &&
-            !gd_db_ip_in_use(g, team, cand)) {
+            !gd_db_ip_in_use(g, team, cand) && !ip_held(g, cand)) {
             *ip = cand;
             r = 0;
             break;
