@@ -591,7 +591,8 @@ Test(scenario, architecture_errors)
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
         "16:42: launch_template 'tpl': field 'colour': unknown field (allowed: service, command, "
         "instance_type, market, port, slots, queue, service_time, boot_time, sessions, "
-        "session_store, database, read_from, db_pool, cache, cache_ttl, security_groups, tags, termination_protection)",
+        "session_store, database, read_from, db_pool, cache, cache_ttl, security_groups, tags, "
+        "termination_protection)",
         "17:55: clb 'lb': field 'instances[0]': no instance named 'web' (allowed: no instance is "
         "defined)",
         "18:7: field 'architecture.resources[10]': expected a mapping, got 42 (allowed: a "
