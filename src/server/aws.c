@@ -516,6 +516,28 @@ int gd_aws_page_start(gd_aws_call *k, const char *token, const char *code)
     return (int)v;
 }
 
+int gd_aws_paging(gd_aws_call *k, const char *size, long lo, long hi, long def,
+                  const char *size_code, const char *token, const char *token_code, long *max,
+                  long *start)
+{
+    char err[200];
+    if (gd_aws_param_int(&k->params, size, lo, hi, def, max, err, sizeof err) < 0) {
+        gd_aws_fail(k, 400, size_code, "%s", err);
+        return -1;
+    }
+    int s = gd_aws_page_start(k, gd_aws_param(&k->params, "%s", token), token_code);
+    if (s < 0) return -1;
+    *start = s;
+    return 0;
+}
+
+int gd_aws_in_list(const char **l, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(l[i], s)) return 1;
+    return 0;
+}
+
 char *gd_aws_page_token(long offset, char *out)
 {
     snprintf(out, 32, "gd-page-%ld", offset);

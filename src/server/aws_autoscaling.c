@@ -13,7 +13,6 @@
 #define MAX_NAMES 1600
 #define MAX_SUBNETS 16
 
-/* The team's resources, read once per call. */
 static void members(gd_xml *x, const char *tag, const json_t *list)
 {
     if (!json_array_size(list)) {
@@ -185,22 +184,8 @@ static void group_xml(gd_aws_ctx *cx, gd_xml *x, const json_t *asg)
 /* MaxRecords (1..hi) and NextToken; -1 after answering. */
 static int paging(gd_aws_call *k, long hi, long def, long *start, long *max)
 {
-    char err[200];
-    if (gd_aws_param_int(&k->params, "MaxRecords", 1, hi, def, max, err, sizeof err) < 0) {
-        gd_aws_fail(k, 400, "ValidationError", "%s", err);
-        return -1;
-    }
-    int s = gd_aws_page_start(k, gd_aws_param(&k->params, "NextToken"), "InvalidNextToken");
-    if (s < 0) return -1;
-    *start = s;
-    return 0;
-}
-
-static int in_list(const char **l, int n, const char *s)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(l[i], s)) return 1;
-    return 0;
+    return gd_aws_paging(k, "MaxRecords", 1, hi, def, "ValidationError", "NextToken",
+                         "InvalidNextToken", max, start);
 }
 
 static void describe_groups(gd_aws_call *k)
@@ -254,7 +239,7 @@ static void describe_groups(gd_aws_call *k)
     json_array_foreach(cx.all, i, r)
     {
         if (strcmp(gd_jstr(r, "type"), "asg") != 0) continue;
-        if (nn && !in_list(names, nn, gd_jstr(r, "name"))) continue;
+        if (nn && !gd_aws_in_list(names, nn, gd_jstr(r, "name"))) continue;
         const json_t *tags = json_object_get(json_object_get(r, "spec"), "tags");
         int pass = 1;
         for (int j = 0; j < nf && pass; j++) {
@@ -604,7 +589,7 @@ static void describe_instances(gd_aws_call *k)
         if (strcmp(gd_jstr(r, "type"), "instance") != 0 || !lifecycle(r) ||
             !*gd_jstr(json_object_get(r, "status"), "asg"))
             continue;
-        if (ni && !in_list(ids, ni, gd_jstr(r, "id"))) continue;
+        if (ni && !gd_aws_in_list(ids, ni, gd_jstr(r, "id"))) continue;
         if (seen++ < start) continue;
         if (shown == max) {
             more = 1;

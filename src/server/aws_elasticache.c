@@ -134,21 +134,15 @@ static void send_group(gd_aws_call *k, const char *id, const char *status)
     json_decref(cl);
 }
 
-static int paging(gd_aws_call *k, long *max, int *start)
+static int paging(gd_aws_call *k, long *max, long *start)
 {
-    char err[200];
-    if (gd_aws_param_int(&k->params, "MaxRecords", 20, 100, 100, max, err, sizeof err) < 0) {
-        gd_aws_fail(k, 400, "InvalidParameterValue", "%s", err);
-        return -1;
-    }
-    *start = gd_aws_page_start(k, gd_aws_param(&k->params, "Marker"), "InvalidParameterValue");
-    return *start < 0 ? -1 : 0;
+    return gd_aws_paging(k, "MaxRecords", 20, 100, 100, "InvalidParameterValue", "Marker",
+                         "InvalidParameterValue", max, start);
 }
 
 static void describe_groups(gd_aws_call *k)
 {
-    long max;
-    int start;
+    long max, start;
     const char *id = gd_aws_param(&k->params, "ReplicationGroupId");
     if (paging(k, &max, &start) < 0 || gd_aws_unread(k) < 0) return;
     json_t *all = gd_store_res_list(k->g->db, k->team, "cache_cluster", 0);
@@ -188,7 +182,8 @@ static void describe_groups(gd_aws_call *k)
 static void describe_clusters(gd_aws_call *k)
 {
     long max;
-    int start, info;
+    long start;
+    int info;
     char err[200];
     const char *id = gd_aws_param(&k->params, "CacheClusterId");
     if (gd_aws_param_bool(&k->params, "ShowCacheNodeInfo", 0, &info, err, sizeof err) < 0) {
@@ -284,8 +279,7 @@ static void describe_clusters(gd_aws_call *k)
 
 static void describe_subnet_groups(gd_aws_call *k)
 {
-    long max;
-    int start;
+    long max, start;
     const char *want = gd_aws_param(&k->params, "CacheSubnetGroupName");
     if (paging(k, &max, &start) < 0 || gd_aws_unread(k) < 0) return;
     json_t *all = gd_store_res_list(k->g->db, k->team, NULL, 0);

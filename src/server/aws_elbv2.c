@@ -161,22 +161,8 @@ static int list_param(gd_aws_call *k, const char *prefix, const char **out)
 /* Marker and PageSize (1..400); -1 after answering. */
 static int paging(gd_aws_call *k, long *start, long *max)
 {
-    char err[200];
-    if (gd_aws_param_int(&k->params, "PageSize", 1, 400, 400, max, err, sizeof err) < 0) {
-        gd_aws_fail(k, 400, "ValidationError", "%s", err);
-        return -1;
-    }
-    int s = gd_aws_page_start(k, gd_aws_param(&k->params, "Marker"), "ValidationError");
-    if (s < 0) return -1;
-    *start = s;
-    return 0;
-}
-
-static int in_list(const char **l, int n, const char *s)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(l[i], s)) return 1;
-    return 0;
+    return gd_aws_paging(k, "PageSize", 1, 400, 400, "ValidationError", "Marker", "ValidationError",
+                         max, start);
 }
 
 /* An operation's refusal in ELB's words: the code for a resource not found, 409
@@ -309,7 +295,8 @@ static void describe_load_balancers(gd_aws_call *k)
         if (strcmp(gd_jstr(r, "type"), "alb") != 0) continue;
         char arn[512];
         lb_arn(&cx, r, arn, sizeof arn);
-        if ((na && !in_list(arns, na, arn)) || (nn && !in_list(names, nn, gd_jstr(r, "name"))))
+        if ((na && !gd_aws_in_list(arns, na, arn)) ||
+            (nn && !gd_aws_in_list(names, nn, gd_jstr(r, "name"))))
             continue;
         if (seen++ < start) continue;
         if (shown == max) {
@@ -476,8 +463,8 @@ static void describe_target_groups(gd_aws_call *k)
         t.implicit = json_is_true(json_object_get(e, "implicit"));
         char arn[512];
         tg_arn(&cx, t.res, arn, sizeof arn);
-        if (na && !in_list(arns, na, arn)) continue;
-        if (nn && !in_list(names, nn, gd_jstr(t.res, "name"))) continue;
+        if (na && !gd_aws_in_list(arns, na, arn)) continue;
+        if (nn && !gd_aws_in_list(names, nn, gd_jstr(t.res, "name"))) continue;
         if (lb) {
             json_t *albs[16];
             int n = tg_albs(&cx, &t, albs, 16), hit = 0;
@@ -1205,7 +1192,7 @@ static void describe_listeners(gd_aws_call *k)
         char arn[512];
         listener_arn(&cx, r, arn, sizeof arn);
         if (lb && strcmp(gd_jstr(r, "id"), gd_jstr(lb, "id")) != 0) continue;
-        if (na && !in_list(arns, na, arn)) continue;
+        if (na && !gd_aws_in_list(arns, na, arn)) continue;
         if (seen++ < start || seen > start + max) continue;
         listener_xml(&cx, &x, r);
     }
@@ -1449,7 +1436,7 @@ static void describe_rules(gd_aws_call *k)
             snprintf(p, sizeof p, "%lld",
                      (long long)json_integer_value(json_object_get(rule, "priority")));
             rule_arn(&cx, alb, json_is_null(rule) ? NULL : p, arn, sizeof arn);
-            if (na && !in_list(arns, na, arn)) continue;
+            if (na && !gd_aws_in_list(arns, na, arn)) continue;
             if (seen++ < start || seen > start + max) continue;
             rule_xml(&cx, &x, alb, json_is_null(rule) ? NULL : rule);
         }

@@ -121,6 +121,14 @@ int gd_aws_match(const char *pattern, const char *value);
 /** Pages: the offset a NextToken stands for (0 without one); -1 after answering
  *  InvalidNextToken (or the action's own code) for a token this layer did not make. */
 int gd_aws_page_start(gd_aws_call *k, const char *token, const char *code);
+/* A describe's page: the page size from the parameter `size` (lo..hi, def when absent;
+ * a bad one answered 400 size_code) and the start from the token parameter `token` (a
+ * bad one answered token_code). 0, or -1 after answering. */
+int gd_aws_paging(gd_aws_call *k, const char *size, long lo, long hi, long def,
+                  const char *size_code, const char *token, const char *token_code, long *max,
+                  long *start);
+/* s is one of the n strings of l. */
+int gd_aws_in_list(const char **l, int n, const char *s);
 /** The NextToken for a page that continues at offset (into out, 32 bytes). */
 char *gd_aws_page_token(long offset, char *out);
 
