@@ -33,6 +33,12 @@ const gd_dbclass *gd_dbclass_find(const char *name)
     return NULL;
 }
 
+double gd_dbclass_price(const char *name)
+{
+    const gd_dbclass *c = gd_dbclass_find(name);
+    return c ? c->price : -1;
+}
+
 const gd_dbclass *gd_dbclass_all(size_t *n)
 {
     *n = NCLASSES;

@@ -24,6 +24,9 @@ typedef struct gd_dbclass {
 
 /** The class of that name, NULL when unknown. */
 const gd_dbclass *gd_dbclass_find(const char *name);
+/** A class's list price, $/hour (RDS for PostgreSQL, Single-AZ, us-east-1); -1 when
+ *  unknown. */
+double gd_dbclass_price(const char *name);
 /** Every class, *n of them. */
 const gd_dbclass *gd_dbclass_all(size_t *n);
 

@@ -1252,7 +1252,9 @@ static const gd_rtype rows[] = {
      .check_spec = gd_cache_check_spec,
      .check_arch = gd_cache_check_arch,
      .depends = gd_cache_depends,
-     .price = GD_PRICE_NODES},
+     .price = GD_PRICE_NODES,
+     .price_size = "node_type",
+     .price_unit = "node-hours"},
     {.name = "db",
      .prefix = "db",
      .summary = "an RDS for PostgreSQL database: real postgres processes, a primary, read "
@@ -1261,7 +1263,10 @@ static const gd_rtype rows[] = {
      .refs = db_refs,
      .check_spec = gd_db_check_spec,
      .check_arch = gd_db_check_arch,
-     .price = GD_PRICE_NODES},
+     .price = GD_PRICE_NODES,
+     .price_size = "instance_class",
+     .price_unit = "instance-hours",
+     .list_price = gd_dbclass_price},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

@@ -80,6 +80,11 @@ typedef struct gd_rtype {
      * DependencyViolation), -1 if res never blocks a delete, 0 if only its refs count. */
     int (*depends)(const json_t *res, const json_t *on);
     enum gd_price_model price;
+    /* GD_PRICE_NODES: the spec field naming each node's size, which the scenario's
+     * billing.prices price by the hour (else list_price, when not NULL), and the unit of
+     * its bill line ("<size> <unit>"). A spec with `storage_gb` also pays its storage. */
+    const char *price_size, *price_unit;
+    double (*list_price)(const char *size);
 } gd_rtype;
 
 /** Every row, in the order types are listed to users; *n gets their number. */

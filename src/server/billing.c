@@ -90,37 +90,42 @@ static const char *hourly_line(const char *type, const char **unit, double *per_
     return "hours";
 }
 
-/* A db: each of its nodes (primary, standby, replicas) by the hour at its class's price
- * (the scenario's billing.prices may name the class; else the catalogue's list price),
- * and each node's storage by the GB-month at the storage price (gp2, $0.115). */
-#define DB_STORAGE_GB_MONTH 0.115
-static double bill_db_nodes(gd_game *g, int t, json_t *bill, const char *type, double to)
+/* A type billed by the node-hour (a cache cluster, a db): each node at its size's price
+ * (the scenario's billing.prices, else the type's list price), from the resource's
+ * creation or the last bill on; a spec with storage_gb also pays each node's storage by
+ * the GB-month (gp2, $0.115, or billing.prices' `db.storage`). *nodes counts them. */
+#define STORAGE_GB_MONTH 0.115
+static double bill_nodes(gd_game *g, int t, json_t *bill, const gd_rtype *rt, double to,
+                         int *nodes_billed)
 {
     const gd_scenario *sc = g->sc;
-    double usd = 0, hours = (to - g->last_billing) / 3600.0;
-    if (hours <= 0) return 0;
-    json_t *list = gd_store_res_list(g->db, t, type, 0);
+    double usd = 0;
+    json_t *list = gd_store_res_list(g->db, t, rt->name, 0);
     size_t i;
     json_t *r;
     json_array_foreach(list, i, r)
     {
         json_t *spec = json_object_get(r, "spec");
-        const char *cls = gd_jstr(spec, "instance_class");
-        double price = gd_scenario_price(sc, cls);
-        const gd_dbclass *c = gd_dbclass_find(cls);
-        if (price < 0) price = c ? c->price : 0;
-        double nodes =
-            (double)json_array_size(json_object_get(json_object_get(r, "status"), "nodes"));
-        if (nodes <= 0) continue;
+        const char *size = gd_jstr(spec, rt->price_size);
+        double price = gd_scenario_price(sc, size);
+        if (price < 0 && rt->list_price) price = rt->list_price(size);
+        double n = (double)json_array_size(json_object_get(json_object_get(r, "status"), "nodes"));
+        double from = gd_jnum(r, "created", g->last_billing);
+        if (from < g->last_billing) from = g->last_billing;
+        double hours = (to - from) / 3600.0;
+        if (price <= 0 || hours <= 0 || n <= 0) continue;
         char line[96];
-        snprintf(line, sizeof line, "%s instance-hours", cls);
-        double cost = price * sc->billing.multiplier * hours * nodes;
-        bill_add(bill, r, line, "instance-hours", hours * nodes, cost);
-        double gbm = gd_jnum(spec, "storage_gb", 20) * nodes * hours / HOURS_A_MONTH;
+        snprintf(line, sizeof line, "%s %s", size, rt->price_unit);
+        double cost = price * sc->billing.multiplier * n * hours;
+        bill_add(bill, r, line, rt->price_unit, n * hours, cost);
+        usd += cost;
+        *nodes_billed += (int)n;
+        if (!json_object_get(spec, "storage_gb")) continue;
+        double gbm = gd_jnum(spec, "storage_gb", 20) * n * hours / HOURS_A_MONTH;
         double sp = gd_scenario_price(sc, "db.storage");
-        double scost = (sp >= 0 ? sp : DB_STORAGE_GB_MONTH) * sc->billing.multiplier * gbm;
+        double scost = (sp >= 0 ? sp : STORAGE_GB_MONTH) * sc->billing.multiplier * gbm;
         bill_add(bill, r, "db storage GB-months", "GB-months", gbm, scost);
-        usd += cost + scost;
+        usd += scost;
     }
     json_decref(list);
     return usd;
@@ -217,8 +222,8 @@ void gd_billing_charge(gd_game *g, double to)
         const gd_rtype *rows = gd_registry_all(&nrows);
         for (size_t k = 0; k < nrows; k++) {
             const gd_rtype *rt = &rows[k];
-            if (rt->price == GD_PRICE_NODES) { /* a db here, cache clusters below */
-                if (!strcmp(rt->name, "db")) usd += bill_db_nodes(g, t, bill, rt->name, to);
+            if (rt->price == GD_PRICE_NODES) {
+                usd += bill_nodes(g, t, bill, rt, to, &nnodes);
                 continue;
             }
             if (rt->price != GD_PRICE_HOURLY && rt->price != GD_PRICE_REQUESTS) continue;
@@ -246,32 +251,6 @@ void gd_billing_charge(gd_game *g, double to)
             }
             json_decref(lbs);
         }
-        /* Types billed by the node-hour (cache clusters): each node at its node type's
-         * price, from the cluster's creation (or the last bill) on. */
-        for (size_t k = 0; k < nrows; k++) {
-            if (rows[k].price != GD_PRICE_NODES || !strcmp(rows[k].name, "db")) continue;
-            json_t *list = gd_store_res_list(g->db, t, rows[k].name, 0);
-            json_array_foreach(list, i, r)
-            {
-                json_t *spec = json_object_get(r, "spec");
-                const char *ntype = gd_jstr(spec, "node_type");
-                double price = gd_scenario_price(sc, ntype);
-                json_t *nodes = json_object_get(json_object_get(r, "status"), "nodes");
-                double n = json_is_array(nodes) ? (double)json_array_size(nodes)
-                                                : 1 + gd_jnum(spec, "replicas", 0);
-                double from = gd_jnum(r, "created", g->last_billing);
-                if (from < g->last_billing) from = g->last_billing;
-                double hours = (to - from) / 3600.0;
-                if (price <= 0 || hours <= 0 || n <= 0) continue;
-                double cost = price * sc->billing.multiplier * n * hours;
-                char line[96];
-                snprintf(line, sizeof line, "%s node-hours", ntype);
-                bill_add(bill, r, line, "node-hours", n * hours, cost);
-                usd += cost;
-                nnodes += (int)n;
-            }
-            json_decref(list);
-        }
         if (usd > 0) {
             g->teams[t].cost_usd += usd;
             bill_save(g, t, bill);
@@ -280,7 +259,7 @@ void gd_billing_charge(gd_game *g, double to)
                              "bill $%.2f: %d instances, %d load balancers, %d cdn", usd, ninst, nlb,
                              ncdn);
             if (nnodes > 0 && l > 0 && (size_t)l < sizeof reason)
-                snprintf(reason + l, sizeof reason - (size_t)l, ", %d cache nodes", nnodes);
+                snprintf(reason + l, sizeof reason - (size_t)l, ", %d nodes (caches, dbs)", nnodes);
             gd_store_ledger_add(g->db, to, t, "billing", -usd * sc->billing.points_per_dollar,
                                 reason);
             gd_score_save(g, t);
