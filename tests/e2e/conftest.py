@@ -623,6 +623,13 @@ def module_play(tmp_path_factory):
     _finish(games)
 
 
+def pg_folder(name):
+    """A folder of /tmp of its own (0711), that the user postgres can enter."""
+    top = tempfile.mkdtemp(prefix=f"gameday-e2e-{name}-", dir="/tmp")
+    os.chmod(top, 0o711)
+    return Path(top)
+
+
 def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers=True,
                 postgres=False):
     """For a module's `game` fixture (`yield from shared_game(...)`): one game of the
@@ -633,9 +640,8 @@ def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers
     a folder of /tmp of its own (0711), removed afterwards."""
     top = None
     if postgres:
-        top = tempfile.mkdtemp(prefix=f"gameday-e2e-{name}-", dir="/tmp")
-        os.chmod(top, 0o711)
-        where = Path(top) / "game"
+        top = pg_folder(name)
+        where = top / "game"
     else:
         where = tmp_path_factory.mktemp(name) / "game"
     g = Game(scenario, where, port=free_port(port), speed=speed, net=net)
@@ -658,9 +664,8 @@ def pg_tmp():
     """tmp_path for a game with a db: a folder of /tmp of its own (0711), that the user
     postgres can enter when the tests run as root (pytest's own, /tmp/pytest-of-root, is
     0700); removed afterwards unless GAMEDAY_KEEP is set."""
-    top = tempfile.mkdtemp(prefix="gameday-e2e-pg-", dir="/tmp")
-    os.chmod(top, 0o711)
-    yield Path(top)
+    top = pg_folder("pg")
+    yield top
     if not os.environ.get("GAMEDAY_KEEP"):
         shutil.rmtree(top, ignore_errors=True)
 

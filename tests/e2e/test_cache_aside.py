@@ -14,15 +14,13 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from http.client import HTTPConnection
-from pathlib import Path
 
 import pytest
 
-from conftest import Game, _finish, free_port, http, scenario_path
+from conftest import http, scenario_path, shared_game
 
 NET = 236
 SPEED = 60
@@ -36,22 +34,9 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
 
 @pytest.fixture(scope="module")
 def game(tmp_path_factory):
-    # postgres (the user postgres, as root) must be able to enter the game's folder:
-    # one of /tmp of its own, as test_db.py does.
-    top = tempfile.mkdtemp(prefix="gameday-e2e-cache-aside-", dir="/tmp")
-    os.chmod(top, 0o711)
-    g = Game(scenario_path("cache_aside.yaml"), Path(top) / "game", port=free_port(18236),
-             speed=SPEED, net=NET)
-    try:
-        g.start()
-        g.wait_ready()
-        yield g
-    finally:
-        try:
-            _finish([g])
-        finally:
-            if not os.environ.get("GAMEDAY_KEEP"):
-                shutil.rmtree(top, ignore_errors=True)
+    # in a folder postgres (the user postgres, as root) can enter: see shared_game
+    yield from shared_game(tmp_path_factory, scenario_path("cache_aside.yaml"), "cache-aside", port=18236,
+                           speed=SPEED, net=NET, customers=False, postgres=True)
 
 
 # ---------------------------------------------------------------------------- helpers

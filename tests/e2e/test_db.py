@@ -8,9 +8,6 @@ answers again, and the seconds of errors are measured. Addresses: 127.233.0.0/16
 
 import json
 import os
-import shutil
-import tempfile
-from pathlib import Path
 import re
 import signal
 import socket
@@ -21,7 +18,7 @@ from http.client import HTTPConnection
 
 import pytest
 
-from conftest import Game, _finish, dig, dig_answers, free_port, http, scenario_path
+from conftest import dig, dig_answers, http, scenario_path, shared_game
 
 NET = 233
 DNS = f"127.{NET}.255.53"
@@ -29,23 +26,9 @@ DNS = f"127.{NET}.255.53"
 
 @pytest.fixture(scope="module")
 def game(tmp_path_factory):
-    # As root, postgres runs as the user postgres, which must be able to enter the game's
-    # folder: pytest's own temporary folder (/tmp/pytest-of-root, 0700) is not, so the
-    # game lives in a folder of /tmp of its own, removed afterwards.
-    top = tempfile.mkdtemp(prefix="gameday-e2e-db-", dir="/tmp")
-    os.chmod(top, 0o711)
-    g = Game(scenario_path("db.yaml"), Path(top) / "game", port=free_port(18233), speed=60,
-             net=NET)
-    try:
-        g.start()
-        g.wait_ready()
-        yield g
-    finally:
-        try:
-            _finish([g])
-        finally:
-            if not os.environ.get("GAMEDAY_KEEP"):
-                shutil.rmtree(top, ignore_errors=True)
+    # in a folder postgres (the user postgres, as root) can enter: see shared_game
+    yield from shared_game(tmp_path_factory, scenario_path("db.yaml"), "db", port=18233,
+                           speed=60, net=NET, customers=False, postgres=True)
 
 
 # ---------------------------------------------------------------------------- helpers
