@@ -11,6 +11,7 @@ PLAYFLAGS ?=
 all: $(BUILD)/gameday
 
 $(BUILD)/gameday: FORCE
+	@[ -f node_modules/uplot/dist/uPlot.iife.min.js ] || scripts/install-deps.sh
 	@scripts/setup-build.sh $(BUILD) release
 	@ninja -C $(BUILD)
 

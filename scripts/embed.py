@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Embeds the web UI files into a C table: web_assets.c (gd_web_assets[])."""
+"""Embeds the web UI files into a C table: web_assets.c (gd_web_assets[]).
+
+Arguments after the root are files under it, or /NAME=PATH for a vendored file served
+as /NAME (uPlot, from node_modules)."""
 import os, sys
 
 out, root, files = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -11,7 +14,10 @@ with open(out, 'w') as f:
     f.write('#include <stddef.h>\n#include "core/webassets.h"\n')
     names = []
     for i, path in enumerate(files):
-        rel = '/' + os.path.relpath(path, root)
+        if path.startswith('/') and '=' in path:
+            rel, path = path.split('=', 1)
+        else:
+            rel = '/' + os.path.relpath(path, root)
         data = open(path, 'rb').read()
         f.write('static const unsigned char a%d[] = {' % i)
         f.write(','.join(str(b) for b in data) or '0')

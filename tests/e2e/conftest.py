@@ -672,3 +672,22 @@ def pg_tmp():
 
 def scenario_path(name):
     return SCENARIOS / name
+
+
+# ---------------------------------------------------------------------------- browser
+
+BROWSER_DIR = ROOT / "tests" / "browser"
+
+
+def browser_run(script, timeout=180, **args):
+    """Runs tests/browser/SCRIPT.mjs (playwright-core driving Debian's chromium headless)
+    with --name value arguments; fails the test with the script's output unless every
+    check of the script held. Returns its stdout."""
+    cmd = ["node", str(BROWSER_DIR / f"{script}.mjs")]
+    for k, v in args.items():
+        cmd += [f"--{k}", str(v)]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        pytest.fail(f"browser script {script} failed (exit {r.returncode}):\n"
+                    f"{r.stdout[-4000:]}\n{r.stderr[-6000:]}")
+    return r.stdout
