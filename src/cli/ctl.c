@@ -65,6 +65,10 @@ static const struct ctl_cmd {
     {"trail", "--who ID|NAME", "who terminated or changed a resource, then its history", 1, -1},
     {"experiment", "SUBCOMMAND",
      "FIS experiments: start TEMPLATE [--wait], stop ID, list, get ID, wait ID", 1, -1},
+    {"game", "ACT [ARGS]",
+     "the instructor (admin token): pause, resume, extend DURATION, end, say TEXT..., "
+     "trigger EVENT-INDEX | trigger ACTION [TARGET] [k=v...]",
+     1, -1},
     {"help", "", "this list (also --help, -h)", 0, -1},
 };
 #define NCMDS (sizeof cmds / sizeof cmds[0])
@@ -127,6 +131,9 @@ static int check_args(const struct ctl_cmd *c, int nargs, char **args)
 }
 
 /* Finds api and token from flags, the environment, or the newest game.json. */
+/* The instructor's acts (ctl game) take the admin token from game.json. */
+static int want_admin;
+
 static int locate(const char **api, const char **token, const char *gamedir, char *apibuf,
                   char *tokbuf)
 {
@@ -161,7 +168,9 @@ static int locate(const char **api, const char **token, const char *gamedir, cha
         *api = apibuf;
     }
     if (!*token) {
-        snprintf(tokbuf, 128, "%s", S(json_array_get(json_object_get(g, "teams"), 0), "token"));
+        snprintf(tokbuf, 128, "%s",
+                 want_admin ? S(g, "admin_token")
+                            : S(json_array_get(json_object_get(g, "teams"), 0), "token"));
         *token = tokbuf;
     }
     json_decref(g);
@@ -390,6 +399,7 @@ int gd_cmd_ctl(int argc, char **argv)
         }
     }
     char apibuf[128], tokbuf[128];
+    want_admin = !strcmp(cmd, "game");
     if (locate(&api, &token, gamedir, apibuf, tokbuf) < 0) return 1;
     const char *method = "GET";
     char path[512];
@@ -412,6 +422,45 @@ int gd_cmd_ctl(int argc, char **argv)
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/asgs/%s/scale", args[0]);
         body = json_pack("{s:i}", "desired", (int)n);
+    } else if (!strcmp(cmd, "game")) {
+        const char *act = args[0];
+        method = "POST";
+        if (!strcmp(act, "say")) {
+            char text[600] = "";
+            for (int a = 1; a < nargs; a++)
+                snprintf(text + strlen(text), sizeof text - strlen(text), "%s%s", a > 1 ? " " : "",
+                         args[a]);
+            body = json_pack("{s:s}", "text", text);
+            act = "message";
+        } else if (!strcmp(act, "extend")) {
+            if (nargs < 2) {
+                fprintf(stderr, "gameday ctl game extend: missing DURATION (e.g. 10m)\n");
+                return 2;
+            }
+            body = json_pack("{s:s}", "by", args[1]);
+        } else if (!strcmp(act, "trigger")) {
+            char *end = NULL;
+            long ev = nargs >= 2 ? strtol(args[1], &end, 10) : -1;
+            if (nargs < 2) {
+                fprintf(stderr, "gameday ctl game trigger: missing EVENT-INDEX or ACTION\n");
+                return 2;
+            }
+            if (end && !*end && ev >= 0) {
+                body = json_pack("{s:i}", "event", (int)ev);
+            } else {
+                body = kv_args(nargs > 3 ? nargs - 3 : 0, args + 3);
+                if (!body) return 2;
+                json_object_set_new(body, "action", json_string(args[1]));
+                if (nargs > 2) json_object_set_new(body, "target", json_string(args[2]));
+            }
+        } else if (strcmp(act, "pause") && strcmp(act, "resume") && strcmp(act, "end")) {
+            fprintf(stderr,
+                    "gameday ctl game: unknown act '%s' (allowed: pause, resume, extend, end, "
+                    "say, trigger)\n",
+                    act);
+            return 2;
+        }
+        snprintf(path, sizeof path, "/api/v1/game/%s", act);
     } else if (!strcmp(cmd, "failover")) {
         method = "POST";
         snprintf(path, sizeof path, "/api/v1/cache_clusters/%s/failover", args[0]);

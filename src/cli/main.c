@@ -17,6 +17,7 @@ static const struct {
     const char *help;
 } roles[] = {
     {"play", gd_cmd_play, "start a whole game: server, teams, customers, status line"},
+    {"host", gd_cmd_host, "run a game for an instructor and several teams (join links)"},
     {"server", gd_cmd_server, "run the control plane (API, scoreboard, launcher, billing)"},
     {"edge", gd_cmd_edge, "run one load balancer / CDN process"},
     {"dns", gd_cmd_dns, "run the game's authoritative DNS server (Route 53)"},

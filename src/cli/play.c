@@ -8,6 +8,7 @@
 #include "core/conf.h"
 #include "core/mem.h"
 #include "model/scenario.h"
+#include "server/game.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -138,13 +139,37 @@ static int usage(int rc)
     return rc;
 }
 
+/* gameday host: the same game, for an instructor and several teams (join links, the
+ * admin token, and the finished game kept up until Ctrl-C). */
+static int host_mode;
+
+static int host_usage(int rc)
+{
+    fprintf(rc ? stderr : stdout,
+            "usage: gameday host SCENARIO (--teams N | --teams-file FILE) [--speed N]\n"
+            "         [--duration D] [--port P] [--headless] [--out DIR] [--net K]\n"
+            "Runs a game for an instructor and N teams: one board for everyone, each team's\n"
+            "join link and token, and the instructor's token (pause, resume, extend, end,\n"
+            "messages, events: 'gameday ctl game ...' or the board's instructor panel).\n"
+            "FILE names the teams, one per line. The finished game stays up, read-only,\n"
+            "until Ctrl-C. See doc/cli.md.\n");
+    return rc;
+}
+
+int gd_cmd_host(int argc, char **argv)
+{
+    host_mode = 1;
+    return gd_cmd_play(argc, argv);
+}
+
 int gd_cmd_play(int argc, char **argv)
 {
     const char *scen = NULL, *speed = NULL, *dur = NULL, *out = NULL, *teams = NULL, *net = NULL;
+    const char *teams_file = NULL;
     int port = 8080, headless = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(0);
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return host_mode ? host_usage(0) : usage(0);
         if (!strcmp(a, "--headless")) {
             headless = 1;
             continue;
@@ -167,9 +192,39 @@ int gd_cmd_play(int argc, char **argv)
             net = v;
         else if (!strcmp(a, "--teams"))
             teams = v;
+        else if (!strcmp(a, "--teams-file"))
+            teams_file = v;
         else
-            return usage(2);
+            return host_mode ? host_usage(2) : usage(2);
         i++;
+    }
+    if (host_mode && !scen) {
+        fprintf(stderr, "gameday host: missing SCENARIO (e.g. scenarios/unicorn-rentals.yaml)\n");
+        return host_usage(2);
+    }
+    if (host_mode && !teams && !teams_file) {
+        fprintf(stderr, "gameday host: give --teams N or --teams-file FILE\n");
+        return host_usage(2);
+    }
+    char teams_path[PATH_MAX] = "";
+    if (teams_file) {
+        static char names[GD_MAX_TEAMS][GD_TEAM_NAME_MAX + 1];
+        char err[400];
+        int nt = gd_game_read_teams(teams_file, names, GD_MAX_TEAMS, err, sizeof err);
+        if (nt < 0) {
+            fprintf(stderr, "gameday: --teams-file %s; nothing was started\n", err);
+            return 2;
+        }
+        if (teams && atoi(teams) != nt) {
+            fprintf(stderr, "gameday: --teams %s but %s names %d teams\n", teams, teams_file, nt);
+            return 2;
+        }
+        if (!realpath(teams_file, teams_path))
+            snprintf(teams_path, sizeof teams_path, "%s", teams_file);
+    }
+    if (teams && (atoi(teams) < 1 || atoi(teams) > GD_MAX_TEAMS)) {
+        fprintf(stderr, "gameday: --teams must be 1 to %d\n", GD_MAX_TEAMS);
+        return 2;
     }
     if (!scen) scen = "scenarios/unicorn-rentals.yaml";
     /* Check everything before starting anything. */
@@ -248,7 +303,7 @@ int gd_cmd_play(int argc, char **argv)
     snprintf(sport, sizeof sport, "%d", port);
     snprintf(sspeed, sizeof sspeed, "%.17g", sp);
     snprintf(sdur, sizeof sdur, "%.3f", duration);
-    char *args[20];
+    char *args[24];
     int na = 0;
     args[na++] = exe;
     args[na++] = "server";
@@ -269,6 +324,10 @@ int gd_cmd_play(int argc, char **argv)
     if (net) {
         args[na++] = "--net";
         args[na++] = (char *)net;
+    }
+    if (teams_path[0]) {
+        args[na++] = "--teams-file";
+        args[na++] = teams_path;
     }
     args[na] = NULL;
     char *resume_args[] = {exe, "server", "--dir", dir, "--port", sport, NULL};
@@ -321,6 +380,19 @@ int gd_cmd_play(int argc, char **argv)
            sc->title ? sc->title : sc->name, dh, sp, duration / sp);
     printf("scoreboard: %s/\n", api);
     printf("token: %s\n", token ? token : "?");
+    if (host_mode) {
+        /* One join line per team, and the instructor's: what the host hands out. */
+        size_t ti;
+        json_t *tj;
+        json_array_foreach(json_object_get(game, "teams"), ti, tj)
+            printf("join: team %lld \"%s\": console %s/console.html token %s\n",
+                   (long long)json_integer_value(json_object_get(tj, "id")),
+                   json_string_value(json_object_get(tj, "name")), api,
+                   json_string_value(json_object_get(tj, "token")));
+        printf("instructor: %s/#instructor admin token %s (pause, resume, extend, end, "
+               "messages: the board's instructor panel or 'gameday ctl game')\n",
+               api, json_string_value(json_object_get(game, "admin_token")));
+    }
     printf("endpoint: http://%s/\n", ep && *ep ? ep : "(none yet)");
     const char *dns = json_string_value(json_object_get(game, "dns"));
     const char *zone =
@@ -414,6 +486,22 @@ int gd_cmd_play(int argc, char **argv)
         if (ended) break;
     }
     if (live) printf("\n");
+    if (host_mode && !strcmp(end_state, "ended")) {
+        /* The finished game stays up, read-only (the clock has passed its end), for the
+         * debrief: the board, the report and the API, until Ctrl-C. */
+        printf("ended: the game is over; the board and the report stay up at %s/ until Ctrl-C\n",
+               api);
+        fflush(stdout);
+        while (!interrupted) {
+            int status;
+            if (waitpid(server, &status, WNOHANG) == server) {
+                server = start_server(exe, resume_args, dir);
+            }
+            while (waitpid(-1, NULL, WNOHANG) > 0) {
+            }
+            usleep(100000);
+        }
+    }
     json_t *res = gd_cli_get(api, "/api/v1/result", NULL, NULL);
     int rc = 0;
     if (res) {

@@ -6,6 +6,7 @@
 #define GD_ROLES_H
 
 int gd_cmd_play(int argc, char **argv);
+int gd_cmd_host(int argc, char **argv);
 int gd_cmd_ctl(int argc, char **argv);
 int gd_cmd_hash(int argc, char **argv);
 int gd_cmd_openloop(int argc, char **argv);

@@ -47,6 +47,7 @@ static struct {
     int team;
     double rate_override; /* > 0: constant game rps instead of the scenario's */
     double duration;
+    uint64_t reports_taken; /* reports the server answered (metrics) */
     gd_rand rnd;
     gd_zipf *zipf;  /* one per key phase of the scenario */
     double next_at; /* game seconds of the next arrival */
@@ -386,6 +387,7 @@ static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
         L.rq_head = r->next;
         if (!L.rq_head) L.rq_tail = NULL;
         L.rq_len--;
+        L.reports_taken++;
         gd_free(r->body);
         gd_free(r);
     }
@@ -393,6 +395,13 @@ static void on_report_answer(void *ud, int err, const gd_httpc_resp *resp)
         gd_warn("report_refused", "status=%d body=%s", resp->status, gd_log_q(resp->body));
     } else {
         json_t *j = json_loadb(resp->body, resp->body_len, 0, NULL);
+        /* The instructor may extend or end the game: the server's duration is the one. */
+        json_t *jd = json_object_get(j, "duration");
+        if (json_is_number(jd) && !L.stopping && json_number_value(jd) > 0 &&
+            json_number_value(jd) != L.duration) {
+            gd_info("duration_changed", "from=%.0f to=%.0f", L.duration, json_number_value(jd));
+            L.duration = json_number_value(jd);
+        }
         const char *ep = json_string_value(json_object_get(j, "endpoint"));
         if (!C.on && ep && strcmp(ep, L.endpoint) != 0) {
             uint32_t ip;
@@ -515,6 +524,11 @@ static void on_metrics(gd_http_conn *c, gd_http_req *req, void *ud)
     gd_prom_head(&b, "gameday_loadgen_pending_reports", "gauge",
                  "Reports the server has not taken");
     gd_prom_sample(&b, "gameday_loadgen_pending_reports", l, L.rq_len);
+    gd_prom_head(&b, "gameday_loadgen_reports_total", "counter", "Reports the server has taken");
+    gd_prom_sample(&b, "gameday_loadgen_reports_total", l, (double)L.reports_taken);
+    gd_prom_head(&b, "gameday_loadgen_clock_seconds", "gauge",
+                 "The game clock as this loadgen reads it (it stands still while paused)");
+    gd_prom_sample(&b, "gameday_loadgen_clock_seconds", l, gd_clock_now());
     if (is_shop()) gd_shoppers_metrics(&b, L.team);
     if (C.on) {
         gd_prom_head(&b, "gameday_loadgen_dns_lookups_total", "counter",

@@ -14,6 +14,7 @@
 #include "server/cache_cluster.h"
 #include "server/aws.h"
 #include "server/game_int.h"
+#include "server/instructor.h"
 #include "model/stat.h"
 #include "server/monkey.h"
 #include "server/ops.h"
@@ -308,7 +309,45 @@ static void h_report(struct call *k)
     }
     char ep[48];
     gd_game_endpoint(k->g, team, ep, sizeof ep);
-    gd_http_respond_json(k->c, 200, json_pack("{s:s}", "endpoint", ep));
+    /* The duration too: an instructor's extension or end reaches the customers here. */
+    gd_http_respond_json(k->c, 200,
+                         json_pack("{s:s,s:f}", "endpoint", ep, "duration", k->g->duration));
+}
+
+/* GET /api/v1/game/events: the scenario's events, for the instructor to fire one now. */
+static void h_game_events(struct call *k)
+{
+    gd_game *g = k->g;
+    json_t *list = json_array();
+    for (int i = 0; i < g->sc->nevents; i++) {
+        const gd_event *ev = &g->sc->events[i];
+        json_array_append_new(list, json_pack("{s:i,s:f,s:s,s:s?,s:s?,s:b}", "index", i, "at",
+                                              ev->at, "action", ev->action, "target", ev->target,
+                                              "message", ev->message, "fired", i < g->next_event));
+    }
+    gd_http_respond_json(k->c, 200, json_pack("{s:o}", "events", list));
+}
+
+/* POST /api/v1/game/ACT: pause, resume, extend, end, message, trigger (instructor.c). */
+static void h_instructor(struct call *k)
+{
+    json_t *b = NULL;
+    if (body_of(k, 1, &b) < 0) return;
+    json_t *ans;
+    char err[400];
+    int status = gd_instructor_act(k->g, k->arg, b, gd_http_conn_peer(k->c), &ans, err, sizeof err);
+    json_decref(b);
+    if (status != 200) {
+        json_decref(ans);
+        gd_http_respond_error(k->c, status,
+                              status == 404   ? "NotFound"
+                              : status == 409 ? "IncorrectState"
+                              : status == 400 ? "ValidationError"
+                                              : "InternalError",
+                              err);
+        return;
+    }
+    gd_http_respond_json(k->c, 200, ans);
 }
 
 static void h_teams(struct call *k)
@@ -580,6 +619,7 @@ enum access {
     REPORTER, /* any valid token; the handler checks it is the loadgens' */
     PLAYER,   /* a team's or the admin's token */
     TEAM,     /* a team's token, or the admin's with ?team=N */
+    ADMIN,    /* the admin's token only: the instructor */
 };
 
 #define ANY (-1)
@@ -599,6 +639,8 @@ static const struct route {
     {HTTP_GET, "teams/*/score/events", PUBLIC, h_team_events},
     {HTTP_POST, "internal/report", REPORTER, h_report},
     {HTTP_GET, "teams", PLAYER, h_teams},
+    {HTTP_GET, "game/events", ADMIN, h_game_events},
+    {HTTP_POST, "game/*", ADMIN, h_instructor},
     {HTTP_GET, "score", TEAM, h_score},
     {HTTP_GET, "score/events", PLAYER, h_score_events},
     {HTTP_GET, "bill", TEAM, h_bill},
@@ -692,6 +734,11 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
             return;
         }
         if (hit->access == TEAM && need_team(c, &w) < 0) return;
+        if (hit->access == ADMIN && !w.admin) {
+            gd_http_respond_error(c, 403, "AccessDenied",
+                                  "only the instructor (the admin token) may do that");
+            return;
+        }
     }
     hit->fn(&k);
 }

@@ -13,6 +13,7 @@
 #include "server/monkey.h"
 #include "server/ops.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,11 @@ static void terminate_random(gd_game *g, const gd_event *ev, const char *princip
                              const json_t *force)
 {
     const char *asg = ev->target && !strncmp(ev->target, "asg/", 4) ? ev->target + 4 : NULL;
-    uint64_t index = (uint64_t)(ev - g->sc->events);
+    /* An event of the scenario is drawn by its index; the instructor's own, by its time. */
+    uintptr_t at = (uintptr_t)ev, first = (uintptr_t)g->sc->events;
+    uint64_t index = at >= first && at < first + (uintptr_t)g->sc->nevents * sizeof *ev
+                         ? (uint64_t)((at - first) / sizeof *ev)
+                         : 1000000u + (uint64_t)(ev->at * 1000);
     json_t *inst = gd_store_res_list(g->db, 0, "instance", 0);
     for (int t = 1; t <= g->nteams; t++) {
         json_t *cand = gd_chaos_candidates(inst, t, asg);

@@ -72,6 +72,74 @@ double gd_game_kv_num(gd_game *g, const char *key, double def)
     return d;
 }
 
+const char *gd_game_team_name(const gd_game *g, int team)
+{
+    static char fallback[24];
+    if (team >= 1 && team <= GD_MAX_TEAMS && g->team_names[team][0]) return g->team_names[team];
+    snprintf(fallback, sizeof fallback, "team-%d", team);
+    return fallback;
+}
+
+int gd_game_read_teams(const char *path, char names[][GD_TEAM_NAME_MAX + 1], int max, char *err,
+                       size_t n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, n, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[256];
+    int count = 0, no = 0;
+    while (fgets(line, sizeof line, f)) {
+        no++;
+        size_t len = strcspn(line, "\r\n");
+        if (line[len] == 0 && !feof(f)) {
+            snprintf(err, n, "%s:%d: line too long (a team name has at most %d characters)", path,
+                     no, GD_TEAM_NAME_MAX);
+            fclose(f);
+            return -1;
+        }
+        line[len] = 0;
+        char *s = line;
+        while (*s == ' ' || *s == '\t') s++;
+        char *e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
+        if (!*s || *s == '#') continue;
+        const char *bad = NULL;
+        for (const char *p = s; *p && !bad; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || strchr(" _.-", *p)))
+                bad = p;
+        if (bad || strlen(s) > GD_TEAM_NAME_MAX) {
+            snprintf(err, n,
+                     "%s:%d: '%.40s' is not a team name (1 to %d letters, digits, spaces, '_', "
+                     "'.' or '-')",
+                     path, no, s, GD_TEAM_NAME_MAX);
+            fclose(f);
+            return -1;
+        }
+        if (count == max) {
+            snprintf(err, n, "%s:%d: more than %d teams (a game has at most %d)", path, no, max,
+                     max);
+            fclose(f);
+            return -1;
+        }
+        for (int k = 0; k < count; k++)
+            if (!strcmp(names[k], s)) {
+                snprintf(err, n, "%s:%d: team '%s' is named twice", path, no, s);
+                fclose(f);
+                return -1;
+            }
+        snprintf(names[count++], GD_TEAM_NAME_MAX + 1, "%s", s);
+    }
+    fclose(f);
+    if (count == 0) {
+        snprintf(err, n, "%s: no team names (one per line)", path);
+        return -1;
+    }
+    return count;
+}
+
 /* ---- the tick ---- */
 
 static void on_tick(uv_timer_t *t)
@@ -115,9 +183,9 @@ static int bootstrap(gd_game *g)
     double now = gd_game_now(g);
     const gd_scenario *sc = g->sc;
     for (int t = 1; t <= g->nteams; t++) {
-        char tok[65], name[32], key[32];
+        char tok[65], name[GD_TEAM_NAME_MAX + 8], key[32];
         random_token(tok);
-        snprintf(name, sizeof name, "team-%d", t);
+        snprintf(name, sizeof name, "%s", gd_game_team_name(g, t));
         gd_store_team_put(g->db, t, name, tok);
         size_t i;
         json_t *r;
@@ -245,18 +313,19 @@ static int usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: gameday server --scenario FILE --dir DIR [--port P] [--speed N]\n"
-            "         [--duration D] [--teams N] [--net K]\n"
+            "         [--duration D] [--teams N] [--teams-file F] [--net K]\n"
             "Runs the control plane: API and scoreboard on 127.0.0.1:P (8080), the launcher,\n"
             "billing, scoring and chaos. State lives in DIR/state.db; started again on the\n"
             "same DIR it resumes the game where it was (see doc/architecture.md).\n"
             "--net K puts team t's VPC at 127.(K+t-1).0.0/16 (default 1), so that several\n"
-            "games can run on one machine.\n");
+            "games can run on one machine. --teams-file names the teams (one per line; their\n"
+            "number is the number of teams).\n");
     return rc;
 }
 
 int gd_cmd_server(int argc, char **argv)
 {
-    const char *scen = NULL, *dir = NULL, *dur = NULL;
+    const char *scen = NULL, *dir = NULL, *dur = NULL, *teams_file = NULL;
     double speed = 0;
     int port = 8080, teams = 0, net = 1;
     for (int i = 1; i < argc; i++) {
@@ -277,11 +346,28 @@ int gd_cmd_server(int argc, char **argv)
             net = atoi(v);
         else if (!strcmp(a, "--teams"))
             teams = atoi(v);
+        else if (!strcmp(a, "--teams-file"))
+            teams_file = v;
         else
             return usage(2);
         i++;
     }
     if (!dir) return usage(2);
+    int named = 0;
+    if (teams_file) {
+        char err[400];
+        named = gd_game_read_teams(teams_file, &G.team_names[1], GD_MAX_TEAMS, err, sizeof err);
+        if (named < 0) {
+            fprintf(stderr, "gameday server: --teams-file %s\n", err);
+            return 2;
+        }
+        if (teams > 0 && teams != named) {
+            fprintf(stderr, "gameday server: --teams %d but %s names %d teams\n", teams, teams_file,
+                    named);
+            return 2;
+        }
+        teams = named;
+    }
     gd_log_init("server");
     signal(SIGPIPE, SIG_IGN);
     gd_game *g = &G;
@@ -330,6 +416,16 @@ int gd_cmd_server(int argc, char **argv)
         gd_clock_set(gd_game_kv_num(g, "speed", 1), (uint64_t)gd_game_kv_num(g, "epoch_ns", 0));
         g->duration = gd_game_kv_num(g, "duration", g->sc->duration);
         g->nteams = (int)gd_game_kv_num(g, "teams", 1);
+        json_t *tl = gd_store_teams(g->db);
+        size_t ti;
+        json_t *tj;
+        json_array_foreach(tl, ti, tj)
+        {
+            int id = (int)json_integer_value(json_object_get(tj, "id"));
+            if (id >= 1 && id <= GD_MAX_TEAMS)
+                snprintf(g->team_names[id], sizeof g->team_names[id], "%s", gd_jstr(tj, "name"));
+        }
+        json_decref(tl);
         g->net = (int)gd_game_kv_num(g, "net", 1);
         char *a = gd_store_kv_get(g->db, "admin_token"),
              *it = gd_store_kv_get(g->db, "internal_token");
@@ -375,6 +471,14 @@ int gd_cmd_server(int argc, char **argv)
         gd_store_commit(g->db);
     }
     gd_free(saved);
+    /* The clock is shared in DIR/clock, so that the instructor can stop it for all. */
+    snprintf(path, sizeof path, "%s/clock", g->dir);
+    int paused = resume && gd_game_kv_num(g, "paused", 0) > 0;
+    int cr = gd_clock_share(path, paused, gd_game_kv_num(g, "paused_at", 0));
+    if (cr < 0)
+        gd_warn("clock_not_shared", "path=%s err=%s", path, strerror(-cr));
+    else
+        setenv("GAMEDAY_CLOCK", path, 1);
     g->loop = uv_default_loop();
     g->loop->data = g;
     g->metrics = gd_metrics_new();

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #define GD_MAX_TEAMS 16
+#define GD_TEAM_NAME_MAX 32
 
 /* GD_PROC_REDIS: a cache_cluster's node, a redis-server (cache_cluster.c) */
 enum gd_proc_kind {
@@ -113,6 +114,7 @@ typedef struct gd_game {
     double az_down[6]; /* zones a..f: game time an az_outage lasts until (kv az_down_<z>) */
     int az_loaded;     /* az_down read from the store (after a restart) */
     gd_team_stats teams[GD_MAX_TEAMS + 1];
+    char team_names[GD_MAX_TEAMS + 1][GD_TEAM_NAME_MAX + 1]; /* shown on the boards */
     gd_rand rnd;
     gd_metrics *metrics; /* CloudWatch-like series of the edges */
     int stopping;
@@ -138,6 +140,13 @@ double gd_game_now(const gd_game *g);
 /** Audits one mutation (principal: "team-1", "admin", "autoscaling", "chaos-monkey"...). */
 void gd_game_audit(gd_game *g, int team, const char *principal, const char *source_ip,
                    const char *event, json_t *request, json_t *response, const char *error_code);
+
+/** The team's name on the boards: the teams file's (gameday host), else "team-T". */
+const char *gd_game_team_name(const gd_game *g, int team);
+/** Reads a teams file (one name per line; '#' comments and blank lines skipped) into
+ *  names; the count, or -1 with "FILE:LINE: what is wrong" in err. */
+int gd_game_read_teams(const char *path, char names[][GD_TEAM_NAME_MAX + 1], int max, char *err,
+                       size_t n);
 
 /* ---- score.c ---- */
 /** Takes a loadgen report; 0 or GD_EINVAL with a message in err. */

@@ -29,13 +29,17 @@ json_t *gd_game_info(gd_game *g)
 {
     char dns[48];
     gd_dns_addr(g, dns, sizeof dns);
-    return json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?,s:s}", "dir", g->dir, "name",
-                     g->sc->name, "title", g->sc->title ? g->sc->title : g->sc->name, "clock",
-                     gd_game_now(g), "duration", g->duration, "speed", gd_clock_speed(), "state",
-                     g->finished ? "ended"
-                     : g->ended  ? "ending"
-                                 : "running",
-                     "teams", g->nteams, "message", g->message[0] ? g->message : NULL, "dns", dns);
+    json_t *info =
+        json_pack("{s:s,s:s,s:s,s:f,s:f,s:f,s:s,s:i,s:s?,s:s}", "dir", g->dir, "name", g->sc->name,
+                  "title", g->sc->title ? g->sc->title : g->sc->name, "clock", gd_game_now(g),
+                  "duration", g->duration, "speed", gd_clock_speed(), "state",
+                  g->finished         ? "ended"
+                  : g->ended          ? "ending"
+                  : gd_clock_paused() ? "paused"
+                                      : "running",
+                  "teams", g->nteams, "message", g->message[0] ? g->message : NULL, "dns", dns);
+    json_object_set_new(info, "paused", json_boolean(gd_clock_paused()));
+    return info;
 }
 
 static int running_instances(gd_game *g, int team)
@@ -88,9 +92,7 @@ json_t *gd_game_status(gd_game *g)
     json_t *teams = json_array();
     for (int t = 1; t <= g->nteams; t++) {
         json_t *s = team_summary(g, t);
-        char name[32];
-        snprintf(name, sizeof name, "team-%d", t);
-        json_object_set_new(s, "name", json_string(name));
+        json_object_set_new(s, "name", json_string(gd_game_team_name(g, t)));
         json_array_append_new(teams, s);
     }
     json_t *info = gd_game_info(g);

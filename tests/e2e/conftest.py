@@ -316,13 +316,13 @@ class Game:
     """One `gameday play` process and what it printed."""
 
     def __init__(self, scenario, out, *, port=None, speed=None, duration=None, extra=(),
-                 net=1):
+                 net=1, command="play"):
         self.scenario = str(scenario)
         self.net = net  # team 1 lives on 127.<net>.0.0/16
         self.out = Path(out)
         self.port = port or free_port()
         self.api = f"http://127.0.0.1:{self.port}"
-        self.args = [gameday_bin(), "play", self.scenario]
+        self.args = [gameday_bin(), command, self.scenario]  # play, or host
         if speed is not None:
             self.args += ["--speed", str(speed)]
         if duration is not None:
@@ -631,7 +631,7 @@ def pg_folder(name):
 
 
 def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers=True,
-                postgres=False):
+                postgres=False, command="play", extra=()):
     """For a module's `game` fixture (`yield from shared_game(...)`): one game of the
     scenario on its own network, ready (and with customers answered), stopped with all
     its processes when the module is done. With postgres (the scenario has a db): as
@@ -644,7 +644,8 @@ def shared_game(tmp_path_factory, scenario, name, *, port, speed, net, customers
         where = top / "game"
     else:
         where = tmp_path_factory.mktemp(name) / "game"
-    g = Game(scenario, where, port=free_port(port), speed=speed, net=net)
+    g = Game(scenario, where, port=free_port(port), speed=speed, net=net, command=command,
+             extra=extra)
     try:
         g.start()
         g.wait_ready()
