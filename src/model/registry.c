@@ -76,6 +76,9 @@ int gd_itype_slots(int lt_slots, const char *lt_type, const char *itype)
 
 static const char *const markets[] = {"on-demand", "spot", NULL};
 static const char *const services[] = {"unicorn", "time", "clothes", NULL};
+/* the unicorn service's releases (doc/resources.md): v1 fails now and then, v2 is fixed,
+ * v3 keeps computed hashes, v4 is a broken build */
+static const char *const releases[] = {"v1", "v2", "v3", "v4", NULL};
 static const char *const session_modes[] = {"memory", "cookie", "redis", NULL};
 static const char *const read_froms[] = {"primary", "replicas", NULL};
 static const char *const cache_modes[] = {"none", "redis", NULL};
@@ -97,6 +100,8 @@ static const gd_field subnet_fields[] = {
 
 static const gd_field lt_fields[] = {
     {F("service", GD_F_ENUM, 0, "\"unicorn\""), .enums = services},
+    /* absent: v2 */
+    {F("service_version", GD_F_ENUM, 0, NULL), .enums = releases},
     {F("command", GD_F_STRS, 0, NULL), RANGE(1, 1e9)},
     {F("instance_type", GD_F_ENUM, 0, "\"t3.micro\""), .enums = instance_types},
     {F("market", GD_F_ENUM, 0, "\"on-demand\""), .enums = markets},

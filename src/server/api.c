@@ -538,6 +538,16 @@ static void h_failover(struct call *k)
 {
     action(k, "failover", 1);
 }
+
+static void h_refresh(struct call *k)
+{
+    action(k, "start_instance_refresh", 1);
+}
+
+static void h_refresh_cancel(struct call *k)
+{
+    action(k, "cancel_instance_refresh", 1);
+}
 static void h_db_failover(struct call *k)
 {
     action(k, "db_failover", 1);
@@ -650,6 +660,8 @@ static const struct route {
     {HTTP_POST, "instances/*/stop", TEAM, h_stop},
     {HTTP_POST, "instances/*/start", TEAM, h_start},
     {HTTP_POST, "asgs/*/scale", TEAM, h_scale},
+    {HTTP_POST, "asgs/*/refresh", TEAM, h_refresh},
+    {HTTP_POST, "asgs/*/refresh/cancel", TEAM, h_refresh_cancel},
     {HTTP_POST, "cache_clusters/*/failover", TEAM, h_failover},
     {HTTP_POST, "dbs/*/failover", TEAM, h_db_failover},
     {HTTP_POST, "dbs/*/reboot", TEAM, h_db_reboot},

@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "model/state.h"
 #include "server/launcher_int.h"
+#include "server/refresh.h"
 #include "server/ops.h"
 
 #include <stdio.h>
@@ -77,7 +78,8 @@ static const char *az_of(json_t *m)
  * than the group's now; of those, the newest (billing is per second, so AWS's "closest
  * to the next billing hour" does not tell them apart: the newest has served least).
  * -1 when every member left is protected. */
-static int scale_in_victim(json_t *mine, const char *lt, const char *itype, const char *chosen)
+static int scale_in_victim(json_t *mine, const json_t *asg, const char *lt, const char *itype,
+                           const char *chosen)
 {
     /* Members left in each zone: one pass (a zone is one of a few names). */
     json_t *per_az = json_object();
@@ -88,7 +90,7 @@ static int scale_in_victim(json_t *mine, const char *lt, const char *itype, cons
             json_object_set_new(per_az, az,
                                 json_integer(json_integer_value(json_object_get(per_az, az)) + 1));
     }
-    int best = -1, best_az = -1, best_old = -1;
+    int best = -1, best_az = -1, best_old = -1, best_out = -1;
     double best_t = -1e18;
     for (i = 0; i < n; i++) {
         json_t *m = json_array_get(mine, i), *ms = json_object_get(m, "spec");
@@ -97,9 +99,14 @@ static int scale_in_victim(json_t *mine, const char *lt, const char *itype, cons
         int old = strcmp(gd_jstr(ms, "launch_template"), lt) != 0 ||
                   (*itype && strcmp(gd_jstr(json_object_get(m, "status"), "instance_type"), itype));
         double t = gd_jnum(json_object_get(m, "status"), "launched_at", 0);
-        if (in_az > best_az ||
-            (in_az == best_az && (old > best_old || (old == best_old && t > best_t)))) {
+        /* An instance refresh in progress: the members it replaces go first. */
+        int out = gd_refresh_outdated(asg, m);
+        if (out > best_out ||
+            (out == best_out &&
+             (in_az > best_az ||
+              (in_az == best_az && (old > best_old || (old == best_old && t > best_t)))))) {
             best = (int)i;
+            best_out = out;
             best_az = in_az;
             best_old = old;
             best_t = t;
@@ -203,6 +210,7 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
         }
     }
     int have = (int)json_array_size(mine);
+    desired = gd_refresh_step(g, asg, mine, desired);
     json_t *ast = json_object_get(asg, "status");
     if (have < desired && now >= gd_jnum(ast, "retry_at", 0)) {
         json_t *subnets = json_object_get(spec, "subnets");
@@ -281,7 +289,7 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
             gd_store_res_live(g->db, team, gd_jstr(spec, "launch_template"), "launch_template");
         const char *itype = gd_jstr(json_object_get(lt, "spec"), "instance_type");
         for (int k = have - 1; k >= desired; k--) {
-            int v = scale_in_victim(mine, gd_jstr(spec, "launch_template"), itype, chosen);
+            int v = scale_in_victim(mine, asg, gd_jstr(spec, "launch_template"), itype, chosen);
             if (v < 0) {
                 if (!json_object_get(ast, "scale_in_blocked"))
                     gd_launcher_set_status(

@@ -607,12 +607,137 @@ static void describe_instances(gd_aws_call *k)
     gd_aws_xml_send(k, &x);
 }
 
+/* StartInstanceRefresh: Preferences.InstanceWarmup (seconds) and
+ * Preferences.AutoRollback; the refresh itself is refresh.c's. */
+static void start_refresh(gd_aws_call *k)
+{
+    char err[200];
+    long warm = 30;
+    int rollback = 0;
+    const char *name = gd_aws_param(&k->params, "AutoScalingGroupName");
+    const char *strategy = gd_aws_param(&k->params, "Strategy");
+    if (gd_aws_param_int(&k->params, "Preferences.InstanceWarmup", 0, 3600, 30, &warm, err,
+                         sizeof err) < 0 ||
+        gd_aws_param_bool(&k->params, "Preferences.AutoRollback", 0, &rollback, err, sizeof err) <
+            0) {
+        gd_aws_fail(k, 400, "ValidationError", "%s", err);
+        return;
+    }
+    if (strategy && strcmp(strategy, "Rolling") != 0) {
+        gd_aws_fail(k, 400, "ValidationError", "Strategy: only Rolling is supported");
+        return;
+    }
+    /* Accepted and ignored: the refresh keeps every instance in service anyway. */
+    gd_aws_param(&k->params, "Preferences.MinHealthyPercentage");
+    gd_aws_param(&k->params, "Preferences.MaxHealthyPercentage");
+    gd_aws_param(&k->params, "Preferences.SkipMatching");
+    if (gd_aws_unread(k) < 0) return;
+    if (!name || !*name) {
+        missing_group_name(k);
+        return;
+    }
+    gd_actor a = gd_aws_actor(k);
+    gd_op_result r;
+    json_t *body =
+        json_pack("{s:I,s:b}", "instance_warmup", (json_int_t)warm, "auto_rollback", rollback);
+    gd_op_action(k->g, &a, "start_instance_refresh", name, body, &r);
+    json_decref(body);
+    if (r.code) {
+        if (r.status == 409)
+            gd_aws_fail(k, 400, "InstanceRefreshInProgress", "%s", r.message);
+        else
+            not_found_or(k, &r, name);
+        gd_op_result_free(&r);
+        return;
+    }
+    json_t *rf = json_object_get(json_object_get(r.body, "status"), "refresh");
+    gd_xml x;
+    gd_aws_xml_begin(k, &x);
+    gd_xml_text(&x, "InstanceRefreshId", gd_jstr(rf, "id"));
+    gd_aws_xml_send(k, &x);
+    gd_op_result_free(&r);
+}
+
+static void cancel_refresh(gd_aws_call *k)
+{
+    const char *name = gd_aws_param(&k->params, "AutoScalingGroupName");
+    if (gd_aws_unread(k) < 0) return;
+    if (!name || !*name) {
+        missing_group_name(k);
+        return;
+    }
+    json_t *asg = gd_store_res_live(k->g->db, k->team, name, "asg");
+    char id[64];
+    snprintf(id, sizeof id, "%s",
+             gd_jstr(json_object_get(json_object_get(asg, "status"), "refresh"), "id"));
+    json_decref(asg);
+    gd_actor a = gd_aws_actor(k);
+    gd_op_result r;
+    gd_op_action(k->g, &a, "cancel_instance_refresh", name, NULL, &r);
+    if (r.code) {
+        if (r.status == 409)
+            gd_aws_fail(k, 400, "ActiveInstanceRefreshNotFound", "%s", r.message);
+        else
+            not_found_or(k, &r, name);
+        gd_op_result_free(&r);
+        return;
+    }
+    gd_op_result_free(&r);
+    gd_xml x;
+    gd_aws_xml_begin(k, &x);
+    gd_xml_text(&x, "InstanceRefreshId", id);
+    gd_aws_xml_send(k, &x);
+}
+
+static void describe_refreshes(gd_aws_call *k)
+{
+    const char *name = gd_aws_param(&k->params, "AutoScalingGroupName");
+    if (gd_aws_unread(k) < 0) return;
+    if (!name || !*name) {
+        missing_group_name(k);
+        return;
+    }
+    json_t *asg = gd_store_res_live(k->g->db, k->team, name, "asg");
+    json_t *rf = json_object_get(json_object_get(asg, "status"), "refresh");
+    gd_xml x;
+    gd_aws_xml_begin(k, &x);
+    gd_xml_open(&x, "InstanceRefreshes");
+    if (rf) {
+        char when[32];
+        gd_xml_open(&x, "member");
+        gd_xml_text(&x, "InstanceRefreshId", gd_jstr(rf, "id"));
+        gd_xml_text(&x, "AutoScalingGroupName", name);
+        gd_xml_text(&x, "Status", gd_jstr(rf, "status"));
+        gd_xml_text(&x, "StatusReason", gd_jstr(rf, "reason"));
+        gd_xml_text(&x, "StartTime",
+                    gd_aws_iso(gd_aws_wall_of(k->g, gd_jnum(rf, "started", 0)), when));
+        if (json_object_get(rf, "ended"))
+            gd_xml_text(&x, "EndTime",
+                        gd_aws_iso(gd_aws_wall_of(k->g, gd_jnum(rf, "ended", 0)), when));
+        gd_xml_textf(&x, "PercentageComplete", "%d", (int)gd_jnum(rf, "percentage_complete", 0));
+        gd_xml_textf(&x, "InstancesToUpdate", "%d", (int)gd_jnum(rf, "instances_to_update", 0));
+        gd_xml_open(&x, "Preferences");
+        gd_xml_textf(&x, "InstanceWarmup", "%.0f", gd_jnum(rf, "instance_warmup", 30));
+        gd_xml_text(&x, "MinHealthyPercentage", "100");
+        gd_xml_text(&x, "AutoRollback",
+                    json_is_true(json_object_get(rf, "auto_rollback")) ? "true" : "false");
+        gd_xml_close(&x, "Preferences");
+        gd_xml_close(&x, "member");
+    }
+    gd_xml_close(&x, "InstanceRefreshes");
+    json_decref(asg);
+    gd_aws_xml_send(k, &x);
+}
+
 static const gd_aws_action actions[] = {
     {"DescribeAutoScalingGroups", describe_groups},
     {"DescribeAutoScalingInstances", describe_instances},
     {"DescribeScalingActivities", describe_activities},
     {"SetDesiredCapacity", set_desired_capacity},
     {"UpdateAutoScalingGroup", update_group},
+    {"StartInstanceRefresh", start_refresh},
+    {"CancelInstanceRefresh", cancel_refresh},
+    {"DescribeInstanceRefreshes", describe_refreshes},
 };
 
 const gd_aws_service gd_aws_autoscaling = {

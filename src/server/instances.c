@@ -143,6 +143,14 @@ int gd_launcher_run_instance(gd_game *g, int team, const char *name, const char 
         status, "slots",
         json_integer(gd_itype_slots((int)gd_jnum(lts, "slots", 5), gd_jstr(lts, "instance_type"),
                                     gd_jstr(spec, "instance_type"))));
+    /* What it was launched from: the template's version and the service's release stay
+     * the instance's own when the template changes (an instance refresh replaces it). */
+    json_object_set_new(
+        status, "lt_version",
+        json_integer((json_int_t)gd_jnum(json_object_get(lt, "status"), "version", 1)));
+    json_object_set_new(
+        status, "release",
+        json_string(*gd_jstr(lts, "service_version") ? gd_jstr(lts, "service_version") : "v2"));
     char id[40];
     r = gd_store_res_create(g->db, team, "instance", name, spec, status, now, id);
     if (r == 0) {
@@ -459,10 +467,17 @@ void gd_instance_boot(gd_game *g, json_t *inst)
         snprintf(e_cache, sizeof e_cache, "GAMEDAY_CACHE=redis");
         snprintf(e_cttl, sizeof e_cttl, "GAMEDAY_CACHE_TTL=%.0f", gd_jnum(lts, "cache_ttl", 300));
     }
+    /* The release it was launched with (a template's change does not reach it). */
+    char e_rel[48];
+    snprintf(e_rel, sizeof e_rel, "GAMEDAY_SERVICE_VERSION=%s",
+             *gd_jstr(st, "release")            ? gd_jstr(st, "release")
+             : *gd_jstr(lts, "service_version") ? gd_jstr(lts, "service_version")
+                                                : "v2");
     char *env[32] = {e_addr, e_ip,    e_port,  e_id,  e_salt,  e_slots, e_queue,
                      e_svc,  e_speed, e_epoch, e_acl, e_fault, e_sess,  e_key};
     int ne = 14;
-    char *more[] = {e_redis, e_rsrc, e_rpw, e_dburl, e_dbread, e_pool, e_dns, e_cache, e_cttl};
+    char *more[] = {e_redis, e_rsrc, e_rpw,   e_dburl, e_dbread,
+                    e_pool,  e_dns,  e_cache, e_cttl,  e_rel};
     for (size_t k = 0; k < sizeof more / sizeof more[0]; k++)
         if (more[k][0]) env[ne++] = more[k];
     env[ne] = NULL;

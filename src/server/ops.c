@@ -1,6 +1,7 @@
 /* The operations layer (see ops.h): create, update, delete and the actions, each
  * checked through the model's registry, written to the store and audited once. */
 #include "server/ops.h"
+#include "server/refresh.h"
 #include "server/fis.h"
 
 #include "core/buf.h"
@@ -393,10 +394,20 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
                      fixed[k], name, fixed[k], fixed[k]);
     if (r == 0) {
         r = gd_store_res_set_spec(g->db, gd_jstr(res, "id"), spec, gd_game_now(g));
-        if (r < 0)
+        if (r < 0) {
             fail(out, 500, "InternalError", "%s", gd_strerror(r));
-        else
+        } else {
+            /* A launch template's change is a new version of it: instances launched
+             * before keep theirs until an instance refresh replaces them. */
+            if (!strcmp(type, "launch_template") && !json_equal(spec, old)) {
+                json_t *st = json_object_get(res, "status");
+                int v = (int)gd_jnum(st, "version", 1);
+                gd_launcher_set_status(g, gd_jstr(res, "id"),
+                                       json_pack("{s:i,s:i,s:O}", "version", v + 1,
+                                                 "previous_version", v, "previous_spec", old));
+            }
             ok(out, 200, gd_store_res_get(g->db, who->team, gd_jstr(res, "id")));
+        }
     }
     audit(g, who, event, params, out);
     json_decref(spec);
@@ -554,6 +565,46 @@ static int act_scale(gd_game *g, const gd_actor *who, const char *name, const js
     json_decref(patch);
     json_decref(asg);
     return r;
+}
+
+/* StartInstanceRefresh and CancelInstanceRefresh of a group (refresh.c). */
+static int act_refresh(gd_game *g, const gd_actor *who, const char *name, const json_t *body,
+                       gd_op_result *out, int cancel)
+{
+    static const char *const keys[] = {"instance_warmup", "auto_rollback", NULL};
+    const char *event = cancel ? "CancelInstanceRefresh" : "StartInstanceRefresh";
+    json_t *params = json_is_object(body) ? json_deep_copy(body) : json_object();
+    json_object_set_new(params, "autoScalingGroupName", json_string(name));
+    int r = cancel ? 0 : known_keys(body, keys, out);
+    json_t *asg = r == 0 ? gd_store_res_live(g->db, who->team, name, "asg") : NULL;
+    if (r == 0 && !asg)
+        r = fail(out, 404, "ResourceNotFound", "no autoscaling group named '%s'", name);
+    if (r == 0) {
+        char err[300];
+        int st = cancel ? gd_refresh_cancel(g, asg, err, sizeof err)
+                        : gd_refresh_start(g, asg, body, err, sizeof err);
+        if (st != 200)
+            r = fail(out, st, st == 409 ? "InstanceRefreshInProgress" : "ValidationError", "%s",
+                     err);
+        else
+            ok(out, 200, gd_store_res_get(g->db, who->team, gd_jstr(asg, "id")));
+    }
+    audit(g, who, event, params, out);
+    json_decref(asg);
+    if (r == 0) gd_launcher_reconcile(g);
+    return r;
+}
+
+static int act_start_refresh(gd_game *g, const gd_actor *who, const char *name, const json_t *body,
+                             gd_op_result *out)
+{
+    return act_refresh(g, who, name, body, out, 0);
+}
+
+static int act_cancel_refresh(gd_game *g, const gd_actor *who, const char *name, const json_t *body,
+                              gd_op_result *out)
+{
+    return act_refresh(g, who, name, body, out, 1);
 }
 
 /* TerminateInstances: optional {"force": bool}; the launcher audits it. */
@@ -931,6 +982,8 @@ static const struct {
     {"start_experiment", "StartExperiment", act_start_experiment},
     {"stop_experiment", "StopExperiment", act_stop_experiment},
     {"scale", "SetDesiredCapacity", act_scale},
+    {"start_instance_refresh", "StartInstanceRefresh", act_start_refresh},
+    {"cancel_instance_refresh", "CancelInstanceRefresh", act_cancel_refresh},
     {"terminate", "TerminateInstances", act_terminate},
     {"stop", "StopInstances", act_stop},
     {"start", "StartInstances", act_start},

@@ -199,7 +199,7 @@ int gd_cmd_instance(int argc, char **argv)
     if (argc < 2 || !strcmp(argv[1], "--help") || argv[1][0] == '-') {
         fprintf(argc < 2 ? stderr : stdout,
                 "usage: gameday instance unicorn|time|clothes [--addr IP:PORT] [--slots N]\n"
-                "         [--queue N] [--service-ms GAME_MS] [--salt S] [--id ID]\n"
+                "         [--queue N] [--service-ms GAME_MS] [--salt S] [--id ID] [--release vN]\n"
                 "         [--fault-file PATH]\n"
                 "  clothes: [--sessions memory|cookie|redis] [--session-key HEX]\n"
                 "         [--redis IP:PORT] [--session-ttl GAME_S] [--max-sessions N]\n"
@@ -248,6 +248,12 @@ int gd_cmd_instance(int argc, char **argv)
         .queue = atoi(opt(argc, argv, "--queue", "GAMEDAY_QUEUE", "32")),
         .service_ms = atof(opt(argc, argv, "--service-ms", "GAMEDAY_SERVICE_MS", "4000")),
     };
+    const char *release = opt(argc, argv, "--release", "GAMEDAY_SERVICE_VERSION", "v2");
+    if (strlen(release) != 2 || release[0] != 'v' || release[1] < '1' || release[1] > '4') {
+        fprintf(stderr, "gameday instance: --release '%s': one of v1, v2, v3, v4\n", release);
+        return 2;
+    }
+    conf.version = release[1] - '0';
     const char *sessions = NULL; /* clothes: its session mode */
     if (!strcmp(service, "clothes")) {
         int rc = start_clothes(argc, argv, loop, ipbuf, port, &the_machine, &sessions);
@@ -272,9 +278,10 @@ int gd_cmd_instance(int argc, char **argv)
     uv_signal_start(&sigterm, on_signal, SIGTERM);
     uv_signal_init(loop, &sigint);
     uv_signal_start(&sigint, on_signal, SIGINT);
-    gd_info("ready", "service=%s id=%s addr=%s slots=%d queue=%d service_ms=%.0f speed=%g%s%s",
+    gd_info("ready",
+            "service=%s id=%s addr=%s slots=%d queue=%d service_ms=%.0f speed=%g release=%s%s%s",
             service, conf.id, addr, conf.slots, conf.queue, conf.service_ms, gd_clock_speed(),
-            sessions ? " sessions=" : "", sessions ? sessions : "");
+            release, sessions ? " sessions=" : "", sessions ? sessions : "");
     uv_run(loop, UV_RUN_DEFAULT);
     return 0;
 }

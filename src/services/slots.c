@@ -280,7 +280,10 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
         return;
     }
     if (path_is(req, "/health")) {
-        gd_slots_reply(s, c, 200, s->xid, "text/plain", "ok\n", 3);
+        if (s->conf.broken)
+            gd_slots_reply(s, c, 500, s->xid, "text/plain", "not ready: bad configuration\n", 29);
+        else
+            gd_slots_reply(s, c, 200, s->xid, "text/plain", "ok\n", 3);
         return;
     }
     s->conf.handler(s, c, req, s->conf.ud);

@@ -38,6 +38,7 @@ typedef struct gd_slots_conf {
     gd_slots_handler handler;
     gd_slots_metrics_fn metrics; /* may be NULL */
     void *ud;                    /* given to handler and metrics */
+    int broken;                  /* a broken release: /health answers 500 */
 } gd_slots_conf;
 
 /** Starts serving on ip:port on loop. Returns 0 with *out set, or a gd_err (GD_EEXIST:

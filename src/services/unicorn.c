@@ -28,11 +28,58 @@ struct job {
     char key[]; /* unicorn: the key; time: the zone */
 };
 
+/* v3's hashes of keys: a direct-mapped table by the key's hash, bounded. */
+struct cached {
+    uint64_t h;
+    char key[64];
+    char hash[65];
+};
+
 struct gd_unicorn {
     uint32_t magic;
     gd_slots *slots;
     gd_unicorn_conf conf;
+    uint64_t answered; /* v1: every answer draws its failure from this count */
+    struct cached *cache;
+    uint64_t hits, misses;
 };
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static uint64_t key_hash(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return mix(h);
+}
+
+static struct cached *cache_slot(gd_unicorn *u, const char *k, size_t n)
+{
+    return &u->cache[key_hash(k, n) % GD_UNICORN_CACHE];
+}
+
+static const char *cache_get(gd_unicorn *u, const char *k, size_t n)
+{
+    if (!u->cache || n >= sizeof u->cache[0].key) return NULL;
+    struct cached *c = cache_slot(u, k, n);
+    return c->h == key_hash(k, n) && !strcmp(c->key, k) ? c->hash : NULL;
+}
+
+static void cache_put(gd_unicorn *u, const char *k, size_t n, const char *hash)
+{
+    if (!u->cache || n >= sizeof u->cache[0].key) return;
+    struct cached *c = cache_slot(u, k, n);
+    c->h = key_hash(k, n);
+    memcpy(c->key, k, n + 1);
+    memcpy(c->hash, hash, 65);
+}
 
 static void reply(gd_unicorn *u, gd_http_conn *c, int status, const char *extra, const char *ctype,
                   const char *body, size_t len)
@@ -109,8 +156,24 @@ static void answer(struct job *j)
         answer_time(j);
         return;
     }
+    u->answered++;
+    if (u->conf.version == 4 ||
+        (u->conf.version == 1 &&
+         (double)(mix(u->answered ^ 0x7631u) % 10000) < GD_UNICORN_V1_FAIL * 10000)) {
+        reply_error(u, j->conn, 500, "InternalError",
+                    u->conf.version == 4 ? "v4: bad configuration, nothing is served"
+                                         : "v1: the hash worker crashed on this request");
+        gd_slots_count_served(u->slots);
+        return;
+    }
     char hash[65];
-    gd_hash_key(u->conf.salt, j->key, j->keylen, hash);
+    const char *hit = cache_get(u, j->key, j->keylen);
+    if (hit) {
+        memcpy(hash, hit, sizeof hash);
+    } else {
+        gd_hash_key(u->conf.salt, j->key, j->keylen, hash);
+        cache_put(u, j->key, j->keylen, hash);
+    }
     json_t *body = json_pack("{s:s%,s:s}", "key", j->key, j->keylen, "hash", hash);
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -183,7 +246,14 @@ static void on_request(gd_slots *s, gd_http_conn *c, gd_http_req *req, void *ud)
     j->text = text;
     j->keylen = (size_t)n;
     memcpy(j->key, key, (size_t)n + 1);
-    if (gd_slots_run(s, u->conf.service_ms, on_turn, j) < 0) {
+    double ms = u->conf.service_ms;
+    if (u->cache && cache_get(u, key, (size_t)n)) {
+        ms /= 20; /* v3: a hash already computed is only looked up */
+        u->hits++;
+    } else if (u->cache) {
+        u->misses++;
+    }
+    if (gd_slots_run(s, ms, on_turn, j) < 0) {
         j->magic = 0;
         gd_free(j);
         reply_error(u, c, 503, "Overloaded", "all slots busy and the queue is full");
@@ -206,10 +276,14 @@ int gd_unicorn_start(uv_loop_t *loop, const gd_unicorn_conf *conf, const char *i
                         .slots = conf->slots,
                         .queue = conf->queue,
                         .handler = on_request,
-                        .ud = u};
+                        .ud = u,
+                        .broken = conf->version == 4};
+    if (conf->kind == GD_SVC_UNICORN && conf->version == 3)
+        u->cache = gd_calloc(GD_UNICORN_CACHE, sizeof *u->cache);
     int r = gd_slots_start(loop, &sc, ip, port, &u->slots);
     if (r < 0) {
         u->magic = 0;
+        gd_free(u->cache);
         gd_free(u);
         return r;
     }

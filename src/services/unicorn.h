@@ -25,7 +25,15 @@ typedef struct gd_unicorn_conf {
     int slots;         /* concurrent requests worked on */
     int queue;         /* waiting requests beyond the slots */
     double service_ms; /* game milliseconds one request holds a slot */
+    /* the release (unicorn): 1 fails now and then (GD_UNICORN_V1_FAIL of its answers are
+     * 500s), 2 is fixed, 3 also keeps computed hashes (a hit holds its slot for a
+     * twentieth of the service time), 4 is a broken build (every answer and its health
+     * check are 500s). 0 is 2. */
+    int version;
 } gd_unicorn_conf;
+
+#define GD_UNICORN_V1_FAIL 0.05
+#define GD_UNICORN_CACHE 4096 /* hashes kept by v3 */
 
 typedef struct gd_unicorn gd_unicorn;
 

@@ -589,7 +589,8 @@ Test(scenario, architecture_errors)
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
-        "16:42: launch_template 'tpl': field 'colour': unknown field (allowed: service, command, "
+        "16:42: launch_template 'tpl': field 'colour': unknown field (allowed: service, "
+        "service_version, command, "
         "instance_type, market, port, slots, queue, service_time, boot_time, sessions, "
         "session_store, database, read_from, db_pool, cache, cache_ttl, security_groups, tags, "
         "termination_protection)",

@@ -226,7 +226,8 @@ Test(schema, api_errors_name_the_path)
     char *j = check_api("launch_template", "web", s, 5);
     cr_assert_str_eq(
         j, "spec.colour: launch_template 'web': field 'colour': unknown field (allowed: service, "
-           "command, instance_type, market, port, slots, queue, service_time, boot_time, "
+           "service_version, command, instance_type, market, port, slots, queue, service_time, "
+           "boot_time, "
            "sessions, session_store, database, read_from, db_pool, cache, cache_ttl, "
            "security_groups, tags, termination_protection)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
