@@ -6,6 +6,7 @@
 #include "nat/nat.h"
 #include "server/game.h"
 #include "services/instance.h"
+#include "services/lambda.h"
 #include "cli/suggest.h"
 
 #include <stdio.h>
@@ -23,6 +24,7 @@ static const struct {
     {"dns", gd_cmd_dns, "run the game's authoritative DNS server (Route 53)"},
     {"nat", gd_cmd_nat, "run the game's Elastic IPs (one-to-one NAT to instances)"},
     {"instance", gd_cmd_instance, "run one built-in service instance (unicorn)"},
+    {"lambda", gd_cmd_lambda, "run one function's invocations and execution environments"},
     {"loadgen", gd_cmd_loadgen, "run one team's customers"},
     {"ctl", gd_cmd_ctl, "talk to a running game's API"},
     {"hash", gd_cmd_hash, "print the hash the unicorn service answers for a key"},

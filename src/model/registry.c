@@ -240,6 +240,27 @@ static const gd_field tg_fields[] = {
     {F("port", GD_F_INT, 0, "8000"), RANGE(1024, 65535)},
     TARGET_GROUP_SETTINGS,
     {F("instances", GD_F_REFS, 0, "[]"), RANGE(0, 1e9)},
+    /* target type lambda: the function is the group's one target */
+    {F("function", GD_F_REF, 0, NULL)},
+    {.name = NULL},
+};
+
+/* A function (Lambda): invocations run in execution environments, real processes of
+ * the service, pooled; concurrency, cold starts and throttles (services/lambda.c). */
+static const char *const fn_services[] = {"unicorn", "time", NULL};
+static const gd_field function_fields[] = {
+    {F("subnet", GD_F_REF, 1, NULL)},
+    {F("service", GD_F_ENUM, 0, "\"unicorn\""), .enums = fn_services},
+    /* absent: v2 */
+    {F("service_version", GD_F_ENUM, 0, NULL), .enums = releases},
+    {F("memory", GD_F_INT, 0, "512"), RANGE(128, 10240)},
+    {F("timeout", GD_F_DUR, 0, "30"), RANGE(1, 900)},
+    {F("service_time", GD_F_DUR, 0, "4"), RANGE(0, 900)},
+    {F("init_time", GD_F_DUR, 0, "1"), RANGE(0, 60)},
+    {F("idle_timeout", GD_F_DUR, 0, "600"), RANGE(10, 7200)},
+    /* absent: the account's unreserved concurrency */
+    {F("reserved_concurrency", GD_F_INT, 0, NULL), RANGE(0, 1000)},
+    {F("tags", GD_F_TAGS, 0, NULL)},
     {.name = NULL},
 };
 
@@ -1086,7 +1107,8 @@ static const gd_ref alb_refs[] = {{"subnets", "subnet"},
                                   {"default_target_group", "target_group"},
                                   {"security_groups", "security_group"},
                                   {NULL, NULL}};
-static const gd_ref tg_refs[] = {{"instances", "instance"}, {NULL, NULL}};
+static const gd_ref tg_refs[] = {{"instances", "instance"}, {"function", "function"}, {NULL, NULL}};
+static const gd_ref function_refs[] = {{"subnet", "subnet"}, {NULL, NULL}};
 static const gd_ref cdn_refs[] = {{"origin", "lb"}, {NULL, NULL}};
 static const gd_ref alarm_refs[] = {{"resource", "any"},
                                     {"alarm_actions", "scaling_policy"},
@@ -1272,6 +1294,13 @@ static const gd_rtype rows[] = {
      .price_size = "instance_class",
      .price_unit = "instance-hours",
      .list_price = gd_dbclass_price},
+    {.name = "function",
+     .prefix = "fn",
+     .summary = "a Lambda function: each invocation runs in an execution environment (a real "
+                "process, pooled), with cold starts, concurrency and throttles",
+     .fields = function_fields,
+     .refs = function_refs,
+     .price = GD_PRICE_INVOCATIONS},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

@@ -684,6 +684,7 @@ static const struct sfield quota_fields[] = {
     {"auto_scaling_groups", S_INT, 0, "20", 0, 10000, OFF(gd_scenario, quotas.asgs), NULL},
     {"alarms", S_INT, 0, "100", 0, 100000, OFF(gd_scenario, quotas.alarms), NULL},
     {"elastic_ips", S_INT, 0, "5", 0, 1000, OFF(gd_scenario, quotas.eips), NULL},
+    {"concurrency", S_INT, 0, "50", 0, 1000, OFF(gd_scenario, quotas.concurrency), NULL},
     END,
 };
 

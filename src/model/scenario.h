@@ -119,10 +119,11 @@ typedef struct gd_scenario {
         json_t *prices;           /* {"t3.micro": 0.0104, ...} $/hour, "clb": per LB-hour */
     } billing;
     struct {
-        int vcpus;  /* running (pending and running) vCPUs a team may have */
-        int asgs;   /* auto scaling groups */
-        int alarms; /* alarms */
-        int eips;   /* Elastic IPs (5, as AWS's default per region) */
+        int vcpus;       /* running (pending and running) vCPUs a team may have */
+        int asgs;        /* auto scaling groups */
+        int alarms;      /* alarms */
+        int eips;        /* Elastic IPs (5, as AWS's default per region) */
+        int concurrency; /* functions' execution environments at once (the account's) */
     } quotas;
     struct {
         double discount; /* off the on-demand price of a reserved_instance's hours */

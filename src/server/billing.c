@@ -5,6 +5,7 @@
 #include "model/db.h"
 #include "model/registry.h"
 #include "model/state.h"
+#include "server/functions.h"
 #include "server/game_int.h"
 
 #include <stdio.h>
@@ -40,8 +41,7 @@ static void bill_save(gd_game *g, int team, json_t *b)
 }
 
 /* Adds qty units and usd dollars to the line of resource r. */
-static void bill_add(json_t *b, json_t *r, const char *line, const char *unit, double qty,
-                     double usd)
+void gd_bill_add(json_t *b, json_t *r, const char *line, const char *unit, double qty, double usd)
 {
     char key[160];
     snprintf(key, sizeof key, "%s %s", gd_jstr(r, "id"), line);
@@ -117,14 +117,14 @@ static double bill_nodes(gd_game *g, int t, json_t *bill, const gd_rtype *rt, do
         char line[96];
         snprintf(line, sizeof line, "%s %s", size, rt->price_unit);
         double cost = price * sc->billing.multiplier * n * hours;
-        bill_add(bill, r, line, rt->price_unit, n * hours, cost);
+        gd_bill_add(bill, r, line, rt->price_unit, n * hours, cost);
         usd += cost;
         *nodes_billed += (int)n;
         if (!json_object_get(spec, "storage_gb")) continue;
         double gbm = gd_jnum(spec, "storage_gb", 20) * n * hours / HOURS_A_MONTH;
         double sp = gd_scenario_price(sc, "db.storage");
         double scost = (sp >= 0 ? sp : STORAGE_GB_MONTH) * sc->billing.multiplier * gbm;
-        bill_add(bill, r, "db storage GB-months", "GB-months", gbm, scost);
+        gd_bill_add(bill, r, "db storage GB-months", "GB-months", gbm, scost);
         usd += scost;
     }
     json_decref(list);
@@ -179,7 +179,7 @@ void gd_billing_charge(gd_game *g, double to)
             char line[96];
             snprintf(line, sizeof line, "%s %s", *itype ? itype : "instance",
                      spot ? "spot" : "on-demand");
-            bill_add(bill, r, line, "instance-hours", secs / 3600.0, cost);
+            gd_bill_add(bill, r, line, "instance-hours", secs / 3600.0, cost);
             ninst += gd_inst_state_live(gd_inst_state_of(st));
             json_t *nst = json_deep_copy(st);
             json_object_set_new(nst, "billed_until", json_real(end));
@@ -203,7 +203,7 @@ void gd_billing_charge(gd_game *g, double to)
             char line[96];
             snprintf(line, sizeof line, "%s reserved (%.0f%% off)", itype,
                      sc->reserved.discount * 100);
-            bill_add(bill, r, line, "instance-hours", n * span / 3600.0, fee);
+            gd_bill_add(bill, r, line, "instance-hours", n * span / 3600.0, fee);
             usd += fee;
             double used = json_number_value(json_object_get(od_secs, itype));
             double covered = used < n * span ? used : n * span;
@@ -211,7 +211,7 @@ void gd_billing_charge(gd_game *g, double to)
             json_object_set_new(od_secs, itype, json_real(used - covered));
             double credit = price * sc->billing.multiplier * covered / 3600.0;
             snprintf(line, sizeof line, "%s on-demand usage covered by the reservation", itype);
-            bill_add(bill, r, line, "instance-hours", covered / 3600.0, -credit);
+            gd_bill_add(bill, r, line, "instance-hours", covered / 3600.0, -credit);
             usd -= credit;
         }
         json_decref(ris);
@@ -226,6 +226,10 @@ void gd_billing_charge(gd_game *g, double to)
                 usd += bill_nodes(g, t, bill, rt, to, &nnodes);
                 continue;
             }
+            if (rt->price == GD_PRICE_INVOCATIONS) {
+                usd += gd_functions_bill(g, t, bill, sc->billing.multiplier);
+                continue;
+            }
             if (rt->price != GD_PRICE_HOURLY && rt->price != GD_PRICE_REQUESTS) continue;
             double price = gd_scenario_price(sc, rt->name);
             if (price <= 0) continue;
@@ -238,14 +242,15 @@ void gd_billing_charge(gd_game *g, double to)
                     const char *unit;
                     double per_hour;
                     const char *line = hourly_line(rt->name, &unit, &per_hour);
-                    bill_add(bill, r, line, unit, hours * per_hour, cost);
+                    gd_bill_add(bill, r, line, unit, hours * per_hour, cost);
                     usd += cost;
                     nlb += strcmp(rt->name, "alarm") != 0;
                     continue;
                 }
                 double n = requests_since(g, r);
                 double cost = price * sc->billing.multiplier * n / 10000.0;
-                bill_add(bill, r, "CDN requests (per 10,000)", "10k-requests", n / 10000.0, cost);
+                gd_bill_add(bill, r, "CDN requests (per 10,000)", "10k-requests", n / 10000.0,
+                            cost);
                 usd += cost;
                 ncdn++;
             }

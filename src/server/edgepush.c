@@ -99,6 +99,26 @@ static json_t *group_targets(int team, json_t *names, const char *field, const c
     return targets;
 }
 
+/* A target group of target type lambda: its function is its one target, at the
+ * function's address (services/lambda.c answers the invocations there). */
+static json_t *function_targets(gd_game *g, int team, const char *fn, gd_edge_link *e,
+                                const char *group)
+{
+    json_t *targets = json_array();
+    json_t *f = gd_store_res_live(g->db, team, fn, "function");
+    json_t *st = json_object_get(f, "status");
+    if (f && *gd_jstr(st, "ip") && gd_proc_find(g, gd_jstr(f, "id"), GD_PROC_FUNCTION, 0)) {
+        char addr[40];
+        snprintf(addr, sizeof addr, "%s:%d", gd_jstr(st, "ip"), (int)gd_jnum(st, "port", 8000));
+        int known = last_health(e, gd_jstr(f, "id"), group);
+        json_array_append_new(targets,
+                              json_pack("{s:s,s:s,s:s,s:b}", "id", gd_jstr(f, "id"), "addr", addr,
+                                        "az", gd_jstr(st, "az"), "healthy", known != 0));
+    }
+    json_decref(f);
+    return targets;
+}
+
 /* An alb target group document from the settings an alb or a target_group holds
  * (algorithm, health_check, stickiness, deregistration_delay, slow_start,
  * cross_zone); its targets are reached, and checked, at `port`. Takes targets. */
@@ -225,11 +245,13 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
         json_t *tg = find_res(tgs, team, name), *tgs_spec = json_object_get(tg, "spec");
         if (!tg) continue; /* the edge refuses the document: it names a group it lacks */
         int port = (int)gd_jnum(tgs_spec, "port", 8000);
+        const char *fn = json_string_value(json_object_get(tgs_spec, "function"));
         json_array_append_new(
-            groups,
-            group_doc(name, tgs_spec, port,
-                      group_targets(team, json_object_get(tgs_spec, "instances"), "target_groups",
-                                    name, port, boot, instances, asgs, e, name)));
+            groups, group_doc(name, tgs_spec, port,
+                              fn ? function_targets(g, team, fn, e, name)
+                                 : group_targets(team, json_object_get(tgs_spec, "instances"),
+                                                 "target_groups", name, port, boot, instances, asgs,
+                                                 e, name)));
     }
     json_decref(used);
     json_object_set_new(doc, "target_groups", groups);

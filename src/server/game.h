@@ -28,8 +28,9 @@ enum gd_proc_kind {
     GD_PROC_DNS,
     GD_PROC_NAT,
     GD_PROC_REDIS,
-    GD_PROC_DB,     /* a db node's postgres (server/db.c); res_id is the node's id */
-    GD_PROC_DBTASK, /* initdb, a copy or a pg_basebackup for a db node (server/db.c) */
+    GD_PROC_DB,       /* a db node's postgres (server/db.c); res_id is the node's id */
+    GD_PROC_DBTASK,   /* initdb, a copy or a pg_basebackup for a db node (server/db.c) */
+    GD_PROC_FUNCTION, /* a function's `gameday lambda` (server/functions.c) */
 };
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */
@@ -109,10 +110,11 @@ typedef struct gd_game {
     uv_timer_t tick;
     gd_proc *procs;
     gd_edge_link *edges;
-    gd_edge_link *dns; /* the game's DNS server (dnspush.c), a link like an edge's */
-    gd_edge_link *nat; /* the game's Elastic IPs (eips.c) */
-    double az_down[6]; /* zones a..f: game time an az_outage lasts until (kv az_down_<z>) */
-    int az_loaded;     /* az_down read from the store (after a restart) */
+    gd_edge_link *dns;       /* the game's DNS server (dnspush.c), a link like an edge's */
+    gd_edge_link *nat;       /* the game's Elastic IPs (eips.c) */
+    gd_edge_link *functions; /* each function's `gameday lambda` (functions.c) */
+    double az_down[6];       /* zones a..f: game time an az_outage lasts until (kv az_down_<z>) */
+    int az_loaded;           /* az_down read from the store (after a restart) */
     gd_team_stats teams[GD_MAX_TEAMS + 1];
     char team_names[GD_MAX_TEAMS + 1][GD_TEAM_NAME_MAX + 1]; /* shown on the boards */
     gd_rand rnd;

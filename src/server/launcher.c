@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "model/state.h"
+#include "server/functions.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -179,6 +180,14 @@ static void rc_edges(gd_game *g, struct pass *p)
     gd_edgepush_forget(g, p->edges);
 }
 
+/* Functions: their daemons (gameday lambda), configuration and counters, before the
+ * edges put them in their target groups. */
+static void rc_functions(gd_game *g, struct pass *p)
+{
+    (void)p;
+    gd_functions_reconcile(g);
+}
+
 /* Target groups: their status from the edges that use them. */
 static void rc_target_groups(gd_game *g, struct pass *p)
 {
@@ -267,6 +276,7 @@ static const struct {
     {"cache_cluster", rc_cache},
     {"db", rc_dbs},
     {"instance", rc_instances},
+    {"function", rc_functions},
     {"edges", rc_edges},
     {"target_group", rc_target_groups},
     {"fleet metrics", rc_fleet_metrics},

@@ -85,6 +85,7 @@ Test(registry, defaults_pass_their_own_checks)
         {"deny_policy", "{\"principals\": [\"ceo\"]}"},
         {"cache_cluster", "{\"subnets\": [\"s\"]}"},
         {"db", "{\"subnets\": [\"s\"]}"},
+        {"function", "{\"subnet\": \"s\"}"},
     };
     size_t n;
     const gd_rtype *rows = gd_registry_all(&n);

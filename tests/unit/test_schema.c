@@ -54,7 +54,8 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[18], "deny_policy");
     cr_assert_str_eq(t[19], "cache_cluster");
     cr_assert_str_eq(t[20], "db");
-    cr_assert_null(t[21]);
+    cr_assert_str_eq(t[21], "function");
+    cr_assert_null(t[22]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -365,7 +366,8 @@ Test(schema, unknown_type_and_not_a_mapping)
         j, "spec: rocket 'x': unknown resource type (allowed: vpc, subnet, "
            "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
            "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
-           "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db)");
+           "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db, "
+           "function)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
@@ -489,7 +491,7 @@ Test(schema, target_group_errors)
     cr_assert_str_eq(
         j, "spec.colour: target_group 'api': field 'colour': unknown field (allowed: port, "
            "algorithm, health_check, stickiness, deregistration_delay, slow_start, cross_zone, "
-           "instances)\n"
+           "instances, function)\n"
            "spec.port: target_group 'api': field 'port': 80 is out of range (allowed: an integer "
            "1024..65535)\n"
            "spec.algorithm: target_group 'api': field 'algorithm': \"random\" is not one of the "
