@@ -177,6 +177,11 @@ int gd_refresh_step(gd_game *g, json_t *asg, json_t *mine, int desired)
     json_t *rf = json_deep_copy(json_object_get(json_object_get(asg, "status"), "refresh"));
     int to = (int)gd_jnum(rf, "to_version", 0);
     double warmup = gd_jnum(rf, "instance_warmup", 30), now = gd_game_now(g);
+    /* A new instance fails the refresh only when its load balancers find it out of
+     * service past the group's health check grace period (or the warm-up, if longer):
+     * before that it may just not have passed its first checks yet. */
+    double grace = gd_jnum(json_object_get(asg, "spec"), "health_check_grace", 300);
+    if (grace < warmup) grace = warmup;
     int old = 0, warming = 0, failed = 0, newer = 0;
     const char *bad_id = NULL;
     size_t i;
@@ -201,7 +206,7 @@ int gd_refresh_step(gd_game *g, json_t *asg, json_t *mine, int desired)
             continue;
         }
         int s = in_service(g, gd_jstr(m, "id"));
-        if (s < 0 && now >= gd_jnum(st, "running_at", now) + warmup) {
+        if (s < 0 && now >= gd_jnum(st, "running_at", now) + grace) {
             failed++;
             bad_id = gd_jstr(m, "id");
         } else if (s == 0 || s < 0 || now < gd_jnum(st, "running_at", now) + warmup) {
