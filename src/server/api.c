@@ -197,6 +197,9 @@ static void static_file(gd_http_conn *c, gd_http_req *req)
     if (n == 1) {
         p = "/index.html";
         n = 11;
+    } else if (n == 8 && !memcmp(p, "/console", 8)) { /* the team console */
+        p = "/console.html";
+        n = 13;
     }
     for (const struct gd_web_asset *a = gd_web_assets; a->path; a++) {
         if (strlen(a->path) == n && !memcmp(a->path, p, n)) {
