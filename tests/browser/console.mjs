@@ -40,6 +40,8 @@ await run('console', async (ctx) => {
   check(await page.locator('#story script').count() === 0, 'the story made a script element');
   check((await page.textContent('#story')).includes('<script>alert("not code")</script>'),
     "the story's HTML is not shown as text");
+  check(await page.locator('#story a').count() === 1, 'the javascript: link became a link');
+  check((await page.textContent('#story')).includes('and a bad link'), 'the text of the bad link');
   check(await page.evaluate(() => sessionStorage.getItem('gameday.console.token')) === a.token,
     'the token is not in sessionStorage');
   await page.click('#docs [aria-controls=runbook]');
@@ -64,6 +66,11 @@ await run('console', async (ctx) => {
   // A chart (uPlot) with the alarm's threshold: the alarm watches web's CPUUtilization.
   await until(async () => (await page.locator('#charts .chart-card[data-resource="web"][data-metric="CPUUtilization"] canvas').count()) > 0,
     10000, "the chart of web's CPUUtilization");
+
+  // A box of the diagram selects its resource in the list.
+  await page.click('#diagram .node[data-name="web-lb"]');
+  await until(async () => (await page.locator('#res-list tr.picked[data-name="web-lb"]').count()) === 1, 5000,
+    'web-lb picked in the list');
 
   // Scale the group from the console.
   await page.click('#types button[data-type="asg"]');

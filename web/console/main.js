@@ -20,6 +20,7 @@ const state = {
   resources: [],         // the team's, as last polled
   latest: new Map(),     // resource name -> {metric: latest value}
   selected: null,        // the type listed in the resources panel
+  picked: null,          // the resource a box of the diagram named
   charts: [],            // [{resource, metric, view, unsub}]
   endpoint: '',
   audit: { principal: '', event: '', resource: '' },
@@ -147,6 +148,7 @@ function drawTypes() {
     b.appendChild(el('span', 'count', counts.get(t.name) || 0));
     b.addEventListener('click', () => {
       state.selected = t.name;
+      state.picked = null;
       drawTypes();
       drawList();
     });
@@ -189,7 +191,7 @@ function drawList() {
   table.appendChild(thead);
   const tb = el('tbody');
   for (const r of mine) {
-    const tr = el('tr', isGone(r) ? 'gone' : '');
+    const tr = el('tr', (isGone(r) ? 'gone' : '') + (r.name === state.picked ? ' picked' : ''));
     tr.dataset.name = r.name;
     const name = el('td', 'name');
     name.appendChild(el('div', 'mono', r.name));
@@ -353,6 +355,19 @@ async function fetchLatest() {
     }
   }));
   return out;
+}
+
+// A click on a box of the diagram lists its type and marks its row.
+function pickFromDiagram(ev) {
+  const node = ev.target.closest && ev.target.closest('.node');
+  const r = node && state.resources.find((x) => x.name === node.dataset.name);
+  if (!r) return;
+  state.selected = r.type;
+  state.picked = r.name;
+  drawTypes();
+  drawList();
+  const row = document.querySelector('#res-list tr.picked');
+  if (row) row.scrollIntoView({ block: 'nearest' });
 }
 
 function redrawDiagram() {
@@ -566,6 +581,7 @@ async function startConsole(score) {
 
 function init() {
   tabs($('#docs'));
+  $('#diagram').addEventListener('click', pickFromDiagram);
   $('#login-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const tok = $('#login-token').value.trim();

@@ -9,11 +9,16 @@ function h(tag, text) {
   return e;
 }
 
-// A link target that cannot run code: http(s), mailto, relative or an anchor.
+// A link target that cannot run code: http(s), mailto, or a relative address or an
+// anchor with no scheme at all. Controls and spaces are refused outright, since a
+// browser drops some of them before it reads the scheme ("\x01javascript:").
 export function safeHref(url) {
-  const u = String(url).trim();
-  if (/^(https?:|mailto:)/i.test(u)) return u;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(u) || u.startsWith('//')) return null;
+  const u = String(url);
+  if (/[\x00-\x20\x7f\\]/.test(u)) return null;
+  if (/^(https?:\/\/|mailto:)/i.test(u)) return u;
+  if (u.startsWith('//')) return null;
+  const cut = u.search(/[/?#]/);
+  if ((cut < 0 ? u : u.slice(0, cut)).includes(':')) return null;
   return u;
 }
 
