@@ -66,6 +66,11 @@ await run('console', async (ctx) => {
   // A chart (uPlot) with the alarm's threshold: the alarm watches web's CPUUtilization.
   await until(async () => (await page.locator('#charts .chart-card[data-resource="web"][data-metric="CPUUtilization"] canvas').count()) > 0,
     10000, "the chart of web's CPUUtilization");
+  // Its per-minute Average (GetMetricStatistics), as CloudWatch draws it.
+  const cpu = page.locator('#charts .chart-card[data-resource="web"][data-metric="CPUUtilization"]');
+  await cpu.locator('select.stat').selectOption('Average');
+  await until(async () => /^[0-9.]+$/.test(await cpu.locator('.chart-val').textContent()), 10000,
+    "the per-minute Average of web's CPUUtilization");
 
   // A box of the diagram selects its resource in the list.
   await page.click('#diagram .node[data-name="web-lb"]');

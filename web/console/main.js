@@ -385,6 +385,13 @@ function addChart(resource, metric) {
   head.appendChild(el('span', 'chart-title', resource + ' · ' + metric));
   const val = el('span', 'chart-val mono');
   head.appendChild(val);
+  // Raw samples, or CloudWatch's statistics per minute (GetMetricStatistics).
+  const stat = el('select', 'stat');
+  stat.setAttribute('aria-label', 'statistic');
+  for (const [v, t] of [['', 'samples'], ['*', 'per minute'], ['Average', 'Average / 1m'], ['Sum', 'Sum / 1m'],
+    ['Maximum', 'Maximum / 1m'], ['p99', 'p99 / 1m']])
+    stat.appendChild(new Option(t, v));
+  head.appendChild(stat);
   const x = el('button', 'x', '×');
   x.type = 'button';
   x.title = 'remove this chart';
@@ -394,7 +401,15 @@ function addChart(resource, metric) {
   $('#charts').appendChild(card);
   const view = makeChart(plotEl, metric, state.charts.length);
   const name = 'chart:' + resource + ':' + metric;
-  live.feed(name, () => api('metrics?resource=' + enc(resource) + '&metric=' + enc(metric)));
+  const base = 'metrics?resource=' + enc(resource) + '&metric=' + enc(metric);
+  const fetcher = () => {
+    const st = stat.value;
+    if (!st) return api(base);
+    return api(base + '&period=60&window=3600' + (st === '*' ? '' : '&statistic=' + enc(st))).then((a) =>
+      (a.Datapoints || []).map((d) => [d.Timestamp, d[a.Statistic]]).sort((p, q) => p[0] - q[0]));
+  };
+  live.feed(name, fetcher);
+  stat.addEventListener('change', () => live.refresh(name));
   const unsub = live.subscribe(name, (series, err) => {
     if (err) return;
     const res = state.resources.find((r) => r.name === resource) || { name: resource };
@@ -402,6 +417,8 @@ function addChart(resource, metric) {
     view.update(series, lines);
     const lastp = series && series.length ? series[series.length - 1][1] : null;
     val.textContent = lastp === null ? '' : String(Math.round(lastp * 100) / 100);
+    const alarm = lines.find((l) => l.state === 'ALARM');
+    card.classList.toggle('alarming', !!alarm);
   });
   const c = { resource, metric, view, unsub };
   state.charts.push(c);
