@@ -117,22 +117,24 @@ export function render(src) {
     } else if (LIST.test(l)) {
       const ordered = /\d/.test(LIST.exec(l)[2]);
       const list = h(ordered ? 'ol' : 'ul');
-      let item = null;
+      const items = []; // each item's lines, joined before its inline markup (a code span may wrap)
       while (i < lines.length) {
         const x = lines[i];
         const lm = LIST.exec(x);
         if (lm && /\d/.test(lm[2]) === ordered) {
-          item = h('li');
-          inline(item, lm[3]);
-          list.appendChild(item);
+          items.push([lm[3]]);
           i++;
-        } else if (item && !blank(x) && /^\s+\S/.test(x) && !/^( {4}|\t)/.test(x)) {
-          item.appendChild(document.createTextNode(' '));
-          inline(item, x.trim());
+        } else if (items.length && !blank(x) && /^\s+\S/.test(x) && !/^( {4}|\t)/.test(x)) {
+          items[items.length - 1].push(x.trim());
           i++;
         } else {
           break;
         }
+      }
+      for (const it of items) {
+        const li = h('li');
+        inline(li, it.join(' '));
+        list.appendChild(li);
       }
       root.appendChild(list);
     } else {
