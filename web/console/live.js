@@ -49,8 +49,11 @@ async function poll(name, f) {
 }
 
 // Fetches every feed (or the named ones) now: after a write, so that it shows at once.
+// Resolves when they have answered.
 export function refresh(...names) {
-  for (const [name, f] of feeds) if (names.length === 0 || names.includes(name)) poll(name, f);
+  const all = [];
+  for (const [name, f] of feeds) if (names.length === 0 || names.includes(name)) all.push(poll(name, f));
+  return Promise.all(all);
 }
 
 export function start(ms = 1000) {

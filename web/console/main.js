@@ -21,6 +21,7 @@ const state = {
   latest: new Map(),     // resource name -> {metric: latest value}
   selected: null,        // the type listed in the resources panel
   picked: null,          // the resource a box of the diagram named
+  defaulted: false,      // the first charts were added
   charts: [],            // [{resource, metric, view, unsub}]
   endpoint: '',
   audit: { principal: '', event: '', resource: '' },
@@ -183,6 +184,10 @@ function drawList() {
     head.appendChild(nb);
   }
   const mine = state.resources.filter((r) => r.type === t.name).sort((a, b) => (isGone(a) - isGone(b)) || a.name.localeCompare(b.name));
+  // Redrawn only when something shown changed, so that focus and hover stay put.
+  const key = JSON.stringify([t.name, state.picked, mine.map((r) => [r.id, r.name, r.deleted, r.spec, statusText(r), health(r, state.resources)])]);
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
   const table = el('table', 'res');
   const thead = el('thead');
   const hr = el('tr');
@@ -267,7 +272,8 @@ function dialog({ title, summary, form, submitLabel, danger, send }) {
       await api(req.path, { method: req.method, body: req.body });
       dlg.close();
       toast(req.done);
-      live.refresh();
+      // The list first, so that no view asks about a resource the write deleted.
+      live.refresh('resources').then(() => live.refresh());
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       showError(f, e);
@@ -422,17 +428,20 @@ function addChart(resource, metric) {
   });
   const c = { resource, metric, view, unsub };
   state.charts.push(c);
-  x.addEventListener('click', () => {
+  c.remove = () => {
     unsub();
     view.destroy();
     card.remove();
     state.charts = state.charts.filter((o) => o !== c);
-  });
+  };
+  x.addEventListener('click', c.remove);
   live.refresh(name);
 }
 
+// The first charts, once: what the alarms watch, the entry's requests, the group's size.
 function defaultCharts() {
-  if (state.charts.length || !state.resources.length) return;
+  if (state.defaulted || !state.resources.length) return;
+  state.defaulted = true;
   const alarms = state.resources.filter((r) => r.type === 'alarm' && !r.deleted && r.spec);
   for (const a of alarms.slice(0, 2)) {
     const res = state.resources.find((r) => r.name === a.spec.resource || r.id === a.spec.resource);
@@ -482,6 +491,9 @@ function drawAudit(list, err) {
   msg.hidden = true;
   const tb = $('#audit tbody');
   const rows = (list || []).slice().reverse();
+  const key = rows.length + ':' + (rows.length ? rows[0].seq + ':' + rows[rows.length - 1].seq : '');
+  if (tb.dataset.key === key) return;
+  tb.dataset.key = key;
   tb.replaceChildren(...rows.map((a) => {
     const tr = el('tr', a.errorCode ? 'refused' : '');
     tr.dataset.event = a.eventName || '';
@@ -517,7 +529,11 @@ function drawBill(b) {
 
 function drawEvents(list) {
   const rows = (list || []).slice().reverse();
-  $('#events tbody').replaceChildren(...rows.map((e) => {
+  const tb = $('#events tbody');
+  const key = rows.length + ':' + (rows.length ? rows[0].seq : '');
+  if (tb.dataset.key === key) return;
+  tb.dataset.key = key;
+  tb.replaceChildren(...rows.map((e) => {
     const tr = el('tr', e.source === 'customers' ? 'quiet' : '');
     cell(tr, hms(e.time), 'mono');
     cell(tr, e.source);
@@ -582,6 +598,8 @@ async function startConsole(score) {
     drawTypes();
     drawList();
     redrawDiagram();
+    // A chart of a resource that is gone (deleted) goes with it.
+    for (const c of state.charts.slice()) if (!list.some((r) => r.name === c.resource)) c.remove();
     defaultCharts();
   });
   live.subscribe('latest', (m, err) => {
@@ -599,6 +617,7 @@ async function startConsole(score) {
 function init() {
   tabs($('#docs'));
   $('#diagram').addEventListener('click', pickFromDiagram);
+  $('#diagram').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') pickFromDiagram(ev); });
   $('#login-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const tok = $('#login-token').value.trim();
