@@ -111,6 +111,19 @@ await run('console', async (ctx) => {
   check((await apiGet('resources/web')).spec.max === max0, 'max changed after the refusals');
   await page.click('#dlg-cancel');
 
+  // A generic create form: every problem at its own field, nothing created.
+  page.allowed = ['/api/v1/resources'];
+  await page.click('#res-list button[data-action="create"]');
+  await page.fill('#dlg [data-path="name"]', 'web2');
+  await page.fill('#dlg [data-path="spec.max"]', '-1');
+  await page.click('#dlg-submit');
+  for (const f of ['spec.launch_template', 'spec.subnets', 'spec.max'])
+    await until(async () => (await page.textContent(`#dlg .field[data-field="${f}"] > .err`)).includes(`field '${f.slice(5)}'`),
+      10000, 'the message at ' + f);
+  await page.click('#dlg-cancel');
+  check(!(await apiGet('resources')).some((r) => r.name === 'web2'), 'web2 was created');
+  page.allowed = ['/api/v1/resources/web'];
+
   // The audit filters: the refused updates by the team.
   await page.fill('#audit-event', 'UpdateResource');
   await page.fill('#audit-principal', 'team-1');

@@ -30,6 +30,10 @@ def test_types_are_public_and_carry_no_team_data(game):
     asg = types[names.index("asg")]
     assert [a["name"] for a in asg["actions"]] == ["update", "delete", "scale"]
     assert asg["actions"][2]["path"] == "asgs/{name}/scale"
+    assert asg["actions"][2]["body"][0]["name"] == "desired"
+    inst = types[names.index("instance")]
+    assert [a["name"] for a in inst["actions"]] == ["update", "delete", "terminate", "stop", "start"]
+    assert not types[names.index("experiment")]["creatable"]
     body = r.body.decode() if isinstance(r.body, bytes) else r.body
     for secret in (game.token, "127.245.", "web-lb", "web-template"):
         assert secret not in body
