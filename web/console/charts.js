@@ -38,7 +38,8 @@ export function chart(el, title, index) {
           if (!isFinite(lo) || !isFinite(hi)) return [0, 1];
           if (lo === hi) return [lo - 1, hi + 1];
           const pad = (hi - lo) * 0.1;
-          return [lo >= 0 && lo - pad < 0 ? 0 : lo - pad, hi + pad];
+          // A series of positive values near zero (a percentage, a count) starts at 0.
+          return [lo >= 0 && lo - pad < hi / 2 ? 0 : lo - pad, hi + pad];
         },
       },
     },
