@@ -15,6 +15,7 @@
 #include "server/aws.h"
 #include "server/game_int.h"
 #include "server/instructor.h"
+#include "model/registry_json.h"
 #include "model/stat.h"
 #include "server/monkey.h"
 #include "server/ops.h"
@@ -197,6 +198,9 @@ static void static_file(gd_http_conn *c, gd_http_req *req)
     if (n == 1) {
         p = "/index.html";
         n = 11;
+    } else if (n == 8 && !memcmp(p, "/console", 8)) { /* the team console */
+        p = "/console.html";
+        n = 13;
     }
     for (const struct gd_web_asset *a = gd_web_assets; a->path; a++) {
         if (strlen(a->path) == n && !memcmp(a->path, p, n)) {
@@ -247,9 +251,14 @@ static void h_health(struct call *k)
 {
     gd_http_respond_json(k->c, 200, json_pack("{s:s}", "status", "ok"));
 }
+/* The game's info, and the scenario's story and runbook (markdown, "" when none) for
+ * the console: the scenario's text, the same for every team. */
 static void h_game(struct call *k)
 {
-    gd_http_respond_json(k->c, 200, gd_game_info(k->g));
+    json_t *j = gd_game_info(k->g);
+    json_object_set_new(j, "story", json_string(k->g->sc->story ? k->g->sc->story : ""));
+    json_object_set_new(j, "runbook", json_string(k->g->sc->runbook ? k->g->sc->runbook : ""));
+    gd_http_respond_json(k->c, 200, j);
 }
 static void h_scoreboard(struct call *k)
 {
@@ -622,6 +631,8 @@ static void h_delete(struct call *k)
     answer(k->c, &r);
 }
 
+static void h_types(struct call *k);
+
 /* ---- the routing table ---- */
 
 enum access {
@@ -642,6 +653,7 @@ static const struct route {
 } routes[] = {
     {HTTP_GET, "health", PUBLIC, h_health},
     {HTTP_GET, "game", PUBLIC, h_game},
+    {HTTP_GET, "types", PUBLIC, h_types},
     {HTTP_GET, "scoreboard", PUBLIC, h_scoreboard},
     {HTTP_GET, "status", PUBLIC, h_status},
     {HTTP_GET, "result", PUBLIC, h_result},
@@ -680,6 +692,85 @@ static const struct route {
     {HTTP_PUT, "resources/*", TEAM, h_update},
     {HTTP_DELETE, "resources/*", TEAM, h_delete},
 };
+
+/* The bodies of the actions of routes TYPEs/NAME/ACTION, as field tables of the
+ * registry's shape (a console draws a form of them); an action not listed takes none. */
+static const gd_field scale_body[] = {
+    {.name = "desired", .kind = GD_F_INT, .required = 1, .ranged = 1, .min = 0, .max = 1000},
+    {.name = NULL}};
+static const gd_field terminate_body[] = {{.name = "force", .kind = GD_F_BOOL, .def = "false"},
+                                          {.name = NULL}};
+static const gd_field invalidate_body[] = {
+    {.name = "paths", .kind = GD_F_STRS, .required = 1, .ranged = 1, .min = 1, .max = 3000},
+    {.name = "caller_reference", .kind = GD_F_STR},
+    {.name = NULL}};
+static const gd_field refresh_body[] = {
+    {.name = "instance_warmup", .kind = GD_F_NUM, .def = "30", .ranged = 1, .min = 0, .max = 3600},
+    {.name = "auto_rollback", .kind = GD_F_BOOL, .def = "false"},
+    {.name = NULL}};
+static const struct {
+    const char *action;
+    const gd_field *body;
+} action_bodies[] = {{"scale", scale_body},
+                     {"terminate", terminate_body},
+                     {"invalidations", invalidate_body},
+                     {"refresh", refresh_body}};
+
+static json_t *body_fields(const gd_field *f)
+{
+    json_t *a = json_array();
+    for (; f && f->name; f++) {
+        json_t *o = json_pack("{s:s,s:s,s:b}", "name", f->name, "kind", gd_fkind_name(f->kind),
+                              "required", f->required);
+        if (f->def) json_object_set_new(o, "default", json_loads(f->def, JSON_DECODE_ANY, NULL));
+        if (f->ranged) {
+            json_object_set_new(o, "min", json_real(f->min));
+            json_object_set_new(o, "max", json_real(f->max));
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* A type's actions: update and delete of any type (create is the row's `creatable`),
+ * then every POST route PLURAL/NAME/ACTION whose PLURAL is the type's name and an s. */
+static json_t *type_actions(const char *type)
+{
+    json_t *a = json_array();
+    json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "name", "update", "method", "PATCH", "path",
+                                       "resources/{name}"));
+    json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "name", "delete", "method", "DELETE",
+                                       "path", "resources/{name}"));
+    size_t tn = strlen(type);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        const char *p = routes[i].path, *s1 = strchr(p, '/');
+        if (routes[i].method != HTTP_POST || !s1 || (size_t)(s1 - p) != tn + 1 ||
+            strncmp(p, type, tn) != 0 || p[tn] != 's' || strncmp(s1, "/*/", 3) != 0 ||
+            strchr(s1 + 3, '/'))
+            continue;
+        const char *act = s1 + 3;
+        const gd_field *body = NULL;
+        for (size_t b = 0; b < sizeof action_bodies / sizeof action_bodies[0]; b++)
+            if (!strcmp(action_bodies[b].action, act)) body = action_bodies[b].body;
+        char path[96];
+        snprintf(path, sizeof path, "%.*s/{name}/%s", (int)(s1 - p), p, act);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o}", "name", act, "method", "POST",
+                                           "path", path, "body", body_fields(body)));
+    }
+    return a;
+}
+
+/* The resource types of the registry, with their fields and actions: static, no team's
+ * data, so public. */
+static void h_types(struct call *k)
+{
+    json_t *types = gd_registry_json();
+    size_t i;
+    json_t *t;
+    json_array_foreach(types, i, t)
+        json_object_set_new(t, "actions", type_actions(gd_jstr(t, "name")));
+    gd_http_respond_json(k->c, 200, types);
+}
 
 /* Matches "/a/b/c" (after /api/v1) against a route's path; the '*' segment goes into
  * arg. 1 on a match. */

@@ -17,6 +17,7 @@
 #include "server/invalidations.h"
 #include "server/launcher_int.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static int fail(gd_op_result *o, int status, const char *code, const char *fmt, 
     va_end(ap);
     o->status = status;
     o->code = code;
+    gd_op_field_of(o->message, o->field, sizeof o->field);
     return status == 404   ? GD_ENOENT
            : status == 409 ? GD_EEXIST
            : status == 403 ? GD_EPERM
@@ -46,6 +48,16 @@ static int ok(gd_op_result *o, int status, json_t *body)
     return 0;
 }
 
+const char *gd_op_field_of(const char *msg, char *buf, size_t n)
+{
+    size_t i = 0;
+    while (msg[i] && (isalnum((unsigned char)msg[i]) || strchr("_.[]-", msg[i]))) i++;
+    if (i == 0 || i >= n || msg[i] != ':' || msg[i + 1] != ' ') i = 0;
+    memcpy(buf, msg, i);
+    buf[i] = 0;
+    return buf;
+}
+
 json_t *gd_op_answer(gd_op_result *r)
 {
     json_t *j;
@@ -54,6 +66,8 @@ json_t *gd_op_answer(gd_op_result *r)
     } else {
         j = json_pack("{s:{s:s,s:s}}", "error", "code", r->code, "message", r->message);
         if (r->errors) json_object_set_new(json_object_get(j, "error"), "errors", r->errors);
+        if (r->field[0])
+            json_object_set_new(json_object_get(j, "error"), "field", json_string(r->field));
         json_decref(r->body);
     }
     r->body = r->errors = NULL;
@@ -550,10 +564,12 @@ static int act_scale(gd_game *g, const gd_actor *who, const char *name, const js
         json_int_t mn = json_integer_value(json_object_get(spec, "min"));
         json_int_t mx = json_integer_value(json_object_get(spec, "max"));
         json_int_t v = json_integer_value(d);
-        if (v < mn || v > mx)
+        if (v < mn || v > mx) {
             r = fail(out, 400, "ValidationError",
                      "desired %lld is outside the group's min..max (%lld..%lld); change max first",
                      (long long)v, (long long)mn, (long long)mx);
+            snprintf(out->field, sizeof out->field, "desired");
+        }
     }
     if (r < 0) {
         audit(g, who, "SetDesiredCapacity", params, out);

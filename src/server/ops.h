@@ -35,13 +35,22 @@ typedef struct gd_op_result {
     int status;       /* 200, 201, 400, 403, 404, 409 or 500 */
     const char *code; /* AWS-style error code ("ValidationError"), NULL on success */
     char message[1024];
+    /* The request field the message is about, as a path of the request's body
+     * ("spec.max", "desired", "name"), or "" when it names none (see gd_op_field_of). */
+    char field[128];
     json_t *errors; /* ValidationError: every problem, one string each (owned) */
     json_t *body;   /* on success: the answer (owned), e.g. the resource */
 } gd_op_result;
 
-/** The answer as the API sends it: the body, or {"error":{code,message,errors}}.
- *  Takes the result's references; the result is empty afterwards. */
+/** The answer as the API sends it: the body, or {"error":{code,message,errors,field}}
+ *  (field only when the message names one). Takes the result's references; the result
+ *  is empty afterwards. */
 json_t *gd_op_answer(gd_op_result *r);
+/** The field a message is about: its leading path up to ": " when it has one
+ *  ("spec.max: asg 'web': field 'max': ..." gives "spec.max", "desired: must be an
+ *  integer" gives "desired"), else "". Every message of the operations and of the
+ *  model's checks starts so when it concerns one field. Returns buf. */
+const char *gd_op_field_of(const char *msg, char *buf, size_t n);
 /** Frees what a result holds. */
 void gd_op_result_free(gd_op_result *r);
 
