@@ -17,6 +17,7 @@
 #include "model/stat.h"
 #include "server/monkey.h"
 #include "server/ops.h"
+#include "server/stream.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -183,6 +184,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_score_metrics(g, &b);
     gd_cache_metrics(g, &b);
     gd_aws_metrics(&b);
+    gd_stream_metrics(g, &b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
@@ -253,6 +255,10 @@ static void h_game(struct call *k)
 static void h_scoreboard(struct call *k)
 {
     gd_http_respond_json(k->c, 200, gd_game_scoreboard(k->g));
+}
+static void h_stream(struct call *k)
+{
+    gd_stream_open(k->g, k->c);
 }
 static void h_status(struct call *k)
 {
@@ -593,6 +599,7 @@ static const struct route {
     {HTTP_GET, "health", PUBLIC, h_health},
     {HTTP_GET, "game", PUBLIC, h_game},
     {HTTP_GET, "scoreboard", PUBLIC, h_scoreboard},
+    {HTTP_GET, "stream", PUBLIC, h_stream},
     {HTTP_GET, "status", PUBLIC, h_status},
     {HTTP_GET, "result", PUBLIC, h_result},
     {HTTP_GET, "teams/*/score", PUBLIC, h_team_score},
