@@ -129,6 +129,7 @@ void gd_stream_open(struct gd_game *g, gd_http_conn *c)
     char *json = NULL;
     int r = gd_http_stream_begin(c, 200, "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n",
                                  "text/event-stream; charset=utf-8");
+    if (r == 0) r = gd_sse_comment(&f, "gameday scoreboard: event scoreboard, ping when idle");
     if (r == 0) r = gd_buf_puts(&f, "retry: 2000\n\n");
     if (r == 0) r = scoreboard_frame(g, &f, &json);
     if (r == 0) r = send_frame(h, k, &f, 1);
@@ -164,7 +165,7 @@ void gd_stream_tick(struct gd_game *g)
             gd_buf_free(&f);
             return;
         }
-        gd_sse_comment(&f, "keep-alive");
+        gd_sse_event(&f, "ping", "{}", 2); /* an event: EventSource never sees comments */
     }
     h->last_write = now;
     for (int i = h->n; i-- > 0;)

@@ -1,6 +1,6 @@
 /* GET /api/v1/stream: the scoreboard JSON pushed as server-sent events (event
  * `scoreboard`) to a bounded number of clients, once a wall second when it changed,
- * with keep-alive comments; a slow reader's frames are skipped, never buffered. */
+ * with `ping` events as keep-alives; a slow reader's frames are skipped, never buffered. */
 #ifndef GD_SERVER_STREAM_H
 #define GD_SERVER_STREAM_H
 
@@ -14,7 +14,7 @@
 #define GD_STREAM_CLIENTS_CAP 256     /* the most GAMEDAY_STREAM_CLIENTS may allow */
 #define GD_STREAM_BUFFER (256 * 1024) /* unsent bytes a client may hold (GAMEDAY_STREAM_BUFFER) */
 #define GD_STREAM_PERIOD_MS 1000      /* at most one frame a wall second */
-#define GD_STREAM_KEEPALIVE_MS 15000  /* a comment when nothing else was sent that long */
+#define GD_STREAM_KEEPALIVE_MS 10000  /* a `ping` event when nothing else was sent that long */
 
 struct gd_game;
 typedef struct gd_stream_hub gd_stream_hub;
