@@ -80,11 +80,14 @@ static void drop_client(struct gd_game *g, gd_stream_hub *h, int i, const char *
     h->clients[i] = h->clients[--h->n];
 }
 
-/* Writes frame to client i: counted as sent, or dropped when its buffer is full. 0, or
- * GD_ECLOSED when the client has gone. */
+/* Writes frame to client k: counted as sent, or dropped when its unsent bytes would
+ * pass the buffer. 0, or GD_ECLOSED when the client has gone. */
 static int send_frame(gd_stream_hub *h, struct client *k, const gd_buf *frame, int counts)
 {
-    int r = gd_http_stream_write(k->c, frame->data, frame->len, h->buffer);
+    /* A frame always goes to a client that has nothing pending (whatever its size), so a
+     * client holds at most its buffer plus one frame. */
+    size_t lim = gd_http_conn_unsent(k->c) == 0 ? frame->len : h->buffer;
+    int r = gd_http_stream_write(k->c, frame->data, frame->len, lim);
     if (r == GD_EAGAIN || r == GD_ETOOBIG) {
         if (counts) k->dropped++, h->dropped++;
         return 0;

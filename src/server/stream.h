@@ -12,7 +12,7 @@
 
 #define GD_STREAM_MAX_CLIENTS 32      /* more are answered 503 (GAMEDAY_STREAM_CLIENTS) */
 #define GD_STREAM_CLIENTS_CAP 256     /* the most GAMEDAY_STREAM_CLIENTS may allow */
-#define GD_STREAM_BUFFER (256 * 1024) /* unsent bytes a client may hold (GAMEDAY_STREAM_BUFFER) */
+#define GD_STREAM_BUFFER (256 * 1024) /* unsent bytes a client may hold, plus one frame */
 #define GD_STREAM_PERIOD_MS 1000      /* at most one frame a wall second */
 #define GD_STREAM_KEEPALIVE_MS 10000  /* a `ping` event when nothing else was sent that long */
 
