@@ -206,12 +206,11 @@ json_t *gd_board_action_row(const json_t *a)
     return o;
 }
 
-json_t *gd_board_customers(const json_t *rows, double step)
+json_t *gd_board_customers(const json_t *rows, double step, double end)
 {
     json_t *out = json_array();
     if (step <= 0) step = 60;
-    long cur = -1;
-    double acc[5] = {0}, p50 = 0;
+    double cur = -1, acc[4] = {0}, p50 = 0;
     int reports = 0;
     size_t i;
     json_t *r;
@@ -223,21 +222,22 @@ json_t *gd_board_customers(const json_t *rows, double step)
         if (sscanf(str(r, "reason"), "%lld ok (p50 %lf ms), %lld errors, %lld timeouts, %lld wrong",
                    &ok, &ms, &err, &to, &wrong) != 5)
             continue;
-        long b = (long)floor(num(r, "time") / step);
-        if (b != cur && reports > 0) {
-            json_array_append_new(out, json_pack("[f,f,f,f,f,f]", (double)(cur + 1) * step, acc[0],
-                                                 acc[1], acc[2], acc[3], p50 / reports));
+        double at = floor(num(r, "time") / step) * step;
+        if (end > 0 && at > end) at = end;
+        if (at != cur && reports > 0) {
+            json_array_append_new(out, json_pack("[f,f,f,f,f,f]", cur, acc[0], acc[1], acc[2],
+                                                 acc[3], p50 / reports));
             memset(acc, 0, sizeof acc);
             p50 = 0;
             reports = 0;
         }
-        cur = b;
+        cur = at;
         acc[0] += (double)ok, acc[1] += (double)err, acc[2] += (double)to, acc[3] += (double)wrong;
         p50 += ms;
         reports++;
     }
     if (reports > 0)
-        json_array_append_new(out, json_pack("[f,f,f,f,f,f]", (double)(cur + 1) * step, acc[0],
-                                             acc[1], acc[2], acc[3], p50 / reports));
+        json_array_append_new(
+            out, json_pack("[f,f,f,f,f,f]", cur, acc[0], acc[1], acc[2], acc[3], p50 / reports));
     return out;
 }

@@ -14,7 +14,9 @@
  *  one at `now`, each [t, revenue, cost, smooth]. revenue sums every row but the bills,
  *  cost is the bills' points made positive, spread evenly over the interval each bill
  *  covers (since the one before, or 0), and after the last bill grown at that bill's
- *  rate; smooth = revenue - cost: the score without a cliff at each bill. A new array. */
+ *  rate; smooth = revenue - cost: the score without a cliff at each bill. The point at
+ *  `now` counts every row, also those stamped later (the customers' last reports arrive
+ *  after a game's end). A new array. */
 json_t *gd_board_series(const json_t *rows, double now, double step);
 
 /** 1 when a ledger row matters on the board: not the customers' or shoppers' per-report
@@ -48,11 +50,12 @@ json_t *gd_board_effect(const json_t *rows, double at, double window, double end
  *  "error": bool}. A new object. */
 json_t *gd_board_action_row(const json_t *audit);
 
-/** The customers' answers per `step` game seconds, from their ledger rows (source
- *  "customers", reason "<ok> ok (p50 <ms> ms), <n> errors, <n> timeouts, <n> wrong"):
- *  [[t, ok, errors, timeouts, wrong, p50_ms], ...], t the end of each step that had a
- *  report, p50_ms the mean of its reports' p50s. Rows of another shape are skipped.
- *  A new array. */
-json_t *gd_board_customers(const json_t *rows, double step);
+/** The customers' answers per `step` game seconds, from their ledger rows (oldest
+ *  first; source "customers", reason "<ok> ok (p50 <ms> ms), <n> errors, <n> timeouts,
+ *  <n> wrong"): [[t, ok, errors, timeouts, wrong, p50_ms], ...], t the start of the
+ *  step the reports arrived in (at most `end` when end > 0: the reports that arrive
+ *  after the game's end join its last point), p50_ms the mean of their p50s. Rows of
+ *  another shape are skipped. A new array. */
+json_t *gd_board_customers(const json_t *rows, double step, double end);
 
 #endif

@@ -176,11 +176,12 @@ json_t *gd_report_build(gd_store *db, const gd_report_opts *o)
             json_object_set_new(r, "effect",
                                 gd_board_effect(rows, num(r, "time"), GD_REPORT_WINDOW, end));
         }
-        json_t *t = json_pack(
-            "{s:i,s:s,s:f,s:o,s:o,s:o,s:o,s:o}", "id", id, "name", str(tm, "name"), "score", score,
-            "series", gd_board_series(rows, end, 60), "customers", gd_board_customers(rows, 60),
-            "events", gd_report_team_events(db, id, rows, 0, o->points_per_dollar), "actions", acts,
-            "bill", bill_of(db, id));
+        json_t *t =
+            json_pack("{s:i,s:s,s:f,s:o,s:o,s:o,s:o,s:o}", "id", id, "name", str(tm, "name"),
+                      "score", score, "series", gd_board_series(rows, end, 60), "customers",
+                      gd_board_customers(rows, 60, end), "events",
+                      gd_report_team_events(db, id, rows, 0, o->points_per_dollar), "actions", acts,
+                      "bill", bill_of(db, id));
         json_array_append_new(out, t);
         json_decref(ledgers[i]);
     }
@@ -341,7 +342,7 @@ int gd_report_markdown(const json_t *rep, gd_buf *b)
     json_array_foreach(teams, i, t)
     {
         r |= gd_buf_printf(b,
-                           "\n### %s\n\n| until | ok | errors | timeouts | wrong | p50 ms |\n"
+                           "\n### %s\n\n| minute | ok | errors | timeouts | wrong | p50 ms |\n"
                            "|---|---:|---:|---:|---:|---:|\n",
                            str(t, "name"));
         json_array_foreach(json_object_get(t, "customers"), k, e)
