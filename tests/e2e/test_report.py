@@ -21,12 +21,17 @@ PORT = 18840
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     g = Game(SCENARIO, tmp_path_factory.mktemp("report") / "game", port=PORT, speed=60,
-             duration="6m", net=NET, extra=("--linger",))
+             duration="8m", net=NET, extra=("--linger",))
     try:
         g.start()
         g.wait_ready()
         tokens = [t["token"] for t in g.info["teams"]]
-        g.wait_until(lambda: g.status()["clock"] >= 150, 30, "game time 2:30")
+        # Both teams' customers answered, then two game minutes more: the action's
+        # "before" window holds customers, whatever the machine's load at the start.
+        g.wait_until(lambda: all(t["ok"] > 0 for t in g.status()["teams"]), 30,
+                     "both teams' customers answered")
+        start = max(150, g.status()["clock"] + 130)
+        g.wait_until(lambda: g.status()["clock"] >= start, 30, f"game time {start:.0f}")
         for token, desired in ((tokens[0], 4), (tokens[1], 1)):
             r = http("POST", g.url("/asgs/web/scale"), body={"desired": desired}, token=token)
             assert r.status == 200, r
@@ -43,7 +48,7 @@ def test_finished_game_is_served_read_only(finished):
     assert g.running(), "play exited at the end despite --linger"
     board = get_json(g.api + "/api/v1/scoreboard")
     assert board["game"]["state"] == "ended"
-    assert board["game"]["clock"] == pytest.approx(360)
+    assert board["game"]["clock"] == pytest.approx(480)
     r = http("POST", g.url("/asgs/web/scale"), body={"desired": 2}, token=g.tokens[0])
     assert r.status == 409 and r.json()["error"]["code"] == "GameOver", r
     assert http("GET", g.api + "/report.html").status == 200
