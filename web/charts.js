@@ -221,13 +221,30 @@
       if (!plot || next.map((t) => t.name).join('\n') !== names) build();
       else plot.setData(align(next, col));
     };
-    const onResize = () => { if (plot) plot.setSize(size()); };
-    window.addEventListener('resize', onResize);
+    // The chart follows its box (the box's size comes from the page's layout only: the
+    // chart is absolutely placed inside it, so resizing it cannot feed back).
+    let pending = 0;
+    const onResize = () => {
+      if (pending) return;
+      pending = requestAnimationFrame(() => {
+        pending = 0;
+        if (!plot) return;
+        const want = size();
+        if (want.width !== plot.width || want.height !== plot.height) plot.setSize(want);
+      });
+    };
+    const observer = typeof ResizeObserver === 'function' ? new ResizeObserver(onResize) : null;
+    if (observer) observer.observe(box);
+    else window.addEventListener('resize', onResize);
     update(teams);
     return {
       update,
       redraw: () => plot && plot.redraw(),
-      destroy: () => { window.removeEventListener('resize', onResize); if (plot) plot.destroy(); },
+      destroy: () => {
+        if (observer) observer.disconnect();
+        else window.removeEventListener('resize', onResize);
+        if (plot) plot.destroy();
+      },
     };
   }
 
