@@ -391,6 +391,12 @@ static int json_text(gd_buf *b, const char *p)
     return r;
 }
 
+/* The first `needle` in [p, end) (assets are not NUL-terminated), or NULL. */
+static const char *find(const char *p, const char *end, const char *needle)
+{
+    return p < end ? memmem(p, (size_t)(end - p), needle, strlen(needle)) : NULL;
+}
+
 int gd_report_html(const json_t *rep, gd_buf *b)
 {
     const struct gd_web_asset *page = asset("report.html", 11);
@@ -400,19 +406,19 @@ int gd_report_html(const json_t *rep, gd_buf *b)
     static const char *const js_open = "<script src=\"";
     int r = 0, data_done = 0;
     while (p < end) {
-        const char *css = strstr(p, css_open), *js = strstr(p, js_open);
+        const char *css = find(p, end, css_open), *js = find(p, end, js_open);
         const char *at = css && (!js || css < js) ? css : js;
-        if (!at || at >= end) {
+        if (!at) {
             r |= gd_buf_append(b, p, (size_t)(end - p));
             break;
         }
         int is_css = at == css;
         const char *href = at + strlen(is_css ? css_open : js_open);
-        const char *q = strchr(href, '"');
-        const char *close = q ? strchr(q, '>') : NULL;
+        const char *q = href < end ? memchr(href, '"', (size_t)(end - href)) : NULL;
+        const char *close = q ? memchr(q, '>', (size_t)(end - q)) : NULL;
         if (!q || !close) return GD_EPROTO;
         if (!is_css) {
-            close = strstr(close, "</script>");
+            close = find(close, end, "</script>");
             if (!close) return GD_EPROTO;
             close += strlen("</script>") - 1;
         }
