@@ -207,7 +207,14 @@
             values: (u, vals) => vals.map((v) => fixed(v, 0)) },
         ],
         series,
-        legend: { show: true, live: true },
+        // the legend's marker of a team draws its line's style: solid, dashed or dotted
+        legend: { show: true, live: true, markers: {
+          width: (u, i) => (i ? Math.max(2, Math.round(width(current[i - 1], i - 1))) : 2),
+          dash: (u, i) => {
+            const d = i ? dash(current[i - 1], i - 1) : [];
+            return !d.length ? 'solid' : d[0] <= 2 ? 'dotted' : 'dashed';
+          },
+        } },
         focus: { alpha: 0.35 },
         cursor: { focus: { prox: 24 } },
         plugins: opts.marks ? [markersPlugin(opts.marks)] : [],

@@ -37,6 +37,14 @@ await run('scoreboard', async (ctx) => {
   check(await page.locator('#chart-wrap .uplot canvas').count() === 1, 'no uPlot chart');
   const legend = await page.locator('#chart-wrap .u-legend .u-series').count();
   check(legend === teams + 1, 'the chart legend has ' + legend + ' rows, not ' + (teams + 1));
+  if (teams > 1) {
+    // identical lines stay apart: the first team's line is solid, the second's dashed
+    const styles = await page.evaluate(() => Array.from(
+      document.querySelectorAll('#chart-wrap .u-legend .u-series .u-marker'))
+      .slice(1, 3).map((m) => getComputedStyle(m).borderTopStyle + ' ' + getComputedStyle(m).borderTopWidth));
+    check(styles.length === 2 && styles[0] !== styles[1],
+      'the two teams\' lines look alike in the legend: ' + styles.join(', '));
+  }
   // Bills folded: once a team has had two bills, one "bills" row per team and period.
   const folded = await until(async () => page.evaluate(() => {
     const rows = Array.from(document.querySelectorAll('#events tbody tr[data-kind="bills"]'));
@@ -55,7 +63,13 @@ await run('scoreboard', async (ctx) => {
     await until(async () => (await page.locator('#teams .team[data-rank="1"]').count()) === 1, 5000,
       'a team ranked first');
   }
-  // the board on a projector
+  // the board on a projector (after --settle game seconds, for a picture with history)
+  if (a.settle) {
+    await until(async () => {
+      const [h, m, sec] = (await page.textContent('#clock')).split(':').map(Number);
+      return h * 3600 + m * 60 + sec >= Number(a.settle);
+    }, 60000, 'game time ' + a.settle + ' s');
+  }
   await page.waitForTimeout(300);
   await screenshot(page, 'scoreboard');
   // and on a laptop: nothing hides the events
@@ -67,4 +81,16 @@ await run('scoreboard', async (ctx) => {
   check((await frames()) > f0, 'no frame after the first');
   check(errors.length === 0, errors.join('; '));
   console.log('frames ' + (await frames()) + ', bills rows ' + folded.join(' | '));
+
+  // A page whose stream fails (here: refused by the network) polls instead.
+  const polled = await ctx.newPage();
+  const perrors = watch(polled);
+  await polled.route('**/api/v1/stream', (r) => r.abort());
+  await polled.goto(a.url + '/', { waitUntil: 'load' });
+  await until(async () => Number(await polled.getAttribute('body', 'data-polls')) >= 3, 15000,
+    'three scoreboards by polling');
+  check((await polled.getAttribute('body', 'data-transport')) === 'poll', 'not polling');
+  check(Number(await polled.getAttribute('body', 'data-frames')) === 0, 'frames without a stream');
+  check(await polled.locator('#teams .team').count() === teams, 'the polled page has its cards');
+  check(perrors.length === 0, 'polling page: ' + perrors.join('; '));
 });

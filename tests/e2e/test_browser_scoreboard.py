@@ -18,5 +18,5 @@ def game(tmp_path_factory):
 
 
 def test_scoreboard_updates_over_the_stream(game):
-    out = browser_run("scoreboard", url=game.api, teams=2, events="chaos")
+    out = browser_run("scoreboard", url=game.api, teams=2, events="chaos", settle=480)
     assert "ok scoreboard" in out
