@@ -119,11 +119,12 @@
           ? hms(e.from) + '–' + hms(e.time) : hms(e.time);
         const badge = el('span', 'badge', GD.KIND_LABELS[e.kind] || e.kind || 'event');
         const tr = cellRow([{ text: when, cls: 'mono when' }, badge, { text: e.source || '' },
-          { text: e.reason || '' }, { text: num(e.points, 0) ? signed(e.points, 1) : '', cls: cls(e.points) }]);
+          { text: e.reason || '' }, { text: num(e.points, 0) ? signed(e.points, 1) : '', cls: cls(e.points) },
+          { text: fixed(e.score, 1), cls: 'num mono' }]);
         tr.className = 'kind-' + String(e.kind || 'event').replace(/[^a-z]/g, '');
         return tr;
       });
-      sec.append(evs.length ? table(['game time', 'kind', 'source', 'what', '#points'], evs, 'timeline')
+      sec.append(evs.length ? table(['game time', 'kind', 'source', 'what', '#points', '#score'], evs, 'timeline')
         : el('p', 'muted', 'Nothing happened.'));
 
       const bill = t.bill || {};

@@ -145,6 +145,16 @@ static json_t *bill_of(gd_store *db, int team)
     return json_pack("{s:f,s:o}", "total_usd", total, "by_resource", list);
 }
 
+/* The score just after game time t: the points of the rows up to t. */
+static double score_at(const json_t *rows, double t)
+{
+    double sum = 0;
+    size_t i;
+    json_t *r;
+    json_array_foreach(rows, i, r) if (num(r, "time") <= t) sum += num(r, "points");
+    return sum;
+}
+
 json_t *gd_report_build(gd_store *db, const gd_report_opts *o)
 {
     json_t *teams = gd_store_teams(db);
@@ -176,12 +186,14 @@ json_t *gd_report_build(gd_store *db, const gd_report_opts *o)
             json_object_set_new(r, "effect",
                                 gd_board_effect(rows, num(r, "time"), GD_REPORT_WINDOW, end));
         }
+        json_t *evs = gd_report_team_events(db, id, rows, 0, o->points_per_dollar);
+        json_array_foreach(evs, k, r) /* the timeline's score column */
+            json_object_set_new(r, "score", json_real(score_at(rows, num(r, "time"))));
         json_t *t =
             json_pack("{s:i,s:s,s:f,s:o,s:o,s:o,s:o,s:o}", "id", id, "name", str(tm, "name"),
                       "score", score, "series", gd_board_series(rows, end, 60), "customers",
-                      gd_board_customers(rows, 60, end), "events",
-                      gd_report_team_events(db, id, rows, 0, o->points_per_dollar), "actions", acts,
-                      "bill", bill_of(db, id));
+                      gd_board_customers(rows, 60, end), "events", evs, "actions", acts, "bill",
+                      bill_of(db, id));
         json_array_append_new(out, t);
         json_decref(ledgers[i]);
     }
@@ -296,8 +308,8 @@ int gd_report_markdown(const json_t *rep, gd_buf *b)
     json_array_foreach(teams, i, t)
     {
         r |= gd_buf_printf(b,
-                           "\n### %s\n\n| game time | kind | source | points | what |\n"
-                           "|---|---|---|---:|---|\n",
+                           "\n### %s\n\n| game time | kind | source | points | score | what |\n"
+                           "|---|---|---|---:|---:|---|\n",
                            str(t, "name"));
         json_array_foreach(json_object_get(t, "events"), k, e)
         {
@@ -312,7 +324,7 @@ int gd_report_markdown(const json_t *rep, gd_buf *b)
             r |= cell(b, str(e, "kind"));
             r |= gd_buf_puts(b, " | ");
             r |= cell(b, str(e, "source"));
-            r |= gd_buf_printf(b, " | %+.1f | ", num(e, "points"));
+            r |= gd_buf_printf(b, " | %+.1f | %.1f | ", num(e, "points"), num(e, "score"));
             r |= cell(b, str(e, "reason"));
             r |= gd_buf_puts(b, " |\n");
         }

@@ -26,8 +26,8 @@ typedef struct gd_report_opts {
 /** The report as JSON: {"game": {name, title, duration, clock, state, window_s},
  *  "teams": [{id, name, score, series, customers, events, actions, bill}]}, where
  *  series is gd_board_series's, customers gd_board_customers's, events every notable
- *  event oldest first (bills folded), actions the players' mutations each with an
- *  "effect" (gd_board_effect over GD_REPORT_WINDOW), bill {"total_usd",
+ *  event oldest first (bills folded) with the team's "score" just after it, actions the players'
+ * mutations each with an "effect" (gd_board_effect over GD_REPORT_WINDOW), bill {"total_usd",
  *  "by_resource": [{resource, name, type, usd}] dearest first}. No token appears.
  *  A new object, or NULL on a database error. */
 json_t *gd_report_build(gd_store *db, const gd_report_opts *o);

@@ -31,6 +31,7 @@ struct gd_stream_hub {
     struct client clients[GD_STREAM_CLIENTS_CAP];
     uint64_t last_frame, last_write; /* loop ms */
     char *last_json;                 /* the scoreboard of the last push (change test) */
+    uint64_t changes;                /* gd_store_changes at the last push */
     uint64_t opened, refused, sent, dropped;
 };
 
@@ -148,9 +149,13 @@ void gd_stream_tick(struct gd_game *g)
     for (int i = h->n; i-- > 0;)
         if (gd_http_conn_closing(h->clients[i].c)) drop_client(g, h, i, "client");
     if (h->n == 0) return;
-    uint64_t now = uv_now(g->loop);
-    if (now - h->last_frame < GD_STREAM_PERIOD_MS) return;
+    uint64_t now = uv_now(g->loop), changes = gd_store_changes(g->db);
+    /* Once a period, or sooner when the ledger or the audit log moved (a bill, chaos, an
+     * action), but not more often than GD_STREAM_MIN_GAP_MS. */
+    if (now - h->last_frame < GD_STREAM_MIN_GAP_MS) return;
+    if (now - h->last_frame < GD_STREAM_PERIOD_MS && changes == h->changes) return;
     h->last_frame = now;
+    h->changes = changes;
     gd_buf f;
     gd_buf_init(&f, 64 << 20);
     char *json = NULL;

@@ -1,5 +1,6 @@
 /* GET /api/v1/stream: the scoreboard JSON pushed as server-sent events (event
- * `scoreboard`) to a bounded number of clients, once a wall second when it changed,
+ * `scoreboard`) to a bounded number of clients, once a wall second or at a change of the
+ * ledger or audit log (at most every GD_STREAM_MIN_GAP_MS) when the JSON changed,
  * with `ping` events as keep-alives; a slow reader's frames are skipped, never buffered. */
 #ifndef GD_SERVER_STREAM_H
 #define GD_SERVER_STREAM_H
@@ -13,7 +14,8 @@
 #define GD_STREAM_MAX_CLIENTS 32      /* more are answered 503 (GAMEDAY_STREAM_CLIENTS) */
 #define GD_STREAM_CLIENTS_CAP 256     /* the most GAMEDAY_STREAM_CLIENTS may allow */
 #define GD_STREAM_BUFFER (256 * 1024) /* unsent bytes a client may hold, plus one frame */
-#define GD_STREAM_PERIOD_MS 1000      /* at most one frame a wall second */
+#define GD_STREAM_MIN_GAP_MS 400      /* a change is pushed this soon, not sooner */
+#define GD_STREAM_PERIOD_MS 1000      /* a frame at least this often while the JSON changes */
 #define GD_STREAM_KEEPALIVE_MS 10000  /* a `ping` event when nothing else was sent that long */
 
 struct gd_game;

@@ -78,7 +78,11 @@ def test_report_lists_each_teams_actions_with_their_effect(finished):
     # the timeline has the scenario's events, the chaos and the folded bills
     timeline = md.split("## Timeline", 1)[1]
     assert "| event | ceo |" in timeline and "| chaos | chaos-monkey |" in timeline
-    assert re.search(r"\| bills \| billing \| -\d+\.\d \| \d+ bills: \$", timeline)
+    assert re.search(r"\| bills \| billing \| -\d+\.\d \| -?\d+\.\d \| \d+ bills: \$", timeline)
+    for team, desired in (("team-1", 4), ("team-2", 1)):  # the actions, with the score then
+        assert re.search(r"\| action \| " + team + r" \| \+0\.0 \| -?\d+\.\d \| "
+                         r"SetDesiredCapacity web desiredCapacity=" + str(desired) + r" \|",
+                         timeline), timeline
     assert "| bill | billing |" not in timeline  # no single bill row left unfolded
     assert "## Final bill by resource" in md and "web-lb" in md
     html = (g.out / "report.html").read_text()
