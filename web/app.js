@@ -1,61 +1,31 @@
-// gameday live scoreboard: polls the scoreboard API once a second and renders the game
-// header, one card per team, a score-over-time chart (canvas) and recent score events.
+// gameday live scoreboard: the scoreboard JSON arrives over server-sent events
+// (/api/v1/stream, event `scoreboard`); when the stream fails the page polls
+// /api/v1/scoreboard every second and tries the stream again later. It renders the game
+// header (clock, phase, state), one card per team with a revenue/cost sparkline, the
+// score chart (uPlot, bills spread over the minutes they cover) and the events that
+// matter. window.gameday lets other scripts (instructor.js) follow the frames.
 'use strict';
 
 (function () {
+  const STREAM = 'api/v1/stream';
   const API = 'api/v1/scoreboard';
   const POLL_MS = 1000;
   const TIMEOUT_MS = 5000;
-  const MAX_EVENTS = 30;
-  const COLORS = ['#4e9bff', '#ff8a3d', '#3ddc84', '#ff5c8a', '#b78cff', '#ffd23d', '#3dd6e0',
-    '#c0c45a', '#ff6b5c', '#8fa8c8'];
+  const STALE_MS = 25000;      // no frame nor ping that long on the stream: poll instead
+  const RETRY_STREAM_MS = 15000;
+  const MAX_EVENTS = 40;
+  const { num, hms, fixed, signed, ms, color, el } = window.GD;
 
   const $ = (sel) => document.querySelector(sel);
-  let last = null;         // the last scoreboard received, redrawn on resize
+  let last = null;           // the last scoreboard received
   let failures = 0;
-
-  // ---- formatting ----
-
-  function num(v, dflt) {
-    return typeof v === 'number' && isFinite(v) ? v : dflt;
-  }
-
-  // Game seconds as H:MM:SS.
-  function hms(sec) {
-    sec = Math.max(0, Math.floor(num(sec, 0)));
-    const h = Math.floor(sec / 3600), m = Math.floor(sec / 60) % 60, s = sec % 60;
-    return h + ':' + String(m).padStart(2, '0') + ':' + String(s).padStart(2, '0');
-  }
-
-  function fixed(v, digits) {
-    v = num(v, null);
-    return v === null ? '–' : v.toLocaleString('en-US',
-      { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  }
-
-  function signed(v, digits) {
-    v = num(v, 0);
-    const s = fixed(Math.abs(v), digits);
-    return (v > 0 ? '+' : v < 0 ? '−' : '±') + s;
-  }
-
-  function ms(v) {
-    v = num(v, null);
-    if (v === null) return '–';
-    return v >= 10000 ? (v / 1000).toFixed(1) + ' s' : Math.round(v) + ' ms';
-  }
-
-  function color(team, index) {
-    const id = num(team.id, index + 1);
-    return COLORS[(id - 1 + COLORS.length * 1000) % COLORS.length];
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
-  }
+  let frames = 0;            // scoreboard frames received over the stream
+  let polls = 0;             // scoreboards received by polling
+  let source = null;         // the EventSource, while streaming
+  let lastFrameAt = 0;
+  let pollTimer = null;
+  let chart = null;
+  const listeners = [];
 
   // ---- header and banners ----
 
@@ -66,9 +36,19 @@
     $('#clock').textContent = hms(g.clock);
     $('#duration').textContent = hms(g.duration);
     $('#speed').textContent = '×' + num(g.speed, 1);
+    const stateName = String(g.state || 'unknown');
     const state = $('#state');
-    state.textContent = g.state || 'unknown';
-    state.className = 'pill state state-' + (g.state || 'unknown');
+    state.textContent = stateName === 'paused' ? '❚❚ paused' : stateName;
+    state.className = 'pill state state-' + stateName.replace(/[^a-z-]/g, '');
+    document.body.classList.toggle('paused', stateName === 'paused');
+    document.body.classList.toggle('over', stateName === 'ended');
+    document.body.dataset.state = stateName;
+    const phase = g.phase || {};
+    const ph = $('#phase');
+    let label = phase.label || '';
+    if (phase.next_event_at !== undefined) label += ' · next event ' + hms(phase.next_event_at);
+    ph.textContent = label;
+    ph.hidden = !label;
     const msg = $('#message');
     if (g.message) {
       $('#message-text').textContent = g.message;
@@ -76,13 +56,24 @@
     } else {
       msg.hidden = true;
     }
+    $('#report-link').hidden = !(stateName === 'ended' || stateName === 'ending');
   }
 
-  function setStatus(text) {
+  function setStatus(text, title) {
     const s = $('#status');
     s.textContent = text || '';
+    s.title = title || '';
     s.hidden = !text;
     document.body.classList.toggle('stale', !!text);
+  }
+
+  function setTransport(kind) {
+    document.body.dataset.transport = kind;
+    const t = $('#transport');
+    t.textContent = kind === 'stream' ? '● live' : kind === 'poll' ? '○ polling' : kind;
+    t.className = 'pill transport transport-' + kind;
+    t.title = kind === 'stream' ? 'updates pushed by the server (server-sent events)'
+      : 'the stream is not available: asking the server every second';
   }
 
   // ---- team cards ----
@@ -99,17 +90,23 @@
     head.append(el('span', 'rank'), el('span', 'swatch'), el('h3', 'name'));
     const score = el('div', 'score-line');
     score.append(el('span', 'score'), el('span', 'trend'));
+    const spark = el('div', 'spark');
+    const canvas = el('canvas', 'sparkline');
+    canvas.setAttribute('role', 'img');
+    const key = el('div', 'spark-key');
+    key.append(el('span', 'up', 'revenue'), el('span', 'down', 'cost'));
+    spark.append(canvas, key);
     const stats = el('dl', 'stats');
-    for (const [key, label] of CARD_FIELDS) {
-      const d = el('div', 'stat stat-' + key);
-      d.append(el('dt', '', label), el('dd', key));
+    for (const [k, label] of CARD_FIELDS) {
+      const d = el('div', 'stat stat-' + k);
+      d.append(el('dt', '', label), el('dd', k));
       stats.append(d);
     }
-    card.append(head, score, stats);
+    card.append(head, score, spark, stats);
     return card;
   }
 
-  function renderTeams(teams) {
+  function renderTeams(teams, clock) {
     const box = $('#teams');
     const seen = new Set();
     const ranked = teams.map((t, i) => ({ t, i }))
@@ -120,8 +117,8 @@
       let card = box.querySelector('.team[data-team="' + CSS.escape(id) + '"]');
       if (!card) card = makeCard(id);
       if (box.children[rank] !== card) box.insertBefore(card, box.children[rank] || null);
-      const c = color(t, i);
-      card.style.setProperty('--team', c);
+      card.style.setProperty('--team', color(t, i));
+      card.dataset.rank = String(rank + 1);
       card.querySelector('.rank').textContent = '#' + (rank + 1);
       card.querySelector('.name').textContent = t.name || 'team-' + id;
       card.querySelector('.score').textContent = fixed(t.score, 1);
@@ -130,6 +127,13 @@
       tr.textContent = (trend > 0 ? '▲ ' : trend < 0 ? '▼ ' : '▶ ') + signed(trend, 1) + '/min';
       tr.className = 'trend ' + (trend > 0 ? 'up' : trend < 0 ? 'down' : 'flat');
       tr.title = 'points over the last game minute';
+      const s = t.series || [];
+      const end = s.length ? s[s.length - 1] : null;
+      const canvas = card.querySelector('.sparkline');
+      canvas.setAttribute('aria-label', end ? 'revenue ' + fixed(end[1], 0) + ', cost ' +
+        fixed(end[2], 0) + ' points' : 'no data yet');
+      canvas.title = canvas.getAttribute('aria-label');
+      GD.sparkline(canvas, s, clock);
       card.querySelector('.rps').textContent = fixed(t.rps, 1);
       card.querySelector('.p50').textContent = ms(t.p50_ms);
       card.querySelector('.p99').textContent = ms(t.p99_ms);
@@ -151,7 +155,7 @@
     d.classList.toggle('bad', v > 0);
   }
 
-  // ---- events table ----
+  // ---- events ----
 
   function renderEvents(teams) {
     const all = [];
@@ -162,22 +166,29 @@
     const body = $('#events tbody');
     const frag = document.createDocumentFragment();
     for (const { e, t, i } of all.slice(0, MAX_EVENTS)) {
-      const tr = el('tr');
+      const tr = el('tr', 'kind-' + String(e.kind || 'event').replace(/[^a-z]/g, ''));
       tr.dataset.team = String(num(t.id, i + 1));
+      tr.dataset.kind = String(e.kind || 'event');
       if (e.seq !== undefined) tr.dataset.seq = String(e.seq);
+      const when = e.from !== undefined && num(e.from, 0) < num(e.time, 0)
+        ? hms(e.from).replace(/:\d\d$/, '') + '–' + hms(e.time).replace(/:\d\d$/, '')
+        : hms(e.time);
       const team = el('td', 'team-cell');
       const sw = el('span', 'swatch');
       sw.style.background = color(t, i);
       team.append(sw, document.createTextNode(t.name || 'team-' + t.id));
+      const kind = el('td', 'kind');
+      kind.append(el('span', 'badge', GD.KIND_LABELS[e.kind] || e.kind || 'event'));
       const p = num(e.points, 0);
-      tr.append(el('td', 'mono', hms(e.time)), team, el('td', 'source', e.source || ''),
-        el('td', 'num mono ' + (p > 0 ? 'up' : p < 0 ? 'down' : 'flat'), signed(p, 1)),
-        el('td', 'reason', e.reason || ''));
+      const what = el('td', 'reason', e.reason || '');
+      if (e.kind === 'action' && e.source) what.prepend(el('span', 'who', e.source + ': '));
+      tr.append(el('td', 'mono when', when), team, kind, what,
+        el('td', 'num mono ' + (p > 0 ? 'up' : p < 0 ? 'down' : 'flat'), p ? signed(p, 1) : ''));
       frag.append(tr);
     }
     if (all.length === 0) {
       const tr = el('tr', 'empty');
-      const td = el('td', '', 'no score events yet');
+      const td = el('td', '', 'nothing has happened yet');
       td.colSpan = 5;
       tr.append(td);
       frag.append(tr);
@@ -187,178 +198,141 @@
 
   // ---- chart ----
 
-  // A "nice" step (1, 2 or 5 times a power of ten) for about n ticks over range.
-  function niceStep(range, n) {
-    const raw = range / Math.max(1, n);
-    const p = Math.pow(10, Math.floor(Math.log10(raw)));
-    const f = raw / p;
-    return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
-  }
-
-  // A time step in game seconds from a list of round durations.
-  function timeStep(range, n) {
-    const steps = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-    for (const s of steps) if (range / s <= n) return s;
-    return steps[steps.length - 1] * Math.ceil(range / n / steps[steps.length - 1]);
-  }
-
-  function renderLegend(teams) {
-    const ul = $('#legend');
-    const frag = document.createDocumentFragment();
-    teams.forEach((t, i) => {
-      const li = el('li');
-      li.dataset.team = String(num(t.id, i + 1));
-      const sw = el('span', 'swatch');
-      sw.style.background = color(t, i);
-      li.append(sw, document.createTextNode(t.name || 'team-' + t.id));
-      frag.append(li);
-    });
-    ul.replaceChildren(frag);
-  }
-
-  function renderChart(data) {
-    const canvas = $('#chart');
-    const wrap = $('#chart-wrap');
-    const dpr = window.devicePixelRatio || 1;
-    const w = Math.max(100, wrap.clientWidth), h = Math.max(80, wrap.clientHeight);
-    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
-      canvas.width = Math.round(w * dpr);
-      canvas.height = Math.round(h * dpr);
-    }
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
-
-    const teams = data.teams || [];
-    const clock = num(data.game && data.game.clock, 0);
-    let tmax = Math.max(60, clock), ymin = 0, ymax = 0;
-    for (const t of teams) {
-      for (const pt of t.history || []) {
-        if (!Array.isArray(pt) || pt.length < 2) continue;
-        tmax = Math.max(tmax, num(pt[0], 0));
-        ymin = Math.min(ymin, num(pt[1], 0));
-        ymax = Math.max(ymax, num(pt[1], 0));
-      }
-    }
-    if (ymax - ymin < 10) ymax = ymin + 10;
-    const ystep = niceStep(ymax - ymin, 5);
-    ymin = Math.floor(ymin / ystep) * ystep;
-    ymax = Math.ceil(ymax / ystep) * ystep;
-
-    const css = getComputedStyle(document.body);
-    const grid = css.getPropertyValue('--grid').trim() || '#2a3340';
-    const axis = css.getPropertyValue('--muted').trim() || '#8b97a8';
-    ctx.font = '11px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace';
-
-    // Left margin wide enough for the longest y label.
-    let labelw = 0;
-    for (let y = ymin; y <= ymax + ystep / 2; y += ystep) {
-      labelw = Math.max(labelw, ctx.measureText(fixed(y, 0)).width);
-    }
-    const L = Math.ceil(labelw) + 12, R = 12, T = 10, B = 22;
-    const pw = w - L - R, ph = h - T - B;
-    const X = (t) => L + (t / tmax) * pw;
-    const Y = (v) => T + ph - ((v - ymin) / (ymax - ymin)) * ph;
-
-    ctx.lineWidth = 1;
-    ctx.strokeStyle = grid;
-    ctx.fillStyle = axis;
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    for (let y = ymin; y <= ymax + ystep / 2; y += ystep) {
-      const py = Math.round(Y(y)) + 0.5;
-      ctx.beginPath();
-      ctx.moveTo(L, py);
-      ctx.lineTo(w - R, py);
-      ctx.stroke();
-      ctx.fillText(fixed(y, 0), L - 6, py);
-    }
-    if (ymin < 0) { // the zero line stands out
-      ctx.strokeStyle = axis;
-      ctx.beginPath();
-      ctx.moveTo(L, Math.round(Y(0)) + 0.5);
-      ctx.lineTo(w - R, Math.round(Y(0)) + 0.5);
-      ctx.stroke();
-      ctx.strokeStyle = grid;
-    }
-    const tstep = timeStep(tmax, Math.max(2, Math.floor(pw / 90)));
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'top';
-    for (let t = 0; t <= tmax; t += tstep) {
-      const px = Math.round(X(t)) + 0.5;
-      ctx.beginPath();
-      ctx.moveTo(px, T);
-      ctx.lineTo(px, T + ph);
-      ctx.stroke();
-      const label = hms(t).replace(/:\d\d$/, '');
-      const half = ctx.measureText(label).width / 2;
-      ctx.fillText(label, Math.min(px, w - 2 - half), T + ph + 6);
-    }
-
-    ctx.lineWidth = 2;
-    ctx.lineJoin = 'round';
-    teams.forEach((t, i) => {
-      const pts = (t.history || []).filter((p) => Array.isArray(p) && p.length >= 2);
-      if (pts.length === 0) return;
-      ctx.strokeStyle = color(t, i);
-      ctx.beginPath();
-      pts.forEach((p, k) => {
-        const x = X(num(p[0], 0)), y = Y(num(p[1], 0));
-        if (k === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  function renderChart(teams) {
+    if (typeof window.uPlot !== 'function') return; // the vendored script did not load
+    if (!chart) {
+      chart = GD.teamChart($('#chart-wrap'), teams, {
+        col: 3,
+        marks: () => marks(last ? last.teams || [] : []),
       });
-      ctx.stroke();
-      const end = pts[pts.length - 1];
-      ctx.fillStyle = color(t, i);
-      ctx.beginPath();
-      ctx.arc(X(num(end[0], 0)), Y(num(end[1], 0)), 3, 0, 2 * Math.PI);
-      ctx.fill();
-    });
+    } else {
+      chart.update(teams);
+    }
   }
 
-  // ---- polling ----
+  // The chaos and scenario events and the players' actions, as chart marks.
+  function marks(teams) {
+    const out = [];
+    teams.forEach((t, i) => {
+      for (const e of t.events || []) {
+        if (e.kind === 'action' || e.kind === 'chaos' || e.kind === 'event') {
+          out.push({ time: e.time, kind: e.kind, color: e.kind === 'action' ? color(t, i) : '#8b97a8' });
+        }
+      }
+    });
+    return out;
+  }
+
+  // ---- receiving ----
 
   function render(data) {
     const teams = Array.isArray(data.teams) ? data.teams : [];
-    renderGame(data.game || {});
-    renderTeams(teams);
-    renderLegend(teams);
+    const game = data.game || {};
+    renderGame(game);
+    renderTeams(teams, num(game.clock, 0));
     renderEvents(teams);
-    renderChart(data);
+    renderChart(teams);
+  }
+
+  function accept(data, how) {
+    if (!data || typeof data !== 'object') throw new Error('bad JSON');
+    last = data;
+    failures = 0;
+    setStatus('');
+    render(data);
+    for (const fn of listeners) {
+      try { fn(data, how); } catch (e) { console.error('scoreboard listener:', e); }
+    }
+  }
+
+  function offline(err) {
+    failures++;
+    setStatus('server unreachable, retrying',
+      failures + ' failed attempt' + (failures > 1 ? 's' : '') + ': ' + err);
+    if (!last || failures > 2) {
+      const state = $('#state');
+      state.textContent = last && last.game && last.game.state === 'ended' ? 'ended · offline' : 'offline';
+      state.className = 'pill state state-offline';
+    }
+  }
+
+  function startStream() {
+    if (typeof window.EventSource !== 'function') return startPolling();
+    if (source) source.close();
+    const es = new EventSource(STREAM);
+    source = es;
+    lastFrameAt = Date.now();
+    es.addEventListener('scoreboard', (ev) => {
+      try {
+        const data = JSON.parse(ev.data);
+        frames++;
+        document.body.dataset.frames = String(frames);
+        lastFrameAt = Date.now();
+        if (pollTimer) { clearTimeout(pollTimer); pollTimer = null; }
+        setTransport('stream');
+        accept(data, 'stream');
+      } catch (err) {
+        console.warn('scoreboard frame:', err);
+      }
+    });
+    es.addEventListener('ping', () => { lastFrameAt = Date.now(); });
+    es.addEventListener('end', () => fallBack('the server ended the stream'));
+    es.onerror = () => fallBack('the stream failed');
+  }
+
+  // Polls until the stream works again (tried every RETRY_STREAM_MS).
+  function fallBack(why) {
+    if (source) { source.close(); source = null; }
+    console.info('scoreboard: ' + why + '; polling');
+    startPolling();
+    setTimeout(startStream, RETRY_STREAM_MS);
+  }
+
+  function startPolling() {
+    setTransport('poll');
+    if (!pollTimer) pollTimer = setTimeout(poll, 0);
   }
 
   async function poll() {
+    pollTimer = null;
     const ctl = typeof AbortController === 'function' ? new AbortController() : null;
     const timer = ctl ? setTimeout(() => ctl.abort(), TIMEOUT_MS) : null;
     try {
       const res = await fetch(API, { cache: 'no-store', signal: ctl ? ctl.signal : undefined });
       if (!res.ok) throw new Error('HTTP ' + res.status);
       const data = await res.json();
-      if (!data || typeof data !== 'object') throw new Error('bad JSON');
-      last = data;
-      failures = 0;
-      setStatus('');
-      render(data);
+      polls++;
+      document.body.dataset.polls = String(polls);
+      accept(data, 'poll');
     } catch (err) {
-      failures++;
-      setStatus('server unreachable, retrying');
-      $('#status').title = failures + ' failed attempt' + (failures > 1 ? 's' : '') + ': ' + err;
-      if (!last) {
-        const state = $('#state');
-        state.textContent = 'offline';
-        state.className = 'pill state state-offline';
-      }
-      if (window.console) console.debug('scoreboard poll failed:', err);
+      offline(err);
     } finally {
       if (timer) clearTimeout(timer);
-      setTimeout(poll, POLL_MS);
+      if (!source || Date.now() - lastFrameAt > STALE_MS) pollTimer = setTimeout(poll, POLL_MS);
     }
   }
+
+  // A stream that went quiet (a proxy holding it, a stopped server): poll meanwhile.
+  setInterval(() => {
+    if (source && Date.now() - lastFrameAt > STALE_MS && !pollTimer) {
+      fallBack('no frame for ' + Math.round((Date.now() - lastFrameAt) / 1000) + ' s');
+    }
+  }, 1000);
 
   let resizeTimer = null;
   window.addEventListener('resize', () => {
     clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(() => { if (last) renderChart(last); }, 100);
+    resizeTimer = setTimeout(() => { if (last) render(last); }, 100);
   });
 
-  poll();
+  // For other scripts of the page (instructor.js): the last scoreboard and its frames.
+  window.gameday = {
+    get scoreboard() { return last; },
+    onScoreboard(fn) { listeners.push(fn); if (last) fn(last, 'replay'); },
+    refresh() { return poll(); },
+  };
+
+  document.body.dataset.frames = '0';
+  document.body.dataset.polls = '0';
+  startStream();
 })();

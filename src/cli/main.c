@@ -27,6 +27,7 @@ static const struct {
     {"lambda", gd_cmd_lambda, "run one function's invocations and execution environments"},
     {"loadgen", gd_cmd_loadgen, "run one team's customers"},
     {"ctl", gd_cmd_ctl, "talk to a running game's API"},
+    {"report", gd_cmd_report, "write a game's report (report.md, report.html) from its folder"},
     {"hash", gd_cmd_hash, "print the hash the unicorn service answers for a key"},
     {"openloop", gd_cmd_openloop, "drive an open-loop HTTP load at one URL (benchmarks)"},
 };

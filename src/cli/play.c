@@ -120,6 +120,26 @@ static void stop_all(void)
     }
 }
 
+/* The game is over: the server goes on serving it (the board, report.html, the API's
+ * reads) until Ctrl-C; a server that dies meanwhile is started again. */
+static void linger_on(const char *exe, char **resume_args, const char *dir, const char *api,
+                      pid_t server)
+{
+    printf("game over: the scoreboard %s/ and the report %s/report.html stay up until Ctrl-C "
+           "(gameday report %s writes it to files)\n",
+           api, api, dir);
+    fflush(stdout);
+    int restarts = 0;
+    while (!interrupted) {
+        int status;
+        if (waitpid(server, &status, WNOHANG) == server && ++restarts <= 5)
+            server = start_server(exe, resume_args, dir);
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+        usleep(100000);
+    }
+}
+
 static int nteams_shown(json_t *game)
 {
     return (int)json_array_size(json_object_get(game, "teams"));
@@ -129,13 +149,16 @@ static int usage(int rc)
 {
     fprintf(rc ? stderr : stdout,
             "usage: gameday play [SCENARIO] [--speed N] [--duration D] [--port P] [--teams N]\n"
-            "         [--headless] [--out DIR] [--net K]\n"
+            "         [--headless] [--linger] [--out DIR] [--net K]\n"
             "Starts a whole game (default scenario: scenarios/unicorn-rentals.yaml) and prints\n"
             "the scoreboard URL, the team token and the public endpoint, then a status line\n"
             "every second (redrawn in place on a terminal unless --headless). At the end, or\n"
             "on Ctrl-C, writes DIR/result.json (DIR defaults to\n"
             "var/<scenario name>) and stops every process it started. --net K moves team t's\n"
-            "addresses to 127.(K+t-1).0.0/16 so that games can run side by side.\n");
+            "addresses to 127.(K+t-1).0.0/16 so that games can run side by side.\n"
+            "When the game ends by itself, play keeps serving the finished game read-only\n"
+            "(scoreboard, report.html, the API's reads) until Ctrl-C, unless --headless;\n"
+            "--linger does so with --headless too. 'gameday report DIR' writes the report.\n");
     return rc;
 }
 
@@ -166,12 +189,16 @@ int gd_cmd_play(int argc, char **argv)
 {
     const char *scen = NULL, *speed = NULL, *dur = NULL, *out = NULL, *teams = NULL, *net = NULL;
     const char *teams_file = NULL;
-    int port = 8080, headless = 0;
+    int port = 8080, headless = 0, linger = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return host_mode ? host_usage(0) : usage(0);
         if (!strcmp(a, "--headless")) {
             headless = 1;
+            continue;
+        }
+        if (!strcmp(a, "--linger")) {
+            linger = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -486,22 +513,6 @@ int gd_cmd_play(int argc, char **argv)
         if (ended) break;
     }
     if (live) printf("\n");
-    if (host_mode && !strcmp(end_state, "ended")) {
-        /* The finished game stays up, read-only (the clock has passed its end), for the
-         * debrief: the board, the report and the API, until Ctrl-C. */
-        printf("ended: the game is over; the board and the report stay up at %s/ until Ctrl-C\n",
-               api);
-        fflush(stdout);
-        while (!interrupted) {
-            int status;
-            if (waitpid(server, &status, WNOHANG) == server) {
-                server = start_server(exe, resume_args, dir);
-            }
-            while (waitpid(-1, NULL, WNOHANG) > 0) {
-            }
-            usleep(100000);
-        }
-    }
     json_t *res = gd_cli_get(api, "/api/v1/result", NULL, NULL);
     int rc = 0;
     if (res) {
@@ -526,6 +537,9 @@ int gd_cmd_play(int argc, char **argv)
         rc = 1;
     }
     fflush(stdout);
+    /* host keeps the finished game up for the debrief, as play does on a terminal. */
+    if ((linger || !headless || host_mode) && !strcmp(end_state, "ended"))
+        linger_on(exe, resume_args, dir, api, server);
     json_decref(game);
     gd_scenario_free(sc);
     stop_all();

@@ -10,5 +10,6 @@ int gd_cmd_host(int argc, char **argv);
 int gd_cmd_ctl(int argc, char **argv);
 int gd_cmd_hash(int argc, char **argv);
 int gd_cmd_openloop(int argc, char **argv);
+int gd_cmd_report(int argc, char **argv);
 
 #endif

@@ -1078,6 +1078,54 @@ int gd_http_put_uint(gd_buf *b, size_t v)
     return put_uint(b, v);
 }
 
+/* ---- streamed answers ---- */
+
+int gd_http_stream_begin(gd_http_conn *c, int status, const char *extra_headers, const char *ctype)
+{
+    GD_CHECK_OBJ(c, CONN_MAGIC);
+    if (c->state == CS_CLOSING) return GD_ECLOSED;
+    gd_buf *o = &c->out;
+    int r = gd_http_status_line(o, status);
+    if (ctype) r |= put_str(o, "Content-Type: ") | put_str(o, ctype) | put_str(o, "\r\n");
+    if (extra_headers) r |= put_str(o, extra_headers);
+    r |= put_str(o, "Connection: close\r\n\r\n");
+    c->req.keep_alive = 0;
+    if (r) return GD_ETOOBIG;
+    if (!c->in_process) flush_out(c); /* inside process() the caller flushes */
+    return 0;
+}
+
+int gd_http_stream_write(gd_http_conn *c, const void *data, size_t len, size_t max_unsent)
+{
+    GD_CHECK_OBJ(c, CONN_MAGIC);
+    if (c->state == CS_CLOSING) return GD_ECLOSED;
+    if (unsent(c) + len > max_unsent) return GD_EAGAIN;
+    if (gd_buf_append(&c->out, data, len) < 0) return GD_ETOOBIG;
+    if (!c->in_process) flush_out(c);
+    return c->state == CS_CLOSING ? GD_ECLOSED : 0;
+}
+
+void gd_http_stream_end(gd_http_conn *c)
+{
+    GD_CHECK_OBJ(c, CONN_MAGIC);
+    int gone = c->state == CS_CLOSING; /* then answered() may free c */
+    c->req.keep_alive = 0;
+    answered(c);
+    /* Nothing left to write: no write callback will close it. */
+    if (!gone && c->state == CS_READING && c->close_after && unsent(c) == 0) server_close(c);
+}
+
+int gd_http_conn_set_sndbuf(gd_http_conn *c, int bytes)
+{
+    GD_CHECK_OBJ(c, CONN_MAGIC);
+    uv_os_fd_t fd;
+    if (c->fake) return 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) < 0)
+        return GD_EIO;
+    return 0;
+}
+
 void gd_http_respond_json(gd_http_conn *c, int status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT);

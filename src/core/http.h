@@ -115,6 +115,28 @@ void gd_http_respond_error(gd_http_conn *c, int status, const char *code, const 
 /** Sends bytes already formatted as a whole HTTP response (status line to body). */
 void gd_http_respond_raw(gd_http_conn *c, const void *data, size_t len, int keep_alive);
 
+/* ---- streamed answers (server-sent events) ----
+ * A streamed answer has a head with "Connection: close" and no Content-Length; its body
+ * is whatever gd_http_stream_write adds until gd_http_stream_end. Meanwhile the request
+ * stays with its handler: the connection parses nothing more and no idle timeout
+ * applies to it. */
+
+/** Writes the head of a streamed answer to c's current request (extra_headers as for
+ *  gd_http_respond). 0, or GD_ECLOSED when the client has gone (then still call
+ *  gd_http_stream_end). */
+int gd_http_stream_begin(gd_http_conn *c, int status, const char *extra_headers, const char *ctype);
+/** Queues len bytes of a streamed body and writes what the socket takes now. Nothing is
+ *  queued when the unsent output would then pass max_unsent: GD_EAGAIN (a slow reader:
+ *  the caller skips this piece). GD_ECLOSED once the client has gone. */
+int gd_http_stream_write(gd_http_conn *c, const void *data, size_t len, size_t max_unsent);
+/** Ends a streamed answer: what is queued goes out, then the connection closes. Call it
+ *  exactly once per gd_http_stream_begin, also after the client went away (it releases
+ *  the request); c may be freed by it. */
+void gd_http_stream_end(gd_http_conn *c);
+/** Sets the socket's send buffer (SO_SNDBUF) of c, so that a slow reader's backlog
+ *  stays in the connection's own bounded output. 0 or GD_EIO. */
+int gd_http_conn_set_sndbuf(gd_http_conn *c, int bytes);
+
 /** The client's address ("127.1.0.4") and numeric form (host order). */
 const char *gd_http_conn_peer(const gd_http_conn *c);
 uint32_t gd_http_conn_peer_ip(const gd_http_conn *c);

@@ -19,6 +19,8 @@
 #include "model/stat.h"
 #include "server/monkey.h"
 #include "server/ops.h"
+#include "server/report.h"
+#include "server/stream.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -185,6 +187,7 @@ static void metrics(gd_game *g, gd_http_conn *c)
     gd_score_metrics(g, &b);
     gd_cache_metrics(g, &b);
     gd_aws_metrics(&b);
+    gd_stream_metrics(g, &b);
     gd_http_respond(c, 200, NULL, "text/plain; version=0.0.4", b.data, b.len);
     gd_buf_free(&b);
 }
@@ -264,6 +267,10 @@ static void h_scoreboard(struct call *k)
 {
     gd_http_respond_json(k->c, 200, gd_game_scoreboard(k->g));
 }
+static void h_stream(struct call *k)
+{
+    gd_stream_open(k->g, k->c);
+}
 static void h_status(struct call *k)
 {
     gd_http_respond_json(k->c, 200, gd_game_status(k->g));
@@ -271,6 +278,27 @@ static void h_status(struct call *k)
 static void h_result(struct call *k)
 {
     gd_http_respond_json(k->c, 200, gd_game_result(k->g));
+}
+
+/* The post-game report (report.c) of the game so far: public, as the scoreboard. */
+static void h_game_report(struct call *k)
+{
+    gd_game *g = k->g;
+    double now = gd_game_now(g);
+    gd_report_opts o = {.name = g->sc->name,
+                        .title = g->sc->title,
+                        .duration = g->duration,
+                        .now = now < g->duration ? now : g->duration,
+                        .points_per_dollar = g->sc->billing.points_per_dollar,
+                        .state = g->finished ? "ended"
+                                 : g->ended  ? "ending"
+                                             : "running"};
+    json_t *rep = gd_report_build(g->db, &o);
+    if (!rep) {
+        gd_http_respond_error(k->c, 500, "InternalError", "the report could not be read");
+        return;
+    }
+    gd_http_respond_json(k->c, 200, rep);
 }
 
 static int public_team(struct call *k)
@@ -655,6 +683,8 @@ static const struct route {
     {HTTP_GET, "game", PUBLIC, h_game},
     {HTTP_GET, "types", PUBLIC, h_types},
     {HTTP_GET, "scoreboard", PUBLIC, h_scoreboard},
+    {HTTP_GET, "stream", PUBLIC, h_stream},
+    {HTTP_GET, "report", PUBLIC, h_game_report},
     {HTTP_GET, "status", PUBLIC, h_status},
     {HTTP_GET, "result", PUBLIC, h_result},
     {HTTP_GET, "teams/*/score", PUBLIC, h_team_score},
@@ -828,6 +858,12 @@ static void on_request(gd_http_conn *c, gd_http_req *req, void *ud)
                                   "that method is not allowed on this path; see doc/api.md");
         else
             gd_http_respond_error(c, 404, "NotFound", "no such API path; see doc/api.md");
+        return;
+    }
+    if (g->finished && req->method != HTTP_GET && hit->access != REPORTER) {
+        /* The finished game is served read-only until the server stops. */
+        gd_http_respond_error(c, 409, "GameOver",
+                              "the game has ended: it is served read-only (see report.html)");
         return;
     }
     if (hit->access != PUBLIC) {

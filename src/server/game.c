@@ -12,6 +12,7 @@
 #include "server/launcher_int.h"
 #include "server/monkey.h"
 #include "server/ops.h"
+#include "server/stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,6 +175,7 @@ static void on_tick(uv_timer_t *t)
             gd_info("game_finished", "loadgens_done=%d", done);
         }
     }
+    gd_stream_tick(g);
 }
 
 /* ---- start ---- */
@@ -303,6 +305,7 @@ static void on_signal(uv_signal_t *s, int signum)
 {
     gd_game *g = s->data;
     gd_info("stopping", "signal=%d", signum);
+    gd_stream_close_all(g, "server stopping");
     gd_launcher_stop_all(g);
     gd_store_close(g->db);
     fflush(stderr);

@@ -134,6 +134,8 @@ typedef struct gd_game {
     struct gd_monkey *monkey;
     /* cache clusters' nodes as they answer (cache_cluster.c), NULL until the first */
     struct gd_cache_rt *cache;
+    /* the scoreboard's live stream clients (stream.c), NULL until the first */
+    struct gd_stream_hub *streams;
 } gd_game;
 
 /* ---- game.c ---- */

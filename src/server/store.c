@@ -155,6 +155,7 @@ struct gd_store {
     int depth; /* gd_store_begin nesting */
     sqlite3_stmt *st[ST_N];
     sqlite3_stmt *find[AF_N]; /* audit listings, by AF_ mask; NULL until first used */
+    uint64_t changes;         /* ledger and audit rows written by this process */
 };
 
 /* Logs the connection's last error for op and returns GD_EDB. */
@@ -924,6 +925,7 @@ int gd_store_audit(gd_store *s, double game_t, int team, const char *principal,
     } else {
         err = run(s, st, "audit");
     }
+    if (err == 0) s->changes++;
     jtext_free(&req);
     jtext_free(&resp);
     jtext_free(&res);
@@ -1036,7 +1038,14 @@ int gd_store_ledger_add(gd_store *s, double game_t, int team, const char *source
         done(st);
         return db_fail(s, "ledger_add");
     }
-    return run(s, st, "ledger_add");
+    int r = run(s, st, "ledger_add");
+    if (r == 0) s->changes++;
+    return r;
+}
+
+uint64_t gd_store_changes(const gd_store *s)
+{
+    return s ? s->changes : 0;
 }
 
 /* Runs a bound "SELECT total(...)" and returns its value (0 on error, logged). */

@@ -97,6 +97,9 @@ int64_t gd_store_audit_count(gd_store *s);
 /* ---- score ledger ---- */
 int gd_store_ledger_add(gd_store *s, double game_t, int team, const char *source, double points,
                         const char *reason);
+/** How many ledger and audit rows this process has written: a change counter (the
+ *  scoreboard stream pushes when it moves). */
+uint64_t gd_store_changes(const gd_store *s);
 /** Sum of a team's ledger. */
 double gd_store_score(gd_store *s, int team);
 /** Sum of a team's ledger rows with t0 <= time < t1. */

@@ -3,6 +3,8 @@
 #include "core/clock.h"
 #include "core/mem.h"
 #include "model/state.h"
+#include "server/board.h"
+#include "server/report.h"
 #include "server/game_int.h"
 #include "server/launcher_int.h"
 
@@ -100,12 +102,41 @@ json_t *gd_game_status(gd_game *g)
     return info;
 }
 
+/* The customers' rate now and what it is doing: {"rps", "label", "next_event_at"}. */
+static json_t *traffic_phase(gd_game *g, double now)
+{
+    const gd_scenario *sc = g->sc;
+    double rps = gd_scenario_rate(sc, now);
+    char label[96];
+    int i = 0;
+    while (i + 1 < sc->nrate && sc->rate[i + 1].at <= now) i++;
+    const char *unit = gd_scenario_is_shop(sc) ? "shoppers/s" : "rps";
+    if (i + 1 < sc->nrate && sc->rate[i + 1].ramp)
+        snprintf(label, sizeof label, "ramping to %g %s", sc->rate[i + 1].rps, unit);
+    else
+        snprintf(label, sizeof label, "steady %g %s", sc->nrate ? sc->rate[i].rps : 0, unit);
+    for (int k = 0; k < sc->nsurges; k++) {
+        const gd_surge *u = &sc->surges[k];
+        if (now >= u->at && now < u->at + u->duration) {
+            size_t l = strlen(label);
+            snprintf(label + l, sizeof label - l, ", surge x%g", u->multiplier);
+        }
+    }
+    if (g->ended) snprintf(label, sizeof label, "game over");
+    json_t *j = json_pack("{s:f,s:s}", "rps", g->ended ? 0.0 : rps, "label", label);
+    if (g->next_event < sc->nevents && !g->ended)
+        json_object_set_new(j, "next_event_at", json_real(sc->events[g->next_event].at));
+    return j;
+}
+
 json_t *gd_game_scoreboard(gd_game *g)
 {
     json_t *status = gd_game_status(g);
     json_t *teams = json_incref(json_object_get(status, "teams"));
     json_object_del(status, "teams");
     double now = gd_game_now(g);
+    json_object_set_new(status, "phase", traffic_phase(g, now));
+    if (g->finished) json_object_set_new(status, "clock", json_real(g->duration)); /* over */
     size_t i;
     json_t *tj;
     json_array_foreach(teams, i, tj)
@@ -127,17 +158,22 @@ json_t *gd_game_scoreboard(gd_game *g)
             sum += json_number_value(json_object_get(row, "points"));
         }
         json_array_append_new(hist, json_pack("[f,f]", now, sum));
-        json_decref(rows);
         json_object_set_new(tj, "history", hist);
-        /* Notable events: everything but the customers' per-report rows. */
+        /* [t, revenue, cost, smooth]: the bills spread over what they cover. */
+        json_object_set_new(
+            tj, "series",
+            gd_board_series(rows, g->ended && now > g->duration ? g->duration : now, 60));
+        json_decref(rows);
+        /* Notable events, newest first: no customers' rows, bills folded, actions. */
         json_t *recent = gd_store_ledger_list(g->db, t, 0, -400);
-        json_t *ev = json_array();
-        for (size_t n = json_array_size(recent); n-- > 0 && json_array_size(ev) < 30;) {
-            json_t *e = json_array_get(recent, n);
-            if (strcmp(gd_jstr(e, "source"), "customers") != 0) json_array_append(ev, e);
-        }
+        json_t *ev = gd_report_team_events(g->db, t, recent, 30, g->sc->billing.points_per_dollar);
+        json_t *newest = json_array();
         json_decref(recent);
-        json_object_set_new(tj, "events", ev);
+        gd_report_sort(ev); /* a folded bill row goes by its last bill */
+        for (size_t n = json_array_size(ev); n-- > 0 && json_array_size(newest) < 30;)
+            json_array_append(newest, json_array_get(ev, n));
+        json_decref(ev);
+        json_object_set_new(tj, "events", newest);
     }
     return json_pack("{s:o,s:o}", "game", status, "teams", teams);
 }

@@ -177,7 +177,7 @@ static void probe(struct env *e)
 {
     if (e->probing || e->state != ENV_STARTING || !e->pool) return;
     static const char q[] = "GET /health HTTP/1.1\r\nHost: env\r\n\r\n";
-    if (gd_httpc_request(e->pool, q, sizeof q - 1, 1000, on_probe, e) == 0) e->probing = 1;
+    if (gd_httpc_request(e->pool, q, sizeof q - 1, 50, on_probe, e) == 0) e->probing = 1;
 }
 
 static void on_probe(void *ud, int err, const gd_httpc_resp *resp)

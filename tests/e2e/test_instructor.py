@@ -183,8 +183,8 @@ def test_end_stops_the_customers_and_the_finished_game_stays_up(game):
     wait_until(lambda: game.get("/status", auth=False)["state"] == "ended", 60,
                "the game to end")
     assert game.get("/status", auth=False)["duration"] == end
-    wait_until(lambda: any(l.startswith("ended: the game is over") for l in game.stdout_lines()),
-               30, "host's 'ended:' line")
+    wait_until(lambda: any(l.startswith("game over: the scoreboard ") for l in game.stdout_lines()),
+               30, "host's 'game over:' line")
     assert game.running(), "host keeps the finished game up until Ctrl-C"
     assert game.get("/status", auth=False)["state"] == "ended"
     assert act(game, "extend", {"by": "5m"}).status == 409
