@@ -777,6 +777,19 @@ void gd_aws_handle(gd_game *g, gd_http_conn *c, gd_http_req *req)
     request_id(k->request_id);
     int authed = authenticate(k) == 0;
     const gd_aws_action *act = authed ? find_action(k) : NULL;
+    /* The finished game is served read-only: reads go on, writes are refused, as in the
+     * game's own API (409 GameOver there). */
+    static const char *const reads[] = {"Describe", "List", "Get", "Lookup"};
+    int read = 0;
+    for (size_t i = 0; act && i < sizeof reads / sizeof reads[0]; i++)
+        read |= !strncmp(act->name, reads[i], strlen(reads[i]));
+    if (act && g->finished && !read) {
+        gd_aws_fail(k, 400, "GameOver",
+                    "the game has ended: it is served read-only (%s is a change); see "
+                    "report.html",
+                    act->name);
+        act = NULL;
+    }
     if (act) act->fn(k);
     size_t si = service_index(k->svc);
     counts[si][!authed ? OUT_REFUSED : k->code[0] ? OUT_ERROR : OUT_OK]++;

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import (browser_run, connect_refused, http, live, proc_info, scenario_path,
                       shared_game, wait_until)
+from test_aws_cli import aws, aws_error
 
 SCENARIO = scenario_path("steady.yaml")
 NET = 251  # teams 1 and 2 live at 127.251/16 and 127.252/16: no other test uses them
@@ -188,3 +189,12 @@ def test_end_stops_the_customers_and_the_finished_game_stays_up(game):
     assert game.running(), "host keeps the finished game up until Ctrl-C"
     assert game.get("/status", auth=False)["state"] == "ended"
     assert act(game, "extend", {"by": "5m"}).status == 409
+    # Read-only, through both APIs: reads answer, changes are refused and change nothing.
+    r = game.call("POST", "/asgs/web/scale", {"desired": 5})
+    assert r.status == 409 and r.json()["error"]["code"] == "GameOver", r
+    groups = aws(game, "autoscaling", "describe-auto-scaling-groups")["AutoScalingGroups"]
+    assert [x["DesiredCapacity"] for x in groups if x["AutoScalingGroupName"] == "web"] == [3]
+    code, err = aws_error(game, "autoscaling", "set-desired-capacity",
+                          "--auto-scaling-group-name", "web", "--desired-capacity", "5")
+    assert code == "GameOver" and "read-only" in err, err
+    assert game.get("/resources/web")["spec"]["desired"] == 3
