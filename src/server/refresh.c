@@ -227,8 +227,15 @@ int gd_refresh_step(gd_game *g, json_t *asg, json_t *mine, int desired)
     const char *st = gd_jstr(rf, "status");
     if (failed && !strcmp(st, "InProgress")) {
         char why[300];
-        snprintf(why, sizeof why,
-                 "instance %s of launch template version %d failed its health checks", bad_id, to);
+        if (bad_id && bad_id[0] == '(')
+            snprintf(why, sizeof why,
+                     "instances of launch template version %d keep failing their health checks "
+                     "(%d launched)",
+                     to, launched);
+        else
+            snprintf(why, sizeof why,
+                     "instance %s of launch template version %d failed its health checks", bad_id,
+                     to);
         json_t *from_spec = json_object_get(rf, "from_spec");
         if (json_is_true(json_object_get(rf, "auto_rollback")) && from_spec) {
             /* Back to the spec the refresh started from, as a new version of the

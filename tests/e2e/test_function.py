@@ -63,6 +63,7 @@ def test_cold_starts_then_warm_environments_are_reused(game):
     m = game.get("/metrics?resource=hash&metric=InitDuration&statistic=Average&period=60")
     inits = [d["Average"] for d in m["Datapoints"]]
     assert inits and all(v >= 3000 for v in inits), inits  # init_time 3 s, then the process
+    print(f"\ncold starts {s['cold_starts']}, completed {s['completed']}, InitDuration {inits} ms")
     d = game.get("/metrics?resource=hash&metric=Duration&statistic=Average&period=60")
     assert all(1900 <= x["Average"] <= 3000 for x in d["Datapoints"]), d
 
@@ -82,6 +83,8 @@ def test_past_the_concurrency_invocations_are_throttled(game):
     game.wait_until(lambda: stats(game)["concurrency"] == 10, 30, "the new concurrency")
     c0 = stats(game)["cold_starts"]
     game.wait_until(lambda: stats(game)["cold_starts"] > c0, 30, "a fifth environment")
+    print(f"\nfunction at 4 rps, concurrency 4: {s['invocations']} invocations, "
+          f"{s['throttles']} throttles, {s['cold_starts']} cold starts, peak {s['peak']}")
     too_many = game.call("PATCH", "/resources/hash", {"spec": {"reserved_concurrency": 5000}})
     assert too_many.status == 400 and "reserved_concurrency" in json.dumps(too_many.json())
 

@@ -98,6 +98,9 @@ def test_refresh_from_v1_to_v2_loses_no_request(game):
     assert {(i["status"]["release"], i["status"]["lt_version"]) for i in now} == {("v2", 2)}
     assert c1["timeouts"] == c0["timeouts"], (c0, c1)
     assert elb_5xx(game, t0, t1) == 0, "the load balancer answered 5XX of its own: lost requests"
+    print(f"\nrefresh v1 -> v2: {t1 - t0:.0f} game s; customers during it: "
+          f"ok +{c1['ok'] - c0['ok']}, errors +{c1['errors'] - c0['errors']} (v1's 500s), "
+          f"timeouts +{c1['timeouts'] - c0['timeouts']}, load balancer 5XX 0")
     assert c1["ok"] > c0["ok"]
     # Launch before terminate: the group never had fewer than 3 instances in service.
     acts = [a["description"] for a in game.get("/resources/web")["status"]["activities"]]
@@ -117,6 +120,8 @@ def test_refresh_from_v2_to_v3_has_not_one_error_and_v3_keeps_hashes(game):
             for x in d["InstanceRefreshes"]] == [(rf["id"], "Successful", 100)], d
     assert c1["errors"] == c0["errors"] and c1["timeouts"] == c0["timeouts"], (c0, c1)
     assert c1["wrong"] == c0["wrong"] == 0
+    print(f"\nrefresh v2 -> v3: customers during it: ok +{c1['ok'] - c0['ok']}, errors "
+          f"+{c1['errors'] - c0['errors']}, timeouts +{c1['timeouts'] - c0['timeouts']}")
     assert {i["status"]["release"] for i in members(game)} == {"v3"}
     # v3 answers a key it has seen from its table, in a twentieth of the service time.
     lat0 = game.team()["p50_ms"]
@@ -131,12 +136,14 @@ def test_a_broken_release_is_rolled_back_and_never_serves(game):
     rf = run_refresh(game, rollback=True, timeout=180)
     c1 = counts(game)
     assert rf["status"] == "RollbackSuccessful", rf
-    assert "failed its health checks" in rf["reason"], rf
+    assert "health checks" in rf["reason"] and "version 4" in rf["reason"], rf
     st = template(game)["status"]
     assert st["version"] == v3_version + 2, "the rollback is a new version with v3's spec"
     assert template(game)["spec"]["service_version"] == "v3"
     assert {i["status"]["release"] for i in members(game)} == {"v3"}
     assert c1["errors"] == c0["errors"] and c1["timeouts"] == c0["timeouts"], (c0, c1)
+    print(f"\nv4 rolled back: {rf['reason']}; customers during it: ok +{c1['ok'] - c0['ok']}, "
+          f"errors +{c1['errors'] - c0['errors']}, timeouts +{c1['timeouts'] - c0['timeouts']}")
     bad = game.call("POST", "/asgs/web/refresh", {"instance_warmup": "soon"})
     assert bad.status == 400 and "instance_warmup" in bad.json()["error"]["message"]
     assert game.call("POST", "/asgs/web/refresh/cancel").status == 409
