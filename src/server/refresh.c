@@ -219,6 +219,19 @@ int gd_refresh_step(gd_game *g, json_t *asg, json_t *mine, int desired)
                         json_integer(total ? (int)floor(100.0 * (total - old) / total) : 100));
     /* New instances that keep failing (dying before they serve) fail it too. */
     int launched = (int)json_array_size(seen);
+    /* One of the new version that is no longer a member was lost: the group replaced it
+     * (its load balancers' health checks) or it died. */
+    size_t si;
+    json_t *sid;
+    json_array_foreach(seen, si, sid)
+    {
+        int here = 0;
+        json_array_foreach(mine, i, m) here |= !strcmp(gd_jstr(m, "id"), json_string_value(sid));
+        if (!here && !failed) {
+            failed = 1;
+            bad_id = json_string_value(sid);
+        }
+    }
     json_object_set_new(rf, "launched", json_integer(launched));
     if (!failed && launched > 2 * (int)json_array_size(mine) + 2) {
         failed = 1;
