@@ -418,15 +418,7 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
     gd_edge_link *e = gd_edge_link_find(g, id);
     uint32_t ip;
     gd_ip_parse(gd_jstr(st, "ip"), &ip);
-    if (!e) {
-        e = gd_calloc(1, sizeof *e);
-        e->magic = GD_EDGE_LINK_MAGIC;
-        snprintf(e->res_id, sizeof e->res_id, "%s", id);
-        e->admin = gd_httpc_pool_new(g->loop, ip, EDGE_ADMIN_PORT, 1, 8);
-        e->admin_loop = g->loop;
-        e->next = g->edges;
-        g->edges = e;
-    }
+    if (!e) e = gd_link_add(g, &g->edges, id, ip, EDGE_ADMIN_PORT);
     if (!gd_proc_find(g, id, GD_PROC_EDGE, 0)) {
         char admin[48], e_tok[128], e_speed[64], e_epoch[64];
         snprintf(admin, sizeof admin, "%s:%d", gd_jstr(st, "ip"), EDGE_ADMIN_PORT);
@@ -451,25 +443,5 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
 
 void gd_edgepush_forget(gd_game *g, json_t *edges)
 {
-    for (gd_edge_link **pp = &g->edges; *pp;) {
-        gd_edge_link *e = *pp;
-        GD_CHECK_OBJ(e, GD_EDGE_LINK_MAGIC);
-        int live = 0;
-        size_t i;
-        json_t *r;
-        json_array_foreach(edges, i, r) live |= !strcmp(gd_jstr(r, "id"), e->res_id);
-        if (live) {
-            pp = &e->next;
-            continue;
-        }
-        gd_proc *pr = gd_proc_find(g, e->res_id, GD_PROC_EDGE, 0);
-        if (pr) gd_proc_stop(pr, SIGTERM, "load balancer deleted");
-        *pp = e->next;
-        gd_httpc_pool_close(e->admin);
-        gd_free(e->pushed);
-        gd_free(e->refused);
-        json_decref(e->stats);
-        e->magic = 0;
-        gd_free(e);
-    }
+    gd_link_forget(g, &g->edges, edges, GD_PROC_EDGE, "load balancer deleted");
 }

@@ -112,13 +112,7 @@ static void reconcile_one(gd_game *g, json_t *fn, json_t *all)
     if (!e) {
         uint32_t ip;
         gd_ip_parse(gd_jstr(st, "ip"), &ip);
-        e = gd_calloc(1, sizeof *e);
-        e->magic = GD_EDGE_LINK_MAGIC;
-        snprintf(e->res_id, sizeof e->res_id, "%s", id);
-        e->admin = gd_httpc_pool_new(g->loop, ip, FN_ADMIN_PORT, 1, 8);
-        e->admin_loop = g->loop;
-        e->next = g->functions;
-        g->functions = e;
+        e = gd_link_add(g, &g->functions, id, ip, FN_ADMIN_PORT);
     }
     if (!gd_proc_find(g, id, GD_PROC_FUNCTION, 0)) {
         char addr[48], admin[48], e_tok[128], e_speed[64], e_epoch[64], e_salt[160];
@@ -158,24 +152,7 @@ void gd_functions_reconcile(gd_game *g)
     json_t *r;
     json_array_foreach(all, i, r) reconcile_one(g, r, all);
     /* The daemons of deleted functions stop. */
-    for (gd_edge_link **pp = &g->functions; *pp;) {
-        gd_edge_link *e = *pp;
-        int live = 0;
-        json_array_foreach(all, i, r) live |= !strcmp(gd_jstr(r, "id"), e->res_id);
-        if (live) {
-            pp = &e->next;
-            continue;
-        }
-        gd_proc *pr = gd_proc_find(g, e->res_id, GD_PROC_FUNCTION, 0);
-        if (pr) gd_proc_stop(pr, SIGTERM, "function deleted");
-        *pp = e->next;
-        gd_httpc_pool_close(e->admin);
-        gd_free(e->pushed);
-        gd_free(e->refused);
-        json_decref(e->stats);
-        e->magic = 0;
-        gd_free(e);
-    }
+    gd_link_forget(g, &g->functions, all, GD_PROC_FUNCTION, "function deleted");
     json_decref(all);
 }
 

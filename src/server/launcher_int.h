@@ -105,6 +105,13 @@ void gd_edgepush_forget(gd_game *g, json_t *edges);
 gd_edge_link *gd_link_get(gd_game *g, gd_edge_link **slot, const char *name, uint32_t ip,
                           int admin_port);
 /** Starts its process (args[0] the binary) unless it runs; its pid goes to kv pid_key. */
+/** A new link to the daemon of resource id (admin port at ip), put first in *list. */
+gd_edge_link *gd_link_add(gd_game *g, gd_edge_link **list, const char *id, uint32_t ip,
+                          int admin_port);
+/** The links of *list whose resource is not in live go: their daemon (of kind) is
+ *  stopped with reason, the link freed. */
+void gd_link_forget(gd_game *g, gd_edge_link **list, const json_t *live, enum gd_proc_kind kind,
+                    const char *reason);
 void gd_link_spawn(gd_game *g, gd_edge_link *e, enum gd_proc_kind kind, char **args,
                    const char *pid_key);
 /** Pushes doc (taken) when it differs from what the daemon holds and was not refused. */

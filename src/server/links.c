@@ -5,8 +5,10 @@
 #include "core/check.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "server/game_int.h"
 #include "server/launcher_int.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,45 @@ gd_edge_link *gd_link_get(gd_game *g, gd_edge_link **slot, const char *name, uin
         e->admin_loop = g->loop;
     }
     return *slot;
+}
+
+gd_edge_link *gd_link_add(gd_game *g, gd_edge_link **list, const char *id, uint32_t ip,
+                          int admin_port)
+{
+    gd_edge_link *e = gd_calloc(1, sizeof *e);
+    e->magic = GD_EDGE_LINK_MAGIC;
+    snprintf(e->res_id, sizeof e->res_id, "%s", id);
+    e->admin = gd_httpc_pool_new(g->loop, ip, admin_port, 1, 8);
+    e->admin_loop = g->loop;
+    e->next = *list;
+    *list = e;
+    return e;
+}
+
+void gd_link_forget(gd_game *g, gd_edge_link **list, const json_t *live, enum gd_proc_kind kind,
+                    const char *reason)
+{
+    for (gd_edge_link **pp = list; *pp;) {
+        gd_edge_link *e = *pp;
+        GD_CHECK_OBJ(e, GD_EDGE_LINK_MAGIC);
+        int here = 0;
+        size_t i;
+        json_t *r;
+        json_array_foreach(live, i, r) here |= !strcmp(gd_jstr(r, "id"), e->res_id);
+        if (here) {
+            pp = &e->next;
+            continue;
+        }
+        gd_proc *pr = gd_proc_find(g, e->res_id, kind, 0);
+        if (pr) gd_proc_stop(pr, SIGTERM, reason);
+        *pp = e->next;
+        gd_httpc_pool_close(e->admin);
+        gd_free(e->pushed);
+        gd_free(e->refused);
+        json_decref(e->stats);
+        e->magic = 0;
+        gd_free(e);
+    }
 }
 
 void gd_link_spawn(gd_game *g, gd_edge_link *e, enum gd_proc_kind kind, char **args,
