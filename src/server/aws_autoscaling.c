@@ -658,14 +658,22 @@ static void start_refresh(gd_aws_call *k)
     gd_op_result_free(&r);
 }
 
-static void cancel_refresh(gd_aws_call *k)
+/* The one parameter AutoScalingGroupName, or NULL once the error is answered. */
+static const char *group_only(gd_aws_call *k)
 {
     const char *name = gd_aws_param(&k->params, "AutoScalingGroupName");
-    if (gd_aws_unread(k) < 0) return;
+    if (gd_aws_unread(k) < 0) return NULL;
     if (!name || !*name) {
         missing_group_name(k);
-        return;
+        return NULL;
     }
+    return name;
+}
+
+static void cancel_refresh(gd_aws_call *k)
+{
+    const char *name = group_only(k);
+    if (!name) return;
     json_t *asg = gd_store_res_live(k->g->db, k->team, name, "asg");
     char id[64];
     snprintf(id, sizeof id, "%s",
@@ -691,12 +699,8 @@ static void cancel_refresh(gd_aws_call *k)
 
 static void describe_refreshes(gd_aws_call *k)
 {
-    const char *name = gd_aws_param(&k->params, "AutoScalingGroupName");
-    if (gd_aws_unread(k) < 0) return;
-    if (!name || !*name) {
-        missing_group_name(k);
-        return;
-    }
+    const char *name = group_only(k);
+    if (!name) return;
     json_t *asg = gd_store_res_live(k->g->db, k->team, name, "asg");
     json_t *rf = json_object_get(json_object_get(asg, "status"), "refresh");
     gd_xml x;
