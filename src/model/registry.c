@@ -7,6 +7,7 @@
 #include "model/cache_cluster.h"
 #include "model/cron.h"
 #include "model/db.h"
+#include "model/ecs.h"
 #include "model/fis.h"
 #include "model/stat.h"
 
@@ -122,6 +123,8 @@ static const gd_field lt_fields[] = {
     {F("tags", GD_F_TAGS, 0, NULL)},
     /* copied to each instance launched from it */
     {F("termination_protection", GD_F_BOOL, 0, "false")},
+    /* its instances join this ECS cluster as container instances (ECS_CLUSTER) */
+    {F("ecs_cluster", GD_F_REF, 0, NULL)},
     {.name = NULL},
 };
 
@@ -1065,8 +1068,15 @@ static const gd_ref instance_refs[] = {{"launch_template", "launch_template"},
                                        {"subnet", "subnet"},
                                        {"security_groups", "security_group"},
                                        {NULL, NULL}};
-static const gd_ref lt_refs[] = {
-    {"security_groups", "security_group"}, {"database", "db"}, {NULL, NULL}};
+static const gd_ref lt_refs[] = {{"security_groups", "security_group"},
+                                 {"database", "db"},
+                                 {"ecs_cluster", "cluster"},
+                                 {NULL, NULL}};
+static const gd_ref ecs_service_refs[] = {{"cluster", "cluster"},
+                                          {"task_definition", "task_definition"},
+                                          {"subnets", "subnet"},
+                                          {"target_groups", "target_group"},
+                                          {NULL, NULL}};
 static const gd_ref asg_refs[] = {{"launch_template", "launch_template"},
                                   {"subnets", "subnet"},
                                   {"load_balancers", "lb"},
@@ -1267,6 +1277,29 @@ static const gd_rtype rows[] = {
      .price_size = "instance_class",
      .price_unit = "instance-hours",
      .list_price = gd_dbclass_price},
+    {.name = "cluster",
+     .prefix = "cluster",
+     .summary = "an ECS cluster: the container instances (an asg's, by its launch template's "
+                "ecs_cluster) its services place tasks on",
+     .fields = gd_ecs_cluster_fields},
+    {.name = "task_definition",
+     .prefix = "td",
+     .summary = "what an ECS task runs: service, cpu units, memory, port, service time",
+     .fields = gd_ecs_taskdef_fields},
+    {.name = "ecs_service",
+     .prefix = "svc",
+     .summary = "an ECS service: keeps desired_count tasks running, bin-packed or spread on "
+                "its cluster (EC2) or on Fargate, registered in target groups",
+     .fields = gd_ecs_service_fields,
+     .refs = ecs_service_refs,
+     .check_arch = gd_ecs_service_check_arch},
+    {.name = "task",
+     .prefix = "task",
+     .summary = "one ECS task (its service makes it): a real process on its own address",
+     .flags = GD_RT_GAME,
+     .fields = gd_ecs_task_fields,
+     .depends = never_blocks,
+     .price = GD_PRICE_TASK},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

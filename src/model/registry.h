@@ -60,6 +60,7 @@ enum gd_price_model {
     GD_PRICE_REQUESTS, /* per 10,000 requests it answered (RequestCount), price named like the type
                         */
     GD_PRICE_NODES,    /* per node-hour at its node type's (or class's) price, and a db's storage */
+    GD_PRICE_TASK,     /* a FARGATE task: per vCPU-second and GB-second, a minimum first */
 };
 
 typedef struct gd_spec_check gd_spec_check; /* a spec being checked (schema.c) */
