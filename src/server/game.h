@@ -29,6 +29,7 @@ enum gd_proc_kind {
     GD_PROC_REDIS,
     GD_PROC_DB,     /* a db node's postgres (server/db.c); res_id is the node's id */
     GD_PROC_DBTASK, /* initdb, a copy or a pg_basebackup for a db node (server/db.c) */
+    GD_PROC_TASK,   /* an ECS task's process (server/ecs.c); res_id is the task's id */
 };
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */

@@ -14,6 +14,7 @@
 #include "server/cache_cluster.h"
 #include "server/faults.h"
 #include "server/invalidations.h"
+#include "server/ecs.h"
 #include "server/launcher_int.h"
 
 #include <stdarg.h>
@@ -278,7 +279,7 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !gd_registry_find(type)) {
         const char *names[64];
-        char allow[300];
+        char allow[512];
         gd_registry_names(0, names, 64);
         gd_join(names, allow, sizeof allow);
         r = fail(out, 400, "ValidationError", "type: '%s' is not a resource type (allowed: %s)",
@@ -963,4 +964,26 @@ int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char
         return actions[i].fn(g, who, target, body, out);
     }
     return fail(out, 400, "InvalidAction", "no action '%s'", action);
+}
+
+int gd_op_run_task(gd_game *g, const gd_actor *who, const char *service, gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *svc = gd_store_res_live(g->db, who->team, service, "ecs_service");
+    if (!svc) return fail(out, 404, "ServiceNotFoundException", "no ecs_service '%s'", service);
+    char id[40];
+    int r = gd_ecs_run_task(g, who->team, svc, who->principal, id);
+    json_decref(svc);
+    if (r < 0) return fail(out, 400, "ClientException", "%s", gd_strerror(r));
+    return ok(out, 201, gd_store_res_get(g->db, who->team, id));
+}
+
+int gd_op_stop_task(gd_game *g, const gd_actor *who, const char *id, int hard, const char *reason,
+                    gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    int r = gd_ecs_stop_task(g, who->team, id, hard, who->principal, reason);
+    if (r == GD_ENOENT) return fail(out, 404, "ClientException", "no task '%s'", id);
+    if (r < 0) return fail(out, 400, "InvalidParameterException", "task '%s' is stopped", id);
+    return ok(out, 200, gd_store_res_get(g->db, who->team, id));
 }

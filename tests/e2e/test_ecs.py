@@ -1,0 +1,205 @@
+"""Containers (ECS) in a real game (scenarios/ecs.yaml): two m5.large container
+instances of cluster prod (an asg's, by its launch template's ecs_cluster), service web
+(4 tasks of 512 cpu) bin-packed onto one of them behind web-alb's target group, service
+big whose second task does not fit and stays PENDING with AWS's reason, service fg on
+Fargate. Every task is its own `gameday instance` process on its own address; a task
+killed with -9 is replaced; the service scales through the API (audited); Fargate is
+billed per vCPU-second and GB-second with a minute's minimum; a SIGKILLed server
+re-adopts the tasks' processes. Real binaries on a network of their own (--net 249)."""
+
+import json
+import os
+import signal
+
+import pytest
+
+from conftest import gameday_hash, http, proc_info, live, scenario_path, shared_game
+
+SCENARIO = scenario_path("ecs.yaml")
+SPEED = 20
+NET = 249  # team 1 lives at 127.249.0.0/16: no other test uses it
+PREFIX = "127.249."
+
+
+@pytest.fixture(scope="module")
+def game(tmp_path_factory):
+    yield from shared_game(tmp_path_factory, SCENARIO, "ecs", port=18900, speed=SPEED, net=NET)
+
+
+def tasks(g, service=None, state=None):
+    out = g.get("/resources?type=task")
+    return [t for t in out
+            if (service is None or t["spec"]["ecs_service"] == service)
+            and (state is None or t["status"].get("state") == state)]
+
+
+def res(g, name):
+    return g.get(f"/resources/{name}")
+
+
+def wait_running(g, service, n, timeout=30):
+    return g.wait_until(
+        lambda: (lambda ts: ts if len(ts) == n and res(g, service)["status"].get("running_count") == n
+                 else None)(tasks(g, service, "running")),
+        timeout, f"{n} running tasks of {service}")
+
+
+def environ(pid):
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return dict(kv.split("=", 1) for kv in f.read().decode(errors="replace").split("\0") if "=" in kv)
+
+
+def test_tasks_are_bin_packed_each_its_own_process_and_address(game):
+    g = game
+    web = wait_running(g, "web", 4)
+    hosts = {t["status"]["container_instance"] for t in web}
+    assert len(hosts) == 1, f"binpack put web's 4 tasks on one host: {hosts}"
+    ips = {t["status"]["ip"] for t in web}
+    assert len(ips) == 4 and all(ip.startswith(PREFIX) for ip in ips), ips
+    host = next(i for i in g.instances() if i["id"] in hosts)
+    assert host["status"]["instance_type"] == "m5.large"
+    assert host["status"]["ip"] not in ips
+    for t in web:
+        st = t["status"]
+        assert st["slots"] == 10, "512 of an m5.large's 2048 cpu units: 10 of its 40 slots"
+        env = environ(st["pid"])
+        assert env["GAMEDAY_INSTANCE_ID"] == t["id"] and env["GAMEDAY_SLOTS"] == "10"
+        assert env["GAMEDAY_ADDR"] == f"{st['ip']}:8000"
+        r = http("GET", f"http://{st['ip']}:8000/?key=direct")
+        assert r.status == 200 and r.header("X-Instance-Id") == t["id"], r
+        assert r.json()["hash"] == gameday_hash("direct", SCENARIO)
+    # The cluster's status: what its container instances registered and reserve.
+    cl = res(g, "prod")["status"]
+    assert cl["registered_container_instances"] == 2
+    assert cl["cpu_registered"] == 4096 and cl["memory_registered"] == 16384
+    packed = next(c for c in cl["container_instances"] if c["id"] in hosts)
+    assert packed["cpu_free"] == 0 and packed["tasks"] == 4, packed
+    # Its metrics: CPUReservation (AWS/ECS) from the reservations.
+    m = g.wait_until(lambda: g.get("/metrics?resource=prod").get("CPUReservation"),
+                     10, "the cluster's CPUReservation")
+    assert m, m
+
+
+def test_a_task_that_does_not_fit_stays_pending_with_the_reason(game):
+    g = game
+    wait_running(g, "big", 1)
+    pending = g.wait_until(lambda: tasks(g, "big", "pending"), 10, "big's second task pending")
+    assert len(pending) == 1
+    assert pending[0]["status"]["pending_reason"] == "RESOURCE:MEMORY", pending[0]["status"]
+    assert not pending[0]["status"].get("ip"), "an unplaced task has no address"
+    events = [e["message"] for e in res(g, "big")["status"]["events"]]
+    assert any("was unable to place a task because no container instance met all of its "
+               "requirements. Reason: RESOURCE:MEMORY" in e for e in events), events
+    st = res(g, "big")["status"]
+    assert (st["running_count"], st["pending_count"], st["desired_count"]) == (1, 1, 2)
+
+
+def test_tasks_serve_customers_through_the_target_group(game):
+    g = game
+    web = {t["id"] for t in wait_running(g, "web", 4)}
+    g.wait_until(lambda: res(g, "web-tg")["status"].get("healthy") == 4, 30,
+                 "web's 4 tasks healthy in web-tg")
+    seen = set()
+    for n in range(12):
+        r = g.request(f"tg{n}")
+        assert r.status == 200, r
+        assert r.json()["hash"] == gameday_hash(f"tg{n}", SCENARIO)
+        seen.add(r.header("X-Instance-Id"))
+    assert seen <= web and len(seen) >= 2, (seen, web)
+    before = g.team()["ok"]
+    g.wait_until(lambda: g.team()["ok"] > before, 15, "customers answered by the tasks")
+
+
+def test_a_task_killed_with_sigkill_is_replaced(game):
+    g = game
+    web = wait_running(g, "web", 4)
+    victim = web[0]
+    os.kill(victim["status"]["pid"], signal.SIGKILL)
+    st = g.wait_until(lambda: (lambda s: s if s.get("state") == "stopped" else None)(
+        res(g, victim["id"])["status"]), 10, "the killed task stopped")
+    assert "signal 9" in st["stopped_reason"], st
+    after = wait_running(g, "web", 4)
+    assert victim["id"] not in {t["id"] for t in after}
+    audit = g.audit()
+    assert any(a["eventName"] == "TaskStateChange" and a["principal"] == "ecs"
+               and a["requestParameters"]["taskId"] == victim["id"] for a in audit)
+    assert sum(a["eventName"] == "RunTask" and a["principal"] == "ecs"
+               and a["requestParameters"]["service"] == "web" for a in audit) >= 5
+
+
+def test_scaling_the_service_through_the_api_is_audited(game):
+    g = game
+    wait_running(g, "web", 4)
+    r = g.call("PATCH", "/resources/web", {"spec": {"desired_count": 7}})
+    assert r.status == 200, r
+    # 4 fill one host; the other has 1024 cpu left after big's task: 2 more fit there,
+    # and the seventh stays pending for cpu.
+    wait_running(g, "web", 6)
+    pending = g.wait_until(lambda: tasks(g, "web", "pending"), 10, "web's seventh task pending")
+    assert pending[0]["status"]["pending_reason"] == "RESOURCE:CPU", pending[0]["status"]
+    rec = [a for a in g.audit() if a["eventName"] == "UpdateResource"
+           and a["principal"] == "team-1" and "web" in json.dumps(a["requestParameters"])]
+    assert rec and rec[-1]["errorCode"] is None, rec
+    assert "desired_count" in json.dumps(rec[-1]["requestParameters"])
+    # Bad input changes nothing.
+    r = g.call("PATCH", "/resources/web", {"spec": {"desired_count": 500}})
+    assert r.status == 400 and "desired_count" in r.body.decode(), r
+    assert res(g, "web")["spec"]["desired_count"] == 7
+    # Back to 4: the pending one goes first, then the newest.
+    assert g.call("PATCH", "/resources/web", {"spec": {"desired_count": 4}}).status == 200
+    wait_running(g, "web", 4)
+    assert not tasks(g, "web", "pending")
+
+
+def test_fargate_tasks_run_without_instances_and_are_billed_by_size(game):
+    g = game
+    (fg,) = wait_running(g, "fg", 1)
+    st = fg["status"]
+    assert st["container_instance"] == "" and st["ip"].startswith(PREFIX + "2."), st
+    assert st["slots"] == 5, "256 cpu units on Fargate: a quarter of 20 slots"
+    assert st["ip"] not in {i["status"]["ip"] for i in g.instances()}
+
+    def line(task_id, name):
+        return next((i for i in g.get("/bill")["items"]
+                     if i["resource"] == task_id and i["line"] == name), None)
+    v = g.wait_until(lambda: line(fg["id"], "Fargate vCPU-hours"), 15, "a Fargate bill line")
+    gb = line(fg["id"], "Fargate GB-hours")
+    assert abs(v["usd"] / v["quantity"] - 0.04048) < 1e-9, v
+    assert abs(gb["usd"] / gb["quantity"] - 0.004445) < 1e-9, gb
+    assert abs(gb["quantity"] - 2 * v["quantity"]) < 1e-9, "512 MiB is twice a quarter vCPU"
+    # A task stopped within its first minute is billed the minute.
+    assert g.call("PATCH", "/resources/fg", {"spec": {"desired_count": 2}}).status == 200
+    new = g.wait_until(lambda: [t for t in tasks(g, "fg") if t["id"] != fg["id"]
+                                and t["status"].get("placed_at") is not None], 10, "a second fg task")
+    assert g.call("PATCH", "/resources/fg", {"spec": {"desired_count": 1}}).status == 200
+    st2 = g.wait_until(lambda: (lambda s: s if s.get("state") == "stopped" else None)(
+        res(g, new[0]["id"])["status"]), 10, "the second fg task stopped")
+    assert st2["stopped_at"] - st2["placed_at"] < 60, st2
+    b = g.wait_until(lambda: (lambda s: s if s.get("billed_until", 0) > s["placed_at"] else None)(
+        res(g, new[0]["id"])["status"]), 15, "the stopped task billed")
+    assert abs(b["billed_until"] - b["placed_at"] - 60) < 1e-6, b
+    q = line(new[0]["id"], "Fargate vCPU-hours")["quantity"]
+    assert abs(q - 0.25 * 60 / 3600) < 1e-9, q
+
+
+def test_a_sigkilled_server_re_adopts_the_tasks(game):
+    g = game
+    before = {t["id"]: t["status"]["pid"] for t in tasks(g, state="running")}
+    assert len(before) >= 6, before
+    spid = g.info["server_pid"]
+    os.kill(spid, signal.SIGKILL)
+    g.wait_until(lambda: not live(proc_info(spid)), 10, "the server to die")
+    g.wait_until(lambda: json.loads((g.out / "game.json").read_text())["server_pid"] != spid,
+                 30, "play to restart the server")
+    g.wait_until(g.team, 30, "the restarted server's API")
+    after = g.wait_until(lambda: {t["id"]: t["status"]["pid"] for t in tasks(g, state="running")},
+                         10, "the tasks listed again")
+    assert after == before, "the same tasks run on the same processes"
+    for pid in after.values():
+        assert live(proc_info(pid))
+    # and they are watched again: a kill is still noticed and replaced
+    victim = next(t for t in tasks(g, "web", "running"))
+    os.kill(victim["status"]["pid"], signal.SIGKILL)
+    g.wait_until(lambda: res(g, victim["id"])["status"].get("state") == "stopped", 15,
+                 "the adopted task's death noticed")
+    wait_running(g, "web", 4)
