@@ -9,7 +9,9 @@ re-adopts the tasks' processes. Real binaries on a network of their own (--net 2
 
 import json
 import os
+import re
 import signal
+import subprocess
 
 import pytest
 
@@ -180,6 +182,69 @@ def test_fargate_tasks_run_without_instances_and_are_billed_by_size(game):
     assert abs(b["billed_until"] - b["placed_at"] - 60) < 1e-6, b
     q = line(new[0]["id"], "Fargate vCPU-hours")["quantity"]
     assert abs(q - 0.25 * 60 / 3600) < 1e-9, q
+
+
+AWS = "/usr/bin/aws"  # Debian's awscli, as test_aws_cli.py
+
+
+def aws(g, *args, check=True):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=str(g.out / "aws" / "config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(g.out / "aws" / "credentials"),
+               AWS_PAGER="", AWS_MAX_ATTEMPTS="1", AWS_DEFAULT_REGION="us-east-1")
+    r = subprocess.run([AWS, "--profile", "team-1", "--endpoint-url", g.api + "/aws",
+                        "--output", "json", "ecs", *args], capture_output=True, text=True,
+                       timeout=60, env=env)
+    if not check:
+        return r
+    assert r.returncode == 0, f"{' '.join(args)}: rc {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return json.loads(r.stdout) if r.stdout.strip() else {}
+
+
+@pytest.mark.skipif(not os.access(AWS, os.X_OK), reason="Debian's awscli is not installed")
+def test_the_aws_cli_reads_and_scales_ecs(game):
+    g = game
+    wait_running(g, "web", 4)
+    (cl,) = aws(g, "describe-clusters", "--clusters", "prod")["clusters"]
+    assert cl["clusterName"] == "prod" and cl["status"] == "ACTIVE"
+    assert cl["registeredContainerInstancesCount"] == 2 and cl["activeServicesCount"] == 3
+    assert aws(g, "describe-clusters", "--clusters", "nope")["failures"][0]["reason"] == "MISSING"
+    arns = aws(g, "list-services", "--cluster", "prod")["serviceArns"]
+    assert sorted(a.rsplit("/", 1)[1] for a in arns) == ["big", "fg", "web"], arns
+    assert all(a.startswith("arn:aws:ecs:us-east-1:") and ":service/prod/" in a for a in arns)
+    (svc,) = aws(g, "describe-services", "--cluster", "prod", "--services", "web")["services"]
+    assert (svc["desiredCount"], svc["runningCount"], svc["launchType"]) == (4, 4, "EC2")
+    assert svc["loadBalancers"][0]["targetGroupArn"].split(":")[-1].startswith("targetgroup/web-tg/")
+    assert svc["placementStrategy"] == [{"type": "binpack", "field": "cpu"}]
+    (big,) = aws(g, "describe-services", "--cluster", "prod", "--services", "big")["services"]
+    assert any("RESOURCE:MEMORY" in e["message"] for e in big["events"]), big["events"]
+    tasks_ = aws(g, "list-tasks", "--cluster", "prod", "--service-name", "web")["taskArns"]
+    assert len(tasks_) == 4
+    desc = aws(g, "describe-tasks", "--cluster", "prod", "--tasks", *tasks_)["tasks"]
+    assert {t["lastStatus"] for t in desc} == {"RUNNING"} and len(desc) == 4
+    assert all(t["group"] == "service:web" and t["cpu"] == "512" and t["memory"] == "1024"
+               and t["containerInstanceArn"].split("/")[-1].startswith("i-") for t in desc)
+    ips = {t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] for t in desc}
+    assert len(ips) == 4 and all(ip.startswith(PREFIX) for ip in ips)
+    td = aws(g, "describe-task-definition", "--task-definition", "web-td")["taskDefinition"]
+    assert (td["family"], td["revision"], td["cpu"], td["memory"]) == ("web-td", 1, "512", "1024")
+    assert td["containerDefinitions"][0]["portMappings"][0]["containerPort"] == 8000
+    # UpdateService: through the operations layer, audited under its AWS name.
+    out = aws(g, "update-service", "--cluster", "prod", "--service", "web", "--desired-count", "5")
+    assert out["service"]["desiredCount"] == 5
+    wait_running(g, "web", 5)
+    rec = [a for a in g.audit() if a["eventName"] == "UpdateService"]
+    assert rec and rec[-1]["principal"] == "team-1" and rec[-1]["errorCode"] is None, rec
+    # Bad input: a clear error, nothing changed.
+    r = aws(g, "update-service", "--cluster", "prod", "--service", "web", "--desired-count",
+            "900", check=False)
+    assert r.returncode != 0 and "desired_count" in r.stderr, r.stderr
+    r = aws(g, "update-service", "--cluster", "prod", "--service", "nope", "--desired-count",
+            "1", check=False)
+    assert re.search(r"\(ServiceNotFoundException\)", r.stderr), r.stderr
+    assert res(g, "web")["spec"]["desired_count"] == 5
+    aws(g, "update-service", "--cluster", "prod", "--service", "web", "--desired-count", "4")
+    wait_running(g, "web", 4)
 
 
 def test_a_sigkilled_server_re_adopts_the_tasks(game):
