@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -193,7 +194,7 @@ def aws(g, *args, check=True):
                AWS_SHARED_CREDENTIALS_FILE=str(g.out / "aws" / "credentials"),
                AWS_PAGER="", AWS_MAX_ATTEMPTS="1", AWS_DEFAULT_REGION="us-east-1")
     r = subprocess.run([AWS, "--profile", "team-1", "--endpoint-url", g.api + "/aws",
-                        "--output", "json", "ecs", *args], capture_output=True, text=True,
+                        "--output", "json", *args], capture_output=True, text=True,
                        timeout=60, env=env)
     if not check:
         return r
@@ -205,46 +206,53 @@ def aws(g, *args, check=True):
 def test_the_aws_cli_reads_and_scales_ecs(game):
     g = game
     wait_running(g, "web", 4)
-    (cl,) = aws(g, "describe-clusters", "--clusters", "prod")["clusters"]
+    (cl,) = aws(g, "ecs", "describe-clusters", "--clusters", "prod")["clusters"]
     assert cl["clusterName"] == "prod" and cl["status"] == "ACTIVE"
     assert cl["registeredContainerInstancesCount"] == 2 and cl["activeServicesCount"] == 3
-    assert aws(g, "describe-clusters", "--clusters", "nope")["failures"][0]["reason"] == "MISSING"
-    arns = aws(g, "list-services", "--cluster", "prod")["serviceArns"]
+    assert aws(g, "ecs", "describe-clusters", "--clusters", "nope")["failures"][0]["reason"] == "MISSING"
+    arns = aws(g, "ecs", "list-services", "--cluster", "prod")["serviceArns"]
     assert sorted(a.rsplit("/", 1)[1] for a in arns) == ["big", "fg", "web"], arns
     assert all(a.startswith("arn:aws:ecs:us-east-1:") and ":service/prod/" in a for a in arns)
-    (svc,) = aws(g, "describe-services", "--cluster", "prod", "--services", "web")["services"]
+    (svc,) = aws(g, "ecs", "describe-services", "--cluster", "prod", "--services", "web")["services"]
     assert (svc["desiredCount"], svc["runningCount"], svc["launchType"]) == (4, 4, "EC2")
     assert svc["loadBalancers"][0]["targetGroupArn"].split(":")[-1].startswith("targetgroup/web-tg/")
     assert svc["placementStrategy"] == [{"type": "binpack", "field": "cpu"}]
-    (big,) = aws(g, "describe-services", "--cluster", "prod", "--services", "big")["services"]
+    (big,) = aws(g, "ecs", "describe-services", "--cluster", "prod", "--services", "big")["services"]
     assert any("RESOURCE:MEMORY" in e["message"] for e in big["events"]), big["events"]
-    tasks_ = aws(g, "list-tasks", "--cluster", "prod", "--service-name", "web")["taskArns"]
+    tasks_ = aws(g, "ecs", "list-tasks", "--cluster", "prod", "--service-name", "web")["taskArns"]
     assert len(tasks_) == 4
-    desc = aws(g, "describe-tasks", "--cluster", "prod", "--tasks", *tasks_)["tasks"]
+    desc = aws(g, "ecs", "describe-tasks", "--cluster", "prod", "--tasks", *tasks_)["tasks"]
     assert {t["lastStatus"] for t in desc} == {"RUNNING"} and len(desc) == 4
     assert all(t["group"] == "service:web" and t["cpu"] == "512" and t["memory"] == "1024"
                and t["containerInstanceArn"].split("/")[-1].startswith("i-") for t in desc)
     ips = {t["containers"][0]["networkInterfaces"][0]["privateIpv4Address"] for t in desc}
     assert len(ips) == 4 and all(ip.startswith(PREFIX) for ip in ips)
-    td = aws(g, "describe-task-definition", "--task-definition", "web-td")["taskDefinition"]
+    td = aws(g, "ecs", "describe-task-definition", "--task-definition", "web-td")["taskDefinition"]
     assert (td["family"], td["revision"], td["cpu"], td["memory"]) == ("web-td", 1, "512", "1024")
     assert td["containerDefinitions"][0]["portMappings"][0]["containerPort"] == 8000
     # UpdateService: through the operations layer, audited under its AWS name.
-    out = aws(g, "update-service", "--cluster", "prod", "--service", "web", "--desired-count", "5")
+    out = aws(g, "ecs", "update-service", "--cluster", "prod", "--service", "web", "--desired-count", "5")
     assert out["service"]["desiredCount"] == 5
     wait_running(g, "web", 5)
     rec = [a for a in g.audit() if a["eventName"] == "UpdateService"]
     assert rec and rec[-1]["principal"] == "team-1" and rec[-1]["errorCode"] is None, rec
     # Bad input: a clear error, nothing changed.
-    r = aws(g, "update-service", "--cluster", "prod", "--service", "web", "--desired-count",
+    r = aws(g, "ecs", "update-service", "--cluster", "prod", "--service", "web", "--desired-count",
             "900", check=False)
     assert r.returncode != 0 and "desired_count" in r.stderr, r.stderr
-    r = aws(g, "update-service", "--cluster", "prod", "--service", "nope", "--desired-count",
+    r = aws(g, "ecs", "update-service", "--cluster", "prod", "--service", "nope", "--desired-count",
             "1", check=False)
     assert re.search(r"\(ServiceNotFoundException\)", r.stderr), r.stderr
     assert res(g, "web")["spec"]["desired_count"] == 5
-    aws(g, "update-service", "--cluster", "prod", "--service", "web", "--desired-count", "4")
+    aws(g, "ecs", "update-service", "--cluster", "prod", "--service", "web", "--desired-count", "4")
     wait_running(g, "web", 4)
+    # The AWS/ECS metrics through CloudWatch: the cluster's reservation.
+    now = time.time()
+    out = aws(g, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/ECS", "--dimensions",
+              "Name=ClusterName,Value=prod", "--metric-name", "CPUReservation", "--statistics",
+              "Average", "--period", "60", "--start-time", str(int(now - 120)), "--end-time",
+              str(int(now + 1)))
+    assert out["Datapoints"] and all(0 < p["Average"] <= 100 for p in out["Datapoints"]), out
 
 
 def test_a_sigkilled_server_re_adopts_the_tasks(game):
