@@ -522,10 +522,35 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
 /* ---- actions ------------------------------------------------------------------------ */
 
 /* SetDesiredCapacity: {"desired": N} within the group's min..max. */
+/* An ecs_service's desired_count, from a scale action (UpdateService); its range is the
+ * registry's (the update's check). */
+static int scale_service(gd_game *g, const gd_actor *who, json_t *svc, const json_t *d,
+                         gd_op_result *out)
+{
+    json_t *params = json_pack("{s:s,s:O?}", "service", gd_jstr(svc, "name"), "desiredCount", d);
+    if (!json_is_integer(d)) {
+        int r = fail(out, 400, "ValidationError", "desired: must be an integer");
+        audit(g, who, "UpdateService", params, out);
+        return r;
+    }
+    json_t *patch = json_pack("{s:O}", "desired_count", d);
+    int r = update(g, who, svc, patch, "UpdateService", params, out);
+    json_decref(patch);
+    return r;
+}
+
 static int act_scale(gd_game *g, const gd_actor *who, const char *name, const json_t *body,
                      gd_op_result *out)
 {
     static const char *const keys[] = {"desired", NULL};
+    json_t *svc = known_keys(body, keys, out) == 0
+                      ? gd_store_res_live(g->db, who->team, name, "ecs_service")
+                      : NULL;
+    if (svc) { /* an ECS service scales by its desired_count */
+        int r = scale_service(g, who, svc, json_object_get(body, "desired"), out);
+        json_decref(svc);
+        return r;
+    }
     json_t *params = json_pack("{s:s,s:O?}", "autoScalingGroupName", name, "desiredCapacity",
                                json_object_get(body, "desired"));
     int r = known_keys(body, keys, out);

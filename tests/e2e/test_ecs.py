@@ -148,10 +148,16 @@ def test_scaling_the_service_through_the_api_is_audited(game):
     r = g.call("PATCH", "/resources/web", {"spec": {"desired_count": 500}})
     assert r.status == 400 and "desired_count" in r.body.decode(), r
     assert res(g, "web")["spec"]["desired_count"] == 7
-    # Back to 4: the pending one goes first, then the newest.
-    assert g.call("PATCH", "/resources/web", {"spec": {"desired_count": 4}}).status == 200
+    # Back to 4 with gameday ctl: the pending one goes first, then the newest.
+    r = g.ctl("--json", "scale", "web", "4")
+    assert json.loads(r.stdout)["spec"]["desired_count"] == 4
+    assert any(a["eventName"] == "UpdateService" and a["principal"] == "team-1"
+               and a["requestParameters"] == {"service": "web", "desiredCount": 4}
+               for a in g.audit())
     wait_running(g, "web", 4)
     assert not tasks(g, "web", "pending")
+    listed = g.ctl("resources", "task").stdout
+    assert all(t["name"] in listed for t in tasks(g, "web", "running")), listed
 
 
 def test_fargate_tasks_run_without_instances_and_are_billed_by_size(game):
