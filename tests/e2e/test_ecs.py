@@ -160,6 +160,22 @@ def test_scaling_the_service_through_the_api_is_audited(game):
     assert all(t["name"] in listed for t in tasks(g, "web", "running")), listed
 
 
+def test_tasks_of_a_terminated_container_instance_stop_and_are_placed_again(game):
+    g = game
+    (big,) = wait_running(g, "big", 1)
+    host = big["status"]["container_instance"]
+    g.ctl("terminate", host)
+    st = g.wait_until(lambda: (lambda s: s if s.get("state") == "stopped" else None)(
+        res(g, big["id"])["status"]), 15, "big's task stopped with its host")
+    assert st["stopped_reason"] == f"Host EC2 (instance {host}) terminated.", st
+    # The group replaces the instance; the new one joins the cluster and takes big's task.
+    (again,) = wait_running(g, "big", 1, timeout=60)
+    assert again["status"]["container_instance"] not in ("", host), again["status"]
+    cl = res(g, "prod")["status"]
+    assert cl["registered_container_instances"] == 2 and host not in \
+        {c["id"] for c in cl["container_instances"]}, cl
+
+
 def test_fargate_tasks_run_without_instances_and_are_billed_by_size(game):
     g = game
     (fg,) = wait_running(g, "fg", 1)
@@ -261,10 +277,31 @@ def test_the_aws_cli_reads_and_scales_ecs(game):
     assert out["Datapoints"] and all(0 < p["Average"] <= 100 for p in out["Datapoints"]), out
 
 
+def test_deleting_a_service_stops_its_tasks(game):
+    g = game
+    mine = [t["id"] for t in tasks(g, "big") if t["status"].get("state") != "stopped"]
+    assert len(mine) == 2, mine
+    # a task definition a service uses cannot go
+    r = g.call("DELETE", "/resources/big-td")
+    assert r.status == 409 and "ecs_service big" in r.body.decode(), r
+    # a game's task cannot be made by hand
+    r = g.call("POST", "/resources", {"type": "task", "name": "mine",
+                                      "spec": {"ecs_service": "web", "cluster": "prod",
+                                               "task_definition": "web-td"}})
+    assert r.status == 400, r
+    assert g.call("DELETE", "/resources/big").status == 200
+    for tid in mine:
+        st = g.wait_until(lambda: (lambda s: s if s.get("state") == "stopped" else None)(
+            res(g, tid)["status"]), 10, "big's tasks stopped")
+        assert st["stopped_reason"] == "Service big deleted", st
+        assert not st.get("pid")
+    assert g.call("DELETE", "/resources/big-td").status == 200
+
+
 def test_a_sigkilled_server_re_adopts_the_tasks(game):
     g = game
     before = {t["id"]: t["status"]["pid"] for t in tasks(g, state="running")}
-    assert len(before) >= 6, before
+    assert len(before) >= 5, before
     spid = g.info["server_pid"]
     os.kill(spid, signal.SIGKILL)
     g.wait_until(lambda: not live(proc_info(spid)), 10, "the server to die")
