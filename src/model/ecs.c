@@ -44,9 +44,20 @@ const gd_field gd_ecs_service_fields[] = {
     /* FARGATE only: where its tasks take their addresses */
     {F("subnets", GD_F_REFS, 0, NULL), RANGE(0, 6)},
     {F("target_groups", GD_F_REFS, 0, "[]"), RANGE(0, 5)},
+    /* a running task its target groups find unhealthy is stopped, after this grace */
+    {F("health_check_grace", GD_F_DUR, 0, "0"), RANGE(0, 7200)},
+    /* the deployment circuit breaker: after gd_ecs_breaker_threshold failed tasks of
+     * one task definition, no more are started (doc/resources.md) */
+    {F("circuit_breaker", GD_F_BOOL, 0, "false")},
     {F("tags", GD_F_TAGS, 0, NULL)},
     {.name = NULL},
 };
+
+int gd_ecs_breaker_threshold(int desired)
+{
+    int half = (desired + 1) / 2; /* half of desired, rounded up */
+    return half < 3 ? 3 : half > 200 ? 200 : half;
+}
 
 /* A task is made by its service's scheduler (src/server/ecs.c), never by a player. */
 const gd_field gd_ecs_task_fields[] = {

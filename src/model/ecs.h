@@ -24,6 +24,9 @@ extern const gd_field gd_ecs_cluster_fields[];
 extern const gd_field gd_ecs_taskdef_fields[];
 extern const gd_field gd_ecs_service_fields[];
 extern const gd_field gd_ecs_task_fields[];
+/** The failed tasks that trip a service's deployment circuit breaker: half of
+ *  desired_count rounded up, at least 3 and at most 200 (AWS's rule). */
+int gd_ecs_breaker_threshold(int desired);
 /** An ecs_service against its architecture: FARGATE needs subnets and a task
  *  definition of one of Fargate's sizes (gd_ecs_fargate_size_ok); EC2 names no subnets
  *  (its tasks take addresses in their container instance's subnet). */

@@ -169,6 +169,17 @@ int gd_ecs_stop_task(gd_game *g, int team, const char *id, int hard, const char 
     return 0;
 }
 
+/* One more failed task of a service's deployment (its circuit breaker counts them). */
+static void count_failure(gd_game *g, int team, const char *service)
+{
+    json_t *svc = gd_store_res_live(g->db, team, service, "ecs_service");
+    if (svc)
+        gd_launcher_set_status(g, gd_jstr(svc, "id"),
+                               json_pack("{s:i}", "failed_tasks",
+                                         (int)gd_jnum(status_of(svc), "failed_tasks", 0) + 1));
+    json_decref(svc);
+}
+
 void gd_ecs_proc_exited(gd_game *g, const char *task_id, const char *why)
 {
     json_t *t = gd_store_res_get(g->db, 0, task_id);
@@ -181,6 +192,7 @@ void gd_ecs_proc_exited(gd_game *g, const char *task_id, const char *why)
         gd_game_audit(
             g, team_of(t), "ecs", NULL, "TaskStateChange", json_pack("{s:s}", "taskId", task_id),
             json_pack("{s:s,s:s}", "lastStatus", "STOPPED", "stoppedReason", reason), NULL);
+        count_failure(g, team_of(t), gd_jstr(spec_of(t), "ecs_service"));
     }
     json_decref(t);
 }
@@ -228,9 +240,28 @@ static struct host *host_of(struct host *h, size_t n, const char *inst_id)
 
 /* ---- the pass ---- */
 
-/* Tasks whose service, host or process is gone stop; the others' reservations are
- * taken from their hosts. */
-static void sweep(gd_game *g, json_t *tasks, json_t *services, struct host *h, size_t nh)
+/* The target group in which an edge reports task t out of service after at least two
+ * failed checks (before that it is `initial`, as for an asg's ELB health check), or
+ * NULL. */
+static const char *elb_unhealthy(gd_game *g, const json_t *t)
+{
+    for (gd_edge_link *e = g->edges; e; e = e->next) {
+        size_t q;
+        json_t *x;
+        json_array_foreach(json_object_get(e->stats, "targets"), q, x)
+        {
+            if (!strcmp(gd_jstr(x, "id"), gd_jstr(t, "id")) &&
+                !strcmp(gd_jstr(x, "state"), "OutOfService") && gd_jnum(x, "health_fail", 0) >= 2)
+                return gd_jstr(x, "target_group");
+        }
+    }
+    return NULL;
+}
+
+/* Tasks whose service, host or process is gone stop, and so do those their target
+ * groups find unhealthy; the others' reservations are taken from their hosts. */
+static void sweep(gd_game *g, json_t *tasks, json_t *services, struct host *h, size_t nh,
+                  double now)
 {
     size_t i;
     json_t *t;
@@ -241,14 +272,26 @@ static void sweep(gd_game *g, json_t *tasks, json_t *services, struct host *h, s
         const char *id = gd_jstr(t, "id");
         const char *ci = gd_jstr(st, "container_instance");
         char why[160] = "";
-        if (!find(services, team_of(t), gd_jstr(sp, "ecs_service")))
+        json_t *svc = find(services, team_of(t), gd_jstr(sp, "ecs_service"));
+        const char *sick = NULL;
+        if (svc && !strcmp(tstate(t), "running") &&
+            json_array_size(json_object_get(spec_of(svc), "target_groups")) > 0 &&
+            now >=
+                gd_jnum(st, "running_at", now) + gd_jnum(spec_of(svc), "health_check_grace", 0) &&
+            (sick = elb_unhealthy(g, t)) != NULL) {
+            snprintf(why, sizeof why, "Task failed ELB health checks in (target-group %s)", sick);
+            count_failure(g, team_of(t), gd_jstr(svc, "name"));
+        } else if (!svc)
             snprintf(why, sizeof why, "Service %s deleted", gd_jstr(sp, "ecs_service"));
         else if (*ci && !host_of(h, nh, ci))
             snprintf(why, sizeof why, "Host EC2 (instance %s) terminated.", ci);
         else if (!strcmp(tstate(t), "running") && !gd_proc_find(g, id, GD_PROC_TASK, 0))
             snprintf(why, sizeof why, "the process was lost");
         if (*why) {
-            gd_ecs_stop_task(g, team_of(t), id, 1, "ecs", why);
+            gd_actor who = {.team = team_of(t), .principal = "ecs", .trust = GD_TRUST_GAME};
+            gd_op_result out;
+            gd_op_stop_task(g, &who, id, 1, why, &out);
+            gd_op_result_free(&out);
             json_object_set_new(st, "state", json_string("stopped")); /* this pass's view */
             continue;
         }
@@ -282,6 +325,34 @@ static void schedule(gd_game *g, json_t *svc, json_t *tasks)
                                                 gd_jstr(svc, "name"))) json_array_append(mine, t);
     int live = (int)json_array_size(mine);
     gd_actor who = {.team = team, .principal = "ecs", .trust = GD_TRUST_GAME};
+    /* The deployment: its task definition. A new one starts the breaker's count again;
+     * with circuit_breaker, a deployment whose failed tasks reach the threshold fails
+     * and starts no more tasks (those running stay). */
+    json_t *sst = status_of(svc);
+    const char *td = gd_jstr(spec_of(svc), "task_definition");
+    int failed = (int)gd_jnum(sst, "failed_tasks", 0);
+    const char *dstate = gd_jstr(sst, "deployment_state");
+    if (strcmp(gd_jstr(sst, "deployment_task_definition"), td) != 0) {
+        failed = 0;
+        dstate = "IN_PROGRESS";
+        gd_launcher_set_status(g, gd_jstr(svc, "id"),
+                               json_pack("{s:s,s:i,s:s}", "deployment_task_definition", td,
+                                         "failed_tasks", 0, "deployment_state", dstate));
+    }
+    if (json_is_true(json_object_get(spec_of(svc), "circuit_breaker")) &&
+        failed >= gd_ecs_breaker_threshold(desired)) {
+        if (strcmp(dstate, "FAILED") != 0) {
+            gd_launcher_set_status(g, gd_jstr(svc, "id"),
+                                   json_pack("{s:s}", "deployment_state", "FAILED"));
+            char msg[256];
+            snprintf(msg, sizeof msg,
+                     "(service %s) (deployment of %s) deployment failed: tasks failed to start "
+                     "(%d failed tasks).",
+                     gd_jstr(svc, "name"), td, failed);
+            service_event(g, svc, msg);
+        }
+        desired = live < desired ? live : desired; /* start none; scale-in still applies */
+    }
     for (int k = live; k < desired && k < GD_ECS_MAX_TASKS; k++) {
         gd_op_result out;
         gd_op_run_task(g, &who, gd_jstr(svc, "id"), &out);
@@ -549,10 +620,15 @@ static void observe(gd_game *g, json_t *tasks, json_t *services, struct host *h,
                 pending++;
             }
         }
-        set_if_changed(g, s,
-                       json_pack("{s:i,s:i,s:i}", "running_count", running, "pending_count",
-                                 pending, "desired_count",
-                                 (int)gd_jnum(spec_of(s), "desired_count", 1)));
+        json_t *fields =
+            json_pack("{s:i,s:i,s:i}", "running_count", running, "pending_count", pending,
+                      "desired_count", (int)gd_jnum(spec_of(s), "desired_count", 1));
+        json_t *fresh = gd_store_res_get(g->db, 0, gd_jstr(s, "id")); /* schedule wrote it */
+        if (!strcmp(gd_jstr(status_of(fresh), "deployment_state"), "IN_PROGRESS") &&
+            running == (int)gd_jnum(spec_of(s), "desired_count", 1) && pending == 0)
+            json_object_set_new(fields, "deployment_state", json_string("COMPLETED"));
+        json_decref(fresh);
+        set_if_changed(g, s, fields);
         if (!sample) continue;
         gd_metrics_put(g->metrics, gd_jstr(s, "id"), "RunningTaskCount", now, running);
         if (slots > 0)
@@ -614,7 +690,7 @@ void gd_ecs_reconcile(gd_game *g, json_t *instances, double now)
     json_t *lts = gd_store_res_list(g->db, 0, "launch_template", 0);
     static struct host h[MAX_HOSTS];
     size_t nh = collect_hosts(g, instances, lts, h, MAX_HOSTS);
-    sweep(g, tasks, services, h, nh);
+    sweep(g, tasks, services, h, nh, now);
     size_t i;
     json_t *s, *t;
     json_array_foreach(services, i, s) schedule(g, s, tasks);

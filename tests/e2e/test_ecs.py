@@ -160,6 +160,43 @@ def test_scaling_the_service_through_the_api_is_audited(game):
     assert all(t["name"] in listed for t in tasks(g, "web", "running")), listed
 
 
+def test_unhealthy_tasks_are_replaced_until_the_circuit_breaker_trips(game):
+    g = game
+    st = g.wait_until(lambda: (lambda s: s if s.get("deployment_state") == "FAILED" else None)(
+        res(g, "bad")["status"]), 60, "bad's deployment failed")
+    assert st["failed_tasks"] >= 3, st
+    assert any("deployment failed: tasks failed to start" in e["message"] for e in st["events"])
+    stopped_ = tasks(g, "bad", "stopped")
+    assert len(stopped_) >= 3
+    assert all(t["status"]["stopped_reason"] ==
+               "Task failed ELB health checks in (target-group bad-tg)" for t in stopped_), \
+        [t["status"]["stopped_reason"] for t in stopped_]
+    # Tripped: no more tasks are started.
+    g.wait_until(lambda: not [t for t in tasks(g, "bad") if t["status"].get("state") != "stopped"],
+                 30, "bad's last tasks stopped")
+    n = len(tasks(g, "bad"))
+    runs = sum(a["eventName"] == "RunTask" and a["requestParameters"]["service"] == "bad"
+               for a in g.audit())
+    t0 = g.status()["clock"]
+    g.wait_until(lambda: g.status()["clock"] > t0 + 30, 10, "30 game seconds")
+    assert len(tasks(g, "bad")) == n and sum(
+        a["eventName"] == "RunTask" and a["requestParameters"]["service"] == "bad"
+        for a in g.audit()) == runs, "a failed deployment starts no task"
+    # A new task definition is a new deployment: it listens where bad-tg checks.
+    r = g.call("POST", "/resources", {"type": "task_definition", "name": "good-td",
+                                      "spec": {"cpu": 256, "memory": 512, "service_time": "1s",
+                                               "start_time": "2s"}})
+    assert r.status == 201, r
+    assert g.call("PATCH", "/resources/bad", {"spec": {"task_definition": "good-td"}}).status == 200
+    wait_running(g, "bad", 2)
+    g.wait_until(lambda: res(g, "bad-tg")["status"].get("healthy") == 2, 30, "bad-tg healthy")
+    st = g.wait_until(lambda: (lambda s: s if s.get("deployment_state") == "COMPLETED" else None)(
+        res(g, "bad")["status"]), 10, "the new deployment completed")
+    assert st["failed_tasks"] == 0 and st["deployment_task_definition"] == "good-td"
+    r = http("GET", f"{g.endpoint.rstrip('/')}/bad/x?key=fixed")
+    assert r.status == 200 and r.header("X-Instance-Id").startswith("task-"), r
+
+
 def test_tasks_of_a_terminated_container_instance_stop_and_are_placed_again(game):
     g = game
     (big,) = wait_running(g, "big", 1)
@@ -230,10 +267,10 @@ def test_the_aws_cli_reads_and_scales_ecs(game):
     wait_running(g, "web", 4)
     (cl,) = aws(g, "ecs", "describe-clusters", "--clusters", "prod")["clusters"]
     assert cl["clusterName"] == "prod" and cl["status"] == "ACTIVE"
-    assert cl["registeredContainerInstancesCount"] == 2 and cl["activeServicesCount"] == 3
+    assert cl["registeredContainerInstancesCount"] == 2 and cl["activeServicesCount"] == 4
     assert aws(g, "ecs", "describe-clusters", "--clusters", "nope")["failures"][0]["reason"] == "MISSING"
     arns = aws(g, "ecs", "list-services", "--cluster", "prod")["serviceArns"]
-    assert sorted(a.rsplit("/", 1)[1] for a in arns) == ["big", "fg", "web"], arns
+    assert sorted(a.rsplit("/", 1)[1] for a in arns) == ["bad", "big", "fg", "web"], arns
     assert all(a.startswith("arn:aws:ecs:us-east-1:") and ":service/prod/" in a for a in arns)
     (svc,) = aws(g, "ecs", "describe-services", "--cluster", "prod", "--services", "web")["services"]
     assert (svc["desiredCount"], svc["runningCount"], svc["launchType"]) == (4, 4, "EC2")

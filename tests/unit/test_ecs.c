@@ -136,3 +136,12 @@ Test(ecs, fargate_sizes)
     cr_assert_not(gd_ecs_fargate_size_ok(384, 1024, allow, sizeof allow));
     cr_assert_str_eq(allow, "cpu 256, 512, 1024, 2048 or 4096");
 }
+
+Test(ecs, circuit_breaker_threshold)
+{
+    cr_assert_eq(gd_ecs_breaker_threshold(0), 3);
+    cr_assert_eq(gd_ecs_breaker_threshold(2), 3);
+    cr_assert_eq(gd_ecs_breaker_threshold(7), 4);
+    cr_assert_eq(gd_ecs_breaker_threshold(50), 25);
+    cr_assert_eq(gd_ecs_breaker_threshold(1000), 200);
+}
