@@ -205,6 +205,7 @@ struct host {
     json_t *inst; /* borrowed */
     const char *cluster;
     int team;
+    int draining; /* a scale-in drains it: no new task; its tasks stop */
     int cpu_reg, mem_reg, cpu_free, mem_free, tasks;
 };
 
@@ -218,11 +219,12 @@ static size_t collect_hosts(gd_game *g, json_t *instances, json_t *lts, struct h
     {
         if (n == max) break;
         json_t *st = status_of(r);
-        if (gd_inst_state_of(st) != GD_INST_RUNNING || gd_instance_leaving(r)) continue;
+        if (gd_inst_state_of(st) != GD_INST_RUNNING) continue;
         json_t *lt = find(lts, team_of(r), gd_jstr(spec_of(r), "launch_template"));
         const char *cl = gd_jstr(spec_of(lt), "ecs_cluster");
         if (!*cl) continue;
-        h[n] = (struct host){.inst = r, .cluster = cl, .team = team_of(r)};
+        h[n] = (struct host){
+            .inst = r, .cluster = cl, .team = team_of(r), .draining = gd_instance_leaving(r)};
         gd_ecs_registered(gd_jstr(st, "instance_type"), &h[n].cpu_reg, &h[n].mem_reg);
         h[n].cpu_free = h[n].cpu_reg;
         h[n].mem_free = h[n].mem_reg;
@@ -285,6 +287,8 @@ static void sweep(gd_game *g, json_t *tasks, json_t *services, struct host *h, s
             snprintf(why, sizeof why, "Service %s deleted", gd_jstr(sp, "ecs_service"));
         else if (*ci && !host_of(h, nh, ci))
             snprintf(why, sizeof why, "Host EC2 (instance %s) terminated.", ci);
+        else if (*ci && host_of(h, nh, ci)->draining)
+            snprintf(why, sizeof why, "Container instance %s is being drained (scale-in)", ci);
         else if (!strcmp(tstate(t), "running") && !gd_proc_find(g, id, GD_PROC_TASK, 0))
             snprintf(why, sizeof why, "the process was lost");
         if (*why) {
@@ -440,7 +444,8 @@ static void place(gd_game *g, json_t *tasks, json_t *services, struct host *h, s
             gd_ecs_host ph[MAX_HOSTS];
             size_t map[MAX_HOSTS], n = 0;
             for (size_t k = 0; k < nh; k++) {
-                if (h[k].team != team || strcmp(h[k].cluster, gd_jstr(sp, "cluster")) != 0)
+                if (h[k].team != team || h[k].draining ||
+                    strcmp(h[k].cluster, gd_jstr(sp, "cluster")) != 0)
                     continue;
                 int m = 0;
                 size_t j;
@@ -582,10 +587,9 @@ static void set_if_changed(gd_game *g, json_t *r, json_t *fields)
 static void observe(gd_game *g, json_t *tasks, json_t *services, struct host *h, size_t nh,
                     double now)
 {
-    static uint64_t sampled_at;
     uint64_t wall = uv_now(g->loop);
-    int sample = !sampled_at || wall >= sampled_at + GD_METRIC_SAMPLE_MS;
-    if (sample) sampled_at = wall;
+    int sample = !g->ecs_sampled_at || wall >= g->ecs_sampled_at + GD_METRIC_SAMPLE_MS;
+    if (sample) g->ecs_sampled_at = wall;
     /* busy slots as the edges see them, for the services' CPUUtilization */
     json_t *inflight = json_object();
     if (sample)
@@ -642,7 +646,9 @@ static void observe(gd_game *g, json_t *tasks, json_t *services, struct host *h,
         int ncis = 0, cpu_reg = 0, cpu_res = 0, mem_reg = 0, mem_res = 0, running = 0, pending = 0;
         json_t *cis = json_array();
         for (size_t j = 0; j < nh; j++) {
-            if (h[j].team != team_of(c) || strcmp(h[j].cluster, gd_jstr(c, "name")) != 0) continue;
+            if (h[j].team != team_of(c) || h[j].draining ||
+                strcmp(h[j].cluster, gd_jstr(c, "name")) != 0)
+                continue;
             ncis++;
             cpu_reg += h[j].cpu_reg;
             mem_reg += h[j].mem_reg;

@@ -118,6 +118,7 @@ typedef struct gd_game {
     gd_metrics *metrics; /* CloudWatch-like series of the edges */
     int stopping;
     uint64_t fleet_sampled_at; /* loop time (ms) of the fleet's last metrics */
+    uint64_t ecs_sampled_at;   /* loop time (ms) of the ECS metrics' last sample (ecs.c) */
     int spot_next;             /* the next spot interruption to give notice of (spot.c) */
     int spot_loaded;           /* spot_next read from the store, spot_times past it */
     gd_spot_times spot_times;  /* its generator: spot_at is interruption spot_next */
