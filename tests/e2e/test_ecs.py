@@ -144,9 +144,26 @@ def test_scaling_the_service_through_the_api_is_audited(game):
            and a["principal"] == "team-1" and "web" in json.dumps(a["requestParameters"])]
     assert rec and rec[-1]["errorCode"] is None, rec
     assert "desired_count" in json.dumps(rec[-1]["requestParameters"])
-    # Bad input changes nothing.
+    # Bad input changes nothing, and says what is allowed.
     r = g.call("PATCH", "/resources/web", {"spec": {"desired_count": 500}})
     assert r.status == 400 and "desired_count" in r.body.decode(), r
+    assert "0..50" in r.json()["error"]["message"], r
+    r = g.call("PATCH", "/resources/web", {"spec": {"launch_type": "FARGATE"}})
+    msg = r.json()["error"]["message"]
+    assert r.status == 400 and "subnets" in msg and "FARGATE" in msg, r
+    assert g.call("POST", "/resources", {"type": "task_definition", "name": "odd-td",
+                                         "spec": {"cpu": 384, "memory": 1024}}).status == 201
+    r = g.call("PATCH", "/resources/web", {"spec": {"launch_type": "FARGATE",
+                                                     "subnets": ["private-a"],
+                                                     "task_definition": "odd-td"}})
+    msg = r.json()["error"]["message"]
+    assert r.status == 400 and "not a Fargate size" in msg and "cpu 256, 512" in msg, r
+    r = g.call("PATCH", "/resources/web", {"spec": {"subnets": ["private-a"]}})
+    assert r.status == 400 and "only a FARGATE service names subnets" in r.body.decode(), r
+    r = g.call("PATCH", "/resources/web", {"spec": {"placement_strategy": "random"}})
+    assert r.status == 400 and "binpack, spread" in r.body.decode(), r
+    assert res(g, "web")["spec"]["launch_type"] == "EC2"
+    assert res(g, "web")["spec"]["task_definition"] == "web-td"
     assert res(g, "web")["spec"]["desired_count"] == 7
     # Back to 4 with gameday ctl: the pending one goes first, then the newest.
     r = g.ctl("--json", "scale", "web", "4")
