@@ -284,10 +284,10 @@ def test_the_aws_cli_reads_and_scales_ecs(game):
     wait_running(g, "web", 4)
     (cl,) = aws(g, "ecs", "describe-clusters", "--clusters", "prod")["clusters"]
     assert cl["clusterName"] == "prod" and cl["status"] == "ACTIVE"
-    assert cl["registeredContainerInstancesCount"] == 2 and cl["activeServicesCount"] == 4
+    assert cl["registeredContainerInstancesCount"] == 2 and cl["activeServicesCount"] == 5
     assert aws(g, "ecs", "describe-clusters", "--clusters", "nope")["failures"][0]["reason"] == "MISSING"
     arns = aws(g, "ecs", "list-services", "--cluster", "prod")["serviceArns"]
-    assert sorted(a.rsplit("/", 1)[1] for a in arns) == ["bad", "big", "fg", "web"], arns
+    assert sorted(a.rsplit("/", 1)[1] for a in arns) == ["auto", "bad", "big", "fg", "web"], arns
     assert all(a.startswith("arn:aws:ecs:us-east-1:") and ":service/prod/" in a for a in arns)
     (svc,) = aws(g, "ecs", "describe-services", "--cluster", "prod", "--services", "web")["services"]
     assert (svc["desiredCount"], svc["runningCount"], svc["launchType"]) == (4, 4, "EC2")
@@ -350,6 +350,27 @@ def test_deleting_a_service_stops_its_tasks(game):
         assert st["stopped_reason"] == "Service big deleted", st
         assert not st.get("pid")
     assert g.call("DELETE", "/resources/big-td").status == 200
+
+
+def test_service_auto_scaling_by_target_tracking(game):
+    g = game
+    # auto's two tasks take no traffic: 15 minutes under 90 % of the 50 % target scale
+    # it in, to min_capacity (ceil(2 x 0 / 50) is 0), through the operations layer.
+    g.wait_until(lambda: res(g, "auto")["spec"]["desired_count"] == 1, 150,
+                 "auto scaled in by its policy")
+    st = res(g, "auto-cpu")["status"]
+    assert st["wish"] in ("in", "hold") and st["last_value"] == 0, st
+    rec = [a for a in g.audit() if a["eventName"] == "UpdateService"
+           and a["principal"] == "autoscaling"]
+    assert rec and rec[-1]["requestParameters"] == {"service": "auto", "desiredCount": 1}, rec
+    wait_running(g, "auto", 1)
+    # A policy must name what it scales, with the metric of that kind.
+    r = g.call("POST", "/resources", {"type": "scaling_policy", "name": "p2",
+                                      "spec": {"ecs_service": "auto",
+                                               "policy_type": "TargetTrackingScaling",
+                                               "metric": "ASGAverageCPUUtilization",
+                                               "target_value": 50}})
+    assert r.status == 400 and "ECSServiceAverageCPUUtilization" in r.body.decode(), r
 
 
 def test_a_sigkilled_server_re_adopts_the_tasks(game):
