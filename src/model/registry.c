@@ -7,6 +7,7 @@
 #include "model/cache_cluster.h"
 #include "model/cron.h"
 #include "model/db.h"
+#include "model/ecs.h"
 #include "model/fis.h"
 #include "model/stat.h"
 
@@ -127,6 +128,8 @@ static const gd_field lt_fields[] = {
     {F("tags", GD_F_TAGS, 0, NULL)},
     /* copied to each instance launched from it */
     {F("termination_protection", GD_F_BOOL, 0, "false")},
+    /* its instances join this ECS cluster as container instances (ECS_CLUSTER) */
+    {F("ecs_cluster", GD_F_REF, 0, NULL)},
     {.name = NULL},
 };
 
@@ -342,9 +345,14 @@ static const char *const policy_types[] = {"SimpleScaling", "StepScaling", "Targ
 static const char *const adjustment_types[] = {"ChangeInCapacity", "ExactCapacity",
                                                "PercentChangeInCapacity", NULL};
 static const char *const tt_metrics[] = {"ASGAverageCPUUtilization", "ALBRequestCountPerTarget",
-                                         NULL};
+                                         "ECSServiceAverageCPUUtilization", NULL};
 static const gd_field policy_fields[] = {
-    {F("asg", GD_F_REF, 1, NULL)},
+    /* what it scales: an asg, or an ecs_service (Application Auto Scaling: its
+     * desired_count within min_capacity..max_capacity); one of them (policy_cross) */
+    {F("asg", GD_F_REF, 0, NULL)},
+    {F("ecs_service", GD_F_REF, 0, NULL)},
+    {F("min_capacity", GD_F_INT, 0, NULL), RANGE(0, GD_ECS_MAX_TASKS)},
+    {F("max_capacity", GD_F_INT, 0, NULL), RANGE(0, GD_ECS_MAX_TASKS)},
     {F("policy_type", GD_F_ENUM, 0, "\"SimpleScaling\""), .enums = policy_types},
     {F("adjustment_type", GD_F_ENUM, 0, "\"ChangeInCapacity\""), .enums = adjustment_types},
     {F("scaling_adjustment", GD_F_INT, 0, NULL), RANGE(-1000, 1000)},
@@ -1024,6 +1032,28 @@ static void alarm_cross(gd_spec_check *x, json_t *spec)
 /* What each policy type needs, and the shape of each step adjustment. */
 static void policy_cross(gd_spec_check *x, json_t *spec)
 {
+    json_t *asg = json_object_get(spec, "asg"), *svc = json_object_get(spec, "ecs_service");
+    if (!asg == !svc && !gd_spec_is_bad(x, "asg") && !gd_spec_is_bad(x, "ecs_service"))
+        gd_spec_fail(x, spec, asg ? "ecs_service" : "asg", asg ? svc : NULL,
+                     asg ? "ecs_service" : "asg", "an asg, or an ecs_service",
+                     asg ? "give asg or ecs_service, not both" : "missing (or give ecs_service)");
+    const char *m = str(spec, "metric");
+    if (*m && !gd_spec_is_bad(x, "metric") &&
+        (svc != NULL) != !strcmp(m, "ECSServiceAverageCPUUtilization"))
+        gd_spec_fail(x, spec, "metric", json_object_get(spec, "metric"), "metric",
+                     svc ? "ECSServiceAverageCPUUtilization (with ecs_service)"
+                         : "ASGAverageCPUUtilization, ALBRequestCountPerTarget (with asg)",
+                     "not a metric of %s", svc ? "an ecs_service" : "an asg");
+    json_t *mn = json_object_get(spec, "min_capacity"), *mx = json_object_get(spec, "max_capacity");
+    if ((mn || mx) && !svc && !gd_spec_is_bad(x, "min_capacity"))
+        gd_spec_fail(x, spec, mn ? "min_capacity" : "max_capacity", mn ? mn : mx,
+                     mn ? "min_capacity" : "max_capacity",
+                     "only with ecs_service (an asg has min and max)",
+                     "an asg's policy takes its group's min and max");
+    if (svc && json_is_integer(mn) && json_is_integer(mx) &&
+        json_integer_value(mn) > json_integer_value(mx))
+        gd_spec_fail(x, spec, "min_capacity", mn, "min_capacity", "min_capacity <= max_capacity",
+                     "above max_capacity");
     const char *type = str(spec, "policy_type");
     const char *need = !strcmp(type, "SimpleScaling")           ? "scaling_adjustment"
                        : !strcmp(type, "TargetTrackingScaling") ? "metric"
@@ -1091,8 +1121,15 @@ static const gd_ref instance_refs[] = {{"launch_template", "launch_template"},
                                        {"subnet", "subnet"},
                                        {"security_groups", "security_group"},
                                        {NULL, NULL}};
-static const gd_ref lt_refs[] = {
-    {"security_groups", "security_group"}, {"database", "db"}, {NULL, NULL}};
+static const gd_ref lt_refs[] = {{"security_groups", "security_group"},
+                                 {"database", "db"},
+                                 {"ecs_cluster", "cluster"},
+                                 {NULL, NULL}};
+static const gd_ref ecs_service_refs[] = {{"cluster", "cluster"},
+                                          {"task_definition", "task_definition"},
+                                          {"subnets", "subnet"},
+                                          {"target_groups", "target_group"},
+                                          {NULL, NULL}};
 static const gd_ref asg_refs[] = {{"launch_template", "launch_template"},
                                   {"subnets", "subnet"},
                                   {"load_balancers", "lb"},
@@ -1123,7 +1160,7 @@ static const gd_ref cache_refs[] = {
 static const gd_ref db_refs[] = {
     {"subnets", "subnet"}, {"security_groups", "security_group"}, {NULL, NULL}};
 static const gd_ref policy_refs[] = {
-    {"asg", "asg"}, {"target_group", "target_group"}, {NULL, NULL}};
+    {"asg", "asg"}, {"ecs_service", "ecs_service"}, {"target_group", "target_group"}, {NULL, NULL}};
 
 /* Alarms and policies never block a delete: as in AWS, an alarm on a deleted resource
  * has no data, and a policy of a deleted group does nothing. */
@@ -1294,6 +1331,29 @@ static const gd_rtype rows[] = {
      .price_size = "instance_class",
      .price_unit = "instance-hours",
      .list_price = gd_dbclass_price},
+    {.name = "cluster",
+     .prefix = "cluster",
+     .summary = "an ECS cluster: the container instances (an asg's, by its launch template's "
+                "ecs_cluster) its services place tasks on",
+     .fields = gd_ecs_cluster_fields},
+    {.name = "task_definition",
+     .prefix = "td",
+     .summary = "what an ECS task runs: service, cpu units, memory, port, service time",
+     .fields = gd_ecs_taskdef_fields},
+    {.name = "ecs_service",
+     .prefix = "svc",
+     .summary = "an ECS service: keeps desired_count tasks running, bin-packed or spread on "
+                "its cluster (EC2) or on Fargate, registered in target groups",
+     .fields = gd_ecs_service_fields,
+     .refs = ecs_service_refs,
+     .check_arch = gd_ecs_service_check_arch},
+    {.name = "task",
+     .prefix = "task",
+     .summary = "one ECS task (its service makes it): a real process on its own address",
+     .flags = GD_RT_GAME,
+     .fields = gd_ecs_task_fields,
+     .depends = never_blocks,
+     .price = GD_PRICE_TASK},
     {.name = "function",
      .prefix = "fn",
      .summary = "a Lambda function: each invocation runs in an execution environment (a real "

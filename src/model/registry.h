@@ -61,6 +61,7 @@ enum gd_price_model {
                         */
     GD_PRICE_NODES,    /* per node-hour at its node type's (or class's) price, and a db's storage */
     GD_PRICE_INVOCATIONS, /* per request and per GB-second of its invocations (a function) */
+    GD_PRICE_TASK,        /* a FARGATE task: per vCPU-second and GB-second, a minimum first */
 };
 
 typedef struct gd_spec_check gd_spec_check; /* a spec being checked (schema.c) */

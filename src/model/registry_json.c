@@ -29,6 +29,8 @@ static const char *price_name(enum gd_price_model p)
         return "nodes";
     case GD_PRICE_INVOCATIONS:
         return "invocations";
+    case GD_PRICE_TASK:
+        return "task";
     case GD_PRICE_NONE:
         break;
     }

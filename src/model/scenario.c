@@ -339,6 +339,7 @@ static const struct sfield top_fields[] = {
 static const struct sfield service_fields[] = {
     {"kind", S_ENUM, 0, "unicorn", 0, 0, OFF(gd_scenario, service), service_kinds},
     {"salt", S_STR, 0, NULL, 0, 0, OFF(gd_scenario, salt), NULL},
+    {"process_slots", S_INT, 0, "0", 0, 1000, OFF(gd_scenario, process_slots), NULL},
     END,
 };
 
@@ -488,6 +489,9 @@ static const struct {
     {"cache.t3.small", 0.034},
     {"cache.m5.large", 0.156},
     {"cache.r5.large", 0.216},
+    /* Fargate, Linux/x86: per vCPU-hour and per GB-hour of a task's size */
+    {"fargate.vcpu", 0.04048},
+    {"fargate.gb", 0.004445},
 };
 
 /* A list of mappings at obj[key]: returns the array (or NULL if absent/invalid). */

@@ -82,9 +82,12 @@ typedef struct gd_scenario {
     double duration; /* game seconds */
     double speed;    /* default speed */
     uint64_t seed;
-    int teams;                /* default number of teams */
-    char *service;            /* the customers' service: "unicorn", "time" or "clothes" */
-    char *salt;               /* unicorn hash salt */
+    int teams;     /* default number of teams */
+    char *service; /* the customers' service: "unicorn", "time" or "clothes" */
+    char *salt;    /* unicorn hash salt */
+    /* service.process_slots: the most slots one process of the service can use (a
+     * server that keeps one vCPU busy at most); 0, the default: no limit */
+    int process_slots;
     uint32_t key_space;       /* keys are "k<rank>" for rank in 1..key_space (phase 0) */
     double zipf;              /* Zipf exponent of key popularity (phase 0) */
     double key_drift;         /* new keys a game hour that enter at the top of the ranking */

@@ -451,7 +451,7 @@ int gd_schema_check(const char *type, const char *name, json_t *spec, const gd_c
                        .errs = errs,
                        .top = spec};
     const gd_rtype *t = gd_registry_find(type);
-    char w[512], allow[256];
+    char w[512], allow[512];
     if (t == NULL) {
         const char *names[64];
         gd_registry_names(0, names, 64);

@@ -32,8 +32,8 @@
 #define REGION "us-east-1"
 
 static const gd_aws_service *const services[] = {
-    &gd_aws_ec2, &gd_aws_autoscaling, &gd_aws_cloudwatch, &gd_aws_cloudtrail,
-    &gd_aws_rds, &gd_aws_elasticache, &gd_aws_elbv2,      &gd_aws_cloudfront};
+    &gd_aws_ec2,         &gd_aws_autoscaling, &gd_aws_cloudwatch, &gd_aws_cloudtrail, &gd_aws_rds,
+    &gd_aws_elasticache, &gd_aws_elbv2,       &gd_aws_cloudfront, &gd_aws_ecs};
 #define NSERVICES (sizeof services / sizeof services[0])
 
 int gd_aws_path(const gd_http_req *req)

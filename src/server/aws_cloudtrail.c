@@ -59,6 +59,10 @@ static const struct {
      "AWS::RDS::DBInstance"},
     {"cache_cluster", "CreateReplicationGroup", "ModifyReplicationGroup", "DeleteReplicationGroup",
      "elasticache", "AWS::ElastiCache::ReplicationGroup"},
+    {"cluster", "CreateCluster", "UpdateCluster", "DeleteCluster", "ecs", "AWS::ECS::Cluster"},
+    {"task_definition", "RegisterTaskDefinition", "RegisterTaskDefinition",
+     "DeregisterTaskDefinition", "ecs", "AWS::ECS::TaskDefinition"},
+    {"ecs_service", "CreateService", "UpdateService", "DeleteService", "ecs", "AWS::ECS::Service"},
 };
 
 /* Our other events' sources (their names are CloudTrail's already). */
@@ -88,6 +92,10 @@ static const struct {
     {"TestFailover", "elasticache"},
     {"FailoverReplicationGroup", "elasticache"},
     {"RebootCacheNode", "elasticache"},
+    {"RunTask", "ecs"},
+    {"StopTask", "ecs"},
+    {"TaskStateChange", "ecs"},
+    {"UpdateService", "ecs"},
 };
 
 static int type_row(const char *type)

@@ -5,7 +5,8 @@
  * LoadBalancerName (a clb), AWS/ApplicationELB LoadBalancer and TargetGroup (an alb,
  * a target_group), AWS/EC2 InstanceId and AutoScalingGroupName, AWS/AutoScaling
  * AutoScalingGroupName, AWS/CloudFront DistributionId, AWS/RDS DBInstanceIdentifier (a
- * db), AWS/ElastiCache ReplicationGroupId or CacheClusterId (a cache_cluster). */
+ * db), AWS/ElastiCache ReplicationGroupId or CacheClusterId (a cache_cluster), AWS/ECS
+ * ClusterName (a cluster) and ServiceName (an ecs_service). */
 #include "core/mem.h"
 #include "model/stat.h"
 #include "server/aws_int.h"
@@ -62,6 +63,9 @@ static int place_of(const json_t *r, const char *metric, const char **ns, const 
     } else if (!strcmp(type, "cache_cluster")) {
         *ns = "AWS/ElastiCache", *dname = "ReplicationGroupId";
         snprintf(val, 200, "%s", name);
+    } else if (!strcmp(type, "cluster") || !strcmp(type, "ecs_service")) {
+        *ns = "AWS/ECS", *dname = !strcmp(type, "cluster") ? "ClusterName" : "ServiceName";
+        snprintf(val, 200, "%s", name);
     } else {
         return -1;
     }
@@ -85,6 +89,9 @@ static json_t *resource_of(json_t *all, const char *ns, const struct dim *d, int
         {"AWS/RDS", "DBInstanceIdentifier", "db", NULL},
         {"AWS/ElastiCache", "ReplicationGroupId", "cache_cluster", NULL},
         {"AWS/ElastiCache", "CacheClusterId", "cache_cluster", NULL},
+        /* a service's metrics carry ClusterName too: ServiceName first */
+        {"AWS/ECS", "ServiceName", "ecs_service", NULL},
+        {"AWS/ECS", "ClusterName", "cluster", NULL},
     };
     for (size_t m = 0; m < sizeof map / sizeof map[0]; m++) {
         if (strcmp(map[m].ns, ns) != 0) continue;

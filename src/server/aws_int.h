@@ -41,7 +41,7 @@ typedef struct gd_aws_service {
 
 extern const gd_aws_service gd_aws_ec2, gd_aws_autoscaling, gd_aws_cloudwatch, gd_aws_cloudtrail;
 extern const gd_aws_service gd_aws_rds, gd_aws_elasticache;
-extern const gd_aws_service gd_aws_elbv2, gd_aws_cloudfront;
+extern const gd_aws_service gd_aws_elbv2, gd_aws_cloudfront, gd_aws_ecs;
 
 /* One request being answered. */
 typedef struct gd_aws_call {

@@ -131,6 +131,52 @@ static double bill_nodes(gd_game *g, int t, json_t *bill, const gd_rtype *rt, do
     return usd;
 }
 
+/* Fargate tasks (a GD_PRICE_TASK type): each by its size, per vCPU-second and
+ * GB-second (billing.prices' fargate.vcpu and fargate.gb, by the hour), from its
+ * placement to its stop, with a minute's minimum (FARGATE_MINIMUM, AWS's) but never
+ * past the game's end. Tasks on EC2 cost nothing: their container instance pays.
+ * *ntasks counts the tasks billed. */
+#define FARGATE_MINIMUM 60.0
+static double bill_tasks(gd_game *g, int t, json_t *bill, const gd_rtype *rt, double to,
+                         int *ntasks)
+{
+    const gd_scenario *sc = g->sc;
+    double pv = gd_scenario_price(sc, "fargate.vcpu"), pg = gd_scenario_price(sc, "fargate.gb");
+    double usd = 0;
+    json_t *list = gd_store_res_list(g->db, t, rt->name, 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r)
+    {
+        json_t *st = json_object_get(r, "status");
+        if (strcmp(gd_jstr(json_object_get(r, "spec"), "launch_type"), "FARGATE") != 0 ||
+            !json_object_get(st, "placed_at"))
+            continue;
+        double placed = gd_jnum(st, "placed_at", 0), until = gd_jnum(st, "billed_until", placed);
+        double end = !strcmp(gd_jstr(st, "state"), "stopped") ? gd_jnum(st, "stopped_at", to) : to;
+        if (end < until) end = until;
+        if (until <= placed && end - placed < FARGATE_MINIMUM) {
+            end = placed + FARGATE_MINIMUM;
+            if (end > g->duration) end = g->duration > to ? g->duration : to;
+        }
+        double secs = end - until;
+        if (secs <= 0) continue;
+        double vcpu = gd_jnum(st, "cpu", 256) / 1024.0, gb = gd_jnum(st, "memory", 512) / 1024.0;
+        double cv = (pv > 0 ? pv : 0) * sc->billing.multiplier * vcpu * secs / 3600.0;
+        double cg = (pg > 0 ? pg : 0) * sc->billing.multiplier * gb * secs / 3600.0;
+        gd_bill_add(bill, r, "Fargate vCPU-hours", "vCPU-hours", vcpu * secs / 3600.0, cv);
+        gd_bill_add(bill, r, "Fargate GB-hours", "GB-hours", gb * secs / 3600.0, cg);
+        usd += cv + cg;
+        *ntasks += strcmp(gd_jstr(st, "state"), "stopped") != 0;
+        json_t *nst = json_deep_copy(st);
+        json_object_set_new(nst, "billed_until", json_real(end));
+        gd_store_res_set_status(g->db, gd_jstr(r, "id"), nst, to);
+        json_decref(nst);
+    }
+    json_decref(list);
+    return usd;
+}
+
 /* Charges every team for what ran in [from, to): instances per second (60 s minimum
  * per launch) and load balancers per hour, at list price times the multiplier. */
 void gd_billing_charge(gd_game *g, double to)
@@ -139,7 +185,7 @@ void gd_billing_charge(gd_game *g, double to)
     gd_store_begin(g->db);
     for (int t = 1; t <= g->nteams; t++) {
         double usd = 0;
-        int ninst = 0, nlb = 0, ncdn = 0, nnodes = 0;
+        int ninst = 0, nlb = 0, ncdn = 0, nnodes = 0, ntasks = 0;
         json_t *bill = bill_load(g, t);
         json_t *od_secs = json_object(); /* instance type -> on-demand seconds billed now */
         json_t *inst = gd_store_res_list(g->db, t, "instance", 0);
@@ -230,6 +276,10 @@ void gd_billing_charge(gd_game *g, double to)
                 usd += gd_functions_bill(g, t, bill, sc->billing.multiplier);
                 continue;
             }
+            if (rt->price == GD_PRICE_TASK) {
+                usd += bill_tasks(g, t, bill, rt, to, &ntasks);
+                continue;
+            }
             if (rt->price != GD_PRICE_HOURLY && rt->price != GD_PRICE_REQUESTS) continue;
             double price = gd_scenario_price(sc, rt->name);
             if (price <= 0) continue;
@@ -264,7 +314,10 @@ void gd_billing_charge(gd_game *g, double to)
                              "bill $%.2f: %d instances, %d load balancers, %d cdn", usd, ninst, nlb,
                              ncdn);
             if (nnodes > 0 && l > 0 && (size_t)l < sizeof reason)
-                snprintf(reason + l, sizeof reason - (size_t)l, ", %d nodes (caches, dbs)", nnodes);
+                l += snprintf(reason + l, sizeof reason - (size_t)l, ", %d nodes (caches, dbs)",
+                              nnodes);
+            if (ntasks > 0 && l > 0 && (size_t)l < sizeof reason)
+                snprintf(reason + l, sizeof reason - (size_t)l, ", %d Fargate tasks", ntasks);
             gd_store_ledger_add(g->db, to, t, "billing", -usd * sc->billing.points_per_dollar,
                                 reason);
             gd_score_save(g, t);

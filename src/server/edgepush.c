@@ -87,9 +87,16 @@ static json_t *group_targets(int team, json_t *names, const char *field, const c
         {
             if (json_string_value(x) && !strcmp(json_string_value(x), owner)) reg = 1;
         }
+        /* an ECS task: its service's target groups (gd_ecs_targets), at its own port */
+        int task = !strcmp(gd_jstr(r, "type"), "task");
+        if (task) json_array_foreach(json_object_get(ist, field), k, x)
+            {
+                if (json_string_value(x) && !strcmp(json_string_value(x), owner)) reg = 1;
+            }
         if (!reg) continue;
         char addr[40];
-        snprintf(addr, sizeof addr, "%s:%d", gd_jstr(ist, "ip"), port);
+        snprintf(addr, sizeof addr, "%s:%d", gd_jstr(ist, "ip"),
+                 task ? (int)gd_jnum(ist, "port", port) : port);
         int known = last_health(e, gd_jstr(r, "id"), group);
         int healthy = known >= 0 ? known : boot && json_is_true(json_object_get(ist, "initial"));
         json_array_append_new(targets,

@@ -31,6 +31,7 @@ enum gd_proc_kind {
     GD_PROC_DB,       /* a db node's postgres (server/db.c); res_id is the node's id */
     GD_PROC_DBTASK,   /* initdb, a copy or a pg_basebackup for a db node (server/db.c) */
     GD_PROC_FUNCTION, /* a function's `gameday lambda` (server/functions.c) */
+    GD_PROC_TASK,     /* an ECS task's process (server/ecs.c); res_id is the task's id */
 };
 
 #define GD_PROC_MAGIC 0x50524f43u /* gd_proc.magic */
@@ -121,6 +122,7 @@ typedef struct gd_game {
     gd_metrics *metrics; /* CloudWatch-like series of the edges */
     int stopping;
     uint64_t fleet_sampled_at; /* loop time (ms) of the fleet's last metrics */
+    uint64_t ecs_sampled_at;   /* loop time (ms) of the ECS metrics' last sample (ecs.c) */
     int spot_next;             /* the next spot interruption to give notice of (spot.c) */
     int spot_loaded;           /* spot_next read from the store, spot_times past it */
     gd_spot_times spot_times;  /* its generator: spot_at is interruption spot_next */

@@ -397,8 +397,11 @@ void gd_instance_boot(gd_game *g, json_t *inst)
     snprintf(e_port, sizeof e_port, "PORT=%d", (int)gd_jnum(st, "port", 8000));
     snprintf(e_id, sizeof e_id, "GAMEDAY_INSTANCE_ID=%s", id);
     snprintf(e_salt, sizeof e_salt, "GAMEDAY_SALT=%s", g->sc->salt);
-    snprintf(e_slots, sizeof e_slots, "GAMEDAY_SLOTS=%d",
-             (int)gd_jnum(st, "slots", gd_jnum(lts, "slots", 5)));
+    /* The machine has status.slots; one process of the service uses at most the
+     * scenario's service.process_slots of them (doc/resources.md). */
+    int slots = (int)gd_jnum(st, "slots", gd_jnum(lts, "slots", 5));
+    if (g->sc->process_slots > 0 && slots > g->sc->process_slots) slots = g->sc->process_slots;
+    snprintf(e_slots, sizeof e_slots, "GAMEDAY_SLOTS=%d", slots);
     snprintf(e_queue, sizeof e_queue, "GAMEDAY_QUEUE=%d", (int)gd_jnum(lts, "queue", 32));
     snprintf(e_svc, sizeof e_svc, "GAMEDAY_SERVICE_MS=%.0f",
              gd_jnum(lts, "service_time", 4) * 1000);
@@ -530,9 +533,9 @@ void gd_instance_boot(gd_game *g, json_t *inst)
     for (int k = 0; k < 64; k++) gd_free(owned[k]);
     if (p) {
         gd_launcher_set_status(g, id,
-                               json_pack("{s:s,s:i,s:f}", "state",
+                               json_pack("{s:s,s:i,s:f,s:i}", "state",
                                          gd_inst_state_name(GD_INST_RUNNING), "pid", p->pid,
-                                         "running_at", gd_game_now(g)));
+                                         "running_at", gd_game_now(g), "process_slots", slots));
     } else {
         gd_launcher_set_status(g, id,
                                json_pack("{s:s,s:f,s:s}", "state",

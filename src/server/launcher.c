@@ -8,6 +8,7 @@
 #include "core/mem.h"
 #include "model/state.h"
 #include "server/functions.h"
+#include "server/ecs.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -114,6 +115,7 @@ static int endpoint_ready(gd_game *g, int team)
 struct pass {
     double now;
     json_t *asgs, *instances, *edges, *tgs;
+    json_t *targets; /* instances and running ECS tasks: what target groups register */
 };
 
 static void refresh_instances(gd_game *g, struct pass *p)
@@ -170,13 +172,23 @@ static void rc_instances(gd_game *g, struct pass *p)
     refresh_instances(g, p);
 }
 
+/* ECS: the services' tasks, on their clusters' container instances (running ones, so
+ * after the instances) or Fargate, before the edges register the running tasks. */
+static void rc_ecs(gd_game *g, struct pass *p)
+{
+    gd_ecs_reconcile(g, p->instances, p->now);
+    json_decref(p->targets);
+    p->targets = gd_ecs_targets(g, p->instances);
+}
+
 /* Every type that runs as an edge (GD_RT_EDGE: clb, alb, cdn): its process, its
  * configuration document and its stats; the edges of deleted ones stop. */
 static void rc_edges(gd_game *g, struct pass *p)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(p->edges, i, r) gd_edgepush_reconcile(g, r, p->instances, p->asgs, p->tgs);
+    json_t *targets = p->targets ? p->targets : p->instances;
+    json_array_foreach(p->edges, i, r) gd_edgepush_reconcile(g, r, targets, p->asgs, p->tgs);
     gd_edgepush_forget(g, p->edges);
 }
 
@@ -193,7 +205,8 @@ static void rc_target_groups(gd_game *g, struct pass *p)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(p->tgs, i, r) gd_edgepush_tg_status(g, r, p->edges, p->instances, p->asgs);
+    json_t *targets = p->targets ? p->targets : p->instances;
+    json_array_foreach(p->tgs, i, r) gd_edgepush_tg_status(g, r, p->edges, targets, p->asgs);
 }
 
 /* The fleet's own metrics (CPUUtilization, group sizes), once a wall second. */
@@ -277,6 +290,7 @@ static const struct {
     {"db", rc_dbs},
     {"instance", rc_instances},
     {"function", rc_functions},
+    {"ecs", rc_ecs},
     {"edges", rc_edges},
     {"target_group", rc_target_groups},
     {"fleet metrics", rc_fleet_metrics},
@@ -305,6 +319,7 @@ static void pass_once(gd_game *g)
     json_decref(p.instances);
     json_decref(p.edges);
     json_decref(p.tgs);
+    json_decref(p.targets);
 }
 
 /* Passes never nest: a reconciler's write (through the operations layer, which

@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "model/state.h"
 #include "server/cache_cluster.h"
+#include "server/ecs.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -91,12 +92,14 @@ int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     json_t *inst = gd_store_res_list(g->db, team, "instance", 0);
     json_t *lbs = gd_launcher_list_flagged(g, team, GD_RT_LB); /* load balancers sit in subnets */
     json_t *caches = gd_store_res_list(g->db, team, "cache_cluster", 0); /* nodes, endpoints */
+    json_t *tasks = gd_store_res_list(g->db, team, "task", 0); /* ECS tasks' own addresses */
     int r = GD_EFULL;
     for (uint32_t i = 0; i < gd_cidr_usable(c); i++) {
         uint32_t cand;
         gd_cidr_host(c, i, &cand);
         if (!ip_in_use(inst, cand) && !ip_in_use(lbs, cand) && !gd_cache_holds_ip(caches, cand) &&
-            !gd_db_ip_in_use(g, team, cand) && !ip_held(g, cand)) {
+            !gd_db_ip_in_use(g, team, cand) && !gd_ecs_ip_in_use(tasks, cand) &&
+            !ip_held(g, cand)) {
             *ip = cand;
             r = 0;
             break;
@@ -105,6 +108,7 @@ int gd_net_alloc_ip(gd_game *g, int team, const char *subnet, uint32_t *ip, char
     json_decref(inst);
     json_decref(lbs);
     json_decref(caches);
+    json_decref(tasks);
     if (r < 0) {
         char cb[24];
         snprintf(err, n,

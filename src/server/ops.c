@@ -15,6 +15,7 @@
 #include "server/cache_cluster.h"
 #include "server/faults.h"
 #include "server/invalidations.h"
+#include "server/ecs.h"
 #include "server/launcher_int.h"
 
 #include <ctype.h>
@@ -293,7 +294,7 @@ int gd_op_create(gd_game *g, const gd_actor *who, const json_t *body, gd_op_resu
     if (r == 0) r = known_keys(body, keys, out);
     if (r == 0 && !gd_registry_find(type)) {
         const char *names[64];
-        char allow[300];
+        char allow[512];
         gd_registry_names(0, names, 64);
         gd_join(names, allow, sizeof allow);
         r = fail(out, 400, "ValidationError", "type: '%s' is not a resource type (allowed: %s)",
@@ -546,10 +547,35 @@ int gd_op_delete(gd_game *g, const gd_actor *who, const char *id, gd_op_result *
 /* ---- actions ------------------------------------------------------------------------ */
 
 /* SetDesiredCapacity: {"desired": N} within the group's min..max. */
+/* An ecs_service's desired_count, from a scale action (UpdateService); its range is the
+ * registry's (the update's check). */
+static int scale_service(gd_game *g, const gd_actor *who, json_t *svc, const json_t *d,
+                         gd_op_result *out)
+{
+    json_t *params = json_pack("{s:s,s:O?}", "service", gd_jstr(svc, "name"), "desiredCount", d);
+    if (!json_is_integer(d)) {
+        int r = fail(out, 400, "ValidationError", "desired: must be an integer");
+        audit(g, who, "UpdateService", params, out);
+        return r;
+    }
+    json_t *patch = json_pack("{s:O}", "desired_count", d);
+    int r = update(g, who, svc, patch, "UpdateService", params, out);
+    json_decref(patch);
+    return r;
+}
+
 static int act_scale(gd_game *g, const gd_actor *who, const char *name, const json_t *body,
                      gd_op_result *out)
 {
     static const char *const keys[] = {"desired", NULL};
+    json_t *svc = known_keys(body, keys, out) == 0
+                      ? gd_store_res_live(g->db, who->team, name, "ecs_service")
+                      : NULL;
+    if (svc) { /* an ECS service scales by its desired_count */
+        int r = scale_service(g, who, svc, json_object_get(body, "desired"), out);
+        json_decref(svc);
+        return r;
+    }
     json_t *params = json_pack("{s:s,s:O?}", "autoScalingGroupName", name, "desiredCapacity",
                                json_object_get(body, "desired"));
     int r = known_keys(body, keys, out);
@@ -1032,4 +1058,26 @@ int gd_op_action(gd_game *g, const gd_actor *who, const char *action, const char
         return actions[i].fn(g, who, target, body, out);
     }
     return fail(out, 400, "InvalidAction", "no action '%s'", action);
+}
+
+int gd_op_run_task(gd_game *g, const gd_actor *who, const char *service, gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    json_t *svc = gd_store_res_live(g->db, who->team, service, "ecs_service");
+    if (!svc) return fail(out, 404, "ServiceNotFoundException", "no ecs_service '%s'", service);
+    char id[40];
+    int r = gd_ecs_run_task(g, who->team, svc, who->principal, id);
+    json_decref(svc);
+    if (r < 0) return fail(out, 400, "ClientException", "%s", gd_strerror(r));
+    return ok(out, 201, gd_store_res_get(g->db, who->team, id));
+}
+
+int gd_op_stop_task(gd_game *g, const gd_actor *who, const char *id, int hard, const char *reason,
+                    gd_op_result *out)
+{
+    memset(out, 0, sizeof *out);
+    int r = gd_ecs_stop_task(g, who->team, id, hard, who->principal, reason);
+    if (r == GD_ENOENT) return fail(out, 404, "ClientException", "no task '%s'", id);
+    if (r < 0) return fail(out, 400, "InvalidParameterException", "task '%s' is stopped", id);
+    return ok(out, 200, gd_store_res_get(g->db, who->team, id));
 }

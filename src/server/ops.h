@@ -126,4 +126,12 @@ int gd_op_terminate(gd_game *g, const gd_actor *who, const char *id, int hard, c
 int gd_op_deregister(gd_game *g, const gd_actor *who, const char *id, const char *asg, double delay,
                      gd_op_result *out);
 
+/** RunTask for an ecs_service (id or name): a pending task its scheduler places. 201
+ *  with it; 404 when the service is gone. Audited once (by the launcher's primitive). */
+int gd_op_run_task(gd_game *g, const gd_actor *who, const char *service, gd_op_result *out);
+/** StopTask: the task stops with reason (SIGKILL when hard). 404 when there is no such
+ *  task, 400 when it is stopped already. Audited once. */
+int gd_op_stop_task(gd_game *g, const gd_actor *who, const char *id, int hard, const char *reason,
+                    gd_op_result *out);
+
 #endif

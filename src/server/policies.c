@@ -5,6 +5,7 @@
  * "autoscaling", so it is checked and audited as a player's would be. The formulas,
  * where AWS publishes none, are in doc/cloudwatch.md. */
 #include "core/log.h"
+#include "model/ecs.h"
 #include "model/stat.h"
 #include "model/state.h"
 #include "server/launcher_int.h"
@@ -47,6 +48,35 @@ static int set_desired(gd_game *g, int team, json_t *asg, long long want, const 
     return rc == 0;
 }
 
+/* An ECS service's desired_count by Application Auto Scaling, within the policy's
+ * min_capacity..max_capacity (1..GD_ECS_MAX_TASKS when absent): a scale action through
+ * the operations layer (audited UpdateService by "autoscaling"). 1 if it changed. */
+static int set_count(gd_game *g, int team, json_t *p, json_t *svc, long long want, const char *why)
+{
+    json_t *ps = json_object_get(p, "spec");
+    long long mn = (long long)gd_jnum(ps, "min_capacity", 1);
+    long long mx = (long long)gd_jnum(ps, "max_capacity", GD_ECS_MAX_TASKS);
+    long long cur = (long long)gd_jnum(json_object_get(svc, "spec"), "desired_count", 1);
+    if (want < mn) want = mn;
+    if (want > mx) want = mx;
+    if (want == cur) return 0;
+    gd_actor who = {.team = team, .principal = "autoscaling", .trust = GD_TRUST_GAME};
+    gd_op_result r;
+    json_t *body = json_pack("{s:I}", "desired", (json_int_t)want);
+    int rc = gd_op_action(g, &who, "scale", gd_jstr(svc, "name"), body, &r);
+    json_decref(body);
+    if (rc == 0) {
+        gd_info("policy_scaled", "team=%d ecs_service=%s from=%lld to=%lld why=%s", team,
+                gd_jstr(svc, "name"), cur, want, gd_log_q(why));
+        char line[400];
+        snprintf(line, sizeof line, "%s: desired_count %lld -> %lld (%s)", gd_jstr(svc, "name"),
+                 cur, want, why);
+        gd_store_ledger_add(g->db, gd_game_now(g), team, "autoscaling", 0, line);
+    }
+    gd_op_result_free(&r);
+    return rc == 0;
+}
+
 /* AWS's rounding of a percent change: above 1 down, between 0 and 1 to 1, between -1
  * and 0 to -1, below -1 up; then at least min_adjustment_magnitude either way. */
 static long long percent_change(long long cur, double pct, long long mam)
@@ -69,8 +99,14 @@ void gd_policy_execute(gd_game *g, int team, const char *policy, const char *ala
     json_t *spec = json_object_get(p, "spec"), *st = json_object_get(p, "status");
     const char *type = gd_jstr(spec, "policy_type");
     double now = gd_game_now(g);
-    json_t *asg = gd_store_res_live(g->db, team, gd_jstr(spec, "asg"), "asg");
+    /* what it scales: the group, or the ECS service (its desired_count) */
+    json_t *svc = *gd_jstr(spec, "ecs_service")
+                      ? gd_store_res_live(g->db, team, gd_jstr(spec, "ecs_service"), "ecs_service")
+                      : NULL;
+    json_t *asg =
+        svc ? json_incref(svc) : gd_store_res_live(g->db, team, gd_jstr(spec, "asg"), "asg");
     if (!asg || !strcmp(type, "TargetTrackingScaling") || now < gd_jnum(st, "cooldown_until", 0)) {
+        json_decref(svc);
         json_decref(asg);
         json_decref(p);
         return;
@@ -95,7 +131,8 @@ void gd_policy_execute(gd_game *g, int team, const char *policy, const char *ala
         adj = (long long)gd_jnum(spec, "scaling_adjustment", 0);
         found = 1;
     }
-    long long cur = (long long)gd_jnum(json_object_get(asg, "spec"), "desired", 0);
+    long long cur =
+        (long long)gd_jnum(json_object_get(asg, "spec"), svc ? "desired_count" : "desired", 0);
     const char *at = gd_jstr(spec, "adjustment_type");
     long long want =
         !strcmp(at, "ExactCapacity") ? adj
@@ -105,7 +142,8 @@ void gd_policy_execute(gd_game *g, int team, const char *policy, const char *ala
             : cur + adj;
     char why[200];
     snprintf(why, sizeof why, "policy %s on alarm %s", policy, alarm);
-    if (found && set_desired(g, team, asg, want, why)) {
+    if (found &&
+        (svc ? set_count(g, team, p, svc, want, why) : set_desired(g, team, asg, want, why))) {
         /* Simple scaling waits its cooldown; step scaling its instances' warm-up. */
         double wait = !strcmp(type, "StepScaling") ? gd_jnum(spec, "estimated_instance_warmup", 300)
                                                    : gd_jnum(spec, "cooldown", 300);
@@ -114,6 +152,7 @@ void gd_policy_execute(gd_game *g, int team, const char *policy, const char *ala
                                          alarm, "last_desired", (json_int_t)want, "cooldown_until",
                                          now + wait));
     }
+    json_decref(svc);
     json_decref(asg);
     json_decref(p);
 }
@@ -220,6 +259,51 @@ static int tt_wish(gd_game *g, json_t *p, json_t *asg, json_t *instances, double
     return 0;
 }
 
+/* Target tracking of an ECS service (ECSServiceAverageCPUUtilization): its running
+ * tasks' average CPUUtilization per minute against the target, with the same rules as
+ * a group's (out on 3 of 3 datapoints above, in on 15 of 15 under 90 %, after the
+ * warm-up of the last scale-out), each policy on its own. */
+static void track_service(gd_game *g, json_t *p, double pe)
+{
+    int team = (int)json_integer_value(json_object_get(p, "team"));
+    json_t *spec = json_object_get(p, "spec");
+    json_t *svc = gd_store_res_live(g->db, team, gd_jstr(spec, "ecs_service"), "ecs_service");
+    if (!svc) return;
+    gd_stat avg;
+    gd_stat_parse("Average", &avg);
+    double v[TT_IN_N];
+    gd_metrics_periods(g->metrics, gd_jstr(svc, "id"), "CPUUtilization", pe, TT_IN_N, TT_PERIOD,
+                       &avg, v);
+    double target = gd_jnum(spec, "target_value", 1), value = v[TT_IN_N - 1];
+    int above = 0, below = 0;
+    for (int i = TT_IN_N - TT_OUT_N; i < TT_IN_N; i++) above += !isnan(v[i]) && v[i] > target;
+    for (int i = 0; i < TT_IN_N; i++) below += !isnan(v[i]) && v[i] < target * TT_IN_SHARE;
+    double n = gd_jnum(json_object_get(svc, "status"), "running_count", 0);
+    long long want = isnan(value) ? 0 : (long long)ceil((n > 0 ? n : 1) * value / target - 1e-9);
+    long long cur = (long long)gd_jnum(json_object_get(svc, "spec"), "desired_count", 1);
+    double warm = gd_jnum(spec, "estimated_instance_warmup", 300);
+    int w = isnan(value)                      ? 0
+            : above == TT_OUT_N && want > cur ? 1
+            : below == TT_IN_N && want < cur &&
+                    !json_is_true(json_object_get(spec, "disable_scale_in")) &&
+                    pe >= gd_jnum(json_object_get(p, "status"), "scaled_out_at", -1e18) + warm
+                ? -1
+                : 0;
+    gd_launcher_set_status(g, gd_jstr(p, "id"),
+                           json_pack("{s:f,s:o?,s:s}", "evaluated_until", pe, "last_value",
+                                     isnan(value) ? NULL : json_real(value), "wish",
+                                     w > 0   ? "out"
+                                     : w < 0 ? "in"
+                                             : "hold"));
+    char why[256];
+    snprintf(why, sizeof why,
+             "target tracking %s: ECSServiceAverageCPUUtilization %.4g %s target %g",
+             gd_jstr(p, "name"), value, w > 0 ? ">" : "<", target);
+    if (w != 0 && set_count(g, team, p, svc, want, why) && w > 0)
+        gd_launcher_set_status(g, gd_jstr(p, "id"), json_pack("{s:f}", "scaled_out_at", pe));
+    json_decref(svc);
+}
+
 void gd_policies_track(gd_game *g, json_t *policies, double now)
 {
     double pe = gd_metrics_settled(now, TT_PERIOD);
@@ -232,6 +316,10 @@ void gd_policies_track(gd_game *g, json_t *policies, double now)
         if (strcmp(gd_jstr(spec, "policy_type"), "TargetTrackingScaling") != 0 ||
             pe <= gd_jnum(json_object_get(p, "status"), "evaluated_until", -1))
             continue;
+        if (*gd_jstr(spec, "ecs_service")) {
+            track_service(g, p, pe);
+            continue;
+        }
         int team = (int)json_integer_value(json_object_get(p, "team"));
         char key[96];
         snprintf(key, sizeof key, "%d/%s", team, gd_jstr(spec, "asg"));

@@ -10,6 +10,7 @@
 #include "model/state.h"
 #include "server/cache_cluster.h"
 #include "server/functions.h"
+#include "server/ecs.h"
 #include "server/launcher_int.h"
 
 #include <stdio.h>
@@ -87,6 +88,8 @@ static void proc_exited(gd_game *g, gd_proc *p, int64_t status, int sig)
     } else if (p->kind == GD_PROC_FUNCTION) {
         gd_launcher_set_status(g, p->res_id, json_pack("{s:i,s:s}", "pid", 0, "last_exit", why));
         gd_functions_exited(g, p->res_id);
+    } else if (p->kind == GD_PROC_TASK) {
+        gd_ecs_proc_exited(g, p->res_id, why);
     } else if (p->kind == GD_PROC_LOADGEN) {
         if (status == 0 && !sig) g->teams[p->team].loadgen_done = 1;
     } else if (p->kind == GD_PROC_REDIS) {
@@ -285,6 +288,12 @@ void gd_launcher_adopt(gd_game *g)
             snprintf(want, sizeof want, "lambda --addr %s:", gd_jstr(st, "ip"));
             if (kill(pid, 0) == 0 && proc_has(pid, "cmdline", want))
                 adopt(g, GD_PROC_FUNCTION, team, gd_jstr(r, "id"), pid);
+        } else if (!strcmp(type, "task") && !strcmp(gd_jstr(st, "state"), "running")) {
+            /* a task's process has its task id as GAMEDAY_INSTANCE_ID */
+            char want[80];
+            snprintf(want, sizeof want, " GAMEDAY_INSTANCE_ID=%s ", gd_jstr(r, "id"));
+            if (kill(pid, 0) == 0 && proc_has(pid, "environ", want + 1))
+                adopt(g, GD_PROC_TASK, team, gd_jstr(r, "id"), pid);
         } else if (gd_registry_has(type, GD_RT_EDGE)) {
             char want[64];
             snprintf(want, sizeof want, "edge --admin %s", gd_jstr(st, "admin"));

@@ -85,6 +85,8 @@ Test(registry, defaults_pass_their_own_checks)
         {"deny_policy", "{\"principals\": [\"ceo\"]}"},
         {"cache_cluster", "{\"subnets\": [\"s\"]}"},
         {"db", "{\"subnets\": [\"s\"]}"},
+        {"ecs_service", "{\"cluster\": \"c\", \"task_definition\": \"t\"}"},
+        {"task", "{\"ecs_service\": \"s\", \"cluster\": \"c\", \"task_definition\": \"t\"}"},
         {"function", "{\"subnet\": \"s\"}"},
     };
     size_t n;

@@ -539,7 +539,7 @@ Test(scenario, section_errors)
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
         "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db, "
-        "function)",
+        "cluster, task_definition, ecs_service, task, function)",
         "20:3: field 'architecture.endpoint': missing (needed unless dns.resolve names the record "
         "customers look up) (allowed: no entry is defined)",
         "20:14: field 'architecture.resources': the list is empty (allowed: a list of {type, "
@@ -583,12 +583,12 @@ Test(scenario, architecture_errors)
         "alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
         "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db, "
-        "function)",
+        "cluster, task_definition, ecs_service, task, function)",
         "12:7: field 'architecture.resources[5].type': missing (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
         "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
         "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db, "
-        "function)",
+        "cluster, task_definition, ecs_service, task, function)",
         "13:28: field 'architecture.resources[6].name': subnet 'a' is already defined (at "
         "TMP:8:7) (allowed: a name used once per team (all types share names))",
         "14:65: asg 'web': field 'subnets[1]': no subnet named 'zz' (allowed: a, b, c)",
@@ -596,7 +596,7 @@ Test(scenario, architecture_errors)
         "service_version, command, "
         "instance_type, market, port, slots, queue, service_time, boot_time, sessions, "
         "session_store, database, read_from, db_pool, cache, cache_ttl, security_groups, tags, "
-        "termination_protection)",
+        "termination_protection, ecs_cluster)",
         "17:55: clb 'lb': field 'instances[0]': no instance named 'web' (allowed: no instance is "
         "defined)",
         "18:7: field 'architecture.resources[10]': expected a mapping, got 42 (allowed: a "
@@ -1323,7 +1323,8 @@ Test(scenario, ceo_and_fis_event_errors_say_where_and_what_is_allowed)
         "10:38: field 'events[3].target': 'rocket' is not a resource type (allowed: vpc, subnet, "
         "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, scaling_policy, "
         "scheduled_action, dns_record, elastic_ip, security_group, reserved_instance, "
-        "experiment_template, experiment, deny_policy, cache_cluster, db, function)",
+        "experiment_template, experiment, deny_policy, cache_cluster, db, "
+        "cluster, task_definition, ecs_service, task, function)",
         "11:53: field 'events[4].patch': a scale event takes no patch (allowed: a patch only "
         "with action: update)",
         "12:51: field 'events[5].target': detach_target_group acts on an asg, not a alb "

@@ -54,8 +54,12 @@ Test(schema, types_and_prefixes)
     cr_assert_str_eq(t[18], "deny_policy");
     cr_assert_str_eq(t[19], "cache_cluster");
     cr_assert_str_eq(t[20], "db");
-    cr_assert_str_eq(t[21], "function");
-    cr_assert_null(t[22]);
+    cr_assert_str_eq(t[21], "cluster");
+    cr_assert_str_eq(t[22], "task_definition");
+    cr_assert_str_eq(t[23], "ecs_service");
+    cr_assert_str_eq(t[24], "task");
+    cr_assert_str_eq(t[25], "function");
+    cr_assert_null(t[26]);
     cr_assert_eq(gd_schema_known("rocket"), 0);
     cr_assert_eq(gd_schema_known(NULL), 0);
     cr_assert_str_eq(gd_schema_id_prefix("vpc"), "vpc");
@@ -230,7 +234,7 @@ Test(schema, api_errors_name_the_path)
            "service_version, command, instance_type, market, port, slots, queue, service_time, "
            "boot_time, "
            "sessions, session_store, database, read_from, db_pool, cache, cache_ttl, "
-           "security_groups, tags, termination_protection)\n"
+           "security_groups, tags, termination_protection, ecs_cluster)\n"
            "spec.instance_type: launch_template 'web': field 'instance_type': \"t3.nano\" is not "
            "one of the allowed values (allowed: t3.micro, t3.small, t3.medium, m5.large, "
            "m5.xlarge, c5.large, c5.xlarge)\n"
@@ -367,7 +371,7 @@ Test(schema, unknown_type_and_not_a_mapping)
            "launch_template, instance, asg, clb, alb, target_group, cdn, alarm, "
            "scaling_policy, scheduled_action, dns_record, elastic_ip, security_group, "
            "reserved_instance, experiment_template, experiment, deny_policy, cache_cluster, db, "
-           "function)");
+           "cluster, task_definition, ecs_service, task, function)");
     gd_free(j);
     json_decref(s);
     s = json_integer(3);
