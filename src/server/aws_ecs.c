@@ -303,11 +303,15 @@ static json_t *service_json(gd_aws_ctx *cx, const json_t *svc)
     return out;
 }
 
-static void describe_services(gd_aws_call *k)
+/* DescribeServices and DescribeTasks: the resources of `type` named in the list field
+ * `field` (at most max) that belong to the cluster asked for, each as json_of makes it;
+ * the others as failures (MISSING), as ECS answers. */
+static void describe_in_cluster(gd_aws_call *k, const char *field, int max, const char *type,
+                                json_t *(*json_of)(gd_aws_ctx *cx, const json_t *r))
 {
-    static const char *const fields[] = {"cluster", "services", "include", NULL};
+    const char *const fields[] = {"cluster", field, "include", NULL};
     if (known(k, fields) < 0) return;
-    json_t *want = list_field(k, "services", 10, 1);
+    json_t *want = list_field(k, field, max, 1);
     if (!want) return;
     gd_aws_ctx cx;
     gd_aws_ctx_open(&cx, k);
@@ -323,17 +327,21 @@ static void describe_services(gd_aws_call *k)
     json_array_foreach(want, i, x)
     {
         char name[200];
-        json_t *s =
-            gd_aws_find(cx.all, "ecs_service", name_of(json_string_value(x), name, sizeof name));
-        if (s && !strcmp(gd_jstr(json_object_get(s, "spec"), "cluster"), gd_jstr(c, "name")))
-            json_array_append_new(out, service_json(&cx, s));
+        json_t *r = gd_aws_find(cx.all, type, name_of(json_string_value(x), name, sizeof name));
+        if (r && !strcmp(gd_jstr(json_object_get(r, "spec"), "cluster"), gd_jstr(c, "name")))
+            json_array_append_new(out, json_of(&cx, r));
         else
             json_array_append_new(
                 failures, json_pack("{s:s,s:s}", "arn", json_string_value(x), "reason", "MISSING"));
     }
     json_decref(want);
     gd_aws_ctx_close(&cx);
-    gd_aws_json_send(k, json_pack("{s:o,s:o}", "services", out, "failures", failures));
+    gd_aws_json_send(k, json_pack("{s:o,s:o}", field, out, "failures", failures));
+}
+
+static void describe_services(gd_aws_call *k)
+{
+    describe_in_cluster(k, "services", 10, "ecs_service", service_json);
 }
 
 static void update_service(gd_aws_call *k)
@@ -495,34 +503,7 @@ static json_t *task_json(gd_aws_ctx *cx, const json_t *t)
 
 static void describe_tasks(gd_aws_call *k)
 {
-    static const char *const fields[] = {"cluster", "tasks", "include", NULL};
-    if (known(k, fields) < 0) return;
-    json_t *want = list_field(k, "tasks", 100, 1);
-    if (!want) return;
-    gd_aws_ctx cx;
-    gd_aws_ctx_open(&cx, k);
-    json_t *c = cluster_param(k, &cx);
-    if (!c) {
-        json_decref(want);
-        gd_aws_ctx_close(&cx);
-        return;
-    }
-    json_t *out = json_array(), *failures = json_array();
-    size_t i;
-    json_t *x;
-    json_array_foreach(want, i, x)
-    {
-        char name[200];
-        json_t *t = gd_aws_find(cx.all, "task", name_of(json_string_value(x), name, sizeof name));
-        if (t && !strcmp(gd_jstr(json_object_get(t, "spec"), "cluster"), gd_jstr(c, "name")))
-            json_array_append_new(out, task_json(&cx, t));
-        else
-            json_array_append_new(
-                failures, json_pack("{s:s,s:s}", "arn", json_string_value(x), "reason", "MISSING"));
-    }
-    json_decref(want);
-    gd_aws_ctx_close(&cx);
-    gd_aws_json_send(k, json_pack("{s:o,s:o}", "tasks", out, "failures", failures));
+    describe_in_cluster(k, "tasks", 100, "task", task_json);
 }
 
 static void describe_task_definition(gd_aws_call *k)
