@@ -440,12 +440,7 @@ void gd_edgepush_reconcile(gd_game *g, json_t *lb, json_t *instances, json_t *as
     }
     gd_link_push(g, e, edge_config(g, lb, instances, asgs, tgs));
     if (!strcmp(gd_jstr(lb, "type"), "cdn")) gd_inv_push(g, lb, e);
-    if (!e->stats_inflight && uv_now(g->loop) >= e->stats_at + GD_METRIC_SAMPLE_MS) {
-        e->stats_at = uv_now(g->loop);
-        static const char q[] = "GET /stats HTTP/1.1\r\nHost: edge\r\n\r\n";
-        if (gd_httpc_request(e->admin, q, sizeof q - 1, 2000, on_stats, e) == 0)
-            e->stats_inflight = 1;
-    }
+    gd_link_poll_stats(g, e, on_stats);
 }
 
 void gd_edgepush_forget(gd_game *g, json_t *edges)

@@ -137,12 +137,7 @@ static void reconcile_one(gd_game *g, json_t *fn, json_t *all)
         "release", *rel ? rel : "v2", "service",
         *gd_jstr(spec, "service") ? gd_jstr(spec, "service") : "unicorn");
     gd_link_push(g, e, doc);
-    if (!e->stats_inflight && uv_now(g->loop) >= e->stats_at + GD_METRIC_SAMPLE_MS) {
-        e->stats_at = uv_now(g->loop);
-        static const char q[] = "GET /stats HTTP/1.1\r\nHost: lambda\r\n\r\n";
-        if (gd_httpc_request(e->admin, q, sizeof q - 1, 2000, on_stats, e) == 0)
-            e->stats_inflight = 1;
-    }
+    gd_link_poll_stats(g, e, on_stats);
 }
 
 void gd_functions_reconcile(gd_game *g)

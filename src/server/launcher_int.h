@@ -112,6 +112,9 @@ gd_edge_link *gd_link_add(gd_game *g, gd_edge_link **list, const char *id, uint3
  *  stopped with reason, the link freed. */
 void gd_link_forget(gd_game *g, gd_edge_link **list, const json_t *live, enum gd_proc_kind kind,
                     const char *reason);
+/** Asks the daemon for its /stats (cb gets the answer) once a metric sample, unless a
+ *  request is already on its way. */
+void gd_link_poll_stats(gd_game *g, gd_edge_link *e, gd_httpc_cb cb);
 void gd_link_spawn(gd_game *g, gd_edge_link *e, enum gd_proc_kind kind, char **args,
                    const char *pid_key);
 /** Pushes doc (taken) when it differs from what the daemon holds and was not refused. */

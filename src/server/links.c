@@ -7,6 +7,7 @@
 #include "core/mem.h"
 #include "server/game_int.h"
 #include "server/launcher_int.h"
+#include "server/metrics.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -65,6 +66,14 @@ void gd_link_forget(gd_game *g, gd_edge_link **list, const json_t *live, enum gd
         e->magic = 0;
         gd_free(e);
     }
+}
+
+void gd_link_poll_stats(gd_game *g, gd_edge_link *e, gd_httpc_cb cb)
+{
+    if (e->stats_inflight || uv_now(g->loop) < e->stats_at + GD_METRIC_SAMPLE_MS) return;
+    e->stats_at = uv_now(g->loop);
+    static const char q[] = "GET /stats HTTP/1.1\r\nHost: daemon\r\n\r\n";
+    if (gd_httpc_request(e->admin, q, sizeof q - 1, 2000, cb, e) == 0) e->stats_inflight = 1;
 }
 
 void gd_link_spawn(gd_game *g, gd_edge_link *e, enum gd_proc_kind kind, char **args,
