@@ -31,9 +31,11 @@ def game(tmp_path):
 
 
 def edge_groups(g):
-    """{group name: [targets]} from the edge's /stats."""
-    out = {tg["name"]: [] for tg in g.edge_stats()["target_groups"]}
-    for t in g.edge_stats()["targets"]:
+    """{group name: [targets]} from one snapshot of the edge's /stats (two reads could
+    straddle the edge's first configuration: groups from before it, targets after)."""
+    stats = g.edge_stats()
+    out = {tg["name"]: [] for tg in stats["target_groups"]}
+    for t in stats["targets"]:
         if "target_group" in t:
             out.setdefault(t["target_group"], []).append(t)
     return out
