@@ -23,6 +23,8 @@ const gd_field gd_ecs_cluster_fields[] = {
 
 const gd_field gd_ecs_taskdef_fields[] = {
     {F("service", GD_F_ENUM, 0, "\"unicorn\""), .enums = task_services},
+    /* the release its tasks run (absent: v2); a change is a new revision */
+    {F("service_version", GD_F_ENUM, 0, NULL), .enums = gd_releases},
     /* cpu units (1024 a vCPU) and memory MiB the task reserves on its host */
     {F("cpu", GD_F_INT, 0, "256"), RANGE(128, 4096)},
     {F("memory", GD_F_INT, 0, "512"), RANGE(128, 30720)},
@@ -49,6 +51,12 @@ const gd_field gd_ecs_service_fields[] = {
     /* the deployment circuit breaker: after gd_ecs_breaker_threshold failed tasks of
      * one task definition, no more are started (doc/resources.md) */
     {F("circuit_breaker", GD_F_BOOL, 0, "false")},
+    /* with circuit_breaker: a failed deployment goes back to the last completed one */
+    {F("rollback", GD_F_BOOL, 0, "false")},
+    /* a rolling deployment keeps at least this share of desired_count healthy, and
+     * runs at most maximum_percent of it (AWS's deploymentConfiguration) */
+    {F("minimum_healthy_percent", GD_F_INT, 0, "100"), RANGE(0, 100)},
+    {F("maximum_percent", GD_F_INT, 0, "200"), RANGE(100, 200)},
     {F("tags", GD_F_TAGS, 0, NULL)},
     {.name = NULL},
 };
@@ -121,6 +129,24 @@ static const char *jstr(const json_t *o, const char *k)
 void gd_ecs_service_check_arch(gd_arch_check *a, const json_t *res)
 {
     json_t *spec = json_object_get(res, "spec");
+    json_t *minp = json_object_get(spec, "minimum_healthy_percent");
+    json_t *maxp = json_object_get(spec, "maximum_percent");
+    int lo = minp ? (int)json_integer_value(minp) : 100;
+    int hi = maxp ? (int)json_integer_value(maxp) : 200;
+    if (hi <= lo) {
+        char allow[64];
+        snprintf(allow, sizeof allow, "more than minimum_healthy_percent (%d)", lo);
+        gd_arch_fail(a, spec, "maximum_percent", maxp, "maximum_percent", allow,
+                     "a deployment could neither start a new task nor stop an old one");
+        return;
+    }
+    if (json_is_true(json_object_get(spec, "rollback")) &&
+        !json_is_true(json_object_get(spec, "circuit_breaker"))) {
+        gd_arch_fail(a, spec, "rollback", json_object_get(spec, "rollback"), "rollback",
+                     "true only with circuit_breaker: true",
+                     "the circuit breaker is what decides to roll back");
+        return;
+    }
     json_t *subnets = json_object_get(spec, "subnets");
     int fargate = !strcmp(jstr(spec, "launch_type"), "FARGATE");
     if (fargate && json_array_size(subnets) == 0) {

@@ -79,7 +79,7 @@ static const char *const markets[] = {"on-demand", "spot", NULL};
 static const char *const services[] = {"unicorn", "time", "clothes", NULL};
 /* the unicorn service's releases (doc/resources.md): v1 fails now and then, v2 is fixed,
  * v3 keeps computed hashes, v4 is a broken build */
-static const char *const releases[] = {"v1", "v2", "v3", "v4", NULL};
+const char *const gd_releases[] = {"v1", "v2", "v3", "v4", NULL};
 static const char *const session_modes[] = {"memory", "cookie", "redis", NULL};
 static const char *const read_froms[] = {"primary", "replicas", NULL};
 static const char *const cache_modes[] = {"none", "redis", NULL};
@@ -102,7 +102,7 @@ static const gd_field subnet_fields[] = {
 static const gd_field lt_fields[] = {
     {F("service", GD_F_ENUM, 0, "\"unicorn\""), .enums = services},
     /* absent: v2 */
-    {F("service_version", GD_F_ENUM, 0, NULL), .enums = releases},
+    {F("service_version", GD_F_ENUM, 0, NULL), .enums = gd_releases},
     {F("command", GD_F_STRS, 0, NULL), RANGE(1, 1e9)},
     {F("instance_type", GD_F_ENUM, 0, "\"t3.micro\""), .enums = instance_types},
     {F("market", GD_F_ENUM, 0, "\"on-demand\""), .enums = markets},
@@ -255,7 +255,7 @@ static const gd_field function_fields[] = {
     {F("subnet", GD_F_REF, 1, NULL)},
     {F("service", GD_F_ENUM, 0, "\"unicorn\""), .enums = fn_services},
     /* absent: v2 */
-    {F("service_version", GD_F_ENUM, 0, NULL), .enums = releases},
+    {F("service_version", GD_F_ENUM, 0, NULL), .enums = gd_releases},
     {F("memory", GD_F_INT, 0, "512"), RANGE(128, 10240)},
     {F("timeout", GD_F_DUR, 0, "30"), RANGE(1, 900)},
     {F("service_time", GD_F_DUR, 0, "4"), RANGE(0, 900)},

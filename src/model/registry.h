@@ -91,6 +91,9 @@ typedef struct gd_rtype {
 
 /** Every row, in the order types are listed to users; *n gets their number. */
 const gd_rtype *gd_registry_all(size_t *n);
+/** The unicorn service's releases, a `service_version` (doc/resources.md): v1 fails now
+ *  and then, v2 is fixed, v3 keeps computed hashes, v4 is a broken build. */
+extern const char *const gd_releases[];
 
 /* The instance-type catalogue: what each type has, and how many slots (requests
  * worked on at once, the emulated CPU) it serves relative to the others. The list

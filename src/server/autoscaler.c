@@ -18,7 +18,7 @@
 /* 1 once no edge can still send to the instance or have a request in flight on it:
  * every edge has accepted a document without it and answered /stats since, and those
  * stats list it nowhere (an edge forgets a deregistered target when it is drained). */
-static int drained(gd_game *g, const char *id)
+int gd_target_drained(gd_game *g, const char *id)
 {
     char quoted[48];
     snprintf(quoted, sizeof quoted, "\"%s\"", id);
@@ -161,7 +161,7 @@ void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances)
             continue;
         } else if (!gd_instance_leaving(r)) {
             json_array_append(mine, r);
-        } else if (now >= gd_jnum(st, "drain_until", 0) || drained(g, gd_jstr(r, "id"))) {
+        } else if (now >= gd_jnum(st, "drain_until", 0) || gd_target_drained(g, gd_jstr(r, "id"))) {
             /* Deregistered and drained: it goes now. Terminating asks for another
              * pass, with what is true then, so this group's stale view stops here. */
             terminate(g, team, gd_jstr(r, "id"), "scale-in");

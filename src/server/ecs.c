@@ -26,6 +26,8 @@
 #define STOPPED_KEPT 20
 /* Events a service keeps in its status, newest last. */
 #define EVENTS_KEPT 20
+/* Revisions of a task definition kept for a rollback, the newest included. */
+#define REVISIONS_KEPT 10
 
 static int team_of(const json_t *r)
 {
@@ -92,20 +94,100 @@ static void service_event(gd_game *g, json_t *svc, const char *msg)
     gd_launcher_set_status(g, gd_jstr(svc, "id"), json_pack("{s:o}", "events", ev));
 }
 
+/* ---- revisions and deployments ---- */
+
+static int revision_of(const json_t *td)
+{
+    int r = (int)gd_jnum(status_of(td), "revision", 1);
+    return r < 1 ? 1 : r;
+}
+
+void gd_ecs_new_revision(gd_game *g, json_t *td, json_t *old_spec)
+{
+    int rev = revision_of(td);
+    json_t *revs = json_object_get(status_of(td), "revisions");
+    json_t *keep = json_is_object(revs) ? json_deep_copy(revs) : json_object();
+    char key[16];
+    snprintf(key, sizeof key, "%d", rev);
+    json_object_set(keep, key, old_spec);
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(keep, tmp, k, v)
+    {
+        if (atoi(k) <= rev + 1 - REVISIONS_KEPT) json_object_del(keep, k);
+    }
+    gd_launcher_set_status(g, gd_jstr(td, "id"),
+                           json_pack("{s:i,s:o}", "revision", rev + 1, "revisions", keep));
+    gd_info("task_definition_revision", "team=%d name=%s revision=%d", team_of(td),
+            gd_jstr(td, "name"), rev + 1);
+}
+
+/* The spec of revision rev of td, or NULL when it is no longer kept (borrowed). */
+static json_t *revision_spec(const json_t *td, int rev)
+{
+    if (rev == revision_of(td)) return spec_of(td);
+    char key[16];
+    snprintf(key, sizeof key, "%d", rev);
+    return json_object_get(json_object_get(status_of(td), "revisions"), key);
+}
+
+/* "family:revision" of a task: what it was started from. */
+static void task_key(const json_t *t, char *out, size_t n)
+{
+    snprintf(out, n, "%s:%d", gd_jstr(spec_of(t), "task_definition"),
+             (int)gd_jnum(status_of(t), "revision", 1));
+}
+
+/* What a service deploys, as "family:revision": its task definition's newest revision,
+ * unless the circuit breaker rolled that one back; then the last completed one. 0, or
+ * -1 when its task definition is gone. */
+static int deploy_target(gd_game *g, const json_t *svc, char *out, size_t n)
+{
+    const char *name = gd_jstr(spec_of(svc), "task_definition");
+    json_t *td = gd_store_res_live(g->db, team_of(svc), name, "task_definition");
+    if (!td) return -1;
+    snprintf(out, n, "%s:%d", name, revision_of(td));
+    json_decref(td);
+    json_t *st = status_of(svc);
+    if (!strcmp(gd_jstr(st, "rolled_back_from"), out) && *gd_jstr(st, "stable_task_definition"))
+        snprintf(out, n, "%s", gd_jstr(st, "stable_task_definition"));
+    return 0;
+}
+
+/* Splits "family:revision" (into family, of size n). */
+static int split_key(const char *key, char *family, size_t n)
+{
+    snprintf(family, n, "%s", key);
+    char *colon = strrchr(family, ':');
+    int rev = colon ? atoi(colon + 1) : 1;
+    if (colon) *colon = 0;
+    return rev < 1 ? 1 : rev;
+}
+
 int gd_ecs_run_task(gd_game *g, int team, json_t *svc, const char *principal, char id_out[40])
 {
     json_t *ss = spec_of(svc);
-    json_t *td = gd_store_res_live(g->db, team, gd_jstr(ss, "task_definition"), "task_definition");
-    json_t *req =
-        json_pack("{s:s,s:s,s:s}", "service", gd_jstr(svc, "name"), "cluster",
-                  gd_jstr(ss, "cluster"), "taskDefinition", gd_jstr(ss, "task_definition"));
-    if (!td) {
-        gd_game_audit(g, team, principal, NULL, "RunTask", req,
-                      json_pack("{s:s}", "message", "its task definition is gone"),
-                      "ClientException");
+    char key[200] = "", family[200] = "";
+    int rev = 1;
+    json_t *td = NULL, *ts = NULL;
+    if (deploy_target(g, svc, key, sizeof key) == 0) {
+        rev = split_key(key, family, sizeof family);
+        td = gd_store_res_live(g->db, team, family, "task_definition");
+        ts = revision_spec(td, rev);
+    }
+    json_t *req = json_pack("{s:s,s:s,s:s}", "service", gd_jstr(svc, "name"), "cluster",
+                            gd_jstr(ss, "cluster"), "taskDefinition",
+                            *key ? key : gd_jstr(ss, "task_definition"));
+    if (!ts) {
+        gd_game_audit(
+            g, team, principal, NULL, "RunTask", req,
+            json_pack("{s:s}", "message",
+                      td ? "that revision is no longer kept" : "its task definition is gone"),
+            "ClientException");
+        json_decref(td);
         return GD_ENOENT;
     }
-    json_t *ts = spec_of(td);
     double seq = gd_game_kv_num(g, "ecs_task_seq", 0) + 1;
     gd_game_kv_setf(g, "ecs_task_seq", "%.0f", seq);
     char name[160];
@@ -115,9 +197,10 @@ int gd_ecs_run_task(gd_game *g, int team, json_t *svc, const char *principal, ch
         json_pack("{s:s,s:s,s:s,s:s,s:s}", "ecs_service", gd_jstr(svc, "name"), "cluster",
                   gd_jstr(ss, "cluster"), "task_definition", gd_jstr(td, "name"), "launch_type",
                   gd_jstr(ss, "launch_type"), "desired_status", "running");
-    json_t *st = json_pack("{s:s,s:i,s:i,s:i,s:f}", "state", "pending", "cpu",
+    json_t *st = json_pack("{s:s,s:i,s:i,s:i,s:f,s:i,s:O}", "state", "pending", "cpu",
                            (int)gd_jnum(ts, "cpu", 256), "memory", (int)gd_jnum(ts, "memory", 512),
-                           "port", (int)gd_jnum(ts, "port", 8000), "created_at", now);
+                           "port", (int)gd_jnum(ts, "port", 8000), "created_at", now, "revision",
+                           rev, "task_spec", ts);
     char id[40];
     int r = gd_store_res_create(g->db, team, "task", name, spec, st, now, id);
     json_decref(spec);
@@ -146,6 +229,26 @@ static void mark_stopped(gd_game *g, const char *id, const char *reason, int har
                                      gd_game_now(g), "stopped_reason", reason, "pid", 0));
 }
 
+/* The longest deregistration delay of the target groups of task t's service, game
+ * seconds; 0 when it has none. */
+static double drain_delay(gd_game *g, const json_t *t)
+{
+    json_t *svc =
+        gd_store_res_live(g->db, team_of(t), gd_jstr(spec_of(t), "ecs_service"), "ecs_service");
+    double d = 0;
+    size_t i;
+    json_t *n;
+    json_array_foreach(json_object_get(spec_of(svc), "target_groups"), i, n)
+    {
+        json_t *tg = gd_store_res_live(g->db, team_of(t), json_string_value(n), "target_group");
+        double x = gd_jnum(spec_of(tg), "deregistration_delay", 300);
+        if (tg && x > d) d = x;
+        json_decref(tg);
+    }
+    json_decref(svc);
+    return d;
+}
+
 int gd_ecs_stop_task(gd_game *g, int team, const char *id, int hard, const char *principal,
                      const char *reason)
 {
@@ -159,6 +262,29 @@ int gd_ecs_stop_task(gd_game *g, int team, const char *id, int hard, const char 
         return t ? GD_EEXIST : GD_ENOENT;
     }
     const char *tid = gd_jstr(t, "id");
+    double delay = hard || strcmp(tstate(t), "running") != 0 ? 0 : drain_delay(g, t);
+    if (gd_instance_leaving(t) && !hard) {
+        json_decref(t); /* draining already: it stops when drained */
+        json_decref(req);
+        return 0;
+    }
+    if (delay > 0) {
+        /* Deregistered first: the edges send it nothing new, and it stops once they
+         * have drained it or the longest deregistration delay has passed. */
+        double now = gd_game_now(g);
+        gd_launcher_set_status(g, tid,
+                               json_pack("{s:s,s:f,s:f,s:s}", "lifecycle", "Terminating",
+                                         "drain_since", now, "drain_until", now + delay,
+                                         "stopping_reason", reason));
+        gd_game_audit(g, team, principal, NULL, "StopTask", req,
+                      json_pack("{s:s,s:s,s:s,s:f}", "taskId", tid, "lastStatus", "DEACTIVATING",
+                                "stoppedReason", reason, "deregistrationDelay", delay),
+                      NULL);
+        gd_info("task_draining", "id=%s by=%s delay=%.0f reason=\"%s\"", tid, principal, delay,
+                reason);
+        json_decref(t);
+        return 0;
+    }
     mark_stopped(g, tid, reason, hard);
     gd_game_audit(
         g, team, principal, NULL, "StopTask", req,
@@ -169,11 +295,15 @@ int gd_ecs_stop_task(gd_game *g, int team, const char *id, int hard, const char 
     return 0;
 }
 
-/* One more failed task of a service's deployment (its circuit breaker counts them). */
-static void count_failure(gd_game *g, int team, const char *service)
+/* One more failed task of a service's deployment (its circuit breaker counts them): a
+ * task of the revision being deployed; an old one's failure is not the new one's. */
+static void count_failure(gd_game *g, const json_t *task)
 {
-    json_t *svc = gd_store_res_live(g->db, team, service, "ecs_service");
-    if (svc)
+    json_t *svc = gd_store_res_live(g->db, team_of(task), gd_jstr(spec_of(task), "ecs_service"),
+                                    "ecs_service");
+    char key[200];
+    task_key(task, key, sizeof key);
+    if (svc && !strcmp(gd_jstr(status_of(svc), "deployment_task_definition"), key))
         gd_launcher_set_status(g, gd_jstr(svc, "id"),
                                json_pack("{s:i}", "failed_tasks",
                                          (int)gd_jnum(status_of(svc), "failed_tasks", 0) + 1));
@@ -192,7 +322,7 @@ void gd_ecs_proc_exited(gd_game *g, const char *task_id, const char *why)
         gd_game_audit(
             g, team_of(t), "ecs", NULL, "TaskStateChange", json_pack("{s:s}", "taskId", task_id),
             json_pack("{s:s,s:s}", "lastStatus", "STOPPED", "stoppedReason", reason), NULL);
-        count_failure(g, team_of(t), gd_jstr(spec_of(t), "ecs_service"));
+        count_failure(g, t);
     }
     json_decref(t);
 }
@@ -276,13 +406,22 @@ static void sweep(gd_game *g, json_t *tasks, json_t *services, struct host *h, s
         char why[160] = "";
         json_t *svc = find(services, team_of(t), gd_jstr(sp, "ecs_service"));
         const char *sick = NULL;
-        if (svc && !strcmp(tstate(t), "running") &&
+        if (gd_instance_leaving(t) &&
+            (now >= gd_jnum(st, "drain_until", 0) || gd_target_drained(g, id))) {
+            const char *said = gd_jstr(st, "stopping_reason");
+            mark_stopped(g, id, *said ? said : "Task stopped", 0);
+            gd_info("task_stopped", "id=%s by=ecs reason=\"%s\" drained=%d", id, said,
+                    now < gd_jnum(st, "drain_until", 0));
+            json_object_set_new(st, "state", json_string("stopped")); /* this pass's view */
+            continue;
+        }
+        if (svc && !strcmp(tstate(t), "running") && !gd_instance_leaving(t) &&
             json_array_size(json_object_get(spec_of(svc), "target_groups")) > 0 &&
             now >=
                 gd_jnum(st, "running_at", now) + gd_jnum(spec_of(svc), "health_check_grace", 0) &&
             (sick = elb_unhealthy(g, t)) != NULL) {
             snprintf(why, sizeof why, "Task failed ELB health checks in (target-group %s)", sick);
-            count_failure(g, team_of(t), gd_jstr(svc, "name"));
+            count_failure(g, t);
         } else if (!svc)
             snprintf(why, sizeof why, "Service %s deleted", gd_jstr(sp, "ecs_service"));
         else if (*ci && !host_of(h, nh, ci))
@@ -316,74 +455,184 @@ static int stop_rank(const json_t *t)
     return *gd_jstr(st, "ip") ? 1 : 0;
 }
 
-/* The scheduler of one service: new tasks up to desired_count, extra ones stopped. */
+/* 1 when task t is running and, if its service has target groups, an edge counts it
+ * InService: what a rolling deployment may rely on. */
+static int task_healthy(gd_game *g, const json_t *svc, const json_t *t)
+{
+    if (strcmp(tstate(t), "running") != 0) return 0;
+    if (json_array_size(json_object_get(spec_of(svc), "target_groups")) == 0) return 1;
+    for (gd_edge_link *e = g->edges; e; e = e->next) {
+        size_t q;
+        json_t *x;
+        json_array_foreach(json_object_get(e->stats, "targets"), q, x)
+        {
+            if (!strcmp(gd_jstr(x, "id"), gd_jstr(t, "id")) &&
+                !strcmp(gd_jstr(x, "state"), "InService"))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* The least advanced of list, the newest first among equals; unhealthy ones before
+ * healthy ones when by_health. NULL when list is empty. */
+static json_t *least_advanced(gd_game *g, const json_t *svc, json_t *list, int by_health)
+{
+    json_t *pick = NULL;
+    int pick_rank = 1 << 20;
+    size_t i;
+    json_t *t;
+    json_array_foreach(list, i, t)
+    {
+        int rk = stop_rank(t) + (by_health ? 4 * task_healthy(g, svc, t) : 0);
+        if (rk < pick_rank || (rk == pick_rank && gd_jnum(status_of(t), "created_at", 0) >=
+                                                      gd_jnum(status_of(pick), "created_at", 0)))
+            pick = t, pick_rank = rk;
+    }
+    return pick;
+}
+
+/* Stops task t of svc (draining it first when it is in target groups), and takes it
+ * out of list. */
+static void stop_one(gd_game *g, json_t *svc, json_t *list, json_t *t, const char *why)
+{
+    gd_actor who = {.team = team_of(svc), .principal = "ecs", .trust = GD_TRUST_GAME};
+    gd_op_result out;
+    gd_op_stop_task(g, &who, gd_jstr(t, "id"), 0, why, &out);
+    gd_op_result_free(&out);
+    size_t i;
+    json_t *x;
+    json_array_foreach(list, i, x) if (x == t)
+    {
+        json_array_remove(list, i);
+        break;
+    }
+}
+
+/* A service's deployment changes state: its status, an event, a log line. */
+static void deployment_state(gd_game *g, json_t *svc, const char *state, const char *key,
+                             const char *msg)
+{
+    json_t *f = json_pack("{s:s}", "deployment_state", state);
+    if (!strcmp(state, "COMPLETED"))
+        json_object_set_new(f, "stable_task_definition", json_string(key));
+    json_object_set(status_of(svc), "deployment_state", json_object_get(f, "deployment_state"));
+    gd_launcher_set_status(g, gd_jstr(svc, "id"), f);
+    gd_info("ecs_deployment", "team=%d service=%s task_definition=%s state=%s", team_of(svc),
+            gd_jstr(svc, "name"), key, state);
+    if (msg) service_event(g, svc, msg);
+}
+
+/* The scheduler of one service. Its deployment is the revision deploy_target names;
+ * tasks of any other are old. New tasks start while fewer than desired_count are new
+ * and the live ones stay within maximum_percent; an old task stops (drained first)
+ * while the healthy ones stay at least minimum_healthy_percent, unhealthy ones first;
+ * extra new ones stop, the least advanced first. The circuit breaker counts the
+ * deployment's failed tasks; tripped, it starts no more of them, and with rollback
+ * the service goes back to its last completed revision, a deployment of its own. */
 static void schedule(gd_game *g, json_t *svc, json_t *tasks)
 {
     int team = team_of(svc);
-    int desired = (int)gd_jnum(spec_of(svc), "desired_count", 1);
-    json_t *mine = json_array();
+    json_t *ss = spec_of(svc), *sst = status_of(svc);
+    const char *name = gd_jstr(svc, "name");
+    int desired = (int)gd_jnum(ss, "desired_count", 1);
+    char target[200];
+    if (deploy_target(g, svc, target, sizeof target) < 0) return; /* RunTask would fail */
+    json_t *fresh = json_array(), *old = json_array();
+    int draining = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(tasks, i, t) if (!stopped(t) && team_of(t) == team &&
-                                        !strcmp(gd_jstr(spec_of(t), "ecs_service"),
-                                                gd_jstr(svc, "name"))) json_array_append(mine, t);
-    int live = (int)json_array_size(mine);
-    gd_actor who = {.team = team, .principal = "ecs", .trust = GD_TRUST_GAME};
-    /* The deployment: its task definition. A new one starts the breaker's count again;
-     * with circuit_breaker, a deployment whose failed tasks reach the threshold fails
-     * and starts no more tasks (those running stay). */
-    json_t *sst = status_of(svc);
-    const char *td = gd_jstr(spec_of(svc), "task_definition");
-    int failed = (int)gd_jnum(sst, "failed_tasks", 0);
-    const char *dstate = gd_jstr(sst, "deployment_state");
-    if (strcmp(gd_jstr(sst, "deployment_task_definition"), td) != 0) {
-        failed = 0;
-        dstate = "IN_PROGRESS";
-        gd_launcher_set_status(g, gd_jstr(svc, "id"),
-                               json_pack("{s:s,s:i,s:s}", "deployment_task_definition", td,
-                                         "failed_tasks", 0, "deployment_state", dstate));
-    }
-    if (json_is_true(json_object_get(spec_of(svc), "circuit_breaker")) &&
-        failed >= gd_ecs_breaker_threshold(desired)) {
-        if (strcmp(dstate, "FAILED") != 0) {
-            gd_launcher_set_status(g, gd_jstr(svc, "id"),
-                                   json_pack("{s:s}", "deployment_state", "FAILED"));
-            char msg[256];
-            snprintf(msg, sizeof msg,
-                     "(service %s) (deployment of %s) deployment failed: tasks failed to start "
-                     "(%d failed tasks).",
-                     gd_jstr(svc, "name"), td, failed);
-            service_event(g, svc, msg);
+    json_array_foreach(tasks, i, t)
+    {
+        if (stopped(t) || team_of(t) != team || strcmp(gd_jstr(spec_of(t), "ecs_service"), name))
+            continue;
+        if (gd_instance_leaving(t)) {
+            draining++;
+            continue;
         }
-        desired = live < desired ? live : desired; /* start none; scale-in still applies */
+        char key[200];
+        task_key(t, key, sizeof key);
+        json_array_append(strcmp(key, target) ? old : fresh, t);
     }
-    for (int k = live; k < desired && k < GD_ECS_MAX_TASKS; k++) {
+    char msg[512];
+    /* A new revision to deploy: the breaker's count starts again. */
+    if (strcmp(gd_jstr(sst, "deployment_task_definition"), target) != 0) {
+        json_t *f = json_pack("{s:s,s:i}", "deployment_task_definition", target, "failed_tasks", 0);
+        json_object_set(sst, "deployment_task_definition",
+                        json_object_get(f, "deployment_task_definition"));
+        json_object_set(sst, "failed_tasks", json_object_get(f, "failed_tasks"));
+        gd_launcher_set_status(g, gd_jstr(svc, "id"), f);
+        snprintf(msg, sizeof msg, "(service %s) has started a deployment of %s.", name, target);
+        deployment_state(g, svc, "IN_PROGRESS", target, msg);
+    }
+    int failed = (int)gd_jnum(sst, "failed_tasks", 0);
+    int tripped = json_is_true(json_object_get(ss, "circuit_breaker")) &&
+                  failed >= gd_ecs_breaker_threshold(desired);
+    if (tripped && strcmp(gd_jstr(sst, "deployment_state"), "FAILED") != 0) {
+        const char *stable = gd_jstr(sst, "stable_task_definition");
+        int back =
+            json_is_true(json_object_get(ss, "rollback")) && *stable && strcmp(stable, target) != 0;
+        snprintf(msg, sizeof msg,
+                 "(service %s) (deployment of %s) deployment failed: tasks failed to start "
+                 "(%d failed tasks).%s%s",
+                 name, target, failed, back ? " Rolling back to " : "", back ? stable : "");
+        deployment_state(g, svc, "FAILED", target, msg);
+        if (back) {
+            /* The next pass deploys the last completed revision, until a newer one. */
+            gd_launcher_set_status(g, gd_jstr(svc, "id"),
+                                   json_pack("{s:s}", "rolled_back_from", target));
+            gd_game_audit(g, team, "ecs", NULL, "RollbackServiceDeployment",
+                          json_pack("{s:s,s:s}", "service", name, "taskDefinition", target),
+                          json_pack("{s:s,s:i}", "rolledBackTo", stable, "failedTasks", failed),
+                          NULL);
+            json_decref(fresh);
+            json_decref(old);
+            return;
+        }
+    }
+    int max_total = desired * (int)gd_jnum(ss, "maximum_percent", 200) / 100;
+    int min_healthy = (desired * (int)gd_jnum(ss, "minimum_healthy_percent", 100) + 99) / 100;
+    if (max_total < desired) max_total = desired;
+    int healthy = 0;
+    json_array_foreach(fresh, i, t) healthy += task_healthy(g, svc, t);
+    json_array_foreach(old, i, t) healthy += task_healthy(g, svc, t);
+    /* Old tasks go while enough stay healthy (a failed deployment keeps them). Health
+     * is the edges' word: until every edge has answered its stats once (a restarted
+     * server), none is known, and none goes. */
+    int known = 1;
+    if (json_array_size(json_object_get(ss, "target_groups")) > 0)
+        for (gd_edge_link *e = g->edges; e; e = e->next) known &= e->stats != NULL;
+    snprintf(msg, sizeof msg, "Deployment of %s by (service %s)", target, name);
+    while (json_array_size(old) > 0 && !tripped && known) {
+        json_t *pick = least_advanced(g, svc, old, 1);
+        int h = task_healthy(g, svc, pick);
+        if (h && healthy - 1 < min_healthy) break;
+        healthy -= h;
+        stop_one(g, svc, old, pick, msg);
+    }
+    /* New ones start up to desired_count within maximum_percent. */
+    int want = tripped ? 0 : desired;
+    int live = (int)(json_array_size(fresh) + json_array_size(old));
+    gd_actor who = {.team = team, .principal = "ecs", .trust = GD_TRUST_GAME};
+    for (int k = (int)json_array_size(fresh); k < want && live < max_total && k < GD_ECS_MAX_TASKS;
+         k++, live++) {
         gd_op_result out;
         gd_op_run_task(g, &who, gd_jstr(svc, "id"), &out);
         gd_op_result_free(&out);
     }
-    while (live > desired) { /* the least advanced, newest first */
-        json_t *pick = NULL;
-        int pick_rank = 3;
-        json_array_foreach(mine, i, t)
-        {
-            int rk = stop_rank(t);
-            if (!stopped(t) && (rk < pick_rank || (rk == pick_rank && pick &&
-                                                   gd_jnum(status_of(t), "created_at", 0) >=
-                                                       gd_jnum(status_of(pick), "created_at", 0))))
-                pick = t, pick_rank = rk;
-        }
-        if (!pick) break;
-        char why[96];
-        snprintf(why, sizeof why, "Scaling activity initiated by (service %s)",
-                 gd_jstr(svc, "name"));
-        gd_op_result out;
-        gd_op_stop_task(g, &who, gd_jstr(pick, "id"), 0, why, &out);
-        gd_op_result_free(&out);
-        json_object_set_new(status_of(pick), "state", json_string("stopped"));
-        live--;
+    snprintf(msg, sizeof msg, "Scaling activity initiated by (service %s)", name);
+    while ((int)json_array_size(fresh) > desired)
+        stop_one(g, svc, fresh, least_advanced(g, svc, fresh, 0), msg);
+    int fresh_healthy = 0;
+    json_array_foreach(fresh, i, t) fresh_healthy += task_healthy(g, svc, t);
+    if (json_array_size(old) == 0 && draining == 0 && (int)json_array_size(fresh) == desired &&
+        fresh_healthy == desired && !strcmp(gd_jstr(sst, "deployment_state"), "IN_PROGRESS")) {
+        snprintf(msg, sizeof msg, "(service %s) (deployment of %s) deployment completed.", name,
+                 target);
+        deployment_state(g, svc, "COMPLETED", target, msg);
     }
-    json_decref(mine);
+    json_decref(fresh);
+    json_decref(old);
 }
 
 /* The subnet of a Fargate service whose zone has the fewest of its tasks. */
@@ -427,10 +676,7 @@ static void place(gd_game *g, json_t *tasks, json_t *services, struct host *h, s
         int team = team_of(t);
         json_t *svc = find(services, team, gd_jstr(sp, "ecs_service"));
         if (!svc) continue;
-        json_t *td =
-            gd_store_res_live(g->db, team, gd_jstr(sp, "task_definition"), "task_definition");
-        double start_time = gd_jnum(spec_of(td), "start_time", 10);
-        json_decref(td);
+        double start_time = gd_jnum(json_object_get(st, "task_spec"), "start_time", 10);
         int cpu = (int)gd_jnum(st, "cpu", 256), mem = (int)gd_jnum(st, "memory", 512);
         const char *subnet = NULL, *inst_id = "", *itype = NULL;
         char az[8] = "";
@@ -521,11 +767,9 @@ static void boot(gd_game *g, json_t *t)
     int team = team_of(t);
     const char *id = gd_jstr(t, "id");
     json_t *st = status_of(t);
-    json_t *td =
-        gd_store_res_live(g->db, team, gd_jstr(spec_of(t), "task_definition"), "task_definition");
-    json_t *ts = spec_of(td);
+    json_t *ts = json_object_get(st, "task_spec"); /* its revision's */
     char e_addr[96], e_ip[48], e_port[32], e_id[80], e_salt[160], e_slots[48], e_queue[48];
-    char e_svc[64], e_speed[64], e_epoch[64], svc[16];
+    char e_svc[64], e_speed[64], e_epoch[64], e_rel[48], svc[16];
     snprintf(e_addr, sizeof e_addr, "GAMEDAY_ADDR=%s:%d", gd_jstr(st, "ip"),
              (int)gd_jnum(st, "port", 8000));
     snprintf(e_ip, sizeof e_ip, "GAMEDAY_IP=%s", gd_jstr(st, "ip"));
@@ -536,10 +780,11 @@ static void boot(gd_game *g, json_t *t)
     snprintf(e_queue, sizeof e_queue, "GAMEDAY_QUEUE=%d", (int)gd_jnum(ts, "queue", 32));
     snprintf(e_svc, sizeof e_svc, "GAMEDAY_SERVICE_MS=%.0f", gd_jnum(ts, "service_time", 4) * 1000);
     snprintf(svc, sizeof svc, "%s", *gd_jstr(ts, "service") ? gd_jstr(ts, "service") : "unicorn");
+    snprintf(e_rel, sizeof e_rel, "GAMEDAY_SERVICE_VERSION=%s",
+             *gd_jstr(ts, "service_version") ? gd_jstr(ts, "service_version") : "v2");
     gd_proc_clock_env(e_speed, e_epoch, sizeof e_speed);
-    json_decref(td);
     char *env[] = {e_addr,  e_ip,  e_port,  e_id,    e_salt, e_slots,
-                   e_queue, e_svc, e_speed, e_epoch, NULL};
+                   e_queue, e_svc, e_speed, e_epoch, e_rel,  NULL};
     char *args[] = {g->exe, "instance", svc, NULL};
     gd_proc *p = gd_proc_spawn(g, GD_PROC_TASK, team, id, args, env, id);
     if (p)
@@ -627,11 +872,6 @@ static void observe(gd_game *g, json_t *tasks, json_t *services, struct host *h,
         json_t *fields =
             json_pack("{s:i,s:i,s:i}", "running_count", running, "pending_count", pending,
                       "desired_count", (int)gd_jnum(spec_of(s), "desired_count", 1));
-        json_t *fresh = gd_store_res_get(g->db, 0, gd_jstr(s, "id")); /* schedule wrote it */
-        if (!strcmp(gd_jstr(status_of(fresh), "deployment_state"), "IN_PROGRESS") &&
-            running == (int)gd_jnum(spec_of(s), "desired_count", 1) && pending == 0)
-            json_object_set_new(fields, "deployment_state", json_string("COMPLETED"));
-        json_decref(fresh);
         set_if_changed(g, s, fields);
         if (!sample) continue;
         gd_metrics_put(g->metrics, gd_jstr(s, "id"), "RunningTaskCount", now, running);

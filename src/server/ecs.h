@@ -21,6 +21,9 @@ json_t *gd_ecs_targets(gd_game *g, json_t *instances);
 /** A task's process ended (why: how): the task is stopped, audited TaskStateChange
  *  unless the scheduler stopped it itself. */
 void gd_ecs_proc_exited(gd_game *g, const char *task_id, const char *why);
+/** A task definition's spec changed (old_spec before): its revision goes up by one and
+ *  old_spec is kept as the revision it was (the last few), for a rollback. */
+void gd_ecs_new_revision(gd_game *g, json_t *td, json_t *old_spec);
 /** 1 if ip is the address of a task of tasks that is not stopped. */
 int gd_ecs_ip_in_use(json_t *tasks, uint32_t ip);
 

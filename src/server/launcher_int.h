@@ -84,6 +84,9 @@ void gd_instance_boot(gd_game *g, json_t *inst);
 int gd_instance_leaving(json_t *inst);
 
 /* ---- autoscaler.c ---- */
+/** 1 when every edge has taken a document without target id and its stats, read
+ *  since, list it nowhere: deregistered and drained of its requests in flight. */
+int gd_target_drained(gd_game *g, const char *id);
 /** One group toward its desired count; instances is every instance in the store. */
 void gd_autoscaler_reconcile(gd_game *g, json_t *asg, json_t *instances);
 /** The fleet's own metrics, every GD_METRIC_SAMPLE_MS: CPUUtilization of each running

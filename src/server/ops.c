@@ -421,6 +421,10 @@ static int update(gd_game *g, const gd_actor *who, json_t *res, const json_t *pa
                                        json_pack("{s:i,s:i,s:O}", "version", v + 1,
                                                  "previous_version", v, "previous_spec", old));
             }
+            /* A task definition's change is a new revision; its services deploy it,
+             * and the old ones stay for a rollback (the last few, bounded). */
+            if (!strcmp(type, "task_definition") && !json_equal(spec, old))
+                gd_ecs_new_revision(g, res, old);
             ok(out, 200, gd_store_res_get(g->db, who->team, gd_jstr(res, "id")));
         }
     }

@@ -209,7 +209,7 @@ def test_unhealthy_tasks_are_replaced_until_the_circuit_breaker_trips(game):
     g.wait_until(lambda: res(g, "bad-tg")["status"].get("healthy") == 2, 30, "bad-tg healthy")
     st = g.wait_until(lambda: (lambda s: s if s.get("deployment_state") == "COMPLETED" else None)(
         res(g, "bad")["status"]), 10, "the new deployment completed")
-    assert st["failed_tasks"] == 0 and st["deployment_task_definition"] == "good-td"
+    assert st["failed_tasks"] == 0 and st["deployment_task_definition"] == "good-td:1"
     r = http("GET", f"{g.endpoint.rstrip('/')}/bad/x?key=fixed")
     assert r.status == 200 and r.header("X-Instance-Id").startswith("task-"), r
 
