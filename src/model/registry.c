@@ -1038,10 +1038,11 @@ static void policy_cross(gd_spec_check *x, json_t *spec)
                      asg ? "ecs_service" : "asg", "an asg, or an ecs_service",
                      asg ? "give asg or ecs_service, not both" : "missing (or give ecs_service)");
     const char *m = str(spec, "metric");
-    if (*m && !gd_spec_is_bad(x, "metric") &&
+    if (*m && !gd_spec_is_bad(x, "metric") && strcmp(m, "ALBRequestCountPerTarget") != 0 &&
         (svc != NULL) != !strcmp(m, "ECSServiceAverageCPUUtilization"))
         gd_spec_fail(x, spec, "metric", json_object_get(spec, "metric"), "metric",
-                     svc ? "ECSServiceAverageCPUUtilization (with ecs_service)"
+                     svc ? "ECSServiceAverageCPUUtilization, ALBRequestCountPerTarget (with "
+                           "ecs_service)"
                          : "ASGAverageCPUUtilization, ALBRequestCountPerTarget (with asg)",
                      "not a metric of %s", svc ? "an ecs_service" : "an asg");
     json_t *mn = json_object_get(spec, "min_capacity"), *mx = json_object_get(spec, "max_capacity");

@@ -259,8 +259,9 @@ static int tt_wish(gd_game *g, json_t *p, json_t *asg, json_t *instances, double
     return 0;
 }
 
-/* Target tracking of an ECS service (ECSServiceAverageCPUUtilization): its running
- * tasks' average CPUUtilization per minute against the target, with the same rules as
+/* Target tracking of an ECS service: its running tasks' average CPUUtilization
+ * (ECSServiceAverageCPUUtilization), or its target group's requests per target a minute
+ * (ALBRequestCountPerTarget), per minute against the target, with the same rules as
  * a group's (out on 3 of 3 datapoints above, in on 15 of 15 under 90 %, after the
  * warm-up of the last scale-out), each policy on its own. */
 static void track_service(gd_game *g, json_t *p, double pe)
@@ -269,16 +270,36 @@ static void track_service(gd_game *g, json_t *p, double pe)
     json_t *spec = json_object_get(p, "spec");
     json_t *svc = gd_store_res_live(g->db, team, gd_jstr(spec, "ecs_service"), "ecs_service");
     if (!svc) return;
-    gd_stat avg;
-    gd_stat_parse("Average", &avg);
+    /* ALBRequestCountPerTarget: of the named target group, else the service's first;
+     * its sum a minute, over the targets it was measured over. */
+    const char *metric = gd_jstr(spec, "metric");
+    int rpt = !strcmp(metric, "ALBRequestCountPerTarget");
+    char id[40];
+    snprintf(id, sizeof id, "%s", gd_jstr(svc, "id"));
+    if (rpt) {
+        const char *tg = gd_jstr(spec, "target_group");
+        if (!*tg)
+            tg = json_string_value(
+                json_array_get(json_object_get(json_object_get(svc, "spec"), "target_groups"), 0));
+        json_t *r = tg ? gd_store_res_live(g->db, team, tg, "target_group") : NULL;
+        if (!r) {
+            json_decref(svc);
+            return;
+        }
+        snprintf(id, sizeof id, "%s", gd_jstr(r, "id"));
+        json_decref(r);
+    }
+    gd_stat stat;
+    gd_stat_parse(rpt ? "Sum" : "Average", &stat);
     double v[TT_IN_N];
-    gd_metrics_periods(g->metrics, gd_jstr(svc, "id"), "CPUUtilization", pe, TT_IN_N, TT_PERIOD,
-                       &avg, v);
+    gd_metrics_periods(g->metrics, id, rpt ? "RequestCountPerTarget" : "CPUUtilization", pe,
+                       TT_IN_N, TT_PERIOD, &stat, v);
     double target = gd_jnum(spec, "target_value", 1), value = v[TT_IN_N - 1];
     int above = 0, below = 0;
     for (int i = TT_IN_N - TT_OUT_N; i < TT_IN_N; i++) above += !isnan(v[i]) && v[i] > target;
     for (int i = 0; i < TT_IN_N; i++) below += !isnan(v[i]) && v[i] < target * TT_IN_SHARE;
-    double n = gd_jnum(json_object_get(svc, "status"), "running_count", 0);
+    double n = rpt ? measured_over(g, id, "RequestCountPerTarget", pe) : 0;
+    if (!(n > 0)) n = gd_jnum(json_object_get(svc, "status"), "running_count", 0);
     long long want = isnan(value) ? 0 : (long long)ceil((n > 0 ? n : 1) * value / target - 1e-9);
     long long cur = (long long)gd_jnum(json_object_get(svc, "spec"), "desired_count", 1);
     double warm = gd_jnum(spec, "estimated_instance_warmup", 300);
@@ -296,9 +317,9 @@ static void track_service(gd_game *g, json_t *p, double pe)
                                      : w < 0 ? "in"
                                              : "hold"));
     char why[256];
-    snprintf(why, sizeof why,
-             "target tracking %s: ECSServiceAverageCPUUtilization %.4g %s target %g",
-             gd_jstr(p, "name"), value, w > 0 ? ">" : "<", target);
+    snprintf(why, sizeof why, "target tracking %s: %s %.4g %s target %g", gd_jstr(p, "name"),
+             rpt ? "ALBRequestCountPerTarget" : "ECSServiceAverageCPUUtilization", value,
+             w > 0 ? ">" : "<", target);
     if (w != 0 && set_count(g, team, p, svc, want, why) && w > 0)
         gd_launcher_set_status(g, gd_jstr(p, "id"), json_pack("{s:f}", "scaled_out_at", pe));
     json_decref(svc);
