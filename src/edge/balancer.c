@@ -175,6 +175,13 @@ int gd_tgroup_parse(const json_t *doc, int clb, gd_tgroup *g, char *err, size_t 
     json_t *cz = json_object_get(doc, "cross_zone");
     g->cross_zone = cz ? json_is_true(cz) : 1;
     g->fail_open = !clb;
+    json_t *tt = json_object_get(doc, "target_type");
+    if (tt && (!json_is_string(tt) ||
+               (strcmp(json_string_value(tt), "lambda") && strcmp(json_string_value(tt), "ip")))) {
+        snprintf(err, errlen, "%s.target_type: (allowed: ip, lambda)", where);
+        return GD_EINVAL;
+    }
+    g->lambda = tt && !strcmp(json_string_value(tt), "lambda");
     json_t *od = json_object_get(doc, "outlier");
     if (num(od, "consecutive_failures", clb ? 0 : 5, 0, 100, &v, where, err, errlen) ||
         num(od, "base_ejection", 30, 1, 3600, &g->outlier_base, where, err, errlen) ||

@@ -32,6 +32,7 @@ typedef struct gd_tgroup {
     char app_cookie[64];
     int cross_zone;
     int fail_open;            /* every target unhealthy: send to all (ALB); 0 for CLB */
+    int lambda;               /* target_type lambda: a throttled function is the ALB's 503 */
     int outlier_5xx;          /* consecutive failures that eject a target, 0 = off */
     double outlier_base;      /* game seconds of the first ejection */
     double outlier_max_share; /* at most this share of targets ejected */

@@ -178,6 +178,10 @@ static void on_backend(void *ud, int err, const gd_httpc_resp *resp)
                       err == GD_ETIMEDOUT ? "the target did not answer in time"
                       : err == GD_ECLOSED ? "the target was removed"
                                           : "the target closed or refused the connection");
+    } else if (px->tg->lambda && resp->status == 429) {
+        /* A throttled function: the ALB answers 503 of its own, as AWS's does. */
+        access_log(px, 503, 429, 0);
+        gd_edge_error(px->conn, 503, "the Lambda function is throttled (TooManyRequestsException)");
     } else {
         double ms = gd_clock_game_ms(uv_hrtime() - px->start_ns);
         E.c.target_time_sum += ms / 1000.0;

@@ -253,12 +253,13 @@ static json_t *edge_config(gd_game *g, json_t *lb, json_t *instances, json_t *as
         if (!tg) continue; /* the edge refuses the document: it names a group it lacks */
         int port = (int)gd_jnum(tgs_spec, "port", 8000);
         const char *fn = json_string_value(json_object_get(tgs_spec, "function"));
-        json_array_append_new(
-            groups, group_doc(name, tgs_spec, port,
-                              fn ? function_targets(g, team, fn, e, name)
-                                 : group_targets(team, json_object_get(tgs_spec, "instances"),
-                                                 "target_groups", name, port, boot, instances, asgs,
-                                                 e, name)));
+        json_t *gdoc = group_doc(name, tgs_spec, port,
+                                 fn ? function_targets(g, team, fn, e, name)
+                                    : group_targets(team, json_object_get(tgs_spec, "instances"),
+                                                    "target_groups", name, port, boot, instances,
+                                                    asgs, e, name));
+        if (fn) json_object_set_new(gdoc, "target_type", json_string("lambda"));
+        json_array_append_new(groups, gdoc);
     }
     json_decref(used);
     json_object_set_new(doc, "target_groups", groups);

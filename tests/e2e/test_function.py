@@ -2,8 +2,8 @@
 binaries: the function is a `gameday lambda` process on its own address, and each
 execution environment a real `gameday instance` process of its own; the first
 invocations start environments (cold starts, with the init time), later ones reuse
-them; past the reserved concurrency invocations are throttled (429, counted); raising
-it lets them through; idle environments expire; a killed environment is replaced; the
+them; past the reserved concurrency invocations are throttled (429, counted; the alb
+answers the customer 503 of its own); raising it lets them through; idle environments expire; a killed environment is replaced; the
 bill has the requests and the GB-seconds."""
 
 import json
@@ -77,6 +77,9 @@ def test_past_the_concurrency_invocations_are_throttled(game):
     assert game.team()["errors"] >= 20
     thr = game.get("/metrics?resource=hash&metric=Throttles&statistic=Sum&period=60")
     assert sum(x["Sum"] for x in thr["Datapoints"]) >= 20
+    # The alb answers a throttled invocation with a 503 of its own, as AWS's does.
+    e = game.edge_stats()
+    assert e["elb_5xx"] >= 20 and e["4xx"] == 0, {k: e[k] for k in ("elb_5xx", "4xx", "5xx")}
     # More reserved concurrency: the daemon gets it, and more environments start.
     r = game.call("PATCH", "/resources/hash", {"spec": {"reserved_concurrency": 10}})
     assert r.status == 200, r
