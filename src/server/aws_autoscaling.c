@@ -627,19 +627,40 @@ static void start_refresh(gd_aws_call *k)
         gd_aws_fail(k, 400, "ValidationError", "Strategy: only Rolling is supported");
         return;
     }
-    /* Accepted and ignored: the refresh keeps every instance in service anyway. */
-    gd_aws_param(&k->params, "Preferences.MinHealthyPercentage");
-    gd_aws_param(&k->params, "Preferences.MaxHealthyPercentage");
-    gd_aws_param(&k->params, "Preferences.SkipMatching");
-    if (gd_aws_unread(k) < 0) return;
+    long minp = 100, maxp = 110, delay = 3600;
+    if (gd_aws_param_int(&k->params, "Preferences.MinHealthyPercentage", 0, 100, 100, &minp, err,
+                         sizeof err) < 0 ||
+        gd_aws_param_int(&k->params, "Preferences.MaxHealthyPercentage", 100, 200, 110, &maxp, err,
+                         sizeof err) < 0 ||
+        gd_aws_param_int(&k->params, "Preferences.CheckpointDelay", 0, 172800, 3600, &delay, err,
+                         sizeof err) < 0) {
+        gd_aws_fail(k, 400, "ValidationError", "%s", err);
+        return;
+    }
+    const char *cp[10];
+    int ncp = gd_aws_param_list(&k->params, "Preferences.CheckpointPercentages.member", cp, 10, err,
+                                sizeof err);
+    if (ncp < 0) {
+        gd_aws_fail(k, 400, "ValidationError", "%s", err);
+        return;
+    }
+    json_t *cps = json_array();
+    for (int i = 0; i < ncp; i++) json_array_append_new(cps, json_integer(atol(cp[i])));
+    gd_aws_param(&k->params, "Preferences.SkipMatching"); /* accepted: it is what we do */
+    if (gd_aws_unread(k) < 0) {
+        json_decref(cps);
+        return;
+    }
     if (!name || !*name) {
         missing_group_name(k);
         return;
     }
     gd_actor a = gd_aws_actor(k);
     gd_op_result r;
-    json_t *body =
-        json_pack("{s:I,s:b}", "instance_warmup", (json_int_t)warm, "auto_rollback", rollback);
+    json_t *body = json_pack("{s:I,s:b,s:I,s:I,s:I,s:o}", "instance_warmup", (json_int_t)warm,
+                             "auto_rollback", rollback, "min_healthy_percentage", (json_int_t)minp,
+                             "max_healthy_percentage", (json_int_t)maxp, "checkpoint_delay",
+                             (json_int_t)delay, "checkpoint_percentages", cps);
     gd_op_action(k->g, &a, "start_instance_refresh", name, body, &r);
     json_decref(body);
     if (r.code) {
@@ -722,7 +743,20 @@ static void describe_refreshes(gd_aws_call *k)
         gd_xml_textf(&x, "InstancesToUpdate", "%d", (int)gd_jnum(rf, "instances_to_update", 0));
         gd_xml_open(&x, "Preferences");
         gd_xml_textf(&x, "InstanceWarmup", "%.0f", gd_jnum(rf, "instance_warmup", 30));
-        gd_xml_text(&x, "MinHealthyPercentage", "100");
+        gd_xml_textf(&x, "MinHealthyPercentage", "%d",
+                     (int)gd_jnum(rf, "min_healthy_percentage", 100));
+        gd_xml_textf(&x, "MaxHealthyPercentage", "%d",
+                     (int)gd_jnum(rf, "max_healthy_percentage", 110));
+        json_t *cpl = json_object_get(rf, "checkpoint_percentages");
+        if (json_array_size(cpl)) {
+            size_t ci;
+            json_t *cv;
+            gd_xml_open(&x, "CheckpointPercentages");
+            json_array_foreach(cpl, ci, cv)
+                gd_xml_textf(&x, "member", "%lld", (long long)json_integer_value(cv));
+            gd_xml_close(&x, "CheckpointPercentages");
+            gd_xml_textf(&x, "CheckpointDelay", "%.0f", gd_jnum(rf, "checkpoint_delay", 3600));
+        }
         gd_xml_text(&x, "AutoRollback",
                     json_is_true(json_object_get(rf, "auto_rollback")) ? "true" : "false");
         gd_xml_close(&x, "Preferences");

@@ -617,7 +617,13 @@ static int act_scale(gd_game *g, const gd_actor *who, const char *name, const js
 static int act_refresh(gd_game *g, const gd_actor *who, const char *name, const json_t *body,
                        gd_op_result *out, int cancel)
 {
-    static const char *const keys[] = {"instance_warmup", "auto_rollback", NULL};
+    static const char *const keys[] = {"instance_warmup",
+                                       "auto_rollback",
+                                       "min_healthy_percentage",
+                                       "max_healthy_percentage",
+                                       "checkpoint_percentages",
+                                       "checkpoint_delay",
+                                       NULL};
     const char *event = cancel ? "CancelInstanceRefresh" : "StartInstanceRefresh";
     json_t *params = json_is_object(body) ? json_deep_copy(body) : json_object();
     json_object_set_new(params, "autoScalingGroupName", json_string(name));

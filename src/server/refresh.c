@@ -106,6 +106,46 @@ int gd_refresh_start(gd_game *g, json_t *asg, const json_t *body, char *err, siz
         snprintf(err, n, "auto_rollback: true or false");
         return 400;
     }
+    /* How many may be out of service, and how many extra may run: AWS's
+     * MinHealthyPercentage and MaxHealthyPercentage (default here: 100 and 110, one new
+     * instance at a time before an old one goes). */
+    static const struct {
+        const char *key;
+        double lo, hi, def;
+    } prefs[] = {{"min_healthy_percentage", 0, 100, 100},
+                 {"max_healthy_percentage", 100, 200, 110},
+                 {"checkpoint_delay", 0, 172800, 3600}};
+    double pv[3];
+    for (int i = 0; i < 3; i++) {
+        json_t *v = json_object_get(body, prefs[i].key);
+        if (v && (!json_is_number(v) || json_number_value(v) < prefs[i].lo ||
+                  json_number_value(v) > prefs[i].hi)) {
+            snprintf(err, n, "%s: from %.0f to %.0f", prefs[i].key, prefs[i].lo, prefs[i].hi);
+            return 400;
+        }
+        pv[i] = v ? json_number_value(v) : prefs[i].def;
+    }
+    if (pv[0] >= 100 && pv[1] <= 100) {
+        snprintf(err, n,
+                 "min_healthy_percentage and max_healthy_percentage: not both 100 (the refresh "
+                 "could neither launch before nor terminate before it replaces)");
+        return 400;
+    }
+    json_t *cps = json_object_get(body, "checkpoint_percentages");
+    size_t ci;
+    json_t *cv;
+    double last = 0;
+    int cps_ok = !cps || (json_is_array(cps) && json_array_size(cps) <= 10);
+    json_array_foreach(cps, ci, cv)
+    {
+        cps_ok &=
+            json_is_integer(cv) && json_integer_value(cv) > last && json_integer_value(cv) <= 100;
+        if (json_is_integer(cv)) last = (double)json_integer_value(cv);
+    }
+    if (!cps_ok) {
+        snprintf(err, n, "checkpoint_percentages: up to 10 integers from 1 to 100, ascending");
+        return 400;
+    }
     json_t *lt =
         gd_store_res_live(g->db, team, gd_jstr(spec, "launch_template"), "launch_template");
     if (!lt) {
@@ -122,7 +162,11 @@ int gd_refresh_start(gd_game *g, json_t *asg, const json_t *body, char *err, siz
         json_pack("{s:s,s:s,s:f,s:i,s:i,s:f,s:b,s:i,s:i,s:i,s:s}", "id", "", "status", "InProgress",
                   "started", gd_game_now(g), "to_version", to, "from_version", from,
                   "instance_warmup", warmup, "auto_rollback", json_is_true(rb), "replaced", 0,
-                  "launched", 0, "min_healthy_percentage", 100, "reason", "");
+                  "launched", 0, "min_healthy_percentage", (int)pv[0], "reason", "");
+    json_object_set_new(rf, "max_healthy_percentage", json_integer((int)pv[1]));
+    json_object_set_new(rf, "checkpoint_delay", json_real(pv[2]));
+    json_object_set_new(rf, "checkpoint_percentages", cps ? json_deep_copy(cps) : json_array());
+    json_object_set_new(rf, "checkpoint_index", json_integer(0));
     char id[48];
     snprintf(id, sizeof id, "ir-%s-%d-%.0f", gd_jstr(asg, "name"), to, gd_game_now(g));
     json_object_set_new(rf, "id", json_string(id));
@@ -301,10 +345,49 @@ int gd_refresh_step(gd_game *g, json_t *asg, json_t *mine, int desired)
         return desired;
     }
     int have = (int)json_array_size(mine), want = desired;
+    /* A checkpoint: once the share replaced reaches it, no more replacing for its
+     * delay (those warming up still finish). */
+    json_t *cps = json_object_get(rf, "checkpoint_percentages");
+    int ck = (int)gd_jnum(rf, "checkpoint_index", 0);
+    int pct = (int)gd_jnum(rf, "percentage_complete", 0);
+    if (ck < (int)json_array_size(cps) && pct >= json_integer_value(json_array_get(cps, ck))) {
+        if (!json_object_get(rf, "checkpoint_until")) {
+            double until = now + gd_jnum(rf, "checkpoint_delay", 3600);
+            char why[160];
+            snprintf(why, sizeof why, "waiting at checkpoint %d%% (%d%% complete) for %.0f s",
+                     (int)json_integer_value(json_array_get(cps, ck)), pct,
+                     gd_jnum(rf, "checkpoint_delay", 3600));
+            json_object_set_new(rf, "checkpoint_until", json_real(until));
+            json_object_set_new(rf, "reason", json_string(why));
+            gd_asg_activity(g, gd_jstr(asg, "id"), "Instance refresh at a checkpoint", why);
+            gd_info("refresh_checkpoint", "asg=%s id=%s pct=%d", gd_jstr(asg, "name"),
+                    gd_jstr(rf, "id"), pct);
+        }
+        if (now < gd_jnum(rf, "checkpoint_until", 0)) {
+            set_refresh(g, asg, rf);
+            json_decref(rf);
+            return have > desired ? have : desired;
+        }
+        json_object_del(rf, "checkpoint_until");
+        json_object_set_new(rf, "checkpoint_index", json_integer(ck + 1));
+        json_object_set_new(rf, "reason", json_string(""));
+    }
+    /* Launch before terminate, a batch within max_healthy_percentage; or, at 100,
+     * terminate before launch, a batch within min_healthy_percentage. */
+    int maxp = (int)gd_jnum(rf, "max_healthy_percentage", 110);
+    int minp = (int)gd_jnum(rf, "min_healthy_percentage", 100);
+    int up = maxp > 100 ? desired * (maxp - 100) / 100 : 0;
+    if (maxp > 100 && up < 1) up = 1;
+    int down = maxp > 100 ? 0 : desired - (desired * minp + 99) / 100;
+    if (maxp <= 100 && down < 1) down = 1;
+    if (up > old) up = old;
+    if (down > old) down = old;
     if (warming > 0)
         want = have > desired ? have : desired; /* hold until the new ones serve */
-    else if (have <= desired)
-        want = desired + 1; /* launch one of the new version */
+    else if (up > 0)
+        want = have <= desired ? desired + up : desired; /* launch a batch, then retire */
+    else
+        want = have >= desired ? desired - down : desired; /* retire a batch, then launch */
     set_refresh(g, asg, rf);
     json_decref(rf);
     return want;

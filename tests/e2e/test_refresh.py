@@ -43,17 +43,23 @@ def elb_5xx(g, t0, t1):
     return sum(d["Sum"] for d in m["Datapoints"])
 
 
-def run_refresh(g, *, rollback=False, timeout=120, cli=False):
+def run_refresh(g, *, rollback=False, timeout=120, cli=False, prefs=None, seen=None):
     if cli:  # the AWS CLI's StartInstanceRefresh
         out = aws(g, "autoscaling", "start-instance-refresh", "--auto-scaling-group-name", "web",
                   "--preferences", "InstanceWarmup=10")
         assert out["InstanceRefreshId"].startswith("ir-web-"), out
     else:
-        r = g.call("POST", "/asgs/web/refresh", {"instance_warmup": 10, "auto_rollback": rollback})
+        r = g.call("POST", "/asgs/web/refresh", {"instance_warmup": 10, "auto_rollback": rollback,
+                                                 **(prefs or {})})
         assert r.status == 200, r
         assert r.json()["status"]["refresh"]["status"] == "InProgress"
     done = ("Successful", "Failed", "Cancelled", "RollbackSuccessful", "RollbackFailed")
-    g.wait_until(lambda: refresh(g).get("status") in done, timeout, "the refresh to end")
+    def ended():
+        rf = refresh(g)
+        if seen is not None:
+            seen.append((rf.get("reason", ""), len(members(g))))
+        return rf.get("status") in done
+    g.wait_until(ended, timeout, "the refresh to end")
     # The last instance replaced drains its requests, then goes.
     g.wait_until(lambda: len(members(g, leaving=True)) == 3, 60, "the last old one to go")
     return refresh(g)
@@ -147,3 +153,32 @@ def test_a_broken_release_is_rolled_back_and_never_serves(game):
     bad = game.call("POST", "/asgs/web/refresh", {"instance_warmup": "soon"})
     assert bad.status == 400 and "instance_warmup" in bad.json()["error"]["message"]
     assert game.call("POST", "/asgs/web/refresh/cancel").status == 409
+
+
+def test_terminate_first_with_a_checkpoint(game):
+    """min_healthy_percentage 50 with max_healthy_percentage 100: an old instance goes
+    before its replacement launches, one at a time (3 - ceil(1.5)); at the 30 %
+    checkpoint the refresh waits its delay, then goes on."""
+    update_release(game, "v2")
+    bad = game.call("POST", "/asgs/web/refresh", {"min_healthy_percentage": 100,
+                                                  "max_healthy_percentage": 100})
+    assert bad.status == 400 and "not both 100" in bad.json()["error"]["message"], bad
+    bad = game.call("POST", "/asgs/web/refresh", {"checkpoint_percentages": [50, 20]})
+    assert bad.status == 400 and "ascending" in bad.json()["error"]["message"], bad
+    seen = []
+    rf = run_refresh(game, timeout=240, seen=seen,
+                     prefs={"min_healthy_percentage": 50, "max_healthy_percentage": 100,
+                            "checkpoint_percentages": [30], "checkpoint_delay": 60})
+    assert rf["status"] == "Successful", rf
+    assert {i["status"]["release"] for i in members(game)} == {"v2"}
+    assert max(n for _, n in seen) <= 3, "terminate first: never more than desired"
+    assert min(n for _, n in seen) == 2, "one instance out at a time"
+    assert any(r.startswith("waiting at checkpoint 30%") for r, _ in seen), seen
+    acts = [a["description"] for a in game.get("/resources/web")["status"]["activities"]]
+    assert "Instance refresh at a checkpoint" in acts, acts
+    d = aws(game, "autoscaling", "describe-instance-refreshes", "--auto-scaling-group-name", "web")
+    p = d["InstanceRefreshes"][0]["Preferences"]
+    # (Debian's aws CLI predates MaxHealthyPercentage: the REST status has it)
+    assert (p["MinHealthyPercentage"], p["CheckpointPercentages"], p["CheckpointDelay"]) == \
+        (50, [30], 60), p
+    assert rf["max_healthy_percentage"] == 100
