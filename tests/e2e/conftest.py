@@ -671,6 +671,19 @@ def pg_tmp():
         shutil.rmtree(top, ignore_errors=True)
 
 
+def customer_counts(g):
+    """The customers' ok, errors, timeouts and wrong answers so far (team 1)."""
+    t = g.team()
+    return {k: t[k] for k in ("ok", "errors", "timeouts", "wrong")}
+
+
+def elb_5xx(g, t0, t1, lb="web-alb"):
+    """The 5XX the load balancer answered itself between game times t0 and t1."""
+    m = g.get(f"/metrics?resource={lb}&metric=HTTPCode_ELB_5XX_Count&statistic=Sum"
+              f"&period=10&start={t0:.0f}&end={t1:.0f}")
+    return sum(d["Sum"] for d in m["Datapoints"])
+
+
 def scenario_path(name):
     return SCENARIOS / name
 

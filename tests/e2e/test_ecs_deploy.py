@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from conftest import scenario_path, shared_game
+from conftest import customer_counts as counts, elb_5xx, scenario_path, shared_game
 from test_aws_cli import aws, aws_error
 
 SCENARIO = scenario_path("ecs_deploy.yaml")
@@ -33,17 +33,6 @@ def tasks(g, live=True):
     ts = [t for t in g.get("/resources?type=task")
           if t["spec"]["ecs_service"] == "web"]
     return [t for t in ts if t["status"].get("state") != "stopped"] if live else ts
-
-
-def counts(g):
-    t = g.team()
-    return {k: t[k] for k in ("ok", "errors", "timeouts", "wrong")}
-
-
-def elb_5xx(g, t0, t1):
-    m = g.get(f"/metrics?resource=web-alb&metric=HTTPCode_ELB_5XX_Count&statistic=Sum"
-              f"&period=10&start={t0:.0f}&end={t1:.0f}")
-    return sum(d["Sum"] for d in m["Datapoints"])
 
 
 def in_service(g):

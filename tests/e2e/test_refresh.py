@@ -9,7 +9,7 @@ template back and replaces the broken instance."""
 
 import pytest
 
-from conftest import scenario_path, shared_game
+from conftest import customer_counts as counts, elb_5xx, scenario_path, shared_game
 from test_aws_cli import aws
 
 SCENARIO = scenario_path("refresh.yaml")
@@ -30,17 +30,6 @@ def members(g, leaving=False):
 
 def refresh(g):
     return g.get("/resources/web")["status"].get("refresh", {})
-
-
-def counts(g):
-    t = g.team()
-    return {k: t[k] for k in ("ok", "errors", "timeouts", "wrong")}
-
-
-def elb_5xx(g, t0, t1):
-    m = g.get(f"/metrics?resource=web-alb&metric=HTTPCode_ELB_5XX_Count&statistic=Sum"
-              f"&period=10&start={t0:.0f}&end={t1:.0f}")
-    return sum(d["Sum"] for d in m["Datapoints"])
 
 
 def run_refresh(g, *, rollback=False, timeout=120, cli=False, prefs=None, seen=None):
