@@ -455,28 +455,39 @@ static int stop_rank(const json_t *t)
     return *gd_jstr(st, "ip") ? 1 : 0;
 }
 
-/* 1 when task t is running and, if its service has target groups, an edge counts it
- * InService: what a rolling deployment may rely on. */
-static int task_healthy(gd_game *g, const json_t *svc, const json_t *t)
+/* The ids the edges count InService now ({id: true}), read once a pass; NULL while
+ * some edge has not answered its stats yet (a restarted server): nothing is known. */
+static json_t *in_service_ids(gd_game *g)
 {
-    if (strcmp(tstate(t), "running") != 0) return 0;
-    if (json_array_size(json_object_get(spec_of(svc), "target_groups")) == 0) return 1;
+    json_t *ids = json_object();
     for (gd_edge_link *e = g->edges; e; e = e->next) {
+        if (!e->stats) {
+            json_decref(ids);
+            return NULL;
+        }
         size_t q;
         json_t *x;
         json_array_foreach(json_object_get(e->stats, "targets"), q, x)
         {
-            if (!strcmp(gd_jstr(x, "id"), gd_jstr(t, "id")) &&
-                !strcmp(gd_jstr(x, "state"), "InService"))
-                return 1;
+            if (!strcmp(gd_jstr(x, "state"), "InService"))
+                json_object_set(ids, gd_jstr(x, "id"), json_true());
         }
     }
-    return 0;
+    return ids;
+}
+
+/* 1 when task t is running and, if its service has target groups, an edge counts it
+ * InService (up: in_service_ids): what a rolling deployment may rely on. */
+static int task_healthy(const json_t *up, const json_t *svc, const json_t *t)
+{
+    if (strcmp(tstate(t), "running") != 0) return 0;
+    if (json_array_size(json_object_get(spec_of(svc), "target_groups")) == 0) return 1;
+    return up && json_object_get(up, gd_jstr(t, "id")) != NULL;
 }
 
 /* The least advanced of list, the newest first among equals; unhealthy ones before
  * healthy ones when by_health. NULL when list is empty. */
-static json_t *least_advanced(gd_game *g, const json_t *svc, json_t *list, int by_health)
+static json_t *least_advanced(const json_t *up, const json_t *svc, json_t *list, int by_health)
 {
     json_t *pick = NULL;
     int pick_rank = 1 << 20;
@@ -484,7 +495,7 @@ static json_t *least_advanced(gd_game *g, const json_t *svc, json_t *list, int b
     json_t *t;
     json_array_foreach(list, i, t)
     {
-        int rk = stop_rank(t) + (by_health ? 4 * task_healthy(g, svc, t) : 0);
+        int rk = stop_rank(t) + (by_health ? 4 * task_healthy(up, svc, t) : 0);
         if (rk < pick_rank || (rk == pick_rank && gd_jnum(status_of(t), "created_at", 0) >=
                                                       gd_jnum(status_of(pick), "created_at", 0)))
             pick = t, pick_rank = rk;
@@ -530,7 +541,7 @@ static void deployment_state(gd_game *g, json_t *svc, const char *state, const c
  * extra new ones stop, the least advanced first. The circuit breaker counts the
  * deployment's failed tasks; tripped, it starts no more of them, and with rollback
  * the service goes back to its last completed revision, a deployment of its own. */
-static void schedule(gd_game *g, json_t *svc, json_t *tasks)
+static void schedule(gd_game *g, json_t *svc, json_t *tasks, const json_t *up)
 {
     int team = team_of(svc);
     json_t *ss = spec_of(svc), *sst = status_of(svc);
@@ -594,18 +605,16 @@ static void schedule(gd_game *g, json_t *svc, json_t *tasks)
     int min_healthy = (desired * (int)gd_jnum(ss, "minimum_healthy_percent", 100) + 99) / 100;
     if (max_total < desired) max_total = desired;
     int healthy = 0;
-    json_array_foreach(fresh, i, t) healthy += task_healthy(g, svc, t);
-    json_array_foreach(old, i, t) healthy += task_healthy(g, svc, t);
+    json_array_foreach(fresh, i, t) healthy += task_healthy(up, svc, t);
+    json_array_foreach(old, i, t) healthy += task_healthy(up, svc, t);
     /* Old tasks go while enough stay healthy (a failed deployment keeps them). Health
      * is the edges' word: until every edge has answered its stats once (a restarted
      * server), none is known, and none goes. */
-    int known = 1;
-    if (json_array_size(json_object_get(ss, "target_groups")) > 0)
-        for (gd_edge_link *e = g->edges; e; e = e->next) known &= e->stats != NULL;
+    int known = up || json_array_size(json_object_get(ss, "target_groups")) == 0;
     snprintf(msg, sizeof msg, "Deployment of %s by (service %s)", target, name);
     while (json_array_size(old) > 0 && !tripped && known) {
-        json_t *pick = least_advanced(g, svc, old, 1);
-        int h = task_healthy(g, svc, pick);
+        json_t *pick = least_advanced(up, svc, old, 1);
+        int h = task_healthy(up, svc, pick);
         if (h && healthy - 1 < min_healthy) break;
         healthy -= h;
         stop_one(g, svc, old, pick, msg);
@@ -622,9 +631,9 @@ static void schedule(gd_game *g, json_t *svc, json_t *tasks)
     }
     snprintf(msg, sizeof msg, "Scaling activity initiated by (service %s)", name);
     while ((int)json_array_size(fresh) > desired)
-        stop_one(g, svc, fresh, least_advanced(g, svc, fresh, 0), msg);
+        stop_one(g, svc, fresh, least_advanced(up, svc, fresh, 0), msg);
     int fresh_healthy = 0;
-    json_array_foreach(fresh, i, t) fresh_healthy += task_healthy(g, svc, t);
+    json_array_foreach(fresh, i, t) fresh_healthy += task_healthy(up, svc, t);
     if (json_array_size(old) == 0 && draining == 0 && (int)json_array_size(fresh) == desired &&
         fresh_healthy == desired && !strcmp(gd_jstr(sst, "deployment_state"), "IN_PROGRESS")) {
         snprintf(msg, sizeof msg, "(service %s) (deployment of %s) deployment completed.", name,
@@ -939,7 +948,9 @@ void gd_ecs_reconcile(gd_game *g, json_t *instances, double now)
     sweep(g, tasks, services, h, nh, now);
     size_t i;
     json_t *s, *t;
-    json_array_foreach(services, i, s) schedule(g, s, tasks);
+    json_t *up = in_service_ids(g); /* once a pass, for every service */
+    json_array_foreach(services, i, s) schedule(g, s, tasks, up);
+    json_decref(up);
     json_decref(tasks);
     tasks = gd_store_res_list(g->db, 0, "task", 0); /* with the new ones */
     place(g, tasks, services, h, nh);
