@@ -7,6 +7,7 @@
  * wherever AWS takes either. */
 #include "core/mem.h"
 #include "server/aws_int.h"
+#include "server/ecs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +65,6 @@ static int revision_param(const char *td)
     return rev > 0 ? rev : -1;
 }
 
-/* A task's "family:revision". */
-static void task_key(const json_t *t, char *out, size_t n)
-{
-    snprintf(out, n, "%s:%d", gd_jstr(json_object_get(t, "spec"), "task_definition"),
-             (int)gd_jnum(json_object_get(t, "status"), "revision", 1));
-}
-
 /* AWS's deployments of a service: PRIMARY, what it deploys, then one ACTIVE per older
  * revision it still has live tasks of. */
 static json_t *deployments_json(gd_aws_ctx *cx, const json_t *svc, const char *primary)
@@ -88,7 +82,7 @@ static json_t *deployments_json(gd_aws_ctx *cx, const json_t *svc, const char *p
             strcmp(gd_jstr(json_object_get(t, "spec"), "ecs_service"), gd_jstr(svc, "name")))
             continue;
         char key[200];
-        task_key(t, key, sizeof key);
+        gd_ecs_task_key(t, key, sizeof key);
         json_t *c = json_object_get(by, key);
         if (!c) json_object_set_new(by, key, c = json_pack("[i,i]", 0, 0));
         int run = !strcmp(state, "running");
@@ -513,7 +507,7 @@ static void update_service(gd_aws_call *k)
         s = NULL;
     } else if (s && tdp) {
         json_t *td = gd_aws_find(cx.all, "task_definition", name_of(tdp, fam, sizeof fam));
-        int newest = (int)gd_jnum(json_object_get(td, "status"), "revision", 1);
+        int newest = gd_ecs_revision_of(td);
         int rev = revision_param(tdp);
         if (!td || (rev && rev != newest)) {
             gd_aws_fail(k, 400, "ClientException",
@@ -628,7 +622,7 @@ static json_t *task_json(gd_aws_ctx *cx, const json_t *t)
     task_arn(cx, t, arn, sizeof arn);
     cluster_arn(cx, gd_jstr(sp, "cluster"), carn, sizeof carn);
     char key[200];
-    task_key(t, key, sizeof key);
+    gd_ecs_task_key(t, key, sizeof key);
     taskdef_arn(cx, key, tdarn, sizeof tdarn);
     snprintf(group, sizeof group, "service:%s", gd_jstr(sp, "ecs_service"));
     snprintf(cpu, sizeof cpu, "%d", (int)gd_jnum(st, "cpu", 256));
@@ -709,14 +703,10 @@ static void describe_task_definition(gd_aws_call *k)
     gd_aws_ctx_open(&cx, k);
     char name[200];
     json_t *r = gd_aws_find(cx.all, "task_definition", name_of(td, name, sizeof name));
-    json_t *st = json_object_get(r, "status");
-    int newest = (int)gd_jnum(st, "revision", 1), rev = revision_param(td);
-    if (rev == 0) rev = newest;
-    char key[16];
-    snprintf(key, sizeof key, "%d", rev);
-    const json_t *sp = rev == newest ? json_object_get(r, "spec")
-                                     : json_object_get(json_object_get(st, "revisions"), key);
-    if (!r || !sp) {
+    int rev = revision_param(td);
+    if (rev == 0) rev = gd_ecs_revision_of(r);
+    const json_t *sp = r ? gd_ecs_revision_spec(r, rev) : NULL;
+    if (!sp) {
         gd_aws_ctx_close(&cx);
         gd_aws_fail(k, 400, "ClientException",
                     "Unable to describe task definition (kept: the last 10 revisions).");
@@ -827,9 +817,7 @@ static void register_task_definition(gd_aws_call *k)
     gd_aws_ctx_open(&cx, k);
     r = gd_aws_find(cx.all, "task_definition", fam);
     json_t *out =
-        r ? taskdef_json(&cx, r, (int)gd_jnum(json_object_get(r, "status"), "revision", 1),
-                         json_object_get(r, "spec"))
-          : json_object();
+        r ? taskdef_json(&cx, r, gd_ecs_revision_of(r), json_object_get(r, "spec")) : json_object();
     gd_aws_ctx_close(&cx);
     gd_aws_json_send(k, json_pack("{s:o}", "taskDefinition", out));
 }

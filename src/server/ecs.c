@@ -96,7 +96,7 @@ static void service_event(gd_game *g, json_t *svc, const char *msg)
 
 /* ---- revisions and deployments ---- */
 
-static int revision_of(const json_t *td)
+int gd_ecs_revision_of(const json_t *td)
 {
     int r = (int)gd_jnum(status_of(td), "revision", 1);
     return r < 1 ? 1 : r;
@@ -104,7 +104,7 @@ static int revision_of(const json_t *td)
 
 void gd_ecs_new_revision(gd_game *g, json_t *td, json_t *old_spec)
 {
-    int rev = revision_of(td);
+    int rev = gd_ecs_revision_of(td);
     json_t *revs = json_object_get(status_of(td), "revisions");
     json_t *keep = json_is_object(revs) ? json_deep_copy(revs) : json_object();
     char key[16];
@@ -123,17 +123,15 @@ void gd_ecs_new_revision(gd_game *g, json_t *td, json_t *old_spec)
             gd_jstr(td, "name"), rev + 1);
 }
 
-/* The spec of revision rev of td, or NULL when it is no longer kept (borrowed). */
-static json_t *revision_spec(const json_t *td, int rev)
+json_t *gd_ecs_revision_spec(const json_t *td, int rev)
 {
-    if (rev == revision_of(td)) return spec_of(td);
+    if (rev == gd_ecs_revision_of(td)) return spec_of(td);
     char key[16];
     snprintf(key, sizeof key, "%d", rev);
     return json_object_get(json_object_get(status_of(td), "revisions"), key);
 }
 
-/* "family:revision" of a task: what it was started from. */
-static void task_key(const json_t *t, char *out, size_t n)
+void gd_ecs_task_key(const json_t *t, char *out, size_t n)
 {
     snprintf(out, n, "%s:%d", gd_jstr(spec_of(t), "task_definition"),
              (int)gd_jnum(status_of(t), "revision", 1));
@@ -147,7 +145,7 @@ static int deploy_target(gd_game *g, const json_t *svc, char *out, size_t n)
     const char *name = gd_jstr(spec_of(svc), "task_definition");
     json_t *td = gd_store_res_live(g->db, team_of(svc), name, "task_definition");
     if (!td) return -1;
-    snprintf(out, n, "%s:%d", name, revision_of(td));
+    snprintf(out, n, "%s:%d", name, gd_ecs_revision_of(td));
     json_decref(td);
     json_t *st = status_of(svc);
     if (!strcmp(gd_jstr(st, "rolled_back_from"), out) && *gd_jstr(st, "stable_task_definition"))
@@ -174,7 +172,7 @@ int gd_ecs_run_task(gd_game *g, int team, json_t *svc, const char *principal, ch
     if (deploy_target(g, svc, key, sizeof key) == 0) {
         rev = split_key(key, family, sizeof family);
         td = gd_store_res_live(g->db, team, family, "task_definition");
-        ts = revision_spec(td, rev);
+        ts = gd_ecs_revision_spec(td, rev);
     }
     json_t *req = json_pack("{s:s,s:s,s:s}", "service", gd_jstr(svc, "name"), "cluster",
                             gd_jstr(ss, "cluster"), "taskDefinition",
@@ -302,7 +300,7 @@ static void count_failure(gd_game *g, const json_t *task)
     json_t *svc = gd_store_res_live(g->db, team_of(task), gd_jstr(spec_of(task), "ecs_service"),
                                     "ecs_service");
     char key[200];
-    task_key(task, key, sizeof key);
+    gd_ecs_task_key(task, key, sizeof key);
     if (svc && !strcmp(gd_jstr(status_of(svc), "deployment_task_definition"), key))
         gd_launcher_set_status(g, gd_jstr(svc, "id"),
                                json_pack("{s:i}", "failed_tasks",
@@ -562,7 +560,7 @@ static void schedule(gd_game *g, json_t *svc, json_t *tasks, const json_t *up)
             continue;
         }
         char key[200];
-        task_key(t, key, sizeof key);
+        gd_ecs_task_key(t, key, sizeof key);
         json_array_append(strcmp(key, target) ? old : fresh, t);
     }
     char msg[512];

@@ -24,6 +24,13 @@ void gd_ecs_proc_exited(gd_game *g, const char *task_id, const char *why);
 /** A task definition's spec changed (old_spec before): its revision goes up by one and
  *  old_spec is kept as the revision it was (the last few), for a rollback. */
 void gd_ecs_new_revision(gd_game *g, json_t *td, json_t *old_spec);
+/** A task definition's newest revision (1 when it never changed). */
+int gd_ecs_revision_of(const json_t *td);
+/** The spec of revision rev of task definition td (borrowed), or NULL when it is no
+ *  longer kept (the last 10 are). */
+json_t *gd_ecs_revision_spec(const json_t *td, int rev);
+/** "family:revision" of a task: what it was started from (into out, of size n). */
+void gd_ecs_task_key(const json_t *t, char *out, size_t n);
 /** 1 if ip is the address of a task of tasks that is not stopped. */
 int gd_ecs_ip_in_use(json_t *tasks, uint32_t ip);
 

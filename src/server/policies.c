@@ -159,17 +159,18 @@ void gd_policy_execute(gd_game *g, int team, const char *policy, const char *ala
 
 /* ---- target tracking ---- */
 
-/* The series a target tracking policy watches: the resource id and the metric. */
+/* The series a target tracking policy watches: the resource id and the metric. asg is
+ * what it scales, a group or an ecs_service (both name target_groups). */
 static int tt_series(gd_game *g, int team, json_t *spec, json_t *asg, char *id, size_t n,
                      const char **metric)
 {
     json_t *as = json_object_get(asg, "spec");
-    if (!strcmp(gd_jstr(spec, "metric"), "ASGAverageCPUUtilization")) {
-        *metric = "CPUUtilization";
+    if (strcmp(gd_jstr(spec, "metric"), "ALBRequestCountPerTarget") != 0) {
+        *metric = "CPUUtilization"; /* ASG- or ECSServiceAverageCPUUtilization */
         snprintf(id, n, "%s", gd_jstr(asg, "id"));
         return 0;
     }
-    /* ALBRequestCountPerTarget: of the named target group, else of the group's first
+    /* ALBRequestCountPerTarget: of the named target group, else of the owner's first
      * target group, else of the first alb among its load balancers (its own group). */
     *metric = "RequestCountPerTarget";
     const char *tg = gd_jstr(spec, "target_group");
@@ -270,30 +271,18 @@ static void track_service(gd_game *g, json_t *p, double pe)
     json_t *spec = json_object_get(p, "spec");
     json_t *svc = gd_store_res_live(g->db, team, gd_jstr(spec, "ecs_service"), "ecs_service");
     if (!svc) return;
-    /* ALBRequestCountPerTarget: of the named target group, else the service's first;
-     * its sum a minute, over the targets it was measured over. */
-    const char *metric = gd_jstr(spec, "metric");
-    int rpt = !strcmp(metric, "ALBRequestCountPerTarget");
+    /* its metric: the service's CPU, or its target group's requests per target */
     char id[40];
-    snprintf(id, sizeof id, "%s", gd_jstr(svc, "id"));
-    if (rpt) {
-        const char *tg = gd_jstr(spec, "target_group");
-        if (!*tg)
-            tg = json_string_value(
-                json_array_get(json_object_get(json_object_get(svc, "spec"), "target_groups"), 0));
-        json_t *r = tg ? gd_store_res_live(g->db, team, tg, "target_group") : NULL;
-        if (!r) {
-            json_decref(svc);
-            return;
-        }
-        snprintf(id, sizeof id, "%s", gd_jstr(r, "id"));
-        json_decref(r);
+    const char *series;
+    if (tt_series(g, team, spec, svc, id, sizeof id, &series) < 0) {
+        json_decref(svc);
+        return;
     }
+    int rpt = !strcmp(series, "RequestCountPerTarget");
     gd_stat stat;
     gd_stat_parse(rpt ? "Sum" : "Average", &stat);
     double v[TT_IN_N];
-    gd_metrics_periods(g->metrics, id, rpt ? "RequestCountPerTarget" : "CPUUtilization", pe,
-                       TT_IN_N, TT_PERIOD, &stat, v);
+    gd_metrics_periods(g->metrics, id, series, pe, TT_IN_N, TT_PERIOD, &stat, v);
     double target = gd_jnum(spec, "target_value", 1), value = v[TT_IN_N - 1];
     int above = 0, below = 0;
     for (int i = TT_IN_N - TT_OUT_N; i < TT_IN_N; i++) above += !isnan(v[i]) && v[i] > target;
